@@ -1,0 +1,1 @@
+"""Combinatorial restless bandits (coRMAB) and SEQUOIA (see the bandits issue)."""

@@ -1,0 +1,156 @@
+"""Benchmark suites for ``engine-bench``, found through entry points.
+
+A domain package declares a suite in its ``pyproject.toml``::
+
+    [project.entry-points."engine_bench.suites"]
+    games = "games.suites:games_suite"
+
+The object behind the entry point is a :class:`Suite`: a name, a description, the options it
+takes (parsed from ``--name value`` on the command line) and a ``cases(**options)`` function
+that returns the runs to do. Each :class:`Case` is one row of the output table; the CLI runs
+every case ``--repeat`` times with derived seeds, shows progress, writes one JSON record per run
+and renders the table. The kernel never imports a domain.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from engine.errors import InvalidInputError
+
+__all__ = ["SuiteOption", "RunContext", "Case", "Suite", "ENTRY_POINT_GROUP", "discover_suites", "load_suite",
+           "parse_int_list", "parse_float_list", "parse_str_list"]
+
+ENTRY_POINT_GROUP = "engine_bench.suites"
+
+
+def parse_int_list(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"1,5,10"`` -> [1, 5, 10]; mixed ``"0-2,7"`` allowed."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
+            a, b = int(lo), int(hi)
+            if b < a:
+                raise ValueError(f"empty range {part!r}")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(int(part))
+    if not out:
+        raise ValueError(f"no integers in {text!r}")
+    return out
+
+
+def parse_float_list(text: str) -> list[float]:
+    """``"0,0.05,0.1"`` -> [0.0, 0.05, 0.1]."""
+    out = [float(p) for p in str(text).split(",") if p.strip()]
+    if not out:
+        raise ValueError(f"no numbers in {text!r}")
+    return out
+
+
+def parse_str_list(text: str) -> list[str]:
+    """``"a,b"`` -> ["a", "b"]."""
+    out = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not out:
+        raise ValueError(f"no names in {text!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class SuiteOption:
+    """One ``--name value`` option of a suite; ``parse`` turns the text into the value."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the CLI hands to every run: the derived seed and the common limits."""
+
+    seed: int
+    repeat: int
+    time_limit: Optional[float] = None
+    threads: Optional[int] = None
+    callback: Any = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of a suite's table: ``run(ctx)`` returns a flat mapping of metrics.
+
+    Metrics named ``status`` (a string) and ``runtime`` (seconds) are recognised by the CLI.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    run: Callable[[RunContext], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named collection of cases built from options."""
+
+    name: str
+    description: str
+    build: Callable[..., Sequence[Case]]
+    options: Sequence[SuiteOption] = field(default_factory=tuple)
+    #: Optional: turn the per-run records into the rows of the printed table (e.g. mean ± SEM).
+    summarize: Optional[Callable[[Sequence[Mapping[str, Any]]], Sequence[Mapping[str, Any]]]] = None
+
+    def parse_options(self, args: Sequence[str]) -> dict[str, Any]:
+        """Parse ``["--size", "5", "--epsilon", "0,0.1"]`` into option values (defaults filled in)."""
+        known = {opt.name.replace("_", "-"): opt for opt in self.options}
+        values = {opt.name: opt.default for opt in self.options}
+        i = 0
+        args = list(args)
+        while i < len(args):
+            token = args[i]
+            if not token.startswith("--"):
+                raise InvalidInputError(f"suite {self.name!r}: unexpected argument {token!r}")
+            key, _, inline = token[2:].partition("=")
+            if key not in known:
+                names = ", ".join("--" + k for k in sorted(known)) or "none"
+                raise InvalidInputError(f"suite {self.name!r}: unknown option --{key} (options: {names})")
+            if inline:
+                text = inline
+                i += 1
+            else:
+                if i + 1 >= len(args):
+                    raise InvalidInputError(f"suite {self.name!r}: option --{key} needs a value")
+                text = args[i + 1]
+                i += 2
+            opt = known[key]
+            try:
+                values[opt.name] = opt.parse(text)
+            except (ValueError, TypeError) as err:
+                raise InvalidInputError(f"suite {self.name!r}: bad value for --{key}: {text!r} ({err})") from err
+        return values
+
+    def cases(self, **options: Any) -> list[Case]:
+        return list(self.build(**options))
+
+
+def discover_suites() -> dict[str, importlib.metadata.EntryPoint]:
+    """Entry points of the ``engine_bench.suites`` group, by name (nothing is imported yet)."""
+    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return {ep.name: ep for ep in eps}
+
+
+def load_suite(name: str) -> Suite:
+    """Import and return the suite registered under ``name``."""
+    eps = discover_suites()
+    if name not in eps:
+        raise InvalidInputError(f"engine-bench: unknown suite {name!r}; available: {', '.join(sorted(eps)) or 'none'}")
+    suite = eps[name].load()
+    if not isinstance(suite, Suite):
+        raise InvalidInputError(f"engine-bench: entry point {name!r} is not an engine.suites.Suite")
+    return suite

@@ -1,0 +1,1 @@
+"""Submodular planners and exploration graphs (see the planning issues)."""

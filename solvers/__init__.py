@@ -1,0 +1,9 @@
+"""The MIP/LP layer: HiGHS models built from arrays, Pyomo export/solve, network embeddings.
+
+Imports no domain package.
+"""
+
+from solvers.highs import LinearModel, LinearResult, solve_milp
+from solvers.pyomo_backend import solve_pyomo, to_pyomo
+
+__all__ = ["LinearModel", "LinearResult", "solve_milp", "solve_pyomo", "to_pyomo"]

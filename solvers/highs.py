@@ -1,0 +1,557 @@
+"""Array-based LP/MILP models solved by HiGHS (highspy).
+
+A :class:`LinearModel` is built from arrays in one ``passModel`` call and kept: between solves
+only what changes is passed to HiGHS (objective, row/column bounds, single coefficients,
+integrality), never a rebuild. The same model exports to Pyomo (:meth:`LinearModel.to_pyomo`)
+and to MPS (:meth:`LinearModel.write_mps`) for users of other solvers.
+
+Problem form::
+
+    minimise / maximise   c @ x + offset
+    subject to            row_lower <= A @ x <= row_upper
+                          col_lower <= x <= col_upper,   x[j] integer where integrality[j]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.errors import BackendError, InvalidInputError
+from engine.events import Incumbent, emit
+from engine.result import SolveResult
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
+
+__all__ = ["LinearModel", "LinearResult", "solve_milp", "HIGHS_OPTIONS"]
+
+INF = math.inf
+
+#: HiGHS options a user may pass through ``options=`` (others warn and are ignored).
+HIGHS_OPTIONS = frozenset({
+    "presolve", "solver", "parallel", "run_crossover", "simplex_strategy", "primal_feasibility_tolerance",
+    "dual_feasibility_tolerance", "mip_feasibility_tolerance", "mip_max_nodes", "mip_heuristic_effort",
+    "mip_detect_symmetry", "mip_max_leaves", "mip_max_improving_sols", "objective_bound", "objective_target",
+    "simplex_iteration_limit", "ipm_iteration_limit", "mip_pool_soft_limit", "mip_lp_age_limit",
+    "output_flag", "log_to_console", "small_matrix_value", "large_matrix_value", "infinite_bound",
+    "infinite_cost", "mip_improving_solution_save", "random_seed", "mip_allow_restart", "mip_min_cliquetable_entries_for_parallelism",
+})
+
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def _new_highs():
+    """A silent ``highspy.Highs``. HiGHS prints a banner to the C-level stdout on the first
+    construction in a process; the library never prints, so that one construction runs with
+    file descriptor 1 pointed at /dev/null."""
+    global _banner_done
+    import highspy
+
+    with _banner_lock:
+        if not _banner_done:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+            _banner_done = True
+        else:
+            h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearResult(SolveResult):
+    """Result of a LP/MILP solve.
+
+    Besides the :class:`engine.SolveResult` core (``x``, ``objective``, ``bound``, absolute
+    ``gap``): ``proven_optimal``, row activities ``row_value``, LP duals ``row_dual`` /
+    ``col_dual`` (None for MIPs), branch-and-bound ``node_count``, and ``mip_rel_gap``.
+    """
+
+    proven_optimal: bool = False
+    row_value: Optional[np.ndarray] = None
+    row_dual: Optional[np.ndarray] = None
+    col_dual: Optional[np.ndarray] = None
+    node_count: int = 0
+    mip_rel_gap: float = math.nan
+
+
+def _as_matrix(A: Any, n_cols: int, where: str) -> sp.csc_matrix:
+    if A is None:
+        return sp.csc_matrix((0, n_cols))
+    if sp.issparse(A):
+        M = sp.csc_matrix(A, dtype=np.float64)
+        if M.nnz and not np.all(np.isfinite(M.data)):
+            raise InvalidInputError(f"{where}: A must be finite, got {M.data[~np.isfinite(M.data)][0]}")
+    else:
+        dense = as_float_array(A, "A", where, ndim=2)
+        M = sp.csc_matrix(dense)
+    if M.shape[1] != n_cols:
+        raise InvalidInputError(f"{where}: A has {M.shape[1]} columns but c has {n_cols}")
+    M.sum_duplicates()
+    M.sort_indices()
+    return M
+
+
+def _bound_vector(value: Any, size: int, name: str, where: str, default: float) -> np.ndarray:
+    if value is None:
+        return np.full(size, default)
+    arr = as_float_array(value, name, where, ndim=(0, 1), finite=False)
+    if np.isnan(arr).any():
+        raise InvalidInputError(f"{where}: {name} must not contain NaN")
+    if arr.ndim == 0:
+        return np.full(size, float(arr))
+    if arr.shape != (size,):
+        raise InvalidInputError(f"{where}: {name} must have length {size}, got {arr.shape[0]}")
+    return arr.copy()
+
+
+_STATUS = {
+    "kOptimal": Status.OPTIMAL,
+    "kInfeasible": Status.INFEASIBLE,
+    "kUnbounded": Status.UNBOUNDED,
+    "kTimeLimit": Status.TIME_LIMIT,
+    "kIterationLimit": Status.ITERATION_LIMIT,
+    "kInterrupt": Status.STOPPED,
+    "kHighsInterrupt": Status.STOPPED,
+    "kSolutionLimit": Status.FEASIBLE,
+    "kObjectiveBound": Status.FEASIBLE,
+    "kObjectiveTarget": Status.FEASIBLE,
+    "kModelEmpty": Status.OPTIMAL,
+}
+
+
+class LinearModel:
+    """An LP/MILP built once from arrays and re-solved after cheap changes.
+
+    Parameters
+    ----------
+    c : array_like, shape (n,)
+        Objective coefficients.
+    A : array_like or scipy.sparse matrix, shape (m, n), optional
+        Constraint matrix.
+    row_lower, row_upper : array_like, shape (m,), optional
+        Row bounds (``-inf`` / ``inf`` for one-sided rows; default free).
+    col_lower, col_upper : array_like or float, optional
+        Column bounds (default ``0`` and ``inf``).
+    integrality : array_like of bool, shape (n,), optional
+        True where the column is integer.
+    sense : {"min", "max"}
+    offset : float
+        Constant added to the objective.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = LinearModel([-1, -1], [[1, 2], [3, 1]], row_upper=[4, 6], integrality=[True, True])
+    >>> res = m.solve()
+    >>> res.status.value, res.objective
+    ('optimal', -2.0)
+    >>> m.set_row_bounds([0, 1], [-np.inf, -np.inf], [8, 12])
+    >>> float(m.solve().objective)
+    -5.0
+    """
+
+    def __init__(self, c: Any, A: Any = None, row_lower: Any = None, row_upper: Any = None, *,
+                 col_lower: Any = 0.0, col_upper: Any = INF, integrality: Any = None, sense: str = "min",
+                 offset: float = 0.0) -> None:
+        where = "LinearModel()"
+        cost = as_float_array(c, "c", where, ndim=1)
+        n = cost.shape[0]
+        M = _as_matrix(A, n, where)
+        m = M.shape[0]
+        rl = _bound_vector(row_lower, m, "row_lower", where, -INF)
+        ru = _bound_vector(row_upper, m, "row_upper", where, INF)
+        cl = _bound_vector(col_lower, n, "col_lower", where, 0.0)
+        cu = _bound_vector(col_upper, n, "col_upper", where, INF)
+        for lo, hi, what in ((rl, ru, "row"), (cl, cu, "col")):
+            bad = np.flatnonzero(lo > hi)
+            if bad.size:
+                i = int(bad[0])
+                raise InvalidInputError(f"{where}: {what}_lower[{i}] = {lo[i]} exceeds {what}_upper[{i}] = {hi[i]}")
+        if integrality is None:
+            integ = np.zeros(n, dtype=bool)
+        else:
+            integ = np.asarray(integrality)
+            if integ.shape != (n,):
+                raise InvalidInputError(f"{where}: integrality must have length {n}, got shape {integ.shape}")
+            integ = integ.astype(bool)
+        check_choice(sense, "sense", where, ("min", "max"))
+        self._offset = check_real(offset, "offset", where)
+        self._sense = sense
+        self._n = n
+        self._m = m
+        self._integer = integ
+        self._highs = _new_highs()
+        self._threads_set: Optional[int] = None
+        self._pass(cost, M, rl, ru, cl, cu)
+
+    # ------------------------------------------------------------------ building
+    def _pass(self, cost: np.ndarray, M: sp.csc_matrix, rl: np.ndarray, ru: np.ndarray, cl: np.ndarray,
+              cu: np.ndarray) -> None:
+        import highspy
+
+        lp = highspy.HighsLp()
+        lp.num_col_ = self._n
+        lp.num_row_ = self._m
+        lp.col_cost_ = cost
+        lp.col_lower_ = cl
+        lp.col_upper_ = cu
+        lp.row_lower_ = rl
+        lp.row_upper_ = ru
+        lp.offset_ = self._offset
+        lp.sense_ = highspy.ObjSense.kMaximize if self._sense == "max" else highspy.ObjSense.kMinimize
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = self._n
+        lp.a_matrix_.num_row_ = self._m
+        lp.a_matrix_.start_ = M.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = M.indices.astype(np.int32)
+        lp.a_matrix_.value_ = M.data
+        if self._integer.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                               for f in self._integer]
+        status = self._highs.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise BackendError("LinearModel(): HiGHS rejected the model (passModel returned an error)")
+
+    @property
+    def n_cols(self) -> int:
+        return self._n
+
+    @property
+    def n_rows(self) -> int:
+        return self._m
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self._integer.any())
+
+    @property
+    def sense(self) -> str:
+        return self._sense
+
+    @property
+    def highs(self):
+        """The underlying ``highspy.Highs`` object (for advanced use; changes bypass validation)."""
+        return self._highs
+
+    # ------------------------------------------------------------------ changes
+    def _idx(self, idx: Any, size: int, name: str, where: str) -> np.ndarray:
+        arr = np.atleast_1d(np.asarray(idx))
+        if arr.dtype == bool:
+            if arr.shape != (size,):
+                raise InvalidInputError(f"{where}: boolean {name} mask must have length {size}")
+            return np.flatnonzero(arr).astype(np.int32)
+        if arr.size and (not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= size):
+            raise InvalidInputError(f"{where}: {name} must be integers in [0, {size}), got {arr!r}")
+        return arr.astype(np.int32)
+
+    def set_objective(self, c: Any, *, offset: Optional[float] = None, sense: Optional[str] = None) -> None:
+        """Replace the whole objective vector (and optionally the offset and sense)."""
+        where = "LinearModel.set_objective()"
+        cost = as_float_array(c, "c", where, shape=(self._n,))
+        self._highs.changeColsCost(self._n, np.arange(self._n, dtype=np.int32), cost)
+        if offset is not None:
+            self._offset = check_real(offset, "offset", where)
+            self._highs.changeObjectiveOffset(self._offset)
+        if sense is not None:
+            import highspy
+
+            self._sense = check_choice(sense, "sense", where, ("min", "max"))
+            self._highs.changeObjectiveSense(highspy.ObjSense.kMaximize if sense == "max"
+                                             else highspy.ObjSense.kMinimize)
+
+    def set_objective_coefficients(self, cols: Any, values: Any) -> None:
+        """Change the objective coefficients of ``cols`` only."""
+        where = "LinearModel.set_objective_coefficients()"
+        idx = self._idx(cols, self._n, "cols", where)
+        vals = as_float_array(values, "values", where, shape=(idx.size,))
+        self._highs.changeColsCost(idx.size, idx, vals)
+
+    def set_row_bounds(self, rows: Any, lower: Any, upper: Any) -> None:
+        """Change the bounds of ``rows`` (``-inf``/``inf`` allowed)."""
+        where = "LinearModel.set_row_bounds()"
+        idx = self._idx(rows, self._m, "rows", where)
+        lo = _bound_vector(lower, idx.size, "lower", where, -INF)
+        hi = _bound_vector(upper, idx.size, "upper", where, INF)
+        self._highs.changeRowsBounds(idx.size, idx, lo, hi)
+
+    def set_col_bounds(self, cols: Any, lower: Any, upper: Any) -> None:
+        """Change the bounds of ``cols``."""
+        where = "LinearModel.set_col_bounds()"
+        idx = self._idx(cols, self._n, "cols", where)
+        lo = _bound_vector(lower, idx.size, "lower", where, -INF)
+        hi = _bound_vector(upper, idx.size, "upper", where, INF)
+        self._highs.changeColsBounds(idx.size, idx, lo, hi)
+
+    def set_coefficients(self, rows: Any, cols: Any, values: Any) -> None:
+        """Set ``A[rows[k], cols[k]] = values[k]`` (HiGHS changes single entries; a zero removes one)."""
+        where = "LinearModel.set_coefficients()"
+        r = self._idx(rows, self._m, "rows", where)
+        c = self._idx(cols, self._n, "cols", where)
+        if r.size != c.size:
+            raise InvalidInputError(f"{where}: rows and cols differ in length ({r.size} vs {c.size})")
+        v = as_float_array(values, "values", where, shape=(r.size,))
+        change = self._highs.changeCoeff
+        for i, j, x in zip(r.tolist(), c.tolist(), v.tolist()):
+            change(i, j, x)
+
+    def set_integrality(self, cols: Any, integer: Any) -> None:
+        """Mark ``cols`` integer (True) or continuous (False), e.g. to solve an LP relaxation."""
+        import highspy
+
+        where = "LinearModel.set_integrality()"
+        idx = self._idx(cols, self._n, "cols", where)
+        flags = np.broadcast_to(np.asarray(integer, dtype=bool), idx.shape)
+        self._integer[idx] = flags
+        types = np.array([int(highspy.HighsVarType.kInteger) if f else int(highspy.HighsVarType.kContinuous)
+                          for f in flags], dtype=np.uint8)
+        self._highs.changeColsIntegrality(idx.size, idx, types)
+
+    def add_rows(self, A: Any, lower: Any = None, upper: Any = None) -> np.ndarray:
+        """Append rows in one bulk call; returns their indices."""
+        where = "LinearModel.add_rows()"
+        M = sp.csr_matrix(_as_matrix(A, self._n, where))
+        k = M.shape[0]
+        lo = _bound_vector(lower, k, "lower", where, -INF)
+        hi = _bound_vector(upper, k, "upper", where, INF)
+        self._highs.addRows(k, lo, hi, M.nnz, M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32), M.data)
+        first = self._m
+        self._m += k
+        return np.arange(first, self._m)
+
+    # ------------------------------------------------------------------ reading back
+    def arrays(self) -> dict[str, Any]:
+        """The model as arrays (read back from HiGHS, so it reflects every change)."""
+        lp = self._highs.getLp()
+        M = sp.csc_matrix((np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_),
+                           np.asarray(lp.a_matrix_.start_)), shape=(self._m, self._n))
+        if str(lp.a_matrix_.format_).endswith("kRowwise"):
+            M = sp.csr_matrix((np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_),
+                               np.asarray(lp.a_matrix_.start_)), shape=(self._m, self._n)).tocsc()
+        return {
+            "c": np.asarray(lp.col_cost_, dtype=float), "A": M,
+            "row_lower": np.asarray(lp.row_lower_, dtype=float), "row_upper": np.asarray(lp.row_upper_, dtype=float),
+            "col_lower": np.asarray(lp.col_lower_, dtype=float), "col_upper": np.asarray(lp.col_upper_, dtype=float),
+            "integrality": self._integer.copy(), "sense": self._sense, "offset": float(lp.offset_),
+        }
+
+    def to_pyomo(self):
+        """The model as a Pyomo ``ConcreteModel`` (variables ``x[j]``, constraints ``rows[i]``)."""
+        from solvers.pyomo_backend import to_pyomo
+
+        return to_pyomo(**self.arrays())
+
+    def write_mps(self, path: "str | os.PathLike[str]") -> None:
+        """Write the model as a (free) MPS file, atomically."""
+        from engine.io import atomic_path
+
+        with atomic_path(path, suffix=".mps") as tmp:
+            status = self._highs.writeModel(str(tmp))
+            if int(status) < 0:
+                raise BackendError(f"LinearModel.write_mps(): HiGHS failed to write {path}")
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, *, time_limit: Optional[float] = None, mip_rel_gap: Optional[float] = None,
+              mip_abs_gap: Optional[float] = None, threads: Optional[int] = None, seed: Any = 0,
+              warm_start: Any = None, callback: Optional[Callable] = None,
+              options: Optional[Mapping[str, Any]] = None) -> LinearResult:
+        """Solve the current model.
+
+        Parameters
+        ----------
+        time_limit : float, optional
+            Wall-clock seconds; on expiry the best incumbent comes back with status TIME_LIMIT.
+        mip_rel_gap, mip_abs_gap : float, optional
+            Stop when the relative/absolute gap is below these (HiGHS defaults 1e-4 / 1e-6).
+        threads : int, optional
+            HiGHS threads (process-wide in HiGHS: a change resets its scheduler).
+        seed : int, Generator or None
+            Drives HiGHS ``random_seed`` (default 0, so repeated solves agree).
+        warm_start : array_like, optional
+            A (possibly partial, NaN = unknown) starting solution for the MIP.
+        callback : callable, optional
+            Receives :class:`engine.events.Incumbent` for each improving MIP solution; raising
+            ``StopIteration`` stops the solve (status STOPPED, best incumbent returned).
+        options : mapping, optional
+            Extra HiGHS options, passed verbatim (unknown keys warn).
+        """
+        where = "LinearModel.solve()"
+        tl = check_time_limit(time_limit, where)
+        if mip_rel_gap is not None:
+            mip_rel_gap = check_real(mip_rel_gap, "mip_rel_gap", where, lower=0.0)
+        if mip_abs_gap is not None:
+            mip_abs_gap = check_real(mip_abs_gap, "mip_abs_gap", where, lower=0.0)
+        if threads is not None:
+            threads = check_int(threads, "threads", where, lower=1)
+        extra = check_options(options, HIGHS_OPTIONS, where)
+        seed_obj = resolve_seed(seed, where=where)
+        start = None
+        if warm_start is not None:
+            start = as_float_array(warm_start, "warm_start", where, shape=(self._n,), finite=False)
+
+        h = self._highs
+        highs_seed = seed_obj.int_seed("highs")
+        h.setOptionValue("random_seed", highs_seed)
+        h.setOptionValue("time_limit", float(tl) if tl is not None and math.isfinite(tl) else INF)
+        if mip_rel_gap is not None:
+            h.setOptionValue("mip_rel_gap", mip_rel_gap)
+        if mip_abs_gap is not None:
+            h.setOptionValue("mip_abs_gap", mip_abs_gap)
+        if threads is not None and threads != self._threads_set:
+            h.resetGlobalScheduler(True)
+            h.setOptionValue("threads", threads)
+            self._threads_set = threads
+        for key, val in extra.items():
+            h.setOptionValue(key, val)
+        if start is not None and self.is_mip:
+            self._set_start(start)
+
+        stop_flag = {"stop": False}
+        if callback is not None and self.is_mip:
+            self._attach_callback(callback, stop_flag)
+        t0 = time.perf_counter()
+        try:
+            h.run()
+        finally:
+            if callback is not None and self.is_mip:
+                h.clearCallbacks() if hasattr(h, "clearCallbacks") else None
+        runtime = time.perf_counter() - t0
+        params = {
+            "time_limit": tl, "threads": threads, "seed": seed_obj.root, "highs_random_seed": highs_seed,
+            "mip_rel_gap": h.getOptionValue("mip_rel_gap"), "mip_abs_gap": h.getOptionValue("mip_abs_gap"),
+            "options": dict(extra), "warm_start": start is not None,
+        }
+        return self._result(runtime, params, stopped=stop_flag["stop"])
+
+    def _set_start(self, start: np.ndarray) -> None:
+        import highspy
+
+        known = np.flatnonzero(np.isfinite(start))
+        sol = highspy.HighsSolution()
+        if known.size == self._n:
+            sol.col_value = start
+            self._highs.setSolution(sol)
+        else:
+            self._highs.setSolution(known.size, known.astype(np.int32), start[known])
+
+    def _attach_callback(self, callback: Callable, stop_flag: dict) -> None:
+        import highspy
+
+        sense = self._sense
+
+        def on_improving(e: Any) -> None:
+            data = e.data_out
+            obj = float(data.objective_function_value)
+            bound = float(data.mip_dual_bound)
+            x = np.asarray(data.mip_solution, dtype=float).copy()
+            if emit(callback, Incumbent("LinearModel.solve", objective=obj, bound=bound, x=x)):
+                stop_flag["stop"] = True
+
+        def on_interrupt(e: Any) -> None:
+            if stop_flag["stop"]:
+                e.data_in.user_interrupt = True
+
+        self._highs.cbMipImprovingSolution.subscribe(on_improving)
+        self._highs.cbMipInterrupt.subscribe(on_interrupt)
+        del sense, highspy
+
+    def _result(self, runtime: float, params: dict, *, stopped: bool) -> LinearResult:
+        import highspy
+
+        h = self._highs
+        ms = h.getModelStatus()
+        name = str(ms).rsplit(".", 1)[-1]
+        if name == "kUnboundedOrInfeasible":
+            name = self._disambiguate()
+        status = _STATUS.get(name, Status.ERROR)
+        if stopped and status in (Status.STOPPED, Status.OPTIMAL, Status.FEASIBLE):
+            status = Status.STOPPED if name != "kOptimal" else Status.OPTIMAL
+        info = h.getInfo()
+        has_x = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible or name == "kModelEmpty"
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=float).copy() if has_x else None
+        if x is not None and self.is_mip:
+            ints = self._integer
+            x[ints] = np.round(x[ints])
+        objective = float(info.objective_function_value) if has_x else math.nan
+        if name == "kModelEmpty":
+            objective = self._offset
+            x = np.zeros(self._n)
+        if self.is_mip:
+            bound = float(info.mip_dual_bound)
+            nodes = int(info.mip_node_count)
+            nit = nodes
+            rel = float(info.mip_gap)
+            row_dual = col_dual = None
+        else:
+            bound = objective if status == Status.OPTIMAL else math.nan
+            nodes = 0
+            nit = int(info.simplex_iteration_count) + int(info.ipm_iteration_count)
+            rel = 0.0 if status == Status.OPTIMAL else math.nan
+            dual_ok = info.dual_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+            row_dual = np.asarray(sol.row_dual, dtype=float).copy() if dual_ok else None
+            col_dual = np.asarray(sol.col_dual, dtype=float).copy() if dual_ok else None
+        if not math.isfinite(bound):
+            bound = math.nan if not (status == Status.INFEASIBLE) else bound
+        gap = abs(objective - bound) if (math.isfinite(objective) and math.isfinite(bound)) else math.nan
+        if status == Status.OPTIMAL and not self.is_mip:
+            gap = 0.0
+        if status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT, Status.STOPPED) and x is None:
+            message = f"{name}: no feasible solution found"
+        else:
+            message = h.modelStatusToString(ms)
+        row_value = np.asarray(sol.row_value, dtype=float).copy() if has_x else None
+        proven = status == Status.OPTIMAL
+        return LinearResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
+                            nit=nit, runtime=runtime, method="milp" if self.is_mip else "lp", backend="highs",
+                            params=params, proven_optimal=proven, row_value=row_value, row_dual=row_dual,
+                            col_dual=col_dual, node_count=nodes, mip_rel_gap=rel)
+
+    def _disambiguate(self) -> str:
+        """HiGHS's presolve may only say 'unbounded or infeasible'; re-run without it to tell which."""
+        h = self._highs
+        h.setOptionValue("presolve", "off")
+        try:
+            h.run()
+        finally:
+            h.setOptionValue("presolve", "choose")
+        name = str(h.getModelStatus()).rsplit(".", 1)[-1]
+        if name == "kUnboundedOrInfeasible":
+            # An LP with zero objective decides feasibility alone.
+            return "kInfeasible"
+        return name
+
+
+def solve_milp(c: Any, A: Any = None, row_lower: Any = None, row_upper: Any = None, *, col_lower: Any = 0.0,
+               col_upper: Any = INF, integrality: Any = None, sense: str = "min", offset: float = 0.0,
+               **solve_options: Any) -> LinearResult:
+    """Build a :class:`LinearModel` and solve it once (see ``LinearModel.solve`` for options).
+
+    Examples
+    --------
+    >>> res = solve_milp([1, 1], [[1, 1]], row_lower=[1.5], integrality=[True, True])
+    >>> res.objective
+    2.0
+    """
+    model = LinearModel(c, A, row_lower, row_upper, col_lower=col_lower, col_upper=col_upper,
+                        integrality=integrality, sense=sense, offset=offset)
+    return model.solve(**solve_options)
