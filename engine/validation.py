@@ -48,7 +48,7 @@ def as_float_array(value: Any, name: str, where: str, *, ndim: Optional[int | Co
                                     f"got shape {arr.shape}")
     if shape is not None:
         if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
-            want = tuple("*" if s is None else s for s in shape)
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
             raise InvalidInputError(f"{where}: {name} must have shape {want}, got {arr.shape}")
     if finite and arr.size and not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].flat[0]

@@ -77,6 +77,12 @@ def _new_highs():
     return h
 
 
+def _option(h: Any, name: str) -> Any:
+    """An option's value (highspy returns ``(status, value)`` from getOptionValue)."""
+    value = h.getOptionValue(name)
+    return value[1] if isinstance(value, tuple) else value
+
+
 @dataclass(frozen=True, kw_only=True)
 class LinearResult(SolveResult):
     """Result of a LP/MILP solve.
@@ -437,7 +443,7 @@ class LinearModel:
         runtime = time.perf_counter() - t0
         params = {
             "time_limit": tl, "threads": threads, "seed": seed_obj.root, "highs_random_seed": highs_seed,
-            "mip_rel_gap": h.getOptionValue("mip_rel_gap"), "mip_abs_gap": h.getOptionValue("mip_abs_gap"),
+            "mip_rel_gap": _option(h, "mip_rel_gap"), "mip_abs_gap": _option(h, "mip_abs_gap"),
             "options": dict(extra), "warm_start": start is not None,
         }
         return self._result(runtime, params, stopped=stop_flag["stop"])
@@ -459,6 +465,8 @@ class LinearModel:
         sense = self._sense
 
         def on_improving(e: Any) -> None:
+            if stop_flag["stop"]:
+                return
             data = e.data_out
             obj = float(data.objective_function_value)
             bound = float(data.mip_dual_bound)

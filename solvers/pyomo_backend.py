@@ -126,20 +126,19 @@ def solve_pyomo(model: Any, *, solver: str = "appsi_highs", time_limit: Optional
                 elif key == "mip_rel_gap":
                     opt.config.mip_gap = val
                 else:
-                    opt.highs_options[key] = val if hasattr(opt, "highs_options") else val
-            opt.config.load_solution = False
-            res = opt.solve(pm)
-            term = str(res.termination_condition).rsplit(".", 1)[-1]
-            has_x = res.best_feasible_objective is not None
-            if has_x:
-                res.solution_loader.load_vars()
-            bound = res.best_objective_bound
+                    opt.highs_options[key] = val
         else:
-            res = opt.solve(pm, options=opts, load_solutions=False)
-            term = str(res.solver.termination_condition)
-            has_x = len(res.solution) > 0
-            if has_x:
-                pm.solutions.load_from(res)
+            opt.options.update(opts)
+        res = opt.solve(pm, load_solutions=False)
+        term = str(res.solver.termination_condition).rsplit(".", 1)[-1]
+        has_x = len(res.solution) > 0
+        if has_x:
+            pm.solutions.load_from(res)
+        problem = res.problem
+        bound = problem.upper_bound if arrays.get("sense") == "max" else problem.lower_bound
+        try:
+            bound = float(bound)
+        except (TypeError, ValueError):
             bound = math.nan
     except Exception as err:  # Pyomo raises many exception types; one error type reaches users
         raise BackendError(f"{where}: solver {solver!r} failed: {err}") from err

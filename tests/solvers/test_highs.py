@@ -1,0 +1,181 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings, strategies as st
+
+from engine import Status
+from engine.errors import InvalidInputError
+from engine.events import Incumbent
+from solvers import LinearModel, solve_milp
+
+
+def _brute_force_binary(c, A, ub):
+    best, arg = math.inf, None
+    for bits in itertools.product([0, 1], repeat=len(c)):
+        x = np.array(bits, dtype=float)
+        if np.all(A @ x <= ub + 1e-9) and c @ x < best:
+            best, arg = c @ x, x
+    return best, arg
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_binary_milp_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 10, 3
+    c = -rng.uniform(1, 10, n)
+    A = rng.uniform(0, 5, (m, n))
+    ub = A.sum(axis=1) * 0.4
+    res = solve_milp(c, A, row_upper=ub, col_upper=1, integrality=np.ones(n, bool), mip_rel_gap=0, mip_abs_gap=1e-9)
+    best, _ = _brute_force_binary(c, A, ub)
+    assert res.status is Status.OPTIMAL and res.proven_optimal
+    assert res.objective == pytest.approx(best, abs=1e-7)
+    assert res.gap <= 1e-6
+    assert np.all(A @ res.x <= ub + 1e-7)
+
+
+def test_lp_strong_duality_certificate():
+    rng = np.random.default_rng(1)
+    n, m = 30, 20
+    A = rng.uniform(0, 1, (m, n))
+    b = rng.uniform(1, 2, m)
+    c = -rng.uniform(0, 1, n)
+    model = LinearModel(c, sp.csr_matrix(A), row_upper=b)
+    res = model.solve()
+    assert res.status is Status.OPTIMAL
+    # dual objective equals primal objective; duals of <= rows in a min problem are <= 0
+    assert res.row_dual @ b == pytest.approx(res.objective, rel=1e-9)
+    assert np.all(res.row_dual <= 1e-9)
+    assert np.all(A @ res.x <= b + 1e-9)
+
+
+def test_resolve_after_changes_equals_fresh_model():
+    rng = np.random.default_rng(2)
+    n, m = 12, 4
+    c = -rng.uniform(1, 5, n)
+    A = rng.uniform(0, 3, (m, n))
+    ub = A.sum(axis=1) * 0.3
+    model = LinearModel(c, A, row_upper=ub, col_upper=1, integrality=np.ones(n, bool))
+    model.solve()
+    c2 = -rng.uniform(1, 5, n)
+    ub2 = ub * 1.5
+    model.set_objective(c2)
+    model.set_row_bounds(np.arange(m), -np.inf, ub2)
+    model.set_coefficients([0, 1], [0, 1], [0.5, 0.25])
+    A2 = A.copy()
+    A2[0, 0], A2[1, 1] = 0.5, 0.25
+    fresh = solve_milp(c2, A2, row_upper=ub2, col_upper=1, integrality=np.ones(n, bool), mip_rel_gap=0)
+    again = model.solve(mip_rel_gap=0)
+    assert again.objective == pytest.approx(fresh.objective, abs=1e-9)
+    arrays = model.arrays()
+    assert np.allclose(arrays["A"].toarray(), A2) and np.allclose(arrays["c"], c2)
+
+
+def test_lp_relaxation_by_integrality_toggle():
+    model = LinearModel([-1.0, -1.0], [[2, 2]], row_upper=[3], col_upper=1, integrality=[True, True])
+    assert model.solve().objective == pytest.approx(-1.0)
+    model.set_integrality([0, 1], False)
+    assert model.solve().objective == pytest.approx(-1.5)
+
+
+def test_infeasible_and_unbounded_are_statuses():
+    inf = solve_milp([1.0], [[1.0]], row_lower=[2.0], col_upper=1.0)
+    assert inf.status is Status.INFEASIBLE and inf.x is None and not inf.success
+    unb = solve_milp([-1.0, 0.0], [[1.0, -1.0]], row_upper=[0.0])
+    assert unb.status is Status.UNBOUNDED
+
+
+def test_maximize_and_offset():
+    res = solve_milp([1.0, 2.0], [[1, 1]], row_upper=[3], col_upper=2, sense="max", offset=10.0)
+    assert res.objective == pytest.approx(10 + 1 * 1 + 2 * 2)
+
+
+def _hard_knapsack(n=60, seed=0):
+    # subset-sum with large weights: LP bounds are useless, so branch and bound cannot prune
+    rng = np.random.default_rng(seed)
+    w = rng.integers(10**6, 2 * 10**6, n)
+    return -w.astype(float), w[None, :].astype(float), float(w.sum() // 2) + 0.5
+
+
+def test_time_limit_returns_incumbent():
+    c, A, cap = _hard_knapsack(n=80)
+    res = solve_milp(c, A, row_upper=[cap], col_upper=1, integrality=np.ones(len(c), bool), time_limit=0.2,
+                     mip_rel_gap=0, mip_abs_gap=0, options={"mip_heuristic_effort": 0.0})
+    assert res.status is Status.TIME_LIMIT and not res.success
+    assert res.x is not None and A @ res.x <= cap + 1e-6
+    assert res.bound <= res.objective and res.gap == pytest.approx(res.objective - res.bound)
+    assert res.raise_for_status() is res  # a limit with an incumbent is not an exception
+    assert res.params["time_limit"] == 0.2
+
+
+def test_callback_sees_incumbents_and_can_stop():
+    c, A, cap = _hard_knapsack(n=80, seed=1)
+    seen = []
+
+    def cb(event):
+        assert isinstance(event, Incumbent)
+        seen.append(event.objective)
+        raise StopIteration
+
+    res = solve_milp(c, A, row_upper=[cap], col_upper=1, integrality=np.ones(len(c), bool), callback=cb,
+                     mip_rel_gap=0, mip_abs_gap=0)
+    assert len(seen) == 1, "the callback must not be called again after it asked to stop"
+    assert res.status is Status.STOPPED
+    assert res.x is not None and A @ res.x <= cap + 1e-6 and res.objective <= seen[0] + 1e-9
+
+
+def test_same_seed_same_answer():
+    c, A, cap = _hard_knapsack(n=40, seed=2)
+    kw = dict(row_upper=[cap], col_upper=1, integrality=np.ones(len(c), bool), seed=11, threads=1,
+              options={"mip_max_nodes": 200})
+    r1, r2 = solve_milp(c, A, **kw), solve_milp(c, A, **kw)
+    assert np.array_equal(r1.x, r2.x) and r1.params["highs_random_seed"] == r2.params["highs_random_seed"]
+    assert r1.params["seed"] == 11
+
+
+def test_warm_start_is_accepted_and_optimal():
+    c = -np.arange(1, 9, dtype=float)
+    res = solve_milp(c, np.ones((1, 8)), row_upper=[3], col_upper=1, integrality=np.ones(8, bool),
+                     warm_start=np.r_[np.ones(3), np.zeros(5)])
+    assert res.objective == pytest.approx(-(8 + 7 + 6))
+    assert res.params["warm_start"] is True
+
+
+def test_round_trip_result_json():
+    res = solve_milp([1.0, 1.0], [[1, 1]], row_lower=[1.5], integrality=[True, True])
+    from engine import SolveResult
+
+    back = SolveResult.from_json(res.to_json())
+    assert type(back) is type(res) and back.objective == res.objective and np.array_equal(back.x, res.x)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"c": [1, float("nan")]}, "finite"),
+    ({"c": [1, 2], "A": [[1, 2, 3]]}, "columns"),
+    ({"c": [1, 2], "A": [[1, 2]], "row_lower": [3], "row_upper": [1]}, "exceeds"),
+    ({"c": [1, 2], "integrality": [True]}, "integrality"),
+    ({"c": [1, 2], "sense": "maximise"}, "sense"),
+    ({"c": [[1, 2]]}, "dimension"),
+])
+def test_bad_models_raise(kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        LinearModel(**kwargs)
+
+
+def test_bad_solve_options_raise():
+    model = LinearModel([1.0])
+    for kw in ({"time_limit": -1}, {"mip_rel_gap": float("nan")}, {"threads": 0}, {"seed": -3}):
+        with pytest.raises(InvalidInputError, match=r"LinearModel.solve\(\)"):
+            model.solve(**kw)
+    with pytest.raises(InvalidInputError, match="rows"):
+        model.set_row_bounds([5], [0], [1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=6), st.integers(1, 4))
+def test_box_lp_optimum_is_closed_form(costs, ub):
+    c = np.array(costs)
+    res = solve_milp(c, col_lower=-ub, col_upper=ub)
+    assert res.objective == pytest.approx(-ub * np.abs(c).sum(), abs=1e-9)
