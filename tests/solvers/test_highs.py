@@ -174,8 +174,9 @@ def test_bad_solve_options_raise():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(-10, 10), min_size=1, max_size=6), st.integers(1, 4))
+@given(st.lists(st.floats(-10, 10).filter(lambda v: abs(v) > 1e-3), min_size=1, max_size=6), st.integers(1, 4))
 def test_box_lp_optimum_is_closed_form(costs, ub):
+    # costs below HiGHS's dual feasibility tolerance (1e-7) may legitimately pick either bound
     c = np.array(costs)
     res = solve_milp(c, col_lower=-ub, col_upper=ub)
     assert res.objective == pytest.approx(-ub * np.abs(c).sum(), abs=1e-9)
