@@ -24,7 +24,7 @@ from engine import __version__
 from engine.errors import EngineError, InvalidInputError
 from engine.events import Progress
 from engine.io import atomic_write_json
-from engine.result import to_jsonable
+from engine.runner import run_case
 from engine.suites import RunContext, Suite, discover_suites, load_suite
 
 __all__ = ["main", "cli", "run_suite", "render"]
@@ -52,19 +52,8 @@ def run_suite(suite: Suite, options: Mapping[str, Any], *, seed: int = 0, repeat
     for case in cases:
         for r in range(repeat):
             ctx = RunContext(seed=seed + r, repeat=r, time_limit=time_limit, threads=threads)
-            t0 = time.perf_counter()
-            record: dict[str, Any] = {"suite": suite.name, "case": case.name, "params": dict(case.params),
-                                      "seed": seed + r, "repeat": r, "engine_version": __version__}
-            try:
-                metrics = dict(case.run(ctx))
-                record["status"] = str(metrics.pop("status", "ok"))
-                record["metrics"] = metrics
-            except Exception as err:  # a failing run is a record, not the end of the suite
-                record["status"] = "error"
-                record["error"] = f"{type(err).__name__}: {err}"
-                record["metrics"] = {}
-            record["wall_time"] = time.perf_counter() - t0
-            records.append(to_jsonable(record))
+            record = run_case(suite.name, case, ctx)
+            records.append(record)
             if out is not None:
                 atomic_write_json(out / suite.name / f"{_safe_name(case.name)}__r{r}.json", record)
             done += 1
@@ -195,6 +184,83 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
                     click.echo(f"{r['case']} (seed {r['seed']}): {r['error']}", err=True)
     if any(r["status"] == "error" for r in records):
         ctx.exit(1)
+
+
+@cli.command("sweep")
+@click.argument("spec_path", metavar="SPEC.toml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Results store directory (one JSON record per run + index.json).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="Overrides the spec.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (local) or CPUs (local Ray).")
+@click.option("--ray-address", default=None, help="Connect to an existing Ray cluster (e.g. 'auto' or host:port).")
+@click.option("--retry-failed", is_flag=True, help="Run again the runs whose record says 'error'.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Start at most this many runs.")
+@click.option("--dry-run", is_flag=True, help="Print the grid (and what is already done); run nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--no-progress", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+@click.pass_context
+def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Optional[str], workers: Optional[int],
+                  ray_address: Optional[str], retry_failed: bool, limit: Optional[int], dry_run: bool, fmt: str,
+                  no_progress: bool, quiet: bool) -> None:
+    """Run a sweep file; re-running skips every run that already has a record."""
+    from engine.progress import RichProgress
+    from engine.sweep import ResultStore, parse_sweep, run_sweep
+
+    spec = parse_sweep(spec_path)
+    if dry_run:
+        store = ResultStore(out) if out.exists() else None
+        rows = [{"key": r.key, "suite": r.suite, "case": r.case, "seed": r.seed,
+                 "options": " ".join(f"{k}={v}" for k, v in r.options),
+                 "done": (store.status(r.key) or "") if store is not None else ""} for r in spec.runs]
+        click.echo(render(rows, fmt, title=f"sweep {spec.name}: {len(rows)} runs"), nl=False)
+        return
+    with RichProgress(f"sweep {spec.name}", disable=no_progress or quiet) as bar:
+        summary = run_sweep(spec, out, executor=executor, workers=workers, ray_address=ray_address,
+                            retry_failed=retry_failed, limit=limit, callback=bar)
+    row = {"sweep": spec.name, "executor": summary.executor, "total": summary.total, "skipped": summary.skipped,
+           "ran": summary.ran, "failed": summary.failed, "pending": summary.pending,
+           "runtime_s": round(summary.runtime, 3)}
+    click.echo(render([row], fmt), nl=False)
+    if summary.failed:
+        ctx.exit(1)
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write report.md, report.html and plots (default DIRECTORY/report).")
+@click.option("--baseline", default=None, help="Method to compute relative gains against.")
+@click.option("--metric", default=None, help="Metric for the relative gains (default 'objective').")
+@click.option("--ci", type=click.Choice(["sem", "bootstrap"]), default="sem", show_default=True)
+@click.option("--no-plots", is_flag=True)
+def report_command(directory: Path, out: Optional[Path], baseline: Optional[str], metric: Optional[str], ci: str,
+                   no_plots: bool) -> None:
+    """Markdown/HTML report with mean ± SEM tables, gains, performance profiles and plots."""
+    from engine.report import write_report
+
+    paths = write_report(directory, out, baseline=baseline, metric=metric, ci=ci, plots=not no_plots)
+    click.echo(paths["markdown"].read_text(), nl=False)
+    click.echo("wrote " + ", ".join(str(p) for p in paths.values()), err=True)
+
+
+@cli.command("compare")
+@click.argument("dir_a", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("dir_b", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--rel-tol", type=float, default=1e-9, show_default=True, help="Ignore smaller relative changes.")
+def compare_command(dir_a: Path, dir_b: Path, fmt: str, rel_tol: float) -> None:
+    """What changed between two result directories of the same sweep."""
+    from engine.report import compare
+
+    diff = compare(dir_a, dir_b, rel_tol=rel_tol)
+    if fmt == "json":
+        click.echo(json.dumps(diff, indent=2, allow_nan=True))
+        return
+    click.echo(f"{diff['common']} runs in both, {diff['only_a']} only in A, {diff['only_b']} only in B, "
+               f"{len(diff['status_changes'])} status changes", err=True)
+    rows = [{k: v for k, v in c.items()} for c in diff["changes"]] or [{"changes": "none"}]
+    click.echo(render(rows, fmt, title="changed metrics (B vs A)"), nl=False)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -14,6 +14,7 @@ and renders the table. The kernel never imports a domain.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -146,11 +147,24 @@ def discover_suites() -> dict[str, importlib.metadata.EntryPoint]:
 
 
 def load_suite(name: str) -> Suite:
-    """Import and return the suite registered under ``name``."""
-    eps = discover_suites()
-    if name not in eps:
-        raise InvalidInputError(f"engine-bench: unknown suite {name!r}; available: {', '.join(sorted(eps)) or 'none'}")
-    suite = eps[name].load()
+    """Import and return the suite registered under ``name``.
+
+    ``name`` is an entry-point name (``"games"``) or an import path ``"package.module:attribute"``,
+    which lets a user's own script or test define a suite without packaging it.
+    """
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            suite = getattr(module, attr)
+        except (ImportError, AttributeError) as err:
+            raise InvalidInputError(f"engine-bench: cannot import suite {name!r}: {err}") from err
+    else:
+        eps = discover_suites()
+        if name not in eps:
+            raise InvalidInputError(f"engine-bench: unknown suite {name!r}; available: "
+                                    f"{', '.join(sorted(eps)) or 'none'}")
+        suite = eps[name].load()
     if not isinstance(suite, Suite):
-        raise InvalidInputError(f"engine-bench: entry point {name!r} is not an engine.suites.Suite")
+        raise InvalidInputError(f"engine-bench: {name!r} is not an engine.suites.Suite")
     return suite

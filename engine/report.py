@@ -1,0 +1,291 @@
+"""Reports over a results directory: tables, relative gains, performance profiles, plots.
+
+Records are grouped by *instance family* (suite plus the case parameters other than ``method``)
+and *method* (the case parameter ``method``, else the case name). Every numeric metric gets
+mean ± standard error over seeds (or a seeded percentile bootstrap CI).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.io import atomic_write_text, read_json
+
+__all__ = ["load_records", "summarize", "relative_gains", "performance_profile", "write_report", "compare"]
+
+_TIME_KEYS = ("runtime", "wall_time")
+
+
+def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
+    """Every record under ``directory`` (a sweep store's ``records/`` or ``engine-bench run --out``)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InvalidInputError(f"load_records(): {directory} is not a directory")
+    out = []
+    for p in sorted(root.rglob("*.json")):
+        if p.name in ("index.json", "summary.json"):
+            continue
+        try:
+            rec = read_json(p)
+        except (ValueError, OSError):
+            continue
+        if isinstance(rec, dict) and "suite" in rec and "case" in rec:
+            out.append(rec)
+    if not out:
+        raise InvalidInputError(f"load_records(): no run records found under {directory}")
+    return out
+
+
+def _method(rec: Mapping[str, Any]) -> str:
+    return str(rec.get("params", {}).get("method", rec["case"]))
+
+
+def _family(rec: Mapping[str, Any]) -> str:
+    params = {k: v for k, v in rec.get("params", {}).items() if k not in ("method", "seed")}
+    if "method" not in rec.get("params", {}):
+        params = {}
+    inner = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{rec['suite']}({inner})" if inner else str(rec["suite"])
+
+
+def _numeric_metrics(rec: Mapping[str, Any]) -> dict[str, float]:
+    out = {k: float(v) for k, v in rec.get("metrics", {}).items()
+           if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if "wall_time" in rec:
+        out.setdefault("wall_time", float(rec["wall_time"]))
+    return out
+
+
+def _interval(values: np.ndarray, ci: str, rng: np.random.Generator) -> tuple[float, float]:
+    if values.size < 2:
+        return math.nan, math.nan
+    if ci == "sem":
+        half = float(values.std(ddof=1) / math.sqrt(values.size))
+        return half, half
+    boots = rng.choice(values, size=(2000, values.size), replace=True).mean(axis=1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    mean = values.mean()
+    return float(mean - lo), float(hi - mean)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    family: str
+    method: str
+    metric: str
+    n: int
+    mean: float
+    minus: float
+    plus: float
+    failed: int = 0
+
+
+def summarize(records: Sequence[Mapping[str, Any]], *, ci: str = "sem", seed: int = 0) -> list[SummaryRow]:
+    """Mean and interval of every numeric metric per (family, method); ``ci`` is "sem" or "bootstrap"."""
+    if ci not in ("sem", "bootstrap"):
+        raise InvalidInputError(f"summarize(): ci must be 'sem' or 'bootstrap', got {ci!r}")
+    rng = np.random.default_rng(seed)
+    groups: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    failures: dict[tuple, int] = defaultdict(int)
+    for rec in records:
+        key = (_family(rec), _method(rec))
+        if rec.get("status") == "error":
+            failures[key] += 1
+            continue
+        for metric, value in _numeric_metrics(rec).items():
+            groups[key][metric].append(value)
+    rows = []
+    for (family, method) in sorted(set(groups) | set(failures)):
+        metrics = groups.get((family, method), {})
+        for metric in sorted(metrics):
+            vals = np.asarray(metrics[metric], dtype=float)
+            vals = vals[np.isfinite(vals)]
+            if not vals.size:
+                continue
+            minus, plus = _interval(vals, ci, rng)
+            rows.append(SummaryRow(family, method, metric, int(vals.size), float(vals.mean()), minus, plus,
+                                   failures.get((family, method), 0)))
+    return rows
+
+
+def relative_gains(rows: Sequence[SummaryRow], *, baseline: str, metric: str) -> list[dict]:
+    """Per family: each method's relative change of ``metric`` against ``baseline`` ((m - b) / |b|)."""
+    base = {r.family: r.mean for r in rows if r.method == baseline and r.metric == metric}
+    if not base:
+        raise InvalidInputError(f"relative_gains(): no rows for baseline {baseline!r} and metric {metric!r}")
+    out = []
+    for r in rows:
+        if r.metric != metric or r.family not in base or r.method == baseline:
+            continue
+        b = base[r.family]
+        gain = (r.mean - b) / abs(b) if b != 0 else math.nan
+        out.append({"family": r.family, "method": r.method, "metric": metric, "baseline": baseline,
+                    "mean": r.mean, "baseline_mean": b, "relative_gain": gain})
+    return out
+
+
+def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Optional[str] = None,
+                        taus: Optional[Sequence[float]] = None) -> dict[str, Any]:
+    """Dolan–Moré profile: for each method, the fraction of instances solved within τ × the best time.
+
+    An instance is (family, seed); failed runs count as never solved.
+    """
+    times: dict[tuple, dict[str, float]] = defaultdict(dict)
+    methods = set()
+    for rec in records:
+        metrics = _numeric_metrics(rec)
+        key = time_metric or next((k for k in _TIME_KEYS if k in metrics), None)
+        method = _method(rec)
+        methods.add(method)
+        inst = (_family(rec), rec.get("seed"))
+        ok = rec.get("status") != "error" and key is not None and key in metrics
+        times[inst][method] = metrics[key] if ok else math.inf
+    taus = list(taus) if taus is not None else list(np.logspace(0, 2, 41))
+    profile = {}
+    for method in sorted(methods):
+        ratios = []
+        for inst, by_method in times.items():
+            best = min(by_method.values())
+            t = by_method.get(method, math.inf)
+            ratios.append(t / best if best > 0 and math.isfinite(t) else (1.0 if t == best else math.inf))
+        ratios_arr = np.asarray(ratios)
+        profile[method] = [float(np.mean(ratios_arr <= tau)) for tau in taus]
+    return {"taus": [float(t) for t in taus], "profile": profile, "instances": len(times)}
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.3e}"
+    return f"{x:.4g}"
+
+
+def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_report(directory: "str | os.PathLike[str]", out: Optional["str | os.PathLike[str]"] = None, *,
+                 baseline: Optional[str] = None, metric: Optional[str] = None, ci: str = "sem",
+                 plots: bool = True) -> dict[str, Path]:
+    """Write ``report.md``, ``report.html`` and PNG plots for the records under ``directory``.
+
+    Returns the paths written. ``baseline``/``metric`` add a relative-gain table.
+    """
+    records = load_records(directory)
+    out_dir = Path(out) if out is not None else Path(directory) / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = summarize(records, ci=ci)
+    label = "± SEM" if ci == "sem" else "95% bootstrap CI"
+    header = ["family", "method", "metric", "n", f"mean ({label})", "failed"]
+
+    def cells(r: SummaryRow) -> list[str]:
+        interval = f"{_fmt(r.mean)} ± {_fmt(r.minus)}" if ci == "sem" else \
+            f"{_fmt(r.mean)} [{_fmt(r.mean - r.minus)}, {_fmt(r.mean + r.plus)}]"
+        return [r.family, r.method, r.metric, str(r.n), interval, str(r.failed)]
+
+    md = [f"# Report: {Path(directory).name}", "", f"{len(records)} runs, "
+          f"{sum(r.get('status') == 'error' for r in records)} failed.", "", "## Metrics", "",
+          _markdown_table(header, (cells(r) for r in rows))]
+    htm = [f"<h1>Report: {html.escape(Path(directory).name)}</h1>", "<h2>Metrics</h2>",
+           _html_table(header, (cells(r) for r in rows))]
+    paths: dict[str, Path] = {}
+    if baseline is not None:
+        gains = relative_gains(rows, baseline=baseline, metric=metric or "objective")
+        gh = ["family", "method", "metric", "mean", "baseline mean", "relative gain"]
+        gcells = [[g["family"], g["method"], g["metric"], _fmt(g["mean"]), _fmt(g["baseline_mean"]),
+                   f"{100 * g['relative_gain']:+.2f}%" if math.isfinite(g["relative_gain"]) else "–"] for g in gains]
+        md += ["", f"## Relative to `{baseline}`", "", _markdown_table(gh, gcells)]
+        htm += [f"<h2>Relative to {html.escape(baseline)}</h2>", _html_table(gh, gcells)]
+    prof = performance_profile(records)
+    md += ["", "## Performance profile", "",
+           f"Fraction of the {prof['instances']} instances each method solves within τ × the best time.", "",
+           _markdown_table(["method", "τ=1", "τ=2", "τ=10", "τ=100"],
+                           ([m, *(_fmt(p[i]) for i in (0, 6, 20, 40))] for m, p in prof["profile"].items()))]
+    if plots:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for method, fr in prof["profile"].items():
+            ax.step(prof["taus"], fr, where="post", label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel("τ (time / best time)")
+        ax.set_ylabel("fraction of instances")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=8)
+        ax.set_title("Performance profile")
+        fig.tight_layout()
+        p = out_dir / "performance_profile.png"
+        from engine.io import atomic_path
+
+        with atomic_path(p, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        paths["performance_profile"] = p
+        md += ["", "![performance profile](performance_profile.png)"]
+        htm += ['<img src="performance_profile.png" alt="performance profile">']
+    paths["markdown"] = atomic_write_text(out_dir / "report.md", "\n".join(md) + "\n")
+    page = "<!doctype html><html><head><meta charset='utf-8'><title>report</title><style>" \
+           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>" \
+           + "\n".join(htm) + "</body></html>\n"
+    paths["html"] = atomic_write_text(out_dir / "report.html", page)
+    return paths
+
+
+def _config_key(rec: Mapping[str, Any]) -> str:
+    if rec.get("config_key"):
+        return str(rec["config_key"])
+    return json.dumps([rec["suite"], rec["case"], rec.get("seed"), rec.get("params", {})], sort_keys=True)
+
+
+def compare(dir_a: "str | os.PathLike[str]", dir_b: "str | os.PathLike[str]", *,
+            rel_tol: float = 1e-9) -> dict[str, Any]:
+    """What changed between two result directories of the same sweep (e.g. two engine versions).
+
+    Runs are matched by configuration (not by engine version). Returns the runs only in A / only
+    in B, status changes, and per (family, method, metric) the mean in A and B with the relative
+    change, listing only metrics that changed beyond ``rel_tol``.
+    """
+    a = {_config_key(r): r for r in load_records(dir_a)}
+    b = {_config_key(r): r for r in load_records(dir_b)}
+    common = sorted(set(a) & set(b))
+    status_changes = [{"suite": a[k]["suite"], "case": a[k]["case"], "seed": a[k].get("seed"),
+                       "a": a[k].get("status"), "b": b[k].get("status")}
+                      for k in common if a[k].get("status") != b[k].get("status")]
+    sums: dict[tuple, list] = defaultdict(lambda: [[], []])
+    for k in common:
+        ma, mb = _numeric_metrics(a[k]), _numeric_metrics(b[k])
+        for metric in set(ma) & set(mb):
+            key = (_family(a[k]), _method(a[k]), metric)
+            sums[key][0].append(ma[metric])
+            sums[key][1].append(mb[metric])
+    changes = []
+    for (family, method, metric), (va, vb) in sorted(sums.items()):
+        mean_a, mean_b = float(np.mean(va)), float(np.mean(vb))
+        rel = (mean_b - mean_a) / abs(mean_a) if mean_a != 0 else (0.0 if mean_b == 0 else math.inf)
+        if abs(rel) > rel_tol:
+            changes.append({"family": family, "method": method, "metric": metric, "a": mean_a, "b": mean_b,
+                            "relative_change": rel})
+    return {"common": len(common), "only_a": len(set(a) - set(b)), "only_b": len(set(b) - set(a)),
+            "status_changes": status_changes, "changes": changes}
