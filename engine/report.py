@@ -157,7 +157,10 @@ def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Op
         for inst, by_method in times.items():
             best = min(by_method.values())
             t = by_method.get(method, math.inf)
-            ratios.append(t / best if best > 0 and math.isfinite(t) else (1.0 if t == best else math.inf))
+            if not math.isfinite(t) or not math.isfinite(best):
+                ratios.append(math.inf)  # failed here, or no method solved the instance
+            else:
+                ratios.append(t / best if best > 0 else 1.0)
         ratios_arr = np.asarray(ratios)
         profile[method] = [float(np.mean(ratios_arr <= tau)) for tau in taus]
     return {"taus": [float(t) for t in taus], "profile": profile, "instances": len(times)}

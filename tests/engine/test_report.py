@@ -1,0 +1,83 @@
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.errors import InvalidInputError
+from engine.report import compare, performance_profile, relative_gains, summarize, load_records, write_report
+
+DATA = Path(__file__).parent / "data" / "results_small"
+
+
+def _row(rows, family, method, metric):
+    (row,) = [r for r in rows if (r.family, r.method, r.metric) == (family, method, metric)]
+    return row
+
+
+def test_summary_means_and_standard_errors():
+    rows = summarize(load_records(DATA))
+    a5 = _row(rows, "demo(n=5)", "a", "objective")
+    assert (a5.n, a5.mean, a5.failed) == (3, 12.0, 1)
+    assert a5.minus == pytest.approx(2 / math.sqrt(3))  # std 2 over sqrt(3)
+    b10 = _row(rows, "demo(n=10)", "b", "objective")
+    assert b10.mean == pytest.approx(32.0)
+
+
+def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
+    rows1 = summarize(load_records(DATA), ci="bootstrap", seed=1)
+    rows2 = summarize(load_records(DATA), ci="bootstrap", seed=1)
+    r = _row(rows1, "demo(n=5)", "b", "objective")
+    assert r.minus >= 0 and r.plus >= 0 and r.mean - r.minus >= 15 and r.mean + r.plus <= 18
+    assert rows1 == rows2
+
+
+def test_relative_gains_against_baseline():
+    gains = relative_gains(summarize(load_records(DATA)), baseline="a", metric="objective")
+    by_family = {g["family"]: g["relative_gain"] for g in gains}
+    assert by_family == {"demo(n=5)": pytest.approx(4 / 12), "demo(n=10)": pytest.approx(8 / 24)}
+    with pytest.raises(InvalidInputError, match="baseline 'zzz'"):
+        relative_gains(summarize(load_records(DATA)), baseline="zzz", metric="objective")
+
+
+def test_performance_profile_counts_instances_within_tau():
+    prof = performance_profile(load_records(DATA), taus=[1.0, 2.0, 4.0])
+    # 7 instances: (n=5, seeds 0-3) and (n=10, seeds 0-2); seed 3 has only a failed run of a
+    assert prof["instances"] == 7
+    # a is fastest on 5 of the 6 complete instances; on (10, 2) it takes 1.0 vs 0.5 (ratio 2)
+    assert prof["profile"]["a"] == pytest.approx([5 / 7, 6 / 7, 6 / 7])
+    assert prof["profile"]["b"] == pytest.approx([1 / 7, 6 / 7, 6 / 7])
+
+
+def test_report_files_and_tables(tmp_path):
+    paths = write_report(DATA, tmp_path / "rep", baseline="a", metric="objective")
+    md = paths["markdown"].read_text()
+    assert "13 runs, 1 failed." in md
+    assert "| demo(n=5) | a | objective | 3 | 12 ± 1.155 | 1 |" in md
+    assert "| demo(n=10) | b | objective | 32 | 24 | +33.33% |" in md
+    assert paths["performance_profile"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<table>" in paths["html"].read_text()
+
+
+def test_compare_reports_changed_metrics(tmp_path):
+    b = tmp_path / "b"
+    shutil.copytree(DATA, b)
+    rec_path = sorted((b / "records").glob("r00.json"))[0]
+    rec = json.loads(rec_path.read_text())
+    rec["metrics"]["objective"] = 13  # a, n=5, seed 0: 10 -> 13
+    rec_path.write_text(json.dumps(rec))
+    diff = compare(DATA, b)
+    assert diff["common"] == 13 and diff["only_a"] == diff["only_b"] == 0
+    (change,) = diff["changes"]
+    assert change["family"] == "demo(n=5)" and change["method"] == "a" and change["metric"] == "objective"
+    assert change["b"] - change["a"] == pytest.approx(1.0)
+
+
+def test_cli_report_and_compare(tmp_path, capsys):
+    assert main(["report", str(DATA), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    assert "## Metrics" in capsys.readouterr().out
+    assert main(["compare", str(DATA), str(DATA), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == []
+    assert main(["report", str(tmp_path / "r")]) == 2  # no records there
