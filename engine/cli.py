@@ -44,6 +44,13 @@ def run_suite(suite: Suite, options: Mapping[str, Any], *, seed: int = 0, repeat
     atomically to ``out/<suite>/<case>__r<r>.json``.
     """
     cases = suite.cases(**options)
+    if out is not None:
+        seen: dict[str, str] = {}
+        for case in cases:
+            other = seen.setdefault(_safe_name(case.name), case.name)
+            if other != case.name:
+                raise InvalidInputError(f"engine-bench run: cases {other!r} and {case.name!r} of suite "
+                                        f"{suite.name!r} would write the same record file")
     total = len(cases) * repeat
     records: list[dict[str, Any]] = []
     done = 0
@@ -163,6 +170,10 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
     options = suite.parse_options(ctx.args)
     if seed < 0:
         raise InvalidInputError(f"engine-bench run: --seed must be >= 0, got {seed}")
+    if time_limit is not None and not time_limit > 0:  # also rejects nan
+        raise InvalidInputError(f"engine-bench run: --time-limit must be > 0 seconds, got {time_limit}")
+    if threads is not None and threads < 1:
+        raise InvalidInputError(f"engine-bench run: --threads must be >= 1, got {threads}")
     from engine.progress import RichProgress
 
     t0 = time.perf_counter()
@@ -193,6 +204,8 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="Overrides the spec.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (local) or CPUs (local Ray).")
 @click.option("--ray-address", default=None, help="Connect to an existing Ray cluster (e.g. 'auto' or host:port).")
+@click.option("--gpus-per-run", type=click.FloatRange(min=0), default=None,
+              help="GPUs Ray reserves per run (overrides the spec).")
 @click.option("--retry-failed", is_flag=True, help="Run again the runs whose record says 'error'.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Start at most this many runs.")
 @click.option("--dry-run", is_flag=True, help="Print the grid (and what is already done); run nothing.")
@@ -201,7 +214,7 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
 @click.option("-q", "--quiet", is_flag=True)
 @click.pass_context
 def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Optional[str], workers: Optional[int],
-                  ray_address: Optional[str], retry_failed: bool, limit: Optional[int], dry_run: bool, fmt: str,
+                  ray_address: Optional[str], gpus_per_run: Optional[float], retry_failed: bool, limit: Optional[int], dry_run: bool, fmt: str,
                   no_progress: bool, quiet: bool) -> None:
     """Run a sweep file; re-running skips every run that already has a record."""
     from engine.progress import RichProgress
@@ -217,7 +230,7 @@ def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Opti
         return
     with RichProgress(f"sweep {spec.name}", disable=no_progress or quiet) as bar:
         summary = run_sweep(spec, out, executor=executor, workers=workers, ray_address=ray_address,
-                            retry_failed=retry_failed, limit=limit, callback=bar)
+                            retry_failed=retry_failed, limit=limit, gpus_per_run=gpus_per_run, callback=bar)
     row = {"sweep": spec.name, "executor": summary.executor, "total": summary.total, "skipped": summary.skipped,
            "ran": summary.ran, "failed": summary.failed, "pending": summary.pending,
            "runtime_s": round(summary.runtime, 3)}
