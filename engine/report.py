@@ -40,6 +40,11 @@ def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
         except (ValueError, OSError):
             continue
         if isinstance(rec, dict) and "suite" in rec and "case" in rec:
+            from engine.schemas import upgrade, validate
+
+            where = f"load_records(): {p}"
+            rec = upgrade(rec, expected="gameplan/run_record", where=where)
+            validate(rec, expected="gameplan/run_record", where=where)
             out.append(rec)
     if not out:
         raise InvalidInputError(f"load_records(): no run records found under {directory}")

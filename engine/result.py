@@ -102,7 +102,7 @@ class SolveResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict; ``SolveResult.from_dict`` restores an equal object."""
-        out: dict[str, Any] = {"kind": type(self).kind}
+        out: dict[str, Any] = {"schema": "gameplan/result", "version": 1, "kind": type(self).kind}
         for f in dataclasses.fields(self):
             out[f.name] = to_jsonable(getattr(self, f.name))
         return out
@@ -116,15 +116,19 @@ class SolveResult:
         """Rebuild a result written by :meth:`to_dict` (dispatching on its ``kind``)."""
         if not isinstance(data, Mapping):
             raise InvalidInputError(f"SolveResult.from_dict(): expected a mapping, got {type(data).__name__}")
+        if "schema" in data or "version" in data:
+            from engine.schemas import upgrade
+
+            data = upgrade(data, expected="gameplan/result", where=f"{cls.__name__}.from_dict()")
         kind = data.get("kind", cls.kind)
         target = result_class(kind) if kind != "SolveResult" else SolveResult
         if not issubclass(target, cls):
             raise InvalidInputError(f"{cls.__name__}.from_dict(): record kind {kind!r} is not a {cls.__name__}")
         names = {f.name for f in dataclasses.fields(target)}
-        unknown = set(data) - names - {"kind"}
+        unknown = set(data) - names - {"kind", "schema", "version"}
         if unknown:
             raise InvalidInputError(f"{target.__name__}.from_dict(): unknown fields {sorted(unknown)}")
-        kwargs = {k: from_jsonable(v) for k, v in data.items() if k != "kind"}
+        kwargs = {k: from_jsonable(v) for k, v in data.items() if k not in ("kind", "schema", "version")}
         kwargs["status"] = Status(kwargs.get("status", "error"))
         return target(**kwargs)
 
@@ -181,7 +185,7 @@ def from_jsonable(value: Any) -> Any:
             return arr.reshape(value.get("shape", arr.shape))
         if "__tuple__" in value:
             return tuple(from_jsonable(v) for v in value["__tuple__"])
-        if "kind" in value and "status" in value:
+        if "kind" in value and "status" in value and value.get("schema", "gameplan/result") == "gameplan/result":
             return SolveResult.from_dict(value)
         return {k: from_jsonable(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -18,7 +18,7 @@ def run_case(suite_name: str, case: Case, ctx: RunContext, *, extra: Mapping[str
     A run that raises is recorded with status ``"error"`` and its message, never propagated:
     one failing run must not end a suite or a sweep.
     """
-    record: dict[str, Any] = {"suite": suite_name, "case": case.name, "params": dict(case.params),
+    record: dict[str, Any] = {"schema": "gameplan/run_record", "version": 1, "suite": suite_name, "case": case.name, "params": dict(case.params),
                               "seed": ctx.seed, "repeat": ctx.repeat, "engine_version": __version__}
     if extra:
         record.update(extra)
