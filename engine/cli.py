@@ -180,7 +180,7 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
     with RichProgress(f"{suite_name}", disable=no_progress or quiet) as bar:
         records = run_suite(suite, options, seed=seed, repeat=repeat, time_limit=time_limit, threads=threads,
                             out=out, callback=bar)
-    rows = [_flatten(r) for r in records]
+    rows: list[Mapping[str, Any]] = [_flatten(r) for r in records]
     if suite.summarize is not None:
         rows = list(suite.summarize(records))
     click.echo(render(rows, fmt, title=f"engine-bench {suite_name}"), nl=False)

@@ -32,8 +32,8 @@ class RichProgress:
         self.total = total
         self.disable = disable
         self._console = console
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
+        self._task: Any = None
 
     def __enter__(self) -> "RichProgress":
         if not self.disable:

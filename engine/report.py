@@ -154,7 +154,7 @@ def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Op
         methods.add(method)
         inst = (_family(rec), rec.get("seed"))
         ok = rec.get("status") != "error" and key is not None and key in metrics
-        times[inst][method] = metrics[key] if ok else math.inf
+        times[inst][method] = metrics[key] if ok and key is not None else math.inf
     taus = list(taus) if taus is not None else list(np.logspace(0, 2, 41))
     profile = {}
     for method in sorted(methods):

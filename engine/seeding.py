@@ -82,7 +82,8 @@ def resolve_seed(seed: "int | np.random.Generator | Seed | None", *, where: str 
     if isinstance(seed, Seed):
         return seed
     if seed is None:
-        return Seed(int(np.random.SeedSequence().entropy) % _MAX_SEED)
+        entropy = np.random.SeedSequence().entropy
+        return Seed(int(entropy) % _MAX_SEED)  # type: ignore[arg-type]  # an int when drawn from the OS
     if isinstance(seed, np.random.Generator):
         return Seed(int(seed.integers(0, _MAX_SEED)))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):

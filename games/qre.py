@@ -1,0 +1,1098 @@
+"""Logit quantal response equilibria (QRE) of N-player normal-form games.
+
+The logit QRE at precision ``lam`` (one value per player allowed) is the profile ``sigma`` with
+
+    sigma[p][s] = exp(lam[p] * u[p][s](sigma)) / sum_r exp(lam[p] * u[p][r](sigma))
+
+where ``u[p][s](sigma)`` is player ``p``'s expected payoff of pure strategy ``s`` against the
+other players' mixtures. The *principal branch* is the curve of solutions that starts at the
+uniform profile at ``lam = 0``; it leads (as ``lam`` grows) to a Nash equilibrium.
+
+Everything here works in log-probability space: with ``y = log(sigma)`` the equations are, for
+player ``p`` and strategies ``s > 0``,
+
+    y[p][s] - y[p][0] - lam[p] * (u[p][s] - u[p][0]) = 0,        sum_s exp(y[p][s]) - 1 = 0,
+
+so probabilities down to 1e-300 and below keep full relative accuracy. The branch is traced by
+an arc-length predictor-corrector in ``(y, t)`` (``t`` scales the precision, ``lam = t * w``):
+the tangent comes from the null space of the Jacobian, its orientation is kept by the sign of
+its product with the previous tangent, so folds in ``lam`` are passed without trouble. Steps are
+large and adaptive (accepted or rejected from the corrector's first displacement, its
+contraction rate and the turn of the tangent), the corrector is a chord Newton iteration on the
+factorised augmented Jacobian, and the answer at a target precision is polished by full Newton.
+
+Public functions: :func:`logit_solve` (the QRE at a precision), :func:`logit_branch` (the
+principal branch up to a Nash equilibrium) and :func:`logit_estimate` (maximum-likelihood
+precision from observed strategy counts).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import string
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.optimize
+
+from engine.errors import InvalidInputError
+from engine.events import Iteration, emit
+from engine.result import SolveResult
+from engine.status import Status
+from engine.validation import as_float_array, check_int, check_real, check_time_limit
+from games.normal_form import NormalFormGame
+
+__all__ = ["QREResult", "QREBranch", "QREEstimate", "logit_solve", "logit_branch", "logit_estimate"]
+
+
+# ====================================================================== results
+@dataclass(frozen=True, kw_only=True)
+class QREResult(SolveResult):
+    """A logit QRE on the principal branch.
+
+    Attributes
+    ----------
+    lam : numpy.ndarray
+        Precision of each player (all equal unless a per-player ``lam`` was given).
+    profile : tuple of numpy.ndarray
+        One probability vector per player.
+    log_profile : numpy.ndarray
+        ``log(profile)`` concatenated over players, accurate even where a probability underflows.
+    residual : float
+        Max absolute value of the fixed-point equations (log space) at ``profile``.
+    x : numpy.ndarray
+        The profile concatenated over players.
+    """
+
+    lam: Any = None
+    profile: tuple = ()
+    log_profile: Any = None
+    residual: float = math.nan
+
+
+@dataclass(frozen=True, kw_only=True)
+class QREBranch(SolveResult):
+    """The traced principal branch of the logit QRE correspondence.
+
+    Attributes
+    ----------
+    lams : numpy.ndarray
+        The precision at every accepted point of the trace (not monotone where the branch folds).
+    profiles : numpy.ndarray
+        ``profiles[k]`` is the profile (concatenated over players) at ``lams[k]``.
+    lam : float
+        Precision of the last traced point.
+    profile : tuple of numpy.ndarray
+        The end point: an approximate Nash equilibrium (see ``polished``).
+    max_regret : float
+        ``game.max_regret(profile)`` of the end point, computed on the returned profile.
+    polished : bool
+        True when the end point was obtained by solving the equilibrium conditions on the support
+        read off the branch (exact up to rounding), False when it is the last QRE point itself.
+    """
+
+    lams: Any = None
+    profiles: Any = None
+    lam: float = math.nan
+    profile: tuple = ()
+    max_regret: float = math.nan
+    polished: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class QREEstimate(SolveResult):
+    """Maximum-likelihood logit QRE fitted to observed strategy counts.
+
+    Attributes
+    ----------
+    lam : float
+        The fitted precision.
+    profile : tuple of numpy.ndarray
+        The principal-branch QRE at ``lam``.
+    log_like : float
+        ``sum_p sum_s counts[p][s] * log(profile[p][s])`` (also in ``objective``).
+    residual : float
+        Fixed-point residual of ``profile``.
+    lams, log_likes : numpy.ndarray
+        The traced points and the log-likelihood at each (the profile of the likelihood).
+    """
+
+    lam: float = math.nan
+    profile: tuple = ()
+    log_like: float = math.nan
+    residual: float = math.nan
+    lams: Any = None
+    log_likes: Any = None
+
+
+# ====================================================================== the equations
+_LETTERS = string.ascii_letters
+
+
+class _System:
+    """The QRE equations of a game in ``z = (y, t)``; player ``p``'s precision is ``t * w[p] / scale``.
+
+    Payoffs are divided by ``scale`` (the largest payoff range) so that ``t`` and the step
+    controls are in units independent of the payoff scale.
+    """
+
+    def __init__(self, game: NormalFormGame, w: np.ndarray):
+        self.game = game
+        self.shape = tuple(int(n) for n in game.shape)
+        self.N = len(self.shape)
+        self.n = int(sum(self.shape))
+        self.offsets = np.concatenate([[0], np.cumsum(self.shape)]).astype(int)
+        ranges = [float(np.ptp(a)) if a.size else 0.0 for a in game.payoffs]
+        scale = max(ranges) if ranges else 0.0
+        self.scale = scale if scale > 0 else 1.0
+        self.T = [np.ascontiguousarray(a / self.scale) for a in game.payoffs]
+        self.w = np.asarray(w, dtype=float)
+        self.slices = [slice(self.offsets[p], self.offsets[p + 1]) for p in range(self.N)]
+        if self.N == 2:
+            A, B = self.T
+            self.D2 = (A, np.ascontiguousarray(B.T))
+            self.Ad = np.ascontiguousarray(A[1:] - A[0])
+            self.Bd = np.ascontiguousarray(B.T[1:] - B.T[0])
+        # Constant part of the Jacobian in y: the sum rows are filled per call; the log-ratio
+        # rows of player p have +1 at (s, s) and -1 at (s, 0) in their own block.
+        base = np.zeros((self.n, self.n + 1))
+        for p in range(self.N):
+            o, k = self.offsets[p], self.shape[p]
+            for s in range(1, k):
+                base[o + s, o + s] = 1.0
+                base[o + s, o] = -1.0
+        self._base = base
+        self._sum_rows = self.offsets[:-1]
+        self._einsum_cache: dict = {}
+
+    # ---------------------------------------------------------------- payoffs
+    def split(self, v: np.ndarray) -> list[np.ndarray]:
+        return [v[sl] for sl in self.slices]
+
+    def payoffs(self, sig: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Scaled strategy payoffs ``u[p]`` against ``sig``."""
+        if self.N == 2:
+            return [self.D2[0] @ sig[1], self.D2[1] @ sig[0]]
+        if self.N == 1:
+            return [self.T[0]]
+        return [self._contract(p, (p,), sig) for p in range(self.N)]
+
+    def _contract(self, p: int, keep: tuple, sig: Sequence[np.ndarray]) -> np.ndarray:
+        key = (p, keep)
+        spec = self._einsum_cache.get(key)
+        if spec is None:
+            letters = _LETTERS[: self.N]
+            others = [r for r in range(self.N) if r not in keep]
+            spec = (letters + "," + ",".join(letters[r] for r in others) + "->" + "".join(letters[q] for q in keep),
+                    others)
+            self._einsum_cache[key] = spec
+        subs, others = spec
+        return np.einsum(subs, self.T[p], *[sig[r] for r in others], optimize=len(others) > 2)
+
+    def derivs(self, sig: Sequence[np.ndarray]) -> dict:
+        """``D[p, q][s, r] = d u[p][s] / d sig[q][r]`` for ``p != q`` (scaled payoffs)."""
+        if self.N == 2:
+            return {(0, 1): self.D2[0], (1, 0): self.D2[1]}
+        out = {}
+        for p in range(self.N):
+            for q in range(self.N):
+                if q != p:
+                    out[p, q] = self._contract(p, (p, q), sig)
+        return out
+
+    # ---------------------------------------------------------------- equations
+    def residual(self, z: np.ndarray) -> np.ndarray:
+        n = self.n
+        y, t = z[:n], z[n]
+        sig = np.exp(y)
+        F = np.empty(n)
+        if self.N == 2:
+            s1, s2 = sig[self.slices[0]], sig[self.slices[1]]
+            y1, y2 = y[self.slices[0]], y[self.slices[1]]
+            o2 = self.offsets[1]
+            F[0] = s1.sum() - 1.0
+            F[1:o2] = y1[1:] - y1[0] - (t * self.w[0]) * (self.Ad @ s2)
+            F[o2] = s2.sum() - 1.0
+            F[o2 + 1:] = y2[1:] - y2[0] - (t * self.w[1]) * (self.Bd @ s1)
+            return F
+        sigs = self.split(sig)
+        u = self.payoffs(sigs)
+        for p in range(self.N):
+            o, k = self.offsets[p], self.shape[p]
+            yp = y[o:o + k]
+            F[o] = sigs[p].sum() - 1.0
+            F[o + 1:o + k] = yp[1:] - yp[0] - (t * self.w[p]) * (u[p][1:] - u[p][0])
+        return F
+
+    def jacobian(self, z: np.ndarray) -> np.ndarray:
+        """``n x (n + 1)`` Jacobian of :meth:`residual` in ``(y, t)``."""
+        n = self.n
+        y, t = z[:n], z[n]
+        sig = np.exp(y)
+        J = self._base.copy()
+        if self.N == 2:
+            o2 = self.offsets[1]
+            s1, s2 = sig[:o2], sig[o2:]
+            J[0, :o2] = s1
+            J[o2, o2:n] = s2
+            J[1:o2, o2:n] = (-t * self.w[0]) * (self.Ad * s2)
+            J[o2 + 1:, :o2] = (-t * self.w[1]) * (self.Bd * s1)
+            J[1:o2, n] = -self.w[0] * (self.Ad @ s2)
+            J[o2 + 1:, n] = -self.w[1] * (self.Bd @ s1)
+            return J
+        sigs = self.split(sig)
+        D = self.derivs(sigs)
+        for p in range(self.N):
+            o, k = self.offsets[p], self.shape[p]
+            J[o, o:o + k] = sigs[p]
+            if k == 1:
+                continue
+            if self.N == 1:
+                u = self.T[0]
+            else:
+                q0 = 0 if p != 0 else 1
+                u = D[p, q0] @ sigs[q0]
+            J[o + 1:o + k, n] = -self.w[p] * (u[1:] - u[0])
+            for q in range(self.N):
+                if q == p:
+                    continue
+                Dpq = D[p, q]
+                J[o + 1:o + k, self.slices[q]] = (-t * self.w[p]) * ((Dpq[1:] - Dpq[0]) * sigs[q])
+        return J
+
+    # ---------------------------------------------------------------- certificates
+    def max_regret(self, sig_flat: np.ndarray) -> float:
+        """Max regret in the game's own payoff units."""
+        sigs = self.split(sig_flat)
+        u = self.payoffs(sigs)
+        return self.scale * max(max(0.0, float(u[p].max() - u[p] @ sigs[p])) for p in range(self.N))
+
+    def start(self) -> np.ndarray:
+        z = np.zeros(self.n + 1)
+        for p in range(self.N):
+            z[self.slices[p]] = -math.log(self.shape[p])
+        return z
+
+    def lam_of(self, t: float) -> np.ndarray:
+        return t * self.w / self.scale
+
+
+def _newton_fixed_t(sys: _System, z: np.ndarray, tol: float, maxit: int = 30) -> tuple[np.ndarray, float, int]:
+    """Full Newton in ``y`` at fixed ``t`` with backtracking; returns ``(z, residual, iterations)``."""
+    n = sys.n
+    z = z.copy()
+    F = sys.residual(z)
+    res = float(np.abs(F).max()) if n else 0.0
+    it = 0
+    stall = 0
+    while res > tol and it < maxit:
+        it += 1
+        Jy = sys.jacobian(z)[:, :n]
+        try:
+            step = np.linalg.solve(Jy, -F)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)):
+            break
+        alpha = 1.0
+        improved = False
+        for _ in range(30):
+            cand = z.copy()
+            cand[:n] += alpha * step
+            Fc = sys.residual(cand)
+            rc = float(np.abs(Fc).max())
+            if np.isfinite(rc) and rc < res:
+                improved = True
+                break
+            alpha *= 0.5
+        if not improved:
+            break
+        stall = stall + 1 if rc > 0.5 * res else 0
+        z, F, res = cand, Fc, rc
+        if stall >= 3:
+            break
+    return z, res, it
+
+
+# ====================================================================== the path tracer
+_getrf, _getrs = sla.lapack.get_lapack_funcs(("getrf", "getrs"), (np.zeros(1),))
+
+
+def _lu(M: np.ndarray):
+    """LU factors of ``M`` straight from LAPACK (the scipy wrappers cost more than a small solve)."""
+    lu, piv, info = _getrf(M)
+    if info < 0:  # pragma: no cover - argument error
+        raise np.linalg.LinAlgError("getrf failed")
+    return lu, piv
+
+
+def _lu_solve(f, b: np.ndarray) -> np.ndarray:
+    x, info = _getrs(f[0], f[1], b)
+    return x
+
+
+@dataclass
+class _Controls:
+    first_step: float = 0.3
+    max_accel: float = 2.0
+    min_step: float = 1e-10
+    max_step: float = math.inf
+    d_nominal: float = 0.1        # first corrector displacement (max-norm, log space)
+    d_max: float = 0.5
+    kappa_nominal: float = 0.25   # chord contraction rate
+    kappa_max: float = 0.6
+    angle_nominal: float = 0.25   # radians between consecutive tangents
+    angle_max: float = 0.8
+    corrector_tol: float = 1e-7
+    max_corrector: int = 25
+
+
+class _Path:
+    """Arc-length predictor-corrector on ``F(y, t) = 0``."""
+
+    def __init__(self, sys: _System, z: np.ndarray, orient: np.ndarray, ctl: _Controls):
+        self.sys = sys
+        self.ctl = ctl
+        self.n = sys.n
+        self.e_last = np.zeros(self.n + 1)
+        self.e_last[-1] = 1.0
+        self.z = z.copy()
+        self.J = sys.jacobian(self.z)
+        self.a = orient / np.linalg.norm(orient)
+        self.lu = _lu(np.vstack([self.J, self.a]))
+        tau = _lu_solve(self.lu, self.e_last)
+        self.tau = tau / np.linalg.norm(tau)
+        self.h = ctl.first_step
+        self.nit = 0          # step attempts
+        self.n_newton = 0     # corrector iterations
+
+    def step(self, target: Optional[float] = None) -> Optional[bool]:
+        """Advance to the next accepted point. Returns ``True`` when the point lies exactly at
+        ``t = target``, ``False`` for an ordinary point and ``None`` when the step size underflowed."""
+        ctl, n = self.ctl, self.n
+        while True:
+            self.nit += 1
+            h = min(self.h, ctl.max_step)
+            final = False
+            tau_t = self.tau[n]
+            if target is not None and tau_t > 0 and self.z[n] + h * tau_t >= target:
+                h = (target - self.z[n]) / tau_t
+                final = True
+            z_pred = self.z + h * self.tau
+            if final:
+                z_pred[n] = target
+                lu = _lu(np.vstack([self.J, self.e_last]))
+                a = self.e_last
+            else:
+                lu, a = self.lu, self.a
+            ok, w, d0, kappa = self._correct(lu, a, z_pred)
+            if ok and final:
+                w[n] = target
+            if ok:
+                J = self.sys.jacobian(w)
+                lu_new = _lu(np.vstack([J, self.tau]))
+                tau = _lu_solve(lu_new, self.e_last)
+                norm = np.linalg.norm(tau)
+                if not np.isfinite(norm) or norm == 0:
+                    ok = False
+                else:
+                    tau /= norm
+                    angle = math.acos(min(1.0, max(-1.0, float(self.tau @ tau))))
+                    if angle > ctl.angle_max:
+                        ok = False
+            if not ok:
+                self.h = h * 0.35
+                if self.h < ctl.min_step:
+                    return None
+                continue
+            factor = max(math.sqrt(d0 / ctl.d_nominal), math.sqrt(kappa / ctl.kappa_nominal),
+                         angle / ctl.angle_nominal, 1.0 / ctl.max_accel)
+            factor = min(factor, 3.0)
+            self.h = max(h / factor, ctl.min_step) if not final else max(self.h / factor, ctl.min_step)
+            self.a = self.tau
+            self.tau = tau
+            self.z = w
+            self.J = J
+            self.lu = lu_new
+            return final
+
+    def _correct(self, lu, a: np.ndarray, z_pred: np.ndarray):
+        ctl, n = self.ctl, self.n
+        w = z_pred.copy()
+        d0 = 0.0
+        kappa = 0.0
+        prev = None
+        rhs = np.empty(n + 1)
+        for k in range(ctl.max_corrector):
+            self.n_newton += 1
+            rhs[:n] = self.sys.residual(w)
+            rhs[n] = a @ (w - z_pred)
+            if not np.all(np.isfinite(rhs)):
+                return False, w, d0, kappa
+            delta = _lu_solve(lu, -rhs)
+            nd = float(np.abs(delta).max())
+            if not math.isfinite(nd):
+                return False, w, d0, kappa
+            if k == 0:
+                d0 = nd
+                if d0 > ctl.d_max:
+                    return False, w, d0, kappa
+            elif prev > 0:
+                ratio = nd / prev
+                if k == 1:
+                    kappa = ratio
+                if ratio > ctl.kappa_max:
+                    return False, w, d0, kappa
+            w += delta
+            if nd <= ctl.corrector_tol * max(1.0, float(np.abs(w).max()) * 1e-3):
+                return True, w, d0, kappa
+            prev = nd
+        return False, w, d0, kappa
+
+
+# ====================================================================== validation
+def _check_game(game: Any, where: str) -> NormalFormGame:
+    if not isinstance(game, NormalFormGame):
+        raise InvalidInputError(f"{where}: game must be a games.NormalFormGame, got {type(game).__name__}")
+    return game
+
+
+def _check_lam(lam: Any, game: NormalFormGame, where: str) -> np.ndarray:
+    N = game.n_players
+    if isinstance(lam, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
+    if isinstance(lam, numbers.Real):
+        v = check_real(lam, "lam", where, lower=0.0)
+        return np.full(N, v)
+    if isinstance(lam, (str, bytes)) or lam is None:
+        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
+    arr = as_float_array(lam, "lam", where, ndim=(0, 1))
+    if arr.ndim == 0:
+        arr = np.full(N, float(arr))
+        if not np.isfinite(arr).all():
+            raise InvalidInputError(f"{where}: lam must be finite, got {lam!r}")
+    if arr.shape != (N,):
+        raise InvalidInputError(f"{where}: lam must be one number or {N} numbers (one per player), got {arr.size}")
+    if np.any(arr < 0):
+        raise InvalidInputError(f"{where}: lam must be >= 0, got {arr[arr < 0][0]}")
+    return arr
+
+
+def _check_callback(callback: Any, where: str) -> Optional[Callable]:
+    if callback is not None and not callable(callback):
+        raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
+    return callback
+
+
+def _controls(where: str, first_step: Any, max_accel: Any) -> _Controls:
+    fs = check_real(first_step, "first_step", where, lower=0.0, lower_strict=True)
+    ma = check_real(max_accel, "max_accel", where, lower=1.0)
+    return _Controls(first_step=fs, max_accel=ma)
+
+
+def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start):
+    where = "logit_solve()"
+    game = _check_game(game, where)
+    lam_arr = _check_lam(lam, game, where)
+    tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    time_limit = check_time_limit(time_limit, where)
+    callback = _check_callback(callback, where)
+    ctl = _controls(where, first_step, max_accel)
+    if warm_start is not None:
+        if not isinstance(warm_start, QREResult) or warm_start.log_profile is None:
+            raise InvalidInputError(f"{where}: warm_start must be a QREResult from logit_solve(), got "
+                                    f"{type(warm_start).__name__}")
+        lp = np.asarray(warm_start.log_profile, dtype=float)
+        prev = np.asarray(warm_start.lam, dtype=float)
+        if lp.shape != (sum(game.shape),) or prev.shape != lam_arr.shape or not warm_start.success:
+            raise InvalidInputError(f"{where}: warm_start does not belong to this game (or did not succeed)")
+        mx, mxp = lam_arr.max(), prev.max()
+        proportional = (mxp == 0) or (mx > 0 and np.allclose(prev / mxp, lam_arr / mx, rtol=1e-12, atol=1e-14))
+        if not proportional or mxp > mx * (1 + 1e-14):
+            raise InvalidInputError(f"{where}: warm_start must be a QRE at a precision c * lam with 0 <= c <= 1, "
+                                    f"got lam={prev.tolist()} for lam={lam_arr.tolist()}")
+    return game, lam_arr, tol, maxiter, time_limit, callback, ctl
+
+
+def _validate_branch(game, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel, polish):
+    where = "logit_branch()"
+    game = _check_game(game, where)
+    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
+    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    time_limit = check_time_limit(time_limit, where)
+    callback = _check_callback(callback, where)
+    ctl = _controls(where, first_step, max_accel)
+    if not isinstance(polish, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: polish must be True or False, got {polish!r}")
+    return game, maxregret, lam_max, maxiter, time_limit, callback, ctl, bool(polish)
+
+
+def _check_counts(counts: Any, game: NormalFormGame, where: str) -> np.ndarray:
+    shape = game.shape
+    n = int(sum(shape))
+    if isinstance(counts, (str, bytes)) or counts is None or isinstance(counts, numbers.Number):
+        raise InvalidInputError(f"{where}: counts must be one count vector per player, got {counts!r}")
+    if isinstance(counts, np.ndarray) and counts.ndim == 1 and counts.dtype != object:
+        flat = as_float_array(counts, "counts", where, ndim=1)
+        if flat.shape != (n,):
+            raise InvalidInputError(f"{where}: flat counts must have {n} entries (strategies of all players), "
+                                    f"got {flat.shape[0]}")
+    else:
+        try:
+            parts = list(counts)
+        except TypeError as err:
+            raise InvalidInputError(f"{where}: counts must be one count vector per player, got {counts!r}") from err
+        if len(parts) != game.n_players:
+            raise InvalidInputError(f"{where}: counts must hold {game.n_players} vectors (one per player), "
+                                    f"got {len(parts)}")
+        vecs = []
+        for p, (part, k) in enumerate(zip(parts, shape)):
+            if isinstance(part, (str, bytes)):
+                raise InvalidInputError(f"{where}: counts[{p}] must be numeric, got {part!r}")
+            vecs.append(as_float_array(part, f"counts[{p}]", where, shape=(k,)))
+        flat = np.concatenate(vecs) if vecs else np.zeros(0)
+    if not np.all(np.isfinite(flat)):
+        raise InvalidInputError(f"{where}: counts must be finite, got {flat[~np.isfinite(flat)][0]}")
+    if np.any(flat < 0):
+        raise InvalidInputError(f"{where}: counts must be >= 0, got {flat[flat < 0][0]}")
+    if flat.sum() <= 0:
+        raise InvalidInputError(f"{where}: counts are all zero; nothing to estimate from")
+    return flat
+
+
+# ====================================================================== helpers
+def _profile_tuple(sys: _System, sig: np.ndarray) -> tuple:
+    return tuple(np.array(v) for v in sys.split(sig))
+
+
+def _deadline(time_limit: Optional[float], start: float) -> float:
+    return math.inf if time_limit is None else start + time_limit
+
+
+def _emit_point(callback, source: str, nit: int, sys: _System, z: np.ndarray, extra: dict | None = None) -> bool:
+    if callback is None:
+        return False
+    lam = sys.lam_of(float(z[-1]))
+    homogeneous = lam.size == 0 or bool(np.all(lam == lam[0]))
+    info = {"lam": float(lam[0]) if homogeneous and lam.size else lam.copy(), "t": float(z[-1])}
+    if extra:
+        info.update(extra)
+    return emit(callback, Iteration(source=source, nit=nit, objective=float(lam.max()) if lam.size else 0.0,
+                                    info=info))
+
+
+# ====================================================================== logit_solve
+def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, maxiter: int = 10_000,
+                time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
+                max_accel: float = 2.0, warm_start: Optional[QREResult] = None) -> QREResult:
+    """The logit QRE on the principal branch at precision ``lam``.
+
+    The branch is traced from the uniform profile at ``lam = 0`` (or from ``warm_start``) to the
+    first point where it reaches ``lam``, then polished by Newton's method at ``lam``.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        Any number of players.
+    lam : float or sequence of float
+        The precision, or one precision per player (heterogeneous QRE: the branch is then
+        ``t * lam`` for ``t`` from 0 to 1). Must be finite and ``>= 0``.
+    tol : float
+        Target max-abs residual of the fixed-point equations (log space) for the final Newton polish.
+    maxiter : int
+        Maximum number of predictor-corrector step attempts.
+    time_limit : float, optional
+        Wall-clock seconds; on expiry the last traced point is returned with status TIME_LIMIT.
+    callback : callable, optional
+        Receives an :class:`engine.events.Iteration` per accepted point (``objective`` = the
+        largest precision); raising ``StopIteration`` stops with status STOPPED and the last point.
+    first_step, max_accel : float
+        First arc-length step (payoffs scaled to unit range) and largest growth factor of a step.
+    warm_start : QREResult, optional
+        A result of this function at a precision ``c * lam`` with ``0 <= c <= 1`` (same game):
+        tracing continues from it, so a sequence of increasing precisions costs one trace.
+
+    Returns
+    -------
+    QREResult
+        ``lam``, ``profile``, ``log_profile``, ``residual`` plus the core fields (``x`` is the
+        concatenated profile, ``nit`` counts step attempts and Newton iterations).
+
+    Examples
+    --------
+    >>> from games.normal_form import NormalFormGame
+    >>> g = NormalFormGame.from_arrays([[3, 0], [0, 1]], [[2, 0], [0, 3]])
+    >>> r = logit_solve(g, 2.0)
+    >>> bool(r.residual <= 1e-10), [round(float(v), 6) for v in r.profile[0]]
+    (True, [0.997134, 0.002866])
+    """
+    t0 = time.perf_counter()
+    game, lam_arr, tol, maxiter, time_limit, callback, ctl = _validate_solve(
+        game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start)
+    where = "logit_solve()"
+    params = {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
+              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None}
+    lmax = float(lam_arr.max()) if lam_arr.size else 0.0
+    w = lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr)
+    sys = _System(game, w)
+    target = lmax * sys.scale
+    deadline = _deadline(time_limit, t0)
+
+    if warm_start is not None:
+        z = np.concatenate([np.asarray(warm_start.log_profile, dtype=float),
+                            [float(np.max(warm_start.lam)) * sys.scale]])
+    else:
+        z = sys.start()
+
+    def finish(z: np.ndarray, status: Status, message: str, nit: int, res: Optional[float] = None) -> QREResult:
+        if res is None:
+            res = float(np.abs(sys.residual(z)).max()) if sys.n else 0.0
+        y = z[:sys.n].copy()
+        sig = np.exp(y)
+        return QREResult(status=status, message=message, x=sig, nit=nit, runtime=time.perf_counter() - t0,
+                         method="logit_solve", backend="numpy", params=params, lam=sys.lam_of(float(z[-1])),
+                         profile=_profile_tuple(sys, sig), log_profile=y, residual=res)
+
+    if target == 0 or z[-1] >= target:
+        z[-1] = target
+        z, res, it = _newton_fixed_t(sys, z, tol)
+        return finish(z, Status.OPTIMAL if res <= tol else Status.FEASIBLE,
+                      "" if res <= tol else f"Newton stalled at residual {res:.3g}", it, res)
+
+    path = _Path(sys, z, _e_last(sys.n), ctl)
+    accepted = 0
+    while True:
+        if path.nit >= maxiter:
+            return finish(path.z, Status.ITERATION_LIMIT, f"maxiter={maxiter} step attempts reached before lam",
+                          path.nit + path.n_newton)
+        if time.perf_counter() > deadline:
+            return finish(path.z, Status.TIME_LIMIT, "time limit reached before lam", path.nit + path.n_newton)
+        reached = path.step(target)
+        if reached is None:
+            return finish(path.z, Status.ERROR, "step size underflow while tracing the branch",
+                          path.nit + path.n_newton)
+        accepted += 1
+        if _emit_point(callback, where, accepted, sys, path.z):
+            return finish(path.z, Status.STOPPED, "stopped by callback", path.nit + path.n_newton)
+        if reached:
+            break
+    z, res, it = _newton_fixed_t(sys, path.z, tol)
+    status = Status.OPTIMAL if res <= tol else Status.FEASIBLE
+    message = "" if res <= tol else f"Newton polish stalled at residual {res:.3g} (tol {tol:g})"
+    return finish(z, status, message, path.nit + path.n_newton + it, res)
+
+
+def _e_last(n: int) -> np.ndarray:
+    e = np.zeros(n + 1)
+    e[-1] = 1.0
+    return e
+
+
+# ====================================================================== Nash polish
+def _support_nash(sys: _System, sig_flat: np.ndarray, supports: list[np.ndarray],
+                  maxit: int = 40) -> Optional[np.ndarray]:
+    """Solve the equilibrium conditions on ``supports`` (indifference + sums) by Newton from
+    ``sig_flat``; returns the full profile or None. Linear (one step) for two players."""
+    N = sys.N
+    sizes = [len(S) for S in supports]
+    m = sum(sizes)
+    offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    x = np.empty(m + N)
+    sigs = sys.split(sig_flat)
+    for p, S in enumerate(supports):
+        v = sigs[p][S]
+        tot = v.sum()
+        x[offs[p]:offs[p + 1]] = v / tot if tot > 0 else 1.0 / len(S)
+    full = [np.zeros(k) for k in sys.shape]
+
+    def unpack(x):
+        for p, S in enumerate(supports):
+            full[p][:] = 0.0
+            full[p][S] = x[offs[p]:offs[p + 1]]
+        return full
+
+    u = sys.payoffs(unpack(x))
+    for p, S in enumerate(supports):
+        x[m + p] = float(np.mean(u[p][S]))
+    res_prev = math.inf
+    for _ in range(maxit):
+        prof = unpack(x)
+        u = sys.payoffs(prof)
+        F = np.empty(m + N)
+        for p, S in enumerate(supports):
+            F[offs[p]:offs[p + 1]] = u[p][S] - x[m + p]
+            F[m + p] = x[offs[p]:offs[p + 1]].sum() - 1.0
+        res = float(np.abs(F).max())
+        if res <= 1e-14 or (res >= 0.5 * res_prev and res <= 1e-11):
+            break
+        if not np.isfinite(res) or res > 1e6:
+            return None
+        res_prev = res
+        D = sys.derivs(prof) if N > 1 else {}
+        J = np.zeros((m + N, m + N))
+        for p, S in enumerate(supports):
+            rows = slice(offs[p], offs[p + 1])
+            for q, R in enumerate(supports):
+                if q != p:
+                    J[rows, offs[q]:offs[q + 1]] = D[p, q][np.ix_(S, R)]
+            J[rows, m + p] = -1.0
+            J[m + p, offs[p]:offs[p + 1]] = 1.0
+        try:
+            x = x - np.linalg.solve(J, F)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(x)):
+            return None
+    else:
+        return None
+    if np.any(x[:m] < -1e-12):
+        return None
+    prof = unpack(np.maximum(x, 0.0))
+    out = np.concatenate([v / v.sum() for v in prof])
+    return out
+
+
+def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos=(1e-1, 1e-2, 1e-3, 1e-4, 1e-6)):
+    sigs = sys.split(sig_flat)
+    seen = []
+    for rho in rhos:
+        sup = [np.flatnonzero(v >= rho * v.max()) for v in sigs]
+        key = tuple(tuple(s.tolist()) for s in sup)
+        if key not in [k for k, _ in seen]:
+            seen.append((key, sup))
+    return seen
+
+
+# ====================================================================== logit_branch
+#: An equilibrium read off the branch is accepted only within this max-norm distance of two
+#: consecutive branch points (closer at the second) while ``lam`` increases.
+_POLISH_DIST = 0.05
+
+def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: float = 1e9, maxiter: int = 10_000,
+                 time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
+                 max_accel: float = 2.0, polish: bool = True) -> QREBranch:
+    """Trace the principal branch of the logit QRE correspondence from ``lam = 0`` to a Nash equilibrium.
+
+    The trace is an arc-length predictor-corrector in log-probability space (folds in ``lam``
+    are followed). With ``polish=True`` (default), after every accepted point the supports read
+    off the current QRE are tried: the equilibrium conditions on a support are solved (Newton,
+    linear for two players) and the solution is accepted when it is a probability profile within
+    ``maxregret``; this ends the trace at moderate ``lam`` with an (up to rounding) exact
+    equilibrium. Otherwise the trace ends at the first QRE whose own max regret is ``<= maxregret``.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        Any number of players.
+    maxregret : float
+        Acceptance criterion: ``game.max_regret(profile) <= maxregret`` (absolute, game units).
+    lam_max : float
+        Give up (status ITERATION_LIMIT) beyond this precision.
+    maxiter : int
+        Maximum number of predictor-corrector step attempts.
+    time_limit : float, optional
+        Wall-clock seconds (status TIME_LIMIT with the branch traced so far).
+    callback : callable, optional
+        Receives an :class:`engine.events.Iteration` per accepted point (``objective`` = ``lam``,
+        ``info`` has ``lam``, ``t`` and ``max_regret``); ``StopIteration`` stops with status STOPPED.
+    first_step, max_accel : float
+        First arc-length step and largest growth factor of a step.
+    polish : bool
+        Try support-based equilibrium polishing (see above).
+
+    Returns
+    -------
+    QREBranch
+        ``lams``, ``profiles``, the end point ``profile`` and ``lam``, its ``max_regret`` and
+        whether it was ``polished``.
+
+    Examples
+    --------
+    >>> from games.normal_form import NormalFormGame
+    >>> g = NormalFormGame.from_arrays([[1, -1], [-1, 1]], [[-1, 1], [1, -1]])
+    >>> b = logit_branch(g)
+    >>> b.status.value, [round(float(v), 9) for v in b.profile[0]], b.max_regret <= 1e-8
+    ('optimal', [0.5, 0.5], True)
+    """
+    t0 = time.perf_counter()
+    game, maxregret, lam_max, maxiter, time_limit, callback, ctl, polish = _validate_branch(
+        game, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel, polish)
+    where = "logit_branch()"
+    params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "time_limit": time_limit,
+              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "polish": polish}
+    sys = _System(game, np.ones(game.n_players))
+    deadline = _deadline(time_limit, t0)
+    z = sys.start()
+    lams = [0.0]
+    profs = [np.exp(z[:sys.n])]
+    tried: set = set()
+
+    def finish(status: Status, message: str, end: np.ndarray, polished: bool, path: Optional[_Path]) -> QREBranch:
+        end = np.asarray(end, dtype=float)
+        prof = _profile_tuple(sys, end)
+        regret = float(game.max_regret(list(prof)))
+        nit = (path.nit + path.n_newton) if path is not None else 0
+        return QREBranch(status=status, message=message, x=end, nit=nit, runtime=time.perf_counter() - t0,
+                         method="logit_branch", backend="numpy", params=params, lams=np.array(lams),
+                         profiles=np.array(profs), lam=float(lams[-1]), profile=prof, max_regret=regret,
+                         polished=polished)
+
+    solved: dict = {}     # support -> equilibrium on it (or None)
+    near: dict = {}       # support -> distance of its equilibrium to the previous branch point
+
+    def try_polish(sig: np.ndarray) -> Optional[np.ndarray]:
+        """An equilibrium the branch is heading to: a support read off the QRE whose equilibrium
+        lies within ``_POLISH_DIST`` of two consecutive points, closer at the second."""
+        current = {}
+        for key, sup in _candidate_supports(sys, sig):
+            if sys.N == 2 and len(sup[0]) != len(sup[1]):
+                continue  # singular unless the game is degenerate; the trace handles those
+            if key not in solved:
+                cand = _support_nash(sys, sig, sup)
+                if cand is not None and not (sys.max_regret(cand) <= maxregret
+                                             and float(game.max_regret(list(sys.split(cand)))) <= maxregret):
+                    cand = None
+                solved[key] = cand
+            cand = solved[key]
+            if cand is None:
+                continue
+            dist = float(np.abs(cand - sig).max())
+            if dist > _POLISH_DIST:
+                continue
+            if key in near and dist < near[key]:
+                return cand
+            current[key] = dist
+        near.clear()
+        near.update(current)
+        return None
+
+    sig = profs[0]
+    if sys.max_regret(sig) <= maxregret:
+        return finish(Status.OPTIMAL, "the uniform profile is an equilibrium", sig, False, None)
+    path = _Path(sys, z, _e_last(sys.n), ctl)
+    accepted = 0
+    while True:
+        if path.nit >= maxiter:
+            return finish(Status.ITERATION_LIMIT, f"maxiter={maxiter} step attempts reached", profs[-1], False, path)
+        if time.perf_counter() > deadline:
+            return finish(Status.TIME_LIMIT, "time limit reached", profs[-1], False, path)
+        ok = path.step()
+        if ok is None:
+            return finish(Status.ERROR, "step size underflow while tracing the branch", profs[-1], False, path)
+        accepted += 1
+        sig = np.exp(path.z[:sys.n])
+        lam = float(path.z[-1] / sys.scale)
+        lams.append(lam)
+        profs.append(sig)
+        regret = sys.max_regret(sig)
+        if _emit_point(callback, where, accepted, sys, path.z, {"max_regret": regret}):
+            return finish(Status.STOPPED, "stopped by callback", sig, False, path)
+        if regret <= maxregret and float(game.max_regret(list(sys.split(sig)))) <= maxregret:
+            return finish(Status.OPTIMAL, "", sig, False, path)
+        if polish and lam * sys.scale > 1.0 and path.tau[-1] > 0:
+            cand = try_polish(sig)
+            if cand is not None:
+                return finish(Status.OPTIMAL, "equilibrium polished on the support read off the branch",
+                              cand, True, path)
+        else:
+            near.clear()
+        if lam > lam_max:
+            return finish(Status.ITERATION_LIMIT, f"lam_max={lam_max:g} passed before maxregret was reached",
+                          sig, False, path)
+
+
+# ====================================================================== logit_estimate
+def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8, lam_max: float = 1e6,
+                   maxiter: int = 10_000, tol: float = 1e-12, time_limit: Optional[float] = None,
+                   callback: Optional[Callable] = None, first_step: float = 0.3, max_accel: float = 2.0,
+                   local_max: bool = False) -> QREEstimate:
+    """Maximum-likelihood logit QRE: the point of the principal branch that best explains ``counts``.
+
+    The log-likelihood ``sum_p sum_s counts[p][s] * log(sigma[p][s])`` is linear in the
+    log-probabilities, so it is evaluated at every traced point; the best point is refined by a
+    bounded 1-D search along the branch (each evaluation a Newton solve on the branch) and
+    polished by Newton at the fitted ``lam``.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        Any number of players.
+    counts : sequence of array_like
+        One vector of observed counts (or frequencies) per player, or one flat vector over all
+        players' strategies. Non-negative, finite, not all zero.
+    maxregret, lam_max : float
+        The trace ends when the QRE's max regret is ``<= maxregret`` or ``lam > lam_max``.
+    maxiter : int
+        Maximum number of predictor-corrector step attempts.
+    tol : float
+        Residual target of the final Newton polish.
+    time_limit : float, optional
+        Wall-clock seconds (status TIME_LIMIT with the best point so far).
+    callback : callable, optional
+        :class:`engine.events.Iteration` per traced point (``info`` has ``lam`` and ``log_like``).
+    first_step, max_accel : float
+        Step controls of the trace.
+    local_max : bool
+        Stop at the first interior local maximum instead of the global maximum along the branch.
+
+    Returns
+    -------
+    QREEstimate
+        ``lam``, ``profile``, ``log_like`` (also ``objective``), ``residual``, and the traced
+        ``lams`` / ``log_likes``.
+
+    Examples
+    --------
+    >>> from games.normal_form import NormalFormGame
+    >>> g = NormalFormGame.from_arrays([[3, 0], [0, 1]], [[2, 0], [0, 3]])
+    >>> fit = logit_estimate(g, [[997, 3], [982, 18]])
+    >>> bool(abs(fit.lam - 2.0) < 0.05)
+    True
+    """
+    t0 = time.perf_counter()
+    where = "logit_estimate()"
+    game = _check_game(game, where)
+    c = _check_counts(counts, game, where)
+    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
+    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
+    time_limit = check_time_limit(time_limit, where)
+    callback = _check_callback(callback, where)
+    ctl = _controls(where, first_step, max_accel)
+    if not isinstance(local_max, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: local_max must be True or False, got {local_max!r}")
+    params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "tol": tol,
+              "time_limit": time_limit, "first_step": ctl.first_step, "max_accel": ctl.max_accel,
+              "local_max": bool(local_max), "counts": c.copy()}
+    sys = _System(game, np.ones(game.n_players))
+    n = sys.n
+    deadline = _deadline(time_limit, t0)
+    cz = np.concatenate([c, [0.0]])
+
+    z = sys.start()
+    zs = [z.copy()]
+    taus: list = []
+    lls = [float(cz @ z)]
+    status, message = Status.OPTIMAL, ""
+    path = None
+    if sys.max_regret(np.exp(z[:n])) > maxregret:
+        path = _Path(sys, z, _e_last(n), ctl)
+        taus.append(path.tau.copy())
+        accepted = 0
+        while True:
+            if path.nit >= maxiter:
+                status, message = Status.ITERATION_LIMIT, f"maxiter={maxiter} reached; best point so far"
+                break
+            if time.perf_counter() > deadline:
+                status, message = Status.TIME_LIMIT, "time limit reached; best point so far"
+                break
+            ok = path.step()
+            if ok is None:
+                status, message = Status.ERROR, "step size underflow while tracing the branch"
+                break
+            accepted += 1
+            zs.append(path.z.copy())
+            taus.append(path.tau.copy())
+            ll = float(cz @ path.z)
+            lls.append(ll)
+            if _emit_point(callback, where, accepted, sys, path.z, {"log_like": ll}):
+                status, message = Status.STOPPED, "stopped by callback"
+                break
+            if local_max and len(lls) >= 3 and lls[-2] >= lls[-1] and lls[-2] >= lls[-3]:
+                break
+            if path.z[-1] / sys.scale > lam_max or sys.max_regret(np.exp(path.z[:n])) <= maxregret:
+                break
+    k = int(np.argmax(lls))
+    if local_max:
+        for i in range(1, len(lls) - 1):
+            if lls[i] >= lls[i - 1] and lls[i] >= lls[i + 1]:
+                k = i
+                break
+    zb = zs[k]
+    if path is not None and 0 < len(zs) - 1 and status in (Status.OPTIMAL, Status.ITERATION_LIMIT,
+                                                           Status.TIME_LIMIT):
+        zb = _refine_along_branch(sys, zs, taus, k, cz)
+    zb = zb.copy()
+    zb[-1] = max(zb[-1], 0.0)
+    zf, res, it = _newton_fixed_t(sys, zb, tol)
+    if float(cz @ zf) < float(cz @ zb) - 1e-9 * (1 + abs(float(cz @ zb))):  # pragma: no cover - defensive
+        zf = zb
+        res = float(np.abs(sys.residual(zb)).max())
+    y = zf[:n]
+    sig = np.exp(y)
+    ll = float(c @ y)
+    if status == Status.OPTIMAL and res > tol:
+        status, message = Status.FEASIBLE, f"Newton polish stalled at residual {res:.3g}"
+    return QREEstimate(status=status, message=message, x=sig, objective=ll, nit=(path.nit + path.n_newton
+                                                                                  if path else 0) + it,
+                       runtime=time.perf_counter() - t0, method="logit_estimate", backend="numpy", params=params,
+                       lam=float(zf[-1] / sys.scale), profile=_profile_tuple(sys, sig), log_like=ll, residual=res,
+                       lams=np.array([zz[-1] / sys.scale for zz in zs]), log_likes=np.array(lls))
+
+
+def _solve_on_hyperplane(sys: _System, z0: np.ndarray, a: np.ndarray, anchor: np.ndarray, u: float,
+                         maxit: int = 30) -> Optional[np.ndarray]:
+    """The branch point with ``a @ (z - anchor) = u`` by full Newton from ``z0``."""
+    n = sys.n
+    z = z0.copy()
+    for _ in range(maxit):
+        F = np.empty(n + 1)
+        F[:n] = sys.residual(z)
+        F[n] = a @ (z - anchor) - u
+        if float(np.abs(F).max()) <= 1e-13:
+            return z
+        M = np.vstack([sys.jacobian(z), a])
+        try:
+            d = np.linalg.solve(M, -F)
+        except np.linalg.LinAlgError:
+            return None
+        z = z + d
+        if not np.all(np.isfinite(z)):
+            return None
+        if float(np.abs(d).max()) <= 1e-14 * max(1.0, float(np.abs(z).max())):
+            return z
+    F = np.concatenate([sys.residual(z), [a @ (z - anchor) - u]])
+    return z if float(np.abs(F).max()) <= 1e-8 else None
+
+
+def _refine_along_branch(sys: _System, zs: list, taus: list, k: int, cz: np.ndarray) -> np.ndarray:
+    """Maximise ``cz @ z`` along the branch between the neighbours of traced point ``k``."""
+    zk, a = zs[k], taus[k]
+    lo = float(a @ (zs[k - 1] - zk)) if k > 0 else 0.0
+    hi = float(a @ (zs[k + 1] - zk)) if k + 1 < len(zs) else 0.0
+    if hi - lo <= 0:
+        return zk
+    cache = {"z": zk.copy()}
+
+    def point(u: float) -> Optional[np.ndarray]:
+        start = cache["z"]
+        # Predict along the tangent from the last solved point.
+        z0 = start + (u - float(a @ (start - zk))) * a
+        z = _solve_on_hyperplane(sys, z0, a, zk, u)
+        if z is None:
+            z = _solve_on_hyperplane(sys, zk + u * a, a, zk, u)
+        if z is not None:
+            cache["z"] = z
+        return z
+
+    best = {"z": zk, "f": float(cz @ zk)}
+
+    def negll(u: float) -> float:
+        z = point(u)
+        if z is None:
+            return math.inf
+        f = float(cz @ z)
+        if f > best["f"]:
+            best["z"], best["f"] = z, f
+        return -f
+
+    scipy.optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-11 * max(1.0, hi - lo)})
+    return best["z"]
