@@ -1,0 +1,120 @@
+"""``engine-bench`` suites ``scne`` (S-CNE Monte Carlo) and ``gtalign`` (batch response selection).
+
+Registered in ``pyproject.toml``::
+
+    [project.entry-points."engine_bench.suites"]
+    scne = "games.reasoning_suites:scne_suite"
+    gtalign = "games.reasoning_suites:gtalign_suite"
+
+``engine-bench run scne --games 100 --size 5 --epsilon 0,0.05,0.1``: one row per ``epsilon``;
+each run draws ``--games`` random games (:func:`games.causal.random_causal_game`, seeds derived
+from the run seed) and reports the mean, max and min welfare gain of the S-CNE over the strong
+Stackelberg equilibrium, the share of games with a positive (> 1e-9) and a negative gain, the
+mean leader-value gain and the levels the leaders chose.
+
+``engine-bench run gtalign --input FILE [--output OUT] [--rule product]``: scores every matrix of a
+JSON Lines file (:func:`games.gtalign.score_jsonl`) and reports counts, chosen actions and
+throughput.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+from engine.suites import Case, RunContext, Suite, SuiteOption, parse_float_list
+
+__all__ = ["scne_suite", "gtalign_suite"]
+
+
+def _pos_int(text: str) -> int:
+    v = int(str(text).strip())
+    if v < 1:
+        raise ValueError(f"must be >= 1, got {v}")
+    return v
+
+
+def _epsilons(text: str) -> list:
+    vals = parse_float_list(text)
+    bad = [v for v in vals if not (math.isfinite(v) and v >= 0)]
+    if bad:
+        raise ValueError(f"epsilon must be finite and >= 0, got {bad[0]}")
+    return vals
+
+
+def _scne_build(games: int, size: int, epsilon: Sequence[float]) -> list:
+    def make(eps: float) -> Case:
+        def run(ctx: RunContext) -> Mapping[str, Any]:
+            import numpy as np
+
+            from engine.seeding import resolve_seed
+            from games.causal import LEVELS, random_causal_game, solve
+
+            root = resolve_seed(ctx.seed)
+            gains, lead, levels = [], [], {lv: 0 for lv in LEVELS}
+            for k in range(games):
+                r = solve(random_causal_game(size, epsilon=eps, seed=root.int_seed(f"scne.{k}")))
+                gains.append(r.welfare_gain)
+                lead.append(r.leader_value - r.stackelberg_leader_value)
+                levels[r.level] += 1
+            g = np.array(gains)
+            out = {"status": "ok", "games": games, "mean_gain": float(g.mean()), "max_gain": float(g.max()),
+                   "min_gain": float(g.min()), "share_positive": float((g > 1e-9).mean()),
+                   "share_negative": float((g < -1e-9).mean()), "mean_leader_gain": float(np.mean(lead))}
+            out.update({f"level_{lv}": n for lv, n in levels.items()})
+            return out
+
+        return Case(name=f"eps={eps:g}", params={"epsilon": eps, "games": games, "size": size}, run=run)
+
+    return [make(float(e)) for e in epsilon]
+
+
+scne_suite = Suite(
+    name="scne",
+    description="S-CNE vs strong Stackelberg: welfare gain on random leader-follower games per epsilon",
+    build=_scne_build,
+    options=(SuiteOption("games", _pos_int, 100, "random games per run"),
+             SuiteOption("size", _pos_int, 5, "actions per player"),
+             SuiteOption("epsilon", _epsilons, [0.0, 0.05, 0.1], "follower satisficing tolerances")),
+)
+
+
+def _gtalign_build(input: str, output: str, rule: str, user_type: str) -> list:
+    from engine.errors import InvalidInputError
+
+    if not input:
+        raise InvalidInputError("suite 'gtalign': --input FILE (JSON Lines of payoff matrices) is required")
+
+    def run(ctx: RunContext) -> Mapping[str, Any]:
+        from games.gtalign import score_jsonl
+
+        ut: Any = None if user_type in ("", "all") else user_type
+        if ut not in (None, "DQ", "VQ"):
+            ut = float(ut)
+        summary = score_jsonl(input, output or None, rule=rule, user_type=ut, seed=ctx.seed)
+        out = {"status": "ok", "matrices": summary["matrices"], "errors": summary["errors"],
+               "runtime": summary["seconds"], "matrices_per_second": summary["matrices_per_second"]}
+        out.update({f"n_{a}": n for a, n in summary["actions"].items()})
+        return out
+
+    return [Case(name=f"gtalign:{rule}", params={"input": input, "output": output, "rule": rule,
+                                                 "user_type": user_type}, run=run)]
+
+
+def _rule(text: str) -> str:
+    from games.gtalign import RULES
+
+    if text not in RULES:
+        raise ValueError(f"unknown rule {text!r}; choose from {', '.join(RULES)}")
+    return text
+
+
+gtalign_suite = Suite(
+    name="gtalign",
+    description="GTAlign: select responses for a JSON Lines batch of payoff matrices",
+    build=_gtalign_build,
+    options=(SuiteOption("input", str, "", "JSON Lines file of payoff matrices"),
+             SuiteOption("output", str, "", "where to write the JSON Lines selections (optional)"),
+             SuiteOption("rule", _rule, "product", "selection rule"),
+             SuiteOption("user_type", str, "all", "all, DQ, VQ or a probability P(DQ)")),
+)
