@@ -41,7 +41,7 @@ def run_suite(suite: Suite, options: Mapping[str, Any], *, seed: int = 0, repeat
 
     Repeat ``r`` runs with seed ``seed + r``. A run that raises is recorded with status
     ``"error"`` and its message; the others still run. With ``out``, each record is written
-    atomically to ``out/<suite>/<case>__r<r>.json``.
+    atomically to ``out/<suite>/<case>__seed<seed>.json`` (a later run with another seed adds files).
     """
     cases = suite.cases(**options)
     if out is not None:
@@ -62,7 +62,7 @@ def run_suite(suite: Suite, options: Mapping[str, Any], *, seed: int = 0, repeat
             record = run_case(suite.name, case, ctx)
             records.append(record)
             if out is not None:
-                atomic_write_json(out / suite.name / f"{_safe_name(case.name)}__r{r}.json", record)
+                atomic_write_json(out / suite.name / f"{_safe_name(case.name)}__seed{seed + r}.json", record)
             done += 1
             if callback is not None:
                 callback(Progress("engine-bench", completed=done, total=total, description=suite.name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
-from engine.validation import as_float_array, check_int
+from engine.validation import as_float_array, check_int, check_real
 
 __all__ = ["NormalFormGame", "random_game", "as_profile"]
 
@@ -67,11 +68,19 @@ class NormalFormGame:
                                     f"got shape {shape}")
         if any(n < 1 for n in shape):
             raise InvalidInputError(f"{where}: every player needs at least one strategy, got shape {shape}")
-        players = tuple(str(p) for p in self.players) if self.players else tuple(f"Player {p + 1}"
-                                                                               for p in range(n_players))
+        for name in ("players", "strategies"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, (str, bytes)) or not hasattr(value, "__len__")):
+                raise InvalidInputError(f"{where}: {name} must be a sequence (one entry per player), got {value!r}")
+        given_players = self.players is not None and len(self.players) > 0
+        players = tuple(str(p) for p in self.players) if given_players else tuple(f"Player {p + 1}"
+                                                                                for p in range(n_players))
         if len(players) != n_players:
             raise InvalidInputError(f"{where}: {len(players)} player names for {n_players} players")
-        if self.strategies:
+        if self.strategies is not None and len(self.strategies) > 0:
+            if any(isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__") for labels in self.strategies):
+                raise InvalidInputError(f"{where}: strategies must hold one sequence of labels per player, "
+                                        f"got {self.strategies!r}")
             strategies = tuple(tuple(str(s) for s in labels) for labels in self.strategies)
             if len(strategies) != n_players or any(len(s) != n for s, n in zip(strategies, shape)):
                 raise InvalidInputError(f"{where}: strategy labels {[len(s) for s in strategies]} do not match "
@@ -88,8 +97,8 @@ class NormalFormGame:
     def from_arrays(cls, *arrays: Any, title: Optional[str] = None, players: Optional[Sequence[str]] = None,
                     strategies: Optional[Sequence[Sequence[str]]] = None, comment: str = "") -> "NormalFormGame":
         """A game from one payoff array per player (``from_arrays(A, B)`` for a bimatrix game)."""
-        return cls(tuple(arrays), strategies=tuple(strategies or ()), players=tuple(players or ()),
-                   title=title or "", comment=comment)
+        return cls(tuple(arrays), strategies=strategies if strategies is not None else (),
+                   players=players if players is not None else (), title=title or "", comment=comment)
 
     @classmethod
     def zero_sum(cls, A: Any, *, title: Optional[str] = None) -> "NormalFormGame":
@@ -126,7 +135,8 @@ class NormalFormGame:
         if not isinstance(other, NormalFormGame):
             return NotImplemented
         return (self.shape == other.shape and self.players == other.players and self.strategies == other.strategies
-                and self.title == other.title and all(np.array_equal(a, b) for a, b in zip(self.payoffs, other.payoffs)))
+                and self.title == other.title and self.comment == other.comment
+                and all(np.array_equal(a, b) for a, b in zip(self.payoffs, other.payoffs)))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -193,12 +203,17 @@ def random_game(*shape: int, seed: Any = 0, low: float = 0.0, high: float = 1.0,
     if len(shape) < 1:
         raise InvalidInputError(f"{where}: give at least one player's number of strategies")
     dims = tuple(check_int(n, "shape", where, lower=1) for n in shape)
+    low = check_real(low, "low", where)
+    high = check_real(high, "high", where)
+    if high < low or (integer and math.floor(high) < math.ceil(low)):
+        raise InvalidInputError(f"{where}: need low <= high{' with an integer between them' if integer else ''}, "
+                                f"got low={low}, high={high}")
     if zero_sum and len(dims) != 2:
         raise InvalidInputError(f"{where}: zero_sum needs exactly 2 players, got {len(dims)}")
     rng = resolve_seed(seed, where=where).generator("random_game")
     n_draw = 1 if zero_sum else len(dims)
     if integer:
-        arrays = [rng.integers(int(low), int(high) + 1, size=dims).astype(float) for _ in range(n_draw)]
+        arrays = [rng.integers(math.ceil(low), math.floor(high) + 1, size=dims).astype(float) for _ in range(n_draw)]
     else:
         arrays = [rng.uniform(low, high, size=dims) for _ in range(n_draw)]
     if zero_sum:

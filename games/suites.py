@@ -1,0 +1,222 @@
+"""The ``games`` suite of ``engine-bench``: random games, QRE at several λ, Nash, Stackelberg.
+
+Registered in ``pyproject.toml``::
+
+    [project.entry-points."engine_bench.suites"]
+    games = "games.suites:games_suite"
+
+Run it with ``engine-bench run games --sizes 5,10,20 --lams 1,5,10``. Every run draws
+``random_game(n, ..., n, seed=ctx.seed)`` (payoffs uniform in [0, 1]), times one solve and
+reports its certificate next to the time:
+
+* ``qre``: ``games.qre.logit_solve(game, lam)``: the fixed-point ``residual`` the solver reports
+  and ``residual_check``, the same residual recomputed here from the game
+  (``max |σ - softmax(λ u(σ))|``);
+* ``nash``: ``games.nash.solve(game)``: the number of equilibria and their worst
+  ``max_regret`` (reported and recomputed as ``max_regret_check``);
+* ``stackelberg``: ``games.stackelberg.solve(game, leader=0)`` (two players only): the
+  ``leader_value``, the ``follower_action`` and ``follower_regret``, how much the follower could
+  gain by deviating from its action against the leader's commitment (≤ 0 up to round-off for a
+  correct answer).
+
+Each solver runs once on a 2x2 game per process before its first timed run (JIT compilation,
+solver start-up). ``--time-limit`` reaches the QRE solver (the Nash and Stackelberg solvers take no time limit);
+a run that raises is recorded with status ``error`` and the others still run. The solver
+modules are imported inside the runs, so ``engine-bench list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.suites import Case, RunContext, Suite, SuiteOption, parse_float_list, parse_int_list, parse_str_list
+
+__all__ = ["games_suite", "METHODS"]
+
+#: Methods of the suite, in table order.
+METHODS = ("qre", "nash", "stackelberg")
+
+_MAX_CONTINGENCIES = 10**7  # per game: 80 MB of payoffs per player
+
+
+def _parse_sizes(text: str) -> list[int]:
+    sizes = parse_int_list(text)
+    bad = [n for n in sizes if n < 1]
+    if bad:
+        raise ValueError(f"sizes must be >= 1, got {bad[0]}")
+    return sizes
+
+
+def _parse_players(text: str) -> int:
+    n = int(str(text).strip())
+    if n < 1:
+        raise ValueError(f"players must be >= 1, got {n}")
+    return n
+
+
+def _parse_lams(text: str) -> list[float]:
+    lams = parse_float_list(text)
+    bad = [lam for lam in lams if not (math.isfinite(lam) and lam >= 0)]
+    if bad:
+        raise ValueError(f"lambda must be finite and >= 0, got {bad[0]}")
+    return lams
+
+
+def _parse_methods(text: str) -> list[str]:
+    methods = parse_str_list(text)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    return list(dict.fromkeys(methods))  # drop repeats, keep order
+
+
+def _status(result: Any) -> str:
+    status = getattr(result, "status", None)
+    return str(getattr(status, "value", status if status is not None else "ok"))
+
+
+def _game(n: int, players: int, seed: int) -> Any:
+    from games.normal_form import random_game
+
+    return random_game(*([n] * players), seed=seed)
+
+
+def _logit_residual(game: Any, profile: Any, lam: Any) -> float:
+    """``max |σ_p - softmax(λ_p u_p(σ))|`` recomputed from the game."""
+    prof = [np.asarray(v, dtype=float) for v in profile]
+    lams = np.broadcast_to(np.asarray(lam, dtype=float), (game.n_players,))
+    worst = 0.0
+    for p, u in enumerate(game.strategy_payoffs(prof)):
+        z = lams[p] * (u - u.max())
+        br = np.exp(z)
+        br /= br.sum()
+        worst = max(worst, float(np.abs(prof[p] - br).max()))
+    return worst
+
+
+_WARMED: set = set()
+
+
+def _warm_up(method: str, solve: Any, players: int) -> None:
+    """Run ``solve`` once on a tiny game per process, so JIT compilation and solver start-up
+    do not land in the first timed run."""
+    key = (method, players)
+    if key not in _WARMED:
+        _WARMED.add(key)
+        solve(_game(2, players, 0))
+
+
+def _run_qre(n: int, players: int, lam: float) -> Any:
+    def run(ctx: RunContext) -> Mapping[str, Any]:
+        from games import qre
+
+        _warm_up("qre", lambda g: qre.logit_solve(g, 1.0), players)
+        game = _game(n, players, ctx.seed)
+        t0 = time.perf_counter()
+        kwargs = {} if ctx.time_limit is None else {"time_limit": ctx.time_limit}
+        res = qre.logit_solve(game, lam, **kwargs)
+        runtime = time.perf_counter() - t0
+        return {"status": _status(res), "runtime": runtime, "residual": float(res.residual),
+                "residual_check": _logit_residual(game, res.profile, lam)}
+
+    return run
+
+
+def _run_nash(n: int, players: int) -> Any:
+    def run(ctx: RunContext) -> Mapping[str, Any]:
+        from games import nash
+
+        _warm_up("nash", nash.solve, players)
+        game = _game(n, players, ctx.seed)
+        t0 = time.perf_counter()
+        res = nash.solve(game, method="auto")
+        runtime = time.perf_counter() - t0
+        equilibria = list(res.equilibria)
+        regrets = [float(r) for r in np.asarray(res.max_regrets, dtype=float).ravel()]
+        checks = [game.max_regret(list(eq) if not isinstance(eq, np.ndarray) else eq) for eq in equilibria]
+        return {"status": _status(res), "runtime": runtime, "method": str(getattr(res, "method", "")),
+                "n_equilibria": len(equilibria), "max_regret": max(regrets) if regrets else math.nan,
+                "max_regret_check": max(checks) if checks else math.nan}
+
+    return run
+
+
+def _run_stackelberg(n: int) -> Any:
+    def run(ctx: RunContext) -> Mapping[str, Any]:
+        from games import stackelberg
+
+        _warm_up("stackelberg", stackelberg.solve, 2)
+        game = _game(n, 2, ctx.seed)
+        t0 = time.perf_counter()
+        res = stackelberg.solve(game, leader=0)
+        runtime = time.perf_counter() - t0
+        out = {"status": _status(res), "runtime": runtime, "leader_value": float(res.leader_value),
+               "follower_action": int(res.follower_action)}
+        x = getattr(res, "leader_strategy", None)
+        if x is not None:
+            follower = np.asarray(x, dtype=float) @ game.payoffs[1]
+            out["follower_regret"] = float(follower.max() - follower[int(res.follower_action)])
+        return out
+
+    return run
+
+
+def build_cases(*, sizes: Sequence[int], players: int = 2, lams: Sequence[float] = (1.0, 5.0, 10.0),
+                methods: Optional[Sequence[str]] = None) -> list[Case]:
+    """The suite's cases: per size, QRE at each λ, then Nash, then Stackelberg.
+
+    ``methods=None`` runs every method that applies (Stackelberg only for two players);
+    naming ``stackelberg`` explicitly with ``players != 2`` is an error.
+
+    Examples
+    --------
+    >>> [c.name for c in build_cases(sizes=[3], lams=[1.0], methods=["qre", "nash"])]
+    ['qre/n=3/lam=1', 'nash/n=3']
+    >>> from engine.suites import RunContext
+    >>> run = build_cases(sizes=[3], methods=["nash"])[0].run(RunContext(seed=0, repeat=0))
+    >>> run["status"], run["max_regret"] <= 1e-9
+    ('optimal', True)
+    """
+    where = "engine-bench run games"
+    if players < 1:
+        raise InvalidInputError(f"{where}: --players must be >= 1, got {players}")
+    too_big = [n for n in sizes if n ** players > _MAX_CONTINGENCIES]
+    if too_big:
+        raise InvalidInputError(f"{where}: a game with {players} players and {too_big[0]} strategies each has "
+                                f"{too_big[0] ** players} contingencies (limit {_MAX_CONTINGENCIES:g})")
+    explicit = methods is not None
+    chosen = list(methods) if explicit else list(METHODS)
+    if "stackelberg" in chosen and players != 2:
+        if explicit:
+            raise InvalidInputError(f"{where}: stackelberg needs --players 2, got {players}")
+        chosen.remove("stackelberg")
+    cases: list[Case] = []
+    for n in sizes:
+        base = {"n": n, "players": players}
+        if "qre" in chosen:
+            for lam in lams:
+                cases.append(Case(f"qre/n={n}/lam={lam:g}", {**base, "method": "qre", "lam": lam},
+                                  _run_qre(n, players, lam)))
+        if "nash" in chosen:
+            cases.append(Case(f"nash/n={n}", {**base, "method": "nash"}, _run_nash(n, players)))
+        if "stackelberg" in chosen:
+            cases.append(Case(f"stackelberg/n={n}", {**base, "method": "stackelberg"}, _run_stackelberg(n)))
+    return cases
+
+
+games_suite = Suite(
+    name="games",
+    description="Random n x n games: logit QRE at several lambda, Nash, Stackelberg; time and certificate per run.",
+    build=build_cases,
+    options=(
+        SuiteOption("sizes", _parse_sizes, [5, 10, 20], "strategies per player, e.g. 5,10,20"),
+        SuiteOption("players", _parse_players, 2, "number of players (Stackelberg needs 2)"),
+        SuiteOption("lams", _parse_lams, [1.0, 5.0, 10.0], "QRE precisions, e.g. 1,5,10"),
+        SuiteOption("methods", _parse_methods, None, "subset of qre,nash,stackelberg (default: all that apply)"),
+    ),
+)
