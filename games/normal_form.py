@@ -131,6 +131,29 @@ class NormalFormGame:
         total = np.sum(self.payoff_tensor(), axis=0)
         return bool(np.abs(total).max() <= tol * max(1.0, max(np.abs(a).max() for a in self.payoffs)))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The game as a ``gameplan/game`` v1 JSON document (see ``engine.schemas``)."""
+        return {"schema": "gameplan/game", "version": 1, "title": self.title, "comment": self.comment,
+                "players": list(self.players), "strategies": [list(s) for s in self.strategies],
+                "payoffs": [a.tolist() for a in self.payoffs]}
+
+    @classmethod
+    def from_dict(cls, source: Any) -> "NormalFormGame":
+        """A game from a ``gameplan/game`` document (a mapping, JSON text or a path), validated
+        against its schema and migrated from older versions.
+
+        Examples
+        --------
+        >>> g = NormalFormGame.from_arrays([[1, 0]], [[0, 1]], title="t")
+        >>> NormalFormGame.from_dict(g.to_dict()) == g
+        True
+        """
+        from engine.schemas import load_document
+
+        doc = load_document(source, expected="gameplan/game", where="NormalFormGame.from_dict()")
+        return cls(tuple(doc["payoffs"]), strategies=tuple(doc.get("strategies", ())),
+                   players=tuple(doc.get("players", ())), title=doc.get("title", ""), comment=doc.get("comment", ""))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NormalFormGame):
             return NotImplemented

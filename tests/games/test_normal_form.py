@@ -280,3 +280,23 @@ def test_random_game_validation(kwargs, match):
     shape = kwargs.pop("shape")
     with pytest.raises(InvalidInputError, match=r"random_game\(\).*" + match):
         random_game(*shape, **kwargs)
+
+
+def test_json_document_round_trip_and_validation(tmp_path):
+    import json
+
+    from engine.errors import InvalidInputError
+    from engine.schemas import validate
+    from games.normal_form import NormalFormGame, random_game
+
+    g = random_game(2, 3, 2, seed=4)
+    doc = g.to_dict()
+    validate(doc)
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(doc))
+    assert NormalFormGame.from_dict(path) == g
+    assert NormalFormGame.from_dict(json.dumps(doc)) == g
+    with pytest.raises(InvalidInputError, match=r"NormalFormGame.from_dict\(\).*\$\['payoffs'\]"):
+        NormalFormGame.from_dict({**doc, "payoffs": [[["x"]]]})
+    with pytest.raises(InvalidInputError, match="shape"):
+        NormalFormGame.from_dict({**doc, "payoffs": [[1, 2], [3]]})
