@@ -1,0 +1,571 @@
+"""Nash equilibria of normal-form games.
+
+One function per method and a dispatcher:
+
+- :func:`zero_sum_lp` -- two-player zero-sum (or constant-sum) games by one LP on HiGHS; the
+  column player's optimal strategy comes from the duals of the same LP.
+- :func:`lemke_howson` -- one equilibrium of a bimatrix game by complementary pivoting with a
+  lexicographic minimum-ratio test (so degenerate games do not cycle).
+- :func:`support_enumeration` -- all equilibria of a nondegenerate bimatrix game.
+- :func:`pure` -- all pure-strategy equilibria of an N-player game, vectorised over the payoff
+  tensor.
+- :func:`solve` -- ``method="auto"`` picks one of the above.
+
+Every equilibrium in a :class:`NashResult` carries its ``max_regret`` computed by
+:meth:`games.NormalFormGame.max_regret`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from engine.errors import BackendError, InvalidInputError, UnsupportedProblemError
+from engine.result import SolveResult
+from engine.status import Status
+from engine.validation import check_choice, check_int, check_real
+from games.normal_form import NormalFormGame
+
+__all__ = ["NashResult", "solve", "zero_sum_lp", "lemke_howson", "support_enumeration", "pure", "METHODS"]
+
+#: Method names accepted by :func:`solve`.
+METHODS = ("auto", "zero_sum_lp", "lemke_howson", "support_enumeration", "pure")
+
+_BATCH = 20_000  # indifference systems per batched numpy.linalg.solve in support enumeration
+
+
+@dataclass(frozen=True, kw_only=True)
+class NashResult(SolveResult):
+    """Nash equilibria of a normal-form game.
+
+    Attributes
+    ----------
+    equilibria : tuple of tuple of numpy.ndarray
+        Each equilibrium is a profile: one probability vector per player.
+    max_regrets : tuple of float
+        ``max_regrets[k]`` is ``game.max_regret(equilibria[k])`` (0 at an exact equilibrium).
+    payoffs : tuple of numpy.ndarray
+        ``payoffs[k][p]``: player ``p``'s expected payoff in equilibrium ``k``.
+    value : float
+        The row player's value of a zero-sum / constant-sum game (``nan`` otherwise).
+
+    Notes
+    -----
+    Core fields: ``x`` is the first equilibrium concatenated (``None`` when there is none);
+    ``objective`` is its max regret (equilibrium finding as regret minimisation, so ``bound``
+    is 0 and ``gap`` equals ``objective``).
+    """
+
+    equilibria: tuple = ()
+    max_regrets: tuple = ()
+    payoffs: tuple = ()
+    value: float = math.nan
+
+    @property
+    def max_regret(self) -> float:
+        """The largest max regret over all returned equilibria (``nan`` when there is none)."""
+        return float(max(self.max_regrets)) if self.max_regrets else math.nan
+
+    @property
+    def n_equilibria(self) -> int:
+        return len(self.equilibria)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _check_game(game: Any, where: str) -> NormalFormGame:
+    if not isinstance(game, NormalFormGame):
+        raise InvalidInputError(f"{where}: game must be a games.NormalFormGame, got {type(game).__name__}")
+    return game
+
+
+def _require_two_players(game: NormalFormGame, where: str) -> None:
+    if game.n_players != 2:
+        raise UnsupportedProblemError(f"{where}: needs a two-player (bimatrix) game, got {game.n_players} players")
+
+
+def _profile(vectors: Any) -> tuple:
+    out = []
+    for v in vectors:
+        a = np.asarray(v, dtype=np.float64).copy()
+        a[a < 0] = 0.0
+        s = a.sum()
+        if s > 0:
+            a /= s
+        out.append(a)
+    return tuple(out)
+
+
+def _result(game: NormalFormGame, equilibria: list, *, method: str, params: dict, runtime: float, nit: int = 0,
+            value: float = math.nan, status: Optional[Status] = None, message: str = "",
+            backend: str = "numpy") -> NashResult:
+    eqs = tuple(_profile(e) for e in equilibria)
+    regrets = tuple(game.max_regret(list(e)) for e in eqs)
+    pays = tuple(game.expected_payoffs(list(e)) for e in eqs)
+    if status is None:
+        status = Status.OPTIMAL if eqs else Status.INFEASIBLE
+    x = np.concatenate(eqs[0]) if eqs else None
+    obj = regrets[0] if eqs else math.nan
+    if not message:
+        message = f"{len(eqs)} equilibri{'um' if len(eqs) == 1 else 'a'} found"
+    return NashResult(status=status, message=message, x=x, objective=obj, bound=0.0 if eqs else math.nan,
+                      gap=obj, nit=nit, runtime=runtime, method=method, backend=backend, params=params,
+                      equilibria=eqs, max_regrets=regrets, payoffs=pays, value=value)
+
+
+def _dedupe(equilibria: list, decimals: int = 9) -> list:
+    seen = set()
+    out = []
+    for e in equilibria:
+        key = tuple(np.round(np.concatenate(e), decimals).tolist())
+        key = tuple(0.0 if k == 0 else k for k in key)  # -0.0 == 0.0 but hashes alike anyway
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+# ---------------------------------------------------------------------------- zero-sum LP
+def _validate_zero_sum_lp(game: Any) -> NormalFormGame:
+    where = "zero_sum_lp()"
+    game = _check_game(game, where)
+    _require_two_players(game, where)
+    if not game.is_constant_sum(tol=1e-12):
+        raise UnsupportedProblemError(f"{where}: the game is not zero-sum or constant-sum "
+                                      f"(payoff sums range over [{np.min(sum(game.payoffs))}, "
+                                      f"{np.max(sum(game.payoffs))}])")
+    return game
+
+
+def zero_sum_lp(game: NormalFormGame, /) -> NashResult:
+    """The value and optimal strategies of a two-player zero-sum (or constant-sum) game by LP.
+
+    One LP on HiGHS: maximise ``v`` subject to ``A.T @ x >= v``, ``sum(x) = 1``, ``x >= 0``
+    (``A`` = the row player's payoffs). Its row duals are the column player's optimal strategy,
+    so a single solve certifies both sides.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        A two-player game whose payoffs sum to a constant in every cell.
+
+    Returns
+    -------
+    NashResult
+        One equilibrium (both optimal strategies); ``value`` is the row player's value.
+
+    Raises
+    ------
+    UnsupportedProblemError
+        For more than two players or a game that is not constant-sum.
+
+    Examples
+    --------
+    >>> from games import NormalFormGame
+    >>> rps = NormalFormGame.zero_sum([[0, -1, 1], [1, 0, -1], [-1, 1, 0]])
+    >>> res = zero_sum_lp(rps)
+    >>> round(res.value, 9), res.equilibria[0][0].round(6).tolist()
+    (0.0, [0.333333, 0.333333, 0.333333])
+    """
+    from solvers.highs import LinearModel
+
+    game = _validate_zero_sum_lp(game)
+    t0 = time.perf_counter()
+    A = game.payoffs[0]
+    m, n = A.shape
+    # columns: x (m), v (free); rows: A.T x - v >= 0 (n rows), sum x = 1
+    M = np.zeros((n + 1, m + 1))
+    M[:n, :m] = A.T
+    M[:n, m] = -1.0
+    M[n, :m] = 1.0
+    row_lower = np.concatenate([np.zeros(n), [1.0]])
+    row_upper = np.concatenate([np.full(n, np.inf), [1.0]])
+    c = np.zeros(m + 1)
+    c[m] = 1.0
+    col_lower = np.concatenate([np.zeros(m), [-np.inf]])
+    model = LinearModel(c, M, row_lower, row_upper, col_lower=col_lower, col_upper=np.inf, sense="max")
+    lp = model.solve()
+    if lp.status != Status.OPTIMAL or lp.row_dual is None:
+        raise BackendError(f"zero_sum_lp(): HiGHS did not solve the game LP: {lp.status.value}: {lp.message}")
+    x = lp.x[:m]
+    y = np.abs(lp.row_dual[:n])
+    value = float(lp.x[m]) + 0.0  # no -0.0
+    params = {"constant": float(np.mean(sum(game.payoffs)))}
+    res = _result(game, [(x, y)], method="zero_sum_lp", params=params, runtime=time.perf_counter() - t0,
+                  nit=lp.nit, value=value, backend="highs")
+    return res
+
+
+# ---------------------------------------------------------------------------- Lemke-Howson
+def _validate_lemke_howson(game: Any, initial_dropped_label: Any, maxiter: Any) -> tuple:
+    where = "lemke_howson()"
+    game = _check_game(game, where)
+    _require_two_players(game, where)
+    m, n = game.shape
+    label = check_int(initial_dropped_label, "initial_dropped_label", where, lower=0, upper=m + n - 1)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    return game, label, maxiter
+
+
+def _lex_min_ratio(T: np.ndarray, col: int, slack_cols: np.ndarray, tol: float) -> int:
+    """Row of tableau ``T`` leaving the basis when column ``col`` enters (lexicographic rule).
+
+    Ratios of ``[rhs, B^-1]`` rows (``B^-1`` sits in the initial slack columns) over the
+    entering column are compared lexicographically, which keeps the path well defined in
+    degenerate games.
+    """
+    column = T[:, col]
+    rows = np.flatnonzero(column > tol)
+    if rows.size == 0:
+        raise BackendError("lemke_howson(): unbounded pivot column (payoffs not positive after shifting?)")
+    keys = [T[:, -1]] + [T[:, s] for s in slack_cols]
+    for key in keys:
+        if rows.size == 1:
+            break
+        ratios = key[rows] / column[rows]
+        best = ratios.min()
+        scale = max(1.0, abs(best))
+        rows = rows[ratios <= best + tol * scale]
+    return int(rows[0])
+
+
+def _pivot(T: np.ndarray, row: int, col: int) -> None:
+    T[row] /= T[row, col]
+    factor = T[:, col].copy()
+    factor[row] = 0.0
+    T -= np.outer(factor, T[row])
+
+
+def lemke_howson(game: NormalFormGame, /, *, initial_dropped_label: int = 0, maxiter: int = 100_000) -> NashResult:
+    """One Nash equilibrium of a bimatrix game by the Lemke-Howson algorithm.
+
+    Payoffs are shifted to be positive (this changes no equilibrium), then the algorithm pivots
+    alternately in the tableaux of the polytopes ``{x >= 0: B.T x <= 1}`` and
+    ``{y >= 0: A y <= 1}``, starting by dropping ``initial_dropped_label`` (labels ``0..m-1``
+    are the row player's strategies, ``m..m+n-1`` the column player's). The minimum-ratio test
+    is lexicographic, so degenerate games terminate too.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        A two-player game.
+    initial_dropped_label : int
+        The label dropped first, in ``[0, m + n)``; different labels may reach different
+        equilibria.
+    maxiter : int
+        Pivot limit; when reached the status is ITERATION_LIMIT and no equilibrium is returned
+        (the intermediate almost-complementary point is not a profile).
+
+    Returns
+    -------
+    NashResult
+        One equilibrium with its max regret; ``nit`` counts pivots.
+
+    Examples
+    --------
+    >>> from games import NormalFormGame
+    >>> g = NormalFormGame.from_arrays([[3, 0], [0, 2]], [[2, 0], [0, 3]])
+    >>> res = lemke_howson(g)
+    >>> [p.tolist() for p in res.equilibria[0]], res.max_regrets[0]
+    ([[1.0, 0.0], [1.0, 0.0]], 0.0)
+    """
+    game, label, maxiter = _validate_lemke_howson(game, initial_dropped_label, maxiter)
+    t0 = time.perf_counter()
+    A, B = game.payoffs
+    m, n = A.shape
+    A = A - A.min() + 1.0
+    B = B - B.min() + 1.0
+    tol = 1e-12
+    # Tableau P (n rows, for x): columns 0..m-1 = x (B.T), m..m+n-1 = slacks s, last = rhs.
+    TP = np.zeros((n, m + n + 1))
+    TP[:, :m] = B.T
+    TP[:, m:m + n] = np.eye(n)
+    TP[:, -1] = 1.0
+    basisP = list(range(m, m + n))
+    slackP = np.arange(m, m + n)
+    # Tableau Q (m rows, for y): columns 0..m-1 = slacks r, m..m+n-1 = y (A), last = rhs.
+    TQ = np.zeros((m, m + n + 1))
+    TQ[:, :m] = np.eye(m)
+    TQ[:, m:m + n] = A
+    TQ[:, -1] = 1.0
+    basisQ = list(range(m))
+    slackQ = np.arange(m)
+
+    entering = label
+    # The first pivot happens in the tableau where the label is a (nonbasic) decision variable.
+    use_P = label < m
+    nit = 0
+    status = Status.OPTIMAL
+    while True:
+        if nit >= maxiter:
+            status = Status.ITERATION_LIMIT
+            break
+        T, basis, slack = (TP, basisP, slackP) if use_P else (TQ, basisQ, slackQ)
+        row = _lex_min_ratio(T, entering, slack, tol)
+        leaving = basis[row]
+        _pivot(T, row, entering)
+        basis[row] = entering
+        nit += 1
+        if leaving == label:
+            break
+        entering = leaving
+        use_P = not use_P
+    params = {"initial_dropped_label": label, "maxiter": maxiter}
+    if status != Status.OPTIMAL:
+        # an intermediate almost-complementary point is not a profile: report no equilibrium
+        return _result(game, [], method="lemke_howson", params=params, runtime=time.perf_counter() - t0, nit=nit,
+                       status=status, message=f"pivot limit {maxiter} reached before an equilibrium")
+    x = np.zeros(m)
+    y = np.zeros(n)
+    for r, lab in enumerate(basisP):
+        if lab < m:
+            x[lab] = TP[r, -1]
+    for r, lab in enumerate(basisQ):
+        if lab >= m:
+            y[lab - m] = TQ[r, -1]
+    if x.sum() <= 0 or y.sum() <= 0:
+        raise BackendError("lemke_howson(): pivoting ended without a valid profile")
+    return _result(game, [(x, y)], method="lemke_howson", params=params, runtime=time.perf_counter() - t0,
+                   nit=nit, message="equilibrium found")
+
+
+# ---------------------------------------------------------------------------- support enumeration
+def _validate_support_enumeration(game: Any, tol: Any) -> tuple:
+    where = "support_enumeration()"
+    game = _check_game(game, where)
+    _require_two_players(game, where)
+    tol = check_real(tol, "tol", where, lower=0.0)
+    return game, tol
+
+
+def _indifference(M: np.ndarray) -> tuple:
+    """Solve the batched systems ``[M_k, -1; 1, 0] [z; w] = [0; 1]`` for every ``k``.
+
+    ``M`` has shape (K, k, k); returns (z of shape (K, k), w of shape (K,), ok mask).
+    """
+    K, k, _ = M.shape
+    S = np.zeros((K, k + 1, k + 1))
+    S[:, :k, :k] = M
+    S[:, :k, k] = -1.0
+    S[:, k, :k] = 1.0
+    rhs = np.zeros((K, k + 1))
+    rhs[:, k] = 1.0
+    ok = np.ones(K, dtype=bool)
+    try:
+        sol = np.linalg.solve(S, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        sol = np.full((K, k + 1), np.nan)
+        for i in range(K):
+            try:
+                sol[i] = np.linalg.solve(S[i], rhs[i])
+            except np.linalg.LinAlgError:
+                ok[i] = False
+    ok &= np.all(np.isfinite(sol), axis=1)
+    # reject (near-)singular systems whose "solution" is garbage
+    if K:
+        safe = np.nan_to_num(sol)
+        resid = np.abs(np.einsum("kij,kj->ki", S, safe) - rhs).max(axis=1)
+        scale = 1.0 + np.abs(S).max(axis=(1, 2)) * np.abs(safe).max(axis=1)
+        ok &= resid <= 1e-9 * scale
+    return sol[:, :k], sol[:, k], ok
+
+
+def support_enumeration(game: NormalFormGame, /, *, tol: float = 1e-10) -> NashResult:
+    """All Nash equilibria of a nondegenerate bimatrix game by support enumeration.
+
+    For every pair of supports ``I`` (rows) and ``J`` (columns) of equal size ``k`` the
+    indifference systems are solved -- the column mix ``y`` on ``J`` makes every row in ``I``
+    earn the same, the row mix ``x`` on ``I`` makes every column in ``J`` earn the same -- and
+    the pair is kept when both mixes are nonnegative and no strategy outside the supports earns
+    more (within ``tol``). The systems are solved in batches of ``numpy.linalg.solve`` calls.
+    The number of support pairs grows like ``C(m, k) * C(n, k)``: use it for small games
+    (10 x 10 has 184,755 pairs).
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        A two-player game.
+    tol : float
+        Tolerance for nonnegativity and for the best-response checks.
+
+    Returns
+    -------
+    NashResult
+        Every equilibrium found (duplicates removed), each with its max regret.
+
+    Notes
+    -----
+    In a nondegenerate game every equilibrium has supports of equal size and a nonsingular
+    indifference system, so the list is complete. In a degenerate game the method returns the
+    equilibria that do have equal-size supports and nonsingular systems (extreme points of a
+    component included when they qualify) and may miss others, e.g. equilibria with supports
+    of different sizes or the interior of a continuum; every returned profile is still checked
+    to be an equilibrium within ``tol``.
+
+    Examples
+    --------
+    >>> from games import NormalFormGame
+    >>> g = NormalFormGame.from_arrays([[3, 0], [0, 2]], [[2, 0], [0, 3]])
+    >>> res = support_enumeration(g)
+    >>> res.n_equilibria
+    3
+    """
+    game, tol = _validate_support_enumeration(game, tol)
+    t0 = time.perf_counter()
+    A, B = game.payoffs
+    m, n = A.shape
+    found = []
+    n_systems = 0
+    for k in range(1, min(m, n) + 1):
+        rows = np.array(list(itertools.combinations(range(m), k)), dtype=np.intp)
+        cols = np.array(list(itertools.combinations(range(n), k)), dtype=np.intp)
+        C = cols.shape[0]
+        step = max(1, _BATCH // C)  # bound the memory of one batched solve
+        for start in range(0, rows.shape[0], step):
+            chunk = rows[start:start + step]
+            ii = np.repeat(np.arange(chunk.shape[0]), C)
+            jj = np.tile(np.arange(C), chunk.shape[0])
+            I = chunk[ii]  # (K, k)
+            J = cols[jj]
+            n_systems += I.shape[0]
+            # y on J: A[I, J] y = u 1 ; x on I: B[I, J].T x = w 1
+            MA = A[I[:, :, None], J[:, None, :]]
+            MB = np.transpose(B[I[:, :, None], J[:, None, :]], (0, 2, 1))
+            ysub, _, oky = _indifference(MA)
+            xsub, _, okx = _indifference(MB)
+            ok = oky & okx & np.all(ysub >= -tol, axis=1) & np.all(xsub >= -tol, axis=1)
+            for idx in np.flatnonzero(ok):
+                x = np.zeros(m)
+                y = np.zeros(n)
+                x[I[idx]] = np.maximum(xsub[idx], 0.0)
+                y[J[idx]] = np.maximum(ysub[idx], 0.0)
+                x /= x.sum()
+                y /= y.sum()
+                Ay = A @ y
+                xB = x @ B
+                if Ay.max() <= x @ Ay + tol and xB.max() <= xB @ y + tol:
+                    found.append((x, y))
+    found = _dedupe(found)
+    params = {"tol": tol, "systems": n_systems}
+    return _result(game, found, method="support_enumeration", params=params, runtime=time.perf_counter() - t0,
+                   nit=n_systems)
+
+
+# ---------------------------------------------------------------------------- pure equilibria
+def _validate_pure(game: Any, tol: Any) -> tuple:
+    where = "pure()"
+    game = _check_game(game, where)
+    tol = check_real(tol, "tol", where, lower=0.0)
+    return game, tol
+
+
+def pure(game: NormalFormGame, /, *, tol: float = 0.0) -> NashResult:
+    """All pure-strategy Nash equilibria of an N-player game.
+
+    A cell is an equilibrium when, for every player ``p``, its payoff is within ``tol`` of the
+    maximum along axis ``p`` of ``payoffs[p]``; the test runs on the whole payoff tensor at once.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+        Any number of players.
+    tol : float
+        Slack allowed in the best-response test (default 0: exact comparison).
+
+    Returns
+    -------
+    NashResult
+        Every pure equilibrium as a profile of one-hot vectors (lexicographic order of the
+        cells); status INFEASIBLE when the game has none.
+
+    Examples
+    --------
+    >>> from games import NormalFormGame
+    >>> pd = NormalFormGame.from_arrays([[3, 0], [5, 1]], [[3, 5], [0, 1]], title="Prisoner's dilemma")
+    >>> res = pure(pd)
+    >>> [[int(np.argmax(v)) for v in e] for e in res.equilibria]
+    [[1, 1]]
+    """
+    game, tol = _validate_pure(game, tol)
+    t0 = time.perf_counter()
+    mask = np.ones(game.shape, dtype=bool)
+    for p, U in enumerate(game.payoffs):
+        mask &= U >= U.max(axis=p, keepdims=True) - tol
+    cells = np.argwhere(mask)
+    equilibria = []
+    for cell in cells:
+        equilibria.append(tuple(np.eye(n)[s] for n, s in zip(game.shape, cell)))
+    msg = (f"{len(equilibria)} pure equilibri{'um' if len(equilibria) == 1 else 'a'} found" if equilibria
+           else "the game has no pure-strategy Nash equilibrium")
+    return _result(game, equilibria, method="pure", params={"tol": tol}, runtime=time.perf_counter() - t0,
+                   nit=int(np.prod(game.shape)), message=msg)
+
+
+# ---------------------------------------------------------------------------- dispatcher
+_METHOD_OPTIONS = {
+    "zero_sum_lp": set(),
+    "lemke_howson": {"initial_dropped_label", "maxiter"},
+    "support_enumeration": {"tol"},
+    "pure": {"tol"},
+}
+
+
+def solve(game: NormalFormGame, /, method: str = "auto", *, all_equilibria: bool = False, **options: Any) -> NashResult:
+    """Nash equilibria of a normal-form game; ``method="auto"`` picks the algorithm.
+
+    ``"auto"`` chooses: the LP (:func:`zero_sum_lp`) for two-player zero-sum / constant-sum
+    games; for other two-player games :func:`lemke_howson`, or :func:`support_enumeration`
+    when ``all_equilibria=True``; for three or more players :func:`pure` (pure-strategy
+    equilibria only -- the result's message says so, and its status is INFEASIBLE when the
+    game has none).
+
+    Parameters
+    ----------
+    game : NormalFormGame
+    method : {"auto", "zero_sum_lp", "lemke_howson", "support_enumeration", "pure"}
+    all_equilibria : bool
+        With ``"auto"`` on a two-player non-zero-sum game, enumerate all equilibria (support
+        enumeration; complete for nondegenerate games) instead of finding one.
+    **options
+        Passed to the chosen method (``initial_dropped_label``, ``maxiter``, ``tol``);
+        an option the method does not take raises :class:`InvalidInputError`.
+
+    Examples
+    --------
+    >>> from games import NormalFormGame
+    >>> mp = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
+    >>> res = solve(mp)
+    >>> res.method, res.value
+    ('zero_sum_lp', 0.0)
+    """
+    where = "solve()"
+    game = _check_game(game, where)
+    check_choice(method, "method", where, METHODS)
+    if not isinstance(all_equilibria, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: all_equilibria must be a bool, got {all_equilibria!r}")
+    note = ""
+    if method == "auto":
+        if game.n_players == 2 and game.is_constant_sum():
+            method = "zero_sum_lp"
+        elif game.n_players == 2:
+            method = "support_enumeration" if all_equilibria else "lemke_howson"
+        else:
+            method = "pure"
+            note = (f"{game.n_players}-player game: method 'auto' enumerates pure-strategy equilibria only; ")
+    unknown = set(options) - _METHOD_OPTIONS[method]
+    if unknown:
+        raise InvalidInputError(f"{where}: method {method!r} takes no option(s) {sorted(unknown)}; "
+                                f"it takes {sorted(_METHOD_OPTIONS[method]) or 'none'}")
+    func = {"zero_sum_lp": zero_sum_lp, "lemke_howson": lemke_howson,
+            "support_enumeration": support_enumeration, "pure": pure}[method]
+    res = func(game, **options)
+    if note:
+        import dataclasses
+
+        res = dataclasses.replace(res, message=note + res.message,
+                                  params={**res.params, "auto": True})
+    return res
