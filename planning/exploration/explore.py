@@ -1,0 +1,587 @@
+"""Simulated exploration: ``explore(map, planner, *, seed, max_steps)`` and the planners.
+
+The robot starts at the map's start cell with an empty belief, senses (ray casting, range
+``sensor_range``), and at every step a planner picks a target viewpoint; the robot moves one edge
+of the viewpoint graph along the shortest path to it and senses again. When the graph offers no
+target (no reachable viewpoint sees a frontier) or the last ``stale_limit`` moves revealed nothing,
+the robot instead walks the shortest grid path over known free cells to the nearest frontier
+cell (a *grid fallback*; standing on a frontier cell always reveals its unknown neighbours).
+Exploration ends when no frontier is left: every free cell reachable from the start is then
+known. Every loop is bounded (``max_steps``, ``time_limit``).
+
+Planners (by name or as objects):
+
+* ``"nearest_frontier"``: the classic baseline, the nearest viewpoint (graph distance) that sees
+  a frontier cell.
+* ``"utility_greedy"``: ARiADNE-style without learning, highest utility per path cost.
+* ``"fare"``: FARE hierarchical: a strategist (default: OR-Tools route) orders the communities of
+  the pruned topological graph, the current waypoint is the first unfinished community, and
+  utility-greedy moves biased towards it.
+* ``"fare_learned"``: FARE with the learned local policy (:class:`LearnedPolicy`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.events import Finished, Iteration, emit
+from engine.result import SolveResult
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import check_choice, check_int, check_real, check_time_limit
+from planning.exploration.maps import FREE, OccupancyMap, make_map
+from planning.exploration.sensing import grid_path_to_frontier, sense, update_frontier
+from planning.exploration.viewpoints import ViewpointGraph
+
+__all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "UtilityGreedyPlanner", "FARE",
+           "PLANNERS", "make_planner", "describe_environment"]
+
+PLANNERS = ("nearest_frontier", "utility_greedy", "fare", "fare_learned")
+
+
+class ExplorationState:
+    """The simulation a planner sees: belief, frontiers, viewpoint graph, robot node and paths.
+
+    Attributes a planner may read: ``belief`` (int8 grid, -1/0/1), ``frontier`` (bool grid),
+    ``graph`` (:class:`ViewpointGraph`), ``robot`` (node id), ``position`` (cell), ``dist`` and
+    ``pred`` (shortest paths from the robot, fresh at every step), ``step``, ``sensor_range``,
+    ``spacing``, ``explored`` (fraction), ``frontier_count``.
+    """
+
+    def __init__(self, m: OccupancyMap, *, sensor_range: float, spacing: int, k: int,
+                 link_radius: Optional[float] = None) -> None:
+        self.map = m
+        self.truth = np.ascontiguousarray(m.grid, dtype=np.int8)
+        self.belief = np.full(self.truth.shape, -1, dtype=np.int8)
+        self.frontier = np.zeros(self.truth.shape, dtype=np.bool_)
+        self.sensor_range = float(sensor_range)
+        self.spacing = int(spacing)
+        self.graph = ViewpointGraph(self.truth.shape, spacing=spacing, sensor_range=sensor_range, k=k,
+                                    link_radius=link_radius)
+        self.position = (int(m.start[0]), int(m.start[1]))
+        self.n_reachable = int(m.reachable().sum())
+        self.known_free = 0
+        self.frontier_count = 0
+        self.step = 0
+        self.dist = np.zeros(0)
+        self.pred = np.zeros(0, dtype=np.int64)
+        self._wp_cache: dict[int, np.ndarray] = {}
+        self.last_new_free = 0
+        self.sense_here()
+        self.robot = self.graph.add_robot_node(self.belief, self.frontier, *self.position)
+        self.graph.mark_visited(self.robot)
+        self.refresh_paths()
+
+    @property
+    def explored(self) -> float:
+        return self.known_free / max(1, self.n_reachable)
+
+    def sense_here(self) -> int:
+        r, c = self.position
+        R = int(math.ceil(self.sensor_range)) + 1
+        h, w = self.belief.shape
+        box = (max(0, r - R), min(h, r + R + 1), max(0, c - R), min(w, c + R + 1))
+        new_free, new_known = sense(self.truth, self.belief, r, c, self.sensor_range)
+        self.known_free += int(new_free)
+        self.last_new_free = int(new_free)
+        if new_known:
+            before = int(self.frontier[box[0]:box[1], box[2]:box[3]].sum())
+            after = update_frontier(self.belief, self.frontier, *box)
+            self.frontier_count += int(after) - before
+            self.graph.update(self.belief, self.frontier, box)
+        return int(new_known)
+
+    def refresh_paths(self) -> None:
+        self.dist, self.pred = self.graph.shortest_paths(self.robot)
+        self._wp_cache = {}
+
+    def dist_from(self, node: int) -> np.ndarray:
+        """Shortest-path distances from ``node`` (cached for the current step)."""
+        if node not in self._wp_cache:
+            self._wp_cache[node] = self.graph.shortest_paths(node)[0]
+        return self._wp_cache[node]
+
+    def next_hop(self, target: int) -> int:
+        v = int(target)
+        for _ in range(self.graph.n + 1):
+            p = int(self.pred[v])
+            if p == self.robot or p < 0:
+                return v
+            v = p
+        return v  # pragma: no cover - pred is a tree
+
+    def path_to(self, target: int) -> list[int]:
+        out = [int(target)]
+        for _ in range(self.graph.n + 1):
+            p = int(self.pred[out[-1]])
+            if p < 0:
+                break
+            out.append(p)
+        return out[::-1]
+
+    def candidates(self) -> np.ndarray:
+        """Reachable nodes (other than the robot's) that see at least one frontier cell."""
+        n = self.graph.n
+        mask = (self.graph.utility[:n] > 0) & np.isfinite(self.dist[:n])
+        mask[self.robot] = False
+        return np.nonzero(mask)[0]
+
+    def move_to_node(self, node: int) -> float:
+        g = self.graph
+        d = math.hypot(g.rows[node] - self.position[0], g.cols[node] - self.position[1])
+        self.robot = int(node)
+        self.position = (int(g.rows[node]), int(g.cols[node]))
+        g.mark_visited(node)
+        return d
+
+    def move_along(self, cells: np.ndarray) -> float:
+        steps = np.diff(cells, axis=0)
+        d = float(np.hypot(steps[:, 0], steps[:, 1]).sum()) if len(steps) else 0.0
+        self.position = (int(cells[-1, 0]), int(cells[-1, 1]))
+        return d
+
+
+def describe_environment(state: ExplorationState) -> str:
+    """A short text description of the partially known environment (for strategists)."""
+    h, w = state.belief.shape
+    known = int(np.count_nonzero(state.belief != -1))
+    occ = int(np.count_nonzero(state.belief == 1))
+    return (f"A robot explores an unknown {h}x{w}-cell grid map with a {state.sensor_range:g}-cell line-of-sight "
+            f"sensor. Known so far: {known} cells ({100.0 * known / (h * w):.1f}% of the grid), {state.known_free} "
+            f"free and {occ} occupied; {state.frontier_count} frontier cells (free cells next to unknown space). "
+            f"The robot is at cell (row {state.position[0]}, col {state.position[1]}) after {state.step} steps. "
+            "The known free space is summarised as communities of viewpoints; the utility of a community counts "
+            "the frontier cells its viewpoints can see.")
+
+
+# ----------------------------------------------------------------------------------------------
+# planners
+
+
+class NearestFrontier:
+    """Classic nearest-frontier: go to the nearest viewpoint (graph distance) that sees a frontier.
+
+    Examples
+    --------
+    >>> NearestFrontier().name
+    'nearest_frontier'
+    """
+
+    name = "nearest_frontier"
+
+    def params(self) -> dict[str, Any]:
+        return {"planner": self.name}
+
+    def reset(self, state: ExplorationState, seed: Any) -> None:
+        pass
+
+    def select(self, state: ExplorationState) -> Optional[int]:
+        cand = state.candidates()
+        if not len(cand):
+            return None
+        return int(cand[np.argmin(state.dist[cand])])
+
+
+class UtilityGreedyPlanner:
+    """Utility-greedy without a global plan (see :class:`planning.exploration.local.UtilityGreedy`)."""
+
+    name = "utility_greedy"
+
+    def __init__(self, local: Any = None) -> None:
+        from planning.exploration.local import UtilityGreedy
+
+        self.local = local if local is not None else UtilityGreedy()
+
+    def params(self) -> dict[str, Any]:
+        return {"planner": self.name, **self.local.params()}
+
+    def reset(self, state: ExplorationState, seed: Any) -> None:
+        self.local.reset(state, seed)
+
+    def select(self, state: ExplorationState) -> Optional[int]:
+        return self.local.choose(state, None)
+
+
+class FARE:
+    """FARE hierarchical exploration: a slow strategist over the pruned topological graph, a fast local planner.
+
+    Parameters
+    ----------
+    strategist : "route", "greedy", a Strategist object, or a ``prompt -> text`` callable
+        Orders the communities (default: OR-Tools route).
+    local : object with ``choose(state, waypoint)``, optional
+        The fast planner (default :class:`~planning.exploration.local.UtilityGreedy` with
+        ``beta=0.3``).
+    replan_every : int
+        Steps between global replans (also replanned when the sequence is used up).
+    community_method : {"louvain", "greedy"}
+    resolution : float
+        Modularity resolution of the community detection.
+    coarsen : int
+        Block size (in lattice cells) of the super-nodes community detection starts from
+        (see :func:`~planning.exploration.topology.build_topology`).
+    name : str
+
+    Examples
+    --------
+    >>> FARE().name
+    'fare'
+    """
+
+    def __init__(self, *, strategist: Any = "route", local: Any = None, replan_every: int = 25,
+                 community_method: str = "louvain", resolution: float = 1.0, coarsen: int = 2,
+                 name: str = "fare") -> None:
+        from planning.exploration.local import UtilityGreedy
+        from planning.exploration.strategists import RouteStrategist, make_strategist
+
+        where = "FARE()"
+        self.strategist = make_strategist(strategist, where)
+        self.fallback = RouteStrategist()
+        self.local = local if local is not None else UtilityGreedy(beta=0.3)
+        if not hasattr(self.local, "choose"):
+            raise InvalidInputError(f"{where}: local must have choose(state, waypoint), got {local!r}")
+        self.replan_every = check_int(replan_every, "replan_every", where, lower=1)
+        self.community_method = check_choice(community_method, "community_method", where, ("louvain", "greedy"))
+        self.resolution = check_real(resolution, "resolution", where, lower=0.0, lower_strict=True)
+        self.coarsen = check_int(coarsen, "coarsen", where, lower=1)
+        self.name = str(name)
+
+    def params(self) -> dict[str, Any]:
+        sp = self.strategist.params() if hasattr(self.strategist, "params") else {
+            "strategist": getattr(self.strategist, "name", type(self.strategist).__name__)}
+        return {"planner": self.name, **sp, **self.local.params(), "replan_every": self.replan_every,
+                "community_method": self.community_method, "resolution": self.resolution, "coarsen": self.coarsen}
+
+    def reset(self, state: ExplorationState, seed: Any) -> None:
+        self._seed = resolve_seed(seed, where="FARE")
+        self.sequence: list[int] = []
+        self.index = 0
+        self.topology = None
+        self.last_replan = -10 ** 9
+        self.fallbacks: list[str] = []
+        self.replans = 0
+        self.topology_sizes: list[dict] = []
+        self.local.reset(state, seed)
+
+    def _replan(self, state: ExplorationState) -> None:
+        from planning.exploration.strategists import plan_waypoints
+        from planning.exploration.topology import build_topology
+
+        topo = build_topology(state.graph, state.robot, method=self.community_method,
+                              seed=self._seed.int_seed(f"louvain/{self.replans}"), resolution=self.resolution,
+                              dist=state.dist, coarsen=self.coarsen)
+        seq, reason = plan_waypoints(self.strategist, describe_environment(state), topo, fallback=self.fallback)
+        if reason is not None:
+            self.fallbacks.append(f"step {state.step}: {reason}")
+        self.topology = topo
+        self.sequence = seq
+        self.index = 0
+        self.last_replan = state.step
+        self.replans += 1
+        self.topology_sizes.append({**topo.sizes, "modularity": topo.modularity})
+
+    def _community_live(self, state: ExplorationState, cid: int) -> bool:
+        mem = np.asarray(self.topology.communities[cid].members, dtype=np.int64)
+        return bool(np.any(state.graph.utility[mem] > 0))
+
+    def waypoint(self, state: ExplorationState) -> Optional[int]:
+        """The current waypoint node (advancing or replanning as needed)."""
+        for attempt in range(2):
+            if attempt == 1 or self.topology is None or state.step - self.last_replan >= self.replan_every:
+                if attempt == 1 and self.last_replan == state.step:
+                    return None
+                self._replan(state)
+            while self.index < len(self.sequence) and not self._community_live(state, self.sequence[self.index]):
+                self.index += 1
+            if self.index < len(self.sequence):
+                comm = self.topology.communities[self.sequence[self.index]]
+                mem = np.asarray(comm.members, dtype=np.int64)
+                u = state.graph.utility[mem]
+                if state.graph.utility[comm.representative] > 0:
+                    return int(comm.representative)
+                return int(mem[int(np.argmax(u))])
+        return None
+
+    def select(self, state: ExplorationState) -> Optional[int]:
+        return self.local.choose(state, self.waypoint(state))
+
+
+def make_planner(spec: Any, where: str = "explore()") -> Any:
+    """A planner object from a name in :data:`PLANNERS` or an object with ``reset`` and ``select``."""
+    if isinstance(spec, str):
+        check_choice(spec, "planner", where, PLANNERS)
+        if spec == "nearest_frontier":
+            return NearestFrontier()
+        if spec == "utility_greedy":
+            return UtilityGreedyPlanner()
+        if spec == "fare":
+            return FARE()
+        from planning.exploration.local import LearnedPolicy
+
+        return FARE(local=LearnedPolicy.pretrained(), name="fare_learned")
+    if hasattr(spec, "select") and hasattr(spec, "reset"):
+        return spec
+    raise InvalidInputError(f"{where}: planner must be one of {list(PLANNERS)} or an object with reset() and "
+                            f"select(), got {spec!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# result and driver
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplorationResult(SolveResult):
+    """The outcome of :func:`explore`.
+
+    ``x`` is the trajectory, ``objective`` the travel distance, ``nit`` the steps. ``status`` is
+    FEASIBLE when every reachable cell was explored, ITERATION_LIMIT / TIME_LIMIT / STOPPED
+    otherwise; ``finish_reason`` says the same in words.
+
+    Attributes
+    ----------
+    trajectory : (n + 1, 2) int array
+        Robot cells, the start first.
+    distance : (n + 1,) array
+        Travel distance (cells) after each step.
+    explored : (n + 1,) array
+        Fraction of the reachable free cells known after each step.
+    planning_time : (n,) array
+        Seconds the planner spent deciding each step (global replans included).
+    waypoints : (n, 2) int array
+        The waypoint cell each step followed (-1, -1 when none).
+    grid_fallback : (n,) bool array
+        Steps taken by the grid fallback instead of the graph.
+    finish_reason : str
+        ``"explored"``, ``"max_steps"``, ``"time_limit"`` or ``"stopped"``.
+    n_reachable : int
+        Free cells reachable from the start (the denominator of ``explored``).
+    distance_to_90, distance_to_99 : float
+        Travel distance when 90% / 99% were first explored (nan if never).
+    steps_to_90, steps_to_99 : int
+        Steps at that moment (-1 if never).
+    strategist_fallbacks : tuple of str
+        Each time a strategist's answer was replaced, and why.
+    belief : int8 array
+        The final belief map.
+    graph_nodes : (m, 2) int array
+        Viewpoint cells at the end; ``community_labels`` (m,) their community in the last global
+        plan (-1 none), ``waypoint_sequence`` (k, 2) the last plan's waypoint cells.
+    topology : dict
+        Sizes and modularity of the last topological graph, the number of global replans.
+    """
+
+    trajectory: np.ndarray
+    distance: np.ndarray
+    explored: np.ndarray
+    planning_time: np.ndarray
+    waypoints: np.ndarray
+    grid_fallback: np.ndarray
+    finish_reason: str
+    n_reachable: int
+    distance_to_90: float
+    distance_to_99: float
+    steps_to_90: int
+    steps_to_99: int
+    strategist_fallbacks: tuple = ()
+    belief: Any = None
+    graph_nodes: Any = None
+    community_labels: Any = None
+    waypoint_sequence: Any = None
+    topology: Mapping[str, Any] = field(default_factory=dict)
+
+    def distance_to(self, fraction: float) -> float:
+        """Travel distance when ``fraction`` of the reachable cells was first known (nan if never)."""
+        hit = np.nonzero(self.explored >= fraction - 1e-12)[0]
+        return float(self.distance[hit[0]]) if len(hit) else math.nan
+
+    def steps_to(self, fraction: float) -> int:
+        hit = np.nonzero(self.explored >= fraction - 1e-12)[0]
+        return int(hit[0]) if len(hit) else -1
+
+
+def _auto_range(m: OccupancyMap) -> float:
+    return float(max(3, round(min(m.shape) / 10)))
+
+
+def _validate_explore(m: Any, planner: Any, seed: Any, max_steps: Any, sensor_range: Any, spacing: Any, k: Any,
+                      link_radius: Any, time_limit: Any, stale_limit: Any) -> tuple:
+    where = "explore()"
+    if not isinstance(m, OccupancyMap):
+        m = make_map(m, where=where)
+    else:
+        m = make_map(m.grid, start=m.start, name=m.name, params=m.params, where=where)
+    plan = make_planner(planner, where)
+    s = resolve_seed(seed, where=where)
+    R = _auto_range(m) if sensor_range is None else check_real(sensor_range, "sensor_range", where, lower=1.5)
+    sp = max(1, int(round(R / 3))) if spacing is None else check_int(spacing, "spacing", where, lower=1)
+    kk = check_int(k, "k", where, lower=1, upper=64)
+    ms = 10 * m.n_free + 100 if max_steps is None else check_int(max_steps, "max_steps", where, lower=0)
+    tl = check_time_limit(time_limit, where)
+    st = check_int(stale_limit, "stale_limit", where, lower=1)
+    lr = max(1.5, 2.3 * sp) if link_radius is None else check_real(link_radius, "link_radius", where, lower=1.0)
+    return m, plan, s, R, sp, kk, lr, ms, tl, st
+
+
+def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Optional[int] = None,
+            sensor_range: Optional[float] = None, spacing: Optional[int] = None, k: int = 16,
+            link_radius: Optional[float] = None, time_limit: Optional[float] = None, stale_limit: int = 8, callback: Optional[Callable] = None,
+            on_step: Optional[Callable[[ExplorationState, dict], None]] = None) -> ExplorationResult:
+    """Explore an occupancy map from its start cell with a planner; return the run.
+
+    Parameters
+    ----------
+    map : OccupancyMap or array_like
+        The ground truth (see :func:`planning.exploration.maps.make_map` for arrays).
+    planner : str or planner object
+        ``"nearest_frontier"``, ``"utility_greedy"``, ``"fare"``, ``"fare_learned"`` or an object
+        with ``reset(state, seed)`` and ``select(state) -> node or None`` (e.g. :class:`FARE`).
+    seed : int, numpy Generator or None
+        Drives every random choice (community detection); same seed, same run.
+    max_steps : int, optional
+        Step budget (default ``10 * free cells + 100``); reaching it gives ITERATION_LIMIT.
+    sensor_range : float, optional
+        In cells, at least 1.5 so the robot always sees its 8 neighbours (default
+        ``max(3, round(min(rows, cols) / 10))``).
+    spacing : int, optional
+        Viewpoint lattice pitch (default ``max(1, round(sensor_range / 3))``).
+    k : int
+        Edges per viewpoint.
+    link_radius : float, optional
+        Longest viewpoint edge in cells (default ``max(1.5, 2.3 * spacing)``).
+    time_limit : float, optional
+        Wall-clock seconds (TIME_LIMIT status when hit).
+    stale_limit : int
+        Consecutive moves revealing nothing before the grid fallback is forced.
+    callback : callable, optional
+        Receives an ``Iteration`` event per step (``info``: explored, distance) and ``Finished``;
+        raising StopIteration stops the run (STOPPED).
+    on_step : callable, optional
+        ``on_step(state, info)`` after every step (used by training; ``info`` has ``new_free``,
+        ``distance``, ``fallback``).
+
+    Returns
+    -------
+    ExplorationResult
+
+    Raises
+    ------
+    engine.errors.InvalidInputError
+        A map with no free cell, a start in an obstacle, unknown planner, bad options.
+
+    Examples
+    --------
+    >>> from planning.exploration import maps
+    >>> res = explore(maps.indoor(50, seed=0), "nearest_frontier", seed=0)
+    >>> res.finish_reason, bool(res.explored[-1] == 1.0)
+    ('explored', True)
+    """
+    m, plan, s, R, sp, kk, lr, max_steps, time_limit, stale_limit = _validate_explore(
+        map, planner, seed, max_steps, sensor_range, spacing, k, link_radius, time_limit, stale_limit)
+    t_start = time.perf_counter()
+    state = ExplorationState(m, sensor_range=R, spacing=sp, k=kk, link_radius=lr)
+    plan.reset(state, s)
+    traj = [state.position]
+    dist_hist = [0.0]
+    expl_hist = [state.explored]
+    ptime: list[float] = []
+    wps: list[tuple[int, int]] = []
+    fallback_steps: list[bool] = []
+    total = 0.0
+    stale = 0
+    reason = "max_steps"
+    status = Status.ITERATION_LIMIT
+    for step in range(max_steps + 1):
+        if state.frontier_count <= 0:
+            reason, status = "explored", Status.FEASIBLE
+            break
+        if step == max_steps:
+            break
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            reason, status = "time_limit", Status.TIME_LIMIT
+            break
+        state.step = step
+        t0 = time.perf_counter()
+        target = None if stale >= stale_limit else plan.select(state)
+        ptime.append(time.perf_counter() - t0)
+        wp = getattr(plan, "current_waypoint", None)
+        wnode = None
+        if hasattr(plan, "topology") and hasattr(plan, "sequence") and plan.topology is not None:
+            wnode = getattr(plan.local, "last_waypoint", None)
+        wps.append((int(state.graph.rows[wnode]), int(state.graph.cols[wnode])) if wnode is not None else (-1, -1))
+        use_graph = (target is not None and 0 <= int(target) < state.graph.n and int(target) != state.robot
+                     and np.isfinite(state.dist[int(target)]))
+        if use_graph:
+            hop = state.next_hop(int(target))
+            d = state.move_to_node(hop)
+            fallback_steps.append(False)
+        else:
+            path = grid_path_to_frontier(state.belief, state.frontier, state.position[0], state.position[1],
+                                         10 * state.belief.size + 10)
+            if len(path) == 0:  # pragma: no cover - a frontier is always reachable (see module doc)
+                reason, status = "stuck", Status.ERROR
+                break
+            d = state.move_along(path)
+            fallback_steps.append(True)
+        new_known = state.sense_here()
+        if not use_graph:
+            state.robot = state.graph.add_robot_node(state.belief, state.frontier, *state.position)
+            state.graph.mark_visited(state.robot)
+        stale = 0 if (new_known > 0 or not use_graph) else stale + 1
+        total += d
+        state.refresh_paths()
+        traj.append(state.position)
+        dist_hist.append(total)
+        expl_hist.append(state.explored)
+        if on_step is not None:
+            on_step(state, {"new_free": state.last_new_free, "new_known": new_known, "distance": d,
+                            "fallback": not use_graph})
+        if emit(callback, Iteration("explore", nit=step + 1, objective=total,
+                                    info={"explored": state.explored, "distance": total})):
+            reason, status = "stopped", Status.STOPPED
+            break
+    explored = np.asarray(expl_hist)
+    distance = np.asarray(dist_hist)
+
+    def first(frac: float) -> tuple[float, int]:
+        hit = np.nonzero(explored >= frac - 1e-12)[0]
+        return (float(distance[hit[0]]), int(hit[0])) if len(hit) else (math.nan, -1)
+
+    d90, s90 = first(0.9)
+    d99, s99 = first(0.99)
+    g = state.graph
+    labels = np.full(g.n, -1, dtype=np.int64)
+    seq_cells = np.zeros((0, 2), dtype=np.int64)
+    topo_info: dict[str, Any] = {}
+    topo = getattr(plan, "topology", None)
+    if topo is not None:
+        for node, lab in topo.labels.items():
+            labels[node] = lab
+        seq_cells = np.asarray([topo.communities[c].representative_cell for c in plan.sequence],
+                               dtype=np.int64).reshape(-1, 2)
+        topo_info = {"last": {**topo.sizes, "modularity": topo.modularity, "modularity_merged": topo.modularity_merged},
+                     "replans": int(plan.replans)}
+    fallbacks = tuple(getattr(plan, "fallbacks", ()))
+    params = {"seed": s.root, "planner": getattr(plan, "name", type(plan).__name__), "max_steps": max_steps,
+              "sensor_range": R, "spacing": sp, "k": kk, "link_radius": lr, "time_limit": time_limit, "stale_limit": stale_limit,
+              "map": m.name, "map_params": dict(m.params), "start": tuple(m.start)}
+    if hasattr(plan, "params"):
+        params.update(plan.params())
+    msg = {"explored": "every reachable cell explored", "max_steps": f"step budget {max_steps} used up",
+           "time_limit": "time limit reached", "stopped": "stopped by the callback"}.get(reason, reason)
+    result = ExplorationResult(
+        status=status, message=msg, x=np.asarray(traj, dtype=np.int64), objective=total, nit=len(traj) - 1,
+        runtime=time.perf_counter() - t_start, method=params["planner"], backend="numba+networkx+ortools",
+        params=params, trajectory=np.asarray(traj, dtype=np.int64), distance=distance, explored=explored,
+        planning_time=np.asarray(ptime), waypoints=np.asarray(wps, dtype=np.int64).reshape(-1, 2),
+        grid_fallback=np.asarray(fallback_steps, dtype=bool), finish_reason=reason, n_reachable=state.n_reachable,
+        distance_to_90=d90, distance_to_99=d99, steps_to_90=s90, steps_to_99=s99, strategist_fallbacks=fallbacks,
+        belief=state.belief.copy(), graph_nodes=g.positions.copy(), community_labels=labels,
+        waypoint_sequence=seq_cells, topology=topo_info)
+    emit(callback, Finished("explore", result=result))
+    return result

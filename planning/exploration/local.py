@@ -1,0 +1,477 @@
+"""Fast planners: utility-greedy and a learned policy over the local viewpoint graph.
+
+:class:`UtilityGreedy` (ARiADNE-style, no learning) picks the viewpoint maximising
+``utility / (d + beta * d_w + spacing)`` where ``d`` is the graph distance from the robot and
+``d_w`` the graph distance from the viewpoint to the current waypoint (0 without one).
+
+:class:`LearnedPolicy` scores the ``n_candidates`` best viewpoints of that rule with a torch MLP
+over per-node features (position relative to the robot, utility, visited flag, distance from
+the robot, distance to the waypoint and its decrease) plus a mean-pooled context, added to the
+greedy log-score (a residual policy: an untrained policy, whose last layer is zero, *is*
+utility-greedy). :func:`train_policy` trains it with REINFORCE on procedural maps under FARE
+waypoints with reward
+
+``r_t = new_free_cells / A - lambda_d * distance / R + (Phi(s_{t+1}) - Phi(s_t)) + bonus * [waypoint reached]``
+
+where ``Phi(s) = -alpha * d_graph(robot, waypoint) / R`` is the potential-based waypoint
+adherence term (``A = pi R^2 / 4``). Training reports progress through a callback, writes
+checkpoints, and uses CUDA when available.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.events import Finished, Iteration, Progress, emit
+from engine.result import SolveResult
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import check_int, check_real
+
+__all__ = ["UtilityGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "greedy_scores"]
+
+N_FEATURES = 8
+
+
+def greedy_scores(state: Any, cand: np.ndarray, waypoint: Optional[int], beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, d_w)`` of the utility-greedy rule for candidate nodes ``cand``."""
+    g = state.graph
+    u = g.utility[cand].astype(np.float64)
+    d = state.dist[cand]
+    if waypoint is not None:
+        dw = state.dist_from(int(waypoint))[cand]
+        dw = np.where(np.isfinite(dw), dw, 1e6)
+    else:
+        dw = np.zeros(len(cand))
+    return u / (d + beta * dw + state.spacing), dw
+
+
+class UtilityGreedy:
+    """Next viewpoint by utility per path cost, biased towards the current waypoint.
+
+    Parameters
+    ----------
+    beta : float
+        Weight of the viewpoint's distance to the waypoint in the cost.
+
+    Examples
+    --------
+    >>> UtilityGreedy(beta=1.0).params()
+    {'local': 'utility_greedy', 'beta': 1.0}
+    """
+
+    name = "utility_greedy"
+
+    def __init__(self, *, beta: float = 1.0) -> None:
+        self.beta = check_real(beta, "beta", "UtilityGreedy()", lower=0.0)
+        self.last_waypoint: Optional[int] = None
+
+    def params(self) -> dict[str, Any]:
+        return {"local": self.name, "beta": self.beta}
+
+    def reset(self, state: Any, seed: Any) -> None:
+        self.last_waypoint = None
+
+    def choose(self, state: Any, waypoint: Optional[int]) -> Optional[int]:
+        self.last_waypoint = waypoint
+        cand = state.candidates()
+        if not len(cand):
+            return waypoint if waypoint is not None and waypoint != state.robot else None
+        scores, _ = greedy_scores(state, cand, waypoint, self.beta)
+        return int(cand[int(np.argmax(scores))])
+
+
+def _mlp(hidden: int):
+    import torch.nn as nn
+
+    net = nn.Sequential(nn.Linear(2 * N_FEATURES, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                        nn.Linear(hidden, 1))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+def _device(device: Optional[str]) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class LearnedPolicy:
+    """A residual MLP policy over candidate viewpoints (see the module docs).
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the two hidden layers.
+    n_candidates : int
+        Candidates scored per step (the best by the greedy rule).
+    beta : float
+        Waypoint weight of the greedy prior.
+    temperature : float
+        Softmax temperature of the greedy log-score when sampling during training.
+    device : str, optional
+        Torch device (default: CUDA when available).
+    seed : int, optional
+        Seeds the initial weights.
+
+    Examples
+    --------
+    >>> p = LearnedPolicy(hidden=8, seed=0)
+    >>> p.params()["local"]
+    'learned'
+    """
+
+    name = "learned"
+
+    def __init__(self, *, hidden: int = 32, n_candidates: int = 16, beta: float = 0.3, temperature: float = 0.25,
+                 device: Optional[str] = None, seed: Any = 0) -> None:
+        import torch
+
+        where = "LearnedPolicy()"
+        self.hidden = check_int(hidden, "hidden", where, lower=1)
+        self.n_candidates = check_int(n_candidates, "n_candidates", where, lower=1)
+        self.beta = check_real(beta, "beta", where, lower=0.0)
+        self.temperature = check_real(temperature, "temperature", where, lower=0.0, lower_strict=True)
+        self.device = _device(device)
+        s = resolve_seed(seed, where=where)
+        self.seed = s.root
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s.int_seed("torch-init", bits=63))
+            self.net = _mlp(self.hidden)
+        self.net.to(self.device)
+        self.training = False
+        self.sample_generator = None
+        self.last_waypoint: Optional[int] = None
+        self.trace: list[Any] = []  # (log_prob, entropy) per decision while training
+        self.trained_episodes = 0
+        self._np_cache: Optional[list] = None
+
+    # -- config / persistence ------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        return {"local": self.name, "hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta,
+                "temperature": self.temperature, "trained_episodes": self.trained_episodes}
+
+    def config(self) -> dict[str, Any]:
+        return {"hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta,
+                "temperature": self.temperature, "seed": self.seed}
+
+    def save(self, path: Any) -> Path:
+        """Write the weights and configuration with ``torch.save`` (atomically)."""
+        import torch
+
+        from engine.io import atomic_path
+
+        state = {"config": self.config(), "trained_episodes": self.trained_episodes,
+                 "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save(state, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Any, *, device: Optional[str] = None) -> "LearnedPolicy":
+        """Read a policy written by :meth:`save`."""
+        import torch
+
+        p = Path(path)
+        if not p.is_file():
+            raise InvalidInputError(f"LearnedPolicy.load(): no such file {str(p)!r}")
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+            cfg = dict(state["config"])
+            pol = cls(**cfg, device=device)
+            pol.net.load_state_dict(state["state_dict"])
+            pol._np_cache = None
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
+            raise InvalidInputError(f"LearnedPolicy.load(): cannot read {str(p)!r}: {err}") from err
+        pol.net.to(pol.device)
+        pol.trained_episodes = int(state.get("trained_episodes", 0))
+        return pol
+
+    @classmethod
+    def pretrained(cls) -> "LearnedPolicy":
+        """The policy shipped with the package (``data/learned_policy.json``) if there is one, else an untrained one.
+
+        No weights ship today (training did not beat utility-greedy, see the bench), so the
+        ``"fare_learned"`` planner name gives the untrained residual policy, which acts exactly
+        like FARE's utility-greedy local planner; pass a trained policy with
+        ``FARE(local=LearnedPolicy.load(path))``.
+        """
+        import json
+
+        import torch
+
+        path = Path(__file__).with_name("data") / "learned_policy.json"
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text())
+        pol = cls(**data["config"])
+        pol.net.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in data["state_dict"].items()})
+        pol._np_cache = None
+        pol.net.to(pol.device)
+        pol.trained_episodes = int(data.get("trained_episodes", 0))
+        return pol
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"config": self.config(), "trained_episodes": self.trained_episodes,
+                "state_dict": {k: v.detach().cpu().tolist() for k, v in self.net.state_dict().items()}}
+
+    # -- acting --------------------------------------------------------------------------
+    def reset(self, state: Any, seed: Any) -> None:
+        self.last_waypoint = None
+
+    def features(self, state: Any, cand: np.ndarray, waypoint: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(features (n, 2F), log greedy score (n,))`` for candidate nodes."""
+        g = state.graph
+        R = state.sensor_range
+        scores, dw = greedy_scores(state, cand, waypoint, self.beta)
+        r0, c0 = state.position
+        area = math.pi * R * R / 4.0
+        if waypoint is not None:
+            dwr = state.dist_from(int(waypoint))[state.robot]
+            dwr = dwr if np.isfinite(dwr) else 1e6
+        else:
+            dwr = 0.0
+        f = np.zeros((len(cand), N_FEATURES))
+        f[:, 0] = (g.rows[cand] - r0) / R
+        f[:, 1] = (g.cols[cand] - c0) / R
+        f[:, 2] = g.utility[cand] / area
+        f[:, 3] = (g.visits[cand] > 0).astype(np.float64)
+        f[:, 4] = state.dist[cand] / R
+        f[:, 5] = np.minimum(dw, 1e3 * R) / R if waypoint is not None else 0.0
+        f[:, 6] = np.clip((dwr - dw) / R, -10, 10) if waypoint is not None else 0.0
+        f[:, 7] = 1.0 if waypoint is not None else 0.0
+        logs = np.log(np.maximum(scores, 1e-12))
+        logs = logs - logs.max()
+        ctx = np.broadcast_to(f.mean(axis=0), f.shape)
+        return np.concatenate([f, ctx], axis=1), logs
+
+    def choose(self, state: Any, waypoint: Optional[int]) -> Optional[int]:
+        import torch
+
+        self.last_waypoint = waypoint
+        cand = state.candidates()
+        if not len(cand):
+            return waypoint if waypoint is not None and waypoint != state.robot else None
+        scores, _ = greedy_scores(state, cand, waypoint, self.beta)
+        order = np.argsort(-scores, kind="stable")[: self.n_candidates]
+        cand = cand[order]
+        feats, logs = self.features(state, cand, waypoint)
+        if self.training:
+            x = torch.as_tensor(feats, dtype=torch.float32, device=self.device)
+            prior = torch.as_tensor(logs / self.temperature, dtype=torch.float32, device=self.device)
+            logits = self.net(x).squeeze(-1) + prior
+            dist = torch.distributions.Categorical(logits=logits)
+            idx = torch.multinomial(dist.probs.detach().cpu(), 1, generator=self.sample_generator).item()
+            self.trace.append((dist.log_prob(torch.tensor(idx, device=self.device)), dist.entropy()))
+            return int(cand[idx])
+        logits = self._numpy_forward(feats) + logs / self.temperature
+        return int(cand[int(np.argmax(logits))])
+
+    def _numpy_forward(self, feats: np.ndarray) -> np.ndarray:
+        """The MLP in float64 numpy (acting needs no torch threads; tiny matrices are faster here)."""
+        if self._np_cache is None:
+            layers = [m for m in self.net if hasattr(m, "weight")]
+            self._np_cache = [(m.weight.detach().cpu().double().numpy(), m.bias.detach().cpu().double().numpy())
+                              for m in layers]
+        h = feats
+        for i, (w, b) in enumerate(self._np_cache):
+            h = h @ w.T + b
+            if i < len(self._np_cache) - 1:
+                h = np.tanh(h)
+        return h[:, 0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingResult(SolveResult):
+    """Outcome of :func:`train_policy`: the policy and per-episode returns and coverage."""
+
+    policy: Any = None
+    returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    explored: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    checkpoints: tuple = ()
+
+    def to_dict(self) -> dict[str, Any]:  # the torch policy does not go to JSON
+        d = super().to_dict()
+        d["policy"] = None
+        return d
+
+
+def train_policy(policy: Optional[LearnedPolicy] = None, *, episodes: int = 60, maps: Sequence[str] = ("indoor",
+                 "forest", "warehouse"), size: int = 50, max_steps: int = 150, lr: float = 3e-3, gamma: float = 0.97,
+                 distance_cost: float = 0.05, adherence: float = 0.3, waypoint_bonus: float = 0.5,
+                 entropy: float = 0.01, seed: Any = None, device: Optional[str] = None,
+                 callback: Optional[Callable] = None, checkpoint_dir: Any = None, checkpoint_every: int = 20,
+                 time_limit: Optional[float] = None) -> TrainingResult:
+    """Train a :class:`LearnedPolicy` with REINFORCE under FARE (route strategist) waypoints.
+
+    Each episode explores a fresh procedural map (kinds cycling through ``maps``, size
+    ``size``) for at most ``max_steps`` steps. Returns are discounted by ``gamma`` and
+    normalised per episode (a baseline); ``entropy`` weights an entropy bonus.
+
+    Parameters
+    ----------
+    callback : callable, optional
+        Receives ``Progress`` per episode and an ``Iteration`` with the episode return;
+        StopIteration stops training (status STOPPED, the policy so far is returned).
+    checkpoint_dir : path, optional
+        ``policy_<episode>.pt`` every ``checkpoint_every`` episodes and ``policy_final.pt``.
+
+    Examples
+    --------
+    >>> res = train_policy(episodes=1, size=50, max_steps=5, seed=0)
+    >>> res.returns.shape
+    (1,)
+    """
+    import torch
+
+    from planning.exploration.explore import FARE, explore
+    from planning.exploration.maps import MAP_KINDS, generate
+
+    where = "train_policy()"
+    episodes = check_int(episodes, "episodes", where, lower=1)
+    if isinstance(maps, str) or not maps:
+        raise InvalidInputError(f"{where}: maps must be a non-empty sequence of map kinds, got {maps!r}")
+    for k in maps:
+        if k not in MAP_KINDS:
+            raise InvalidInputError(f"{where}: unknown map kind {k!r}; choose from {list(MAP_KINDS)}")
+    size = check_int(size, "size", where, lower=50, upper=1000)
+    max_steps = check_int(max_steps, "max_steps", where, lower=1)
+    lr = check_real(lr, "lr", where, lower=0.0, lower_strict=True)
+    gamma = check_real(gamma, "gamma", where, lower=0.0, upper=1.0)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, lower=1)
+    s = resolve_seed(seed, where=where)
+    if policy is None:
+        policy = LearnedPolicy(seed=s.int_seed("init"), device=device)
+    elif not isinstance(policy, LearnedPolicy):
+        raise InvalidInputError(f"{where}: policy must be a LearnedPolicy, got {type(policy).__name__}")
+    elif device is not None:
+        policy.device = _device(device)
+        policy.net.to(policy.device)
+    torch.manual_seed(s.int_seed("torch", bits=63))
+    opt = torch.optim.Adam(policy.net.parameters(), lr=lr)
+    threads = torch.get_num_threads()
+    if policy.device == "cpu":
+        torch.set_num_threads(1)  # tiny per-step batches: one thread is fastest; restored below
+    try:
+        return _train_loop(policy, opt, s, episodes=episodes, maps=maps, size=size, max_steps=max_steps, gamma=gamma,
+                           distance_cost=distance_cost, adherence=adherence, waypoint_bonus=waypoint_bonus,
+                           entropy=entropy, callback=callback, checkpoint_dir=checkpoint_dir,
+                           checkpoint_every=checkpoint_every, time_limit=time_limit, lr=lr)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_loop(policy: LearnedPolicy, opt: Any, s: Any, *, episodes: int, maps: Sequence[str], size: int,
+                max_steps: int, gamma: float, distance_cost: float, adherence: float, waypoint_bonus: float,
+                entropy: float, callback: Optional[Callable], checkpoint_dir: Any, checkpoint_every: int,
+                time_limit: Optional[float], lr: float) -> TrainingResult:
+    import torch
+
+    from planning.exploration.explore import FARE, explore
+    from planning.exploration.maps import generate
+
+    policy.sample_generator = s.torch_generator("sample")
+    t0 = time.perf_counter()
+    rets, expl, dists, ckpts = [], [], [], []
+    status, msg = Status.FEASIBLE, f"trained {episodes} episodes"
+    for ep in range(episodes):
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status, msg = Status.TIME_LIMIT, f"time limit after {ep} episodes"
+            break
+        kind = maps[ep % len(maps)]
+        m = generate(kind, size, seed=s.int_seed(f"map/{ep}"))
+        planner = FARE(local=policy, name="fare_learned")
+        rewards: list[float] = []
+        policy.trace = []
+        policy.training = True
+        R = max(3.0, round(size / 10))
+        area = math.pi * R * R / 4.0
+
+        def on_step(state: Any, info: dict) -> None:
+            if info["fallback"] or len(policy.trace) <= len(rewards):
+                # a grid-fallback move is not the policy's decision: fold its reward into the last one
+                if rewards:
+                    rewards[-1] += info["new_free"] / area - distance_cost * info["distance"] / R
+                return
+            r = info["new_free"] / area - distance_cost * info["distance"] / R
+            wp = policy.last_waypoint
+            if wp is not None:
+                before = policy._dw_before
+                after = state.dist_from(int(wp))[state.robot]
+                if np.isfinite(before) and np.isfinite(after):
+                    r += adherence * (before - after) / R
+                if state.robot == wp:
+                    r += waypoint_bonus
+            rewards.append(r)
+
+        orig_choose = policy.choose
+
+        def choose(state: Any, waypoint: Optional[int]) -> Optional[int]:
+            policy._dw_before = state.dist_from(int(waypoint))[state.robot] if waypoint is not None else math.nan
+            n0 = len(policy.trace)
+            out = orig_choose(state, waypoint)
+            if len(policy.trace) == n0:  # no candidate: not a decision
+                policy._dw_before = math.nan
+            return out
+
+        policy.choose = choose  # type: ignore[method-assign]
+        try:
+            res = explore(m, planner, seed=s.int_seed(f"explore/{ep}"), max_steps=max_steps, on_step=on_step)
+        finally:
+            del policy.choose
+            policy.training = False
+        trace = policy.trace[: len(rewards)]
+        policy.trace = []
+        ep_ret = float(sum(rewards))
+        if trace:
+            G = np.zeros(len(trace))
+            acc = 0.0
+            for t in range(len(trace) - 1, -1, -1):
+                acc = rewards[t] + gamma * acc
+                G[t] = acc
+            G = (G - G.mean()) / (G.std() + 1e-8) if len(G) > 1 else G * 0.0
+            logp = torch.stack([lp for lp, _ in trace])
+            ent = torch.stack([e for _, e in trace])
+            loss = -(logp * torch.as_tensor(G, dtype=torch.float32, device=policy.device)).mean() - entropy * ent.mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.net.parameters(), 1.0)
+            opt.step()
+            policy._np_cache = None
+        policy.trained_episodes += 1
+        rets.append(ep_ret)
+        expl.append(float(res.explored[-1]))
+        dists.append(float(res.distance[-1]))
+        if checkpoint_dir is not None and ((ep + 1) % checkpoint_every == 0):
+            ckpts.append(str(policy.save(Path(checkpoint_dir) / f"policy_{ep + 1}.pt")))
+        stop = emit(callback, Progress("train_policy", completed=ep + 1, total=episodes, description=kind))
+        stop = emit(callback, Iteration("train_policy", nit=ep + 1, objective=ep_ret,
+                                        info={"explored": expl[-1], "distance": dists[-1]})) or stop
+        if stop:
+            status, msg = Status.STOPPED, f"stopped after {ep + 1} episodes"
+            break
+    if checkpoint_dir is not None:
+        ckpts.append(str(policy.save(Path(checkpoint_dir) / "policy_final.pt")))
+    policy.sample_generator = None
+    params = {"seed": s.root, "episodes": episodes, "maps": tuple(maps), "size": size, "max_steps": max_steps,
+              "lr": lr, "gamma": gamma, "distance_cost": distance_cost, "adherence": adherence,
+              "waypoint_bonus": waypoint_bonus, "entropy": entropy, "device": policy.device,
+              "checkpoint_every": checkpoint_every, "time_limit": time_limit, **policy.config()}
+    result = TrainingResult(status=status, message=msg, objective=float(np.mean(rets)) if rets else math.nan,
+                            nit=len(rets), runtime=time.perf_counter() - t0, method="reinforce", backend="torch",
+                            params=params, policy=policy, returns=np.asarray(rets), explored=np.asarray(expl),
+                            distances=np.asarray(dists), checkpoints=tuple(ckpts))
+    emit(callback, Finished("train_policy", result=result))
+    return result

@@ -1,0 +1,165 @@
+"""The ``exploration`` suite of ``engine-bench``: planners on procedural maps.
+
+Registered in ``pyproject.toml``::
+
+    [project.entry-points."engine_bench.suites"]
+    exploration = "planning.exploration.suites:exploration_suite"
+
+Run it with ``engine-bench run exploration --maps indoor,forest,warehouse --seeds 0-9``. Each case
+is one (map kind, map seed, planner); the map is ``generate(kind, size, seed=map_seed)`` and the
+run ``explore(map, planner, seed=ctx.seed)``. Metrics: travel distance and steps to 90% and 99%
+explored, planning milliseconds per step, final explored fraction. The summary table gives means
+per (map kind, planner) and the mean ratio of each planner's distance to 99% to nearest
+frontier's on the same maps. ``--figures DIR`` writes the trajectory, community and waypoint
+PNGs of every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+
+__all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
+
+_PLANNERS = ("nearest_frontier", "utility_greedy", "fare", "fare_learned")
+_MAPS = ("indoor", "forest", "warehouse")
+
+
+def _parse_maps(text: str) -> list[str]:
+    out = parse_str_list(text)
+    bad = [m for m in out if m not in _MAPS]
+    if bad:
+        raise ValueError(f"unknown map kind {bad[0]!r}; choose from {', '.join(_MAPS)}")
+    return list(dict.fromkeys(out))
+
+
+def _parse_planners(text: str) -> list[str]:
+    out = parse_str_list(text)
+    bad = [p for p in out if p not in _PLANNERS]
+    if bad:
+        raise ValueError(f"unknown planner {bad[0]!r}; choose from {', '.join(_PLANNERS)}")
+    return list(dict.fromkeys(out))
+
+
+def _parse_size(text: str) -> int:
+    n = int(text)
+    if not 50 <= n <= 1000:
+        raise ValueError(f"size must be in 50..1000, got {n}")
+    return n
+
+
+def _parse_seeds(text: str) -> list[int]:
+    out = parse_int_list(text)
+    if any(s < 0 for s in out):
+        raise ValueError("seeds must be >= 0")
+    return out
+
+
+def _optional_text(text: str) -> Optional[str]:
+    return text or None
+
+
+def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, policy: Optional[str] = None,
+            figures: Optional[str] = None, max_steps: Optional[int] = None) -> dict[str, Any]:
+    """One run as a flat metrics dict (used by the suite and ``bench/exploration.py``)."""
+    from planning.exploration.explore import FARE, explore
+    from planning.exploration.maps import generate
+
+    m = generate(kind, size, seed=map_seed)
+    plan: Any = planner
+    if planner == "fare_learned" and policy:
+        from planning.exploration.local import LearnedPolicy
+
+        plan = FARE(local=LearnedPolicy.load(policy), name="fare_learned")
+    res = explore(m, plan, seed=seed, max_steps=max_steps)
+    steps = max(1, len(res.planning_time))
+    out = {"status": res.status.value, "runtime": res.runtime, "distance_to_90": res.distance_to_90,
+           "distance_to_99": res.distance_to_99, "steps_to_90": res.steps_to_90, "steps_to_99": res.steps_to_99,
+           "distance": float(res.objective), "steps": int(res.nit),
+           "planning_ms_per_step": 1000.0 * float(np.sum(res.planning_time)) / steps,
+           "explored": float(res.explored[-1]), "grid_fallbacks": int(np.sum(res.grid_fallback)),
+           "strategist_fallbacks": len(res.strategist_fallbacks)}
+    if figures:
+        from planning.exploration.figures import save_figures
+
+        save_figures(res, m.grid, figures, f"{kind}_s{map_seed}_{planner}")
+    return out
+
+
+def build_cases(*, maps: Sequence[str] = _MAPS, seeds: Sequence[int] = tuple(range(10)), size: int = 200,
+                planners: Sequence[str] = _PLANNERS, figures: Optional[str] = None, policy: Optional[str] = None,
+                max_steps: Optional[int] = None) -> list[Case]:
+    """One case per (map kind, map seed, planner)."""
+    cases = []
+    for kind in maps:
+        for ms in seeds:
+            for planner in planners:
+                def run(ctx: RunContext, kind=kind, ms=ms, planner=planner) -> Mapping[str, Any]:
+                    return run_one(kind, size, ms, planner, ctx.seed, policy=policy, figures=figures,
+                                   max_steps=max_steps)
+
+                cases.append(Case(f"{kind} s{ms} {planner}", {"map": kind, "map_seed": ms, "size": size,
+                                                               "planner": planner}, run))
+    return cases
+
+
+def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mean metrics per (map, planner) and the mean ratio of distance to 99% vs nearest frontier."""
+    base: dict[tuple, float] = {}
+    for r in records:
+        p = r.get("params", {})
+        if p.get("planner") == "nearest_frontier" and r.get("status") != "error":
+            base[(p.get("map"), p.get("map_seed"), r.get("seed"))] = r["metrics"].get("distance_to_99", math.nan)
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in records:
+        p = r.get("params", {})
+        groups[(p.get("map"), p.get("planner"))].append(r)
+        groups[("all", p.get("planner"))].append(r)
+    rows = []
+    for (kind, planner), recs in groups.items():
+        ok = [r for r in recs if r.get("status") != "error"]
+
+        def mean(key: str) -> float:
+            vals = [float(r["metrics"].get(key, math.nan)) for r in ok]
+            vals = [v for v in vals if not math.isnan(v)]
+            return float(np.mean(vals)) if vals else math.nan
+
+        ratios = []
+        for r in ok:
+            p = r["params"]
+            b = base.get((p["map"], p["map_seed"], r.get("seed")))
+            d = r["metrics"].get("distance_to_99", math.nan)
+            if b and not math.isnan(b) and not math.isnan(d):
+                ratios.append(d / b)
+        rows.append({"map": kind, "planner": planner, "runs": len(recs), "failed": len(recs) - len(ok),
+                     "dist_90": mean("distance_to_90"), "dist_99": mean("distance_to_99"),
+                     "steps_90": mean("steps_to_90"), "steps_99": mean("steps_to_99"),
+                     "plan_ms_step": mean("planning_ms_per_step"), "explored": mean("explored"),
+                     "ratio_99_vs_nf": float(np.mean(ratios)) if ratios else math.nan})
+    order = {k: i for i, k in enumerate(list(_MAPS) + ["all"])}
+    porder = {k: i for i, k in enumerate(_PLANNERS)}
+    rows.sort(key=lambda row: (order.get(row["map"], 99), porder.get(row["planner"], 99)))
+    return rows
+
+
+exploration_suite = Suite(
+    name="exploration",
+    description="Robot exploration on procedural maps: nearest frontier, utility-greedy, FARE (route + greedy), "
+                "FARE learned; distance/steps to 90%/99% explored and planning time per step.",
+    build=build_cases,
+    options=(
+        SuiteOption("maps", _parse_maps, list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
+        SuiteOption("seeds", _parse_seeds, list(range(10)), "map seeds, e.g. 0-9"),
+        SuiteOption("size", _parse_size, 200, "map side in cells (50..1000)"),
+        SuiteOption("planners", _parse_planners, list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
+        SuiteOption("figures", _optional_text, None, "directory for PNG figures of every run"),
+        SuiteOption("policy", _optional_text, None, "LearnedPolicy checkpoint (.pt) for fare_learned"),
+        SuiteOption("max_steps", lambda t: int(t), None, "step budget per run"),
+    ),
+    summarize=summarize,
+)
