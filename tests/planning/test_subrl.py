@@ -1,0 +1,218 @@
+"""Tests for planning.subrl: the SubPO gradient is the exact gradient of E[F(trajectory)]
+(enumeration + finite differences), the sampled estimator converges to it, training reaches the
+enumerated optimum and beats modular RL, persistence, determinism and validation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import InvalidInputError
+from engine.status import Status
+from planning.objectives import GraphCoverage, FacilityLocation
+from planning.subrl import GridWorld, ModularRL, SubPO
+
+
+# ----------------------------------------------------------------------------- exact objective
+def _softmax(theta):
+    z = theta - theta.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def exact_objective(env: GridWorld, theta: np.ndarray) -> float:
+    """E[F(visited cells)] under the tabular policy softmax(theta[t, s]), by forward dynamic
+    programming over (cell, visited-mask) (independent of the library's rollout code)."""
+    S, T = env.n_states, env.horizon
+    pi = _softmax(theta)                                   # (T, S, 5)
+    E = (1 - env.slip) * np.eye(5) + env.slip / 5         # E[e, a]: executed e given intended a
+    dist = {(env.start, 1 << env.start): 1.0}
+    for t in range(T):
+        new: dict = {}
+        for (s, mask), p in dist.items():
+            for a in range(5):
+                for e in range(5):
+                    q = p * pi[t, s, a] * E[e, a]
+                    if q == 0.0:
+                        continue
+                    s2 = int(env.next_state[s, e])
+                    key = (s2, mask | (1 << s2))
+                    new[key] = new.get(key, 0.0) + q
+        dist = new
+    F = _mask_values(env)
+    return sum(p * F[mask] for (s, mask), p in dist.items())
+
+
+_F_CACHE: dict = {}
+
+
+def _mask_values(env: GridWorld) -> dict:
+    key = id(env.objective)
+    if key not in _F_CACHE:
+        S = env.n_states
+        _F_CACHE[key] = (env.objective, {m: env.objective.evaluate([i for i in range(S) if m >> i & 1])
+                                         for m in range(1 << S)})
+    return _F_CACHE[key][1]
+
+
+def enumerate_episodes(env: GridWorld, theta: np.ndarray):
+    """All (cells, intended actions, probability) of the tiny env."""
+    T = env.horizon
+    pi = _softmax(theta)
+    E = (1 - env.slip) * np.eye(5) + env.slip / 5
+    cells, acts, probs = [], [], []
+    for intended in itertools.product(range(5), repeat=T):
+        for executed in itertools.product(range(5), repeat=T):
+            s = env.start
+            path = [s]
+            p = 1.0
+            for t in range(T):
+                p *= pi[t, s, intended[t]] * E[executed[t], intended[t]]
+                s = int(env.next_state[s, executed[t]])
+                path.append(s)
+            if p > 0:
+                cells.append(path)
+                acts.append(intended)
+                probs.append(p)
+    return np.array(cells), np.array(acts), np.array(probs)
+
+
+def _tiny_env(slip=0.3):
+    return GridWorld((2, 2), horizon=3, slip=slip,
+                     objective=GraphCoverage((2, 2), radius=0, weights=[1.0, 2.0, 3.0, 0.5])
+                     + 0.5 * FacilityLocation(np.random.default_rng(0).random((4, 4))))
+
+
+@pytest.mark.parametrize("slip", [0.0, 0.3])
+def test_subpo_gradient_equals_finite_differences(slip):
+    env = _tiny_env(slip)
+    agent = SubPO(env, policy="markov", seed=0)
+    theta = np.random.default_rng(1).normal(size=agent.theta.shape)
+    with torch.no_grad():
+        agent.theta.copy_(torch.as_tensor(theta))
+    # exact policy gradient: the library's surrogate over every episode, weighted by its probability
+    cells, acts, probs = enumerate_episodes(env, theta)
+    assert probs.sum() == pytest.approx(1.0)
+    rewards, values = agent.rewards(torch.as_tensor(cells))
+    assert float((torch.as_tensor(probs) * values).sum()) == pytest.approx(exact_objective(env, theta), abs=1e-12)
+    loss = agent.surrogate(cells, acts, rewards, weights=probs, baseline=False)
+    (grad,) = torch.autograd.grad(loss, [agent.theta])
+    pg = -grad.numpy()
+    # central finite differences of the independently computed E[F]
+    fd = np.zeros_like(theta)
+    h = 1e-5
+    for idx in np.ndindex(theta.shape):
+        up, dn = theta.copy(), theta.copy()
+        up[idx] += h
+        dn[idx] -= h
+        fd[idx] = (exact_objective(env, up) - exact_objective(env, dn)) / (2 * h)
+    np.testing.assert_allclose(pg, fd, atol=1e-7)
+    assert np.abs(fd).max() > 1e-2  # the check is not vacuous
+
+
+def test_sampled_gradient_mean_converges():
+    env = _tiny_env(0.3)
+    agent = SubPO(env, policy="markov", seed=5)
+    theta = np.random.default_rng(2).normal(size=agent.theta.shape)
+    with torch.no_grad():
+        agent.theta.copy_(torch.as_tensor(theta))
+    cells, acts, probs = enumerate_episodes(env, theta)
+    rewards, _ = agent.rewards(torch.as_tensor(cells))
+    (g,) = torch.autograd.grad(agent.surrogate(cells, acts, rewards, weights=probs, baseline=False), [agent.theta])
+    exact = -g.numpy().ravel()
+    est = [agent.gradient(4000).numpy() for _ in range(10)]
+    mean = np.mean(est, axis=0)
+    sem = np.std(est, axis=0, ddof=1) / np.sqrt(len(est))
+    err = np.abs(mean - exact)
+    assert np.all(err <= 5 * sem + 1e-3)
+    assert np.linalg.norm(mean - exact) <= 0.1 * np.linalg.norm(exact)
+    # the estimator without baseline is unbiased too (only noisier)
+    agent.baseline = False
+    mean_nb = np.mean([agent.gradient(4000).numpy() for _ in range(10)], axis=0)
+    assert np.linalg.norm(mean_nb - exact) <= 0.2 * np.linalg.norm(exact)
+
+
+def test_subpo_approaches_optimum_and_beats_modular_rl():
+    env = GridWorld((4, 4), horizon=6)
+    opt = env.optimal_value()
+    assert opt == 15.0
+    sub = SubPO(env, lr=0.3, batch_size=64, seed=1)
+    res = sub.train(120)
+    mod = ModularRL(env, lr=0.3, batch_size=64, seed=1)
+    mod.train(120)
+    v_sub, v_mod = sub.evaluate(512), mod.evaluate(512)
+    assert v_sub >= 0.9 * opt
+    assert v_sub > v_mod + 1.0
+    assert res.status is Status.ITERATION_LIMIT and res.history.shape == (120,) and res.n_episodes == 120 * 64
+    assert res.history[-10:].mean() > res.history[:10].mean()
+
+
+def test_history_policy_learns():
+    env = GridWorld((3, 3), horizon=4, slip=0.1)
+    agent = SubPO(env, policy="history", lr=0.01, batch_size=64, seed=3)
+    before = agent.evaluate(256)
+    agent.train(40)
+    assert agent.evaluate(256) > before
+    assert 0 <= agent.act((0, 0), 0, visited=[0]) < 5
+
+
+def test_optimal_value_slippery_matches_bruteforce():
+    env = GridWorld((2, 2), horizon=2, slip=0.2)
+    # brute force over history-dependent policies = expectimax over the tree
+    P = env.transition_probs()
+
+    def V(t, s, visited):
+        if t == env.horizon:
+            return env.value(sorted(visited))
+        return max(sum(P[s, a, s2] * V(t + 1, s2, visited | {s2}) for s2 in range(4) if P[s, a, s2] > 0)
+                   for a in range(5))
+
+    assert env.optimal_value() == pytest.approx(V(0, env.start, {env.start}))
+
+
+def test_determinism_save_load_and_callback(tmp_path):
+    env = GridWorld((3, 3), horizon=4)
+    a = SubPO(env, seed=7, batch_size=16)
+    b = SubPO(env, seed=7, batch_size=16)
+    ha, hb = a.train(5).history, b.train(5).history
+    np.testing.assert_array_equal(ha, hb)
+    path = tmp_path / "agent.pt"
+    a.save(path)
+    c = SubPO.load(path, env)
+    np.testing.assert_array_equal(c.theta.detach().numpy(), a.theta.detach().numpy())
+    assert c.act(0, 0) == a.act(0, 0)
+    with pytest.raises(InvalidInputError, match="another grid"):
+        SubPO.load(path, GridWorld((2, 2), horizon=4))
+    m = ModularRL(GridWorld((3, 3), horizon=4, slip=0.1), policy="history", seed=2, batch_size=8)
+    m.train(2)
+    m.save(tmp_path / "m.pt")
+    m2 = ModularRL.load(tmp_path / "m.pt", GridWorld((3, 3), horizon=4, slip=0.1))
+    assert m2.reward == "modular" and m2.act(4, 1, visited=[0, 1, 4]) == m.act(4, 1, visited=[0, 1, 4])
+    events = []
+
+    def stop(event):
+        events.append(event)
+        if event.nit == 3:
+            raise StopIteration
+
+    res = SubPO(env, seed=1, batch_size=8).train(10, callback=stop)
+    assert res.status is Status.STOPPED and res.nit == 3 and len(events) == 3
+
+
+def test_bad_input():
+    with pytest.raises(InvalidInputError, match="start"):
+        GridWorld((3, 3), start=(3, 0))
+    with pytest.raises(InvalidInputError, match="slip"):
+        GridWorld((3, 3), slip=1.5)
+    with pytest.raises(InvalidInputError, match="elements but the grid"):
+        GridWorld((3, 3), objective=GraphCoverage((2, 2)))
+    env = GridWorld((2, 2), horizon=2)
+    with pytest.raises(InvalidInputError, match="policy"):
+        SubPO(env, policy="lstm")
+    with pytest.raises(InvalidInputError, match="lr"):
+        SubPO(env, lr=0)
+    with pytest.raises(InvalidInputError, match="reward"):
+        ModularRL(env, reward="submodular")
