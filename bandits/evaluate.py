@@ -1,0 +1,200 @@
+"""Evaluate a policy on a coRMAB: Monte Carlo over episodes, or exactly on small problems.
+
+The score of an episode is its **average expected next-step reward per step**,
+``(1/H) * sum_t R(s_t, a_t)`` with ``R(s, a) = sum_j E[r_j(s'_j) | s, a]`` (the convention of the
+SEQUOIA paper; see :mod:`bandits.problem`). Transitions are sampled, so episodes differ only
+through the states they visit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from bandits.exact import MAX_STATES, joint_states, policy_actions
+from bandits.problem import CoRMAB
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from engine.events import Progress, emit
+from engine.result import SolveResult
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import check_choice, check_int
+
+__all__ = ["evaluate", "EvaluationResult"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationResult(SolveResult):
+    """Result of :func:`evaluate`.
+
+    Attributes
+    ----------
+    objective, mean : float
+        Mean over episodes of the per-step average expected reward.
+    sem : float
+        Standard error of the mean over episodes (0 for ``method="exact"``).
+    returns : numpy.ndarray, shape (episodes,)
+        Per-episode average expected reward per step (empty for ``method="exact"``).
+    step_rewards : numpy.ndarray, shape (horizon,)
+        Mean expected reward of each step (over episodes, or exact).
+    decision_time_mean, decision_time_median, decision_time_max : float
+        Seconds per ``policy.act`` call.
+    n_decisions : int
+        Number of ``policy.act`` calls.
+    policy : str
+        The policy's name.
+    """
+
+    mean: float = math.nan
+    sem: float = math.nan
+    returns: Any = None
+    step_rewards: Any = None
+    decision_time_mean: float = math.nan
+    decision_time_median: float = math.nan
+    decision_time_max: float = math.nan
+    n_decisions: int = 0
+    policy: str = ""
+
+
+def _validate_evaluate(problem: Any, policy: Any, episodes: Any, horizon: Any, initial_state: Any, method: Any,
+                       where: str):
+    if not isinstance(problem, CoRMAB):
+        raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
+    if not callable(getattr(policy, "act", None)):
+        raise InvalidInputError(f"{where}: policy must have an act(state) method, got {type(policy).__name__}")
+    E = check_int(episodes, "episodes", where, lower=1)
+    H = check_int(horizon, "horizon", where, lower=1)
+    check_choice(method, "method", where, ("monte_carlo", "exact"))
+    s0 = None
+    if initial_state is not None:
+        arr = np.asarray(initial_state)
+        try:
+            f = np.asarray(arr, dtype=float)
+        except (TypeError, ValueError):
+            f = None
+        if (f is None or f.shape != (problem.n_arms,) or not np.all(np.isfinite(f)) or not np.all(f == np.round(f))
+                or f.min() < 0 or f.max() >= problem.n_states):
+            raise InvalidInputError(f"{where}: initial_state must be {problem.n_arms} integers in "
+                                    f"[0, {problem.n_states}), got {initial_state!r}")
+        s0 = f.astype(np.int64)
+    return E, H, s0
+
+
+def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int = 20, seed: Any = 0,
+             initial_state: Any = None, method: str = "monte_carlo", check_actions: bool = True,
+             callback: Any = None, max_states: int = MAX_STATES) -> EvaluationResult:
+    """Average expected reward per step of ``policy`` on ``problem``.
+
+    Parameters
+    ----------
+    problem : CoRMAB
+    policy : object with ``act(state) -> 0/1 action`` (``reset(seed)`` is called when present)
+    episodes : int
+        Monte Carlo episodes (run side by side, one vectorised simulator step per time step).
+    horizon : int
+        Steps per episode ``H``.
+    seed : int, Generator or None
+        Drives the initial states, the transitions and the policy's own randomness.
+    initial_state : array_like of int, optional
+        Start every episode here; ``None`` draws each arm's state uniformly per episode
+        (``method="exact"`` then averages over the uniform start).
+    method : {"monte_carlo", "exact"}
+        ``"exact"`` propagates the joint-state distribution forward (small problems, deterministic
+        policies): the answer is the exact expectation and ``sem`` is 0.
+    check_actions : bool
+        Verify each action against the constraints (an infeasible action raises InvalidInputError).
+    callback : callable, optional
+        Receives :class:`engine.events.Progress` after each time step.
+
+    Returns
+    -------
+    EvaluationResult
+
+    Examples
+    --------
+    >>> import bandits
+    >>> problem = bandits.make_domain("budget", n_arms=4, budget=1, seed=0)
+    >>> res = bandits.evaluate(problem, bandits.policies.null(problem), episodes=5, horizon=3, seed=0)
+    >>> res.returns.shape, res.sem >= 0
+    ((5,), True)
+    """
+    where = "evaluate()"
+    E, H, s0 = _validate_evaluate(problem, policy, episodes, horizon, initial_state, method, where)
+    seed_obj = resolve_seed(seed, where=where)
+    if hasattr(policy, "reset"):
+        policy.reset(seed_obj.int_seed("policy"))
+    name = str(getattr(policy, "name", type(policy).__name__))
+    params = {"episodes": E, "horizon": H, "seed": seed_obj.root, "method": method,
+              "initial_state": None if s0 is None else s0.tolist(), "check_actions": bool(check_actions)}
+    t_start = time.perf_counter()
+    if method == "exact":
+        return _evaluate_exact(problem, policy, H, s0, params, name, t_start, max_states, where)
+
+    rng_init = seed_obj.generator("initial_states")
+    rng_step = seed_obj.generator("transitions")
+    states = np.repeat(s0[None, :], E, axis=0) if s0 is not None else problem.initial_states(rng_init, E)
+    rewards = np.zeros((E, H))
+    times: list[float] = []
+    for t in range(H):
+        acts = np.empty((E, problem.n_actions), dtype=np.int64)
+        for e in range(E):
+            t0 = time.perf_counter()
+            a = policy.act(states[e])
+            times.append(time.perf_counter() - t0)
+            acts[e] = np.asarray(a, dtype=np.int64)
+        rewards[:, t] = problem.expected_reward(states, acts)
+        states = problem.step(states, acts, rng_step, check=check_actions)
+        if emit(callback, Progress(where, completed=t + 1, total=H, description=name)):
+            raise InvalidInputError(f"{where}: stopping an evaluation is not supported")
+    returns = rewards.mean(axis=1)
+    mean = float(returns.mean())
+    sem = float(returns.std(ddof=1) / math.sqrt(E)) if E > 1 else math.nan
+    tarr = np.asarray(times)
+    return EvaluationResult(status=Status.OPTIMAL, message="monte carlo evaluation", x=None, objective=mean,
+                            runtime=time.perf_counter() - t_start, method="monte_carlo", backend="numpy",
+                            params=params, mean=mean, sem=sem, returns=returns, step_rewards=rewards.mean(axis=0),
+                            decision_time_mean=float(tarr.mean()), decision_time_median=float(np.median(tarr)),
+                            decision_time_max=float(tarr.max()), n_decisions=int(tarr.size), policy=name)
+
+
+def _evaluate_exact(problem: CoRMAB, policy: Any, H: int, s0: Optional[np.ndarray], params: dict, name: str,
+                    t_start: float, max_states: int, where: str) -> EvaluationResult:
+    if getattr(policy, "deterministic", True) is False:
+        raise UnsupportedProblemError(f"{where}: method='exact' needs a deterministic policy, {name!r} is randomised")
+    J, S = problem.n_arms, problem.n_states
+    if S ** J > max_states:
+        raise InvalidInputError(f"{where}: method='exact' needs S**J <= max_states={max_states}, got {S ** J}")
+    t0 = time.perf_counter()
+    acts = policy_actions(problem, policy, max_states=max_states)
+    dt = (time.perf_counter() - t0) / acts.shape[0]
+    states = joint_states(J, S)
+    R = problem.expected_reward(states, acts)  # reward of acting in each joint state
+    uniq, inverse = np.unique(acts, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    mats = [problem.arms.arm_matrices(a) for a in uniq]
+    shape = (S,) * J
+    if s0 is None:
+        d = np.full(S ** J, 1.0 / S ** J)
+    else:
+        d = np.zeros(S ** J)
+        d[np.ravel_multi_index(tuple(s0), shape)] = 1.0
+    step_rewards = np.zeros(H)
+    for t in range(H):
+        step_rewards[t] = float(d @ R)
+        nxt = np.zeros(shape)
+        for k, M in enumerate(mats):
+            dk = np.where(inverse == k, d, 0.0).reshape(shape)
+            for j in range(J):  # push the mass of arm j forward: sum_s d[s] M[j, s_j, s'_j]
+                dk = np.moveaxis(np.tensordot(dk, M[j], axes=([j], [0])), -1, j)
+            nxt += dk
+        d = nxt.reshape(-1)
+    mean = float(step_rewards.mean())
+    return EvaluationResult(status=Status.OPTIMAL, message="exact forward evaluation", objective=mean,
+                            runtime=time.perf_counter() - t_start, method="exact", backend="numpy", params=params,
+                            mean=mean, sem=0.0, returns=np.zeros(0), step_rewards=step_rewards,
+                            decision_time_mean=dt, decision_time_median=dt, decision_time_max=dt,
+                            n_decisions=int(acts.shape[0]), policy=name)

@@ -1,0 +1,647 @@
+"""SEQUOIA: deep Q-learning with combinatorial actions chosen by mixed-integer programming.
+
+One readable file in the spirit of CleanRL. The Q-network scores ``concat(action, state)``
+(the state scaled to [0, 1]); every greedy action and every bootstrap target
+``max_{a'} Q_target(s', a')`` is an exact maximisation over the feasible set:
+
+- ``"enumerate"``: a batched forward pass over every feasible action (the first layer is split
+  as ``W_a a + W_s s`` so the action part is computed once per network version) -- exact and
+  fastest when the set is small;
+- ``"mip"``: :class:`solvers.NetworkMIP` (the exact big-M embedding of the ReLU network over the
+  :class:`solvers.FeasibleSet`);
+- ``"greedy"``: greedy construction (the *iterative DQN* baseline, not exact);
+- ``"auto"``: enumeration when the set has at most ``enumerate_limit`` actions, else the MIP.
+
+Training (Algorithm 1 of the paper, with its variance reduction): warm start the network on
+the one-step expected reward ``R(s, a)`` of random states and feasible actions; then per step an
+epsilon-greedy action (exploration with the domain's random feasible actions), the transition
+sampled by the simulator, and a DQN update on a replay minibatch with the **expected-reward
+target** ``y = R(s, a) + gamma * max_{a'} Q_target(s', a')``. The target network is copied every
+``target_update`` gradient steps; between copies the maxima are memoised per next state.
+
+Reproducibility: one seed drives the network initialisation, exploration, minibatches and the
+simulator; :meth:`Sequoia.save` stores weights, optimiser, replay buffer, memo and every RNG
+state, so training ``n`` episodes, saving, loading and training ``m`` more gives the same
+network as training ``n + m`` episodes in one go (single-threaded, deterministic solves).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from bandits.policies import Policy, greedy_construct
+from bandits.problem import CoRMAB, action_key
+from engine.errors import InvalidInputError
+from engine.events import Iteration, Progress, emit
+from engine.result import SolveResult
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import check_choice, check_int, check_real
+
+__all__ = ["Sequoia", "TrainingResult"]
+
+_FORMAT = "bandits.Sequoia/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingResult(SolveResult):
+    """Result of :meth:`Sequoia.train`.
+
+    ``objective`` is the mean per-step expected reward of the last (up to) 10 training episodes;
+    ``history`` holds that mean for every episode so far; ``solver_stats`` counts the argmax
+    solves (``solves``, ``solve_time``, ``proven_optimal``, ``fallbacks``, ``decisions``, ``steps``),
+    ``episodes`` the episodes trained so far in total.
+    """
+
+    history: Any = None
+    solver_stats: Any = field(default_factory=dict)
+    episodes: int = 0
+
+
+@contextmanager
+def _torch_threads(n: Optional[int]):
+    """Run with ``n`` torch intra-op threads, restoring the previous setting afterwards.
+
+    Tiny Q-networks are much faster single-threaded, above all on a shared machine where the
+    OpenMP workers of a multi-threaded torch spin against other processes.
+    """
+    import torch
+
+    if n is None:
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class Sequoia:
+    """A SEQUOIA agent for a :class:`~bandits.CoRMAB`.
+
+    Parameters
+    ----------
+    problem : CoRMAB
+    seed : int, Generator or None
+    device : {"auto", "cpu", "cuda"}
+    hidden : tuple of int
+        Hidden ReLU layer widths of the Q-network (default two layers of 32).
+    gamma : float
+        Discount of the bootstrap target.
+    lr : float
+        Adam learning rate.
+    batch_size, buffer_size : int
+        Replay minibatch and buffer sizes.
+    horizon : int
+        Steps per training episode.
+    epsilon_start, epsilon_end : float
+        Exploration rate, decayed linearly over ``epsilon_decay_episodes`` episodes.
+    target_update : int
+        Gradient steps between target-network copies.
+    train_frequency : int
+        Environment steps per gradient step.
+    learning_starts : int
+        Transitions in the buffer before learning starts.
+    warm_start_steps : int
+        Adam steps fitting ``Q(s, a) ~ R(s, a)`` before training (0 disables the warm start).
+    action_selection : {"auto", "enumerate", "mip", "greedy"}
+    enumerate_limit : int
+        Largest feasible set enumerated under ``"auto"``.
+    mip_time_limit : float, optional
+        Per-solve time limit of the network MIP.
+    train_selection : {"same", "greedy"}
+        ``"greedy"`` uses greedy construction for the greedy actions and bootstrap targets *during
+        training* only (decisions after training still use ``action_selection``): a cheaper,
+        inexact variant for sets too large to enumerate when per-sample MIPs are too slow.
+    threads : int or None
+        torch intra-op threads while the agent trains or acts (default 1, restored afterwards;
+        None leaves torch's setting alone).
+
+    Examples
+    --------
+    >>> import bandits
+    >>> problem = bandits.make_domain("budget", n_arms=4, budget=1, seed=0)
+    >>> agent = bandits.Sequoia(problem, seed=0, warm_start_steps=20)
+    >>> res = agent.train(episodes=2)
+    >>> res.episodes, int(agent.act([0, 1, 2, 3]).sum()) <= 1
+    (2, True)
+    """
+
+    def __init__(self, problem: CoRMAB, *, seed: Any = 0, device: str = "auto", hidden: Any = (32, 32),
+                 gamma: float = 0.9, lr: float = 1e-3, batch_size: int = 32, buffer_size: int = 5000,
+                 horizon: int = 20, epsilon_start: float = 0.3, epsilon_end: float = 0.05,
+                 epsilon_decay_episodes: int = 50, target_update: int = 50, train_frequency: int = 1,
+                 learning_starts: int = 64, warm_start_steps: int = 300, action_selection: str = "auto",
+                 enumerate_limit: int = 20_000, mip_time_limit: Optional[float] = None,
+                 threads: Optional[int] = 1, train_selection: str = "same") -> None:
+        where = "Sequoia()"
+        if not isinstance(problem, CoRMAB):
+            raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
+        check_choice(device, "device", where, ("auto", "cpu", "cuda"))
+        check_choice(action_selection, "action_selection", where, ("auto", "enumerate", "mip", "greedy"))
+        check_choice(train_selection, "train_selection", where, ("same", "greedy"))
+        try:
+            hid = tuple(int(h) for h in hidden)
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(f"{where}: hidden must be a sequence of positive ints, got {hidden!r}") from err
+        if not hid or min(hid) < 1:
+            raise InvalidInputError(f"{where}: hidden must be a non-empty sequence of positive ints, got {hidden!r}")
+        seed_obj = resolve_seed(seed, where=where)
+        self.problem = problem
+        self.config = {
+            "seed": seed_obj.root, "device": device, "hidden": list(hid),
+            "gamma": check_real(gamma, "gamma", where, lower=0.0, upper=1.0),
+            "lr": check_real(lr, "lr", where, lower=0.0, lower_strict=True),
+            "batch_size": check_int(batch_size, "batch_size", where, lower=1),
+            "buffer_size": check_int(buffer_size, "buffer_size", where, lower=1),
+            "horizon": check_int(horizon, "horizon", where, lower=1),
+            "epsilon_start": check_real(epsilon_start, "epsilon_start", where, lower=0.0, upper=1.0),
+            "epsilon_end": check_real(epsilon_end, "epsilon_end", where, lower=0.0, upper=1.0),
+            "epsilon_decay_episodes": check_int(epsilon_decay_episodes, "epsilon_decay_episodes", where, lower=1),
+            "target_update": check_int(target_update, "target_update", where, lower=1),
+            "train_frequency": check_int(train_frequency, "train_frequency", where, lower=1),
+            "learning_starts": check_int(learning_starts, "learning_starts", where, lower=1),
+            "warm_start_steps": check_int(warm_start_steps, "warm_start_steps", where, lower=0),
+            "action_selection": action_selection,
+            "train_selection": train_selection,
+            "enumerate_limit": check_int(enumerate_limit, "enumerate_limit", where, lower=0),
+            "threads": None if threads is None else check_int(threads, "threads", where, lower=1),
+            "mip_time_limit": None if mip_time_limit is None else check_real(mip_time_limit, "mip_time_limit", where,
+                                                                              lower=0.0, lower_strict=True),
+        }
+        self.device = _resolve_device(device)
+        self._seed = seed_obj
+        self._rng_env = seed_obj.generator("sequoia:env")
+        self._rng_agent = seed_obj.generator("sequoia:agent")
+        n, J = problem.n_actions, problem.n_arms
+        self.n_in = n + J
+        self._build_networks(seed_obj.generator("sequoia:init"))
+        # replay buffer (numpy, CPU)
+        cap = self.config["buffer_size"]
+        self._buf_s = np.zeros((cap, J), dtype=np.int8)
+        self._buf_a = np.zeros((cap, n), dtype=np.int8)
+        self._buf_r = np.zeros(cap, dtype=np.float64)
+        self._buf_s2 = np.zeros((cap, J), dtype=np.int8)
+        self._buf_n = 0
+        self._buf_pos = 0
+        self.episodes_done = 0
+        self.env_steps = 0
+        self.grad_steps = 0
+        self.warm_started = False
+        self.history: list[float] = []
+        self.stats = {"solves": 0, "solve_time": 0.0, "proven_optimal": 0, "fallbacks": 0, "decisions": 0,
+                      "target_solves": 0, "memo_hits": 0, "greedy_solves": 0}
+        self._target_memo: dict[bytes, float] = {}
+        self._act_memo: dict[bytes, np.ndarray] = {}
+        self._version = 0  # online-network version (bumped per gradient step)
+        self._mode = self._choose_mode()
+        self._enum_cache: dict[tuple, Any] = {}
+        self._mip_cache: dict[tuple, Any] = {}
+
+    # ------------------------------------------------------------------ networks
+    def _build_networks(self, rng: np.random.Generator) -> None:
+        import torch
+        from torch import nn
+
+        sizes = [self.n_in] + list(self.config["hidden"]) + [1]
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            lin = nn.Linear(sizes[i], sizes[i + 1])
+            bound = 1.0 / math.sqrt(sizes[i])  # PyTorch's default range, drawn from our seeded stream
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(rng.uniform(-bound, bound, size=(sizes[i + 1], sizes[i]))))
+                lin.bias.copy_(torch.from_numpy(rng.uniform(-bound, bound, size=sizes[i + 1])))
+            layers.append(lin)
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        self.q = nn.Sequential(*layers).to(self.device)
+        self.q_target = nn.Sequential(*[type(m)(m.in_features, m.out_features) if isinstance(m, nn.Linear)
+                                        else nn.ReLU() for m in layers]).to(self.device)
+        self.q_target.load_state_dict(self.q.state_dict())
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=self.config["lr"])
+
+    def _scale(self, states: np.ndarray) -> np.ndarray:
+        S = self.problem.n_states
+        return np.asarray(states, dtype=np.float64) / max(S - 1, 1)
+
+    def _inputs(self, states: np.ndarray, actions: np.ndarray):
+        import torch
+
+        x = np.concatenate([np.asarray(actions, dtype=np.float64), self._scale(states)], axis=1)
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+    # ------------------------------------------------------------------ argmax over the feasible set
+    def _choose_mode(self) -> str:
+        mode = self.config["action_selection"]
+        if mode in ("auto", "enumerate"):
+            acts = self.problem.feasible_actions(self.config["enumerate_limit"] if mode == "auto" else 10_000_000)
+            if acts is not None:
+                self._actions = acts
+                return "enumerate"
+            if mode == "enumerate":
+                raise InvalidInputError("Sequoia(): action_selection='enumerate' but the feasible set is too large")
+            return "mip"
+        return mode
+
+    def _enum_max(self, net: Any, states: np.ndarray, key: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """argmax/max of ``net`` over every feasible action for each state (batched forward)."""
+        import torch
+
+        lin = [m for m in net if isinstance(m, torch.nn.Linear)]
+        n = self.problem.n_actions
+        with torch.no_grad():
+            if key not in self._enum_cache:
+                self._enum_cache = {k: v for k, v in self._enum_cache.items() if k[0] != key[0]}
+                A = torch.as_tensor(np.array(self._actions), dtype=torch.float32, device=self.device)
+                self._enum_cache[key] = A @ lin[0].weight[:, :n].T  # [K, h]
+            HA = self._enum_cache[key]
+            K = HA.shape[0]
+            S = torch.as_tensor(self._scale(states), dtype=torch.float32, device=self.device)
+            HS = S @ lin[0].weight[:, n:].T + lin[0].bias  # [b, h]
+            best_v = np.empty(len(states))
+            best_i = np.empty(len(states), dtype=np.int64)
+            chunk = max(1, (1 << 20) // max(K, 1))
+            for lo in range(0, len(states), chunk):
+                h = torch.relu(HA[None, :, :] + HS[lo:lo + chunk, None, :])
+                for layer in lin[1:-1]:
+                    h = torch.relu(h @ layer.weight.T + layer.bias)
+                q = (h @ lin[-1].weight.T + lin[-1].bias)[..., 0]  # [b, K]
+                v, i = q.max(dim=1)
+                best_v[lo:lo + chunk] = v.cpu().numpy()
+                best_i[lo:lo + chunk] = i.cpu().numpy()
+        return self._actions[best_i], best_v
+
+    def _mip_max(self, net: Any, state: np.ndarray, key: tuple) -> tuple[np.ndarray, float]:
+        from solvers.network_mip import NetworkMIP  # issue 3
+
+        if key not in self._mip_cache:
+            self._mip_cache = {k: v for k, v in self._mip_cache.items() if k[0] != key[0]}
+            self._mip_cache[key] = NetworkMIP(self._weights(net), self.problem.feasible_set,
+                                              state_dim=self.problem.n_arms, method="mip")
+        mip = self._mip_cache[key]
+        kwargs = {}
+        if self.config["mip_time_limit"] is not None:
+            kwargs["time_limit"] = self.config["mip_time_limit"]
+        res = mip.maximize(self._scale(state[None])[0], **kwargs)
+        self.stats["solves"] += 1
+        self.stats["solve_time"] += float(res.runtime)
+        ok = res.x is not None and res.status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT)
+        self.stats["proven_optimal"] += int(res.status == Status.OPTIMAL)
+        a = np.round(np.asarray(res.x)[: self.problem.n_actions]).astype(np.int64) if ok else None
+        if a is None or not self.problem.contains(a):
+            self.stats["fallbacks"] += 1
+            return self._greedy_max(net, state)
+        return a, float(res.objective)
+
+    def _greedy_max(self, net: Any, state: np.ndarray) -> tuple[np.ndarray, float]:
+        import torch
+
+        def score(A: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return net(self._inputs(np.repeat(state[None], len(A), axis=0), A))[:, 0].cpu().numpy()
+
+        a, ok = greedy_construct(self.problem, state, score)
+        if not ok:
+            self.stats["fallbacks"] += 1
+            a = self.problem.sample_action(np.random.default_rng(0))
+        return a, float(score(a[None])[0])
+
+    def _maximize(self, net: Any, states: np.ndarray, key: tuple, *, training: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy actions and values of ``net`` at each state (rows of ``states``)."""
+        t0 = time.perf_counter()
+        mode = self._mode
+        if training and self.config["train_selection"] == "greedy" and mode != "enumerate":
+            mode = "greedy"
+        if mode == "enumerate":
+            acts, vals = self._enum_max(net, states, key)
+            self.stats["solves"] += len(states)
+            self.stats["proven_optimal"] += len(states)
+            self.stats["solve_time"] += time.perf_counter() - t0
+            return acts, vals
+        acts = np.empty((len(states), self.problem.n_actions), dtype=np.int64)
+        vals = np.empty(len(states))
+        for i, s in enumerate(states):
+            if mode == "mip":
+                acts[i], vals[i] = self._mip_max(net, s, key)
+            else:
+                acts[i], vals[i] = self._greedy_max(net, s)
+                self.stats["solves"] += 1
+                self.stats["greedy_solves"] = self.stats.get("greedy_solves", 0) + 1
+        if mode == "greedy":
+            self.stats["solve_time"] += time.perf_counter() - t0
+        return acts, vals
+
+    @staticmethod
+    def _weights(net: Any) -> list:
+        import torch
+
+        return [(m.weight.detach().cpu().numpy().astype(np.float64), m.bias.detach().cpu().numpy().astype(np.float64))
+                for m in net if isinstance(m, torch.nn.Linear)]
+
+    # ------------------------------------------------------------------ acting
+    def act(self, state: Any) -> np.ndarray:
+        """The greedy action ``argmax_a Q(a, state)`` over the feasible set (memoised per state)."""
+        p = self.problem
+        s = np.asarray(state)
+        try:
+            f = np.asarray(s, dtype=float)
+        except (TypeError, ValueError):
+            f = None
+        if (f is None or f.shape != (p.n_arms,) or not np.all(np.isfinite(f)) or not np.all(f == np.round(f))
+                or f.min() < 0 or f.max() >= p.n_states):
+            raise InvalidInputError(f"Sequoia.act(): state must be {p.n_arms} integers in [0, {p.n_states}), "
+                                    f"got {state!r}")
+        s = f.astype(np.int64)
+        key = action_key(s)
+        hit = self._act_memo.get(key)
+        if hit is None:
+            self.stats["decisions"] += 1
+            with _torch_threads(self.config["threads"]):
+                a, _ = self._maximize(self.q, s[None], ("online", self._version))
+            hit = a[0]
+            self._act_memo[key] = hit
+        return hit.copy()
+
+    def policy(self, name: str = "sequoia") -> Policy:
+        """This agent as a :class:`bandits.policies.Policy` (for :func:`bandits.evaluate`)."""
+        return _AgentPolicy(self, name)
+
+    # ------------------------------------------------------------------ training
+    def _epsilon(self) -> float:
+        c = self.config
+        frac = min(1.0, self.episodes_done / c["epsilon_decay_episodes"])
+        return c["epsilon_start"] + frac * (c["epsilon_end"] - c["epsilon_start"])
+
+    def _warm_start(self) -> None:
+        import torch
+
+        steps = self.config["warm_start_steps"]
+        p = self.problem
+        rng = self._rng_agent
+        n_samples = max(256, 4 * self.config["batch_size"])
+        S = p.initial_states(rng, n_samples)
+        A = np.stack([p.sample_action(rng) for _ in range(n_samples)])
+        R = p.expected_reward(S, A)
+        x = self._inputs(S, A)
+        y = torch.as_tensor(R, dtype=torch.float32, device=self.device)
+        for _ in range(steps):
+            idx = torch.as_tensor(rng.integers(0, n_samples, size=64), device=self.device)
+            loss = torch.mean((self.q(x[idx])[:, 0] - y[idx]) ** 2)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        self.q_target.load_state_dict(self.q.state_dict())
+        self._version += 1
+        self._target_version_bump()
+        self.warm_started = True
+
+    def _target_version_bump(self) -> None:
+        self._target_memo.clear()
+        self._target_id = getattr(self, "_target_id", 0) + 1
+
+    def _learn(self) -> float:
+        import torch
+
+        c = self.config
+        rng = self._rng_agent
+        idx = rng.integers(0, self._buf_n, size=c["batch_size"])
+        s, a, r, s2 = self._buf_s[idx], self._buf_a[idx], self._buf_r[idx], self._buf_s2[idx]
+        keys = [action_key(x) for x in s2]
+        missing = [i for i, k in enumerate(keys) if k not in self._target_memo]
+        self.stats["memo_hits"] += len(keys) - len(missing)
+        if missing:
+            uniq: dict[bytes, int] = {}
+            for i in missing:
+                uniq.setdefault(keys[i], i)
+            rows = np.stack([s2[i] for i in uniq.values()])
+            before = self.stats["solves"]
+            _, vals = self._maximize(self.q_target, rows, ("target", getattr(self, "_target_id", 0)), training=True)
+            self.stats["target_solves"] += self.stats["solves"] - before
+            for k, v in zip(uniq.keys(), vals):
+                self._target_memo[k] = float(v)
+        boot = np.array([self._target_memo[k] for k in keys])
+        y = torch.as_tensor(r + c["gamma"] * boot, dtype=torch.float32, device=self.device)
+        pred = self.q(self._inputs(s, a))[:, 0]
+        loss = torch.nn.functional.mse_loss(pred, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.optimizer.step()
+        self.grad_steps += 1
+        self._version += 1
+        self._act_memo.clear()
+        if self.grad_steps % c["target_update"] == 0:
+            self.q_target.load_state_dict(self.q.state_dict())
+            self._target_version_bump()
+        return float(loss.detach().cpu())
+
+    def train(self, episodes: int, *, callback: Any = None, progress: Any = None, checkpoint_every: Optional[int] = None,
+              checkpoint_path: Any = None) -> TrainingResult:
+        """Train for ``episodes`` more episodes of ``horizon`` steps.
+
+        Parameters
+        ----------
+        episodes : int
+        callback : callable, optional
+            Receives :class:`engine.events.Iteration` after each episode (``objective`` = the
+            episode's mean expected reward per step, ``info`` = epsilon, loss, solver counts);
+            raising ``StopIteration`` stops training (status STOPPED).
+        progress : callable, optional
+            Receives :class:`engine.events.Progress` after each episode (e.g. ``engine.progress.RichProgress``).
+        checkpoint_every, checkpoint_path :
+            Save a checkpoint (:meth:`save`) every ``checkpoint_every`` episodes.
+
+        Returns
+        -------
+        TrainingResult
+        """
+        where = "Sequoia.train()"
+        E = check_int(episodes, "episodes", where, lower=0)
+        if checkpoint_every is not None:
+            check_int(checkpoint_every, "checkpoint_every", where, lower=1)
+            if checkpoint_path is None:
+                raise InvalidInputError(f"{where}: checkpoint_every needs checkpoint_path")
+        with _torch_threads(self.config["threads"]):
+            return self._train(E, callback, progress, checkpoint_every, checkpoint_path)
+
+    def _train(self, E: int, callback: Any, progress: Any, checkpoint_every: Optional[int],
+               checkpoint_path: Any) -> TrainingResult:
+        c = self.config
+        p = self.problem
+        t0 = time.perf_counter()
+        if not self.warm_started and c["warm_start_steps"] > 0:
+            self._warm_start()
+        self.warm_started = True
+        status = Status.OPTIMAL
+        for ep in range(E):
+            s = p.initial_states(self._rng_env, 1)[0]
+            total = 0.0
+            loss = math.nan
+            eps = self._epsilon()
+            for _ in range(c["horizon"]):
+                if self._rng_agent.random() < eps:
+                    a = p.sample_action(self._rng_agent)
+                elif c["train_selection"] == "greedy" and self._mode != "enumerate":
+                    a = self._maximize(self.q, s[None], ("online", self._version), training=True)[0][0]
+                else:
+                    a = self.act(s)
+                r = float(p.expected_reward(s[None], a[None])[0])
+                s2 = p.step(s[None], a[None], self._rng_env, check=False)[0]
+                i = self._buf_pos
+                self._buf_s[i], self._buf_a[i], self._buf_r[i], self._buf_s2[i] = s, a, r, s2
+                self._buf_pos = (i + 1) % c["buffer_size"]
+                self._buf_n = min(self._buf_n + 1, c["buffer_size"])
+                self.env_steps += 1
+                total += r
+                s = s2
+                if self._buf_n >= c["learning_starts"] and self.env_steps % c["train_frequency"] == 0:
+                    loss = self._learn()
+            self.episodes_done += 1
+            self.history.append(total / c["horizon"])
+            info = {"epsilon": eps, "loss": loss, **self.solver_stats()}
+            stop = emit(callback, Iteration("Sequoia.train", nit=self.episodes_done, objective=self.history[-1],
+                                            info=info))
+            emit(progress, Progress("Sequoia.train", completed=ep + 1, total=E, description="SEQUOIA"))
+            if checkpoint_every is not None and self.episodes_done % checkpoint_every == 0:
+                self.save(checkpoint_path)
+            if stop:
+                status = Status.STOPPED
+                break
+        last = self.history[-10:]
+        return TrainingResult(status=status, message="stopped by callback" if status == Status.STOPPED else "trained",
+                              objective=float(np.mean(last)) if last else math.nan, nit=self.episodes_done,
+                              runtime=time.perf_counter() - t0, method=f"sequoia[{self._mode}]", backend="torch",
+                              params={**c, "device_resolved": self.device}, history=np.array(self.history),
+                              solver_stats=self.solver_stats(), episodes=self.episodes_done)
+
+    def solver_stats(self) -> dict:
+        """Argmax-solve accounting: solves, time per solve, fraction proven optimal, fallbacks."""
+        st = dict(self.stats)
+        n = max(st["solves"], 1)
+        st["mode"] = self._mode
+        st["time_per_solve"] = st["solve_time"] / n
+        st["fraction_proven_optimal"] = st["proven_optimal"] / n if st["solves"] else math.nan
+        st["solves_per_step"] = st["solves"] / max(self.env_steps, 1)
+        st["steps"] = self.env_steps
+        return st
+
+    # ------------------------------------------------------------------ save / load
+    def state_dict(self) -> dict:
+        """Everything needed to resume, as tensors and plain Python values (``weights_only``-safe)."""
+        import torch
+
+        n = self._buf_n
+        memo_keys = list(self._target_memo.keys())
+        J = self.problem.n_arms
+        return {
+            "format": _FORMAT,
+            "config": dict(self.config),
+            "spec": self.problem.spec,
+            "problem": {"name": self.problem.name, "n_arms": self.problem.n_arms, "n_states": self.problem.n_states,
+                        "n_actions": self.problem.n_actions},
+            "q": self.q.state_dict(), "q_target": self.q_target.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "buffer": {"s": torch.from_numpy(self._buf_s.copy()), "a": torch.from_numpy(self._buf_a.copy()),
+                       "r": torch.from_numpy(self._buf_r.copy()), "s2": torch.from_numpy(self._buf_s2.copy()),
+                       "n": n, "pos": self._buf_pos},
+            "memo": {"keys": torch.from_numpy(np.frombuffer(b"".join(memo_keys), dtype=np.int8).reshape(-1, J).copy()),
+                     "values": torch.tensor([self._target_memo[k] for k in memo_keys], dtype=torch.float64)},
+            "rng": {"env": self._rng_env.bit_generator.state, "agent": self._rng_agent.bit_generator.state},
+            "counters": {"episodes_done": self.episodes_done, "env_steps": self.env_steps,
+                         "grad_steps": self.grad_steps, "warm_started": self.warm_started,
+                         "version": self._version, "target_id": getattr(self, "_target_id", 0)},
+            "history": list(map(float, self.history)),
+            "stats": {k: float(v) for k, v in self.stats.items()},
+        }
+
+    def save(self, path: Any) -> None:
+        """Save a resumable checkpoint (``torch.save`` of :meth:`state_dict`, written atomically)."""
+        import torch
+        from engine.io import atomic_path
+
+        with atomic_path(os.fspath(path)) as tmp:
+            torch.save(self.state_dict(), tmp)
+
+    @classmethod
+    def load(cls, path: Any, problem: Optional[CoRMAB] = None, *, device: str = "auto") -> "Sequoia":
+        """Load a checkpoint written by :meth:`save` (``torch.load(weights_only=True)``).
+
+        ``problem`` may be omitted when the checkpoint's problem came from
+        :func:`bandits.make_domain` (it is rebuilt from the stored spec).
+        """
+        import torch
+
+        where = "Sequoia.load()"
+        try:
+            data = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        except Exception as err:  # unreadable file, not a torch file, or unsafe content
+            raise InvalidInputError(f"{where}: cannot read checkpoint {path!r}: {err}") from err
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise InvalidInputError(f"{where}: {path!r} is not a Sequoia checkpoint")
+        if problem is None:
+            if not data.get("spec"):
+                raise InvalidInputError(f"{where}: the checkpoint's problem was not made by make_domain; pass problem=")
+            from bandits.domains import domain_from_spec
+
+            problem = domain_from_spec(data["spec"])
+        info = data["problem"]
+        if (problem.n_arms, problem.n_states, problem.n_actions) != (info["n_arms"], info["n_states"],
+                                                                    info["n_actions"]):
+            raise InvalidInputError(f"{where}: problem shape {(problem.n_arms, problem.n_states, problem.n_actions)} "
+                                    f"differs from the checkpoint's {info}")
+        cfg = dict(data["config"])
+        cfg["device"] = device
+        agent = cls(problem, **cfg)
+        agent.q.load_state_dict(data["q"])
+        agent.q_target.load_state_dict(data["q_target"])
+        agent.optimizer.load_state_dict(data["optimizer"])
+        b = data["buffer"]
+        agent._buf_s, agent._buf_a = b["s"].numpy().copy(), b["a"].numpy().copy()
+        agent._buf_r, agent._buf_s2 = b["r"].numpy().copy(), b["s2"].numpy().copy()
+        agent._buf_n, agent._buf_pos = int(b["n"]), int(b["pos"])
+        keys = data["memo"]["keys"].numpy()
+        agent._target_memo = {keys[i].tobytes(): float(v) for i, v in enumerate(data["memo"]["values"].tolist())}
+        agent._rng_env.bit_generator.state = data["rng"]["env"]
+        agent._rng_agent.bit_generator.state = data["rng"]["agent"]
+        cnt = data["counters"]
+        agent.episodes_done, agent.env_steps = int(cnt["episodes_done"]), int(cnt["env_steps"])
+        agent.grad_steps, agent.warm_started = int(cnt["grad_steps"]), bool(cnt["warm_started"])
+        agent._version, agent._target_id = int(cnt["version"]), int(cnt["target_id"])
+        agent.history = list(data["history"])
+        agent.stats = {k: (int(v) if k != "solve_time" else float(v)) for k, v in data["stats"].items()}
+        return agent
+
+
+class _AgentPolicy(Policy):
+    def __init__(self, agent: Sequoia, name: str) -> None:
+        super().__init__(agent.problem)
+        self.agent = agent
+        self.name = name
+
+    def act(self, state: Any) -> np.ndarray:
+        return self.agent.act(state)
+
+    @property
+    def stats(self) -> dict:  # type: ignore[override]
+        return self.agent.solver_stats()
+
+    @stats.setter
+    def stats(self, value: dict) -> None:
+        pass

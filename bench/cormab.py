@@ -1,0 +1,102 @@
+"""SEQUOIA against the baselines on the coRMAB domains (the paper's kind of table).
+
+Full configuration (issue 4): the four domains at J = 20, B = 5, and capacity/matching also at
+J = 40, B = 10 and J = 100, B = 20; 5 seeds; H = 20; 50 evaluation episodes::
+
+    python bench/cormab.py --domain all --seeds 0-4
+
+Reduced configuration (a few minutes on 2 cores)::
+
+    python bench/cormab.py --quick
+
+Prints one table per case (mean ± SEM per method over seeds, decision time, training time) and
+SEQUOIA's gain over the best baseline; writes ``--out/cormab.json`` and a learning-curve PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bandits.suites import plot_learning_curves, run_cormab, summarize_cormab
+from engine.io import atomic_write_json
+from engine.suites import parse_int_list
+
+FULL_SIZES = {"path": [(20, 5)], "multiple_interventions": [(20, 5)],
+              "capacity": [(20, 5), (40, 10), (100, 20)], "matching": [(20, 5), (40, 10), (100, 20)]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--domain", default="all", help="path, matching, capacity, multiple_interventions or all")
+    ap.add_argument("--sizes", default=None, help="J:B pairs, e.g. 20:5,40:10 (default: the issue's sizes)")
+    ap.add_argument("--seeds", default="0-4")
+    ap.add_argument("--episodes", type=int, default=100, help="SEQUOIA training episodes")
+    ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--methods", default="null,random,sampling,myopic,iterative_myopic,sequoia")
+    ap.add_argument("--quick", action="store_true", help="J=20, B=5 only, seeds 0-1, 60 episodes, 20 eval episodes")
+    ap.add_argument("--out", default="bench_out/cormab")
+    args = ap.parse_args(argv)
+
+    domains = list(FULL_SIZES) if args.domain == "all" else args.domain.split(",")
+    seeds = parse_int_list(args.seeds)
+    episodes, eval_episodes = args.episodes, args.eval_episodes
+    if args.quick:
+        seeds, episodes, eval_episodes = seeds[:2], min(episodes, 60), min(eval_episodes, 20)
+    methods = args.methods.split(",")
+    records = []
+    t_all = time.perf_counter()
+    for dom in domains:
+        sizes = FULL_SIZES.get(dom, [(20, 5)])
+        if args.sizes:
+            sizes = [tuple(int(x) for x in p.split(":")) for p in args.sizes.split(",")]
+        if args.quick:
+            sizes = [s for s in sizes if s[0] <= 20] or sizes[:1]
+        for J, B in sizes:
+            for s in seeds:
+                t0 = time.perf_counter()
+                rec = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
+                                 methods=methods)
+                rec["wall_time"] = time.perf_counter() - t0
+                records.append(rec)
+                print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "
+                      + ", ".join(f"{m}={rec[f'{m}_mean']:.3f}" for m in methods if f"{m}_mean" in rec)
+                      + f" gain={rec.get('gain_pct', math.nan):+.1f}%", file=sys.stderr, flush=True)
+    rows = summarize_cormab(records)
+    print(f"\ncoRMAB benchmark: seeds={seeds}, training episodes={episodes}, eval episodes={eval_episodes}, "
+          f"H={args.horizon}")
+    print(f"{'case':<32} {'method':<26} {'mean ± SEM':>18} {'decision s':>11} {'train s':>9}")
+    gains = {}
+    for r in rows:
+        if r["method"].startswith("gain"):
+            gains.setdefault(r["case"].split()[0], []).append(r["mean"])
+            print(f"{r['case']:<32} {r['method']:<26} {r['mean']:>+17.1f}%")
+            continue
+        pm = f"{r['mean']:.3f} ± {r['sem']:.3f}" if not math.isnan(r["sem"]) else f"{r['mean']:.3f}"
+        print(f"{r['case']:<32} {r['method']:<26} {pm:>18} {r['decision_time_s']:>11.4f} "
+              f"{r.get('train_time_s', float('nan')):>9.1f}")
+    if gains:
+        per_domain = {d: float(np.mean(v)) for d, v in gains.items()}
+        print("\nSEQUOIA gain over the best baseline, per domain: "
+              + ", ".join(f"{d} {g:+.1f}%" for d, g in per_domain.items())
+              + f"; average {np.mean(list(per_domain.values())):+.1f}% (paper: +24.8%)")
+    out = Path(args.out)
+    atomic_write_json(out / "cormab.json", {"records": records, "summary": rows,
+                                            "config": {"seeds": seeds, "episodes": episodes,
+                                                       "eval_episodes": eval_episodes, "horizon": args.horizon,
+                                                       "methods": methods}})
+    plot_learning_curves(records, out / "learning_curves.png")
+    print(f"wrote {out / 'cormab.json'} and {out / 'learning_curves.png'} "
+          f"({time.perf_counter() - t_all:.0f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

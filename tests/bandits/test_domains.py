@@ -1,0 +1,175 @@
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from bandits.domains import TUBE_SIZES, make_domain, tube_graph
+from bandits.problem import CoRMAB
+from engine.errors import InvalidInputError
+
+
+def all_actions(n):
+    return np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.int64)
+
+
+def _agree(problem):
+    """The FeasibleSet (MIP encoding, enumerated with no-good cuts) and the exact checker agree on all 2^n."""
+    X = all_actions(problem.n_actions)
+    by_checker = {tuple(a) for a in X if problem.contains(a)}
+    by_fs = {tuple(a) for a in problem.feasible_set.enumerate()}
+    assert by_fs == by_checker
+    assert 1 < len(by_checker) < len(X)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = problem.sample_action(rng)
+        assert tuple(a) in by_checker
+    return by_checker
+
+
+def test_path_small_graph_agrees():
+    g = nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (1, 4), (4, 5), (5, 6), (6, 7)])
+    p = make_domain("path", n_arms=8, budget=3, seed=0, graph=g, source=0)
+    feas = _agree(p)
+    # node 6 is 4 edges from the source: no closed walk of 6 edges reaches it
+    assert all(a[6] == 0 and a[7] == 0 for a in feas)
+    assert any(a[5] == 1 for a in feas)
+    # an odd cycle: a triangle makes odd walks possible; only even totals are allowed
+    g2 = nx.Graph([(0, 1), (1, 2), (2, 0), (2, 3), (3, 4)])
+    p2 = make_domain("path", n_arms=5, budget=2, seed=0, graph=g2, source=0)
+    _agree(p2)
+
+
+def test_path_no_self_loop_visits():
+    # a star: the source's neighbours are visited only by entering them through a real arc
+    g = nx.star_graph(4)  # centre 0
+    g.add_edge(0, 0)  # a self-loop in the graph must not count as a move
+    p = make_domain("path", n_arms=5, budget=1, seed=0, graph=g, source=0)
+    feas = _agree(p)
+    assert len(feas) == 1 + 4 + 1  # {}, one leaf, or the source itself
+
+
+def test_matching_agrees():
+    p = make_domain("matching", n_arms=8, budget=3, seed=1)
+    _agree(p)
+
+
+def test_capacity_agrees():
+    p = make_domain("capacity", n_arms=8, budget=3, seed=2)
+    _agree(p)
+
+
+def test_interventions_agree_and_triples_matter():
+    p = make_domain("multiple_interventions", n_arms=12, budget=3, seed=0)
+    feas = _agree(p)
+    assert len(feas) == math.comb(6, 3)
+    arms = p.arms
+    # some arm reacts only to its triple: alone, each intervention barely moves it
+    W = arms.weights
+    hit3 = [j for j in range(arms.n_arms) if (W[j] > 0).sum() == 3 and arms.x0[j] >= 9]
+    assert hit3
+    j = hit3[0]
+    triple = np.flatnonzero(W[j] > 0)
+    full = np.zeros(p.n_actions, int)
+    full[triple] = 1
+    one = np.zeros(p.n_actions, int)
+    one[triple[0]] = 1
+    p_full = arms.up_probability(full)[0, j]
+    p_one = arms.up_probability(one)[0, j]
+    assert p_full > 5 * p_one
+
+
+def walk_pull_sets(graph, source, B):
+    """Independent: enumerate every closed walk of 2B edges, then every subset of <= B visited nodes."""
+    adj = {v: sorted(graph.neighbors(v)) for v in graph.nodes}
+    visited_sets = set()
+
+    def rec(v, t, seen):
+        if t == 2 * B:
+            if v == source:
+                visited_sets.add(seen)
+            return
+        for w in adj[v]:
+            rec(w, t + 1, seen | (1 << w))
+
+    rec(source, 0, 0)
+    out = set()
+    for m in visited_sets:
+        nodes = [i for i in range(graph.number_of_nodes()) if m >> i & 1]
+        for k in range(min(B, len(nodes)) + 1):
+            for c in itertools.combinations(nodes, k):
+                out.add(sum(1 << i for i in c))
+    return out
+
+
+@pytest.mark.parametrize("B", [2, 3, 4, pytest.param(5, marks=pytest.mark.slow)])
+def test_tube20_pull_set_counts(B):
+    p = make_domain("path", n_arms=20, budget=B, seed=0)
+    g, source = tube_graph(20)
+    want = walk_pull_sets(g, source, B)
+    got = set()
+    for k in range(B + 1):
+        for c in itertools.combinations(range(20), k):
+            a = np.zeros(20, int)
+            a[list(c)] = 1
+            if p.contains(a):
+                got.add(sum(1 << i for i in c))
+    assert got == want
+    # the MIP encoding agrees on a sample of feasible and infeasible sets
+    rng = np.random.default_rng(B)
+    feas = sorted(want)
+    for m in rng.choice(feas, size=min(15, len(feas)), replace=False):
+        a = np.array([(int(m) >> i) & 1 for i in range(20)])
+        assert p.feasible_set.contains(a)
+    tried = 0
+    while tried < 15:
+        a = (rng.random(20) < B / 20).astype(int)
+        if a.sum() == 0 or sum(1 << i for i in np.flatnonzero(a)) in want:
+            continue
+        tried += 1
+        assert not p.feasible_set.contains(a)
+    if B <= 2:
+        assert {sum(1 << int(i) for i in np.flatnonzero(a)) for a in p.feasible_set.enumerate()} == want
+
+
+def test_tube_graph_data():
+    for n in TUBE_SIZES:
+        g, s = tube_graph(n)
+        assert g.number_of_nodes() == n and nx.is_connected(g) and s in g
+    assert [tube_graph(n)[0].number_of_edges() for n in TUBE_SIZES] == [29, 56, 82, 108, 133]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(name="path", n_arms=5, budget=6), "budget"),
+    (dict(name="path", n_arms=5, budget=-1), "budget"),
+    (dict(name="nope", n_arms=5, budget=1), "domain"),
+    (dict(name="capacity", n_arms=5, budget=1, colour=3), "unknown parameter"),
+    (dict(name="path", n_arms=3, budget=1, graph=nx.path_graph(3), source=7), "source"),
+    (dict(name="path", n_arms=4, budget=1, graph=nx.path_graph(3), source=0), "nodes"),
+    (dict(name="budget", n_arms=3, budget=1, p_active=[0.5, 2.0, 0.5]), "p_active"),
+    (dict(name="budget", n_arms=3, budget=1, rewards=[[0, 1]]), "rewards"),
+])
+def test_make_domain_bad_inputs(kwargs, match):
+    kw = dict(kwargs)
+    name = kw.pop("name")
+    with pytest.raises(InvalidInputError, match=match):
+        make_domain(name, seed=0, **kw)
+
+
+def test_path_isolated_source_is_infeasible():
+    g = nx.Graph()
+    g.add_nodes_from(range(3))
+    g.add_edge(1, 2)
+    with pytest.raises(InvalidInputError, match="infeasible"):
+        make_domain("path", n_arms=3, budget=1, seed=0, graph=g, source=0)
+
+
+def test_domains_seeded():
+    for name in ("path", "matching", "capacity", "multiple_interventions"):
+        a = make_domain(name, n_arms=20, budget=5, seed=3)
+        b = make_domain(name, n_arms=20, budget=5, seed=3)
+        np.testing.assert_array_equal(a.arms.transitions if name != "multiple_interventions" else a.arms.weights,
+                                      b.arms.transitions if name != "multiple_interventions" else b.arms.weights)
+        np.testing.assert_array_equal(a.arms.rewards, b.arms.rewards)
+        assert isinstance(a, CoRMAB)
