@@ -5,7 +5,8 @@ initialisation with a fixed seed), the budget ``sum(a) <= J/5``, J in {10, 20, 5
 states each (binary arm states, as in SEQUOIA). Per decision:
 
 * ours: ``NetworkMIP(net, FeasibleSet.budget(J, J//5))`` built once, ``maximize(state)`` per state
-  (``method="auto"``: enumeration when the set has at most 20 000 actions, else the MIP);
+  (``method="auto"``: enumeration when the set has at most 20 000 actions -- J <= 20 here --, else
+  the exact best-first branch-and-bound over the action bits, ``method="bab"``);
 * OMLT: a Pyomo model with ``ReluBigMFormulation`` rebuilt per state (as users do) and solved by
   HiGHS through Pyomo (``appsi_highs``);
 * constant-M: the formulation with one M = 1e5 for every neuron, rebuilt per state from arrays and
@@ -19,6 +20,10 @@ Run::
 
     python bench/network_mip_vs_omlt.py            # full run (slow: OMLT and constant-M time out at large J)
     python bench/network_mip_vs_omlt.py --quick    # J in {10, 20}, 5 states
+    python bench/network_mip_vs_omlt.py --skip omlt constant_m --time-limit 10   # ours only, all J
+
+``--peers-max-J`` (default 20) skips OMLT and constant-M above that J (they time out there);
+``--ours-method`` forces ``mip`` / ``bab`` / ``enumerate`` instead of ``auto``.
 """
 
 from __future__ import annotations
@@ -139,6 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--time-limit", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", nargs="*", default=[], choices=["omlt", "constant_m"])
+    p.add_argument("--peers-max-J", type=int, default=20)
+    p.add_argument("--ours-method", default="auto", choices=["auto", "mip", "bab", "enumerate"])
     args = p.parse_args(argv)
     Js = args.J or ([10, 20] if args.quick else [10, 20, 50, 100])
     n_states = args.states or (5 if args.quick else 20)
@@ -155,7 +162,7 @@ def main(argv=None) -> int:
         rng = np.random.default_rng(args.seed + 1000 + J)
         states = rng.integers(0, 2, size=(n_states, J)).astype(float)
         t0 = time.perf_counter()
-        ours = NetworkMIP(net, fs, state_dim=J, method="auto")
+        ours = NetworkMIP(net, fs, state_dim=J, method=args.ours_method)
         build = time.perf_counter() - t0
         brute = None
         if fs.count(limit=200_000) is not None:
@@ -179,11 +186,11 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             res = ours.maximize(s, time_limit=args.time_limit)
             record(f"ours ({ours.method})", k, res.x, res.proven_optimal, time.perf_counter() - t)
-            if "omlt" not in args.skip:
+            if "omlt" not in args.skip and J <= args.peers_max_J:
                 t = time.perf_counter()
                 x, proven = omlt_solve(layers, J, B, s, args.time_limit)
                 record("omlt bigm", k, x, proven, time.perf_counter() - t)
-            if "constant_m" not in args.skip:
+            if "constant_m" not in args.skip and J <= args.peers_max_J:
                 t = time.perf_counter()
                 x, proven = constant_m_solve(layers, J, B, s, args.time_limit)
                 record("constant-M", k, x, proven, time.perf_counter() - t)

@@ -573,7 +573,7 @@ class FeasibleSet:
         """Enumerate with a MIP and one no-good cut per found action (sets with auxiliaries)."""
         model = self.to_linear_model()
         n, k = self._n, self._k
-        found = []
+        found: list[np.ndarray] = []
         while len(found) <= limit:
             res = model.solve()
             if res.status not in (Status.OPTIMAL, Status.FEASIBLE) or res.x is None:

@@ -87,7 +87,10 @@ def test_enumerate_and_auto_agree_with_mip():
         assert a.status == Status.OPTIMAL and a.method == "enumerate"
         assert a.objective == pytest.approx(m.objective, abs=1e-6)
         assert a.objective == pytest.approx(brute_best(layers, fs, s), abs=1e-12)
-    assert NetworkMIP(layers, FeasibleSet.budget(8, 3), method="auto", enumerate_limit=10).method == "mip"
+    # beyond the enumeration limit: branch-and-bound for cardinality sets, the MIP otherwise
+    assert NetworkMIP(layers, FeasibleSet.budget(8, 3), method="auto", enumerate_limit=10).method == "bab"
+    knap = FeasibleSet.knapsack(np.linspace(1.0, 2.0, 8), 4.0)
+    assert NetworkMIP(layers, knap, method="auto", enumerate_limit=10).method == "mip"
 
 
 def test_torch_network_and_forward():
