@@ -512,36 +512,59 @@ class MatchingConstraint:
 class CapacityConstraint:
     """Each pulled arm is assigned to one worker within capacities; exact bin-packing checker."""
 
-    def __init__(self, costs: np.ndarray, capacities: np.ndarray) -> None:
+    def __init__(self, costs: np.ndarray, capacities: np.ndarray, node_limit: int = 20_000) -> None:
         self.costs = costs.astype(float)
         self.capacities = capacities.astype(float)
         self.n = costs.shape[0]
+        self.node_limit = int(node_limit)
+        self.mip_fallbacks = 0
+        self.fs = None
 
     def check(self, a: Any) -> bool:
+        """Exact bin packing: first-fit decreasing as a quick certificate, then a depth-first search
+        (with symmetry breaking); if the search exceeds ``node_limit`` nodes the MIP encoding decides."""
         arr = _check_action_vector(a, self.n, "CapacityConstraint.check()")
         items = sorted(self.costs[arr == 1].tolist(), reverse=True)
         if not items:
             return True
         caps = sorted(self.capacities.tolist(), reverse=True)
-        if items[0] > caps[0] + 1e-9 or sum(items) > sum(caps) + 1e-9:
+        if not caps or items[0] > caps[0] + 1e-9 or sum(items) > sum(caps) + 1e-9:
             return False
         rem = list(caps)
+        for it in items:  # first-fit decreasing
+            for b in range(len(rem)):
+                if rem[b] + 1e-9 >= it:
+                    rem[b] -= it
+                    break
+            else:
+                break
+        else:
+            return True
+        rem = list(caps)
+        budget = [self.node_limit]
 
-        def place(i: int) -> bool:
+        def place(i: int) -> Optional[bool]:
             if i == len(items):
                 return True
+            budget[0] -= 1
+            if budget[0] < 0:
+                return None
             tried = set()
             for b in range(len(rem)):
                 if rem[b] + 1e-9 >= items[i] and rem[b] not in tried:
                     tried.add(rem[b])
                     rem[b] -= items[i]
-                    if place(i + 1):
-                        rem[b] += items[i]
-                        return True
+                    got = place(i + 1)
                     rem[b] += items[i]
+                    if got is None or got:
+                        return got
             return False
 
-        return place(0)
+        got = place(0)
+        if got is None:
+            self.mip_fallbacks += 1
+            return bool(self.fs.contains(arr))
+        return got
 
     def feasible_set(self):
         from solvers.feasible_set import FeasibleSet
@@ -792,6 +815,7 @@ def make_domain(name: str, *, n_arms: int, budget: int, seed: Any = 0, **params:
             as_float_array(caps, "capacities", where, ndim=1, lower=0.0)
         cc = CapacityConstraint(costs, caps)
         fs = cc.feasible_set()
+        cc.fs = fs
         problem = CoRMAB(base, fs, checker=cc.check, sampler=lambda r: _random_maximal(J, r, cc.check),
                          enumerator=lambda limit: enumerate_down_closed(J, cc.check, limit), name=name, budget=B,
                          spec=spec)

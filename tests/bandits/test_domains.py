@@ -103,7 +103,7 @@ def walk_pull_sets(graph, source, B):
     return out
 
 
-@pytest.mark.parametrize("B", [2, 3, 4, pytest.param(5, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("B", [2, 3, 4, 5])
 def test_tube20_pull_set_counts(B):
     p = make_domain("path", n_arms=20, budget=B, seed=0)
     g, source = tube_graph(20)
