@@ -39,6 +39,7 @@ from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, check_choice, check_int, check_real
+from games.nash import MatrixGameLP
 
 __all__ = ["ZeroSumMarkovGame", "MarkovSolution", "SoftMatrixSolution", "shapley", "soft", "solve",
            "soft_matrix_game", "matrix_game_value", "evaluate", "best_response", "exploitability",
@@ -395,52 +396,6 @@ def soft_matrix_game(Q: Any, /, alpha: float = 1.0, beta: float = 1.0, *, tol: f
                               row_strategy=x, col_strategy=y, value=value, residual=resid)
 
 
-class _MatrixGameLP:
-    """``max v s.t. Q' x >= v 1, sum x = 1, x >= 0`` for one shape ``(n, m)``, re-solved with new ``Q``."""
-
-    def __init__(self, n: int, m: int) -> None:
-        from solvers.highs import LinearModel
-
-        self.n, self.m = n, m
-        A = np.zeros((m + 1, n + 1))
-        A[:m, :n] = 1.0  # placeholder pattern, overwritten by every solve
-        A[:m, n] = -1.0
-        A[m, :n] = 1.0
-        lower = np.concatenate([np.zeros(m), [1.0]])
-        upper = np.concatenate([np.full(m, np.inf), [1.0]])
-        c = np.zeros(n + 1)
-        c[n] = 1.0
-        col_lower = np.concatenate([np.zeros(n), [-np.inf]])
-        self.model = LinearModel(c, A, lower, upper, col_lower=col_lower, col_upper=np.inf, sense="max")
-        self.rows = np.repeat(np.arange(m), n)
-        self.cols = np.tile(np.arange(n), m)
-        self.current = None
-        self.solves = 0
-
-    def solve(self, Q: np.ndarray):
-        # shift Q so that every entry is >= 1: the value shifts by the same constant and no
-        # coefficient becomes 0 (HiGHS would drop a zero entry from the matrix)
-        shift = 1.0 - float(Q.min())
-        Qs = Q + shift
-        if self.current is None or not np.array_equal(self.current, Qs):
-            vals = Qs.T.ravel()  # row j of the LP holds column j of Q
-            if self.current is None:
-                self.model.set_coefficients(self.rows, self.cols, vals)
-            else:
-                changed = np.flatnonzero(self.current.T.ravel() != vals)
-                self.model.set_coefficients(self.rows[changed], self.cols[changed], vals[changed])
-            self.current = Qs.copy()
-        res = self.model.solve()
-        self.solves += 1
-        if res.status != Status.OPTIMAL:
-            raise BackendError(f"shapley(): HiGHS failed on a matrix game LP: {res.status.value}: {res.message}")
-        x = np.clip(res.x[:self.n], 0, None)
-        x /= x.sum()
-        y = np.abs(np.asarray(res.row_dual[:self.m], dtype=float))
-        y = y / y.sum() if y.sum() > 0 else np.full(self.m, 1.0 / self.m)
-        return float(res.x[self.n]) - shift, x, y, int(res.nit)
-
-
 def matrix_game_value(Q: Any, /) -> SolveResult:
     """Value and optimal strategies of a zero-sum matrix game by one HiGHS LP.
 
@@ -529,7 +484,7 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
             key = (n, m, s) if False else (n, m)
             lp = lps.get(key)
             if lp is None:
-                lp = lps[key] = _MatrixGameLP(n, m)
+                lp = lps[key] = MatrixGameLP(n, m, where="shapley()")
             v, x, y, it = lp.solve(Qall[s, :n, :m])
             simplex += it
             Vn[s] = v

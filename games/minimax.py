@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import BackendError, InvalidInputError
+from engine.errors import InvalidInputError
 from engine.result import SolveResult
 from engine.status import Status
 from engine.validation import as_float_array
@@ -104,30 +104,16 @@ def minimax_winner(P: Any, /) -> MinimaxWinnerResult:
     >>> minimax_winner([[0.5, 0.7], [0.3, 0.5]]).distribution.round(9).tolist()
     [1.0, 0.0]
     """
-    from solvers.highs import LinearModel
+    from games.nash import MatrixGameLP
 
     P = _validate_minimax_winner(P)
     t0 = time.perf_counter()
     n = P.shape[0]
     M = P - P.T
     np.fill_diagonal(M, 0.0)
-    A = np.zeros((n + 1, n + 1))
-    A[:n, :n] = M.T
-    A[:n, n] = -1.0
-    A[n, :n] = 1.0
-    lo = np.concatenate([np.zeros(n), [1.0]])
-    hi = np.concatenate([np.full(n, np.inf), [1.0]])
-    c = np.zeros(n + 1)
-    c[n] = 1.0
-    model = LinearModel(c, A, lo, hi, col_lower=np.concatenate([np.zeros(n), [-np.inf]]), sense="max")
-    lp = model.solve()
-    if lp.status != Status.OPTIMAL:
-        raise BackendError(f"minimax_winner(): HiGHS did not solve the LP: {lp.status.value}: {lp.message}")
-    p = np.clip(lp.x[:n], 0.0, None)
-    p /= p.sum()
+    value, p, _, nit = MatrixGameLP(n, n, where="minimax_winner()").solve(M)
     margins = p @ M
-    value = float(lp.x[n]) + 0.0
     return MinimaxWinnerResult(status=Status.OPTIMAL, message="minimax winner found", x=p, objective=value,
-                               bound=0.0, gap=abs(value), nit=lp.nit, runtime=time.perf_counter() - t0,
+                               bound=0.0, gap=abs(value), nit=nit, runtime=time.perf_counter() - t0,
                                method="lp", backend="highs", params={"n": n}, distribution=p, value=value,
                                margin=float(margins.min()), margins=margins)

@@ -141,6 +141,58 @@ def _validate_zero_sum_lp(game: Any) -> NormalFormGame:
     return game
 
 
+class MatrixGameLP:
+    """The LP of a zero-sum matrix game for one shape, built once and re-solved for new payoffs.
+
+    ``max v  s.t.  Q^T x >= v 1,  sum x = 1,  x >= 0`` for the row player (maximiser) of ``Q``
+    (shape ``(n, m)``); the column player's optimal strategy comes from the row duals. Re-solving
+    with another ``Q`` of the same shape changes only the coefficients that differ. ``Q`` is shifted
+    so every entry is >= 1 (the value shifts by the same constant, and no coefficient becomes 0,
+    which HiGHS would drop from the matrix).
+    """
+
+    def __init__(self, n: int, m: int, *, where: str = "MatrixGameLP") -> None:
+        from solvers.highs import LinearModel
+
+        self.n, self.m, self.where = n, m, where
+        A = np.zeros((m + 1, n + 1))
+        A[:m, :n] = 1.0  # placeholder pattern, overwritten by every solve
+        A[:m, n] = -1.0
+        A[m, :n] = 1.0
+        lower = np.concatenate([np.zeros(m), [1.0]])
+        upper = np.concatenate([np.full(m, np.inf), [1.0]])
+        c = np.zeros(n + 1)
+        c[n] = 1.0
+        col_lower = np.concatenate([np.zeros(n), [-np.inf]])
+        self.model = LinearModel(c, A, lower, upper, col_lower=col_lower, col_upper=np.inf, sense="max")
+        self.rows = np.repeat(np.arange(m), n)
+        self.cols = np.tile(np.arange(n), m)
+        self.current: Optional[np.ndarray] = None
+        self.solves = 0
+
+    def solve(self, Q: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, int]:
+        """``(value, row strategy, column strategy, simplex iterations)`` of the game ``Q``."""
+        shift = 1.0 - float(Q.min())
+        Qs = Q + shift
+        if self.current is None or not np.array_equal(self.current, Qs):
+            vals = Qs.T.ravel()  # row j of the LP holds column j of Q
+            if self.current is None:
+                self.model.set_coefficients(self.rows, self.cols, vals)
+            else:
+                changed = np.flatnonzero(self.current.T.ravel() != vals)
+                self.model.set_coefficients(self.rows[changed], self.cols[changed], vals[changed])
+            self.current = Qs.copy()
+        res = self.model.solve()
+        self.solves += 1
+        if res.status != Status.OPTIMAL or res.row_dual is None:
+            raise BackendError(f"{self.where}: HiGHS failed on a matrix game LP: {res.status.value}: {res.message}")
+        x = np.clip(res.x[:self.n], 0, None)
+        x /= x.sum()
+        y = np.abs(np.asarray(res.row_dual[:self.m], dtype=float))
+        y = y / y.sum() if y.sum() > 0 else np.full(self.m, 1.0 / self.m)
+        return float(res.x[self.n]) - shift + 0.0, x, y, int(res.nit)
+
+
 def zero_sum_lp(game: NormalFormGame, /) -> NashResult:
     """The value and optimal strategies of a two-player zero-sum (or constant-sum) game by LP.
 
@@ -171,32 +223,14 @@ def zero_sum_lp(game: NormalFormGame, /) -> NashResult:
     >>> round(res.value, 9), res.equilibria[0][0].round(6).tolist()
     (0.0, [0.333333, 0.333333, 0.333333])
     """
-    from solvers.highs import LinearModel
-
     game = _validate_zero_sum_lp(game)
     t0 = time.perf_counter()
     A = game.payoffs[0]
     m, n = A.shape
-    # columns: x (m), v (free); rows: A.T x - v >= 0 (n rows), sum x = 1
-    M = np.zeros((n + 1, m + 1))
-    M[:n, :m] = A.T
-    M[:n, m] = -1.0
-    M[n, :m] = 1.0
-    row_lower = np.concatenate([np.zeros(n), [1.0]])
-    row_upper = np.concatenate([np.full(n, np.inf), [1.0]])
-    c = np.zeros(m + 1)
-    c[m] = 1.0
-    col_lower = np.concatenate([np.zeros(m), [-np.inf]])
-    model = LinearModel(c, M, row_lower, row_upper, col_lower=col_lower, col_upper=np.inf, sense="max")
-    lp = model.solve()
-    if lp.status != Status.OPTIMAL or lp.row_dual is None:
-        raise BackendError(f"zero_sum_lp(): HiGHS did not solve the game LP: {lp.status.value}: {lp.message}")
-    x = lp.x[:m]
-    y = np.abs(lp.row_dual[:n])
-    value = float(lp.x[m]) + 0.0  # no -0.0
+    value, x, y, nit = MatrixGameLP(m, n, where="zero_sum_lp()").solve(A)
     params = {"constant": float(np.mean(sum(game.payoffs)))}
     res = _result(game, [(x, y)], method="zero_sum_lp", params=params, runtime=time.perf_counter() - t0,
-                  nit=lp.nit, value=value, backend="highs")
+                  nit=nit, value=value, backend="highs")
     return res
 
 
