@@ -2,7 +2,8 @@
 
 ``explore(map, planner, *, seed, max_steps)`` simulates a robot with a range-limited
 line-of-sight sensor exploring a ground-truth occupancy map (loaded from PNG/NPY or generated:
-``indoor``, ``forest``, ``warehouse``). Planners: ``nearest_frontier``, ``utility_greedy``,
+``indoor``, ``forest``, ``warehouse``). Planners: ``nearest_frontier`` (classic, cell level),
+``nearest_viewpoint`` (nearest frontier on the viewpoint graph), ``utility_greedy``,
 ``fare`` (a strategist orders the communities of a pruned topological graph of viewpoints,
 utility-greedy moves locally) and ``fare_learned`` (a learned local policy). Strategists are
 pluggable: OR-Tools ``route``, ``greedy`` or any ``prompt -> text`` callable (an LLM).
@@ -16,7 +17,8 @@ Examples
 """
 
 from planning.exploration.explore import (FARE, PLANNERS, ExplorationResult, ExplorationState, NearestFrontier,
-                                          UtilityGreedyPlanner, describe_environment, explore, make_planner)
+                                          NearestViewpoint, UtilityGreedyPlanner, describe_environment, explore,
+                                          make_planner)
 from planning.exploration.local import LearnedPolicy, TrainingResult, UtilityGreedy, train_policy
 from planning.exploration.maps import (FREE, MAP_KINDS, OCCUPIED, UNKNOWN, OccupancyMap, forest, generate, indoor,
                                        load_map, make_map, save_map, warehouse)
@@ -28,9 +30,9 @@ from planning.exploration.viewpoints import ViewpointGraph
 
 __all__ = [
     "explore", "ExplorationResult", "ExplorationState", "PLANNERS", "make_planner", "describe_environment",
-    "NearestFrontier", "UtilityGreedyPlanner", "FARE", "UtilityGreedy", "LearnedPolicy", "TrainingResult",
-    "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest", "warehouse", "generate",
-    "MAP_KINDS", "FREE", "OCCUPIED", "UNKNOWN", "sense", "frontier_mask", "ViewpointGraph", "Community",
+    "NearestFrontier", "NearestViewpoint", "UtilityGreedyPlanner", "FARE", "UtilityGreedy", "LearnedPolicy",
+    "TrainingResult", "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
+    "warehouse", "generate", "MAP_KINDS", "FREE", "OCCUPIED", "UNKNOWN", "sense", "frontier_mask", "ViewpointGraph", "Community",
     "TopologicalGraph", "build_topology", "detect_communities", "modularity", "Strategist", "RouteStrategist",
     "GreedyStrategist", "LLMStrategist", "plan_waypoints", "validate_sequence",
 ]

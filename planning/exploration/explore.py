@@ -1,18 +1,29 @@
 """Simulated exploration: ``explore(map, planner, *, seed, max_steps)`` and the planners.
 
 The robot starts at the map's start cell with an empty belief, senses (ray casting, range
-``sensor_range``), and at every step a planner picks a target viewpoint; the robot moves one edge
-of the viewpoint graph along the shortest path to it and senses again. When the graph offers no
+``sensor_range``), and at every step a *graph planner* picks a target viewpoint; the robot moves one
+edge of the viewpoint graph along the shortest path to it and senses again (sensing happens at the
+viewpoints, not along the edge). When the graph offers no
 target (no reachable viewpoint sees a frontier) or the last ``stale_limit`` moves revealed nothing,
 the robot instead walks the shortest grid path over known free cells to the nearest frontier
 cell (a *grid fallback*; standing on a frontier cell always reveals its unknown neighbours).
 Exploration ends when no frontier is left: every free cell reachable from the start is then
 known. Every loop is bounded (``max_steps``, ``time_limit``).
 
+A *grid planner* (``moves_on_grid = True``, such as the classic nearest frontier) instead returns
+cells: the robot moves one cell at a time (8-connected, lengths 1 and sqrt 2) and senses after
+every cell move; one step is at most ``cells_per_step`` cell moves (default: the lattice
+``spacing``, the shortest viewpoint edge, so step counts compare in magnitude with the graph
+planners'). Travel distance is the Euclidean length travelled, in cells, for every planner. Grid
+planners need no viewpoint graph, so it is not maintained for them.
+
 Planners (by name or as objects):
 
-* ``"nearest_frontier"``: the classic baseline, the nearest viewpoint (graph distance) that sees
-  a frontier cell.
+* ``"nearest_frontier"``: the classic baseline (Yamauchi 1997, at cell level): the shortest
+  8-connected path over known free cells to the nearest frontier cell, followed cell by cell with
+  sensing at every cell, replanned when its target stops being a frontier or is reached.
+* ``"nearest_viewpoint"``: the graph variant: the nearest viewpoint (graph distance) that sees a
+  frontier cell, one graph edge per step.
 * ``"utility_greedy"``: ARiADNE-style without learning, highest utility per path cost.
 * ``"fare"``: FARE hierarchical: a strategist (default: OR-Tools route) orders the communities of
   the pruned topological graph, the current waypoint is the first unfinished community, and
@@ -36,13 +47,13 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from planning.exploration.maps import FREE, OccupancyMap, make_map
-from planning.exploration.sensing import grid_path_to_frontier, sense, update_frontier
+from planning.exploration.sensing import grid_path_to_frontier, line_cells, sense, update_frontier
 from planning.exploration.viewpoints import ViewpointGraph
 
-__all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "UtilityGreedyPlanner", "FARE",
-           "PLANNERS", "make_planner", "describe_environment"]
+__all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
+           "UtilityGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
 
-PLANNERS = ("nearest_frontier", "utility_greedy", "fare", "fare_learned")
+PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned")
 
 
 class ExplorationState:
@@ -52,10 +63,14 @@ class ExplorationState:
     ``graph`` (:class:`ViewpointGraph`), ``robot`` (node id), ``position`` (cell), ``dist`` and
     ``pred`` (shortest paths from the robot, fresh at every step), ``step``, ``sensor_range``,
     ``spacing``, ``explored`` (fraction), ``frontier_count``.
+
+    With ``use_graph=False`` (grid planners) the viewpoint graph holds only the start node and is
+    not updated as the belief grows.
     """
 
     def __init__(self, m: OccupancyMap, *, sensor_range: float, spacing: int, k: int,
-                 link_radius: Optional[float] = None) -> None:
+                 link_radius: Optional[float] = None, use_graph: bool = True) -> None:
+        self.use_graph = bool(use_graph)
         self.map = m
         self.truth = np.ascontiguousarray(m.grid, dtype=np.int8)
         self.belief = np.full(self.truth.shape, -1, dtype=np.int8)
@@ -83,19 +98,36 @@ class ExplorationState:
         return self.known_free / max(1, self.n_reachable)
 
     def sense_here(self) -> int:
-        r, c = self.position
+        """Sense from the robot cell; return the number of newly known cells."""
+        return self.sense_cells(np.asarray([self.position], dtype=np.int64))
+
+    def sense_cells(self, cells: np.ndarray) -> int:
+        """Sense from every cell of ``cells`` (``(n, 2)``, in travel order); return the newly known cells.
+
+        The frontier and the viewpoint graph are updated once, over the union of the sensed boxes.
+        """
+        cells = np.asarray(cells, dtype=np.int64).reshape(-1, 2)
+        if not len(cells):
+            self.last_new_free = 0
+            return 0
         R = int(math.ceil(self.sensor_range)) + 1
         h, w = self.belief.shape
-        box = (max(0, r - R), min(h, r + R + 1), max(0, c - R), min(w, c + R + 1))
-        new_free, new_known = sense(self.truth, self.belief, r, c, self.sensor_range)
-        self.known_free += int(new_free)
-        self.last_new_free = int(new_free)
+        new_free = new_known = 0
+        for r, c in cells:
+            f, k = sense(self.truth, self.belief, int(r), int(c), self.sensor_range)
+            new_free += int(f)
+            new_known += int(k)
+        self.known_free += new_free
+        self.last_new_free = new_free
         if new_known:
+            box = (max(0, int(cells[:, 0].min()) - R), min(h, int(cells[:, 0].max()) + R + 1),
+                   max(0, int(cells[:, 1].min()) - R), min(w, int(cells[:, 1].max()) + R + 1))
             before = int(self.frontier[box[0]:box[1], box[2]:box[3]].sum())
             after = update_frontier(self.belief, self.frontier, *box)
             self.frontier_count += int(after) - before
-            self.graph.update(self.belief, self.frontier, box)
-        return int(new_known)
+            if self.use_graph:
+                self.graph.update(self.belief, self.frontier, box)
+        return new_known
 
     def refresh_paths(self) -> None:
         self.dist, self.pred = self.graph.shortest_paths(self.robot)
@@ -140,6 +172,12 @@ class ExplorationState:
         g.mark_visited(node)
         return d
 
+    def move_to_cell(self, r: int, c: int) -> float:
+        """Move to the 8-neighbouring known free cell ``(r, c)``; return the length (1 or sqrt 2)."""
+        d = math.hypot(r - self.position[0], c - self.position[1])
+        self.position = (int(r), int(c))
+        return d
+
     def move_along(self, cells: np.ndarray) -> float:
         steps = np.diff(cells, axis=0)
         d = float(np.hypot(steps[:, 0], steps[:, 1]).sum()) if len(steps) else 0.0
@@ -165,7 +203,24 @@ def describe_environment(state: ExplorationState) -> str:
 
 
 class NearestFrontier:
-    """Classic nearest-frontier: go to the nearest viewpoint (graph distance) that sees a frontier.
+    """Classic nearest-frontier exploration (Yamauchi 1997) at cell level.
+
+    From the robot cell, Dijkstra over the cells known free (8-connected, costs 1 and sqrt 2) finds
+    the nearest frontier cell (a known free cell with an unknown 8-neighbour) and its shortest
+    path. The robot follows the path one cell at a time, sensing after every cell move, and
+    replans when the target stops being a frontier (its unknown neighbours were seen on the way)
+    or has been reached. A step of :func:`explore` is at most ``cells_per_step`` cell moves.
+
+    Termination: every path ends on a frontier cell, and sensing there (range >= 1.5) reveals
+    its unknown neighbours, so each followed path, or each replan triggered by a target that
+    stopped being a frontier, makes at least one unknown cell known; paths are at most
+    ``rows * cols`` cells long.
+
+    Parameters
+    ----------
+    cells_per_step : int, optional
+        Cell moves per step (default: the viewpoint lattice ``spacing`` of the run, the shortest
+        viewpoint edge, so step counts compare with the graph planners').
 
     Examples
     --------
@@ -174,6 +229,63 @@ class NearestFrontier:
     """
 
     name = "nearest_frontier"
+    moves_on_grid = True
+    uses_graph = False
+
+    def __init__(self, *, cells_per_step: Optional[int] = None) -> None:
+        self.cells_per_step = None if cells_per_step is None else check_int(
+            cells_per_step, "cells_per_step", "NearestFrontier()", lower=1)
+        self._per_step = self.cells_per_step
+        self.path = np.zeros((0, 2), dtype=np.int64)
+        self.k = 0
+        self.replans = 0
+
+    def params(self) -> dict[str, Any]:
+        return {"planner": self.name, "cells_per_step": self._per_step}
+
+    def reset(self, state: ExplorationState, seed: Any) -> None:
+        self._per_step = int(self.cells_per_step) if self.cells_per_step is not None else int(state.spacing)
+        self.path = np.zeros((0, 2), dtype=np.int64)
+        self.k = 0
+        self.replans = 0
+
+    def moves_per_step(self, state: ExplorationState) -> int:
+        """Cell moves that make one step of :func:`explore`."""
+        return self._per_step
+
+    @property
+    def target(self) -> Optional[tuple[int, int]]:
+        """The frontier cell currently headed for (None before the first plan)."""
+        return (int(self.path[-1, 0]), int(self.path[-1, 1])) if len(self.path) else None
+
+    def next_cell(self, state: ExplorationState) -> Optional[tuple[int, int]]:
+        """The next cell to move to (replanning first if needed); None when no frontier is reachable."""
+        t = self.target
+        if (t is None or self.k >= len(self.path) or not state.frontier[t]
+                or (int(self.path[self.k - 1, 0]), int(self.path[self.k - 1, 1])) != state.position):
+            r, c = state.position
+            self.path = grid_path_to_frontier(state.belief, state.frontier, r, c, 10 * state.belief.size + 10)
+            self.k = 1
+            self.replans += 1
+            if len(self.path) < 2:
+                return None
+        cell = (int(self.path[self.k, 0]), int(self.path[self.k, 1]))
+        self.k += 1
+        return cell
+
+
+class NearestViewpoint:
+    """Nearest frontier on the viewpoint graph: go to the nearest viewpoint (graph distance) that sees a frontier.
+
+    One graph edge per step; weaker than the classic :class:`NearestFrontier`, kept for comparison.
+
+    Examples
+    --------
+    >>> NearestViewpoint().name
+    'nearest_viewpoint'
+    """
+
+    name = "nearest_viewpoint"
 
     def params(self) -> dict[str, Any]:
         return {"planner": self.name}
@@ -318,6 +430,8 @@ def make_planner(spec: Any, where: str = "explore()") -> Any:
         check_choice(spec, "planner", where, PLANNERS)
         if spec == "nearest_frontier":
             return NearestFrontier()
+        if spec == "nearest_viewpoint":
+            return NearestViewpoint()
         if spec == "utility_greedy":
             return UtilityGreedyPlanner()
         if spec == "fare":
@@ -325,10 +439,11 @@ def make_planner(spec: Any, where: str = "explore()") -> Any:
         from planning.exploration.local import LearnedPolicy
 
         return FARE(local=LearnedPolicy.pretrained(), name="fare_learned")
-    if hasattr(spec, "select") and hasattr(spec, "reset"):
+    if hasattr(spec, "reset") and (hasattr(spec, "select") or (getattr(spec, "moves_on_grid", False)
+                                                                and hasattr(spec, "next_cell"))):
         return spec
     raise InvalidInputError(f"{where}: planner must be one of {list(PLANNERS)} or an object with reset() and "
-                            f"select(), got {spec!r}")
+                            f"select() (or moves_on_grid = True and next_cell()), got {spec!r}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -356,7 +471,7 @@ class ExplorationResult(SolveResult):
     waypoints : (n, 2) int array
         The waypoint cell each step followed (-1, -1 when none).
     grid_fallback : (n,) bool array
-        Steps taken by the grid fallback instead of the graph.
+        Steps taken by the grid fallback instead of the graph (always False for grid planners).
     finish_reason : str
         ``"explored"``, ``"max_steps"``, ``"time_limit"`` or ``"stopped"``.
     n_reachable : int
@@ -410,8 +525,10 @@ def _auto_range(m: OccupancyMap) -> float:
 
 
 def _validate_explore(m: Any, planner: Any, seed: Any, max_steps: Any, sensor_range: Any, spacing: Any, k: Any,
-                      link_radius: Any, time_limit: Any, stale_limit: Any) -> tuple:
+                      link_radius: Any, time_limit: Any, stale_limit: Any, sense_en_route: Any = True) -> tuple:
     where = "explore()"
+    if not isinstance(sense_en_route, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: sense_en_route must be a bool, got {sense_en_route!r}")
     if not isinstance(m, OccupancyMap):
         m = make_map(m, where=where)
     else:
@@ -428,9 +545,41 @@ def _validate_explore(m: Any, planner: Any, seed: Any, max_steps: Any, sensor_ra
     return m, plan, s, R, sp, kk, lr, ms, tl, st
 
 
+def _grid_step(state: ExplorationState, plan: Any) -> tuple[float, int, int, int, float]:
+    """One step of a grid planner: up to ``moves_per_step`` cell moves, sensing after each.
+
+    Returns ``(distance, new_known, new_free, cells_moved, planning_seconds)``.
+    """
+    n_moves = int(plan.moves_per_step(state)) if hasattr(plan, "moves_per_step") else 1
+    d = 0.0
+    new_known = 0
+    free0 = state.known_free
+    moved = 0
+    tplan = 0.0
+    h, w = state.belief.shape
+    for _ in range(max(1, n_moves)):
+        t0 = time.perf_counter()
+        cell = plan.next_cell(state)
+        tplan += time.perf_counter() - t0
+        if cell is None:
+            break
+        r, c = int(cell[0]), int(cell[1])
+        pr, pc = state.position
+        if not (0 <= r < h and 0 <= c < w and max(abs(r - pr), abs(c - pc)) == 1 and state.belief[r, c] == 0):
+            raise InvalidInputError(f"explore(): planner {getattr(plan, 'name', plan)!r} moved to {cell!r}, not a "
+                                    f"known free 8-neighbour of {state.position}")
+        d += state.move_to_cell(r, c)
+        new_known += state.sense_here()
+        moved += 1
+        if state.frontier_count <= 0:
+            break
+    return d, new_known, state.known_free - free0, moved, tplan
+
+
 def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Optional[int] = None,
             sensor_range: Optional[float] = None, spacing: Optional[int] = None, k: int = 16,
-            link_radius: Optional[float] = None, time_limit: Optional[float] = None, stale_limit: int = 8, callback: Optional[Callable] = None,
+            link_radius: Optional[float] = None, time_limit: Optional[float] = None, stale_limit: int = 8,
+            sense_en_route: bool = True, callback: Optional[Callable] = None,
             on_step: Optional[Callable[[ExplorationState, dict], None]] = None) -> ExplorationResult:
     """Explore an occupancy map from its start cell with a planner; return the run.
 
@@ -439,8 +588,11 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
     map : OccupancyMap or array_like
         The ground truth (see :func:`planning.exploration.maps.make_map` for arrays).
     planner : str or planner object
-        ``"nearest_frontier"``, ``"utility_greedy"``, ``"fare"``, ``"fare_learned"`` or an object
-        with ``reset(state, seed)`` and ``select(state) -> node or None`` (e.g. :class:`FARE`).
+        ``"nearest_frontier"``, ``"nearest_viewpoint"``, ``"utility_greedy"``, ``"fare"``,
+        ``"fare_learned"`` or an object with ``reset(state, seed)`` and ``select(state) -> node or
+        None`` (e.g. :class:`FARE`), or a grid planner with ``reset``, ``moves_on_grid = True``,
+        ``next_cell(state) -> (row, col) or None`` (an 8-neighbouring known free cell) and
+        optionally ``moves_per_step(state)`` (e.g. :class:`NearestFrontier`).
     seed : int, numpy Generator or None
         Drives every random choice (community detection); same seed, same run.
     max_steps : int, optional
@@ -458,6 +610,11 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         Wall-clock seconds (TIME_LIMIT status when hit).
     stale_limit : int
         Consecutive moves revealing nothing before the grid fallback is forced.
+    sense_en_route : bool
+        Graph planners sense from every cell they pass (the Bresenham cells of each edge, every
+        cell of a grid-fallback path), like a robot whose sensor runs while it drives, and like
+        grid planners, which always sense after every cell move. False: they sense only where a
+        step ends (the model of the exact optimum's one-cell moves is the same either way).
     callback : callable, optional
         Receives an ``Iteration`` event per step (``info``: explored, distance) and ``Finished``;
         raising StopIteration stops the run (STOPPED).
@@ -482,9 +639,11 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
     ('explored', True)
     """
     m, plan, s, R, sp, kk, lr, max_steps, time_limit, stale_limit = _validate_explore(
-        map, planner, seed, max_steps, sensor_range, spacing, k, link_radius, time_limit, stale_limit)
+        map, planner, seed, max_steps, sensor_range, spacing, k, link_radius, time_limit, stale_limit, sense_en_route)
     t_start = time.perf_counter()
-    state = ExplorationState(m, sensor_range=R, spacing=sp, k=kk, link_radius=lr)
+    on_grid = bool(getattr(plan, "moves_on_grid", False))
+    state = ExplorationState(m, sensor_range=R, spacing=sp, k=kk, link_radius=lr,
+                             use_graph=bool(getattr(plan, "uses_graph", not on_grid)))
     plan.reset(state, s)
     traj = [state.position]
     dist_hist = [0.0]
@@ -506,6 +665,26 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
             reason, status = "time_limit", Status.TIME_LIMIT
             break
         state.step = step
+        if on_grid:
+            d, new_known, new_free, moved, tplan = _grid_step(state, plan)
+            ptime.append(tplan)
+            if moved == 0:
+                ptime.pop()
+                reason, status = "stuck", Status.ERROR  # pragma: no cover - a frontier is always reachable
+                break
+            wps.append((-1, -1))
+            fallback_steps.append(False)
+            total += d
+            traj.append(state.position)
+            dist_hist.append(total)
+            expl_hist.append(state.explored)
+            if on_step is not None:
+                on_step(state, {"new_free": new_free, "new_known": new_known, "distance": d, "fallback": False})
+            if emit(callback, Iteration("explore", nit=step + 1, objective=total,
+                                        info={"explored": state.explored, "distance": total})):
+                reason, status = "stopped", Status.STOPPED
+                break
+            continue
         t0 = time.perf_counter()
         target = None if stale >= stale_limit else plan.select(state)
         ptime.append(time.perf_counter() - t0)
@@ -518,8 +697,11 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
                      and np.isfinite(state.dist[int(target)]))
         if use_graph:
             hop = state.next_hop(int(target))
+            r0, c0 = state.position
             d = state.move_to_node(hop)
             fallback_steps.append(False)
+            if sense_en_route:
+                travelled = line_cells(r0, c0, state.position[0], state.position[1])[1:]
         else:
             path = grid_path_to_frontier(state.belief, state.frontier, state.position[0], state.position[1],
                                          10 * state.belief.size + 10)
@@ -528,7 +710,11 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
                 break
             d = state.move_along(path)
             fallback_steps.append(True)
-        new_known = state.sense_here()
+            if sense_en_route:
+                travelled = path[1:]
+        if not sense_en_route:
+            travelled = np.asarray([state.position], dtype=np.int64)
+        new_known = state.sense_cells(travelled)
         if not use_graph:
             state.robot = state.graph.add_robot_node(state.belief, state.frontier, *state.position)
             state.graph.mark_visited(state.robot)
@@ -568,7 +754,8 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
                      "replans": int(plan.replans)}
     fallbacks = tuple(getattr(plan, "fallbacks", ()))
     params = {"seed": s.root, "planner": getattr(plan, "name", type(plan).__name__), "max_steps": max_steps,
-              "sensor_range": R, "spacing": sp, "k": kk, "link_radius": lr, "time_limit": time_limit, "stale_limit": stale_limit,
+              "sensor_range": R, "spacing": sp, "k": kk, "link_radius": lr, "time_limit": time_limit,
+              "stale_limit": stale_limit, "sense_en_route": bool(sense_en_route),
               "map": m.name, "map_params": dict(m.params), "start": tuple(m.start)}
     if hasattr(plan, "params"):
         params.update(plan.params())

@@ -61,21 +61,29 @@ class UtilityGreedy:
     ----------
     beta : float
         Weight of the viewpoint's distance to the waypoint in the cost.
+    local_radius : float, optional
+        TARE-style local horizon: with a waypoint, candidates within this graph distance of the
+        robot are chosen first, by utility per cost without the waypoint bias; the bias applies
+        only when none is left within it. None (default): the bias always applies. (At 200x200,
+        5 seeds x 3 kinds, ``local_radius=40`` lowered FARE's distance to 99% by about 9%, see
+        the bench docs; not the default, so that ``fare`` and ``fare_learned`` share one rule.)
 
     Examples
     --------
     >>> UtilityGreedy(beta=1.0).params()
-    {'local': 'utility_greedy', 'beta': 1.0}
+    {'local': 'utility_greedy', 'beta': 1.0, 'local_radius': None}
     """
 
     name = "utility_greedy"
 
-    def __init__(self, *, beta: float = 1.0) -> None:
+    def __init__(self, *, beta: float = 1.0, local_radius: Optional[float] = None) -> None:
         self.beta = check_real(beta, "beta", "UtilityGreedy()", lower=0.0)
+        self.local_radius = None if local_radius is None else check_real(
+            local_radius, "local_radius", "UtilityGreedy()", lower=0.0)
         self.last_waypoint: Optional[int] = None
 
     def params(self) -> dict[str, Any]:
-        return {"local": self.name, "beta": self.beta}
+        return {"local": self.name, "beta": self.beta, "local_radius": self.local_radius}
 
     def reset(self, state: Any, seed: Any) -> None:
         self.last_waypoint = None
@@ -85,6 +93,10 @@ class UtilityGreedy:
         cand = state.candidates()
         if not len(cand):
             return waypoint if waypoint is not None and waypoint != state.robot else None
+        if waypoint is not None and self.local_radius is not None:
+            near = cand[state.dist[cand] <= self.local_radius]
+            if len(near):
+                cand, waypoint = near, None
         scores, _ = greedy_scores(state, cand, waypoint, self.beta)
         return int(cand[int(np.argmax(scores))])
 

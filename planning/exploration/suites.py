@@ -9,9 +9,10 @@ Run it with ``engine-bench run exploration --maps indoor,forest,warehouse --seed
 is one (map kind, map seed, planner); the map is ``generate(kind, size, seed=map_seed)`` and the
 run ``explore(map, planner, seed=ctx.seed)``. Metrics: travel distance and steps to 90% and 99%
 explored, planning milliseconds per step, final explored fraction. The summary table gives means
-per (map kind, planner) and the mean ratio of each planner's distance to 99% to nearest
-frontier's on the same maps. ``--figures DIR`` writes the trajectory, community and waypoint
-PNGs of every run.
+per (map kind, planner) and the mean ratio of each planner's distance to 99% to the classic
+nearest frontier's (cell-level Yamauchi frontier exploration, sensing at every cell) on the
+same maps; ``nearest_viewpoint`` is nearest frontier on the viewpoint graph. ``--figures DIR``
+writes the trajectory, community and waypoint PNGs of every run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, 
 
 __all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
 
-_PLANNERS = ("nearest_frontier", "utility_greedy", "fare", "fare_learned")
+_PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned")
 _MAPS = ("indoor", "forest", "warehouse")
 
 
@@ -149,7 +150,8 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 exploration_suite = Suite(
     name="exploration",
-    description="Robot exploration on procedural maps: nearest frontier, utility-greedy, FARE (route + greedy), "
+    description="Robot exploration on procedural maps: nearest frontier (classic, cell level), nearest viewpoint, "
+                "utility-greedy, FARE (route + greedy), "
                 "FARE learned; distance/steps to 90%/99% explored and planning time per step.",
     build=build_cases,
     options=(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from planning.exploration import maps
-from planning.exploration.explore import ExplorationState, NearestFrontier
+from planning.exploration.explore import ExplorationState, NearestViewpoint
 from planning.exploration.sensing import frontier_mask, line_cells, utilities
 from planning.exploration.strategists import (GreedyStrategist, LLMStrategist, RouteStrategist, StrategistError,
                                               plan_waypoints, validate_sequence)
@@ -18,7 +18,7 @@ from planning.exploration.topology import build_topology, modularity
 def _partly_explored(kind="indoor", size=60, seed=1, steps=25):
     m = maps.generate(kind, size, seed=seed)
     st = ExplorationState(m, sensor_range=6.0, spacing=2, k=16)
-    nf = NearestFrontier()
+    nf = NearestViewpoint()
     for _ in range(steps):
         t = nf.select(st)
         if t is None:
@@ -194,3 +194,32 @@ def test_validation_and_recorded_fallbacks():
     assert "desc text" in llm.last_prompt and "JSON list" in llm.last_prompt and topo.to_prompt() in llm.last_prompt
     gseq, reason = plan_waypoints(GreedyStrategist(), "d", topo)
     assert reason is None and sorted(gseq) == sorted(good)
+
+
+def test_utility_greedy_local_radius_rule_by_brute_force():
+    from planning.exploration import UtilityGreedy
+    from engine.errors import InvalidInputError
+
+    m, st = _partly_explored("indoor", steps=20)
+    cand = st.candidates()
+    assert len(cand) > 3
+    far = int(cand[np.argmax(st.dist[cand])])  # a waypoint far from the robot
+    dw = st.dist_from(far)
+
+    def best(nodes, wp_dist, beta):
+        score = st.graph.utility[nodes] / (st.dist[nodes] + beta * wp_dist[nodes] + st.spacing)
+        return int(nodes[np.argmax(score)])
+
+    zeros = np.zeros(st.graph.n)
+    for radius in (0.0, 5.0, 12.0, 1e9):
+        pick = UtilityGreedy(beta=0.3, local_radius=radius).choose(st, far)
+        near = cand[st.dist[cand] <= radius]
+        if len(near):
+            assert pick == best(near, zeros, 0.3) and st.dist[pick] <= radius
+        else:
+            assert pick == best(cand, dw, 0.3)
+    assert UtilityGreedy(beta=0.3).choose(st, far) == best(cand, dw, 0.3)
+    # without a waypoint the radius changes nothing
+    assert UtilityGreedy(local_radius=5.0).choose(st, None) == UtilityGreedy().choose(st, None)
+    with pytest.raises(InvalidInputError, match="local_radius must be >= 0"):
+        UtilityGreedy(local_radius=-1)
