@@ -28,9 +28,9 @@ def _trivial(ctx):
 
 
 def _cpu_bound(ctx):
-    # ~0.5 s of single-threaded pure-Python work (no BLAS threads to blur the picture)
+    # ~1 s of single-threaded pure-Python work (no BLAS threads to blur the picture)
     acc = 0
-    for i in range(3_000_000 + ctx.seed):
+    for i in range(6_000_000 + ctx.seed):
         acc = (acc * 31 + i) % 1_000_003
     return {"value": acc}
 
@@ -60,7 +60,7 @@ def _time(spec, out, **kw) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--cpu-runs", type=int, default=8)
+    ap.add_argument("--cpu-runs", type=int, default=12)
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()
     rows = []
