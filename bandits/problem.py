@@ -19,8 +19,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from bandits.arms import Arms, _as_actions, _as_states
-from engine.errors import EngineError, InvalidInputError
+from bandits.arms import Arms, InterventionArms, MultiStateArms, _as_actions, _as_states
+from engine.errors import EngineError, InvalidInputError, UnsupportedProblemError
 from engine.seeding import resolve_seed
 
 __all__ = ["CoRMAB", "action_key"]
@@ -201,9 +201,313 @@ class CoRMAB:
         rows = self.arms._rows(s, a)
         return sample_rows(rows, rng)
 
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as a ``gameplan/cormab`` v1 JSON document (see :mod:`engine.schemas`).
+
+        The document holds the arm arrays (``transitions[J, 2, S, S]``, ``rewards[J, S]``) and
+        the feasible set (``A`` in COO form, row and auxiliary bounds with ``None`` for an
+        infinite bound, ``aux_integer``). ``metadata`` keeps what rebuilds the fast exact
+        domain checkers on :meth:`from_dict` (path graph and source, capacity costs and
+        capacities, matching slots), the budget, the birth--death parameters of
+        :class:`~bandits.MultiStateArms` and the ``make_domain`` spec.
+
+        Raises
+        ------
+        engine.errors.UnsupportedProblemError
+            For :class:`~bandits.InterventionArms`: their action vector covers interventions,
+            not one pull per arm, so they have no ``[J, 2, S, S]`` transition array.
+
+        Examples
+        --------
+        >>> import bandits, solvers
+        >>> arms = bandits.MultiStateArms([0.1, 0.1], [0.8, 0.8], [[0, 1], [0, 2]])
+        >>> doc = bandits.CoRMAB(arms, solvers.FeasibleSet.budget(2, 1)).to_dict()
+        >>> doc["schema"], doc["feasible_set"]["row_lower"], doc["feasible_set"]["row_upper"]
+        ('gameplan/cormab', [None], [1.0])
+        """
+        where = "CoRMAB.to_dict()"
+        if isinstance(self.arms, InterventionArms):
+            raise UnsupportedProblemError(f"{where}: {self.name!r} has InterventionArms (actions over "
+                                          f"{self.arms.n_actions} interventions, not one pull per arm); the "
+                                          f"gameplan/cormab v1 format stores transitions[J, 2, S, S] only")
+        fs = self.feasible_set
+        coo = fs.A.tocoo()
+        fs_doc: dict[str, Any] = {
+            "n_actions": int(fs.n_actions), "n_aux": int(fs.n_aux),
+            "A": {"shape": [int(coo.shape[0]), int(coo.shape[1])], "row": coo.row.astype(int).tolist(),
+                  "col": coo.col.astype(int).tolist(), "data": coo.data.astype(float).tolist()},
+            "row_lower": _bounds_out(fs.row_lower), "row_upper": _bounds_out(fs.row_upper)}
+        if fs.n_aux:
+            fs_doc.update(aux_lower=_bounds_out(fs.aux_lower), aux_upper=_bounds_out(fs.aux_upper),
+                          aux_integer=[bool(b) for b in fs.aux_integer])
+        doc: dict[str, Any] = {"schema": "gameplan/cormab", "version": 1, "name": self.name,
+                               "transitions": self.arms.transitions.tolist(), "rewards": self.arms.rewards.tolist(),
+                               "feasible_set": fs_doc}
+        meta = _metadata_out(self)
+        if meta:
+            doc["metadata"] = meta
+        return doc
+
+    @classmethod
+    def from_dict(cls, source: Any) -> "CoRMAB":
+        """A problem from a ``gameplan/cormab`` document (a mapping, JSON text or a path).
+
+        The document is validated against its schema (migrated from older versions, refused
+        with a clear message when it cannot be) and then checked for consistency: regular
+        array shapes, transition rows summing to 1, ``A`` indices within its shape, bound
+        lengths. Errors name the JSON path (``$['transitions'][0][1][2]``).
+
+        Arms come back as :class:`~bandits.Arms` (as :class:`~bandits.MultiStateArms` when the
+        metadata's birth--death parameters reproduce the stored transitions exactly). When the
+        metadata describes a budget, path, capacity or matching domain whose constraint rebuilds
+        the stored feasible set exactly, that domain's exact checker, sampler and enumerator are
+        attached again (same action order as :func:`~bandits.make_domain`); otherwise the
+        feasible set's own (exact, slower) ones are used. The ``make_domain`` spec is kept only
+        when it rebuilds exactly the stored arrays.
+
+        Examples
+        --------
+        >>> import bandits, solvers
+        >>> arms = bandits.MultiStateArms([0.1, 0.1], [0.8, 0.8], [[0, 1], [0, 2]])
+        >>> p = bandits.CoRMAB(arms, solvers.FeasibleSet.budget(2, 1), name="tiny")
+        >>> q = bandits.CoRMAB.from_dict(p.to_dict())
+        >>> q.name, q.budget, bool((q.arms.transitions == p.arms.transitions).all())
+        ('tiny', 1, True)
+        """
+        from engine.schemas import load_document
+
+        where = "CoRMAB.from_dict()"
+        doc = load_document(source, expected="gameplan/cormab", where=where)
+        P = _regular(doc["transitions"], "$['transitions']", 4, where)
+        R = _regular(doc["rewards"], "$['rewards']", 2, where)
+        J, _, S, S2 = P.shape
+        if S != S2:
+            raise InvalidInputError(f"{where}: $['transitions'] must have shape (J, 2, S, S), got {P.shape}")
+        if R.shape != (J, S):
+            raise InvalidInputError(f"{where}: $['rewards'] must have shape (J, S) = ({J}, {S}), got {R.shape}")
+        sums = P.sum(axis=-1)
+        bad = np.argwhere(np.abs(sums - 1.0) > 1e-8)
+        if bad.size:
+            idx = tuple(int(i) for i in bad[0])
+            path = "$['transitions']" + "".join(f"[{i}]" for i in idx)
+            raise InvalidInputError(f"{where}: {path} sums to {sums[idx]!r}, not 1")
+        meta = dict(doc.get("metadata") or {})
+        arms = _arms_in(P, R, meta.get("arms"))
+        fs = _feasible_set_in(doc["feasible_set"], J, where)
+        kwargs = _domain_in(meta.get("domain"), fs, J)
+        budget = meta.get("budget")
+        spec = _spec_in(meta.get("spec"), arms, fs)
+        extras = kwargs.pop("attributes", {})
+        try:
+            problem = cls(arms, fs, name=doc.get("name", "cormab"),
+                          budget=budget if isinstance(budget, int) and not isinstance(budget, bool) else None,
+                          spec=spec, **kwargs)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"{where}: {err}") from err
+        for key, value in extras.items():
+            setattr(problem, key, value)
+        return problem
+
     def __repr__(self) -> str:
         return (f"CoRMAB(name={self.name!r}, J={self.n_arms}, S={self.n_states}, n_actions={self.n_actions}, "
                 f"budget={self.budget})")
+
+
+# ---------------------------------------------------------------------------- JSON helpers
+def _bounds_out(values: np.ndarray) -> list:
+    return [None if math.isinf(v) else float(v) for v in np.asarray(values, dtype=float).tolist()]
+
+
+def _bounds_in(values: Any, size: int, infinite: float, path: str, where: str) -> np.ndarray:
+    if len(values) != size:
+        raise InvalidInputError(f"{where}: {path} must have length {size}, got {len(values)}")
+    return np.array([infinite if v is None else float(v) for v in values], dtype=float)
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays turned into Python ones, or raise TypeError."""
+    import json
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        return v
+
+    out = conv(value)
+    json.dumps(out, allow_nan=False)
+    return out
+
+
+def _metadata_out(problem: "CoRMAB") -> dict:
+    meta: dict[str, Any] = {}
+    if problem.budget is not None:
+        meta["budget"] = int(problem.budget)
+    arms = problem.arms
+    if isinstance(arms, MultiStateArms):
+        meta["arms"] = {"kind": "multistate", "p_passive": arms.p_passive.tolist(), "p_active": arms.p_active.tolist()}
+    if problem.spec:
+        try:
+            meta["spec"] = _jsonable(problem.spec)
+        except (TypeError, ValueError):
+            pass
+    domain: Optional[dict] = None
+    con: Any = getattr(problem, "constraint", None)
+    kind = type(con).__name__
+    try:
+        if kind == "PathConstraint":
+            g = con.graph
+            domain = {"name": "path", "nodes": list(g.nodes), "edges": [list(e) for e in g.edges],
+                      "source": con.source_node, "budget": int(con.budget)}
+        elif kind == "CapacityConstraint":
+            domain = {"name": "capacity", "costs": con.costs.tolist(), "capacities": con.capacities.tolist()}
+        elif problem.spec and problem.spec.get("name") == "budget" and problem.budget is not None:
+            domain = {"name": "budget", "budget": int(problem.budget)}
+        elif kind == "MatchingConstraint":
+            domain = {"name": "matching", "arm_slots": con.arm_slots.tolist(),
+                      "worker_slots": con.worker_slots.tolist(), "max_pulls": int(con.max_pulls)}
+        if domain is not None:
+            meta["domain"] = _jsonable(domain)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    return meta
+
+
+def _regular(value: Any, path: str, ndim: int, where: str) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) {ndim}-D array of numbers") from err
+    if arr.ndim != ndim:
+        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) {ndim}-D array, got {arr.ndim}-D")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{where}: {path} must be finite")
+    return arr
+
+
+def _arms_in(P: np.ndarray, R: np.ndarray, info: Any) -> Arms:
+    if isinstance(info, dict) and info.get("kind") == "multistate":
+        try:
+            ms = MultiStateArms(info["p_passive"], info["p_active"], R)
+        except (InvalidInputError, KeyError, TypeError):
+            ms = None
+        if ms is not None and ms.transitions.shape == P.shape and np.array_equal(ms.transitions, P):
+            return ms
+    return Arms(P, R)
+
+
+def _feasible_set_in(d: dict, J: int, where: str) -> Any:
+    import scipy.sparse as sp
+
+    from solvers.feasible_set import FeasibleSet
+
+    n, k = int(d["n_actions"]), int(d.get("n_aux", 0))
+    if n != J:
+        raise InvalidInputError(f"{where}: $['feasible_set']['n_actions'] = {n} but the arms take {J} actions")
+    A = d["A"]
+    m, ncol = (int(v) for v in A["shape"])
+    if ncol != n + k:
+        raise InvalidInputError(f"{where}: $['feasible_set']['A']['shape'] must have n_actions + n_aux = {n + k} "
+                                f"columns, got {ncol}")
+    if not len(A["row"]) == len(A["col"]) == len(A["data"]):
+        raise InvalidInputError(f"{where}: $['feasible_set']['A'] row, col and data must have equal lengths, got "
+                                f"{len(A['row'])}, {len(A['col'])}, {len(A['data'])}")
+    for key, size in (("row", m), ("col", ncol)):
+        idx = np.asarray(A[key], dtype=np.int64)
+        if idx.size and idx.max() >= size:
+            i = int(np.argmax(idx >= size))
+            raise InvalidInputError(f"{where}: $['feasible_set']['A']['{key}'][{i}] = {int(idx[i])} is out of range "
+                                    f"for shape {[m, ncol]}")
+    M = sp.coo_matrix((np.asarray(A["data"], dtype=float), (np.asarray(A["row"], dtype=np.int64),
+                                                            np.asarray(A["col"], dtype=np.int64))), shape=(m, ncol))
+    path = "$['feasible_set']"
+    rl = _bounds_in(d["row_lower"], m, -math.inf, f"{path}['row_lower']", where)
+    ru = _bounds_in(d["row_upper"], m, math.inf, f"{path}['row_upper']", where)
+    al = _bounds_in(d["aux_lower"], k, -math.inf, f"{path}['aux_lower']", where) if "aux_lower" in d else None
+    au = _bounds_in(d["aux_upper"], k, math.inf, f"{path}['aux_upper']", where) if "aux_upper" in d else None
+    ai = d.get("aux_integer")
+    if ai is not None and len(ai) != k:
+        raise InvalidInputError(f"{where}: {path}['aux_integer'] must have length {k}, got {len(ai)}")
+    try:
+        return FeasibleSet(n, M.tocsr(), rl, ru, n_aux=k, aux_lower=al, aux_upper=au,
+                           aux_integer=None if ai is None else np.asarray(ai, dtype=bool))
+    except InvalidInputError as err:
+        raise InvalidInputError(f"{where}: {path}: {err}") from err
+
+
+def _same_feasible_set(a: Any, b: Any) -> bool:
+    if (a.n_actions, a.n_aux, a.n_rows) != (b.n_actions, b.n_aux, b.n_rows):
+        return False
+    return bool((a.A != b.A).nnz == 0 and np.array_equal(a.row_lower, b.row_lower)
+                and np.array_equal(a.row_upper, b.row_upper) and np.array_equal(a.aux_lower, b.aux_lower)
+                and np.array_equal(a.aux_upper, b.aux_upper) and np.array_equal(a.aux_integer, b.aux_integer))
+
+
+def _spec_in(spec: Any, arms: Arms, fs: Any) -> Optional[dict]:
+    """``spec`` when ``make_domain(**spec)`` rebuilds exactly these arms and feasible set, else None
+    (a spec that no longer describes the stored arrays must not be saved with checkpoints)."""
+    if not isinstance(spec, dict) or "name" not in spec:
+        return None
+    from bandits.domains import domain_from_spec
+
+    try:
+        ref = domain_from_spec(spec)
+    except (EngineError, TypeError, ValueError, KeyError):
+        return None
+    same = (np.array_equal(ref.arms.rewards, arms.rewards) and type(ref.arms) is not InterventionArms
+            and np.array_equal(ref.arms.transitions, arms.transitions) and _same_feasible_set(ref.feasible_set, fs))
+    return dict(spec) if same else None
+
+
+def _domain_in(info: Any, fs: Any, J: int) -> dict:
+    """Checker/sampler/enumerator of a known domain when its constraint rebuilds ``fs`` exactly, else {}."""
+    if not isinstance(info, dict):
+        return {}
+    from bandits import domains as dom
+
+    name = info.get("name")
+    try:
+        if name == "budget":
+            # the budget domain's own checker, sampler and enumerator (same action order as make_domain)
+            ref = dom.make_domain("budget", n_arms=J, budget=int(info["budget"]), seed=0)
+            if not _same_feasible_set(ref.feasible_set, fs):
+                return {}
+            return {"checker": ref._checker, "sampler": ref._sampler, "enumerator": ref._enumerator}
+        if name == "path":
+            import networkx as nx
+
+            g = nx.Graph()
+            g.add_nodes_from(info["nodes"])
+            g.add_edges_from(tuple(e) for e in info["edges"])
+            con: Any = dom.PathConstraint(g, info["source"], int(info["budget"]))
+            attributes = {"graph": g, "source": info["source"], "constraint": con}
+            sampler = con.sample
+        elif name == "capacity":
+            con = dom.CapacityConstraint(np.asarray(info["costs"], dtype=float),
+                                         np.asarray(info["capacities"], dtype=float))
+            attributes = {"costs": con.costs, "capacities": con.capacities, "constraint": con}
+            sampler = lambda r: dom._random_maximal(J, r, con.check)  # noqa: E731
+        elif name == "matching":
+            con = dom.MatchingConstraint(np.asarray(info["arm_slots"], dtype=np.int64),
+                                         np.asarray(info["worker_slots"], dtype=np.int64), int(info["max_pulls"]))
+            attributes = {"arm_slots": con.arm_slots, "worker_slots": con.worker_slots, "constraint": con}
+            sampler = lambda r: dom._random_maximal(J, r, con.check)  # noqa: E731
+        else:
+            return {}
+        if con.n != J or not _same_feasible_set(con.feasible_set(), fs):
+            return {}
+    except (EngineError, KeyError, TypeError, ValueError, IndexError):
+        return {}
+    if name == "capacity":
+        con.fs = fs
+    return {"checker": con.check, "sampler": sampler,
+            "enumerator": lambda limit: dom.enumerate_down_closed(J, con.check, limit), "attributes": attributes}
 
 
 def _budget_of(fs: Any) -> Optional[int]:

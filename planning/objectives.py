@@ -286,11 +286,15 @@ class SubmodularFunction:
         """Gains ``f(S + c) - f(S)`` of ``candidates`` (default: all elements) at the set ``S``."""
         where = f"{type(self).__name__}.marginal_gains()"
         state = self.new_state()
-        for j in np.unique(_as_index_array(S, self.n, where)):
+        chosen = np.unique(_as_index_array(S, self.n, where))
+        for j in chosen:
             state.add(int(j))
         cands = np.arange(self.n, dtype=np.int64) if candidates is None else \
             _as_index_array(candidates, self.n, where, "candidates")
-        return np.asarray(state.gains(cands), dtype=np.float64)
+        out = np.asarray(state.gains(cands), dtype=np.float64)
+        # f(S + c) - f(S) is 0 for c already in S; the states only define gains of new elements
+        out[np.isin(cands, chosen)] = 0.0
+        return out
 
     def path_gains(self, paths: Any, *, modular: bool = False) -> np.ndarray:
         """Marginal gains along each row of a 2-D int array of elements (visits in order).

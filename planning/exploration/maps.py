@@ -74,6 +74,100 @@ class OccupancyMap:
         """Boolean mask of the free cells 8-connected to the start."""
         return reachable_mask(self.grid, self.start)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The map as a ``gameplan/map`` v1 JSON document (see :mod:`engine.schemas`).
+
+        ``grid`` holds the cells (-1 unknown, 0 free, 1 occupied), ``start`` the ``[row, col]``
+        start cell; ``params["resolution"]`` (metres per cell), when set, becomes the document's
+        ``resolution``. The other JSON-representable params are kept under ``params``.
+
+        Examples
+        --------
+        >>> m = make_map([[0, 1], [-1, 0]], start=(0, 0), name="tiny")
+        >>> doc = m.to_dict()
+        >>> doc["grid"], doc["start"], doc["name"]
+        ([[0, 1], [-1, 0]], [0, 0], 'tiny')
+        """
+        doc: dict[str, Any] = {"schema": "gameplan/map", "version": 1, "name": self.name,
+                               "start": [int(self.start[0]), int(self.start[1])],
+                               "grid": np.asarray(self.grid, dtype=np.int64).tolist()}
+        params = _jsonable_params(self.params)
+        res = params.pop("resolution", None)
+        if isinstance(res, (int, float)) and not isinstance(res, bool) and res > 0:
+            doc["resolution"] = float(res)
+        elif res is not None:
+            params["resolution"] = res
+        if params:
+            doc["params"] = params
+        return doc
+
+    @classmethod
+    def from_dict(cls, source: Any, *, start: Optional[Sequence[int]] = None) -> "OccupancyMap":
+        """A map from a ``gameplan/map`` document (a mapping, JSON text or a path).
+
+        The document is validated against its schema (migrated from older versions, refused
+        with a clear message when it cannot be); errors name the JSON path. ``start`` overrides
+        the document's start; without either the default start of :func:`make_map` is used.
+        A ``resolution`` comes back as ``params["resolution"]``.
+
+        Examples
+        --------
+        >>> m = forest(50, seed=2)
+        >>> m2 = OccupancyMap.from_dict(m.to_dict())
+        >>> bool((m2.grid == m.grid).all()), m2.start == m.start, m2.params["seed"] == m.params["seed"]
+        (True, True, True)
+        """
+        from engine.schemas import load_document
+
+        where = "OccupancyMap.from_dict()"
+        doc = load_document(source, expected="gameplan/map", where=where)
+        rows = doc["grid"]
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise InvalidInputError(f"{where}: $['grid'][{i}] has {len(row)} cells but $['grid'][0] has {width}: "
+                                        f"the grid must be rectangular")
+        grid = np.array(rows, dtype=np.int8)
+        st = start
+        if st is None and "start" in doc:
+            st = tuple(doc["start"])
+            r, c = st
+            if not (r < grid.shape[0] and c < grid.shape[1]):
+                raise InvalidInputError(f"{where}: $['start'] = {list(st)} is outside the grid of shape {grid.shape}")
+            if grid[r, c] != FREE:
+                kind = "an obstacle" if grid[r, c] == OCCUPIED else "an unknown cell"
+                raise InvalidInputError(f"{where}: $['start'] = {list(st)} is inside {kind}")
+        params = dict(doc.get("params") or {})
+        if "resolution" in doc:
+            params["resolution"] = float(doc["resolution"])
+        return make_map(grid, start=st, name=doc.get("name", "map"), params=params, where=where)
+
+
+def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON-representable entries of ``params`` (numpy values and tuples converted)."""
+    import json
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, Mapping):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        return v
+
+    out: dict[str, Any] = {}
+    for key, value in dict(params).items():
+        try:
+            value = conv(value)
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        out[str(key)] = value
+    return out
+
 
 def reachable_mask(grid: np.ndarray, start: Sequence[int]) -> np.ndarray:
     """Boolean mask of the free cells of ``grid`` 8-connected to ``start``."""
@@ -172,11 +266,12 @@ def make_map(grid: Any, *, start: Optional[Sequence[int]] = None, name: str = "m
 
 def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_threshold: int = 205,
              occupied_threshold: int = 50) -> OccupancyMap:
-    """Load an occupancy grid from a PNG (or any image Pillow reads) or a ``.npy`` file.
+    """Load an occupancy grid from a PNG (or any image Pillow reads), a ``.npy`` or a ``.json`` file.
 
     Images are read as 8-bit grey: values >= ``free_threshold`` are free (white), values
     <= ``occupied_threshold`` occupied (black), others unknown (grey), like ROS ``map_server``.
-    ``.npy`` arrays follow :func:`make_map`.
+    ``.npy`` arrays follow :func:`make_map`. ``.json`` files are ``gameplan/map`` documents
+    (:meth:`OccupancyMap.from_dict`; their start is used unless ``start`` is given).
 
     Raises
     ------
@@ -201,6 +296,8 @@ def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_thre
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"{where}: no such file {str(p)!r}")
+    if p.suffix.lower() == ".json":
+        return OccupancyMap.from_dict(p, start=start)
     if p.suffix.lower() == ".npy":
         try:
             arr = np.load(p, allow_pickle=False)
@@ -224,12 +321,28 @@ def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_thre
 
 
 def save_map(m: OccupancyMap, path: PathLike) -> Path:
-    """Write a map as PNG (free white, occupied black, unknown grey 128) or ``.npy`` (-1/0/1), atomically."""
-    from engine.io import atomic_path
+    """Write a map as PNG (free white, occupied black, unknown grey 128), ``.npy`` (-1/0/1) or
+    ``.json`` (a ``gameplan/map`` document with the start, name and params), atomically.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> m = make_map([[0, 0], [1, -1]], start=(0, 1), name="small")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     m2 = load_map(save_map(m, os.path.join(d, "m.json")))
+    >>> m2.grid.tolist(), m2.start, m2.name
+    ([[0, 0], [1, -1]], (0, 1), 'small')
+    """
+    from engine.io import atomic_path, atomic_write_text
 
     if not isinstance(m, OccupancyMap):
         raise InvalidInputError(f"save_map(): expected an OccupancyMap, got {type(m).__name__}")
     p = Path(path)
+    if p.suffix.lower() == ".json":
+        import json
+
+        atomic_write_text(p, json.dumps(m.to_dict(), separators=(",", ":")) + "\n")
+        return p
     if p.suffix.lower() == ".npy":
         with atomic_path(p, suffix=".npy") as tmp:
             with open(tmp, "wb") as fh:

@@ -364,3 +364,18 @@ def test_engine_bench_suite():
         assert out["value"] == pytest.approx(out["value_check"]) and out["status"] in ("feasible", "optimal")
     with pytest.raises(InvalidInputError, match="unknown option"):
         submodular_suite.parse_options(["--size", "3"])
+
+
+def test_marginal_gains_of_selected_elements_are_zero():
+    import numpy as np
+
+    from planning.submodular import FacilityLocation, Modular, WeightedCoverage
+
+    rng = np.random.default_rng(3)
+    for f in (Modular(rng.random(6)), WeightedCoverage([[0, 1], [1, 2], [3]], [1.0, 2.0, 3.0, 4.0]),
+              FacilityLocation(rng.random((6, 6)))):
+        S = [0, 2]
+        gains = f.marginal_gains(S)
+        assert gains[0] == 0.0 and gains[2] == 0.0
+        for c in range(f.n):
+            assert gains[c] == pytest.approx(f.evaluate(sorted(set(S) | {c})) - f.evaluate(S))
