@@ -230,6 +230,50 @@ def utilities(belief, frontier, rows, cols, radius, out, which):
 
 
 @njit(cache=True)
+def heap_push(heap_d, heap_i, n, d, item):
+    """Push ``(d, item)`` on the binary min-heap ``heap_d/heap_i[:n]``; returns the new size."""
+    pos = n
+    while pos > 0:
+        par = (pos - 1) // 2
+        if heap_d[par] > d:
+            heap_d[pos] = heap_d[par]
+            heap_i[pos] = heap_i[par]
+            pos = par
+        else:
+            break
+    heap_d[pos] = d
+    heap_i[pos] = item
+    return n + 1
+
+
+@njit(cache=True)
+def heap_pop(heap_d, heap_i, n):
+    """Pop the minimum of the binary min-heap ``heap_d/heap_i[:n]``; returns ``(d, item, new size)``."""
+    d = heap_d[0]
+    item = heap_i[0]
+    n -= 1
+    if n > 0:  # sift the last element down from the root
+        ld = heap_d[n]
+        li = heap_i[n]
+        pos = 0
+        while True:
+            ch = 2 * pos + 1
+            if ch >= n:
+                break
+            if ch + 1 < n and heap_d[ch + 1] < heap_d[ch]:
+                ch += 1
+            if heap_d[ch] < ld:
+                heap_d[pos] = heap_d[ch]
+                heap_i[pos] = heap_i[ch]
+                pos = ch
+            else:
+                break
+        heap_d[pos] = ld
+        heap_i[pos] = li
+    return d, item, n
+
+
+@njit(cache=True)
 def grid_path_to_frontier(belief, frontier, r, c, max_pops):
     """Shortest 8-connected path (costs 1 and sqrt 2) over known free cells to the nearest frontier cell.
 
@@ -252,28 +296,7 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
     sq2 = np.sqrt(2.0)
     while n > 0 and pops < max_pops:
         pops += 1
-        d = heap_d[0]
-        u = heap_i[0]
-        n -= 1
-        # sift down the last element from the root
-        if n > 0:
-            ld = heap_d[n]
-            li = heap_i[n]
-            pos = 0
-            while True:
-                ch = 2 * pos + 1
-                if ch >= n:
-                    break
-                if ch + 1 < n and heap_d[ch + 1] < heap_d[ch]:
-                    ch += 1
-                if heap_d[ch] < ld:
-                    heap_d[pos] = heap_d[ch]
-                    heap_i[pos] = heap_i[ch]
-                    pos = ch
-                else:
-                    break
-            heap_d[pos] = ld
-            heap_i[pos] = li
+        d, u, n = heap_pop(heap_d, heap_i, n)
         if d > dist[u]:
             continue
         ur = u // w
@@ -297,19 +320,7 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
                 if nd < dist[v]:
                     dist[v] = nd
                     prev[v] = u
-                    # push
-                    pos = n
-                    n += 1
-                    while pos > 0:
-                        par = (pos - 1) // 2
-                        if heap_d[par] > nd:
-                            heap_d[pos] = heap_d[par]
-                            heap_i[pos] = heap_i[par]
-                            pos = par
-                        else:
-                            break
-                    heap_d[pos] = nd
-                    heap_i[pos] = v
+                    n = heap_push(heap_d, heap_i, n, nd, v)
     if goal < 0:
         return np.empty((0, 2), dtype=np.int64)
     length = 1

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from planning.exploration.sensing import segment_status, utilities
+from planning.exploration.sensing import heap_pop, heap_push, segment_status, utilities
 
 __all__ = ["ViewpointGraph", "dijkstra"]
 
@@ -45,27 +45,7 @@ def dijkstra(nbr, wgt, deg, n, source, limit):
     heap_i[0] = source
     m = 1
     while m > 0:
-        d = heap_d[0]
-        u = heap_i[0]
-        m -= 1
-        if m > 0:
-            ld = heap_d[m]
-            li = heap_i[m]
-            pos = 0
-            while True:
-                ch = 2 * pos + 1
-                if ch >= m:
-                    break
-                if ch + 1 < m and heap_d[ch + 1] < heap_d[ch]:
-                    ch += 1
-                if heap_d[ch] < ld:
-                    heap_d[pos] = heap_d[ch]
-                    heap_i[pos] = heap_i[ch]
-                    pos = ch
-                else:
-                    break
-            heap_d[pos] = ld
-            heap_i[pos] = li
+        d, u, m = heap_pop(heap_d, heap_i, m)
         if done[u]:
             continue
         done[u] = True
@@ -79,18 +59,7 @@ def dijkstra(nbr, wgt, deg, n, source, limit):
                 pred[v] = u
                 if m >= heap_d.shape[0]:
                     continue  # pragma: no cover - cap bounds pushes
-                pos = m
-                m += 1
-                while pos > 0:
-                    par = (pos - 1) // 2
-                    if heap_d[par] > nd:
-                        heap_d[pos] = heap_d[par]
-                        heap_i[pos] = heap_i[par]
-                        pos = par
-                    else:
-                        break
-                heap_d[pos] = nd
-                heap_i[pos] = v
+                m = heap_push(heap_d, heap_i, m, nd, v)
     return dist, pred
 
 
