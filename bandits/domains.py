@@ -45,7 +45,7 @@ import math
 from collections import deque
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +55,9 @@ from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
 from engine.validation import as_float_array, as_int_array, check_choice, check_int
+
+if TYPE_CHECKING:
+    from solvers.feasible_set import FeasibleSet
 
 __all__ = ["make_domain", "DOMAINS", "TUBE_SIZES", "tube_graph", "default_arms", "PathConstraint",
            "MatchingConstraint", "CapacityConstraint", "enumerate_down_closed"]
@@ -68,8 +71,8 @@ INF = math.inf
 # arms
 # ---------------------------------------------------------------------------------------------
 def default_arms(n_arms: int, budget: int, rng: np.random.Generator, *, n_states: int = 4, p_passive: Any = None,
-                 p_active: Any = None, rewards: Any = None, p_passive_range: tuple = (0.0, 0.2),
-                 p_active_range: tuple = (0.7, 0.9), good_top: Any = (4, 5, 6), bad_top: Any = (1, 2, 3),
+                 p_active: Any = None, rewards: Any = None, p_passive_range: tuple[float, float] = (0.0, 0.2),
+                 p_active_range: tuple[float, float] = (0.7, 0.9), good_top: Any = (4, 5, 6), bad_top: Any = (1, 2, 3),
                  where: str = "make_domain()") -> MultiStateArms:
     """The paper's default birth–death arms (see the module docstring); any array can be given."""
     J = n_arms
@@ -518,7 +521,7 @@ class CapacityConstraint:
         self.n = costs.shape[0]
         self.node_limit = int(node_limit)
         self.mip_fallbacks = 0
-        self.fs = None
+        self.fs: Optional[FeasibleSet] = None  # set by make_domain once the MIP encoding is built
 
     def check(self, a: Any) -> bool:
         """Exact bin packing: first-fit decreasing as a quick certificate, then a depth-first search
@@ -563,6 +566,7 @@ class CapacityConstraint:
         got = place(0)
         if got is None:
             self.mip_fallbacks += 1
+            assert self.fs is not None, "CapacityConstraint.fs must be set before an inexact check"
             return bool(self.fs.contains(arr))
         return got
 

@@ -115,10 +115,11 @@ def optimal_value(problem: CoRMAB, horizon: int, initial_state: Any = None, *,
     V = np.zeros_like(rsum)
     for _ in range(H):
         target = rsum + V
-        best = None
+        best: Optional[np.ndarray] = None
         for M in mats:
             Q = expect_next(target, M)
             best = Q if best is None else np.maximum(best, Q)
+        assert best is not None  # a CoRMAB has at least one feasible action
         V = best
     return _read(V, s0) / H
 

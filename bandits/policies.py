@@ -64,7 +64,7 @@ class Policy:
 
     def __init__(self, problem: CoRMAB) -> None:
         self.problem = problem
-        self.stats = {"fallbacks": 0}
+        self.stats: dict[str, float] = {"fallbacks": 0}
 
     def reset(self, seed: Any = None) -> None:
         """Reseed the policy's own randomness (no-op for deterministic policies)."""
@@ -174,8 +174,8 @@ class _Myopic(Policy):
         self.time_limit = time_limit
         self._cache: dict[bytes, np.ndarray] = {}
         self._actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
-        self._model = None
-        self._disc = None
+        self._model: Optional[Any] = None  # a solvers.LinearModel when method == "mip"
+        self._disc: Optional[_DiscreteResponseMIP] = None
         self.stats.update({"mip_solves": 0, "mip_time": 0.0, "proven_optimal": 0})
         self.method = "enumerate" if self._actions is not None else (
             "discrete_mip" if isinstance(problem.arms, InterventionArms) else "mip")
@@ -192,16 +192,23 @@ class _Myopic(Policy):
             return hit.copy()
         p = self.problem
         if self.method == "enumerate":
-            vals = p.expected_reward(np.repeat(s[None], len(self._actions), axis=0), self._actions)
-            a = self._actions[int(np.argmax(vals))].copy()
+            acts = self._actions
+            assert acts is not None  # method "enumerate" means the feasible set was enumerated
+            vals = p.expected_reward(np.repeat(s[None], len(acts), axis=0), acts)
+            a = acts[int(np.argmax(vals))].copy()
         elif self.method == "mip":
-            base, delta = p.arms.linear_reward(s)
+            lin = p.arms.linear_reward(s)
+            assert lin is not None  # only InterventionArms are non-linear, and they use "discrete_mip"
+            base, delta = lin
             m = self._model
+            assert m is not None  # built in __init__ for method "mip"
             m.set_objective_coefficients(np.arange(p.n_actions), delta)
             res = m.solve(time_limit=self.time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=1)
             a = self._from_result(res)
         else:
-            res = self._disc.solve(s, self.time_limit)
+            disc = self._disc
+            assert disc is not None  # built in __init__ for method "discrete_mip"
+            res = disc.solve(s, self.time_limit)
             a = self._from_result(res)
         self._cache[key] = a
         return a.copy()
@@ -232,7 +239,8 @@ class _DiscreteResponseMIP:
         from solvers.highs import LinearModel
         import scipy.sparse as sp
 
-        arms: InterventionArms = problem.arms
+        arms = problem.arms
+        assert isinstance(arms, InterventionArms)  # _Myopic only builds this for intervention arms
         fs = problem.feasible_set
         n, k = fs.n_actions, fs.n_aux
         J = arms.n_arms
@@ -273,14 +281,14 @@ class _DiscreteResponseMIP:
     def solve(self, s: np.ndarray, time_limit: Optional[float]):
         arms = self.arms
         S = arms.n_states
-        c = []
+        parts: list[np.ndarray] = []
         for j in range(self.arms.n_arms):
             v = self.values[j]
             sig = 1.0 / (1.0 + np.exp(-(arms.slope[j] * (arms.theta[j] + v) - arms.x0[j])))
             p = np.clip(arms.scale * arms.amp[j] * (sig - 1.0 / (1.0 + np.exp(arms.x0[j]))) + arms.floor, 0, 1)
             up, down = arms.rewards[j, min(s[j] + 1, S - 1)], arms.rewards[j, max(s[j] - 1, 0)]
-            c.append(p * up + (1 - p) * down)
-        c = np.concatenate(c)
+            parts.append(p * up + (1 - p) * down)
+        c = np.concatenate(parts)
         self.model.set_objective_coefficients(self.z0 + np.arange(c.size), c)
         return self.model.solve(time_limit=time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=1)
 

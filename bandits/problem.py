@@ -67,6 +67,17 @@ class CoRMAB:
     (3, 3, 4)
     """
 
+    # Domain-specific extras that make_domain attaches to some problems (absent on the others;
+    # declared here for type checking only, so getattr(problem, "constraint", None) still works).
+    graph: Any
+    source: Any
+    constraint: Any
+    arm_slots: np.ndarray
+    worker_slots: np.ndarray
+    costs: np.ndarray
+    capacities: np.ndarray
+    n_interventions: int
+
     def __init__(self, arms: Arms, feasible_set: Any, *, checker: Optional[Callable] = None,
                  sampler: Optional[Callable] = None, partial_checker: Optional[Callable] = None,
                  enumerator: Optional[Callable] = None, name: str = "cormab", budget: Optional[int] = None,

@@ -32,7 +32,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict
 
 import numpy as np
 
@@ -48,6 +48,31 @@ from engine.validation import check_choice, check_int, check_real
 __all__ = ["Sequoia", "TrainingResult"]
 
 _FORMAT = "bandits.Sequoia/1"
+
+
+class _SequoiaConfig(TypedDict):
+    """The validated constructor options of :class:`Sequoia` (saved in checkpoints and ``params``)."""
+
+    seed: int
+    device: str
+    hidden: list[int]
+    gamma: float
+    lr: float
+    batch_size: int
+    buffer_size: int
+    horizon: int
+    epsilon_start: float
+    epsilon_end: float
+    epsilon_decay_episodes: int
+    target_update: int
+    train_frequency: int
+    learning_starts: int
+    warm_start_steps: int
+    action_selection: str
+    train_selection: str
+    enumerate_limit: int
+    threads: Optional[int]
+    mip_time_limit: Optional[float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +190,7 @@ class Sequoia:
             raise InvalidInputError(f"{where}: hidden must be a non-empty sequence of positive ints, got {hidden!r}")
         seed_obj = resolve_seed(seed, where=where)
         self.problem = problem
-        self.config = {
+        self.config: _SequoiaConfig = {
             "seed": seed_obj.root, "device": device, "hidden": list(hid),
             "gamma": check_real(gamma, "gamma", where, lower=0.0, upper=1.0),
             "lr": check_real(lr, "lr", where, lower=0.0, lower_strict=True),
@@ -206,8 +231,8 @@ class Sequoia:
         self.grad_steps = 0
         self.warm_started = False
         self.history: list[float] = []
-        self.stats = {"solves": 0, "solve_time": 0.0, "proven_optimal": 0, "fallbacks": 0, "decisions": 0,
-                      "target_solves": 0, "memo_hits": 0, "greedy_solves": 0}
+        self.stats: dict[str, float] = {"solves": 0, "solve_time": 0.0, "proven_optimal": 0, "fallbacks": 0,
+                                        "decisions": 0, "target_solves": 0, "memo_hits": 0, "greedy_solves": 0}
         self._target_memo: dict[bytes, float] = {}
         self._act_memo: dict[bytes, np.ndarray] = {}
         self._version = 0  # online-network version (bumped per gradient step)
@@ -534,7 +559,7 @@ class Sequoia:
 
     def solver_stats(self) -> dict:
         """Argmax-solve accounting: solves, time per solve, fraction proven optimal, fallbacks."""
-        st = dict(self.stats)
+        st: dict[str, Any] = dict(self.stats)
         n = max(st["solves"], 1)
         st["mode"] = self._mode
         st["time_per_solve"] = st["solve_time"] / n

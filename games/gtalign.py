@@ -36,7 +36,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, cast
 
 import numpy as np
 
@@ -256,7 +256,7 @@ def pareto_mask(Lc: Any, Uc: Any) -> np.ndarray:
 def _pareto(L: np.ndarray, U: np.ndarray) -> np.ndarray:
     ge = (L[:, None, :] >= L[:, :, None]) & (U[:, None, :] >= U[:, :, None])      # [b, k, k']: k' >= k
     gt = (L[:, None, :] > L[:, :, None]) | (U[:, None, :] > U[:, :, None])
-    return ~(ge & gt).any(axis=2)
+    return cast(np.ndarray, ~(ge & gt).any(axis=2))  # numpy stubs widen .any(axis=...) to a scalar union
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -645,7 +645,11 @@ def score_jsonl(input_path: "str | os.PathLike[str]", output_path: "Optional[str
     if not src.is_file():
         raise InvalidInputError(f"{where}: input file {str(input_path)!r} does not exist")
     t0 = time.perf_counter()
-    ids, Ls, Us, uts, records = [], [], [], [], []
+    ids: list[Any] = []
+    Ls: list[np.ndarray] = []
+    Us: list[np.ndarray] = []
+    uts: list[Any] = []
+    records: list[Optional[dict[str, Any]]] = []
     with open(src, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():

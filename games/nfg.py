@@ -25,7 +25,7 @@ import os
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, overload
 
 import numpy as np
 
@@ -98,7 +98,9 @@ class _Lexer:
 
     def next(self) -> _Token:
         text = self.text
-        pos = _SPACE_RE.match(text, self.pos).end()
+        space = _SPACE_RE.match(text, self.pos)
+        assert space is not None  # the pattern matches the empty string
+        pos = space.end()
         if pos >= len(text):
             self.pos = pos
             return _Token(_EOF, "", pos)
@@ -125,6 +127,7 @@ class _Lexer:
             self.pos = end + 1
             return _Token(_STRING, text[pos + 1:end].replace('\\"', '"'), pos)
         m = (_WORD_RE if c in _NUMBER_START else _SYMBOL_RE).match(text, pos)
+        assert m is not None  # text[pos] is a non-space character outside '{},"' here
         self.pos = m.end()
         return _Token(_NUMBER if c in _NUMBER_START else _SYMBOL, m.group(0), pos)
 
@@ -262,9 +265,9 @@ def _parse(text: str, where: str) -> NormalFormGame:
     if p.tok.kind == _LBRACE:
         flat = _parse_outcome_body(p, n_players, n_cont)
     elif p.tok.kind == _NUMBER:
-        flat = _fast_numbers(p, n_cont * n_players, integer=False)
-        if flat is not None:
-            return _build(flat.reshape(n_cont, n_players), shape, strategies, players, title, comment)
+        fast_flat = _fast_numbers(p, n_cont * n_players, integer=False)
+        if fast_flat is not None:
+            return _build(fast_flat.reshape(n_cont, n_players), shape, strategies, players, title, comment)
         values = []  # no preallocation: a short file fails at its end, not with a huge allocation
         for k in range(n_cont * n_players):
             cont, pl = divmod(k, n_players)
@@ -349,7 +352,9 @@ def _parse_outcome_body(p: _Parser, n_players: int, n_cont: int) -> np.ndarray:
                     value = _parse_number(num, lambda msg, at=m.start(pl + 1): p.lex.error(at, msg))
                 row.append(value)
             outcomes.append(row)
-            pos = space(text, m.end()).end()
+            gap = space(text, m.end())
+            assert gap is not None  # the pattern matches the empty string
+            pos = gap.end()
             m = fast.match(text, pos)
         if pos != p.tok.pos:
             p.lex.pos = pos
@@ -488,6 +493,14 @@ def _quote(text: str, what: str, where: str) -> str:
         raise InvalidInputError(f"{where}: {what} {text!r} ends with a backslash, which the .nfg format "
                                 f"cannot represent (it would escape the closing quote)")
     return '"' + text.replace('"', '\\"') + '"'
+
+
+@overload
+def write_nfg(game: NormalFormGame, path: None = None, /, *, version: str = "outcome") -> str: ...
+
+
+@overload
+def write_nfg(game: NormalFormGame, path: Union[str, "os.PathLike[str]"], /, *, version: str = "outcome") -> None: ...
 
 
 def write_nfg(game: NormalFormGame, path: Optional[Union[str, "os.PathLike[str]"]] = None, /, *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 import numpy as np
 
@@ -97,8 +97,9 @@ class NormalFormGame:
     def from_arrays(cls, *arrays: Any, title: Optional[str] = None, players: Optional[Sequence[str]] = None,
                     strategies: Optional[Sequence[Sequence[str]]] = None, comment: str = "") -> "NormalFormGame":
         """A game from one payoff array per player (``from_arrays(A, B)`` for a bimatrix game)."""
-        return cls(tuple(arrays), strategies=strategies if strategies is not None else (),
-                   players=players if players is not None else (), title=title or "", comment=comment)
+        # __post_init__ validates and normalises any sequence into tuples
+        return cls(tuple(arrays), strategies=cast(tuple, strategies) if strategies is not None else (),
+                   players=cast(tuple, players) if players is not None else (), title=title or "", comment=comment)
 
     @classmethod
     def zero_sum(cls, A: Any, *, title: Optional[str] = None) -> "NormalFormGame":

@@ -122,9 +122,11 @@ def self_paced_step(current: tuple, target: tuple, samples: Any, returns: Any, *
         return float((w * J).sum() / w.sum()) - threshold
 
     z0 = np.log([k0, th0])
-    cons = [{"type": "ineq", "fun": lambda z: kl_bound - gamma_kl(*np.exp(z), k0, th0)},
+    # mypy cannot see that np.exp(z) unpacks to exactly (k, theta)
+    cons = [{"type": "ineq", "fun": lambda z: kl_bound - gamma_kl(*np.exp(z), k0, th0)},  # type: ignore[call-arg]
             {"type": "ineq", "fun": perf}]
-    res = minimize(lambda z: gamma_kl(*np.exp(z), kt, tht), z0, method="SLSQP", constraints=cons,
+    res = minimize(lambda z: gamma_kl(*np.exp(z), kt, tht),  # type: ignore[call-arg]  # same star-arg
+                   z0, method="SLSQP", constraints=cons,
                    bounds=[(math.log(1e-2), math.log(1e4)), (math.log(1e-6), math.log(1e3))],
                    options={"maxiter": 200, "ftol": 1e-10})
     k, th = np.exp(res.x)

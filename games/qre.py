@@ -425,7 +425,7 @@ class _Path:
         w = z_pred.copy()
         d0 = 0.0
         kappa = 0.0
-        prev = None
+        prev = 0.0      # only read from k == 1 on, after the first step has set it
         rhs = np.empty(n + 1)
         for k in range(ctl.max_corrector):
             self.n_newton += 1
@@ -758,9 +758,10 @@ def _support_nash(sys: _System, sig_flat: np.ndarray, supports: list[np.ndarray]
     return out
 
 
-def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos=(1e-1, 1e-2, 1e-3, 1e-4, 1e-6)):
+def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6)
+                        ) -> list[tuple[tuple[tuple[int, ...], ...], list[np.ndarray]]]:
     sigs = sys.split(sig_flat)
-    seen = []
+    seen: list[tuple[tuple[tuple[int, ...], ...], list[np.ndarray]]] = []
     for rho in rhos:
         sup = [np.flatnonzero(v >= rho * v.max()) for v in sigs]
         key = tuple(tuple(s.tolist()) for s in sup)

@@ -118,7 +118,7 @@ def _run_qre(n: int, players: int, lam: float) -> Any:
         _warm_up("qre", lambda g: qre.logit_solve(g, 1.0), players)
         game = _game(n, players, ctx.seed)
         t0 = time.perf_counter()
-        kwargs = {} if ctx.time_limit is None else {"time_limit": ctx.time_limit}
+        kwargs: dict[str, Any] = {} if ctx.time_limit is None else {"time_limit": ctx.time_limit}
         res = qre.logit_solve(game, lam, **kwargs)
         runtime = time.perf_counter() - t0
         return {"status": _status(res), "runtime": runtime, "residual": float(res.residual),
@@ -190,7 +190,7 @@ def build_cases(*, sizes: Sequence[int], players: int = 2, lams: Sequence[float]
         raise InvalidInputError(f"{where}: a game with {players} players and {too_big[0]} strategies each has "
                                 f"{too_big[0] ** players} contingencies (limit {_MAX_CONTINGENCIES:g})")
     explicit = methods is not None
-    chosen = list(methods) if explicit else list(METHODS)
+    chosen = list(methods) if methods is not None else list(METHODS)
     if "stackelberg" in chosen and players != 2:
         if explicit:
             raise InvalidInputError(f"{where}: stackelberg needs --players 2, got {players}")

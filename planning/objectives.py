@@ -359,6 +359,8 @@ def _check_weights(weights: Any, size: int, where: str, name: str = "weights") -
 
 class _CoverageState(GainState):
     cheap_gains = True  # every gain is kept exact: a lookup, no lazy bookkeeping needed
+    f: "WeightedCoverage"  # the objective this state belongs to (narrows GainState.f)
+
 
     def __init__(self, f: "WeightedCoverage") -> None:
         super().__init__(f)
@@ -456,7 +458,8 @@ class WeightedCoverage(SubmodularFunction):
             raise InvalidInputError(f"{where}: sets must be a sparse incidence matrix or a list of item lists, "
                                     f"got {type(sets).__name__}")
         sets = list(sets)
-        rows, cols = [], []
+        rows: list[int] = []
+        cols: list[int] = []
         for j, s in enumerate(sets):
             if isinstance(s, (str, bytes)) or not isinstance(s, Iterable):
                 raise InvalidInputError(f"{where}: set {j} must be a collection of item indices, got {s!r}")
@@ -625,6 +628,8 @@ def _balls(A: sp.csr_matrix, radius: float) -> sp.csr_matrix:
 
 # ============================================================================ facility location
 class _FLState(GainState):
+    f: "FacilityLocation"  # the objective this state belongs to (narrows GainState.f)
+
     def __init__(self, f: "FacilityLocation") -> None:
         super().__init__(f)
         self.cur = np.zeros(f.n_points, dtype=np.float64)
@@ -844,6 +849,8 @@ class FacilityLocation(SubmodularFunction):
 
 # ============================================================================ feature based
 class _FBState(GainState):
+    f: "FeatureBased"  # the objective this state belongs to (narrows GainState.f)
+
     def __init__(self, f: "FeatureBased") -> None:
         super().__init__(f)
         self.acc = np.zeros(f.n_features, dtype=np.float64)
@@ -949,6 +956,8 @@ class FeatureBased(SubmodularFunction):
 # ============================================================================ log-determinant
 class _LogDetState(GainState):
     cheap_gains = True
+    f: "LogDet"  # the objective this state belongs to (narrows GainState.f)
+
 
     def __init__(self, f: "LogDet") -> None:
         super().__init__(f)
@@ -1044,6 +1053,8 @@ class LogDet(SubmodularFunction):
 # ============================================================================ modular, mixtures, callables
 class _ModularState(GainState):
     cheap_gains = True
+    f: "Modular"  # the objective this state belongs to (narrows GainState.f)
+
 
     def gains(self, candidates: np.ndarray) -> np.ndarray:
         return self.f.weights[candidates].astype(np.float64)
@@ -1081,6 +1092,8 @@ class Modular(SubmodularFunction):
 
 
 class _MixtureState(GainState):
+    f: "Mixture"  # the objective this state belongs to (narrows GainState.f)
+
     def __init__(self, f: "Mixture") -> None:
         super().__init__(f)
         self.parts = [g.new_state() for g in f.components]
@@ -1125,7 +1138,8 @@ class Mixture(SubmodularFunction):
         if not comps or not all(isinstance(c, SubmodularFunction) for c in comps):
             raise InvalidInputError(f"{where}: components must be a non-empty list of objectives")
         w = _check_weights(weights, len(comps), where)
-        flat_c, flat_w = [], []
+        flat_c: list[SubmodularFunction] = []
+        flat_w: list[float] = []
         for c, wi in zip(comps, w):  # flatten nested mixtures
             if isinstance(c, Mixture):
                 flat_c.extend(c.components)
@@ -1136,8 +1150,8 @@ class Mixture(SubmodularFunction):
         sizes = {c.n for c in flat_c}
         if len(sizes) != 1:
             raise InvalidInputError(f"{where}: components must share one ground set, got sizes {sorted(sizes)}")
-        self.components = flat_c
-        self.weights = np.asarray(flat_w, dtype=np.float64)
+        self.components: list[SubmodularFunction] = flat_c
+        self.weights: np.ndarray = np.asarray(flat_w, dtype=np.float64)
         self.n = flat_c[0].n
         self.monotone = all(c.monotone for c in flat_c)
 
@@ -1152,6 +1166,8 @@ class Mixture(SubmodularFunction):
 
 
 class _CallableState(GainState):
+    f: "SetFunction"  # the objective this state belongs to (narrows GainState.f)
+
     def __init__(self, f: "SetFunction") -> None:
         super().__init__(f)
         self.members: list[int] = []

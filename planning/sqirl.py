@@ -209,7 +209,7 @@ def effective_horizon(P: Any, R: Any, *, horizon: int, initial: Any = None, tol:
 # ============================================================================ SQIRL
 def _sample_next(P: np.ndarray, s: np.ndarray, a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cdf = np.cumsum(P[s, a], axis=1)
-    u = rng.random(s.shape[0])[:, None]
+    u = rng.random(int(s.shape[0]))[:, None]  # int(): an Any-typed size picks the scalar stub overload
     return np.minimum((u >= cdf).sum(axis=1), P.shape[2] - 1)
 
 

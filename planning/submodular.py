@@ -274,6 +274,7 @@ def _cardinality_greedy(run: _Run, k: int, *, lazy: bool, sample_size: Optional[
     if k == 0:
         return _topk_sum(state.gains(np.arange(n, dtype=np.int64)), 0) if monotone else math.nan
     if sample_size is not None:  # stochastic greedy
+        assert rng is not None, "stochastic greedy needs an rng"
         remaining = np.arange(n, dtype=np.int64)
         size = n
         for _ in range(k):
@@ -337,11 +338,11 @@ def _cardinality_greedy(run: _Run, k: int, *, lazy: bool, sample_size: Optional[
             if stamp[c] == step:
                 heapq.heappop(heap)
                 break
-            g = gain_one(c)
+            gc = gain_one(c)
             run.n_evals += 1
-            ub[c] = g
+            ub[c] = gc
             stamp[c] = step
-            heapq.heapreplace(heap, (-g, c))
+            heapq.heapreplace(heap, (-gc, c))
         alive[c] = False
         if run.pick(c):  # entries evaluated at this step are stale from the next one on
             break
@@ -544,10 +545,10 @@ def _budget_greedy(run: _Run, costs: np.ndarray, budget: float, *, cost_benefit:
                 heapq.heappop(heap)
                 chosen = c
                 break
-            g = gain_one(c)
+            gc = gain_one(c)
             run.n_evals += 1
             stamp[c] = step
-            heapq.heapreplace(heap, (-(g / costs[c] if cost_benefit else g), c))
+            heapq.heapreplace(heap, (-(gc / costs[c] if cost_benefit else gc), c))
         if chosen < 0:
             break
         spent += float(costs[chosen])
@@ -622,7 +623,7 @@ def knapsack_greedy(f: SubmodularFunction, costs: Any, budget: float, *, rule: s
     value = fields["value"]
     stopped = next((rr for _, rr, _ in runs if rr.status is not None), None)
     bound, gap = math.nan, math.nan
-    if stopped is not None:
+    if stopped is not None and stopped.status is not None:  # (the second test always holds: narrows the type)
         status, message = stopped.status, stopped.message
     else:
         status, message = Status.FEASIBLE, f"{r.replace('_', '-')} greedy won ({len(runs)} rule(s) run)"
@@ -710,10 +711,10 @@ def matroid_greedy(f: SubmodularFunction, partition: Any, capacities: Any, *, la
                     heapq.heappop(heap)
                     chosen = c
                     break
-                g = state.gain(c)
+                gc = state.gain(c)
                 run.n_evals += 1
                 stamp[c] = step
-                heapq.heapreplace(heap, (-g, c))
+                heapq.heapreplace(heap, (-gc, c))
             if chosen < 0:
                 break
             counts[part[chosen]] += 1

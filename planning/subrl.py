@@ -327,7 +327,10 @@ class SubPO:
 
     def parameters(self) -> list:
         """The trainable torch parameters."""
-        return [self.theta] if self.theta is not None else list(self.net.parameters())
+        if self.theta is not None:
+            return [self.theta]
+        assert self.net is not None  # the history policy has a network instead of a table
+        return list(self.net.parameters())
 
     def logits(self, t: int, cells: Any, visited: Any = None) -> Any:
         """Action logits at time ``t`` for a batch of cells (and visited masks, history policy)."""
@@ -340,6 +343,7 @@ class SubPO:
         x[torch.arange(B, device=self.device), cells] = 1.0
         x[:, S:2 * S] = visited.float()
         x[:, 2 * S + t] = 1.0
+        assert self.net is not None  # the history policy has a network instead of a table
         return self.net(x)
 
     # ---------------------------------------------------------------- rollouts

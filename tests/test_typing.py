@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["engine", "solvers"]
+PACKAGES = ["engine", "solvers", "games", "bandits", "planning"]
 
 
 def test_packages_type_check():

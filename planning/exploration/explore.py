@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from engine.validation import check_choice, check_int, check_real, check_time_li
 from planning.exploration.maps import FREE, OccupancyMap, make_map
 from planning.exploration.sensing import grid_path_to_frontier, line_cells, sense, update_frontier
 from planning.exploration.viewpoints import ViewpointGraph
+
+if TYPE_CHECKING:
+    from planning.exploration.topology import TopologicalGraph
 
 __all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
            "UtilityGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
@@ -72,8 +75,8 @@ class ExplorationState:
                  link_radius: Optional[float] = None, use_graph: bool = True) -> None:
         self.use_graph = bool(use_graph)
         self.map = m
-        self.truth = np.ascontiguousarray(m.grid, dtype=np.int8)
-        self.belief = np.full(self.truth.shape, -1, dtype=np.int8)
+        self.truth: np.ndarray = np.ascontiguousarray(m.grid, dtype=np.int8)
+        self.belief: np.ndarray = np.full(self.truth.shape, -1, dtype=np.int8)
         self.frontier = np.zeros(self.truth.shape, dtype=np.bool_)
         self.sensor_range = float(sensor_range)
         self.spacing = int(spacing)
@@ -251,6 +254,7 @@ class NearestFrontier:
 
     def moves_per_step(self, state: ExplorationState) -> int:
         """Cell moves that make one step of :func:`explore`."""
+        assert self._per_step is not None  # set by reset()
         return self._per_step
 
     @property
@@ -374,7 +378,7 @@ class FARE:
         self._seed = resolve_seed(seed, where="FARE")
         self.sequence: list[int] = []
         self.index = 0
-        self.topology = None
+        self.topology: Optional[TopologicalGraph] = None
         self.last_replan = -10 ** 9
         self.fallbacks: list[str] = []
         self.replans = 0
@@ -399,6 +403,7 @@ class FARE:
         self.topology_sizes.append({**topo.sizes, "modularity": topo.modularity})
 
     def _community_live(self, state: ExplorationState, cid: int) -> bool:
+        assert self.topology is not None  # only called after _replan()
         mem = np.asarray(self.topology.communities[cid].members, dtype=np.int64)
         return bool(np.any(state.graph.utility[mem] > 0))
 
@@ -409,10 +414,12 @@ class FARE:
                 if attempt == 1 and self.last_replan == state.step:
                     return None
                 self._replan(state)
+            topo = self.topology
+            assert topo is not None  # set by _replan(), now or on an earlier step
             while self.index < len(self.sequence) and not self._community_live(state, self.sequence[self.index]):
                 self.index += 1
             if self.index < len(self.sequence):
-                comm = self.topology.communities[self.sequence[self.index]]
+                comm = topo.communities[self.sequence[self.index]]
                 mem = np.asarray(comm.members, dtype=np.int64)
                 u = state.graph.utility[mem]
                 if state.graph.utility[comm.representative] > 0:
@@ -695,7 +702,7 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         wps.append((int(state.graph.rows[wnode]), int(state.graph.cols[wnode])) if wnode is not None else (-1, -1))
         use_graph = (target is not None and 0 <= int(target) < state.graph.n and int(target) != state.robot
                      and np.isfinite(state.dist[int(target)]))
-        if use_graph:
+        if use_graph and target is not None:  # (use_graph implies target is not None: narrows the type)
             hop = state.next_hop(int(target))
             r0, c0 = state.position
             d = state.move_to_node(hop)

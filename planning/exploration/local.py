@@ -104,10 +104,11 @@ class UtilityGreedy:
 def _mlp(hidden: int):
     import torch.nn as nn
 
-    net = nn.Sequential(nn.Linear(2 * N_FEATURES, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                        nn.Linear(hidden, 1))
-    nn.init.zeros_(net[-1].weight)
-    nn.init.zeros_(net[-1].bias)
+    # layers built in the same order as before (their default init draws from torch's RNG)
+    first, middle, last = nn.Linear(2 * N_FEATURES, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
+    net = nn.Sequential(first, nn.Tanh(), middle, nn.Tanh(), last)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
     return net
 
 
@@ -145,6 +146,7 @@ class LearnedPolicy:
     """
 
     name = "learned"
+    _dw_before: float  # distance to the waypoint before the last decision (set by train_learned's hook)
 
     def __init__(self, *, hidden: int = 32, n_candidates: int = 16, beta: float = 0.3, temperature: float = 0.25,
                  device: Optional[str] = None, seed: Any = 0) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from scipy import ndimage
@@ -547,4 +547,5 @@ def generate(kind: str, size: Any = 200, *, seed: Any = None, **options: Any) ->
     'forest'
     """
     check_choice(kind, "map kind", "generate()", MAP_KINDS)
-    return {"indoor": indoor, "forest": forest, "warehouse": warehouse}[kind](size, seed=seed, **options)
+    makers: dict[str, Callable[..., OccupancyMap]] = {"indoor": indoor, "forest": forest, "warehouse": warehouse}
+    return makers[kind](size, seed=seed, **options)

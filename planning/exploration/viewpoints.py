@@ -261,9 +261,9 @@ class ViewpointGraph:
         near = np.nonzero((rows >= r0 - m) & (rows < r1 + m) & (cols >= c0 - m) & (cols < c1 + m))[0]
         for i in new_nodes:
             self._link_node(belief, int(i))
-        for i in near:
-            if self.pending[i] and self.deg[i] < self.k:
-                self._link_node(belief, int(i))
+        for j in near:
+            if self.pending[j] and self.deg[j] < self.k:
+                self._link_node(belief, int(j))
         # 3. utilities of nodes within sensor range of the box
         s = int(math.ceil(self.sensor_range)) + 1
         which = np.nonzero((rows >= r0 - s) & (rows < r1 + s) & (cols >= c0 - s) & (cols < c1 + s))[0]
