@@ -429,6 +429,27 @@ def _stop_threshold(gamma: float, tol: float) -> float:
     return math.inf if gamma == 0 else tol * (1 - gamma) / gamma
 
 
+def _iterate(sweep: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: float, thr: float, maxiter: int,
+             callback: Any, source: str) -> tuple[np.ndarray, int, float, Status, str]:
+    """Value iteration shared by :func:`shapley` and :func:`soft`: sweep until the sup-norm step is
+    at most ``thr``; returns ``(V, nit, error_bound, status, message)``."""
+    status, message = Status.ITERATION_LIMIT, f"maxiter={maxiter} sweeps reached"
+    step = math.inf
+    nit = 0
+    for nit in range(1, maxiter + 1):
+        Vn = sweep(V)
+        step = float(np.abs(Vn - V).max())
+        V = Vn
+        if emit(callback, Iteration(source, nit=nit, objective=step)):
+            status, message = Status.STOPPED, "stopped by callback"
+            break
+        if step <= thr:
+            status, message = Status.OPTIMAL, f"converged after {nit} sweeps"
+            break
+    bound = 0.0 if gamma == 0 else gamma / (1 - gamma) * step
+    return V, nit, bound, status, message
+
+
 def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any = None,
             callback: Optional[Callable] = None) -> MarkovSolution:
     """Shapley value iteration with one HiGHS LP per state and iteration.
@@ -470,9 +491,6 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
     xs = np.zeros(game.row_mask.shape)
     ys = np.zeros(game.col_mask.shape)
     thr = _stop_threshold(game.gamma, tol)
-    status, message = Status.ITERATION_LIMIT, f"maxiter={maxiter} sweeps reached"
-    step = math.inf
-    nit = 0
     simplex = 0
 
     def sweep(Vc):
@@ -481,7 +499,7 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
         Vn = np.empty(S)
         for s in range(S):
             n, m = int(game.n_actions[s]), int(game.m_actions[s])
-            key = (n, m, s) if False else (n, m)
+            key = (n, m)
             lp = lps.get(key)
             if lp is None:
                 lp = lps[key] = MatrixGameLP(n, m, where="shapley()")
@@ -491,17 +509,7 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
             xs[s, :n], ys[s, :m] = x, y
         return Vn
 
-    for nit in range(1, maxiter + 1):
-        Vn = sweep(V)
-        step = float(np.abs(Vn - V).max())
-        V = Vn
-        if emit(callback, Iteration("shapley()", nit=nit, objective=step)):
-            status, message = Status.STOPPED, "stopped by callback"
-            break
-        if step <= thr:
-            status, message = Status.OPTIMAL, f"converged after {nit} sweeps"
-            break
-    bound = 0.0 if game.gamma == 0 else game.gamma / (1 - game.gamma) * step
+    V, nit, bound, status, message = _iterate(sweep, V, game.gamma, thr, maxiter, callback, "shapley()")
     xs_final, ys_final = xs.copy(), ys.copy()
     resid = float(np.abs(sweep(V) - V).max())
     xs, ys = xs_final, ys_final
@@ -556,11 +564,8 @@ def soft(game: Any, /, alpha: float = 0.1, beta: float = 0.1, *, tol: float = 1e
     xs = np.zeros(game.row_mask.shape)
     ys = np.zeros(game.col_mask.shape)
     thr = _stop_threshold(game.gamma, tol)
-    status, message = Status.ITERATION_LIMIT, f"maxiter={maxiter} sweeps reached"
     newton = 0
     worst_resid = 0.0
-    step = math.inf
-    nit = 0
 
     def sweep(Vc):
         nonlocal newton, worst_resid
@@ -577,17 +582,7 @@ def soft(game: Any, /, alpha: float = 0.1, beta: float = 0.1, *, tol: float = 1e
             xs[s, :n], ys[s, :m] = x, y
         return Vn
 
-    for nit in range(1, maxiter + 1):
-        Vn = sweep(V)
-        step = float(np.abs(Vn - V).max())
-        V = Vn
-        if emit(callback, Iteration("soft()", nit=nit, objective=step)):
-            status, message = Status.STOPPED, "stopped by callback"
-            break
-        if step <= thr:
-            status, message = Status.OPTIMAL, f"converged after {nit} sweeps"
-            break
-    bound = 0.0 if game.gamma == 0 else game.gamma / (1 - game.gamma) * step
+    V, nit, bound, status, message = _iterate(sweep, V, game.gamma, thr, maxiter, callback, "soft()")
     xs_final, ys_final = xs.copy(), ys.copy()
     resid = float(np.abs(sweep(V) - V).max())
     params = {"alpha": alpha, "beta": beta, "tol": tol, "maxiter": maxiter, "gamma": game.gamma,
