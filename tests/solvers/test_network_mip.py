@@ -15,18 +15,7 @@ from engine.status import Status
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 from solvers.network_mip import NetworkMIP, NetworkMIPResult, network_layers
-
-
-def random_net(sizes, rng, bias=0.3):
-    return [(rng.normal(size=(o, i)) / np.sqrt(i), rng.normal(size=o) * bias) for i, o in zip(sizes[:-1], sizes[1:])]
-
-
-def forward(layers, a, s):
-    z = np.concatenate([a, s]).astype(float)
-    for W, b in layers[:-1]:
-        z = np.maximum(W @ z + b, 0.0)
-    W, b = layers[-1]
-    return float((W @ z + b)[0])
+from tests.solvers.network_fixtures import forward, random_net
 
 
 def brute_best(layers, fs, s, sense="max"):
