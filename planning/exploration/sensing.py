@@ -118,24 +118,8 @@ def visible(belief, r0, c0, r1, c1, radius):
 @njit(cache=True)
 def segment_free(belief, r0, c0, r1, c1):
     """True when every cell of the Bresenham segment, ends included, is known free."""
-    dr = abs(r1 - r0)
-    dc = abs(c1 - c0)
-    n = max(dr, dc) + 1
-    sr = 1 if r1 > r0 else -1
-    sc = 1 if c1 > c0 else -1
-    err = dc - dr
-    y, x = r0, c0
-    for _ in range(n):
-        if belief[y, x] != 0:
-            return False
-        e2 = 2 * err
-        if e2 > -dr:
-            err -= dr
-            x += sc
-        if e2 < dc:
-            err += dc
-            y += sr
-    return True
+    # belief cells are -1 / 0 / 1, so "all free" is exactly status 0 of the one-direction trace
+    return _segment_status_dir(belief, r0, c0, r1, c1) == 0
 
 
 @njit(cache=True)
