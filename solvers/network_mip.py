@@ -72,6 +72,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.threads import blas_threads
 from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
@@ -296,6 +297,7 @@ class NetworkMIP:
         W0, b0 = layers[0]
         self._Wa = np.ascontiguousarray(W0[:, :n])
         self._Ws = np.ascontiguousarray(W0[:, n:])
+        self._WaT = np.ascontiguousarray(self._Wa.T)
         self._b0 = b0
         self._widths = [W.shape[0] for W, _ in layers[:-1]]
         self._enumerate_limit = limit
@@ -655,37 +657,49 @@ class NetworkMIP:
 
     # ------------------------------------------------------------------ heuristic
     def _local_search(self, x: np.ndarray, c0: np.ndarray, sign: float, max_rounds: int = 50) -> np.ndarray:
-        """Best-improvement 1-flip / swap local search on the forward pass (pure-row sets)."""
+        """Best-improvement 1-flip / swap local search on the forward pass (pure-row sets).
+
+        Every round scores all 1-flips and all swaps (one in, one out) in one batched forward
+        pass from the first-layer products. On cardinality sets feasibility is a test of the new
+        count (swaps keep it); on general sets only the best few candidates are checked.
+        """
         fs = self._fs
         n = self._n
-        cur = x.astype(np.float64)
-        Y = cur @ self._Wa.T
+        card = self._card
+        WaT = self._WaT
+        cur = (np.asarray(x) > 0.5)
+        Y = WaT[cur].sum(axis=0)
         val = sign * self._forward_from_first(Y[None, :], c0)[0]
+        count = int(cur.sum())
         for _ in range(max_rounds):
-            ones = np.flatnonzero(cur > 0.5)
-            zeros = np.flatnonzero(cur < 0.5)
-            # 1-flips
-            dY = np.where((cur > 0.5)[:, None], -self._Wa.T, self._Wa.T)       # (n, w)
-            cand_Y = [Y + dY]
-            cand_X = [np.abs(np.eye(n) - cur[None, :])]
+            ones = np.flatnonzero(cur)
+            zeros = np.flatnonzero(~cur)
+            flip_ok = np.ones(n, dtype=bool)
+            if card is not None:
+                flip_ok = np.where(cur, count - 1 >= card[0], count + 1 <= card[1])
+            flips = np.flatnonzero(flip_ok)
+            cand_Y = [Y + np.where(cur[flips, None], -WaT[flips], WaT[flips])]
+            oi = zj = np.zeros(0, dtype=np.int64)
             if ones.size and zeros.size:
-                oi_g, zj_g = np.meshgrid(ones, zeros, indexing="ij")
-                oi, zj = oi_g.ravel(), zj_g.ravel()
-                cand_Y.append(Y - self._Wa.T[oi] + self._Wa.T[zj])
-                Xs = np.repeat(cur[None, :], oi.size, axis=0)
-                Xs[np.arange(oi.size), oi] = 0.0
-                Xs[np.arange(oi.size), zj] = 1.0
-                cand_X.append(Xs)
+                oi = np.repeat(ones, zeros.size)
+                zj = np.tile(zeros, ones.size)
+                cand_Y.append(Y + (WaT[zeros][None, :, :] - WaT[ones][:, None, :]).reshape(-1, WaT.shape[1]))
             CY = np.concatenate(cand_Y)
-            CX = np.concatenate(cand_X)
             vals = sign * self._forward_from_first(CY, c0)
-            order = np.argsort(-vals)
+            order = np.argsort(-vals, kind="stable")
             moved = False
-            for i in order[:64]:
+            for i in order[:1 if card is not None else 64]:
                 if vals[i] <= val + 1e-12:
                     break
-                if fs.contains_many(CX[i][None, :])[0]:
-                    cur, Y, val = CX[i], CY[i], vals[i]
+                nxt = cur.copy()
+                if i < flips.size:
+                    nxt[flips[i]] = not nxt[flips[i]]
+                else:
+                    nxt[oi[i - flips.size]] = False
+                    nxt[zj[i - flips.size]] = True
+                if card is not None or fs.contains_many(nxt[None, :].astype(np.float64))[0]:
+                    cur, Y, val = nxt, CY[i], vals[i]
+                    count = int(cur.sum())
                     moved = True
                     break
             if not moved:
@@ -774,8 +788,9 @@ class NetworkMIP:
         warm_start : array_like of 0/1, optional
             A feasible heuristic action given to the MIP as its first incumbent.
         heuristic : bool
-            Also run a vectorised 1-flip/swap local search on the forward pass for an initial
-            incumbent (sets without auxiliary variables; default True).
+            Also run a vectorised 1-flip/swap local search on the forward pass (sets without
+            auxiliary variables; default True): from random feasible starts for the MIP's first
+            incumbent, and from every new incumbent of ``"bab"``.
         time_limit : float, optional
             Seconds; on expiry the best action so far comes back with status TIME_LIMIT.
         mip_abs_gap : float
@@ -786,7 +801,9 @@ class NetworkMIP:
             pass, default 64), ``leaf_limit`` (nodes with at most this many completions are
             enumerated, default 256) and ``node_limit`` (status ITERATION_LIMIT when reached);
             the callback receives :class:`engine.events.Incumbent` events, and raising
-            ``StopIteration`` stops with status STOPPED. ``threads`` does not apply to it.
+            ``StopIteration`` stops with status STOPPED. ``threads`` is also the number of BLAS
+            threads of the numpy work (branch-and-bound, local search; default 1, the fastest
+            for these small matrices).
         backend : {"highs", "pyomo"}
             ``"pyomo"`` exports the model for ``state`` and solves it with Pyomo's ``solver``.
 
@@ -814,11 +831,13 @@ class NetworkMIP:
                                     params=params, sense=sense)
         if self._method == "enumerate":
             return self._solve_enumerate(c0, sign, sense, params, t0)
-        if self._method == "bab" and backend == "highs":
-            return self._solve_bab(where, c0, sign, sense, ws, heuristic, tl, abs_gap, seed_obj, callback,
-                                   options, params, t0)
-        return self._solve_mip(s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj,
-                               callback, options, backend, solver, params, t0)
+        # the search and the local search multiply many small matrices: one BLAS thread is fastest
+        with blas_threads(1 if threads is None else threads):
+            if self._method == "bab" and backend == "highs":
+                return self._solve_bab(where, c0, sign, sense, ws, heuristic, tl, abs_gap, seed_obj, callback,
+                                       options, params, t0)
+            return self._solve_mip(s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj,
+                                   callback, options, backend, solver, params, t0)
 
     def _enumerated(self) -> tuple[np.ndarray, np.ndarray]:
         if self._enum_cache is None:
@@ -858,12 +877,8 @@ class NetworkMIP:
         start, start_val = None, -INF
         if ws is not None:
             start, start_val = ws, sign * self._forward_from_first((ws @ self._Wa.T)[None, :], c0)[0]
-        if heuristic:
-            hx = self._heuristic(c0, sign, seed_obj)
-            if hx is not None:
-                hv = sign * self._forward_from_first((hx @ self._Wa.T)[None, :], c0)[0]
-                if hv > start_val:
-                    start, start_val = hx, hv
+        # no multi-start heuristic here: the search improves every new incumbent (starting with the
+        # root relaxation's maximiser) by local search, which finds the same actions far cheaper
         improve = (lambda x: self._local_search(x, c0, sign)) if heuristic else None
         deadline = None if tl is None else t0 + tl
         c0b = c0 if self._H else np.concatenate([c0, -c0])
