@@ -11,8 +11,9 @@ Optimisers (all return a :class:`SubmodularResult` or a subclass):
 * :func:`lazy_greedy` - Minoux's accelerated greedy with a priority queue of stale gains. It
   picks exactly what :func:`greedy` picks (ties go to the smaller index in both), so the value
   is identical.
-* :func:`stochastic_greedy` - Mirzasoleiman et al. (2015): each step evaluates
-  ``ceil((n/k) ln(1/epsilon))`` random remaining candidates; ``E f(S) >= (1 - 1/e - epsilon) OPT``.
+* :func:`stochastic_greedy` - Mirzasoleiman et al. (2015): each step picks the best of
+  ``ceil((n/k) ln(1/epsilon))`` random remaining candidates (lazily evaluated; elements known
+  to gain 0 are not drawn); ``E f(S) >= (1 - 1/e - epsilon) OPT``.
 * :func:`knapsack_greedy` - the better of the cost-benefit greedy and the unit-cost greedy
   under a budget: ``>= 1/2 (1 - 1/e) OPT`` (Leskovec et al. 2007).
 * :func:`matroid_greedy` - greedy under a partition matroid: ``>= 1/2 OPT``.
@@ -264,8 +265,7 @@ def _topk_sum(values: np.ndarray, k: int) -> float:
     return float(np.maximum(part, 0.0).sum())
 
 
-def _cardinality_greedy(run: _Run, k: int, *, lazy: bool, sample_size: Optional[int] = None,
-                        rng: Optional[np.random.Generator] = None) -> float:
+def _cardinality_greedy(run: _Run, k: int, *, lazy: bool) -> float:
     """Greedy for ``|S| <= k``; returns the best upper bound on OPT it could certify."""
     n = run.f.n
     state = run.state
@@ -273,26 +273,6 @@ def _cardinality_greedy(run: _Run, k: int, *, lazy: bool, sample_size: Optional[
     monotone = run.f.monotone
     if k == 0:
         return _topk_sum(state.gains(np.arange(n, dtype=np.int64)), 0) if monotone else math.nan
-    if sample_size is not None:  # stochastic greedy
-        assert rng is not None, "stochastic greedy needs an rng"
-        remaining = np.arange(n, dtype=np.int64)
-        size = n
-        for _ in range(k):
-            if run.interrupted():
-                break
-            s = min(sample_size, size)
-            pos = rng.choice(size, size=s, replace=False) if s < size else np.arange(size)
-            cands = remaining[pos]
-            g = state.gains(cands)
-            run.n_evals += s
-            best = int(np.argmax(g))
-            c = int(cands[best])
-            p = pos[best]
-            remaining[p], remaining[size - 1] = remaining[size - 1], remaining[p]
-            size -= 1
-            if run.pick(c):
-                break
-        return math.nan
     if not lazy or getattr(state, "cheap_gains", False):  # exact gains are lookups: a scan beats a heap
         alive = np.ones(n, dtype=bool)
         for step in range(k):
@@ -352,6 +332,71 @@ def _cardinality_greedy(run: _Run, k: int, *, lazy: bool, sample_size: Optional[
         else:
             bound = min(bound, state.value)
     return bound if monotone else math.nan
+
+
+def _stochastic_greedy(run: _Run, k: int, sample_size: int, rng: np.random.Generator) -> None:
+    """Stochastic greedy for ``|S| <= k`` (see :func:`stochastic_greedy` for the argument).
+
+    ``pool[:size]`` holds the elements still sampled from: the unselected ones, less (for a
+    monotone objective) those whose gain was found to be 0, which stays 0. ``ub[c]`` is the
+    last evaluated gain of ``c`` (``inf`` if never evaluated), an upper bound on its gain now.
+    """
+    f, state = run.f, run.state
+    n = f.n
+    prune = f.monotone
+    lazy = not getattr(state, "cheap_gains", False)  # a lookup is cheaper than the bookkeeping
+    pool = np.arange(n, dtype=np.int64)
+    size = n
+    ub = np.full(n, np.inf)
+    chunk = 8
+    for _ in range(k):
+        if run.interrupted():
+            return
+        if size == 0:
+            break
+        m = min(sample_size, size)
+        pos = rng.choice(size, size=m, replace=False, shuffle=False) if m < size else np.arange(size)
+        cands = pool[pos]
+        if lazy:
+            # Evaluate in decreasing order of the stale bounds (never evaluated first) until the
+            # next bound is below the best fresh gain: the maximisers of the sample are all found.
+            order = np.argsort(-ub[cands], kind="stable")
+            cands, pos = cands[order], pos[order]
+            u = ub[cands]
+            g = np.full(m, -np.inf)
+            i = int(np.count_nonzero(np.isinf(u)))
+            if i:
+                g[:i] = state.gains(cands[:i])
+            best = float(g[:i].max()) if i else -math.inf
+            while i < m and u[i] >= best:
+                j = i + int(np.count_nonzero(u[i:i + chunk] >= best))  # u is sorted: a prefix
+                g[i:j] = state.gains(cands[i:j])
+                best = max(best, float(g[i:j].max()))
+                i = j
+            cands, pos, g = cands[:i], pos[:i], g[:i]
+        else:
+            g = state.gains(cands)
+            best = float(g.max())
+        run.n_evals += cands.size
+        ub[cands] = g
+        winners = np.flatnonzero(g == best)
+        w = winners[int(np.argmin(cands[winners]))]  # ties: the smallest index, as greedy
+        c = int(cands[w])
+        out = [int(pos[w])]
+        if prune:
+            out += pos[g <= 0.0].tolist()
+        for p in sorted(set(out), reverse=True):  # swap with the last live slot, highest first
+            size -= 1
+            pool[p], pool[size] = pool[size], pool[p]
+        if run.pick(c):
+            return
+    if len(run.selected) < k and run.status is None:
+        # every element left has gain 0: complete the selection in index order, as greedy would
+        chosen = np.zeros(n, dtype=bool)
+        chosen[run.selected] = True
+        for c in np.flatnonzero(~chosen)[:k - len(run.selected)]:
+            if run.interrupted() or run.pick(int(c)):
+                return
 
 
 def _finish_cardinality(run: _Run, k: int, bound: float, method: str, params: dict, *, guarantee: bool) -> SubmodularResult:
@@ -456,9 +501,36 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
                       time_limit: Optional[float] = None, callback: Any = None) -> SubmodularResult:
     """Stochastic greedy (Mirzasoleiman et al., 2015).
 
-    Each step draws ``s = ceil((n / k) ln(1 / epsilon))`` remaining candidates uniformly
-    without replacement and picks the best of them: ``O(n ln(1/epsilon))`` evaluations in
-    all, and ``E f(S) >= (1 - 1/e - epsilon) OPT``.
+    Each step draws ``s = ceil((n / k) ln(1 / epsilon))`` candidates uniformly without
+    replacement from the pool (below) and picks the one with the largest marginal gain (ties:
+    the smallest index): at most ``k s = n ln(1/epsilon)`` evaluations in all, and
+    ``E f(S) >= (1 - 1/e - epsilon) OPT`` for monotone submodular ``f``.
+
+    Two refinements keep that guarantee and cost nothing:
+
+    * *Lazy evaluation inside the sample.* The last evaluated gain of an element bounds its
+      gain now (submodularity). The sample is evaluated in decreasing order of these stale
+      bounds (never-evaluated elements first) and the scan stops once the next bound is below
+      the best fresh gain, so the pick is exactly the best of the sample, with fewer
+      evaluations (objectives whose gains are lookups, such as coverage, evaluate the whole
+      sample at once).
+    * *The pool leaves out elements known to gain 0.* For monotone ``f`` the pool is the set of
+      unselected elements less those whose evaluated gain was 0 (by submodularity it stays 0).
+      The proof still holds: at step ``i`` with selection ``A`` and optimum ``A*``, let ``P``
+      be the pool (``|P| <= n``) and ``B = (A* - A) ∩ P``; every element of ``A* - A`` outside
+      ``B`` gains 0, so ``sum_{a in B} Δ(a|A) = sum_{a in A* - A} Δ(a|A) >= OPT - f(A)``. A
+      uniform ``s``-sample ``R`` of ``P`` meets ``B`` with probability
+      ``>= 1 - (1 - |B|/|P|)^s >= 1 - exp(-s |B| / n) >= (1 - epsilon) |B| / k`` (concavity in
+      ``|B| <= k``), and given that it does, an element of ``R ∩ B`` drawn at random is uniform
+      on ``B`` (elements of ``P`` are exchangeable). So ``E[max_R Δ | A] >= (1 - epsilon)/k
+      (OPT - f(A))``, the inequality the original proof iterates; when ``s >= |P|`` the step is
+      an exact greedy step. If the pool runs dry, every element left gains 0 and the selection
+      is completed in index order. For a non-monotone ``f`` the pool is every unselected
+      element and no guarantee is claimed.
+
+    The guarantee is in expectation and is relative to OPT, not to greedy: how close one run
+    comes to :func:`greedy` depends on how far the best of ``s`` random gains falls below the
+    best gain, which a smaller ``epsilon`` (``s`` grows like ``ln(1/epsilon)``) narrows.
 
     Parameters
     ----------
@@ -491,7 +563,7 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
     sample_size = int(math.ceil(f.n / max(k, 1) * math.log(1.0 / epsilon))) if k else 0
     sample_size = max(1, min(f.n, sample_size))
     run = _Run(f, "stochastic_greedy", time_limit, callback)
-    _cardinality_greedy(run, k, lazy=False, sample_size=sample_size, rng=seed.generator("stochastic_greedy"))
+    _stochastic_greedy(run, k, sample_size, seed.generator("stochastic_greedy"))
     params = {"k": k, "epsilon": epsilon, "seed": seed.root, "sample_size": sample_size, "time_limit": time_limit}
     return _finish_cardinality(run, k, math.nan, "stochastic_greedy", params, guarantee=False)
 
