@@ -379,6 +379,8 @@ def _stochastic_greedy(run: _Run, k: int, sample_size: int, rng: np.random.Gener
             best = float(g.max())
         run.n_evals += cands.size
         ub[cands] = g
+        if prune and m == size and best <= 0.0:
+            break  # the whole pool was looked at and gains 0: so does every element left
         winners = np.flatnonzero(g == best)
         w = winners[int(np.argmin(cands[winners]))]  # ties: the smallest index, as greedy
         c = int(cands[w])

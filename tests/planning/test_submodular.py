@@ -163,6 +163,130 @@ def test_stochastic_greedy_mean_over_seeds():
     assert a.params["sample_size"] == math.ceil(f.n / 4 * math.log(10))
 
 
+def _brute_knn(X, k):
+    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    order = np.lexsort((np.broadcast_to(np.arange(len(X)), D.shape), D), axis=1)[:, :k]  # distance, then index
+    return np.take_along_axis(D, order, 1), order
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 8, 20])
+def test_knn_graph_equals_brute_force(d):
+    from planning.objectives import _knn_graph
+
+    rng = np.random.default_rng(d)
+    for n, k in ((1, 1), (5, 5), (70, 7), (700, 20)):
+        X = rng.normal(size=(n, d))
+        for workers in (1, -1):
+            d2, idx = _knn_graph(X, k, workers)
+            bd, bi = _brute_knn(X, k)
+            assert idx.tolist() == bi.tolist()
+            np.testing.assert_allclose(d2, bd, rtol=1e-12, atol=1e-12)
+
+
+def test_knn_graph_ties_and_duplicates_go_to_the_smaller_index():
+    from planning.objectives import _knn_graph
+
+    grid = np.array([[i, j] for i in range(15) for j in range(15)], dtype=float)  # many equal distances
+    dups = np.repeat(np.random.default_rng(0).normal(size=(40, 3)), 4, axis=0)    # zero distances
+    for X, k in ((grid, 9), (dups, 10)):
+        d2, idx = _knn_graph(X, k, 1)
+        bd, bi = _brute_knn(X, k)
+        assert idx.tolist() == bi.tolist() and d2.tolist() == bd.tolist()
+
+
+@pytest.mark.parametrize("metric", ["rbf", "euclidean", "cosine"])
+def test_from_features_knn_equals_brute_force_similarity(metric):
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(size=(150, 4)), rng.normal(loc=5.0, size=(150, 4))])
+    f = FacilityLocation.from_features(X, metric=metric, n_neighbors=6, workers=-1)
+    Y = X / np.linalg.norm(X, axis=1, keepdims=True) if metric == "cosine" else X
+    d2, idx = _brute_knn(Y, 6)
+    if metric == "rbf":
+        vals = np.exp(-d2 / (4 * X.var()))
+    elif metric == "euclidean":
+        vals = np.sqrt(d2).max() - np.sqrt(d2)
+    else:
+        vals = 1.0 - 0.25 * d2
+    want = np.zeros((300, 300))
+    np.put_along_axis(want, idx, vals, 1)
+    assert f.sparse and f.similarity.nnz == 300 * 6
+    np.testing.assert_allclose(f.similarity.toarray(), want, atol=1e-12)
+    with pytest.raises(InvalidInputError, match="workers"):
+        FacilityLocation.from_features(X, n_neighbors=6, workers=0)
+
+
+def test_stochastic_greedy_is_greedy_when_the_sample_is_everything():
+    """With s >= n every step sees the whole pool: the picks are greedy's, zero-gain tail included."""
+    inst = _instances(5)
+    for name in ("coverage", "facility_dense", "facility_sparse", "feature_sqrt", "logdet", "graph"):
+        f = inst[name]
+        for k in (1, 3, 6, f.n):
+            res = stochastic_greedy(f, k, epsilon=1e-9, seed=1)
+            assert res.params["sample_size"] >= f.n
+            g = greedy(f, k)
+            assert res.selected.tolist() == g.selected.tolist(), name
+            assert res.value == g.value
+
+
+def test_stochastic_greedy_lazy_sample_picks_the_best_of_the_sample():
+    """Lazy evaluation inside the sample changes the evaluation count, never the pick."""
+
+    class Eager(FacilityLocation):
+        def new_state(self):
+            state = super().new_state()
+            state.cheap_gains = True  # makes stochastic greedy evaluate the whole sample
+            return state
+
+    sim = np.random.default_rng(7).random((300, 300)) ** 4
+    lazy_f, eager_f = FacilityLocation(sim), Eager(sim)
+    for f in (lazy_f, eager_f):
+        f.monotone = False  # no pruning either: both runs must draw the very same samples
+    for seed in range(3):
+        a = stochastic_greedy(lazy_f, 20, epsilon=0.05, seed=seed)
+        b = stochastic_greedy(eager_f, 20, epsilon=0.05, seed=seed)
+        assert a.selected.tolist() == b.selected.tolist() and a.value == b.value
+        assert a.n_evaluations < b.n_evaluations == 20 * a.params["sample_size"]
+
+
+def test_stochastic_greedy_samples_uniformly_without_replacement():
+    """k = 1, s = 3 of n = 20 distinct modular weights: P(pick = r-th largest) = C(20 - r, 2) / C(20, 3)."""
+    n = 20
+    f = Modular(np.arange(1.0, n + 1.0))
+    runs = 3000
+    picks = [int(stochastic_greedy(f, 1, epsilon=0.9, seed=s).selected[0]) for s in range(runs)]
+    assert stochastic_greedy(f, 1, epsilon=0.9, seed=0).params["sample_size"] == 3
+    rank = n - np.asarray(picks)  # 1 = the largest weight
+    observed = np.bincount(rank, minlength=n + 1)[1:]
+    expected = runs * np.array([math.comb(n - r, 2) for r in range(1, n + 1)]) / math.comb(n, 3)
+    assert observed[n - 2:].sum() == 0  # the two smallest can never be the best of 3 distinct elements
+    live = expected > 0
+    chi2 = float((((observed - expected) ** 2)[live] / expected[live]).sum())
+    assert chi2 < 45.0  # 18 degrees of freedom: the 99.9% quantile is 42.3
+
+
+def test_stochastic_greedy_guarantee_with_zero_gain_elements_and_a_dry_pool():
+    """Elements that gain nothing are dropped from the pool; the selection still has k elements."""
+    rng = np.random.default_rng(8)
+    sets = [[0], [0, 1], [1], [2], [2, 3]] + [[4]] * 11  # item 4 weighs 0: sets 5.. never gain
+    f = WeightedCoverage(sets, weights=[1.0, 2.0, 1.5, 0.5, 0.0])
+    for k in (2, 4, 8):
+        opt = _brute_opt(f, k)
+        vals = []
+        for s in range(40):
+            res = stochastic_greedy(f, k, epsilon=0.2, seed=s)
+            assert len(set(res.selected.tolist())) == k == len(res.selected)
+            assert res.value == pytest.approx(f.evaluate(res.selected)) == pytest.approx(res.gains.sum())
+            vals.append(res.value)
+        assert np.mean(vals) >= (1 - 1 / math.e - 0.2) * opt
+    full = stochastic_greedy(f, f.n, epsilon=0.5, seed=0)
+    assert sorted(full.selected.tolist()) == list(range(f.n)) and full.value == pytest.approx(5.0)
+    knn = FacilityLocation.from_features(rng.normal(size=(40, 2)), n_neighbors=4)
+    for k in (3, 5):
+        opt = _brute_opt(knn, k) if k == 3 else lazy_greedy(knn, k).bound
+        vals = [stochastic_greedy(knn, k, epsilon=0.2, seed=s).value for s in range(30)]
+        assert np.mean(vals) >= (1 - 1 / math.e - 0.2) * opt
+
+
 def test_knapsack_beats_pure_cost_benefit():
     # cost-benefit greedy takes the cheap item (ratio 1.0) and then nothing else fits
     f = Modular([1.0, 9.0])
@@ -279,6 +403,10 @@ def test_result_round_trip_and_callbacks():
         assert r.selected.tolist() == res.selected[:2].tolist()
     r = lazy_greedy(f, 5, time_limit=1e-12)
     assert r.status is Status.TIME_LIMIT and len(r.selected) <= 1
+    seen.clear()
+    r = stochastic_greedy(f, 5, seed=0, callback=stop_after_two)
+    assert r.status is Status.STOPPED and r.selected.tolist() == stochastic_greedy(f, 5, seed=0).selected[:2].tolist()
+    assert stochastic_greedy(f, 5, seed=0, time_limit=1e-12).status is Status.TIME_LIMIT
     assert solve(f, 4).selected.tolist() == res.selected.tolist()
     assert solve(f, 4, method="stochastic", seed=0).params["seed"] == 0
 
