@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 
 from engine.suites import parse_int_list  # noqa: E402
 
-PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned")
+PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 KINDS = ("indoor", "forest", "warehouse")
 
 

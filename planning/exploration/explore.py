@@ -25,9 +25,11 @@ Planners (by name or as objects):
 * ``"nearest_viewpoint"``: the graph variant: the nearest viewpoint (graph distance) that sees a
   frontier cell, one graph edge per step.
 * ``"utility_greedy"``: ARiADNE-style without learning, highest utility per path cost.
+* ``"gain_greedy"``: the same rule on the information-weighted gain (each visible frontier cell
+  weighted by the unknown cells around it), without a global plan.
 * ``"fare"``: FARE hierarchical: a strategist (default: OR-Tools route) orders the communities of
   the pruned topological graph, the current waypoint is the first unfinished community, and
-  utility-greedy moves biased towards it.
+  gain-greedy moves biased towards it.
 * ``"fare_learned"``: FARE with the learned local policy (:class:`LearnedPolicy`).
 """
 
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
            "UtilityGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
 
-PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned")
+PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 
 
 class ExplorationState:
@@ -307,12 +309,11 @@ class NearestViewpoint:
 class UtilityGreedyPlanner:
     """Utility-greedy without a global plan (see :class:`planning.exploration.local.UtilityGreedy`)."""
 
-    name = "utility_greedy"
-
-    def __init__(self, local: Any = None) -> None:
+    def __init__(self, local: Any = None, *, name: str = "utility_greedy") -> None:
         from planning.exploration.local import UtilityGreedy
 
         self.local = local if local is not None else UtilityGreedy()
+        self.name = str(name)
 
     def params(self) -> dict[str, Any]:
         return {"planner": self.name, **self.local.params()}
@@ -333,7 +334,7 @@ class FARE:
         Orders the communities (default: OR-Tools route).
     local : object with ``choose(state, waypoint)``, optional
         The fast planner (default :class:`~planning.exploration.local.UtilityGreedy` with
-        ``beta=0.3``).
+        ``beta=0.3, value="gain"``).
     replan_every : int
         Steps between global replans (also replanned when the sequence is used up).
     community_method : {"louvain", "greedy"}
@@ -342,6 +343,9 @@ class FARE:
     coarsen : int
         Block size (in lattice cells) of the super-nodes community detection starts from
         (see :func:`~planning.exploration.topology.build_topology`).
+    value : {"gain", "frontier"}
+        The node values communities add up and the waypoint is chosen by: the information-weighted
+        gain or the frontier utility.
     name : str
 
     Examples
@@ -352,27 +356,29 @@ class FARE:
 
     def __init__(self, *, strategist: Any = "route", local: Any = None, replan_every: int = 25,
                  community_method: str = "louvain", resolution: float = 1.0, coarsen: int = 2,
-                 name: str = "fare") -> None:
+                 value: str = "gain", name: str = "fare") -> None:
         from planning.exploration.local import UtilityGreedy
         from planning.exploration.strategists import RouteStrategist, make_strategist
 
         where = "FARE()"
         self.strategist = make_strategist(strategist, where)
         self.fallback = RouteStrategist()
-        self.local = local if local is not None else UtilityGreedy(beta=0.3)
+        self.local = local if local is not None else UtilityGreedy(beta=0.3, value="gain")
         if not hasattr(self.local, "choose"):
             raise InvalidInputError(f"{where}: local must have choose(state, waypoint), got {local!r}")
         self.replan_every = check_int(replan_every, "replan_every", where, lower=1)
         self.community_method = check_choice(community_method, "community_method", where, ("louvain", "greedy"))
         self.resolution = check_real(resolution, "resolution", where, lower=0.0, lower_strict=True)
         self.coarsen = check_int(coarsen, "coarsen", where, lower=1)
+        self.value = check_choice(value, "value", where, ("gain", "frontier"))
         self.name = str(name)
 
     def params(self) -> dict[str, Any]:
         sp = self.strategist.params() if hasattr(self.strategist, "params") else {
             "strategist": getattr(self.strategist, "name", type(self.strategist).__name__)}
         return {"planner": self.name, **sp, **self.local.params(), "replan_every": self.replan_every,
-                "community_method": self.community_method, "resolution": self.resolution, "coarsen": self.coarsen}
+                "community_method": self.community_method, "resolution": self.resolution, "coarsen": self.coarsen,
+                "global_value": self.value}
 
     def reset(self, state: ExplorationState, seed: Any) -> None:
         self._seed = resolve_seed(seed, where="FARE")
@@ -391,7 +397,8 @@ class FARE:
 
         topo = build_topology(state.graph, state.robot, method=self.community_method,
                               seed=self._seed.int_seed(f"louvain/{self.replans}"), resolution=self.resolution,
-                              dist=state.dist, coarsen=self.coarsen)
+                              dist=state.dist, coarsen=self.coarsen,
+                              utility=state.graph.gain if self.value == "gain" else None)
         seq, reason = plan_waypoints(self.strategist, describe_environment(state), topo, fallback=self.fallback)
         if reason is not None:
             self.fallbacks.append(f"step {state.step}: {reason}")
@@ -421,7 +428,7 @@ class FARE:
             if self.index < len(self.sequence):
                 comm = topo.communities[self.sequence[self.index]]
                 mem = np.asarray(comm.members, dtype=np.int64)
-                u = state.graph.utility[mem]
+                u = (state.graph.gain if self.value == "gain" else state.graph.utility)[mem]
                 if state.graph.utility[comm.representative] > 0:
                     return int(comm.representative)
                 return int(mem[int(np.argmax(u))])
@@ -441,6 +448,10 @@ def make_planner(spec: Any, where: str = "explore()") -> Any:
             return NearestViewpoint()
         if spec == "utility_greedy":
             return UtilityGreedyPlanner()
+        if spec == "gain_greedy":
+            from planning.exploration.local import UtilityGreedy
+
+            return UtilityGreedyPlanner(UtilityGreedy(value="gain"), name="gain_greedy")
         if spec == "fare":
             return FARE()
         from planning.exploration.local import LearnedPolicy
@@ -595,7 +606,7 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
     map : OccupancyMap or array_like
         The ground truth (see :func:`planning.exploration.maps.make_map` for arrays).
     planner : str or planner object
-        ``"nearest_frontier"``, ``"nearest_viewpoint"``, ``"utility_greedy"``, ``"fare"``,
+        ``"nearest_frontier"``, ``"nearest_viewpoint"``, ``"utility_greedy"``, ``"gain_greedy"``, ``"fare"``,
         ``"fare_learned"`` or an object with ``reset(state, seed)`` and ``select(state) -> node or
         None`` (e.g. :class:`FARE`), or a grid planner with ``reset``, ``moves_on_grid = True``,
         ``next_cell(state) -> (row, col) or None`` (an 8-neighbouring known free cell) and

@@ -1,8 +1,12 @@
 """Fast planners: utility-greedy and a learned policy over the local viewpoint graph.
 
 :class:`UtilityGreedy` (ARiADNE-style, no learning) picks the viewpoint maximising
-``utility / (d + beta * d_w + spacing)`` where ``d`` is the graph distance from the robot and
-``d_w`` the graph distance from the viewpoint to the current waypoint (0 without one).
+``value / (d + beta * d_w + spacing)`` where ``d`` is the graph distance from the robot and
+``d_w`` the graph distance from the viewpoint to the current waypoint (0 without one). The value
+is the frontier utility (``value="frontier"``, the number of visible frontier cells) or the
+information-weighted gain (``value="gain"``: each visible frontier cell weighted by the unknown
+cells around it, see :class:`~planning.exploration.viewpoints.ViewpointGraph`), which stops the
+robot from spending travel on the tiny shadows behind obstacles while open unknown space waits.
 
 :class:`LearnedPolicy` scores the ``n_candidates`` best viewpoints of that rule with a torch MLP
 over per-node features (position relative to the robot, utility, visited flag, distance from
@@ -34,17 +38,21 @@ from engine.events import Finished, Iteration, Progress, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_int, check_real
+from engine.validation import check_choice, check_int, check_real
 
 __all__ = ["UtilityGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "greedy_scores"]
 
 N_FEATURES = 8
 
+#: What a greedy score divides by the cost: the frontier utility or the information-weighted gain.
+VALUES = ("frontier", "gain")
 
-def greedy_scores(state: Any, cand: np.ndarray, waypoint: Optional[int], beta: float) -> tuple[np.ndarray, np.ndarray]:
+
+def greedy_scores(state: Any, cand: np.ndarray, waypoint: Optional[int], beta: float, value: str = "frontier"
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """``(scores, d_w)`` of the utility-greedy rule for candidate nodes ``cand``."""
     g = state.graph
-    u = g.utility[cand].astype(np.float64)
+    u = (g.gain if value == "gain" else g.utility)[cand].astype(np.float64)
     d = state.dist[cand]
     if waypoint is not None:
         dw = state.dist_from(int(waypoint))[cand]
@@ -61,6 +69,8 @@ class UtilityGreedy:
     ----------
     beta : float
         Weight of the viewpoint's distance to the waypoint in the cost.
+    value : {"frontier", "gain"}
+        Frontier utility (ARiADNE) or information-weighted gain (see the module docs).
     local_radius : float, optional
         TARE-style local horizon: with a waypoint, candidates within this graph distance of the
         robot are chosen first, by utility per cost without the waypoint bias; the bias applies
@@ -71,19 +81,20 @@ class UtilityGreedy:
     Examples
     --------
     >>> UtilityGreedy(beta=1.0).params()
-    {'local': 'utility_greedy', 'beta': 1.0, 'local_radius': None}
+    {'local': 'utility_greedy', 'beta': 1.0, 'value': 'frontier', 'local_radius': None}
     """
 
     name = "utility_greedy"
 
-    def __init__(self, *, beta: float = 1.0, local_radius: Optional[float] = None) -> None:
+    def __init__(self, *, beta: float = 1.0, value: str = "frontier", local_radius: Optional[float] = None) -> None:
         self.beta = check_real(beta, "beta", "UtilityGreedy()", lower=0.0)
+        self.value = check_choice(value, "value", "UtilityGreedy()", VALUES)
         self.local_radius = None if local_radius is None else check_real(
             local_radius, "local_radius", "UtilityGreedy()", lower=0.0)
         self.last_waypoint: Optional[int] = None
 
     def params(self) -> dict[str, Any]:
-        return {"local": self.name, "beta": self.beta, "local_radius": self.local_radius}
+        return {"local": self.name, "beta": self.beta, "value": self.value, "local_radius": self.local_radius}
 
     def reset(self, state: Any, seed: Any) -> None:
         self.last_waypoint = None
@@ -97,7 +108,7 @@ class UtilityGreedy:
             near = cand[state.dist[cand] <= self.local_radius]
             if len(near):
                 cand, waypoint = near, None
-        scores, _ = greedy_scores(state, cand, waypoint, self.beta)
+        scores, _ = greedy_scores(state, cand, waypoint, self.beta, self.value)
         return int(cand[int(np.argmax(scores))])
 
 
@@ -131,6 +142,9 @@ class LearnedPolicy:
         Candidates scored per step (the best by the greedy rule).
     beta : float
         Waypoint weight of the greedy prior.
+    value : {"gain", "frontier"}
+        What the greedy prior divides by the cost (see :class:`UtilityGreedy`; checkpoints saved
+        before this option existed load with ``"frontier"``, the rule they were trained with).
     temperature : float
         Softmax temperature of the greedy log-score when sampling during training.
     device : str, optional
@@ -148,14 +162,15 @@ class LearnedPolicy:
     name = "learned"
     _dw_before: float  # distance to the waypoint before the last decision (set by train_learned's hook)
 
-    def __init__(self, *, hidden: int = 32, n_candidates: int = 16, beta: float = 0.3, temperature: float = 0.25,
-                 device: Optional[str] = None, seed: Any = 0) -> None:
+    def __init__(self, *, hidden: int = 32, n_candidates: int = 16, beta: float = 0.3, value: str = "gain",
+                 temperature: float = 0.25, device: Optional[str] = None, seed: Any = 0) -> None:
         import torch
 
         where = "LearnedPolicy()"
         self.hidden = check_int(hidden, "hidden", where, lower=1)
         self.n_candidates = check_int(n_candidates, "n_candidates", where, lower=1)
         self.beta = check_real(beta, "beta", where, lower=0.0)
+        self.value = check_choice(value, "value", where, VALUES)
         self.temperature = check_real(temperature, "temperature", where, lower=0.0, lower_strict=True)
         self.device = _device(device)
         s = resolve_seed(seed, where=where)
@@ -174,10 +189,10 @@ class LearnedPolicy:
     # -- config / persistence ------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         return {"local": self.name, "hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta,
-                "temperature": self.temperature, "trained_episodes": self.trained_episodes}
+                "value": self.value, "temperature": self.temperature, "trained_episodes": self.trained_episodes}
 
     def config(self) -> dict[str, Any]:
-        return {"hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta,
+        return {"hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta, "value": self.value,
                 "temperature": self.temperature, "seed": self.seed}
 
     def save(self, path: Any) -> Path:
@@ -202,7 +217,7 @@ class LearnedPolicy:
             raise InvalidInputError(f"LearnedPolicy.load(): no such file {str(p)!r}")
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
-            cfg = dict(state["config"])
+            cfg = {"value": "frontier", **dict(state["config"])}
             pol = cls(**cfg, device=device)
             pol.net.load_state_dict(state["state_dict"])
             pol._np_cache = None
@@ -229,7 +244,7 @@ class LearnedPolicy:
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text())
-        pol = cls(**data["config"])
+        pol = cls(**{"value": "frontier", **data["config"]})
         pol.net.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in data["state_dict"].items()})
         pol._np_cache = None
         pol.net.to(pol.device)
@@ -248,7 +263,7 @@ class LearnedPolicy:
         """``(features (n, 2F), log greedy score (n,))`` for candidate nodes."""
         g = state.graph
         R = state.sensor_range
-        scores, dw = greedy_scores(state, cand, waypoint, self.beta)
+        scores, dw = greedy_scores(state, cand, waypoint, self.beta, self.value)
         r0, c0 = state.position
         area = math.pi * R * R / 4.0
         if waypoint is not None:
@@ -277,7 +292,7 @@ class LearnedPolicy:
         cand = state.candidates()
         if not len(cand):
             return waypoint if waypoint is not None and waypoint != state.robot else None
-        scores, _ = greedy_scores(state, cand, waypoint, self.beta)
+        scores, _ = greedy_scores(state, cand, waypoint, self.beta, self.value)
         order = np.argsort(-scores, kind="stable")[: self.n_candidates]
         cand = cand[order]
         feats, logs = self.features(state, cand, waypoint)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["sense", "visible", "frontier_mask", "update_frontier", "utilities", "segment_free", "segment_status", "line_cells",
+__all__ = ["sense", "visible", "frontier_mask", "update_frontier", "utilities", "utilities_and_gains", "segment_free", "segment_status", "line_cells",
            "grid_path_to_frontier"]
 
 
@@ -194,6 +194,19 @@ def frontier_mask(belief: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def utilities(belief, frontier, rows, cols, radius, out, which):
     """``out[k] =`` number of frontier cells visible from ``(rows[k], cols[k])`` for each ``k`` in ``which``."""
+    utilities_and_gains(belief, frontier, rows, cols, radius, out, out, which, -1)
+
+
+@njit(cache=True)
+def utilities_and_gains(belief, frontier, rows, cols, radius, out, gain_out, which, depth):
+    """Frontier utility and information-weighted gain of the viewpoints ``which``.
+
+    ``out[k]`` is the number of frontier cells visible from ``(rows[k], cols[k])``;
+    ``gain_out[k]`` sums, over those cells, the unknown cells in the ``(2 depth + 1)``-square
+    centred on each (an estimate of what seeing them reveals: a frontier cell facing a large
+    unknown area weighs up to ``(2 depth + 1)^2 - 1``, one beside a small shadow a few units).
+    ``depth < 0`` computes the utility only (``gain_out`` is not written).
+    """
     h, w = belief.shape
     rad = int(np.floor(radius))
     r2 = radius * radius
@@ -202,6 +215,7 @@ def utilities(belief, frontier, rows, cols, radius, out, which):
         r = rows[k]
         c = cols[k]
         cnt = 0
+        gain = 0
         for i in range(max(0, r - rad), min(h, r + rad + 1)):
             for j in range(max(0, c - rad), min(w, c + rad + 1)):
                 if not frontier[i, j]:
@@ -210,7 +224,14 @@ def utilities(belief, frontier, rows, cols, radius, out, which):
                     continue
                 if visible(belief, r, c, i, j, radius):
                     cnt += 1
+                    if depth >= 0:
+                        for a in range(max(0, i - depth), min(h, i + depth + 1)):
+                            for b in range(max(0, j - depth), min(w, j + depth + 1)):
+                                if belief[a, b] == -1:
+                                    gain += 1
         out[k] = cnt
+        if depth >= 0:
+            gain_out[k] = gain
 
 
 @njit(cache=True)

@@ -27,7 +27,7 @@ from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, 
 
 __all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
 
-_PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned")
+_PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 _MAPS = ("indoor", "forest", "warehouse")
 
 

@@ -256,7 +256,8 @@ def _communities(graph: Any, nodes: np.ndarray, edges: np.ndarray, *, method: st
 
 
 def build_topology(graph: Any, robot: int, *, method: str = "louvain", seed: int = 0, resolution: float = 1.0,
-                   prune: bool = True, dist: Optional[np.ndarray] = None, coarsen: int = 2) -> TopologicalGraph:
+                   prune: bool = True, dist: Optional[np.ndarray] = None, coarsen: int = 2,
+                   utility: Optional[np.ndarray] = None) -> TopologicalGraph:
     """Detect, collapse and prune the communities of the viewpoint graph reachable from ``robot``.
 
     Parameters
@@ -277,6 +278,9 @@ def build_topology(graph: Any, robot: int, *, method: str = "louvain", seed: int
         Group viewpoints into connected pieces of ``coarsen x coarsen`` lattice blocks before
         detection (1: detect on the viewpoint graph itself); speeds Louvain up about
         ``coarsen^2`` times.
+    utility : array, optional
+        Per-node values to use instead of ``graph.utility`` (e.g. ``graph.gain``); zero where
+        the frontier utility is zero.
 
     Examples
     --------
@@ -306,7 +310,7 @@ def build_topology(graph: Any, robot: int, *, method: str = "louvain", seed: int
     comms = [np.nonzero(labels == c)[0] for c in range(n_comm)]
     q0 = modularity(edges, labels[: graph.n], None) if len(edges) else 0.0
     m = float(len(edges))
-    util = graph.utility[: graph.n]
+    util = (graph.utility if utility is None else np.asarray(utility))[: graph.n]
     sizes = {"viewpoints": int(len(nodes)), "viewpoint_edges": int(len(edges)), "communities_before": n_comm}
 
     def adjacency(lab: np.ndarray) -> dict[tuple[int, int], int]:

@@ -5,9 +5,12 @@ the robot has stood on. Each node links to its ``k`` nearest nodes within ``link
 straight (Bresenham) segment is known free on the belief; edges are undirected and weighted by
 Euclidean length (an edge needs the Bresenham line known free in both directions, since the
 robot may travel it either way). A node's utility is the number of frontier cells visible from
-it within the sensor range (see :mod:`planning.exploration.sensing`); once the robot has sensed
-from a node its utility is 0 for good (sensing there again cannot reveal anything: the world is
-static), which keeps planners from returning to it.
+it within the sensor range (see :mod:`planning.exploration.sensing`); its *gain* weighs each of
+those frontier cells by the unknown cells around it (``gain_depth``), an estimate of the
+information seeing them brings (a frontier cell beside a small shadow counts little, one facing
+open unknown space much). Once the robot has sensed from a node its utility and gain are 0 for
+good (sensing there again cannot reveal anything: the world is static), which keeps planners from
+returning to it.
 
 The graph is updated incrementally: :meth:`ViewpointGraph.update` takes the box of cells that
 changed, adds the lattice nodes that became free there, re-examines only the candidate edges
@@ -23,7 +26,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from planning.exploration.sensing import heap_pop, heap_push, segment_status, utilities
+from planning.exploration.sensing import heap_pop, heap_push, segment_status, utilities_and_gains
 
 __all__ = ["ViewpointGraph", "dijkstra"]
 
@@ -78,6 +81,9 @@ class ViewpointGraph:
         Edges per node (nearest first).
     link_radius : float, optional
         Longest edge, default ``2.3 * spacing`` (at least 1.5).
+    gain_depth : int
+        Half-width of the square of unknown cells counted around each visible frontier cell for
+        the gain (see :func:`~planning.exploration.sensing.utilities_and_gains`).
 
     Examples
     --------
@@ -90,11 +96,12 @@ class ViewpointGraph:
     """
 
     def __init__(self, shape: tuple[int, int], *, spacing: int, sensor_range: float, k: int = 16,
-                 link_radius: Optional[float] = None) -> None:
+                 link_radius: Optional[float] = None, gain_depth: int = 3) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         self.spacing = int(spacing)
         self.sensor_range = float(sensor_range)
         self.k = int(k)
+        self.gain_depth = int(gain_depth)
         self.link_radius = float(link_radius) if link_radius is not None else max(1.5, 2.3 * spacing)
         self.slots = max(2 * self.k + 8, 32)
         cap = 256
@@ -105,6 +112,7 @@ class ViewpointGraph:
         self.wgt = np.zeros((cap, self.slots), dtype=np.float64)
         self.deg = np.zeros(cap, dtype=np.int64)
         self.utility = np.zeros(cap, dtype=np.int64)
+        self.gain = np.zeros(cap, dtype=np.int64)
         self.visits = np.zeros(cap, dtype=np.int64)
         self.is_lattice = np.zeros(cap, dtype=np.bool_)
         self.pending = np.zeros(cap, dtype=np.bool_)  # some candidate edge was blocked only by unknown cells
@@ -119,7 +127,7 @@ class ViewpointGraph:
     # -- storage -------------------------------------------------------------------------
     def _grow(self) -> None:
         cap = 2 * len(self.rows)
-        for name in ("rows", "cols", "deg", "utility", "visits", "is_lattice", "pending"):
+        for name in ("rows", "cols", "deg", "utility", "gain", "visits", "is_lattice", "pending"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=old.dtype)
             new[: len(old)] = old
@@ -237,12 +245,14 @@ class ViewpointGraph:
     def _refresh_utilities(self, belief: np.ndarray, frontier: np.ndarray, which: np.ndarray) -> None:
         which = which[self.visits[which] == 0] if len(which) else which
         if len(which):
-            utilities(belief, frontier, self.rows, self.cols, self.sensor_range, self.utility, which)
+            utilities_and_gains(belief, frontier, self.rows, self.cols, self.sensor_range, self.utility, self.gain,
+                                which, self.gain_depth)
 
     def mark_visited(self, i: int) -> None:
-        """Count a visit; a visited viewpoint's utility is 0 from then on (sensing there again reveals nothing)."""
+        """Count a visit; a visited viewpoint's utility and gain are 0 from then on (sensing there again reveals nothing)."""
         self.visits[i] += 1
         self.utility[i] = 0
+        self.gain[i] = 0
 
     def update(self, belief: np.ndarray, frontier: np.ndarray, box: tuple[int, int, int, int]) -> None:
         """Incorporate the cells of ``box = (r0, r1, c0, c1)`` (half-open) that changed on ``belief``."""
@@ -264,8 +274,8 @@ class ViewpointGraph:
         for j in near:
             if self.pending[j] and self.deg[j] < self.k:
                 self._link_node(belief, int(j))
-        # 3. utilities of nodes within sensor range of the box
-        s = int(math.ceil(self.sensor_range)) + 1
+        # 3. utilities of nodes within sensor range of the box (gains: plus the depth of their squares)
+        s = int(math.ceil(self.sensor_range)) + 1 + max(0, self.gain_depth)
         which = np.nonzero((rows >= r0 - s) & (rows < r1 + s) & (cols >= c0 - s) & (cols < c1 + s))[0]
         self._refresh_utilities(belief, frontier, which.astype(np.int64))
 

@@ -12,7 +12,7 @@ from planning.exploration import FARE, LearnedPolicy, UtilityGreedy, explore, ma
 def test_untrained_policy_is_utility_greedy():
     m = maps.warehouse(50, seed=3)
     a = explore(m, FARE(local=LearnedPolicy(seed=5)), seed=0)
-    b = explore(m, FARE(local=UtilityGreedy(beta=0.3)), seed=0)
+    b = explore(m, FARE(local=UtilityGreedy(beta=0.3, value="gain")), seed=0)
     assert np.array_equal(a.trajectory, b.trajectory)
 
 
