@@ -512,6 +512,10 @@ class MatchingConstraint:
 # ---------------------------------------------------------------------------------------------
 # capacity
 # ---------------------------------------------------------------------------------------------
+#: the capacity domain uses the pattern formulation up to this many maximal packing patterns
+PATTERN_LIMIT = 2_000
+
+
 class CapacityConstraint:
     """Each pulled arm is assigned to one worker within capacities; exact bin-packing checker."""
 
@@ -522,55 +526,188 @@ class CapacityConstraint:
         self.node_limit = int(node_limit)
         self.mip_fallbacks = 0
         self.fs: Optional[FeasibleSet] = None  # set by make_domain once the MIP encoding is built
+        levels = self.cost_levels
+        # level of each arm (-1: cost 0, packs anywhere); workers by decreasing capacity
+        self._level = np.full(self.n, -1, dtype=np.int64)
+        for i, v in enumerate(levels):
+            self._level[np.abs(self.costs - v) <= 1e-12] = i
+        self._values = levels.tolist()
+        self._caps = sorted(self.capacities.tolist(), reverse=True)
+        self._cap_suffix = np.concatenate([np.cumsum(self._caps[::-1])[::-1], [0.0]]).tolist()
+        self._packable: dict[tuple[int, tuple[int, ...]], bool] = {}   # (worker, counts) -> packable
 
     def check(self, a: Any) -> bool:
-        """Exact bin packing: first-fit decreasing as a quick certificate, then a depth-first search
-        (with symmetry breaking); if the search exceeds ``node_limit`` nodes the MIP encoding decides."""
+        """Exact bin packing.
+
+        Arms of equal cost are interchangeable, so the question is whether the *counts* per cost
+        level fit: a depth-first search over the workers (largest first) that gives each worker a
+        maximal load of the remaining arms, memoised on ``(worker, remaining counts)`` for the
+        life of the constraint (greedy constructions ask about many overlapping actions). If one
+        check explores more than ``node_limit`` new states, the MIP encoding decides.
+        """
         arr = _check_action_vector(a, self.n, "CapacityConstraint.check()")
-        items = sorted(self.costs[arr == 1].tolist(), reverse=True)
-        if not items:
+        pulled = arr == 1
+        if not pulled.any():
             return True
-        caps = sorted(self.capacities.tolist(), reverse=True)
-        if not caps or items[0] > caps[0] + 1e-9 or sum(items) > sum(caps) + 1e-9:
+        if not self._caps:
             return False
-        rem = list(caps)
-        for it in items:  # first-fit decreasing
-            for b in range(len(rem)):
-                if rem[b] + 1e-9 >= it:
-                    rem[b] -= it
-                    break
-            else:
-                break
-        else:
-            return True
-        rem = list(caps)
+        c = self.costs[pulled]
+        if c.max() > self._caps[0] + 1e-9 or c.sum() > self._cap_suffix[0] + 1e-9:
+            return False
+        counts = tuple(np.bincount(self._level[pulled & (self._level >= 0)], minlength=len(self._values)).tolist())
         budget = [self.node_limit]
-
-        def place(i: int) -> Optional[bool]:
-            if i == len(items):
-                return True
-            budget[0] -= 1
-            if budget[0] < 0:
-                return None
-            tried = set()
-            for b in range(len(rem)):
-                if rem[b] + 1e-9 >= items[i] and rem[b] not in tried:
-                    tried.add(rem[b])
-                    rem[b] -= items[i]
-                    got = place(i + 1)
-                    rem[b] += items[i]
-                    if got is None or got:
-                        return got
-            return False
-
-        got = place(0)
+        got = self._pack(0, counts, budget)
         if got is None:
             self.mip_fallbacks += 1
-            assert self.fs is not None, "CapacityConstraint.fs must be set before an inexact check"
+            if self.fs is None:
+                raise RuntimeError("CapacityConstraint.fs must be set before an inexact check")
             return bool(self.fs.contains(arr))
         return got
 
+    def _pack(self, i: int, counts: tuple[int, ...], budget: list[int]) -> Optional[bool]:
+        """Can workers ``i, i+1, ...`` take ``counts`` arms of each cost level? None: out of budget."""
+        if not any(counts):
+            return True
+        if i == len(self._caps):
+            return False
+        key = (i, counts)
+        known = self._packable.get(key)
+        if known is not None:
+            return known
+        values = self._values
+        if sum(k * v for k, v in zip(counts, values)) > self._cap_suffix[i] + 1e-9:
+            self._packable[key] = False
+            return False
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        rest = list(counts)
+        L = len(values)
+
+        def loads(level: int, room: float):
+            """Remaining counts after a maximal load of worker ``i`` (levels from the most costly down)."""
+            if level < 0:
+                # maximal: no remaining arm fits in the room left
+                if all(rest[l] == 0 or values[l] > room + 1e-9 for l in range(L)):
+                    yield tuple(rest)
+                return
+            most = min(rest[level], int(math.floor((room + 1e-9) / values[level])))
+            for take in range(most, -1, -1):
+                rest[level] -= take
+                yield from loads(level - 1, room - take * values[level])
+                rest[level] += take
+
+        result: Optional[bool] = False
+        for after in loads(L - 1, self._caps[i]):
+            got = self._pack(i + 1, after, budget)
+            if got is None:
+                return None
+            if got:
+                result = True
+                break
+        if len(self._packable) > 1_000_000:
+            self._packable.clear()
+        self._packable[key] = bool(result)
+        return result
+
+    def packing_patterns(self, limit: int = PATTERN_LIMIT) -> Optional[list[tuple[float, np.ndarray, np.ndarray]]]:
+        """Maximal packing patterns per distinct capacity, or None when there are more than ``limit``.
+
+        A list of ``(capacity, number of workers with it, Q)``; each row of ``Q`` (shape
+        ``(patterns, levels)``) is how many arms of each positive cost level (:attr:`cost_levels`)
+        one such worker takes at once, and only maximal rows are kept (no further arm fits).
+
+        Examples
+        --------
+        >>> cc = CapacityConstraint(np.array([2.0, 3.0, 3.0]), np.array([5.0, 5.0, 3.0]))
+        >>> [(cap, k, Q.tolist()) for cap, k, Q in cc.packing_patterns()]
+        [(3.0, 1, [[1.0, 0.0], [0.0, 1.0]]), (5.0, 2, [[2.0, 0.0], [1.0, 1.0]])]
+        """
+        levels = self.cost_levels
+        out = []
+        total = 0
+        for cap in np.unique(self.capacities):
+            pats: list[list[int]] = []
+            q = [0] * levels.size
+
+            def rec(i: int, rem: float) -> bool:
+                if len(pats) + total > limit:
+                    return False
+                if i == levels.size:
+                    if not np.any(levels <= rem + 1e-9):       # maximal: nothing else fits
+                        pats.append(list(q))
+                    return True
+                k = int(math.floor((rem + 1e-9) / levels[i]))
+                for c in range(k, -1, -1):
+                    q[i] = c
+                    if not rec(i + 1, rem - c * levels[i]):
+                        return False
+                q[i] = 0
+                return True
+
+            if not rec(0, float(cap)):
+                return None
+            total += len(pats)
+            out.append((float(cap), int(np.sum(self.capacities == cap)), np.array(pats, dtype=float).reshape(-1, levels.size)))
+        return out
+
+    @property
+    def cost_levels(self) -> np.ndarray:
+        """The distinct positive arm costs, ascending."""
+        return np.unique(self.costs[self.costs > 0])
+
     def feasible_set(self):
+        """The constraints as a :class:`solvers.FeasibleSet`.
+
+        Arms of equal cost are interchangeable for packing, so when the number of maximal
+        packing patterns is small (integer-like costs, small capacities: the default domain has
+        a few dozen) the set is the pattern formulation: an integer ``y[c, p]`` counts the
+        workers of capacity ``c`` packed by pattern ``p`` (at most the number of such workers),
+        and for every cost level the pulled arms of that cost are at most the slots the chosen
+        patterns offer. A pulled arm of cost 0 only needs one worker. This is exact, has a few
+        dozen integer columns instead of ``J * B`` assignment binaries, no worker symmetry, and a
+        much tighter LP relaxation. Beyond :data:`PATTERN_LIMIT` patterns the assignment
+        formulation ``x[j, w]`` is used instead.
+        """
+        from solvers.feasible_set import FeasibleSet
+
+        patterns = self.packing_patterns()
+        if patterns is None:
+            return self._assignment_feasible_set()
+        n, W = self.n, self.capacities.size
+        levels = self.cost_levels
+        K = sum(Q.shape[0] for _, _, Q in patterns)
+        rows, cols, vals, lo, hi = [], [], [], [], []
+        aux_upper = []
+        r = 0
+        for i, v in enumerate(levels):        # arms of cost v pulled <= slots of cost v
+            for j in np.flatnonzero(np.abs(self.costs - v) <= 1e-12):
+                rows.append(r); cols.append(int(j)); vals.append(1.0)
+            col = n
+            for _, _, Q in patterns:
+                for q in Q[:, i]:
+                    if q:
+                        rows.append(r); cols.append(col); vals.append(-float(q))
+                    col += 1
+            lo.append(-INF); hi.append(0.0); r += 1
+        col = n
+        for _, count, Q in patterns:          # at most `count` workers of this capacity
+            for _ in range(Q.shape[0]):
+                rows.append(r); cols.append(col); vals.append(1.0)
+                aux_upper.append(float(count))
+                col += 1
+            lo.append(-INF); hi.append(float(count)); r += 1
+        free = np.flatnonzero(self.costs <= 0)
+        if free.size and W == 0:              # no worker: nothing can be pulled
+            for j in free:
+                rows.append(r); cols.append(int(j)); vals.append(1.0)
+                lo.append(-INF); hi.append(0.0); r += 1
+        A = sp.csr_matrix((vals, (rows, cols)), shape=(r, n + K))
+        return FeasibleSet(n, A, lo, hi, n_aux=K, aux_lower=0.0, aux_upper=np.array(aux_upper),
+                           aux_integer=np.ones(K, dtype=bool))
+
+    def _assignment_feasible_set(self):
+        """The assignment formulation: ``x[j, w]`` binary, one worker per pulled arm, capacities."""
         from solvers.feasible_set import FeasibleSet
 
         n, W = self.n, self.capacities.size

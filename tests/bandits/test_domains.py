@@ -60,6 +60,28 @@ def test_capacity_agrees():
     _agree(p)
 
 
+@pytest.mark.parametrize("costs, caps", [
+    ([2, 3, 3, 4, 2, 5, 6, 2, 3], [5, 4, 3]),            # integer costs, few levels
+    ([1.5, 2.5, 0, 4, 9, 1.5, 2.5, 3.5], [4, 4, 2.5]),    # fractional, a free arm, one that never fits
+    ([0, 2, 0, 1], []),                                   # no worker: nothing can be pulled
+    ([3, 3, 3, 3, 3, 3, 3], [6, 6, 3, 1]),                # identical workers: no symmetry left
+])
+def test_capacity_pattern_formulation_is_exact(costs, caps):
+    """The pattern formulation, the assignment formulation and the exact bin-packing checker agree
+    on every action."""
+    from bandits.domains import CapacityConstraint
+
+    cc = CapacityConstraint(np.array(costs, float), np.array(caps, float))
+    patterns, assignment = cc.feasible_set(), cc._assignment_feasible_set()
+    assert patterns.n_aux == sum(Q.shape[0] for _, _, Q in cc.packing_patterns())
+    assert patterns.n_aux < max(assignment.n_aux, 1) or not caps
+    X = all_actions(len(costs))
+    by_checker = np.array([cc.check(a) for a in X])
+    assert np.array_equal(by_checker, np.array([patterns.contains(a) for a in X]))
+    assert np.array_equal(by_checker, np.array([assignment.contains(a) for a in X]))
+    assert by_checker.sum() == 1 if not caps else by_checker.sum() > len(costs)   # only the empty action without workers
+
+
 def test_interventions_agree_and_triples_matter():
     p = make_domain("multiple_interventions", n_arms=12, budget=3, seed=0)
     feas = _agree(p)
