@@ -1,8 +1,18 @@
 """Choosing a combinatorial action by maximising a ReLU Q-network: NetworkMIP vs OMLT vs constant big-M.
 
-Same network (input 2J = action + state, two hidden layers of 32, ReLU, one output; torch's default
-initialisation with a fixed seed), the budget ``sum(a) <= J/5``, J in {10, 20, 50, 100}, 20 random
-states each (binary arm states, as in SEQUOIA). Per decision:
+Same network (input 2J = action + state, two hidden layers of 32, ReLU, one output), the budget
+``sum(a) <= J/5``, J in {10, 20, 50, 100}, 20 random states each. Two kinds of network
+(``--network``):
+
+* ``random``: torch's default initialisation with a fixed seed, binary states. The hard case: every
+  neuron is unstable over the set and the LP relaxation is several times the optimum.
+* ``trained``: the Q-network SEQUOIA trains on the ``"budget"`` coRMAB with J arms and budget J/5
+  (``bandits.make_domain("budget", ...)``, ``bandits.Sequoia`` with its default (32, 32) network,
+  ``--train-episodes`` episodes, greedy argmax during training to keep the bench short), states
+  drawn from the coRMAB's state space and scaled as SEQUOIA scales them: the network SEQUOIA
+  actually maximises at every step.
+
+Per decision:
 
 * ours: ``NetworkMIP(net, FeasibleSet.budget(J, J//5))`` built once, ``maximize(state)`` per state
   (``method="auto"``: enumeration when the set has at most 20 000 actions -- J <= 20 here --, else
@@ -21,6 +31,7 @@ Run::
     python bench/network_mip_vs_omlt.py            # full run (slow: OMLT and constant-M time out at large J)
     python bench/network_mip_vs_omlt.py --quick    # J in {10, 20}, 5 states
     python bench/network_mip_vs_omlt.py --skip omlt constant_m --time-limit 10   # ours only, all J
+    python bench/network_mip_vs_omlt.py --network trained --time-limit 60       # SEQUOIA's Q-networks
 
 ``--peers-max-J`` (default 20) skips OMLT and constant-M above that J (they time out there);
 ``--ours-method`` forces ``mip`` / ``bab`` / ``enumerate`` instead of ``auto``.
@@ -43,6 +54,19 @@ def make_net(J: int, seed: int):
     torch.manual_seed(seed)
     return torch.nn.Sequential(torch.nn.Linear(2 * J, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),
                                torch.nn.ReLU(), torch.nn.Linear(32, 1)).double()
+
+
+def make_trained_net(J: int, seed: int, episodes: int, n_states: int):
+    """SEQUOIA's Q-network trained briefly on the budget coRMAB with J arms; states to decide at."""
+    import bandits
+
+    problem = bandits.make_domain("budget", n_arms=J, budget=max(1, J // 5), seed=seed)
+    agent = bandits.Sequoia(problem, seed=seed, train_selection="greedy", action_selection="greedy", device="cpu")
+    agent.train(episodes=episodes)
+    S = problem.n_states
+    rng = np.random.default_rng(seed + 1000 + J)
+    states = rng.integers(0, S, size=(n_states, J)) / max(S - 1, 1)
+    return agent.q.cpu().double(), states
 
 
 def omlt_solve(layers, J, B, state, time_limit):
@@ -146,6 +170,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip", nargs="*", default=[], choices=["omlt", "constant_m"])
     p.add_argument("--peers-max-J", type=int, default=20)
     p.add_argument("--ours-method", default="auto", choices=["auto", "mip", "bab", "enumerate"])
+    p.add_argument("--network", default="random", choices=["random", "trained"])
+    p.add_argument("--train-episodes", type=int, default=10, help="SEQUOIA episodes for --network trained")
     args = p.parse_args(argv)
     Js = args.J or ([10, 20] if args.quick else [10, 20, 50, 100])
     n_states = args.states or (5 if args.quick else 20)
@@ -156,11 +182,17 @@ def main(argv=None) -> int:
     rows = []
     for J in Js:
         B = max(1, J // 5)
-        net = make_net(J, args.seed + J)
+        if args.network == "trained":
+            t0 = time.perf_counter()
+            net, states = make_trained_net(J, args.seed, args.train_episodes, n_states)
+            print(f"J={J}: trained SEQUOIA's Q-network in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+                  flush=True)
+        else:
+            net = make_net(J, args.seed + J)
+            rng = np.random.default_rng(args.seed + 1000 + J)
+            states = rng.integers(0, 2, size=(n_states, J)).astype(float)
         layers = network_layers(net)
         fs = FeasibleSet.budget(J, B)
-        rng = np.random.default_rng(args.seed + 1000 + J)
-        states = rng.integers(0, 2, size=(n_states, J)).astype(float)
         t0 = time.perf_counter()
         ours = NetworkMIP(net, fs, state_dim=J, method=args.ours_method)
         build = time.perf_counter() - t0
@@ -170,9 +202,11 @@ def main(argv=None) -> int:
             brute = [float(ours.forward(X, s).max()) for s in states]
         stats = {}
 
-        def record(name, k, x, proven, dt):
-            st = stats.setdefault(name, {"t": [], "proven": 0, "wrong": 0, "checked": 0, "none": 0})
+        def record(name, k, x, proven, dt, unstable=None):
+            st = stats.setdefault(name, {"t": [], "proven": 0, "wrong": 0, "checked": 0, "none": 0, "unstable": []})
             st["t"].append(dt)
+            if unstable is not None:
+                st["unstable"].append(unstable)
             st["proven"] += int(bool(proven))
             if x is None:
                 st["none"] += 1
@@ -185,7 +219,7 @@ def main(argv=None) -> int:
         for k, s in enumerate(states):
             t = time.perf_counter()
             res = ours.maximize(s, time_limit=args.time_limit)
-            record(f"ours ({ours.method})", k, res.x, res.proven_optimal, time.perf_counter() - t)
+            record(f"ours ({ours.method})", k, res.x, res.proven_optimal, time.perf_counter() - t, res.n_binaries)
             if "omlt" not in args.skip and J <= args.peers_max_J:
                 t = time.perf_counter()
                 x, proven = omlt_solve(layers, J, B, s, args.time_limit)
@@ -199,13 +233,17 @@ def main(argv=None) -> int:
             med = float(np.median(st["t"]))
             rows.append((J, name, med, st["proven"], len(st["t"]),
                          f"{st['wrong']}/{st['checked']}" if brute is not None else "n/a", med / base,
-                         build if name.startswith("ours") else math.nan))
+                         build if name.startswith("ours") else math.nan,
+                         float(np.median(st["unstable"])) if st["unstable"] else math.nan))
         print(f"J={J} done", file=sys.stderr, flush=True)
 
-    print(f"{'J':>4} {'method':<18} {'median s/decision':>18} {'proven':>8} {'wrong':>8} {'x ours':>9} {'build s':>8}")
-    for J, name, med, proven, total, wrong, ratio, build in rows:
+    print(f"network: {args.network}")
+    print(f"{'J':>4} {'method':<18} {'median s/decision':>18} {'proven':>8} {'wrong':>8} {'x ours':>9} {'build s':>8} "
+          f"{'unstable':>8}")
+    for J, name, med, proven, total, wrong, ratio, build, unstable in rows:
         b = f"{build:.3f}" if math.isfinite(build) else ""
-        print(f"{J:>4} {name:<18} {med:>18.4f} {proven:>4}/{total:<3} {wrong:>8} {ratio:>9.1f} {b:>8}")
+        u = f"{unstable:.0f}" if math.isfinite(unstable) else ""
+        print(f"{J:>4} {name:<18} {med:>18.4f} {proven:>4}/{total:<3} {wrong:>8} {ratio:>9.1f} {b:>8} {u:>8}")
     return 0
 
 

@@ -802,8 +802,8 @@ class NetworkMIP:
             enumerated, default 256) and ``node_limit`` (status ITERATION_LIMIT when reached);
             the callback receives :class:`engine.events.Incumbent` events, and raising
             ``StopIteration`` stops with status STOPPED. ``threads`` is also the number of BLAS
-            threads of the numpy work (branch-and-bound, local search; default 1, the fastest
-            for these small matrices).
+            threads of the numpy work (enumeration, branch-and-bound, local search; default 1,
+            the fastest for these small matrices).
         backend : {"highs", "pyomo"}
             ``"pyomo"`` exports the model for ``state`` and solves it with Pyomo's ``solver``.
 
@@ -829,10 +829,11 @@ class NetworkMIP:
             return NetworkMIPResult(status=Status.INFEASIBLE, message="the feasible set is empty", x=None,
                                     runtime=time.perf_counter() - t0, method=self._method, backend="none",
                                     params=params, sense=sense)
-        if self._method == "enumerate":
-            return self._solve_enumerate(c0, sign, sense, params, t0)
-        # the search and the local search multiply many small matrices: one BLAS thread is fastest
+        # the forward passes, the search and the local search multiply small matrices (widths of
+        # tens): one BLAS thread is fastest, and on a busy machine several times faster
         with blas_threads(1 if threads is None else threads):
+            if self._method == "enumerate":
+                return self._solve_enumerate(c0, sign, sense, params, t0)
             if self._method == "bab" and backend == "highs":
                 return self._solve_bab(where, c0, sign, sense, ws, heuristic, tl, abs_gap, seed_obj, callback,
                                        options, params, t0)
