@@ -444,6 +444,10 @@ class PathConstraint:
 # ---------------------------------------------------------------------------------------------
 # matching (scheduling)
 # ---------------------------------------------------------------------------------------------
+#: the matching domain uses Hall's condition (no auxiliary variables) up to this many slots
+HALL_MAX_SLOTS = 12
+
+
 class MatchingConstraint:
     """Arms need two compatible (worker, slot) assignments; exact checker by augmenting paths."""
 
@@ -481,6 +485,46 @@ class MatchingConstraint:
         return all(augment(c, set()) for c in range(len(copies)))
 
     def feasible_set(self):
+        """The constraints as a :class:`solvers.FeasibleSet` over the pulls alone (no auxiliaries).
+
+        Worker-slot pairs of one slot are interchangeable, so the assignment is a transportation
+        problem from the pulled arms (demand 2 each) to the slots (supply: the workers available
+        there), and by Hall's theorem (integral flows) it exists exactly when for every set ``T``
+        of slots, twice the number of pulled arms whose slots all lie in ``T`` is at most the
+        supply of ``T``. One row per distinct such arm set (at most ``2^n_slots``; 32 with the
+        default 5 slots) plus ``sum(a) <= max_pulls``. With more than :data:`HALL_MAX_SLOTS`
+        slots the assignment formulation (one binary per compatible arm-worker-slot triple) is
+        used instead.
+        """
+        from solvers.feasible_set import FeasibleSet
+
+        if self.n_slots > HALL_MAX_SLOTS:
+            return self._assignment_feasible_set()
+        n = self.n
+        supply = self.worker_slots.sum(axis=0).astype(float)
+        arm_masks = (self.arm_slots * (1 << np.arange(self.n_slots))).sum(axis=1)
+        tightest: dict[tuple[int, ...], float] = {}
+        for T in range(1 << self.n_slots):
+            members = tuple(np.flatnonzero((arm_masks & ~T) == 0).tolist())
+            if members:
+                rhs = float(supply[[k for k in range(self.n_slots) if T >> k & 1]].sum())
+                tightest[members] = min(rhs, tightest.get(members, INF))
+        rows, cols, vals, hi = [], [], [], []
+        for r, (members, rhs) in enumerate(tightest.items()):
+            rows += [r] * len(members)
+            cols += list(members)
+            vals += [2.0] * len(members)
+            hi.append(rhs)
+        r = len(tightest)
+        rows += [r] * n
+        cols += list(range(n))
+        vals += [1.0] * n
+        hi.append(float(self.max_pulls))
+        A = sp.csr_matrix((vals, (rows, cols)), shape=(r + 1, n))
+        return FeasibleSet(n, A, np.full(r + 1, -INF), hi)
+
+    def _assignment_feasible_set(self):
+        """One binary per compatible (arm, worker, slot) triple: two per pulled arm, one arm per pair."""
         from solvers.feasible_set import FeasibleSet
 
         n = self.n

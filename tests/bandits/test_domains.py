@@ -55,6 +55,28 @@ def test_matching_agrees():
     _agree(p)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_matching_hall_rows_are_exact(seed):
+    """Hall's rows over slot sets, the assignment formulation and the augmenting-path checker agree
+    on every action (random slots, scarce workers, a pull cap that binds and one that does not)."""
+    from bandits.domains import MatchingConstraint
+
+    rng = np.random.default_rng(seed)
+    J, W, T = 9, 3, 4
+    arm_slots = np.zeros((J, T), int)
+    for j in range(J):
+        arm_slots[j, rng.choice(T, size=1 + (j % 2), replace=False)] = 1
+    worker_slots = (rng.random((W, T)) < 0.5).astype(int)
+    mc = MatchingConstraint(arm_slots, worker_slots, max_pulls=J if seed % 2 else 3)
+    hall, assignment = mc.feasible_set(), mc._assignment_feasible_set()
+    assert hall.n_aux == 0 and hall.n_rows <= 2 ** T + 1
+    X = all_actions(J)
+    by_checker = np.array([mc.check(a) for a in X])
+    assert np.array_equal(by_checker, hall.contains_many(X))
+    assert np.array_equal(by_checker, np.array([assignment.contains(a) for a in X]))
+    assert 1 < by_checker.sum() < len(X)
+
+
 def test_capacity_agrees():
     p = make_domain("capacity", n_arms=8, budget=3, seed=2)
     _agree(p)
