@@ -305,8 +305,14 @@ def _knn_block(XT, perm, starts, lo, hi, k, qb, out_d, out_i):
         out_i[g] = bi[qi]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _knn_blocks(XT, perm, starts, lo, hi, k, out_d, out_i):
+    for qb in range(starts.shape[0] - 1):
+        _knn_block(XT, perm, starts, lo, hi, k, qb, out_d, out_i)
+
+
+@njit(cache=True, parallel=True)
+def _knn_blocks_parallel(XT, perm, starts, lo, hi, k, out_d, out_i):
     for qb in prange(starts.shape[0] - 1):
         _knn_block(XT, perm, starts, lo, hi, k, qb, out_d, out_i)
 
@@ -334,11 +340,16 @@ def _knn_graph(X: np.ndarray, k: int, workers: int) -> tuple[np.ndarray, np.ndar
     hi = np.maximum.reduceat(Xp, starts[:-1], axis=0)
     out_d = np.empty((n, k), dtype=np.float64)
     out_i = np.empty((n, k), dtype=np.int64)
-    threads = numba.config.NUMBA_NUM_THREADS if workers == -1 else min(workers, numba.config.NUMBA_NUM_THREADS)
+    XT = np.ascontiguousarray(Xp.T)
+    most = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))  # set at import time, so untyped
+    threads = most if workers == -1 else min(workers, most)
+    if threads == 1:  # the serial kernel: a much shorter first compile than the parallel one
+        _knn_blocks(XT, perm, starts, lo, hi, k, out_d, out_i)
+        return out_d, out_i
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        _knn_blocks(np.ascontiguousarray(Xp.T), perm, starts, lo, hi, k, out_d, out_i)
+        _knn_blocks_parallel(XT, perm, starts, lo, hi, k, out_d, out_i)
     finally:
         numba.set_num_threads(before)
     return out_d, out_i

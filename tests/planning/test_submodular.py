@@ -176,7 +176,7 @@ def test_knn_graph_equals_brute_force(d):
     rng = np.random.default_rng(d)
     for n, k in ((1, 1), (5, 5), (70, 7), (700, 20)):
         X = rng.normal(size=(n, d))
-        for workers in (1, -1):
+        for workers in ((1, -1) if d == 8 else (1,)):  # -1: the parallel kernel (one compile, cached)
             d2, idx = _knn_graph(X, k, workers)
             bd, bi = _brute_knn(X, k)
             assert idx.tolist() == bi.tolist()
@@ -198,7 +198,7 @@ def test_knn_graph_ties_and_duplicates_go_to_the_smaller_index():
 def test_from_features_knn_equals_brute_force_similarity(metric):
     rng = np.random.default_rng(4)
     X = np.vstack([rng.normal(size=(150, 4)), rng.normal(loc=5.0, size=(150, 4))])
-    f = FacilityLocation.from_features(X, metric=metric, n_neighbors=6, workers=-1)
+    f = FacilityLocation.from_features(X, metric=metric, n_neighbors=6)
     Y = X / np.linalg.norm(X, axis=1, keepdims=True) if metric == "cosine" else X
     d2, idx = _brute_knn(Y, 6)
     if metric == "rbf":
