@@ -415,6 +415,9 @@ class LinearModel:
             start = as_float_array(warm_start, "warm_start", where, shape=(self._n,), finite=False)
 
         h = self._highs
+        # per-solve settings hold for this solve only: restored afterwards so that a later solve of
+        # the same model (re-solves are the point of the class) does not inherit them
+        saved = {key: _option(h, key) for key in ("mip_rel_gap", "mip_abs_gap", *extra)}
         highs_seed = seed_obj.int_seed("highs")
         h.setOptionValue("random_seed", highs_seed)
         h.setOptionValue("time_limit", float(tl) if tl is not None and math.isfinite(tl) else INF)
@@ -446,7 +449,11 @@ class LinearModel:
             "mip_rel_gap": _option(h, "mip_rel_gap"), "mip_abs_gap": _option(h, "mip_abs_gap"),
             "options": dict(extra), "warm_start": start is not None,
         }
-        return self._result(runtime, params, stopped=stop_flag["stop"])
+        result = self._result(runtime, params, stopped=stop_flag["stop"])
+        for key, val in saved.items():
+            if val is not None:
+                h.setOptionValue(key, val)
+        return result
 
     def _set_start(self, start: np.ndarray) -> None:
         import highspy

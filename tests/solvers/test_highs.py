@@ -180,3 +180,15 @@ def test_box_lp_optimum_is_closed_form(costs, ub):
     c = np.array(costs)
     res = solve_milp(c, col_lower=-ub, col_upper=ub)
     assert res.objective == pytest.approx(-ub * np.abs(c).sum(), abs=1e-9)
+
+
+def test_per_solve_options_do_not_linger():
+    """Options and gaps given to one solve hold for that solve only: the next solve of the same model
+    runs with the defaults again."""
+    model = LinearModel([5, 4, 3], [[2, 3, 1], [4, 1, 2]], row_upper=[5, 11], col_upper=2,
+                        integrality=[True, True, True], sense="max")
+    first = model.solve(mip_rel_gap=0.5, options={"mip_max_nodes": 0, "mip_heuristic_effort": 0.0})
+    assert first.params["mip_rel_gap"] == 0.5
+    again = model.solve()
+    assert again.status is Status.OPTIMAL and again.objective == 13.0
+    assert again.params["mip_rel_gap"] != 0.5 and again.params["options"] == {}
