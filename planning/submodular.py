@@ -505,10 +505,10 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
 
     Each step draws ``s = ceil((n / k) ln(1 / epsilon))`` candidates uniformly without
     replacement from the pool (below) and picks the one with the largest marginal gain (ties:
-    the smallest index): at most ``k s = n ln(1/epsilon)`` evaluations in all, and
+    the smallest index): at most ``k s`` (about ``n ln(1/epsilon)``) evaluations in all, and
     ``E f(S) >= (1 - 1/e - epsilon) OPT`` for monotone submodular ``f``.
 
-    Two refinements keep that guarantee and cost nothing:
+    Two refinements keep that guarantee and cost no evaluations:
 
     * *Lazy evaluation inside the sample.* The last evaluated gain of an element bounds its
       gain now (submodularity). The sample is evaluated in decreasing order of these stale
