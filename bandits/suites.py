@@ -42,8 +42,11 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
         if m == "sequoia" or m == "iterative_dqn":
             opts = dict(sequoia_options or {})
             opts.setdefault("horizon", horizon)
-            # sets too large to enumerate: exact MIP decisions, greedy maximisation inside training
+            # decisions: exact enumeration up to 300k actions (capacity J=20 has up to ~250k), else the
+            # network MIP; training: exact up to 20k actions, greedy maximisation beyond
             opts.setdefault("train_selection", "greedy")
+            if m == "sequoia":
+                opts.setdefault("enumerate_limit", 300_000)
             if m == "iterative_dqn":
                 opts["action_selection"] = "greedy"
             agent = Sequoia(problem, seed=seed, **opts)
@@ -51,12 +54,13 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             out[f"{m}_train_time"] = time.perf_counter() - t0
             curves[m] = list(map(float, tr.history))
             st = tr.solver_stats
+            out[f"{m}_params"] = {k: v for k, v in tr.params.items()}
             out[f"{m}_solves_per_step"] = st["solves_per_step"]
             out[f"{m}_time_per_solve"] = st["time_per_solve"]
             out[f"{m}_fraction_proven"] = st["fraction_proven_optimal"]
             out[f"{m}_fallbacks"] = st["fallbacks"]
-            out[f"{m}_selection"] = st["mode"] + ("" if st["mode"] == "enumerate" or m == "iterative_dqn"
-                                                  else f"+{opts['train_selection']}-in-training")
+            out[f"{m}_selection"] = st["mode"] + ("+greedy-in-training" if agent._greedy_in_training()
+                                                  and m != "iterative_dqn" else "")
             pol = agent.policy(name=m)
         elif m == "whittle":
             if not problem.is_budget_only:
