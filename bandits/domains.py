@@ -654,7 +654,7 @@ class CapacityConstraint:
         self._packable[key] = bool(result)
         return result
 
-    def packing_patterns(self, limit: int = PATTERN_LIMIT) -> Optional[list[tuple[float, np.ndarray, np.ndarray]]]:
+    def packing_patterns(self, limit: int = PATTERN_LIMIT) -> Optional[list[tuple[float, int, np.ndarray]]]:
         """Maximal packing patterns per distinct capacity, or None when there are more than ``limit``.
 
         A list of ``(capacity, number of workers with it, Q)``; each row of ``Q`` (shape
