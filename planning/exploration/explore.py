@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 __all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
            "UtilityGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
 
+#: Local horizon (sensor ranges of path cost) of the default FARE local planner.
+DEFAULT_HORIZON = 3.0
+
 PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 
 
@@ -325,6 +328,31 @@ class UtilityGreedyPlanner:
         return self.local.choose(state, None)
 
 
+class CellGreedyPlanner:
+    """Cell-level gain-greedy without a global plan (see :class:`planning.exploration.local.CellGreedy`)."""
+
+    moves_on_grid = True
+    uses_graph = True
+
+    def __init__(self, local: Any = None, *, name: str = "gain_greedy") -> None:
+        from planning.exploration.local import CellGreedy
+
+        self.local = local if local is not None else CellGreedy()
+        self.name = str(name)
+
+    def params(self) -> dict[str, Any]:
+        return {"planner": self.name, **self.local.params()}
+
+    def reset(self, state: ExplorationState, seed: Any) -> None:
+        self.local.reset(state, seed)
+
+    def moves_per_step(self, state: ExplorationState) -> int:
+        return int(self.local.moves_per_step(state))
+
+    def next_cell(self, state: ExplorationState) -> Optional[tuple[int, int]]:
+        return self.local.next_cell(state, None)
+
+
 class FARE:
     """FARE hierarchical exploration: a slow strategist over the pruned topological graph, a fast local planner.
 
@@ -332,9 +360,13 @@ class FARE:
     ----------
     strategist : "route", "greedy", a Strategist object, or a ``prompt -> text`` callable
         Orders the communities (default: OR-Tools route).
-    local : object with ``choose(state, waypoint)``, optional
-        The fast planner (default :class:`~planning.exploration.local.UtilityGreedy` with
-        ``beta=0.3, value="gain"``).
+    local : object with ``choose(state, waypoint)``, or a cell-level one, optional
+        The fast planner (default :class:`~planning.exploration.local.CellGreedy`, gain-greedy
+        at cell level with the waypoint term beyond its local horizon). A graph local planner
+        (``choose(state, waypoint) -> node``, e.g. :class:`~planning.exploration.local.UtilityGreedy`
+        or :class:`~planning.exploration.local.LearnedPolicy`) moves the robot along viewpoint
+        edges; a cell-level one (``moves_on_grid = True`` and ``next_cell(state, waypoint)``,
+        where ``waypoint()`` returns the current waypoint node) moves it cell by cell.
     replan_every : int
         Steps between global replans (also replanned when the sequence is used up).
     community_method : {"louvain", "greedy"}
@@ -357,15 +389,17 @@ class FARE:
     def __init__(self, *, strategist: Any = "route", local: Any = None, replan_every: int = 25,
                  community_method: str = "louvain", resolution: float = 1.0, coarsen: int = 2,
                  value: str = "gain", name: str = "fare") -> None:
-        from planning.exploration.local import UtilityGreedy
+        from planning.exploration.local import CellGreedy
         from planning.exploration.strategists import RouteStrategist, make_strategist
 
         where = "FARE()"
         self.strategist = make_strategist(strategist, where)
         self.fallback = RouteStrategist()
-        self.local = local if local is not None else UtilityGreedy(beta=0.3, value="gain")
-        if not hasattr(self.local, "choose"):
-            raise InvalidInputError(f"{where}: local must have choose(state, waypoint), got {local!r}")
+        self.local = local if local is not None else CellGreedy(beta=0.3, horizon=DEFAULT_HORIZON)
+        self.moves_on_grid = bool(getattr(self.local, "moves_on_grid", False))
+        if not (hasattr(self.local, "next_cell") if self.moves_on_grid else hasattr(self.local, "choose")):
+            raise InvalidInputError(f"{where}: local must have choose(state, waypoint) (or moves_on_grid = True and "
+                                    f"next_cell(state, waypoint)), got {local!r}")
         self.replan_every = check_int(replan_every, "replan_every", where, lower=1)
         self.community_method = check_choice(community_method, "community_method", where, ("louvain", "greedy"))
         self.resolution = check_real(resolution, "resolution", where, lower=0.0, lower_strict=True)
@@ -391,9 +425,23 @@ class FARE:
         self.topology_sizes: list[dict] = []
         self.local.reset(state, seed)
 
+    uses_graph = True
+
+    def moves_per_step(self, state: ExplorationState) -> int:
+        """Cell moves per step of a cell-level local planner (see :func:`explore`)."""
+        return int(self.local.moves_per_step(state)) if hasattr(self.local, "moves_per_step") else int(state.spacing)
+
+    def next_cell(self, state: ExplorationState) -> Optional[tuple[int, int]]:
+        """The next cell of a cell-level local planner; it asks for the waypoint only when it re-targets."""
+        return self.local.next_cell(state, lambda: self.waypoint(state))
+
     def _replan(self, state: ExplorationState) -> None:
         from planning.exploration.strategists import plan_waypoints
         from planning.exploration.topology import build_topology
+
+        if self.moves_on_grid:  # the robot moved cell by cell: make its cell a node and refresh its paths
+            state.robot = state.graph.add_robot_node(state.belief, state.frontier, *state.position)
+            state.refresh_paths()
 
         topo = build_topology(state.graph, state.robot, method=self.community_method,
                               seed=self._seed.int_seed(f"louvain/{self.replans}"), resolution=self.resolution,
@@ -449,9 +497,7 @@ def make_planner(spec: Any, where: str = "explore()") -> Any:
         if spec == "utility_greedy":
             return UtilityGreedyPlanner()
         if spec == "gain_greedy":
-            from planning.exploration.local import UtilityGreedy
-
-            return UtilityGreedyPlanner(UtilityGreedy(value="gain"), name="gain_greedy")
+            return CellGreedyPlanner()
         if spec == "fare":
             return FARE()
         from planning.exploration.local import LearnedPolicy

@@ -40,7 +40,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_real
 
-__all__ = ["UtilityGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "greedy_scores"]
+__all__ = ["UtilityGreedy", "CellGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "greedy_scores"]
 
 N_FEATURES = 8
 
@@ -110,6 +110,129 @@ class UtilityGreedy:
                 cand, waypoint = near, None
         scores, _ = greedy_scores(state, cand, waypoint, self.beta, self.value)
         return int(cand[int(np.argmax(scores))])
+
+
+class CellGreedy:
+    """Gain-greedy at cell level: viewpoint targets by grid path cost, followed cell by cell.
+
+    A grid planner (``moves_on_grid``): it keeps the viewpoint graph for its values but moves
+    like the classic nearest frontier, one 8-connected cell at a time along the shortest path
+    over known free cells, sensing after every cell. Every ``replan_moves`` cell moves (default:
+    the lattice ``spacing``), or as soon as its target's gain drops to 0, it re-targets: one
+    grid Dijkstra from the robot gives the path cost ``d`` to every viewpoint with a positive
+    gain (see :class:`UtilityGreedy`) and the target maximises ``gain / (d + beta * d_w + spacing)``, ``d_w`` the grid
+    distance from the viewpoint to the waypoint (0 without one; with ``horizon``, viewpoints
+    within ``horizon`` sensor ranges of path cost are chosen first without the waypoint term,
+    TARE's local horizon, and the waypoint is asked for only when none is left there).
+    When no viewpoint with a positive gain is reachable it walks to the nearest frontier cell.
+
+    Termination: each target is a reachable viewpoint with a positive gain, i.e. some unknown
+    cell that sensing there is sure to reveal, and each fallback path ends on a frontier cell;
+    re-targeting happens within ``replan_moves`` moves, and a path is at most ``rows * cols``
+    cells, so the unknown area shrinks at least every ``rows * cols`` cell moves.
+
+    Parameters
+    ----------
+    beta : float
+        Weight of the viewpoint's grid distance to the waypoint.
+    horizon : float, optional
+        Local horizon in sensor ranges of path cost (None: the waypoint term always applies).
+    replan_moves : int, optional
+        Cell moves between re-targets (default: the lattice spacing of the run).
+
+    Examples
+    --------
+    >>> CellGreedy().params()["local"]
+    'cell_greedy'
+    """
+
+    name = "cell_greedy"
+    moves_on_grid = True
+    uses_graph = True
+
+    def __init__(self, *, beta: float = 0.3, horizon: Optional[float] = None,
+                 replan_moves: Optional[int] = None) -> None:
+        where = "CellGreedy()"
+        self.beta = check_real(beta, "beta", where, lower=0.0)
+        self.horizon = None if horizon is None else check_real(horizon, "horizon", where, lower=0.0)
+        self.replan_moves = None if replan_moves is None else check_int(replan_moves, "replan_moves", where, lower=1)
+        self.last_waypoint: Optional[int] = None
+        self.path = np.zeros((0, 2), dtype=np.int64)
+        self.k = 0
+        self.moves = 0
+        self.target: Optional[int] = None
+        self.retargets = 0
+
+    def params(self) -> dict[str, Any]:
+        return {"local": self.name, "beta": self.beta, "value": "gain", "horizon": self.horizon,
+                "replan_moves": self.replan_moves}
+
+    def reset(self, state: Any, seed: Any) -> None:
+        self.last_waypoint = None
+        self.path = np.zeros((0, 2), dtype=np.int64)
+        self.k = 0
+        self.moves = 0
+        self.target = None
+        self.retargets = 0
+
+    def moves_per_step(self, state: Any) -> int:
+        """Cell moves that make one step of :func:`~planning.exploration.explore.explore` (the spacing)."""
+        return int(state.spacing)
+
+    def _retarget(self, state: Any, waypoint: Optional[Callable[[], Optional[int]]]) -> None:
+        from planning.exploration.sensing import grid_backtrack, grid_distances, grid_path_to_frontier
+
+        g = state.graph
+        h, w = state.belief.shape
+        r, c = state.position
+        pops = 10 * h * w + 10
+        self.moves = 0
+        self.k = 1
+        self.retargets += 1
+        val = g.gain[: g.n]
+        cand = np.nonzero(val > 0)[0]
+        if len(cand):
+            dist, prev = grid_distances(state.belief, r, c, pops)
+            cells = g.rows[cand] * w + g.cols[cand]
+            d = dist[cells]
+            ok = np.isfinite(d) & (d > 0)
+            cand, cells, d = cand[ok], cells[ok], d[ok]
+            if len(cand):
+                near = (d <= self.horizon * state.sensor_range if self.horizon is not None
+                        else np.zeros(len(d), dtype=bool))
+                wp = None if (near.any() or waypoint is None) else waypoint()
+                self.last_waypoint = wp
+                if near.any():
+                    cand, cells, d = cand[near], cells[near], d[near]
+                dw = np.zeros(len(cand))
+                if wp is not None and self.beta > 0:
+                    dwp, _ = grid_distances(state.belief, int(g.rows[wp]), int(g.cols[wp]), pops)
+                    dw = np.where(np.isfinite(dwp[cells]), dwp[cells], 1e6)
+                b = int(np.argmax(val[cand] / (d + self.beta * dw + state.spacing)))
+                self.target = int(cand[b])
+                self.path = grid_backtrack(prev, w, r * w + c, int(cells[b]))
+                return
+        self.target = None
+        self.path = grid_path_to_frontier(state.belief, state.frontier, r, c, pops)
+
+    def next_cell(self, state: Any, waypoint: Optional[Callable[[], Optional[int]]] = None
+                  ) -> Optional[tuple[int, int]]:
+        """The next 8-neighbouring cell (re-targeting first when due); None when no frontier is reachable.
+
+        ``waypoint`` is called (only when re-targeting) for the current waypoint node.
+        """
+        per = self.replan_moves if self.replan_moves is not None else int(state.spacing)
+        done = self.k >= len(self.path) or self.moves >= per
+        lost = (self.target is not None and state.graph.gain[self.target] <= 0) or (
+            self.target is None and len(self.path) > 0 and not state.frontier[int(self.path[-1, 0]), int(self.path[-1, 1])])
+        if done or lost or tuple(int(v) for v in self.path[self.k - 1]) != tuple(state.position):
+            self._retarget(state, waypoint)
+            if len(self.path) < 2:
+                return None
+        cell = (int(self.path[self.k, 0]), int(self.path[self.k, 1]))
+        self.k += 1
+        self.moves += 1
+        return cell
 
 
 def _mlp(hidden: int):

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["sense", "visible", "frontier_mask", "update_frontier", "utilities", "utilities_and_gains", "segment_free", "segment_status", "line_cells",
-           "grid_path_to_frontier"]
+           "grid_path_to_frontier", "grid_distances", "grid_backtrack"]
 
 
 @njit(cache=True)
@@ -199,13 +199,16 @@ def utilities(belief, frontier, rows, cols, radius, out, which):
 
 @njit(cache=True)
 def utilities_and_gains(belief, frontier, rows, cols, radius, out, gain_out, which, depth):
-    """Frontier utility and information-weighted gain of the viewpoints ``which``.
+    """Frontier utility and information gain of the viewpoints ``which``.
 
-    ``out[k]`` is the number of frontier cells visible from ``(rows[k], cols[k])``;
-    ``gain_out[k]`` sums, over those cells, the unknown cells in the ``(2 depth + 1)``-square
-    centred on each (an estimate of what seeing them reveals: a frontier cell facing a large
-    unknown area weighs up to ``(2 depth + 1)^2 - 1``, one beside a small shadow a few units).
-    ``depth < 0`` computes the utility only (``gain_out`` is not written).
+    ``out[k]`` is the number of frontier cells visible from ``(rows[k], cols[k])``.
+    ``gain_out[k]`` counts the unknown cells that sensing from there is *sure* to reveal (within
+    range, every cell strictly between known free, so the ray reaches them), each weighted by the
+    unknown cells in the ``(2 depth + 1)``-square centred on it: an estimate of what seeing it
+    opens up (a cell facing a large unknown area weighs up to ``(2 depth + 1)^2``, one in a small
+    shadow a few units). A frontier cell whose unknown neighbours no ray from the viewpoint can
+    reach adds to the utility but not to the gain. ``depth < 0`` computes the utility only
+    (``gain_out`` is not written).
     """
     h, w = belief.shape
     rad = int(np.floor(radius))
@@ -218,17 +221,20 @@ def utilities_and_gains(belief, frontier, rows, cols, radius, out, gain_out, whi
         gain = 0
         for i in range(max(0, r - rad), min(h, r + rad + 1)):
             for j in range(max(0, c - rad), min(w, c + rad + 1)):
-                if not frontier[i, j]:
+                b = belief[i, j]
+                if not frontier[i, j] and (depth < 0 or b != -1):
                     continue
                 if (i - r) * (i - r) + (j - c) * (j - c) > r2:
                     continue
-                if visible(belief, r, c, i, j, radius):
+                if not visible(belief, r, c, i, j, radius):
+                    continue
+                if frontier[i, j]:
                     cnt += 1
-                    if depth >= 0:
-                        for a in range(max(0, i - depth), min(h, i + depth + 1)):
-                            for b in range(max(0, j - depth), min(w, j + depth + 1)):
-                                if belief[a, b] == -1:
-                                    gain += 1
+                elif b == -1:
+                    for y in range(max(0, i - depth), min(h, i + depth + 1)):
+                        for x in range(max(0, j - depth), min(w, j + depth + 1)):
+                            if belief[y, x] == -1:
+                                gain += 1
         out[k] = cnt
         if depth >= 0:
             gain_out[k] = gain
@@ -279,11 +285,11 @@ def heap_pop(heap_d, heap_i, n):
 
 
 @njit(cache=True)
-def grid_path_to_frontier(belief, frontier, r, c, max_pops):
-    """Shortest 8-connected path (costs 1 and sqrt 2) over known free cells to the nearest frontier cell.
+def _grid_dijkstra(belief, frontier, r, c, max_pops, stop_at_frontier):
+    """8-connected Dijkstra (costs 1 and sqrt 2) over known free cells from ``(r, c)``.
 
-    Returns an ``(n, 2)`` array of cells from the start to the frontier (empty when none is
-    reachable within ``max_pops`` heap pops).
+    Returns ``(dist, prev, goal)`` over flat cell indices; with ``stop_at_frontier`` the search
+    stops at the first frontier cell popped (``goal``, -1 when none within ``max_pops`` pops).
     """
     h, w = belief.shape
     dist = np.full(h * w, np.inf)
@@ -292,7 +298,6 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
     dist[start] = 0.0
     heap_d = np.empty(8 * h * w + 8)
     heap_i = np.empty(8 * h * w + 8, dtype=np.int64)
-    n = 0
     heap_d[0] = 0.0
     heap_i[0] = start
     n = 1
@@ -306,10 +311,7 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
             continue
         ur = u // w
         uc = u % w
-        if frontier[ur, uc] and u != start:
-            goal = u
-            break
-        if frontier[ur, uc] and u == start:
+        if stop_at_frontier and frontier[ur, uc]:
             goal = u
             break
         for di in range(-1, 2):
@@ -326,11 +328,17 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
                     dist[v] = nd
                     prev[v] = u
                     n = heap_push(heap_d, heap_i, n, nd, v)
+    return dist, prev, goal
+
+
+@njit(cache=True)
+def grid_backtrack(prev, w, start, goal):
+    """The cells ``(n, 2)`` from ``start`` to ``goal`` (flat indices) along ``prev``; empty if ``goal`` < 0."""
     if goal < 0:
         return np.empty((0, 2), dtype=np.int64)
     length = 1
     v = goal
-    while v != start:
+    while v != start and length <= prev.shape[0]:
         v = prev[v]
         length += 1
     out = np.empty((length, 2), dtype=np.int64)
@@ -341,3 +349,21 @@ def grid_path_to_frontier(belief, frontier, r, c, max_pops):
         if k > 0:
             v = prev[v]
     return out
+
+
+@njit(cache=True)
+def grid_distances(belief, r, c, max_pops):
+    """``(dist, prev)``: 8-connected shortest paths over known free cells from ``(r, c)`` (flat indices)."""
+    dist, prev, _ = _grid_dijkstra(belief, belief == 2, r, c, max_pops, False)
+    return dist, prev
+
+
+@njit(cache=True)
+def grid_path_to_frontier(belief, frontier, r, c, max_pops):
+    """Shortest 8-connected path (costs 1 and sqrt 2) over known free cells to the nearest frontier cell.
+
+    Returns an ``(n, 2)`` array of cells from the start to the frontier (empty when none is
+    reachable within ``max_pops`` heap pops).
+    """
+    _, prev, goal = _grid_dijkstra(belief, frontier, r, c, max_pops, True)
+    return grid_backtrack(prev, belief.shape[1], r * belief.shape[1] + c, goal)

@@ -96,7 +96,7 @@ class ViewpointGraph:
     """
 
     def __init__(self, shape: tuple[int, int], *, spacing: int, sensor_range: float, k: int = 16,
-                 link_radius: Optional[float] = None, gain_depth: int = 3) -> None:
+                 link_radius: Optional[float] = None, gain_depth: int = 1) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         self.spacing = int(spacing)
         self.sensor_range = float(sensor_range)

@@ -15,7 +15,7 @@ from planning.exploration.explore import NearestFrontier
 
 from planning.exploration.sensing import sense
 
-PLANNERS = ["nearest_frontier", "nearest_viewpoint", "utility_greedy", "fare", "fare_learned"]
+PLANNERS = ["nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned"]
 TINY = dict(spacing=1, link_radius=1.5, k=8)
 
 
