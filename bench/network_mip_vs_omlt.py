@@ -7,7 +7,7 @@ Same network (input 2J = action + state, two hidden layers of 32, ReLU, one outp
 * ``random``: torch's default initialisation with a fixed seed, binary states. The hard case: every
   neuron is unstable over the set and the LP relaxation is several times the optimum.
 * ``trained``: the Q-network SEQUOIA trains on the ``"budget"`` coRMAB with J arms and budget J/5
-  (``bandits.make_domain("budget", ...)``, ``bandits.Sequoia`` with its default (32, 32) network,
+  (``bandits.make_domain("budget", ...)``, ``bandits.Sequoia`` with a (32, 32) network on the scaled state,
   ``--train-episodes`` episodes, greedy argmax during training to keep the bench short), states
   drawn from the coRMAB's state space and scaled as SEQUOIA scales them: the network SEQUOIA
   actually maximises at every step.
@@ -61,7 +61,10 @@ def make_trained_net(J: int, seed: int, episodes: int, n_states: int):
     import bandits
 
     problem = bandits.make_domain("budget", n_arms=J, budget=max(1, J // 5), seed=seed)
-    agent = bandits.Sequoia(problem, seed=seed, train_selection="greedy", action_selection="greedy", device="cpu")
+    # the architecture (input 2J: the action and the scaled state; two hidden layers of 32),
+    # not SEQUOIA's current default network
+    agent = bandits.Sequoia(problem, seed=seed, hidden=(32, 32), state_encoding="scaled", train_selection="greedy",
+                            action_selection="greedy", device="cpu")
     agent.train(episodes=episodes)
     S = problem.n_states
     rng = np.random.default_rng(seed + 1000 + J)

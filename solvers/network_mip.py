@@ -44,17 +44,24 @@ top-k selection; incumbents come from the relaxations' maximisers, a flip/swap l
 and complete enumeration of small nodes. ``method="auto"`` enumerates when the set has at most
 ``enumerate_limit`` actions, else uses ``"bab"`` on cardinality sets and ``"mip"`` otherwise.
 
-Practical size (measured on a shared 2-core machine, HiGHS 1.16, the benchmark's network: input
-``2J``, two hidden layers of 32 with torch's default initialisation, budget ``sum(a) <= J/5``,
-binary states): enumeration takes milliseconds up to J = 20 (6 196 actions). The MIP needs 7-18 s
-per decision at J = 20 and already 20-30+ s at J = 30 (every one of the 64 neurons is unstable
-and the big-M LP relaxation is weak); at J = 50 it does not prove optimality within 30 s.
-Branch-and-bound proves optimality in about 0.02-0.08 s at J = 20 and 1-4 s at J = 30, but at
-J = 50 and J = 100 its gap still does not close within 10-20 s (the relaxation bound at the root
-is about four times the optimum there, and input splitting closes it only slowly). Beyond
-J ~ 30 on such networks use a ``time_limit``: the best action found (typically found within the
-first fraction of a second by the local search and the relaxation maximisers) and a proven bound
-come back with status TIME_LIMIT.
+Practical size (measured on a shared 2-core machine, HiGHS 1.16, input ``2J``, two hidden layers
+of 32, budget ``sum(a) <= J/5``; ``python bench/network_mip_vs_omlt.py``). What decides is how many
+neurons are *unstable* (can be on or off over the set):
+
+* Q-networks SEQUOIA actually trains (``--network trained``: the budget coRMAB) keep 6-10 of their
+  64 neurons unstable at J = 50-100, and branch-and-bound proves optimality in about 0.02-0.03 s
+  per decision at J = 100; enumeration takes milliseconds up to J = 20 (6 196 actions).
+* Random networks with torch's initialisation are the hard case: every neuron is unstable, and
+  even the LP relaxation with these per-neuron bounds -- the convex hull of each neuron alone --
+  is 3-4 times the optimum (0.40 against 0.11 at J = 50; LP bound tightening only gets it to
+  0.38), so proofs need exponentially many nodes:
+  branch-and-bound proves optimality in 0.3-1.7 s at J = 30 and does not close the gap within
+  10 s at J = 50 and 100; the MIP is slower still.
+* Sets with auxiliary variables or general rows (the capacity and matching coRMAB domains) go to
+  the MIP. With ~45 unstable neurons at J = 100, HiGHS spends seconds in root cuts and proves
+  nothing within 20 s; the iterated-linearisation heuristic finds, in about 0.1 s, actions as good
+  as or better than HiGHS's own incumbents after 20 s. Use a ``time_limit`` there: the best action
+  and a proven bound come back with status TIME_LIMIT.
 """
 
 from __future__ import annotations
