@@ -58,8 +58,12 @@ def test_deterministic_schedules_record_their_paths():
     assert (curriculum(MP, "rational", steps=3, inner=2).temperatures == 0).all()
 
 
-def test_curriculum_beats_rational_adversary_on_matching_pennies():
-    out = compare(MP, ("geometric", "self_paced", "rational"), steps=30, inner=10, lr=0.5, seed=1)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_curriculum_beats_rational_adversary_on_matching_pennies(seed):
+    # lr = 0.2: the protagonist tracks the curriculum on every seed; at lr = 0.5 the self-paced run
+    # sits on a knife edge (exact symmetry keeps it at the equilibrium or not: seeds and even scipy
+    # versions disagree), which is not what this test is about
+    out = compare(MP, ("geometric", "self_paced", "rational"), steps=30, inner=10, lr=0.2, seed=seed)
     rat = out["rational"]
     # a rational adversary makes the fixed-step learner cycle: exploitability stays bounded away from 0
     assert rat.tail_exploitability > 0.05
