@@ -9,16 +9,19 @@ issue: FARE hierarchical needs <= 85% of nearest frontier's distance to 99% on a
 ``nearest_frontier`` is the classic baseline (Yamauchi 1997) at cell level: shortest 8-connected
 path over known free cells to the nearest frontier cell, sensing after every cell move, replanned
 when the target stops being a frontier. ``nearest_viewpoint`` is the weaker graph variant (the
-nearest viewpoint that sees a frontier, one viewpoint edge per step). Distances are Euclidean
-lengths in cells for every planner and every planner senses from every cell it passes
-(``explore(sense_en_route=True)``); a step is one viewpoint edge for the graph planners and up to
-``spacing`` cell moves for the classic, so step counts compare only roughly.
+nearest viewpoint that sees a frontier, one viewpoint edge per step). ``gain_greedy`` is the
+cell-level gain-greedy local planner alone (no global plan) and ``fare`` the hierarchy with it as
+the fast planner: the ablation of the global layer. Distances are Euclidean lengths in cells for
+every planner and every planner senses from every cell it passes (``explore(sense_en_route=True)``);
+a step is one viewpoint edge for the graph planners (``nearest_viewpoint``, ``utility_greedy``,
+``fare_learned``) and up to ``spacing`` cell moves for the cell-level ones (``nearest_frontier``,
+``gain_greedy``, ``fare``), so step counts compare only roughly.
 
 The learned policy is first trained here (``--train-episodes`` REINFORCE episodes on 50x50 maps,
 seeded) unless ``--policy`` names a checkpoint; the table then says whether it beats
 utility-greedy and FARE with the greedy local planner.
 
-    python bench/exploration.py                   # 10 seeds x 3 kinds at 200x200 (about 10 min, 2 cores)
+    python bench/exploration.py                   # 10 seeds x 3 kinds at 200x200 (about 15 min, 2 cores)
     python bench/exploration.py --quick           # 2 seeds at 100x100
     python bench/exploration.py --seeds 0-4 --size 150 --figures out/figs
 """

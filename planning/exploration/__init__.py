@@ -4,8 +4,9 @@
 line-of-sight sensor exploring a ground-truth occupancy map (loaded from PNG/NPY or generated:
 ``indoor``, ``forest``, ``warehouse``). Planners: ``nearest_frontier`` (classic, cell level),
 ``nearest_viewpoint`` (nearest frontier on the viewpoint graph), ``utility_greedy``,
-``fare`` (a strategist orders the communities of a pruned topological graph of viewpoints,
-utility-greedy moves locally) and ``fare_learned`` (a learned local policy). Strategists are
+``gain_greedy`` (cell-level, sure information gain per path cost), ``fare`` (a strategist
+orders the communities of a pruned topological graph of viewpoints, cell-level gain-greedy
+moves locally) and ``fare_learned`` (a learned local policy). Strategists are
 pluggable: OR-Tools ``route``, ``greedy`` or any ``prompt -> text`` callable (an LLM).
 
 Examples
@@ -16,10 +17,10 @@ Examples
 'explored'
 """
 
-from planning.exploration.explore import (FARE, PLANNERS, ExplorationResult, ExplorationState, NearestFrontier,
-                                          NearestViewpoint, UtilityGreedyPlanner, describe_environment, explore,
-                                          make_planner)
-from planning.exploration.local import LearnedPolicy, TrainingResult, UtilityGreedy, train_policy
+from planning.exploration.explore import (FARE, PLANNERS, CellGreedyPlanner, ExplorationResult, ExplorationState,
+                                          NearestFrontier, NearestViewpoint, UtilityGreedyPlanner, describe_environment,
+                                          explore, make_planner)
+from planning.exploration.local import CellGreedy, LearnedPolicy, TrainingResult, UtilityGreedy, train_policy
 from planning.exploration.maps import (FREE, MAP_KINDS, OCCUPIED, UNKNOWN, OccupancyMap, forest, generate, indoor,
                                        load_map, make_map, save_map, warehouse)
 from planning.exploration.sensing import frontier_mask, sense
@@ -30,8 +31,8 @@ from planning.exploration.viewpoints import ViewpointGraph
 
 __all__ = [
     "explore", "ExplorationResult", "ExplorationState", "PLANNERS", "make_planner", "describe_environment",
-    "NearestFrontier", "NearestViewpoint", "UtilityGreedyPlanner", "FARE", "UtilityGreedy", "LearnedPolicy",
-    "TrainingResult", "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
+    "NearestFrontier", "NearestViewpoint", "UtilityGreedyPlanner", "CellGreedyPlanner", "FARE", "UtilityGreedy",
+    "CellGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
     "warehouse", "generate", "MAP_KINDS", "FREE", "OCCUPIED", "UNKNOWN", "sense", "frontier_mask", "ViewpointGraph", "Community",
     "TopologicalGraph", "build_topology", "detect_communities", "modularity", "Strategist", "RouteStrategist",
     "GreedyStrategist", "LLMStrategist", "plan_waypoints", "validate_sequence",

@@ -14,8 +14,10 @@ A *grid planner* (``moves_on_grid = True``, such as the classic nearest frontier
 cells: the robot moves one cell at a time (8-connected, lengths 1 and sqrt 2) and senses after
 every cell move; one step is at most ``cells_per_step`` cell moves (default: the lattice
 ``spacing``, the shortest viewpoint edge, so step counts compare in magnitude with the graph
-planners'). Travel distance is the Euclidean length travelled, in cells, for every planner. Grid
-planners need no viewpoint graph, so it is not maintained for them.
+planners'). Travel distance is the Euclidean length travelled, in cells, for every planner. The
+classic grid planner needs no viewpoint graph, so it is not maintained for it; a grid planner
+that reads viewpoint values (``uses_graph = True``: ``gain_greedy`` and FARE with its default
+cell-level local planner) keeps it updated from what is sensed along its cell path.
 
 Planners (by name or as objects):
 
@@ -25,11 +27,15 @@ Planners (by name or as objects):
 * ``"nearest_viewpoint"``: the graph variant: the nearest viewpoint (graph distance) that sees a
   frontier cell, one graph edge per step.
 * ``"utility_greedy"``: ARiADNE-style without learning, highest utility per path cost.
-* ``"gain_greedy"``: the same rule on the information-weighted gain (each visible frontier cell
-  weighted by the unknown cells around it), without a global plan.
+* ``"gain_greedy"``: cell-level gain-greedy without a global plan
+  (:class:`~planning.exploration.local.CellGreedy`): the target viewpoint maximises the sure
+  information gain (unknown cells a scan there must reveal, each weighted by the unknown cells
+  around it) per grid path cost; the robot follows the 8-connected shortest path cell by cell
+  like the classic and re-targets every ``spacing`` moves.
 * ``"fare"``: FARE hierarchical: a strategist (default: OR-Tools route) orders the communities of
-  the pruned topological graph, the current waypoint is the first unfinished community, and
-  gain-greedy moves biased towards it.
+  the pruned topological graph, the current waypoint is the first unfinished community; the
+  fast planner is cell-level gain-greedy that works inside a local horizon of 3 sensor ranges
+  (path cost) and, when nothing is left there, goes for viewpoints near the waypoint.
 * ``"fare_learned"``: FARE with the learned local policy (:class:`LearnedPolicy`).
 """
 
@@ -56,7 +62,7 @@ if TYPE_CHECKING:
     from planning.exploration.topology import TopologicalGraph
 
 __all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
-           "UtilityGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
+           "UtilityGreedyPlanner", "CellGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
 
 #: Local horizon (sensor ranges of path cost) of the default FARE local planner.
 DEFAULT_HORIZON = 3.0
@@ -312,11 +318,17 @@ class NearestViewpoint:
 class UtilityGreedyPlanner:
     """Utility-greedy without a global plan (see :class:`planning.exploration.local.UtilityGreedy`)."""
 
-    def __init__(self, local: Any = None, *, name: str = "utility_greedy") -> None:
+    name = "utility_greedy"
+
+    def __init__(self, local: Any = None, *, name: Optional[str] = None) -> None:
+        self.local = local if local is not None else self._default_local()
+        self.name = type(self).name if name is None else str(name)
+
+    @staticmethod
+    def _default_local() -> Any:
         from planning.exploration.local import UtilityGreedy
 
-        self.local = local if local is not None else UtilityGreedy()
-        self.name = str(name)
+        return UtilityGreedy()
 
     def params(self) -> dict[str, Any]:
         return {"planner": self.name, **self.local.params()}
@@ -328,23 +340,18 @@ class UtilityGreedyPlanner:
         return self.local.choose(state, None)
 
 
-class CellGreedyPlanner:
+class CellGreedyPlanner(UtilityGreedyPlanner):
     """Cell-level gain-greedy without a global plan (see :class:`planning.exploration.local.CellGreedy`)."""
 
+    name = "gain_greedy"
     moves_on_grid = True
     uses_graph = True
 
-    def __init__(self, local: Any = None, *, name: str = "gain_greedy") -> None:
+    @staticmethod
+    def _default_local() -> Any:
         from planning.exploration.local import CellGreedy
 
-        self.local = local if local is not None else CellGreedy()
-        self.name = str(name)
-
-    def params(self) -> dict[str, Any]:
-        return {"planner": self.name, **self.local.params()}
-
-    def reset(self, state: ExplorationState, seed: Any) -> None:
-        self.local.reset(state, seed)
+        return CellGreedy()
 
     def moves_per_step(self, state: ExplorationState) -> int:
         return int(self.local.moves_per_step(state))

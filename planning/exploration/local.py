@@ -4,9 +4,12 @@
 ``value / (d + beta * d_w + spacing)`` where ``d`` is the graph distance from the robot and
 ``d_w`` the graph distance from the viewpoint to the current waypoint (0 without one). The value
 is the frontier utility (``value="frontier"``, the number of visible frontier cells) or the
-information-weighted gain (``value="gain"``: each visible frontier cell weighted by the unknown
-cells around it, see :class:`~planning.exploration.viewpoints.ViewpointGraph`), which stops the
-robot from spending travel on the tiny shadows behind obstacles while open unknown space waits.
+information gain (``value="gain"``: the unknown cells a scan from the viewpoint is sure to
+reveal, each weighted by the unknown cells around it, see
+:class:`~planning.exploration.viewpoints.ViewpointGraph`), which stops the robot from spending
+travel on tiny shadows and on frontier cells no scan from there can resolve while open unknown
+space waits. :class:`CellGreedy` applies the gain rule at cell level: grid path costs, and the
+robot follows the 8-connected shortest path like the classic nearest frontier.
 
 :class:`LearnedPolicy` scores the ``n_candidates`` best viewpoints of that rule with a torch MLP
 over per-node features (position relative to the robot, utility, visited flag, distance from
@@ -74,9 +77,9 @@ class UtilityGreedy:
     local_radius : float, optional
         TARE-style local horizon: with a waypoint, candidates within this graph distance of the
         robot are chosen first, by utility per cost without the waypoint bias; the bias applies
-        only when none is left within it. None (default): the bias always applies. (At 200x200,
-        5 seeds x 3 kinds, ``local_radius=40`` lowered FARE's distance to 99% by about 9%, see
-        the bench docs; not the default, so that ``fare`` and ``fare_learned`` share one rule.)
+        only when none is left within it. None (default): the bias always applies (the rule of
+        ``fare_learned``'s greedy prior; :class:`CellGreedy`'s ``horizon`` is the cell-level
+        counterpart that ``fare`` uses).
 
     Examples
     --------

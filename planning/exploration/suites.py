@@ -151,7 +151,7 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 exploration_suite = Suite(
     name="exploration",
     description="Robot exploration on procedural maps: nearest frontier (classic, cell level), nearest viewpoint, "
-                "utility-greedy, FARE (route + greedy), "
+                "utility-greedy, gain-greedy (cell level), FARE (route + cell-level gain-greedy), "
                 "FARE learned; distance/steps to 90%/99% explored and planning time per step.",
     build=build_cases,
     options=(

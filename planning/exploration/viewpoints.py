@@ -5,10 +5,11 @@ the robot has stood on. Each node links to its ``k`` nearest nodes within ``link
 straight (Bresenham) segment is known free on the belief; edges are undirected and weighted by
 Euclidean length (an edge needs the Bresenham line known free in both directions, since the
 robot may travel it either way). A node's utility is the number of frontier cells visible from
-it within the sensor range (see :mod:`planning.exploration.sensing`); its *gain* weighs each of
-those frontier cells by the unknown cells around it (``gain_depth``), an estimate of the
-information seeing them brings (a frontier cell beside a small shadow counts little, one facing
-open unknown space much). Once the robot has sensed from a node its utility and gain are 0 for
+it within the sensor range (see :mod:`planning.exploration.sensing`); its *gain* counts the
+unknown cells a scan from it is sure to reveal, each weighted by the unknown cells around it
+(``gain_depth``), an estimate of the information the scan brings (a cell in a small shadow
+counts little, one facing open unknown space much; a frontier cell no ray from the node can
+resolve not at all). Once the robot has sensed from a node its utility and gain are 0 for
 good (sensing there again cannot reveal anything: the world is static), which keeps planners from
 returning to it.
 
@@ -82,7 +83,7 @@ class ViewpointGraph:
     link_radius : float, optional
         Longest edge, default ``2.3 * spacing`` (at least 1.5).
     gain_depth : int
-        Half-width of the square of unknown cells counted around each visible frontier cell for
+        Half-width of the square of unknown cells counted around each surely revealed cell for
         the gain (see :func:`~planning.exploration.sensing.utilities_and_gains`).
 
     Examples
