@@ -402,7 +402,7 @@ class FARE:
         where = "FARE()"
         self.strategist = make_strategist(strategist, where)
         self.fallback = RouteStrategist()
-        self.local = local if local is not None else CellGreedy(beta=0.3, horizon=DEFAULT_HORIZON)
+        self.local: Any = local if local is not None else CellGreedy(beta=0.3, horizon=DEFAULT_HORIZON)
         self.moves_on_grid = bool(getattr(self.local, "moves_on_grid", False))
         if not (hasattr(self.local, "next_cell") if self.moves_on_grid else hasattr(self.local, "choose")):
             raise InvalidInputError(f"{where}: local must have choose(state, waypoint) (or moves_on_grid = True and "
