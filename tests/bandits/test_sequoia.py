@@ -10,9 +10,10 @@ from engine.errors import InvalidInputError
 FAST = dict(warm_start_steps=100, learning_starts=32, target_update=25, epsilon_decay_episodes=20)
 
 
-def test_sequoia_reaches_optimum_and_beats_myopic(trap3):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sequoia_reaches_optimum_and_beats_myopic(trap3, seed):
     H, s0 = 20, [0, 0, 0]
-    agent = Sequoia(trap3, seed=0, horizon=H, train_frequency=2, **FAST)
+    agent = Sequoia(trap3, seed=seed, horizon=H, train_frequency=2, **FAST)
     res = agent.train(episodes=30)
     assert res.episodes == 30 and len(res.history) == 30
     opt = exact.optimal_value(trap3, H, s0)
