@@ -988,7 +988,7 @@ class NetworkMIP:
 
     def _solve_mip(self, s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj, callback,
                    options, backend, solver, params, t0) -> NetworkMIPResult:
-        n_bin, _ = self._prepare(s, c0, sense)
+        n_bin, layer_bounds = self._prepare(s, c0, sense)
         start = None
         start_val = -INF
         if ws is not None:
@@ -1023,6 +1023,13 @@ class NetworkMIP:
             x = start.copy()
             objective = float(sign * start_val)
         bound = float(res.bound) if res.bound is not None else math.nan
+        if not math.isfinite(bound) and x is not None and self._H:
+            # stopped before the solver had a bound (a short time limit): the per-neuron bounds give one
+            Wo, bo = self._layers[-1]
+            L, U = layer_bounds[-1]
+            hlo, hhi = np.maximum(L, 0.0), np.maximum(U, 0.0)
+            Ws = sign * Wo[0]
+            bound = sign * float(np.maximum(Ws, 0.0) @ hhi + np.minimum(Ws, 0.0) @ hlo + sign * bo[0])
         status = res.status
         message = res.message
         gap = math.nan

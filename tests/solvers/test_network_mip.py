@@ -353,4 +353,5 @@ def test_mip_answer_is_never_worse_than_its_heuristic(name):
         assert full.objective >= root.objective - 1e-9
         assert abs(full.objective - brute_best(layers, fs, s)) <= 1e-6
         assert full.bound >= full.objective - 1e-6
+        assert root.bound >= full.objective - 1e-6     # stopped before HiGHS had a bound: the neurons' bounds
         assert not root.proven_optimal or abs(root.objective - full.objective) <= 1e-6
