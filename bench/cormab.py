@@ -43,7 +43,10 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="null,random,sampling,myopic,iterative_myopic,sequoia")
     ap.add_argument("--quick", action="store_true", help="J=20, B=5 only, seeds 0-1, 60 episodes, 20 eval episodes")
     ap.add_argument("--out", default="bench_out/cormab")
+    ap.add_argument("--mip-time-limit", type=float, default=None,
+                    help="seconds per SEQUOIA network-MIP decision (e.g. 0.7 at J = 100; default: none)")
     args = ap.parse_args(argv)
+    sequoia_options = {} if args.mip_time_limit is None else {"mip_time_limit": args.mip_time_limit}
 
     domains = list(FULL_SIZES) if args.domain == "all" else args.domain.split(",")
     seeds = parse_int_list(args.seeds)
@@ -63,7 +66,7 @@ def main(argv=None) -> int:
             for s in seeds:
                 t0 = time.perf_counter()
                 rec = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
-                                 methods=methods)
+                                 methods=methods, sequoia_options=sequoia_options)
                 rec["wall_time"] = time.perf_counter() - t0
                 records.append(rec)
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "
