@@ -667,6 +667,7 @@ class CapacityConstraint:
         >>> [(cap, k, Q.tolist()) for cap, k, Q in cc.packing_patterns()]
         [(3.0, 1, [[1.0, 0.0], [0.0, 1.0]]), (5.0, 2, [[2.0, 0.0], [1.0, 1.0]])]
         """
+        limit = check_int(limit, "limit", "CapacityConstraint.packing_patterns()", lower=0)
         levels = self.cost_levels
         out = []
         total = 0
@@ -724,8 +725,8 @@ class CapacityConstraint:
         rows, cols, vals, lo, hi = [], [], [], [], []
         aux_upper = []
         r = 0
-        for i, v in enumerate(levels):        # arms of cost v pulled <= slots of cost v
-            for j in np.flatnonzero(np.abs(self.costs - v) <= 1e-12):
+        for i in range(levels.size):          # arms of cost level i pulled <= slots of level i
+            for j in np.flatnonzero(self._level == i):
                 rows.append(r); cols.append(int(j)); vals.append(1.0)
             col = n
             for _, _, Q in patterns:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Optional
 
+from engine.validation import check_int
+
 __all__ = ["blas_threads"]
 
 _controller: Any = None
@@ -36,9 +38,15 @@ def blas_threads(n: Optional[int]) -> Iterator[None]:
     >>> with blas_threads(1):
     ...     float((np.ones((64, 64)) @ np.ones(64)).sum())
     4096.0
+    >>> with blas_threads(0):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    engine.errors.InvalidInputError: blas_threads(): n must be >= 1, got 0
     """
     if n is None:
         yield
         return
-    with _get_controller().limit(limits=int(n), user_api="blas"):
+    limit = check_int(n, "n", "blas_threads()", lower=1)
+    with _get_controller().limit(limits=limit, user_api="blas"):
         yield

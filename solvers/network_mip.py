@@ -393,6 +393,10 @@ class NetworkMIP:
             z = np.maximum(z, 0.0) @ W.T + b
         return z[:, 0]
 
+    def _action_value(self, x: np.ndarray, c0: np.ndarray) -> float:
+        """The network at one 0/1 action ``x`` for the state whose first-layer constant is ``c0``."""
+        return float(self._forward_from_first((np.asarray(x, dtype=np.float64) @ self._Wa.T)[None, :], c0)[0])
+
     def _check_state(self, state: Any, where: str) -> np.ndarray:
         return as_float_array(state, "state", where, shape=(self._d,))
 
@@ -729,7 +733,7 @@ class NetworkMIP:
             g = g @ (self._Wa if l == 0 else self._layers[l][0])
         return g
 
-    def _linearised(self, c0: np.ndarray, sign: float, x: Optional[np.ndarray], rounds: int = 6,
+    def _linearised(self, c0: np.ndarray, sign: float, rounds: int = 6,
                     deadline: Optional[float] = None) -> Optional[np.ndarray]:
         """Iterated linearisation: maximise the network's gradient at the current action over the
         set (a MIP of the set alone, no network), keep the answer while the network's value rises.
@@ -744,11 +748,9 @@ class NetworkMIP:
             model = self._set_model = fs.to_linear_model()
         n, k = self._n, fs.n_aux
 
-        def value(a: np.ndarray) -> float:
-            return float(sign * self._forward_from_first((a.astype(np.float64) @ self._Wa.T)[None, :], c0)[0])
-
-        best, best_val = x, (value(x) if x is not None else -INF)
-        point = x if x is not None else np.zeros(n)
+        best: Optional[np.ndarray] = None
+        best_val = -INF
+        point = np.zeros(n)
         seen: set[bytes] = set()
         for _ in range(rounds):
             left = 1.0 if deadline is None else min(1.0, deadline - time.perf_counter())
@@ -764,7 +766,7 @@ class NetworkMIP:
             if key in seen:
                 break
             seen.add(key)
-            vy = value(y)
+            vy = sign * self._action_value(y, c0)
             if vy > best_val + 1e-12:
                 best, best_val = y, vy
             point = y
@@ -774,7 +776,7 @@ class NetworkMIP:
         fs = self._fs
         if self._empty:
             return None
-        lin = self._linearised(c0, sign, None, deadline=deadline)
+        lin = self._linearised(c0, sign, deadline=deadline)
         if fs.n_aux:
             return lin
         rng = seed_obj.generator("network_mip.heuristic")
@@ -784,7 +786,7 @@ class NetworkMIP:
         best, best_val = None, -INF
         for s in starts:
             x = self._local_search(s, c0, sign)
-            v = sign * self._forward_from_first((x @ self._Wa.T)[None, :], c0)[0]
+            v = sign * self._action_value(x, c0)
             if v > best_val:
                 best, best_val = x, v
         return best
@@ -948,7 +950,7 @@ class NetworkMIP:
                                            card[0], card[1])
         start, start_val = None, -INF
         if ws is not None:
-            start, start_val = ws, sign * self._forward_from_first((ws @ self._Wa.T)[None, :], c0)[0]
+            start, start_val = ws, sign * self._action_value(ws, c0)
         # no multi-start heuristic here: the search improves every new incumbent (starting with the
         # root relaxation's maximiser) by local search, which finds the same actions far cheaper
         improve = (lambda x: self._local_search(x, c0, sign)) if heuristic else None
@@ -958,7 +960,7 @@ class NetworkMIP:
                             leaf_limit=leaf, node_limit=node_limit, improve=improve, callback=callback)
         params["n_binaries"] = out.root_unstable
         x = out.x
-        objective = math.nan if x is None else float(self._forward_from_first((x @ self._Wa.T)[None, :], c0)[0])
+        objective = math.nan if x is None else self._action_value(x, c0)
         bound = sign * out.bound if math.isfinite(out.bound) else math.nan
         gap = max(0.0, sign * (bound - objective)) if x is not None and math.isfinite(bound) else math.nan
         if out.finished:
@@ -993,11 +995,11 @@ class NetworkMIP:
         start_val = -INF
         if ws is not None:
             start = ws
-            start_val = sign * self._forward_from_first((ws @ self._Wa.T)[None, :], c0)[0]
+            start_val = sign * self._action_value(ws, c0)
         if heuristic and backend == "highs":
             hx = self._heuristic(c0, sign, seed_obj, None if tl is None else t0 + 0.5 * tl)
             if hx is not None:
-                hv = sign * self._forward_from_first((hx @ self._Wa.T)[None, :], c0)[0]
+                hv = sign * self._action_value(hx, c0)
                 if hv > start_val:
                     start, start_val = hx, hv
         if tl is not None:              # the time limit is for the whole decision, not HiGHS alone
@@ -1018,7 +1020,7 @@ class NetworkMIP:
         objective = math.nan
         if res.x is not None:
             x = np.round(res.x[: self._n]).astype(np.int64)
-            objective = float(self._forward_from_first((x @ self._Wa.T)[None, :], c0)[0])
+            objective = self._action_value(x, c0)
         if x is not None and start is not None and sign * objective < start_val - 1e-12:
             x = start.copy()
             objective = float(sign * start_val)

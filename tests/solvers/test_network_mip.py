@@ -345,7 +345,7 @@ def test_mip_answer_is_never_worse_than_its_heuristic(name):
     mip = NetworkMIP(layers, fs, state_dim=3, method="mip")
     for s in rng.normal(size=(3, 3)):
         c0 = mip._Ws @ s + mip._b0
-        h = mip._linearised(c0, 1.0, None)
+        h = mip._linearised(c0, 1.0)
         assert h is not None and fs.contains(h)
         root = mip.maximize(s, options={"mip_max_nodes": 0})
         full = mip.maximize(s)
