@@ -85,6 +85,7 @@ class _SequoiaConfig(TypedDict):
     warm_start_samples: int
     double_q: bool
     train_enumerate_limit: int
+    stability_weight: Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +192,15 @@ class Sequoia:
     double_q : bool
         Double DQN targets (the online network picks ``a'``, the target network values it; no
         memo, so one maximisation per sample).
+    stability_weight : float or "auto"
+        Weight of the ReLU-stability penalty (Xiao et al., ICLR 2019) added to every training loss:
+        ``-mean tanh(1 + L * U)`` over the hidden neurons, with ``[L, U]`` each pre-activation's
+        range over the replayed states and every action with at most ``K`` pulls (``K`` the set's
+        largest cardinality, from its LP relaxation; deeper layers by interval arithmetic). It
+        makes neurons *stable* (always on or always off over the feasible set), and each unstable
+        neuron is a binary of the network MIP: at J = 100 it decides whether SEQUOIA's argmax is
+        proven optimal within a second or not at all (see the README). ``"auto"`` (default): 0.1
+        when the set has more than ``enumerate_limit`` actions or ``action_selection="mip"``, else 0.
     threads : int or None
         torch intra-op threads while the agent trains or acts (default 1, restored afterwards;
         None leaves torch's setting alone).
@@ -214,7 +224,7 @@ class Sequoia:
                  threads: Optional[int] = 1, train_selection: str = "same", state_encoding: str = "onehot",
                  n_step: int = 1, gradient_steps: int = 1, reward_scale: Optional[float] = None,
                  warm_start_samples: int = 4096, double_q: bool = False,
-                 train_enumerate_limit: int = 20_000) -> None:
+                 train_enumerate_limit: int = 20_000, stability_weight: Any = "auto") -> None:
         where = "Sequoia()"
         if not isinstance(problem, CoRMAB):
             raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
@@ -258,6 +268,8 @@ class Sequoia:
             "train_enumerate_limit": check_int(train_enumerate_limit, "train_enumerate_limit", where, lower=0),
             "reward_scale": None if reward_scale is None else check_real(reward_scale, "reward_scale", where,
                                                                           lower=0.0, lower_strict=True),
+            "stability_weight": (stability_weight if isinstance(stability_weight, str) and stability_weight == "auto"
+                                 else check_real(stability_weight, "stability_weight", where, lower=0.0)),
         }
         self.device = _resolve_device(device)
         self._seed = seed_obj
@@ -287,6 +299,13 @@ class Sequoia:
         self._act_memo: dict[bytes, np.ndarray] = {}
         self._version = 0  # online-network version (bumped per gradient step)
         self._mode = self._choose_mode()
+        sw = self.config["stability_weight"]
+        if sw == "auto":
+            enumerable = self._mode == "enumerate" or (
+                self._mode == "greedy" and self.problem.feasible_actions(self.config["enumerate_limit"]) is not None)
+            sw = 0.0 if enumerable else 0.1
+        self.stability_weight = float(sw)
+        self._stability_k = self._max_pulls() if self.stability_weight > 0 else n
         self._enum_cache: dict[tuple, Any] = {}
         self._mip_cache: dict[tuple, Any] = {}
         rs = self.config["reward_scale"]
@@ -315,6 +334,47 @@ class Sequoia:
                                         else nn.ReLU() for m in layers]).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=self.config["lr"])
+
+    def _max_pulls(self) -> int:
+        """An upper bound on the pulls of any feasible action: the floor of the LP relaxation's maximum."""
+        fs = self.problem.feasible_set
+        card = fs.cardinality_range
+        if card is not None:
+            return int(card[1])
+        res = fs.to_linear_model(np.ones(fs.n_actions), relax=True).solve()
+        if res.x is None:
+            return fs.n_actions
+        return int(min(fs.n_actions, math.floor(float(res.objective) + 1e-6)))
+
+    def _stability_bounds(self, states: np.ndarray) -> list:
+        """Pre-activation ranges ``[(L, U), ...]`` (torch, one row per state) of the hidden layers over
+        ``{a in [0, 1]^n : sum(a) <= K}``: the first layer's exactly (the top-K positive / negative
+        action weights), deeper layers by interval arithmetic. Differentiable in the weights."""
+        import torch
+
+        lin = [m for m in self.q if isinstance(m, torch.nn.Linear)]
+        n, K = self.problem.n_actions, self._stability_k
+        c = lin[0](self._inputs(states, np.zeros((len(states), n))))
+        Wa = lin[0].weight[:, :n]
+        if K <= 0:
+            up = dn = torch.zeros_like(c[0])
+        else:
+            up = torch.topk(torch.clamp(Wa, min=0.0), K, dim=1).values.sum(dim=1)
+            dn = torch.topk(torch.clamp(-Wa, min=0.0), K, dim=1).values.sum(dim=1)
+        out = [(c - dn, c + up)]
+        for layer in lin[1:-1]:
+            L, U = out[-1]
+            lo, hi = torch.clamp(L, min=0.0), torch.clamp(U, min=0.0)
+            Wp, Wn = torch.clamp(layer.weight, min=0.0), torch.clamp(layer.weight, max=0.0)
+            out.append((lo @ Wp.T + hi @ Wn.T + layer.bias, hi @ Wp.T + lo @ Wn.T + layer.bias))
+        return out
+
+    def _stability_penalty(self, states: np.ndarray):
+        """``stability_weight * sum over hidden layers of -mean tanh(1 + L U)`` at ``states`` (torch scalar)."""
+        import torch
+
+        pen = sum(-torch.tanh(1.0 + L * U).mean() for L, U in self._stability_bounds(states))
+        return self.stability_weight * pen
 
     def _scale(self, states: np.ndarray) -> np.ndarray:
         """The network's state features: states scaled to [0, 1], or one-hot per arm (``state_encoding``)."""
@@ -497,6 +557,8 @@ class Sequoia:
         for _ in range(steps):
             idx = torch.as_tensor(rng.integers(0, n_samples, size=min(256, n_samples)), device=self.device)
             loss = torch.mean((self.q(x[idx])[:, 0] - y[idx]) ** 2)
+            if self.stability_weight > 0:
+                loss = loss + self._stability_penalty(S[idx.cpu().numpy()])
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
@@ -543,7 +605,8 @@ class Sequoia:
         boot = np.array([self._target_memo[k] for k in keys])
         y = torch.as_tensor(r / self.reward_scale + g * boot, dtype=torch.float32, device=self.device)
         pred = self.q(self._inputs(s, a))[:, 0]
-        loss = torch.nn.functional.mse_loss(pred, y)
+        td_loss = torch.nn.functional.mse_loss(pred, y)
+        loss = td_loss + self._stability_penalty(s) if self.stability_weight > 0 else td_loss
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
@@ -554,7 +617,7 @@ class Sequoia:
         if self.grad_steps % c["target_update"] == 0:
             self.q_target.load_state_dict(self.q.state_dict())
             self._target_version_bump()
-        return float(loss.detach().cpu())
+        return float(td_loss.detach().cpu())
 
     def _store(self, first: tuple, rest: list, s_boot: np.ndarray) -> None:
         """Push the transition starting at ``first`` whose later rewards are ``rest`` (n-step return)."""
@@ -729,6 +792,7 @@ class Sequoia:
                                     f"differs from the checkpoint's {info}")
         cfg = dict(data["config"])
         cfg["device"] = device
+        cfg.setdefault("stability_weight", 0.0)   # checkpoints from before the option trained without it
         agent = cls(problem, **cfg)
         agent.q.load_state_dict(data["q"])
         agent.q_target.load_state_dict(data["q_target"])

@@ -101,3 +101,46 @@ def test_mip_and_enumeration_argmax_agree():
     assert all(problem.contains(a) for a in a_mip)
     st = agent.solver_stats()
     assert st["fallbacks"] == 0 and st["proven_optimal"] >= 8
+
+
+def test_stability_bounds_contain_every_feasible_preactivation():
+    import torch
+
+    problem = make_domain("capacity", n_arms=8, budget=2, seed=3)
+    agent = Sequoia(problem, seed=0, hidden=(16, 16), stability_weight=0.1)
+    acts = problem.feasible_actions(10_000)
+    assert agent._stability_k >= int(acts.sum(axis=1).max())
+    states = problem.initial_states(np.random.default_rng(2), 6)
+    lin = [m for m in agent.q if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        bounds = agent._stability_bounds(states)
+        for i, s in enumerate(states):
+            z = lin[0](agent._inputs(np.repeat(s[None], len(acts), axis=0), acts))
+            for layer_index, (L, U) in enumerate(bounds):
+                assert torch.all(z >= L[i] - 1e-5) and torch.all(z <= U[i] + 1e-5)
+                if layer_index + 1 < len(bounds):
+                    z = lin[layer_index + 1](torch.relu(z))
+
+
+def test_stability_penalty_makes_the_network_mip_stable(tmp_path):
+    from solvers import NetworkMIP
+
+    problem = make_domain("budget", n_arms=30, budget=6, seed=0)   # 768k actions: decisions are MIPs
+    states = problem.initial_states(np.random.default_rng(0), 5)
+    unstable = {}
+    for weight in (0.0, "auto"):
+        agent = Sequoia(problem, seed=0, hidden=(32, 32), action_selection="greedy", warm_start_steps=300,
+                        stability_weight=weight)
+        agent.train(episodes=1)
+        mip = NetworkMIP(agent._weights(agent.q), problem.feasible_set, state_dim=agent.n_features)
+        unstable[weight] = sum(int(((L < 0) & (U > 0)).sum()) for s in states for L, U in mip.bounds(agent._scale(s[None])[0]))
+    assert agent.stability_weight == 0.1 and agent._stability_k == 6
+    assert unstable["auto"] <= 0.25 * unstable[0.0] and unstable[0.0] > 0
+    agent.save(tmp_path / "a.pt")
+    assert Sequoia.load(tmp_path / "a.pt").stability_weight == 0.1
+    small = make_domain("budget", n_arms=6, budget=2, seed=0)     # enumerated: no penalty by default
+    assert Sequoia(small, seed=0).stability_weight == 0.0
+    assert Sequoia(small, seed=0, action_selection="greedy").stability_weight == 0.0
+    assert Sequoia(small, seed=0, action_selection="mip").stability_weight == 0.1
+    with pytest.raises(InvalidInputError, match="stability_weight"):
+        Sequoia(small, stability_weight=-1.0)
