@@ -72,7 +72,16 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             pol = policies.sampling(problem, seed=seed)
         else:
             pol = getattr(policies, m)(problem)
+        before = dict(agent.stats) if m in ("sequoia", "iterative_dqn") else None
         res = evaluate(problem, pol, episodes=eval_episodes, horizon=horizon, seed=eval_seed)
+        if before is not None:  # the argmax solves of the evaluation alone (training's are recorded above)
+            d = {k: agent.stats[k] - before[k] for k in ("solves", "solve_time", "proven_optimal", "fallbacks",
+                                                         "decisions")}
+            out[f"{m}_eval_solves"] = int(d["solves"])
+            out[f"{m}_eval_time_per_solve"] = d["solve_time"] / d["solves"] if d["solves"] else math.nan
+            out[f"{m}_eval_fraction_proven"] = d["proven_optimal"] / d["solves"] if d["solves"] else math.nan
+            out[f"{m}_eval_fallbacks"] = int(d["fallbacks"])
+            out[f"{m}_eval_decisions"] = int(d["decisions"])
         out[f"{m}_mean"] = res.mean
         out[f"{m}_sem"] = res.sem
         out[f"{m}_decision_time"] = res.decision_time_median
