@@ -991,6 +991,9 @@ class NetworkMIP:
     def _solve_mip(self, s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj, callback,
                    options, backend, solver, params, t0) -> NetworkMIPResult:
         n_bin, layer_bounds = self._prepare(s, c0, sense)
+        if n_bin == 0 and self._H and backend == "highs" and ws is None:
+            return self._solve_affine(c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj,
+                                      options, params, t0)
         start = None
         start_val = -INF
         if ws is not None:
@@ -1046,6 +1049,49 @@ class NetworkMIP:
                                 nit=int(res.nit), runtime=time.perf_counter() - t0, method="mip", backend=res.backend,
                                 params=params, proven_optimal=proven, sense=sense, mip_objective=mip_obj,
                                 n_binaries=n_bin, node_count=int(getattr(res, "node_count", 0)))
+
+    def _solve_affine(self, c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj, options, params,
+                      t0) -> NetworkMIPResult:
+        """Every neuron is stable over the set at this state, so the network is affine there:
+        ``f(a) = g @ a + const`` with ``g`` from the stable pattern. One MIP of the set alone decides,
+        without the network's columns or the heuristics (a network trained with SEQUOIA's
+        ReLU-stability penalty is usually in this case)."""
+        g = self._layers[-1][0][0].copy()
+        for l in range(self._H - 1, -1, -1):
+            g = g * (layer_bounds[l][0] >= 0)
+            g = g @ (self._Wa if l == 0 else self._layers[l][0])
+        fs = self._fs
+        model = self._set_model
+        if model is None:
+            model = self._set_model = fs.to_linear_model()
+        model.set_objective(np.concatenate([g, np.zeros(fs.n_aux)]), sense=sense)
+        if tl is not None:
+            tl = max(tl - (time.perf_counter() - t0), 1e-3)
+        hopts = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
+        hopts.update(dict(options or {}))
+        res = model.solve(time_limit=tl, mip_rel_gap=rel_gap, mip_abs_gap=abs_gap, threads=threads, seed=seed_obj,
+                          options=hopts)
+        params["n_binaries"] = 0
+        params["affine"] = True
+        x, objective, bound, gap, mip_obj = None, math.nan, math.nan, math.nan, math.nan
+        if res.x is not None:
+            x = np.round(res.x[: self._n]).astype(np.int64)
+            objective = self._action_value(x, c0)
+            const = objective - float(g @ x)
+            mip_obj = float(res.objective) + const
+            if res.bound is not None and math.isfinite(res.bound):
+                bound = float(res.bound) + const
+                # the affine form is exact only up to float rounding: widen the bound like the per-neuron ones
+                bound += sign * 1e-9 * (1.0 + abs(bound) + float(np.abs(g).sum()))
+                gap = max(0.0, sign * (bound - objective))
+        status, message = res.status, f"every neuron is stable over the set (affine network); {res.message}"
+        proven = bool(status == Status.OPTIMAL and math.isfinite(gap) and gap <= abs_gap + 1e-9 * (1 + abs(objective)))
+        if status == Status.OPTIMAL and not proven:
+            status = Status.FEASIBLE
+        return NetworkMIPResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
+                                nit=int(res.nit), runtime=time.perf_counter() - t0, method="mip", backend=res.backend,
+                                params=params, proven_optimal=proven, sense=sense, mip_objective=mip_obj,
+                                n_binaries=0, node_count=int(getattr(res, "node_count", 0)))
 
     # ------------------------------------------------------------------ export
     def to_linear_model(self, state: Any, *, sense: str = "max"):

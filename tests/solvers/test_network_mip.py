@@ -355,3 +355,28 @@ def test_mip_answer_is_never_worse_than_its_heuristic(name):
         assert full.bound >= full.objective - 1e-6
         assert root.bound >= full.objective - 1e-6     # stopped before HiGHS had a bound: the neurons' bounds
         assert not root.proven_optimal or abs(root.objective - full.objective) <= 1e-6
+
+
+@pytest.mark.parametrize("kind", sorted(SETS))
+def test_affine_network_over_the_set_is_one_mip_of_the_set(kind):
+    # first-layer biases far from zero make every neuron stable over [0, 1]^n: the network is affine
+    rng = np.random.default_rng(7)
+    fs = SETS[kind](rng)
+    n, d = fs.n_actions, 2
+    layers = random_net((n + d, 6, 5, 1), rng)
+    W1, b1 = layers[0]
+    layers[0] = (W1, b1 + np.where(rng.random(6) < 0.5, 20.0, -20.0))
+    W2, b2 = layers[1]
+    layers[1] = (W2, b2 + 30.0)
+    mip = NetworkMIP(layers, fs, state_dim=d, method="mip")
+    for sense in ("max", "min"):
+        s = rng.normal(size=d)
+        res = mip.solve(s, sense=sense)
+        assert res.params["affine"] and res.n_binaries == 0
+        assert res.status == Status.OPTIMAL and res.proven_optimal and fs.contains(res.x)
+        assert res.objective == pytest.approx(brute_best(layers, fs, s, sense), abs=1e-6)
+        assert abs(res.mip_objective - res.objective) <= 1e-6
+        assert (res.bound - res.objective) * (1 if sense == "max" else -1) >= 0
+    # a network with unstable neurons takes the full formulation
+    res = NetworkMIP(random_net((n + d, 6, 1), rng), fs, state_dim=d, method="mip").maximize(np.zeros(d))
+    assert res.n_binaries > 0 and "affine" not in res.params
