@@ -326,21 +326,44 @@ def greedy_construct(problem: CoRMAB, state: np.ndarray, score: Any) -> tuple[np
     a = np.zeros(n, dtype=np.int64)
     current = float(score(a[None])[0])
     while True:
-        cands = []
-        for j in np.flatnonzero(a == 0):
-            b = a.copy()
-            b[j] = 1
-            if problem.partial_ok(b):
-                cands.append(b)
-        if not cands:
+        free = np.flatnonzero(a == 0)
+        C = np.repeat(a[None], len(free), axis=0)
+        C[np.arange(len(free)), free] = 1
+        C = C[_memo_check(problem, C, partial=True)]
+        if not len(C):
             break
-        C = np.stack(cands)
         vals = np.asarray(score(C), dtype=float)
         k = int(np.argmax(vals))
-        if problem.contains(a) and vals[k] <= current + 1e-12:
+        if _memo_check(problem, a[None], partial=False)[0] and vals[k] <= current + 1e-12:
             break
         a, current = C[k], float(vals[k])
-    return a, bool(problem.contains(a))
+    return a, bool(_memo_check(problem, a[None], partial=False)[0])
+
+
+_MEMO_LIMIT = 1_000_000
+
+
+def _memo_check(problem: CoRMAB, A: np.ndarray, *, partial: bool) -> np.ndarray:
+    """``problem.partial_ok`` (or ``contains``) of each row of the 0/1 array ``A``, memoised per problem.
+
+    Feasibility depends on the action alone, and greedy constructions from different states ask
+    about the same actions again and again (every construction starts with the same single pulls):
+    one dict lookup on the packed bits replaces the domain's exact check (a bin packing, a
+    matching) on a hit. The memo is cleared beyond a million actions.
+    """
+    memo: dict = problem.__dict__.setdefault("_partial_memo" if partial else "_contains_memo", {})
+    check = problem.partial_ok if partial else problem.contains
+    packed = np.packbits(A.astype(np.uint8), axis=1)
+    out = np.empty(len(A), dtype=bool)
+    for i in range(len(A)):
+        key = packed[i].tobytes()
+        v = memo.get(key)
+        if v is None:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            v = memo[key] = bool(check(A[i]))
+        out[i] = v
+    return out
 
 
 class _IterativeMyopic(Policy):

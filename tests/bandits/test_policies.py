@@ -73,3 +73,35 @@ def test_evaluate_seeded_and_validated():
 
     with pytest.raises(InvalidInputError, match="violates"):
         evaluate(p, Bad(), episodes=1, horizon=1)
+
+
+def test_greedy_construct_memo_gives_the_same_actions():
+    # greedy construction memoises feasibility per action: the same actions as unmemoised checks,
+    # and a second construction from another state answers its first round from the memo
+    from bandits.policies import greedy_construct
+    import bandits
+
+    p = bandits.make_domain("capacity", n_arms=12, budget=3, seed=0)
+    q = bandits.make_domain("capacity", n_arms=12, budget=3, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        s = rng.integers(0, p.n_states, p.n_arms)
+        w = rng.normal(size=p.n_actions)
+        score = lambda A, w=w: A @ w  # noqa: E731
+        a, ok = greedy_construct(p, s, score)
+        # reference: the plain loop over partial_ok
+        b = np.zeros(q.n_actions, dtype=np.int64)
+        cur = 0.0
+        while True:
+            cands = [b + np.eye(q.n_actions, dtype=np.int64)[j] for j in np.flatnonzero(b == 0)]
+            cands = [c for c in cands if q.partial_ok(c)]
+            if not cands:
+                break
+            vals = np.array([score(c[None])[0] for c in cands])
+            k = int(np.argmax(vals))
+            if q.contains(b) and vals[k] <= cur + 1e-12:
+                break
+            b, cur = cands[k], float(vals[k])
+        assert ok and np.array_equal(a, b) and p.contains(a)
+    assert len(p._partial_memo) > 0 and all(p.partial_ok(np.unpackbits(np.frombuffer(k, dtype=np.uint8))[:12]) == v
+                                            for k, v in p._partial_memo.items())
