@@ -45,8 +45,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench_out/cormab")
     ap.add_argument("--mip-time-limit", type=float, default=None,
                     help="seconds per SEQUOIA network-MIP decision (e.g. 0.7 at J = 100; default: none)")
+    ap.add_argument("--stability-weight", type=float, default=None,
+                    help="SEQUOIA's ReLU-stability penalty (default: SEQUOIA's, 0.1; 0 trains without it)")
     args = ap.parse_args(argv)
     sequoia_options = {} if args.mip_time_limit is None else {"mip_time_limit": args.mip_time_limit}
+    if args.stability_weight is not None:
+        sequoia_options["stability_weight"] = args.stability_weight
 
     domains = list(FULL_SIZES) if args.domain == "all" else args.domain.split(",")
     seeds = parse_int_list(args.seeds)

@@ -9,8 +9,7 @@ Same network (input 2J = action + state, two hidden layers of 32, ReLU, one outp
 * ``trained``: the Q-network SEQUOIA trains on the ``"budget"`` coRMAB with J arms and budget J/5
   (``bandits.make_domain("budget", ...)``, ``bandits.Sequoia`` with a (32, 32) network on the scaled state,
   ``--train-episodes`` episodes, greedy argmax during training to keep the bench short; with
-  SEQUOIA's default ReLU-stability penalty where the set is too large to enumerate, J >= 30 here:
-  ``--stability-weight 0`` trains without it), states
+  SEQUOIA's default ReLU-stability penalty, ``--stability-weight 0`` trains without it), states
   drawn from the coRMAB's state space and scaled as SEQUOIA scales them: the network SEQUOIA
   actually maximises at every step.
 
@@ -58,7 +57,7 @@ def make_net(J: int, seed: int):
                                torch.nn.ReLU(), torch.nn.Linear(32, 1)).double()
 
 
-def make_trained_net(J: int, seed: int, episodes: int, n_states: int, stability_weight="auto"):
+def make_trained_net(J: int, seed: int, episodes: int, n_states: int, stability_weight: float = 0.1):
     """SEQUOIA's Q-network trained briefly on the budget coRMAB with J arms; states to decide at."""
     import bandits
 
@@ -177,8 +176,8 @@ def main(argv=None) -> int:
     p.add_argument("--ours-method", default="auto", choices=["auto", "mip", "bab", "enumerate"])
     p.add_argument("--network", default="random", choices=["random", "trained"])
     p.add_argument("--train-episodes", type=int, default=10, help="SEQUOIA episodes for --network trained")
-    p.add_argument("--stability-weight", default="auto",
-                   help="SEQUOIA's ReLU-stability penalty for --network trained ('auto' = its default; 0 = none)")
+    p.add_argument("--stability-weight", type=float, default=0.1,
+                   help="SEQUOIA's ReLU-stability penalty for --network trained (default 0.1, SEQUOIA's; 0 = none)")
     args = p.parse_args(argv)
     Js = args.J or ([10, 20] if args.quick else [10, 20, 50, 100])
     n_states = args.states or (5 if args.quick else 20)
@@ -192,8 +191,7 @@ def main(argv=None) -> int:
         if args.network == "trained":
             t0 = time.perf_counter()
             net, states = make_trained_net(J, args.seed, args.train_episodes, n_states,
-                                           args.stability_weight if args.stability_weight == "auto"
-                                           else float(args.stability_weight))
+                                           args.stability_weight)
             print(f"J={J}: trained SEQUOIA's Q-network in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
                   flush=True)
         else:

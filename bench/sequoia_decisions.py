@@ -2,8 +2,8 @@
 
 For each domain (default capacity and matching, J = 100 arms, B = 20), a SEQUOIA agent with its
 default network is trained briefly (``--episodes``, greedy argmax during training to keep this
-short; ``--stability-weight`` sets SEQUOIA's ReLU-stability penalty, default its ``"auto"``: 0.1
-here, 0 trains without it: what the decision time depends on is the number of *unstable* neurons), then
+short; ``--stability-weight`` sets SEQUOIA's ReLU-stability penalty, default SEQUOIA's 0.1, 0 trains
+without it: what the decision time depends on is the number of *unstable* neurons), then
 decides at ``--states`` random states with ``NetworkMIP`` under ``--time-limit`` seconds for the
 whole decision. Each decision is repeated with ``--long-limit`` seconds to see whether the short one
 already found the best action the long search finds.
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=0.7)
     ap.add_argument("--long-limit", type=float, default=15.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--stability-weight", default="auto", help="SEQUOIA's ReLU-stability penalty ('auto' or a float)")
+    ap.add_argument("--stability-weight", type=float, default=0.1, help="SEQUOIA's ReLU-stability penalty (0: none)")
     args = ap.parse_args(argv)
 
     import bandits
@@ -50,9 +50,8 @@ def main(argv=None) -> int:
     for dom in args.domains.split(","):
         problem = bandits.make_domain(dom, n_arms=args.arms, budget=args.budget, seed=args.seed)
         t0 = time.perf_counter()
-        weight = args.stability_weight if args.stability_weight == "auto" else float(args.stability_weight)
         agent = bandits.Sequoia(problem, seed=args.seed, train_selection="greedy", action_selection="greedy",
-                                stability_weight=weight)
+                                stability_weight=args.stability_weight)
         agent.train(episodes=args.episodes)
         train = time.perf_counter() - t0
         # exactly the model SEQUOIA builds for its decisions (bandits.Sequoia._mip_max)
