@@ -11,7 +11,10 @@ path over known free cells to the nearest frontier cell, sensing after every cel
 when the target stops being a frontier. ``nearest_viewpoint`` is the weaker graph variant (the
 nearest viewpoint that sees a frontier, one viewpoint edge per step). ``gain_greedy`` is the
 cell-level gain-greedy local planner alone (no global plan) and ``fare`` the hierarchy with it as
-the fast planner: the ablation of the global layer. Distances are Euclidean lengths in cells for
+the fast planner: the ablation of the global layer. FARE's slow layer labels the unknown regions
+of the belief, routes over the communities facing open ones (at least ``sensor_range ** 2 / 4``
+cells, not shadows or obstacle insides) and its waypoint decides the target whenever no target
+facing open space is worth its travel (gain per cell >= 1, ``CellGreedy(worthwhile=1)``). Distances are Euclidean lengths in cells for
 every planner and every planner senses from every cell it passes (``explore(sense_en_route=True)``);
 a step is one viewpoint edge for the graph planners (``nearest_viewpoint``, ``utility_greedy``,
 ``fare_learned``) and up to ``spacing`` cell moves for the cell-level ones (``nearest_frontier``,

@@ -33,9 +33,11 @@ Planners (by name or as objects):
   around it) per grid path cost; the robot follows the 8-connected shortest path cell by cell
   like the classic and re-targets every ``spacing`` moves.
 * ``"fare"``: FARE hierarchical: a strategist (default: OR-Tools route) orders the communities of
-  the pruned topological graph, the current waypoint is the first unfinished community; the
-  fast planner is cell-level gain-greedy that works inside a local horizon of 3 sensor ranges
-  (path cost) and, when nothing is left there, goes for viewpoints near the waypoint.
+  the pruned topological graph that face *open* unknown space (an unknown region of at least
+  ``min_region`` cells, not a shadow or the inside of an obstacle), the current waypoint is the
+  first unfinished one; the fast planner is cell-level gain-greedy while some target is
+  worthwhile (gain per cell of travel >= 1) and otherwise takes the waypoint community's best
+  target, so the route decides where the robot goes once its neighbourhood holds only residues.
 * ``"fare_learned"``: FARE with the learned local policy (:class:`LearnedPolicy`).
 """
 
@@ -62,10 +64,32 @@ if TYPE_CHECKING:
     from planning.exploration.topology import TopologicalGraph
 
 __all__ = ["explore", "ExplorationResult", "ExplorationState", "NearestFrontier", "NearestViewpoint",
-           "UtilityGreedyPlanner", "CellGreedyPlanner", "FARE", "PLANNERS", "make_planner", "describe_environment"]
+           "UtilityGreedyPlanner", "CellGreedyPlanner", "FARE", "Guide", "PLANNERS", "make_planner",
+           "describe_environment"]
 
-#: Local horizon (sensor ranges of path cost) of the default FARE local planner.
+#: Local horizon (sensor ranges of path cost) of a FARE cell-level local planner without ``worthwhile``.
 DEFAULT_HORIZON = 3.0
+
+#: Gain per cell of travel below which FARE's default local planner follows the waypoint.
+DEFAULT_WORTHWHILE = 1.0
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What FARE hands a cell-level local planner that asks for its waypoint (see :class:`FARE`).
+
+    ``node``: the waypoint viewpoint (None when the plan has none left); ``targets``: the viewpoints
+    of the waypoint's community that still count (positive gain, and open when ``open`` is set);
+    ``cells``: the open frontier cells within sensor range of that community, or all of them when
+    none is (bool grid; None when there is no open frontier cell); ``open``: per viewpoint,
+    whether it is within sensor range of an open frontier cell (None when there is none).
+    """
+
+    node: Optional[int]
+    targets: np.ndarray
+    cells: Optional[np.ndarray] = None
+    open: Optional[np.ndarray] = None
+
 
 PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 
@@ -385,7 +409,21 @@ class FARE:
     value : {"gain", "frontier"}
         The node values communities add up and the waypoint is chosen by: the information-weighted
         gain or the frontier utility.
+    min_region : float, optional
+        Open regions: a frontier cell is *open* when it borders a connected unknown region
+        (8-connected, on the belief) of at least this many cells; viewpoints within sensor range
+        of an open frontier cell are open too. The route then prizes only the open viewpoints'
+        values and a community is finished when none of its viewpoints is open (while no
+        frontier is open, every positive value counts, as without the option). Small unknown
+        regions are shadows and the insides of obstacles: sensing resolves them on the way, and
+        chasing them one by one spends travel that the explored fraction hardly notices.
+        Default: ``sensor_range ** 2 / 4``; 0 turns the distinction off.
     name : str
+
+    With a cell-level local planner the waypoint comes as a :class:`Guide` (the waypoint node,
+    the community's open viewpoints and open frontier cells), asked for only when the local
+    planner re-targets; :class:`~planning.exploration.local.CellGreedy` with ``worthwhile``
+    (the default local planner) follows it when no target is worth its travel.
 
     Examples
     --------
@@ -395,14 +433,14 @@ class FARE:
 
     def __init__(self, *, strategist: Any = "route", local: Any = None, replan_every: int = 25,
                  community_method: str = "louvain", resolution: float = 1.0, coarsen: int = 2,
-                 value: str = "gain", name: str = "fare") -> None:
+                 value: str = "gain", min_region: Optional[float] = None, name: str = "fare") -> None:
         from planning.exploration.local import CellGreedy
         from planning.exploration.strategists import RouteStrategist, make_strategist
 
         where = "FARE()"
         self.strategist = make_strategist(strategist, where)
         self.fallback = RouteStrategist()
-        self.local: Any = local if local is not None else CellGreedy(beta=0.3, horizon=DEFAULT_HORIZON)
+        self.local: Any = local if local is not None else CellGreedy(beta=0.3, worthwhile=DEFAULT_WORTHWHILE)
         self.moves_on_grid = bool(getattr(self.local, "moves_on_grid", False))
         if not (hasattr(self.local, "next_cell") if self.moves_on_grid else hasattr(self.local, "choose")):
             raise InvalidInputError(f"{where}: local must have choose(state, waypoint) (or moves_on_grid = True and "
@@ -412,6 +450,7 @@ class FARE:
         self.resolution = check_real(resolution, "resolution", where, lower=0.0, lower_strict=True)
         self.coarsen = check_int(coarsen, "coarsen", where, lower=1)
         self.value = check_choice(value, "value", where, ("gain", "frontier"))
+        self.min_region = None if min_region is None else check_real(min_region, "min_region", where, lower=0.0)
         self.name = str(name)
 
     def params(self) -> dict[str, Any]:
@@ -419,7 +458,7 @@ class FARE:
             "strategist": getattr(self.strategist, "name", type(self.strategist).__name__)}
         return {"planner": self.name, **sp, **self.local.params(), "replan_every": self.replan_every,
                 "community_method": self.community_method, "resolution": self.resolution, "coarsen": self.coarsen,
-                "global_value": self.value}
+                "global_value": self.value, "min_region": self._min_region}
 
     def reset(self, state: ExplorationState, seed: Any) -> None:
         self._seed = resolve_seed(seed, where="FARE")
@@ -430,6 +469,9 @@ class FARE:
         self.fallbacks: list[str] = []
         self.replans = 0
         self.topology_sizes: list[dict] = []
+        self._min_region = (float(self.min_region) if self.min_region is not None
+                            else state.sensor_range ** 2 / 4.0)
+        self._open: Optional[np.ndarray] = None  # open viewpoints at the last replan (None: all count)
         self.local.reset(state, seed)
 
     uses_graph = True
@@ -440,7 +482,7 @@ class FARE:
 
     def next_cell(self, state: ExplorationState) -> Optional[tuple[int, int]]:
         """The next cell of a cell-level local planner; it asks for the waypoint only when it re-targets."""
-        return self.local.next_cell(state, lambda: self.waypoint(state))
+        return self.local.next_cell(state, lambda: self.guide(state))
 
     def _replan(self, state: ExplorationState) -> None:
         from planning.exploration.strategists import plan_waypoints
@@ -450,10 +492,14 @@ class FARE:
             state.robot = state.graph.add_robot_node(state.belief, state.frontier, *state.position)
             state.refresh_paths()
 
-        topo = build_topology(state.graph, state.robot, method=self.community_method,
+        g = state.graph
+        values = (g.gain if self.value == "gain" else g.utility)[: g.n]
+        _, near = self.open_frontier(state)
+        self._open = near if np.any(near & (values > 0)) else None
+        topo = build_topology(g, state.robot, method=self.community_method,
                               seed=self._seed.int_seed(f"louvain/{self.replans}"), resolution=self.resolution,
                               dist=state.dist, coarsen=self.coarsen,
-                              utility=state.graph.gain if self.value == "gain" else None)
+                              utility=values * near if self._open is not None else values)
         seq, reason = plan_waypoints(self.strategist, describe_environment(state), topo, fallback=self.fallback)
         if reason is not None:
             self.fallbacks.append(f"step {state.step}: {reason}")
@@ -464,10 +510,69 @@ class FARE:
         self.replans += 1
         self.topology_sizes.append({**topo.sizes, "modularity": topo.modularity})
 
+    def open_frontier(self, state: ExplorationState) -> tuple[np.ndarray, np.ndarray]:
+        """``(cells, nodes)``: the open frontier cells (bool grid) and the viewpoints within sensor range of one.
+
+        See ``min_region``. One labelling of the unknown cells and one distance transform.
+        """
+        from scipy import ndimage
+
+        g = state.graph
+        unknown = state.belief == -1
+        if self._min_region > 0:
+            lab, _ = ndimage.label(unknown, structure=np.ones((3, 3), dtype=bool))
+            size = np.bincount(lab.ravel())
+            size[0] = 0
+            unknown = size[lab] >= self._min_region
+        cells = state.frontier & ndimage.binary_dilation(unknown, structure=np.ones((3, 3), dtype=bool))
+        if not cells.any():
+            return cells, np.zeros(g.n, dtype=bool)
+        near = ndimage.distance_transform_edt(~cells) <= state.sensor_range
+        return cells, near[g.rows[: g.n], g.cols[: g.n]]
+
+    def _targets(self, state: ExplorationState, cid: int) -> np.ndarray:
+        """The community's viewpoints that still count: a positive value, and open when the plan is on open regions."""
+        assert self.topology is not None  # only called after _replan()
+        mem = np.asarray(self.topology.communities[cid].members, dtype=np.int64)
+        g = state.graph
+        ok = (g.gain if self.value == "gain" else g.utility)[mem] > 0
+        if self._open is not None:
+            ok &= self._open[mem]
+        return mem[ok]
+
     def _community_live(self, state: ExplorationState, cid: int) -> bool:
+        """Unfinished: some viewpoint still sees a frontier cell, or, on open regions, faces open space."""
+        if self._open is not None:
+            return len(self._targets(state, cid)) > 0
         assert self.topology is not None  # only called after _replan()
         mem = np.asarray(self.topology.communities[cid].members, dtype=np.int64)
         return bool(np.any(state.graph.utility[mem] > 0))
+
+    def guide(self, state: ExplorationState) -> Guide:
+        """The slow layer's advice to a cell-level local planner, from the current belief (a :class:`Guide`).
+
+        The open viewpoints are computed afresh; the waypoint comes from the current plan
+        (refreshed when due or used up, see :meth:`waypoint`).
+        """
+        from scipy import ndimage
+
+        node = self.waypoint(state)  # first: a replan may add the robot's cell to the graph
+        g = state.graph
+        values = (g.gain if self.value == "gain" else g.utility)[: g.n]
+        cells, near = self.open_frontier(state)
+        open_now = near if cells.any() else None
+        if node is None or self.topology is None or self.index >= len(self.sequence):
+            return Guide(node=None, targets=np.zeros(0, dtype=np.int64), cells=cells if cells.any() else None,
+                         open=open_now)
+        mem = np.asarray(self.topology.communities[self.sequence[self.index]].members, dtype=np.int64)
+        ok = values[mem] > 0
+        if open_now is not None:
+            ok &= open_now[mem]
+            mark = np.zeros(state.belief.shape, dtype=bool)
+            mark[g.rows[mem], g.cols[mem]] = True
+            mine = cells & (ndimage.distance_transform_edt(~mark) <= state.sensor_range)
+            cells = mine if mine.any() else cells
+        return Guide(node=int(node), targets=mem[ok], cells=cells if open_now is not None else None, open=open_now)
 
     def waypoint(self, state: ExplorationState) -> Optional[int]:
         """The current waypoint node (advancing or replanning as needed)."""
@@ -482,9 +587,10 @@ class FARE:
                 self.index += 1
             if self.index < len(self.sequence):
                 comm = topo.communities[self.sequence[self.index]]
-                mem = np.asarray(comm.members, dtype=np.int64)
+                mem = np.asarray(comm.members, dtype=np.int64) if self._open is None else self._targets(
+                    state, comm.id)
                 u = (state.graph.gain if self.value == "gain" else state.graph.utility)[mem]
-                if state.graph.utility[comm.representative] > 0:
+                if state.graph.utility[comm.representative] > 0 and comm.representative in mem:
                     return int(comm.representative)
                 return int(mem[int(np.argmax(u))])
         return None

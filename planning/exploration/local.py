@@ -129,8 +129,17 @@ class CellGreedy:
     TARE's local horizon, and the waypoint is asked for only when none is left there).
     When no viewpoint with a positive gain is reachable it walks to the nearest frontier cell.
 
+    With ``worthwhile`` (FARE's default local planner) the waypoint guides instead of biasing:
+    at every re-target the planner asks for its waypoint, which FARE gives as a
+    :class:`~planning.exploration.explore.Guide`. While some viewpoint facing open unknown space
+    (``guide.open``; any viewpoint when there is none) scores at least ``worthwhile`` (gain per
+    cell of path cost) the best of them is the target, plain gain-greedy; otherwise the target is
+    the best-scoring viewpoint of the waypoint's community (``guide.targets``), and when none of
+    them is reachable the robot walks to the nearest of the community's open frontier cells
+    (``guide.cells``). A waypoint given as a plain node keeps the greedy choice.
+
     Termination: each target is a reachable viewpoint with a positive gain, i.e. some unknown
-    cell that sensing there is sure to reveal, and each fallback path ends on a frontier cell;
+    cell that sensing there is sure to reveal, and each fallback or guided walk ends on a frontier cell;
     re-targeting happens within ``replan_moves`` moves, and a path is at most ``rows * cols``
     cells, so the unknown area shrinks at least every ``rows * cols`` cell moves.
 
@@ -142,6 +151,9 @@ class CellGreedy:
         Local horizon in sensor ranges of path cost (None: the waypoint term always applies).
     replan_moves : int, optional
         Cell moves between re-targets (default: the lattice spacing of the run).
+    worthwhile : float, optional
+        Score (gain per cell of path cost) below which the waypoint decides (see above; None: the
+        ``beta`` / ``horizon`` rule).
 
     Examples
     --------
@@ -154,10 +166,11 @@ class CellGreedy:
     uses_graph = True
 
     def __init__(self, *, beta: float = 0.3, horizon: Optional[float] = None,
-                 replan_moves: Optional[int] = None) -> None:
+                 replan_moves: Optional[int] = None, worthwhile: Optional[float] = None) -> None:
         where = "CellGreedy()"
         self.beta = check_real(beta, "beta", where, lower=0.0)
         self.horizon = None if horizon is None else check_real(horizon, "horizon", where, lower=0.0)
+        self.worthwhile = None if worthwhile is None else check_real(worthwhile, "worthwhile", where, lower=0.0)
         self.replan_moves = None if replan_moves is None else check_int(replan_moves, "replan_moves", where, lower=1)
         self.last_waypoint: Optional[int] = None
         self.path = np.zeros((0, 2), dtype=np.int64)
@@ -168,7 +181,7 @@ class CellGreedy:
 
     def params(self) -> dict[str, Any]:
         return {"local": self.name, "beta": self.beta, "value": "gain", "horizon": self.horizon,
-                "replan_moves": self.replan_moves}
+                "replan_moves": self.replan_moves, "worthwhile": self.worthwhile}
 
     def reset(self, state: Any, seed: Any) -> None:
         self.last_waypoint = None
@@ -200,10 +213,14 @@ class CellGreedy:
             d = dist[cells]
             ok = np.isfinite(d) & (d > 0)
             cand, cells, d = cand[ok], cells[ok], d[ok]
+            if len(cand) and self.worthwhile is not None:
+                self._guided(state, waypoint, cand, cells, d, val, prev)
+                return
             if len(cand):
                 near = (d <= self.horizon * state.sensor_range if self.horizon is not None
                         else np.zeros(len(d), dtype=bool))
                 wp = None if (near.any() or waypoint is None) else waypoint()
+                wp = getattr(wp, "node", wp)  # FARE's Guide or a plain node
                 self.last_waypoint = wp
                 if near.any():
                     cand, cells, d = cand[near], cells[near], d[near]
@@ -217,6 +234,36 @@ class CellGreedy:
                 return
         self.target = None
         self.path = grid_path_to_frontier(state.belief, state.frontier, r, c, pops)
+
+    def _guided(self, state: Any, waypoint: Any, cand: np.ndarray, cells: np.ndarray, d: np.ndarray,
+                val: np.ndarray, prev: np.ndarray) -> None:
+        """The ``worthwhile`` rule (see the class docs): sets ``target`` and ``path``."""
+        from planning.exploration.sensing import grid_backtrack, grid_path_to_frontier
+
+        w = state.belief.shape[1]
+        r, c = state.position
+        score = val[cand] / (d + state.spacing)
+        guide = waypoint() if waypoint is not None else None
+        node = getattr(guide, "node", guide)
+        self.last_waypoint = None if node is None else int(node)
+        openm = getattr(guide, "open", None)
+        pool = openm[cand] if openm is not None else np.ones(len(cand), dtype=bool)
+        b = int(np.argmax(np.where(pool, score, -1.0))) if pool.any() else int(np.argmax(score))
+        if not pool.any() or score[b] < self.worthwhile:
+            targets = getattr(guide, "targets", None)
+            mine = np.isin(cand, targets) if targets is not None else np.zeros(len(cand), dtype=bool)
+            gcells = getattr(guide, "cells", None)
+            if mine.any():
+                idx = np.nonzero(mine)[0]
+                b = int(idx[np.argmax(score[idx])])
+            elif gcells is not None and gcells.any():
+                # the waypoint's open frontier is seen from no lattice viewpoint: walk to its nearest cell
+                path = grid_path_to_frontier(state.belief, gcells, r, c, 10 * state.belief.size + 10)
+                if len(path) >= 2:
+                    self.target, self.path = None, path
+                    return
+        self.target = int(cand[b])
+        self.path = grid_backtrack(prev, w, r * w + c, int(cells[b]))
 
     def next_cell(self, state: Any, waypoint: Optional[Callable[[], Optional[int]]] = None
                   ) -> Optional[tuple[int, int]]:

@@ -154,7 +154,8 @@ def test_cell_greedy_targets_by_brute_force_rule_and_moves_on_free_cells():
 @pytest.mark.parametrize("kind", maps.MAP_KINDS)
 def test_cell_level_planners_terminate_fully_explored_within_bounds(kind):
     m = maps.generate(kind, 60, seed=4)
-    for plan in (CellGreedyPlanner(), FARE(), FARE(local=CellGreedy(beta=0.5, horizon=None, replan_moves=3))):
+    for plan in (CellGreedyPlanner(), FARE(), FARE(min_region=0),
+                 FARE(local=CellGreedy(beta=0.5, horizon=None, replan_moves=3))):
         res = explore(m, plan, seed=2)
         assert res.finish_reason == "explored" and res.explored[-1] == 1.0
         assert (res.belief == 0).sum() == res.n_reachable
@@ -175,6 +176,10 @@ def test_cell_greedy_on_tiny_corridor_is_optimal_and_bad_options():
         CellGreedy(replan_moves=0)
     with pytest.raises(InvalidInputError, match="local must have choose"):
         FARE(local=object())
+    with pytest.raises(InvalidInputError, match="worthwhile must be >= 0"):
+        CellGreedy(worthwhile=-1)
+    with pytest.raises(InvalidInputError, match="min_region must be >= 0"):
+        FARE(min_region=-1)
 
 
 def test_fare_keeps_the_graph_local_planners():
@@ -182,3 +187,110 @@ def test_fare_keeps_the_graph_local_planners():
     res = explore(m, FARE(local=LearnedPolicy(seed=0)), seed=0)
     assert res.finish_reason == "explored" and not FARE(local=LearnedPolicy(seed=0)).moves_on_grid
     assert res.params["local"] == "learned"
+
+
+def _brute_open_cells(belief, frontier, min_region):
+    """Frontier cells with an 8-neighbour in an 8-connected unknown region of >= min_region cells (BFS)."""
+    h, w = belief.shape
+    comp = np.full((h, w), -1)
+    sizes = []
+    for i, j in np.argwhere(belief == -1):
+        if comp[i, j] >= 0:
+            continue
+        stack, comp[i, j], n = [(i, j)], len(sizes), 0
+        while stack:
+            a, b = stack.pop()
+            n += 1
+            for x in range(a - 1, a + 2):
+                for y in range(b - 1, b + 2):
+                    if 0 <= x < h and 0 <= y < w and belief[x, y] == -1 and comp[x, y] < 0:
+                        comp[x, y] = len(sizes)
+                        stack.append((x, y))
+        sizes.append(n)
+    out = np.zeros((h, w), dtype=bool)
+    for i, j in np.argwhere(frontier):
+        win = comp[max(0, i - 1):i + 2, max(0, j - 1):j + 2]
+        out[i, j] = any(sizes[k] >= min_region for k in win[win >= 0])
+    return out
+
+
+@pytest.mark.parametrize("kind", maps.MAP_KINDS)
+def test_open_frontier_matches_brute_force(kind):
+    m = maps.generate(kind, 50, seed=3)
+    state = ExplorationState(m, sensor_range=6.0, spacing=2, k=16)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        free = np.argwhere(state.belief == 0)
+        state.sense_cells(free[rng.integers(len(free))][None, :])
+    g = state.graph
+    for min_region in (0, 5, 30, 200):
+        plan = FARE(min_region=min_region)
+        plan.reset(state, 0)
+        cells, near = plan.open_frontier(state)
+        brute = _brute_open_cells(state.belief, state.frontier, min_region)
+        assert np.array_equal(cells, brute)
+        # a viewpoint is open when an open frontier cell lies within sensor range
+        oc = np.argwhere(brute)
+        for v in range(g.n):
+            d = np.hypot(oc[:, 0] - g.rows[v], oc[:, 1] - g.cols[v]).min() if len(oc) else np.inf
+            assert near[v] == (d <= state.sensor_range)
+    assert np.array_equal(_brute_open_cells(state.belief, state.frontier, 0), state.frontier)
+
+
+def test_open_frontier_hand_computed_pocket_and_open_region():
+    # all free; known except a 2x2 pocket (4 cells) and the bottom 6 rows (120 cells)
+    state = ExplorationState(make_map(np.zeros((20, 20), dtype=np.int8), start=(2, 2)), sensor_range=3.0,
+                             spacing=2, k=8)
+    state.belief[:] = 0
+    state.belief[5:7, 5:7] = -1
+    state.belief[14:, :] = -1
+    state.frontier[:] = frontier_mask(state.belief)
+    plan = FARE(min_region=10)
+    plan.reset(state, 0)
+    cells, _ = plan.open_frontier(state)
+    assert np.array_equal(np.argwhere(cells)[:, 0], np.full(20, 13))  # row 13 borders the open region
+    assert not cells[4:8, 4:8].any() and state.frontier[4:8, 4:8].sum() == 12  # the pocket's ring is not open
+    plan = FARE(min_region=0)
+    plan.reset(state, 0)
+    assert np.array_equal(plan.open_frontier(state)[0], state.frontier)
+
+
+def test_fare_local_follows_the_guide_when_nothing_is_worthwhile():
+    m = maps.indoor(60, seed=2)
+    seen = {"greedy": 0, "route": 0, "walk": 0}
+
+    class Spy(CellGreedy):
+        def _retarget(self, state, waypoint):
+            got = []
+
+            def ask():
+                got.append(waypoint())
+                return got[-1]
+
+            super()._retarget(state, ask)
+            if not got:
+                return
+            guide, g = got[0], state.graph
+            dist = _brute_grid_dist(state.belief, state.position)
+            nodes = np.nonzero(g.gain[: g.n] > 0)[0]
+            d = dist[g.rows[nodes], g.cols[nodes]]
+            ok = np.isfinite(d) & (d > 0)
+            nodes, score = nodes[ok], g.gain[nodes][ok] / (d[ok] + state.spacing)
+            pool = guide.open[nodes] if guide.open is not None else np.ones(len(nodes), dtype=bool)
+            mine = np.isin(nodes, guide.targets)
+            if pool.any() and score[pool].max() >= self.worthwhile:
+                seen["greedy"] += 1
+                assert g.gain[self.target] / (dist[g.rows[self.target], g.cols[self.target]] + state.spacing) \
+                    == pytest.approx(score[pool].max())
+            elif mine.any():
+                seen["route"] += 1
+                assert self.target in guide.targets
+                assert g.gain[self.target] / (dist[g.rows[self.target], g.cols[self.target]] + state.spacing) \
+                    == pytest.approx(score[mine].max())
+            elif self.target is None:
+                seen["walk"] += 1
+                assert guide.cells[tuple(self.path[-1])]
+
+    res = explore(m, FARE(local=Spy(worthwhile=1.0)), seed=0)
+    assert res.finish_reason == "explored" and res.explored[-1] == 1.0
+    assert seen["greedy"] > 5 and seen["route"] > 0  # both layers decide at some point
