@@ -25,7 +25,7 @@ _DOMAINS = ("path", "matching", "capacity", "multiple_interventions")
 
 def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: int = 100, eval_episodes: int = 50,
                horizon: int = 20, methods: Sequence[str] = ("null", "random", "sampling", "myopic", "iterative_myopic",
-                                                             "sequoia"),
+                                                             "iterative_dqn", "sequoia"),
                sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None) -> dict[str, Any]:
     """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...)."""
     from bandits import policies
@@ -198,7 +198,7 @@ cormab_suite = Suite(
         SuiteOption("eval_episodes", int, 50, "evaluation episodes"),
         SuiteOption("horizon", int, 20, "steps per episode"),
         SuiteOption("methods", parse_str_list,
-                    ["null", "random", "sampling", "myopic", "iterative_myopic", "whittle", "sequoia"],
+                    ["null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle", "sequoia"],
                     "methods to run"),
         SuiteOption("plot", str, "", "directory for learning-curve PNGs (empty: none)"),
     ),

@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=100, help="SEQUOIA training episodes")
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--horizon", type=int, default=20)
-    ap.add_argument("--methods", default="null,random,sampling,myopic,iterative_myopic,sequoia")
+    ap.add_argument("--methods", default="null,random,sampling,myopic,iterative_myopic,iterative_dqn,sequoia",
+                    help="methods; every baseline the issue names runs by default (whittle applies to budget-only sets)")
     ap.add_argument("--quick", action="store_true", help="J=20, B=5 only, seeds 0-1, 60 episodes, 20 eval episodes")
     ap.add_argument("--out", default="bench_out/cormab")
     ap.add_argument("--mip-time-limit", type=float, default=None,
