@@ -9,6 +9,8 @@ Reduced configuration (a few minutes on 2 cores)::
 
     python bench/cormab.py --quick
 
+Runs split by ``--methods`` (e.g. on two machines) are joined with ``--merge a/cormab.json b/cormab.json``.
+
 Prints one table per case (mean ± SEM per method over seeds, decision time, training time) and
 SEQUOIA's gain over the best baseline; writes ``--out/cormab.json`` and a learning-curve PNG.
 """
@@ -48,7 +50,14 @@ def main(argv=None) -> int:
                     help="seconds per SEQUOIA network-MIP decision (e.g. 0.7 at J = 100; default: none)")
     ap.add_argument("--stability-weight", type=float, default=None,
                     help="SEQUOIA's ReLU-stability penalty (default: SEQUOIA's, 0.1; 0 trains without it)")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="only print the table of these cormab.json files joined per case and seed (runs of one "
+                         "configuration split by --methods) and write the joined JSON to --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        records, config = merge_records(args.merge)
+        report(records, config, Path(args.out))
+        return 0
     sequoia_options = {} if args.mip_time_limit is None else {"mip_time_limit": args.mip_time_limit}
     if args.stability_weight is not None:
         sequoia_options["stability_weight"] = args.stability_weight
@@ -77,9 +86,45 @@ def main(argv=None) -> int:
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "
                       + ", ".join(f"{m}={rec[f'{m}_mean']:.3f}" for m in methods if f"{m}_mean" in rec)
                       + f" gain={rec.get('gain_pct', math.nan):+.1f}%", file=sys.stderr, flush=True)
+    config = {"seeds": seeds, "episodes": episodes, "eval_episodes": eval_episodes, "horizon": args.horizon,
+              "methods": methods}
+    report(records, config, Path(args.out))
+    print(f"({time.perf_counter() - t_all:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def merge_records(paths) -> tuple[list, dict]:
+    """Records of several ``cormab.json`` files joined per (domain, J, B, seed): runs of the same
+    configuration split by ``--methods`` (each method is seeded on its own, so a split run gives the
+    same numbers as one run of every method); SEQUOIA's gain is recomputed over every baseline."""
+    merged: dict[tuple, dict] = {}
+    config: dict = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for k, v in data.get("config", {}).items():
+            if k == "methods":
+                config["methods"] = list(dict.fromkeys(config.get("methods", []) + list(v)))
+            else:
+                config.setdefault(k, v)
+        for rec in data["records"]:
+            key = (rec["domain"], rec["n_arms"], rec["budget"], rec["seed"])
+            into = merged.setdefault(key, {"curves": {}})
+            into["curves"].update(rec.get("curves", {}))
+            into.update({k: v for k, v in rec.items() if k != "curves"})
+    records = list(merged.values())
+    for rec in records:
+        base = [v for k, v in rec.items() if k.endswith("_mean") and k != "sequoia_mean"]
+        if "sequoia_mean" in rec and base:
+            best = max(base)
+            rec["gain_pct"] = 100.0 * (rec["sequoia_mean"] - best) / abs(best) if best else math.nan
+    return records, config
+
+
+def report(records: list, config: dict, out: Path) -> None:
+    """Print the table (mean ± SEM per method, SEQUOIA's gain) and write the JSON and the PNG."""
     rows = summarize_cormab(records)
-    print(f"\ncoRMAB benchmark: seeds={seeds}, training episodes={episodes}, eval episodes={eval_episodes}, "
-          f"H={args.horizon}")
+    print(f"\ncoRMAB benchmark: seeds={config.get('seeds')}, training episodes={config.get('episodes')}, "
+          f"eval episodes={config.get('eval_episodes')}, H={config.get('horizon')}")
     print(f"{'case':<32} {'method':<26} {'mean ± SEM':>18} {'decision s':>11} {'train s':>9}")
     gains = {}
     for r in rows:
@@ -95,15 +140,9 @@ def main(argv=None) -> int:
         print("\nSEQUOIA gain over the best baseline, per domain: "
               + ", ".join(f"{d} {g:+.1f}%" for d, g in per_domain.items())
               + f"; average {np.mean(list(per_domain.values())):+.1f}% (paper: +24.8%)")
-    out = Path(args.out)
-    atomic_write_json(out / "cormab.json", {"records": records, "summary": rows,
-                                            "config": {"seeds": seeds, "episodes": episodes,
-                                                       "eval_episodes": eval_episodes, "horizon": args.horizon,
-                                                       "methods": methods}})
+    atomic_write_json(out / "cormab.json", {"records": records, "summary": rows, "config": config})
     plot_learning_curves(records, out / "learning_curves.png")
-    print(f"wrote {out / 'cormab.json'} and {out / 'learning_curves.png'} "
-          f"({time.perf_counter() - t_all:.0f} s)", file=sys.stderr)
-    return 0
+    print(f"wrote {out / 'cormab.json'} and {out / 'learning_curves.png'}", file=sys.stderr)
 
 
 if __name__ == "__main__":
