@@ -102,8 +102,8 @@ def merge_records(paths) -> tuple[list, dict]:
     for path in paths:
         data = json.loads(Path(path).read_text())
         for k, v in data.get("config", {}).items():
-            if k == "methods":
-                config["methods"] = list(dict.fromkeys(config.get("methods", []) + list(v)))
+            if k in ("methods", "seeds"):
+                config[k] = list(dict.fromkeys(config.get(k, []) + list(v)))
             else:
                 config.setdefault(k, v)
         for rec in data["records"]:
