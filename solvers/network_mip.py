@@ -48,9 +48,11 @@ Practical size (measured on a shared 2-core machine, HiGHS 1.16, input ``2J``, t
 of 32, budget ``sum(a) <= J/5``; ``python bench/network_mip_vs_omlt.py``). What decides is how many
 neurons are *unstable* (can be on or off over the set):
 
-* Q-networks SEQUOIA actually trains (``--network trained``: the budget coRMAB) keep 6-10 of their
-  64 neurons unstable at J = 50-100, and branch-and-bound proves optimality in about 0.02-0.03 s
-  per decision at J = 100; enumeration takes milliseconds up to J = 20 (6 196 actions).
+* Q-networks SEQUOIA trains (``--network trained``: the budget coRMAB) with its ReLU-stability
+  penalty keep no neuron unstable at J = 50-100, and branch-and-bound proves optimality in about
+  0.01 s per decision at J = 100 (a network affine over a general set is one MIP of the set alone);
+  trained without the penalty they keep 44-50 unstable, like random networks below. Enumeration
+  takes milliseconds up to J = 20 (6 196 actions).
 * Random networks with torch's initialisation are the hard case: every neuron is unstable, and
   even the LP relaxation with these per-neuron bounds -- the convex hull of each neuron alone --
   is 3-4 times the optimum (0.40 against 0.11 at J = 50; LP bound tightening only gets it to
@@ -208,6 +210,10 @@ def network_layers(net: Any, *, where: str = "network_layers()") -> list[tuple[n
 
 
 # ---------------------------------------------------------------------------- bounds helpers
+#: HiGHS tolerances of every network-MIP solve (big-M rows need tight feasibility; users' options override)
+_HIGHS_TOLERANCES = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
+
+
 def _relaxation(L: np.ndarray, U: np.ndarray):
     """Linear relaxations of ReLU on [L, U]: upper ``su*z + iu``, lower ``sl*z``."""
     off = U <= 0
@@ -727,11 +733,21 @@ class NetworkMIP:
         for W, b in self._layers[1:]:
             masks.append(z > 0)
             z = W @ np.maximum(z, 0.0) + b
+        return self._gradient_through(masks)
+
+    def _gradient_through(self, masks: list) -> np.ndarray:
+        """Action coefficients of the network with each hidden layer's ReLUs fixed on where ``masks`` say."""
         g = self._layers[-1][0][0].copy()
         for l in range(len(masks) - 1, -1, -1):
             g = g * masks[l]
             g = g @ (self._Wa if l == 0 else self._layers[l][0])
         return g
+
+    def _set_lp(self) -> LinearModel:
+        """The feasible set alone as a MIP (built once; objectives change per use)."""
+        if self._set_model is None:
+            self._set_model = self._fs.to_linear_model()
+        return self._set_model
 
     def _linearised(self, c0: np.ndarray, sign: float, rounds: int = 6,
                     deadline: Optional[float] = None) -> Optional[np.ndarray]:
@@ -742,11 +758,8 @@ class NetworkMIP:
         auxiliary variables (where a flip/swap search would need a MIP per candidate) a strong
         first incumbent.
         """
-        fs = self._fs
-        model = self._set_model
-        if model is None:
-            model = self._set_model = fs.to_linear_model()
-        n, k = self._n, fs.n_aux
+        model = self._set_lp()
+        n, k = self._n, self._fs.n_aux
 
         best: Optional[np.ndarray] = None
         best_val = -INF
@@ -1013,8 +1026,7 @@ class NetworkMIP:
             opts = dict(options or {})
             res = solve_pyomo(self._mip_model(), solver=solver, time_limit=tl, mip_rel_gap=rel_gap, options=opts)
         else:
-            hopts = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
-            hopts.update(dict(options or {}))
+            hopts = {**_HIGHS_TOLERANCES, **dict(options or {})}
             full = self._full_start(start, c0) if start is not None else None
             res = self._mip_model().solve(time_limit=tl, mip_rel_gap=rel_gap, mip_abs_gap=abs_gap, threads=threads,
                                     seed=seed_obj, warm_start=full, callback=callback, options=hopts)
@@ -1056,19 +1068,12 @@ class NetworkMIP:
         ``f(a) = g @ a + const`` with ``g`` from the stable pattern. One MIP of the set alone decides,
         without the network's columns or the heuristics (a network trained with SEQUOIA's
         ReLU-stability penalty is usually in this case)."""
-        g = self._layers[-1][0][0].copy()
-        for l in range(self._H - 1, -1, -1):
-            g = g * (layer_bounds[l][0] >= 0)
-            g = g @ (self._Wa if l == 0 else self._layers[l][0])
-        fs = self._fs
-        model = self._set_model
-        if model is None:
-            model = self._set_model = fs.to_linear_model()
-        model.set_objective(np.concatenate([g, np.zeros(fs.n_aux)]), sense=sense)
+        g = self._gradient_through([L >= 0 for L, _ in layer_bounds])
+        model = self._set_lp()
+        model.set_objective(np.concatenate([g, np.zeros(self._fs.n_aux)]), sense=sense)
         if tl is not None:
             tl = max(tl - (time.perf_counter() - t0), 1e-3)
-        hopts = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
-        hopts.update(dict(options or {}))
+        hopts = {**_HIGHS_TOLERANCES, **dict(options or {})}
         res = model.solve(time_limit=tl, mip_rel_gap=rel_gap, mip_abs_gap=abs_gap, threads=threads, seed=seed_obj,
                           options=hopts)
         params["n_binaries"] = 0
