@@ -103,7 +103,9 @@ def enumerate_down_closed(n: int, check: Callable[[np.ndarray], bool], limit: in
     """Every feasible 0/1 vector of a family closed under removing ones, by depth-first extension.
 
     Returns ``None`` when there are more than ``limit``. Each set is generated once (items are
-    added in increasing index order) and only feasible sets are extended.
+    added in increasing index order) and only feasible sets are extended. A feasible set of size
+    ``k`` proves at least ``2**k`` members (all its subsets), which stops the search on large
+    families after a few checks instead of ``limit`` of them.
     """
     out: list[np.ndarray] = []
     a = np.zeros(n, dtype=np.int64)
@@ -111,18 +113,18 @@ def enumerate_down_closed(n: int, check: Callable[[np.ndarray], bool], limit: in
         return np.zeros((0, n), dtype=np.int64)
     out.append(a.copy())
 
-    def rec(start: int) -> bool:
+    def rec(start: int, size: int) -> bool:
         for j in range(start, n):
             a[j] = 1
             if check(a):
                 out.append(a.copy())
-                if len(out) > limit or not rec(j + 1):
+                if len(out) > limit or 2 ** (size + 1) > limit or not rec(j + 1, size + 1):
                     a[j] = 0
                     return False
             a[j] = 0
         return True
 
-    if not rec(0) or len(out) > limit:
+    if not rec(0, 0) or len(out) > limit:
         return None
     return np.array(out, dtype=np.int64)
 

@@ -217,3 +217,27 @@ def test_domains_seeded():
                                       b.arms.transitions if name != "multiple_interventions" else b.arms.weights)
         np.testing.assert_array_equal(a.arms.rewards, b.arms.rewards)
         assert isinstance(a, CoRMAB)
+
+
+def test_enumerate_down_closed_stops_early_on_large_families():
+    from math import comb
+
+    from bandits.domains import enumerate_down_closed
+
+    calls = []
+
+    def at_most(k):
+        def check(a):
+            calls.append(1)
+            return a.sum() <= k
+        return check
+
+    # sum_{i <= 3} C(12, i) = 299 sets: enumerated exactly, each once
+    rows = enumerate_down_closed(12, at_most(3), limit=299)
+    assert rows is not None and len(rows) == sum(comb(12, i) for i in range(4))
+    assert len({r.tobytes() for r in rows}) == len(rows)
+    assert enumerate_down_closed(12, at_most(3), limit=298) is None
+    # a feasible set of 19 pulls proves >= 2**19 > 300,000 members: stop after a few dozen checks
+    calls.clear()
+    assert enumerate_down_closed(100, at_most(20), limit=300_000) is None
+    assert len(calls) < 50
