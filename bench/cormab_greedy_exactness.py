@@ -29,9 +29,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def exchange_violations(feasible: np.ndarray, pairs: int, rng: np.random.Generator) -> tuple[int, int]:
-    """Sampled matroid-exchange violations among the rows of ``feasible`` (0/1 pull sets)."""
-    members = {row.tobytes() for row in feasible}
+def exchange_violations(feasible: np.ndarray, members: set, pairs: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Sampled matroid-exchange violations among the rows of ``feasible`` (0/1 pull sets; ``members``
+    holds their bytes)."""
     sizes = feasible.sum(axis=1)
     tried = violations = 0
     for i, k in rng.integers(len(feasible), size=(pairs, 2)):
@@ -47,8 +47,7 @@ def exchange_violations(feasible: np.ndarray, pairs: int, rng: np.random.Generat
     return violations, tried
 
 
-def down_closed(feasible: np.ndarray) -> bool:
-    members = {row.tobytes() for row in feasible}
+def down_closed(feasible: np.ndarray, members: set) -> bool:
     for row in feasible:
         for e in np.flatnonzero(row):
             sub = row.copy()
@@ -83,7 +82,8 @@ def main(argv=None) -> int:
                     raise SystemExit(f"{domain} J={J}: more than 500,000 feasible actions; choose smaller sizes")
                 feasible = feasible.astype(np.int8)
                 n_sets.append(len(feasible))
-                closed &= down_closed(feasible)
+                members = {row.tobytes() for row in feasible}
+                closed &= down_closed(feasible, members)
                 rng = np.random.default_rng(seed)
                 state = np.zeros(problem.n_arms, dtype=np.int64)
                 for _ in range(args.objectives):
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
                     action, ok = greedy_construct(problem, state, lambda A: A @ w)
                     exact += bool(ok and action @ w >= (feasible @ w).max() - 1e-9)
                     total += 1
-                v, t = exchange_violations(feasible, args.pairs, rng)
+                v, t = exchange_violations(feasible, members, args.pairs, rng)
                 viol, tried = viol + v, tried + t
             # sets of one size only (exactly B interventions) are the bases of a uniform matroid
             exchange = f"{viol}/{tried}" if tried else "one size only"
