@@ -28,10 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bandits.problem import action_key  # noqa: E402
+
 
 def exchange_violations(feasible: np.ndarray, members: set, pairs: int, rng: np.random.Generator) -> tuple[int, int]:
     """Sampled matroid-exchange violations among the rows of ``feasible`` (0/1 pull sets; ``members``
-    holds their bytes)."""
+    holds their :func:`bandits.problem.action_key`)."""
     sizes = feasible.sum(axis=1)
     tried = violations = 0
     for i, k in rng.integers(len(feasible), size=(pairs, 2)):
@@ -42,7 +44,7 @@ def exchange_violations(feasible: np.ndarray, members: set, pairs: int, rng: np.
         candidates = np.flatnonzero((feasible[k] == 1) & (small == 0))
         grown = np.repeat(small[None], len(candidates), axis=0)
         grown[np.arange(len(candidates)), candidates] = 1
-        if not any(row.tobytes() in members for row in grown):
+        if not any(action_key(row) in members for row in grown):
             violations += 1
     return violations, tried
 
@@ -52,7 +54,7 @@ def down_closed(feasible: np.ndarray, members: set) -> bool:
         for e in np.flatnonzero(row):
             sub = row.copy()
             sub[e] = 0
-            if sub.tobytes() not in members:
+            if action_key(sub) not in members:
                 return False
     return True
 
@@ -80,9 +82,8 @@ def main(argv=None) -> int:
                 feasible = problem.feasible_actions(limit=500_000)
                 if feasible is None:
                     raise SystemExit(f"{domain} J={J}: more than 500,000 feasible actions; choose smaller sizes")
-                feasible = feasible.astype(np.int8)
                 n_sets.append(len(feasible))
-                members = {row.tobytes() for row in feasible}
+                members = {action_key(row) for row in feasible}
                 closed &= down_closed(feasible, members)
                 rng = np.random.default_rng(seed)
                 state = np.zeros(problem.n_arms, dtype=np.int64)
