@@ -24,10 +24,18 @@ factorised augmented Jacobian, and the answer at a target precision is polished 
 Public functions: :func:`logit_solve` (the QRE at a precision), :func:`logit_branch` (the
 principal branch up to a Nash equilibrium) and :func:`logit_estimate` (maximum-likelihood
 precision from observed strategy counts).
+
+Tolerances follow the payoffs, so multiplying every payoff by ``c`` (and the precision by
+``1 / c``) gives the same statuses and answers: the residual target is ``tol * max(1, lam *
+max|payoff|)``, ``maxregret`` and ``lam_max`` are relative to the payoff range. Payoffs whose
+scale overflows double precision are refused (:class:`~engine.errors.InvalidInputError`);
+every loop is bounded by ``maxiter`` and checks ``time_limit``, which a call overruns by at
+most one step attempt or Newton iteration.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import string
@@ -42,6 +50,7 @@ import scipy.optimize
 from engine.errors import InvalidInputError
 from engine.events import Iteration, emit
 from engine.result import SolveResult
+from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, check_int, check_real, check_time_limit
 from games.normal_form import NormalFormGame
@@ -131,25 +140,58 @@ class QREEstimate(SolveResult):
 
 # ====================================================================== the equations
 _LETTERS = string.ascii_letters
+_FLOAT_MAX = float(np.finfo(float).max)
+
+
+def _quiet_fp(func: Callable) -> Callable:
+    """Run ``func`` with numpy's overflow/invalid warnings off: the tracer detects non-finite
+    values itself (a rejected step, status ERROR) and the library does not warn about them."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 class _System:
     """The QRE equations of a game in ``z = (y, t)``; player ``p``'s precision is ``t * w[p] / scale``.
 
     Payoffs are divided by ``scale`` (the largest payoff range) so that ``t`` and the step
-    controls are in units independent of the payoff scale.
+    controls are in units independent of the payoff scale. ``payoff_max`` is ``max|payoff|``
+    (game units): the equations' terms ``lam * u`` are at most ``lam * payoff_max``, which sets
+    the rounding floor of their residual (see :func:`_residual_tol`).
+
+    Raises :class:`InvalidInputError` when the payoffs' scale overflows double precision: a
+    payoff range, ``max|payoff| * n`` or a rescaled payoff ``* n`` (``n`` strategies in all)
+    that is not finite.
     """
 
-    def __init__(self, game: NormalFormGame, w: np.ndarray):
+    def __init__(self, game: NormalFormGame, w: np.ndarray, where: str = "qre"):
         self.game = game
         self.shape = tuple(int(n) for n in game.shape)
         self.N = len(self.shape)
         self.n = int(sum(self.shape))
         self.offsets = np.concatenate([[0], np.cumsum(self.shape)]).astype(int)
-        ranges = [float(np.ptp(a)) if a.size else 0.0 for a in game.payoffs]
-        scale = max(ranges) if ranges else 0.0
-        self.scale = scale if scale > 0 else 1.0
-        self.T = [np.ascontiguousarray(a / self.scale) for a in game.payoffs]
+        with np.errstate(over="ignore", invalid="ignore"):
+            ranges = [float(np.ptp(a)) if a.size else 0.0 for a in game.payoffs]
+            pmax = max((float(np.abs(a).max()) for a in game.payoffs if a.size), default=0.0)
+            scale = max(ranges) if ranges else 0.0
+            if not math.isfinite(scale) or not math.isfinite(pmax * self.n):
+                raise InvalidInputError(
+                    f"{where}: the payoffs' scale overflows double precision (max|payoff| = {pmax:g}, payoff range "
+                    f"{scale:g}, {self.n} strategies in all); rescale the game so that max|payoff| * {self.n} "
+                    f"stays below {_FLOAT_MAX:g}")
+            self.scale = scale if scale > 0 else 1.0
+            self.payoff_max = pmax
+            self.T = [np.ascontiguousarray(a / self.scale) for a in game.payoffs]
+            tmax = max((float(np.abs(a).max()) for a in self.T if a.size), default=0.0)
+            if not math.isfinite(tmax * self.n):
+                raise InvalidInputError(
+                    f"{where}: the payoffs overflow after rescaling by their range {self.scale:g} "
+                    f"(max|payoff| / range = {tmax:g}, {self.n} strategies in all); the payoffs' range is too small "
+                    f"for their magnitude")
         self.w = np.asarray(w, dtype=float)
         self.slices = [slice(self.offsets[p], self.offsets[p + 1]) for p in range(self.N)]
         if self.N == 2:
@@ -281,8 +323,32 @@ class _System:
         return t * self.w / self.scale
 
 
-def _newton_fixed_t(sys: _System, z: np.ndarray, tol: float, maxit: int = 30) -> tuple[np.ndarray, float, int]:
-    """Full Newton in ``y`` at fixed ``t`` with backtracking; returns ``(z, residual, iterations)``."""
+def _residual_tol(sys: _System, tol: float, t: float) -> float:
+    """The residual a solution at ``t`` must reach: ``tol * max(1, lam * max|payoff|)``.
+
+    The equations subtract terms ``lam[p] * u[p][s]`` of size up to ``lam * max|payoff|`` (game
+    units), so their rounding floor grows with it: a game whose payoffs are multiplied by ``c``
+    at precision ``lam / c`` gets the same tolerance (the same equations), and a game near 1e6 at
+    ``lam = 1`` is judged against ``1e6 * tol``, not against a floor it cannot reach.
+    """
+    lam = float(t) * float(sys.w.max() if sys.w.size else 0.0) / sys.scale
+    return tol * max(1.0, lam * sys.payoff_max)
+
+
+def _regret_tol(sys: _System, maxregret: float) -> float:
+    """Max regret accepted as an equilibrium: ``maxregret`` times the payoff range (the largest
+    ``max - min`` over players; 1 for a constant game), never below 64 ulps of ``max|payoff|``
+    (the rounding floor of expected payoffs). Scaling the payoffs scales it alike; adding a
+    constant to a player's payoffs changes neither the regrets nor (above the floor) it."""
+    return max(maxregret * sys.scale, 64.0 * np.finfo(float).eps * sys.payoff_max)
+
+
+def _newton_fixed_t(sys: _System, z: np.ndarray, tol: float, maxit: int = 30,
+                    deadline: float = math.inf) -> tuple[np.ndarray, float, int]:
+    """Full Newton in ``y`` at fixed ``t`` with backtracking; returns ``(z, residual, iterations)``.
+
+    Stops at ``tol``, on stalling, after ``maxit`` iterations or once ``deadline``
+    (``time.perf_counter()``) has passed (checked before every iteration)."""
     n = sys.n
     z = z.copy()
     F = sys.residual(z)
@@ -290,6 +356,8 @@ def _newton_fixed_t(sys: _System, z: np.ndarray, tol: float, maxit: int = 30) ->
     it = 0
     stall = 0
     while res > tol and it < maxit:
+        if time.perf_counter() > deadline:
+            break
         it += 1
         Jy = sys.jacobian(z)[:, :n]
         try:
@@ -370,19 +438,35 @@ class _Path:
         self.nit = 0          # step attempts
         self.n_newton = 0     # corrector iterations
 
-    def step(self, target: Optional[float] = None) -> Optional[bool]:
-        """Advance to the next accepted point. Returns ``True`` when the point lies exactly at
-        ``t = target``, ``False`` for an ordinary point and ``None`` when the step size underflowed."""
+    def step(self, target: Optional[float] = None, *, max_nit: float = math.inf,
+             deadline: float = math.inf) -> str:
+        """Advance to the next accepted point.
+
+        Returns ``"target"`` when the point lies exactly at ``t = target``, ``"point"`` for an
+        ordinary point, ``"underflow"`` when the step size fell below ``min_step``,
+        ``"nonfinite"`` when the step or the predicted point is not finite (payoffs or precision
+        beyond double precision), ``"maxiter"`` once ``nit`` reaches ``max_nit`` and ``"time"``
+        once ``deadline`` (``time.perf_counter()``) has passed; both limits are checked before
+        every attempt, so one call overruns the deadline by at most one attempt (a Jacobian, an
+        LU factorisation and at most ``max_corrector`` residuals)."""
         ctl, n = self.ctl, self.n
         while True:
+            if self.nit >= max_nit:
+                return "maxiter"
+            if time.perf_counter() > deadline:
+                return "time"
             self.nit += 1
             h = min(self.h, ctl.max_step)
+            if not math.isfinite(h):
+                return "nonfinite"
             final = False
             tau_t = self.tau[n]
             if target is not None and tau_t > 0 and self.z[n] + h * tau_t >= target:
                 h = (target - self.z[n]) / tau_t
                 final = True
             z_pred = self.z + h * self.tau
+            if not np.all(np.isfinite(z_pred)):
+                return "nonfinite"
             if final:
                 z_pred[n] = target
                 lu = _lu(np.vstack([self.J, self.e_last]))
@@ -407,7 +491,7 @@ class _Path:
             if not ok:
                 self.h = h * 0.35
                 if self.h < ctl.min_step:
-                    return None
+                    return "underflow"
                 continue
             factor = max(math.sqrt(d0 / ctl.d_nominal), math.sqrt(kappa / ctl.kappa_nominal),
                          angle / ctl.angle_nominal, 1.0 / ctl.max_accel)
@@ -418,7 +502,7 @@ class _Path:
             self.z = w
             self.J = J
             self.lu = lu_new
-            return final
+            return "target" if final else "point"
 
     def _correct(self, lu, a: np.ndarray, z_pred: np.ndarray):
         ctl, n = self.ctl, self.n
@@ -561,7 +645,12 @@ def _check_counts(counts: Any, game: NormalFormGame, where: str) -> np.ndarray:
         raise InvalidInputError(f"{where}: counts must be finite, got {flat[~np.isfinite(flat)][0]}")
     if np.any(flat < 0):
         raise InvalidInputError(f"{where}: counts must be >= 0, got {flat[flat < 0][0]}")
-    if flat.sum() <= 0:
+    with np.errstate(over="ignore"):
+        total = float(flat.sum())
+    if not math.isfinite(total):
+        raise InvalidInputError(f"{where}: the counts' total overflows double precision; rescale them "
+                                f"(the estimate depends on their proportions only)")
+    if total <= 0:
         raise InvalidInputError(f"{where}: counts are all zero; nothing to estimate from")
     return flat
 
@@ -588,9 +677,10 @@ def _emit_point(callback, source: str, nit: int, sys: _System, z: np.ndarray, ex
 
 
 # ====================================================================== logit_solve
+@_quiet_fp
 def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, maxiter: int = 10_000,
                 time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
-                max_accel: float = 2.0, warm_start: Optional[QREResult] = None) -> QREResult:
+                max_accel: float = 2.0, warm_start: Optional[QREResult] = None, seed: Any = 0) -> QREResult:
     """The logit QRE on the principal branch at precision ``lam``.
 
     The branch is traced from the uniform profile at ``lam = 0`` (or from ``warm_start``) to the
@@ -604,11 +694,19 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
         The precision, or one precision per player (heterogeneous QRE: the branch is then
         ``t * lam`` for ``t`` from 0 to 1). Must be finite and ``>= 0``.
     tol : float
-        Target max-abs residual of the fixed-point equations (log space) for the final Newton polish.
+        Target max-abs residual of the fixed-point equations (log space) for the final Newton
+        polish, relative to the size of their terms: the answer is OPTIMAL when the residual is
+        ``<= tol * max(1, lam * max|payoff|)`` (recorded in ``params["residual_tol"]``), so a
+        game with payoffs multiplied by ``c`` gives the same status at precision ``lam / c``,
+        and a game with payoffs near 1e6 is not held to a residual below its rounding floor.
+        Newton still iterates towards ``tol`` itself until it stalls.
     maxiter : int
         Maximum number of predictor-corrector step attempts.
     time_limit : float, optional
         Wall-clock seconds; on expiry the last traced point is returned with status TIME_LIMIT.
+        The deadline is checked before every step attempt and Newton iteration, so the call
+        overruns it by at most one of them (a Jacobian, an LU factorisation and up to 25
+        residual evaluations; milliseconds for games of a few hundred strategies).
     callback : callable, optional
         Receives an :class:`engine.events.Iteration` per accepted point (``objective`` = the
         largest precision); raising ``StopIteration`` stops with status STOPPED and the last point.
@@ -617,12 +715,22 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
     warm_start : QREResult, optional
         A result of this function at a precision ``c * lam`` with ``0 <= c <= 1`` (same game):
         tracing continues from it, so a sequence of increasing precisions costs one trace.
+    seed : int, Generator or None
+        Accepted for the shared calling convention and recorded in ``params``; the method is
+        deterministic and draws nothing (a Generator still gives up one draw).
 
     Returns
     -------
     QREResult
         ``lam``, ``profile``, ``log_profile``, ``residual`` plus the core fields (``x`` is the
-        concatenated profile, ``nit`` counts step attempts and Newton iterations).
+        concatenated profile, ``nit`` counts step attempts and Newton iterations). A trace that
+        cannot continue (step-size underflow, a non-finite step) ends with status ERROR.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad options, or payoffs (or ``lam * max|payoff|``) whose scale overflows double
+        precision, e.g. ``[[1e308, -1e308], [0, 0]]``.
 
     Examples
     --------
@@ -636,11 +744,16 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
     game, lam_arr, tol, maxiter, time_limit, callback, ctl = _validate_solve(
         game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start)
     where = "logit_solve()"
+    seed_obj = resolve_seed(seed, where=where)
     params = {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
-              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None}
+              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None,
+              "seed": seed_obj.root}
     lmax = float(lam_arr.max()) if lam_arr.size else 0.0
     w = lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr)
-    sys = _System(game, w)
+    sys = _System(game, w, where)
+    if not math.isfinite(lmax * sys.payoff_max * sys.n):
+        raise InvalidInputError(f"{where}: lam * max|payoff| overflows double precision (lam = {lmax:g}, "
+                                f"max|payoff| = {sys.payoff_max:g}, {sys.n} strategies in all)")
     target = lmax * sys.scale
     deadline = _deadline(time_limit, t0)
 
@@ -659,33 +772,54 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
                          method="logit_solve", backend="numpy", params=params, lam=sys.lam_of(float(z[-1])),
                          profile=_profile_tuple(sys, sig), log_profile=y, residual=res)
 
+    tol_eff = _residual_tol(sys, tol, target)
+    params["residual_tol"] = tol_eff
+
     if target == 0 or z[-1] >= target:
         z[-1] = target
-        z, res, it = _newton_fixed_t(sys, z, tol)
-        return finish(z, Status.OPTIMAL if res <= tol else Status.FEASIBLE,
-                      "" if res <= tol else f"Newton stalled at residual {res:.3g}", it, res)
+        z, res, it = _newton_fixed_t(sys, z, tol, deadline=deadline)
+        status, message = _polish_status(res, tol, tol_eff, deadline)
+        return finish(z, status, message, it, res)
 
     path = _Path(sys, z, _e_last(sys.n), ctl)
     accepted = 0
     while True:
-        if path.nit >= maxiter:
-            return finish(path.z, Status.ITERATION_LIMIT, f"maxiter={maxiter} step attempts reached before lam",
-                          path.nit + path.n_newton)
-        if time.perf_counter() > deadline:
-            return finish(path.z, Status.TIME_LIMIT, "time limit reached before lam", path.nit + path.n_newton)
-        reached = path.step(target)
-        if reached is None:
-            return finish(path.z, Status.ERROR, "step size underflow while tracing the branch",
-                          path.nit + path.n_newton)
+        outcome = path.step(target, max_nit=maxiter, deadline=deadline)
+        if outcome not in ("point", "target"):
+            status, message = _trace_end(outcome, maxiter)
+            return finish(path.z, status, message + " before lam", path.nit + path.n_newton)
         accepted += 1
         if _emit_point(callback, where, accepted, sys, path.z):
             return finish(path.z, Status.STOPPED, "stopped by callback", path.nit + path.n_newton)
-        if reached:
+        if outcome == "target":
             break
-    z, res, it = _newton_fixed_t(sys, path.z, tol)
-    status = Status.OPTIMAL if res <= tol else Status.FEASIBLE
-    message = "" if res <= tol else f"Newton polish stalled at residual {res:.3g} (tol {tol:g})"
+    z, res, it = _newton_fixed_t(sys, path.z, tol, deadline=deadline)
+    status, message = _polish_status(res, tol, tol_eff, deadline)
     return finish(z, status, message, path.nit + path.n_newton + it, res)
+
+
+def _trace_end(outcome: str, maxiter: int) -> tuple[Status, str]:
+    """Status and message of a trace that :meth:`_Path.step` ended with ``outcome``."""
+    if outcome == "maxiter":
+        return Status.ITERATION_LIMIT, f"maxiter={maxiter} step attempts reached"
+    if outcome == "time":
+        return Status.TIME_LIMIT, "time limit reached"
+    if outcome == "nonfinite":
+        return Status.ERROR, ("non-finite step while tracing the branch (the precision times the payoffs "
+                              "exceeds double precision)")
+    return Status.ERROR, "step size underflow while tracing the branch"
+
+
+def _polish_status(res: float, tol: float, tol_eff: float, deadline: float) -> tuple[Status, str]:
+    """Status of a Newton-polished point with residual ``res`` (see :func:`_residual_tol`)."""
+    if not math.isfinite(res):
+        return Status.ERROR, f"non-finite residual {res} after the Newton polish"
+    if res <= tol_eff:
+        return Status.OPTIMAL, ""
+    if time.perf_counter() > deadline:
+        return Status.TIME_LIMIT, f"time limit reached during the Newton polish (residual {res:.3g})"
+    return Status.FEASIBLE, (f"Newton polish stalled at residual {res:.3g} (target {tol_eff:.3g} = "
+                             f"tol {tol:g} * max(1, lam * max|payoff|))")
 
 
 def _e_last(n: int) -> np.ndarray:
@@ -775,9 +909,10 @@ def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos: Sequence[float
 #: consecutive branch points (closer at the second) while ``lam`` increases.
 _POLISH_DIST = 0.05
 
+@_quiet_fp
 def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: float = 1e9, maxiter: int = 10_000,
                  time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
-                 max_accel: float = 2.0, polish: bool = True) -> QREBranch:
+                 max_accel: float = 2.0, polish: bool = True, seed: Any = 0) -> QREBranch:
     """Trace the principal branch of the logit QRE correspondence from ``lam = 0`` to a Nash equilibrium.
 
     The trace is an arc-length predictor-corrector in log-probability space (folds in ``lam``
@@ -792,13 +927,21 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
     game : NormalFormGame
         Any number of players.
     maxregret : float
-        Acceptance criterion: ``game.max_regret(profile) <= maxregret`` (absolute, game units).
+        Acceptance criterion, relative to the payoff range: ``game.max_regret(profile) <=
+        maxregret * R`` with ``R`` the largest ``max - min`` of a player's payoffs (1 for a
+        constant game), and never below ``64 * eps * max|payoff|``, the rounding floor of expected
+        payoffs. Multiplying all payoffs by ``c`` (or adding a constant to one player's) gives the
+        same equilibrium; the absolute threshold is recorded in ``params["maxregret_abs"]``.
     lam_max : float
-        Give up (status ITERATION_LIMIT) beyond this precision.
+        Give up (status ITERATION_LIMIT) once ``lam * R`` exceeds ``lam_max`` (``R`` the payoff
+        range as above; ``lam_max`` is the precision for payoffs scaled to unit range, so
+        rescaling the game does not change where the trace gives up).
     maxiter : int
         Maximum number of predictor-corrector step attempts.
     time_limit : float, optional
-        Wall-clock seconds (status TIME_LIMIT with the branch traced so far).
+        Wall-clock seconds (status TIME_LIMIT with the branch traced so far). Checked before
+        every step attempt and support polish; the overshoot is at most one step attempt (a
+        Jacobian, an LU factorisation and up to 25 corrector residuals) or one support solve.
     callback : callable, optional
         Receives an :class:`engine.events.Iteration` per accepted point (``objective`` = ``lam``,
         ``info`` has ``lam``, ``t`` and ``max_regret``); ``StopIteration`` stops with status STOPPED.
@@ -806,6 +949,8 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         First arc-length step and largest growth factor of a step.
     polish : bool
         Try support-based equilibrium polishing (see above).
+    seed : int, Generator or None
+        Recorded in ``params`` only (the method is deterministic).
 
     Returns
     -------
@@ -826,8 +971,11 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         game, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel, polish)
     where = "logit_branch()"
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "time_limit": time_limit,
-              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "polish": polish}
-    sys = _System(game, np.ones(game.n_players))
+              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "polish": polish,
+              "seed": resolve_seed(seed, where=where).root}
+    sys = _System(game, np.ones(game.n_players), where)
+    mr = _regret_tol(sys, maxregret)
+    params["maxregret_abs"] = mr
     deadline = _deadline(time_limit, t0)
     z = sys.start()
     lams = [0.0]
@@ -852,12 +1000,14 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         lies within ``_POLISH_DIST`` of two consecutive points, closer at the second."""
         current = {}
         for key, sup in _candidate_supports(sys, sig):
+            if time.perf_counter() > deadline:
+                return None
             if sys.N == 2 and len(sup[0]) != len(sup[1]):
                 continue  # singular unless the game is degenerate; the trace handles those
             if key not in solved:
                 cand = _support_nash(sys, sig, sup)
-                if cand is not None and not (sys.max_regret(cand) <= maxregret
-                                             and float(game.max_regret(list(sys.split(cand)))) <= maxregret):
+                if cand is not None and not (sys.max_regret(cand) <= mr
+                                             and float(game.max_regret(list(sys.split(cand)))) <= mr):
                     cand = None
                 solved[key] = cand
             cand = solved[key]
@@ -874,18 +1024,15 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         return None
 
     sig = profs[0]
-    if sys.max_regret(sig) <= maxregret:
+    if sys.max_regret(sig) <= mr:
         return finish(Status.OPTIMAL, "the uniform profile is an equilibrium", sig, False, None)
     path = _Path(sys, z, _e_last(sys.n), ctl)
     accepted = 0
     while True:
-        if path.nit >= maxiter:
-            return finish(Status.ITERATION_LIMIT, f"maxiter={maxiter} step attempts reached", profs[-1], False, path)
-        if time.perf_counter() > deadline:
-            return finish(Status.TIME_LIMIT, "time limit reached", profs[-1], False, path)
-        ok = path.step()
-        if ok is None:
-            return finish(Status.ERROR, "step size underflow while tracing the branch", profs[-1], False, path)
+        outcome = path.step(max_nit=maxiter, deadline=deadline)
+        if outcome != "point":
+            status, message = _trace_end(outcome, maxiter)
+            return finish(status, message, profs[-1], False, path)
         accepted += 1
         sig = np.exp(path.z[:sys.n])
         lam = float(path.z[-1] / sys.scale)
@@ -894,7 +1041,7 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         regret = sys.max_regret(sig)
         if _emit_point(callback, where, accepted, sys, path.z, {"max_regret": regret}):
             return finish(Status.STOPPED, "stopped by callback", sig, False, path)
-        if regret <= maxregret and float(game.max_regret(list(sys.split(sig)))) <= maxregret:
+        if regret <= mr and float(game.max_regret(list(sys.split(sig)))) <= mr:
             return finish(Status.OPTIMAL, "", sig, False, path)
         if polish and lam * sys.scale > 1.0 and path.tau[-1] > 0:
             cand = try_polish(sig)
@@ -903,16 +1050,18 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
                               cand, True, path)
         else:
             near.clear()
-        if lam > lam_max:
-            return finish(Status.ITERATION_LIMIT, f"lam_max={lam_max:g} passed before maxregret was reached",
+        if lam * sys.scale > lam_max:
+            return finish(Status.ITERATION_LIMIT, f"lam_max={lam_max:g} (lam = {lam_max / sys.scale:g} for this "
+                          f"payoff range) passed before maxregret was reached",
                           sig, False, path)
 
 
 # ====================================================================== logit_estimate
+@_quiet_fp
 def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8, lam_max: float = 1e6,
                    maxiter: int = 10_000, tol: float = 1e-12, time_limit: Optional[float] = None,
                    callback: Optional[Callable] = None, first_step: float = 0.3, max_accel: float = 2.0,
-                   local_max: bool = False) -> QREEstimate:
+                   local_max: bool = False, seed: Any = 0) -> QREEstimate:
     """Maximum-likelihood logit QRE: the point of the principal branch that best explains ``counts``.
 
     The log-likelihood ``sum_p sum_s counts[p][s] * log(sigma[p][s])`` is linear in the
@@ -928,19 +1077,25 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
         One vector of observed counts (or frequencies) per player, or one flat vector over all
         players' strategies. Non-negative, finite, not all zero.
     maxregret, lam_max : float
-        The trace ends when the QRE's max regret is ``<= maxregret`` or ``lam > lam_max``.
+        The trace ends when the QRE's max regret is ``<= maxregret`` times the payoff range or
+        ``lam`` times the payoff range exceeds ``lam_max`` (both as in :func:`logit_branch`).
     maxiter : int
         Maximum number of predictor-corrector step attempts.
     tol : float
-        Residual target of the final Newton polish.
+        Residual target of the final Newton polish, relative: the fit is OPTIMAL when the
+        residual is ``<= tol * max(1, lam * max|payoff|)`` (see :func:`logit_solve`).
     time_limit : float, optional
-        Wall-clock seconds (status TIME_LIMIT with the best point so far).
+        Wall-clock seconds (status TIME_LIMIT with the best point so far). The trace, the 1-D
+        refinement and the final polish all check the deadline (before every step attempt or
+        Newton iteration), so the call overruns it by at most one such unit of work.
     callback : callable, optional
         :class:`engine.events.Iteration` per traced point (``info`` has ``lam`` and ``log_like``).
     first_step, max_accel : float
         Step controls of the trace.
     local_max : bool
         Stop at the first interior local maximum instead of the global maximum along the branch.
+    seed : int, Generator or None
+        Recorded in ``params`` only (the method is deterministic).
 
     Returns
     -------
@@ -971,9 +1126,11 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
         raise InvalidInputError(f"{where}: local_max must be True or False, got {local_max!r}")
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "tol": tol,
               "time_limit": time_limit, "first_step": ctl.first_step, "max_accel": ctl.max_accel,
-              "local_max": bool(local_max), "counts": c.copy()}
-    sys = _System(game, np.ones(game.n_players))
+              "local_max": bool(local_max), "counts": c.copy(), "seed": resolve_seed(seed, where=where).root}
+    sys = _System(game, np.ones(game.n_players), where)
     n = sys.n
+    mr = _regret_tol(sys, maxregret)
+    params["maxregret_abs"] = mr
     deadline = _deadline(time_limit, t0)
     cz = np.concatenate([c, [0.0]])
 
@@ -983,20 +1140,16 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
     lls = [float(cz @ z)]
     status, message = Status.OPTIMAL, ""
     path = None
-    if sys.max_regret(np.exp(z[:n])) > maxregret:
+    if sys.max_regret(np.exp(z[:n])) > mr:
         path = _Path(sys, z, _e_last(n), ctl)
         taus.append(path.tau.copy())
         accepted = 0
         while True:
-            if path.nit >= maxiter:
-                status, message = Status.ITERATION_LIMIT, f"maxiter={maxiter} reached; best point so far"
-                break
-            if time.perf_counter() > deadline:
-                status, message = Status.TIME_LIMIT, "time limit reached; best point so far"
-                break
-            ok = path.step()
-            if ok is None:
-                status, message = Status.ERROR, "step size underflow while tracing the branch"
+            outcome = path.step(max_nit=maxiter, deadline=deadline)
+            if outcome != "point":
+                status, message = _trace_end(outcome, maxiter)
+                if status in (Status.ITERATION_LIMIT, Status.TIME_LIMIT):
+                    message += "; best point so far"
                 break
             accepted += 1
             zs.append(path.z.copy())
@@ -1008,7 +1161,7 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
                 break
             if local_max and len(lls) >= 3 and lls[-2] >= lls[-1] and lls[-2] >= lls[-3]:
                 break
-            if path.z[-1] / sys.scale > lam_max or sys.max_regret(np.exp(path.z[:n])) <= maxregret:
+            if path.z[-1] > lam_max or sys.max_regret(np.exp(path.z[:n])) <= mr:
                 break
     k = int(np.argmax(lls))
     if local_max:
@@ -1017,20 +1170,26 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
                 k = i
                 break
     zb = zs[k]
-    if path is not None and 0 < len(zs) - 1 and status in (Status.OPTIMAL, Status.ITERATION_LIMIT,
-                                                           Status.TIME_LIMIT):
-        zb = _refine_along_branch(sys, zs, taus, k, cz)
+    if (path is not None and 0 < len(zs) - 1 and status in (Status.OPTIMAL, Status.ITERATION_LIMIT)
+            and time.perf_counter() <= deadline):
+        zb, cut = _refine_along_branch(sys, zs, taus, k, cz, deadline)
+        if cut:
+            status, message = Status.TIME_LIMIT, "time limit reached while refining the maximum; best point so far"
     zb = zb.copy()
     zb[-1] = max(zb[-1], 0.0)
-    zf, res, it = _newton_fixed_t(sys, zb, tol)
+    zf, res, it = _newton_fixed_t(sys, zb, tol, deadline=deadline)
     if float(cz @ zf) < float(cz @ zb) - 1e-9 * (1 + abs(float(cz @ zb))):  # pragma: no cover - defensive
         zf = zb
         res = float(np.abs(sys.residual(zb)).max())
     y = zf[:n]
     sig = np.exp(y)
     ll = float(c @ y)
-    if status == Status.OPTIMAL and res > tol:
-        status, message = Status.FEASIBLE, f"Newton polish stalled at residual {res:.3g}"
+    tol_eff = _residual_tol(sys, tol, float(zf[-1]))
+    params["residual_tol"] = tol_eff
+    if status == Status.OPTIMAL:
+        status, message = _polish_status(res, tol, tol_eff, deadline)
+    if not math.isfinite(ll) and status != Status.ERROR:
+        status, message = Status.ERROR, f"the log-likelihood is not finite ({ll}); the counts are too large"
     return QREEstimate(status=status, message=message, x=sig, objective=ll, nit=(path.nit + path.n_newton
                                                                                   if path else 0) + it,
                        runtime=time.perf_counter() - t0, method="logit_estimate", backend="numpy", params=params,
@@ -1038,12 +1197,19 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
                        lams=np.array([zz[-1] / sys.scale for zz in zs]), log_likes=np.array(lls))
 
 
+class _DeadlinePassed(Exception):
+    """Raised inside the refinement's objective to abandon the 1-D search at the deadline."""
+
+
 def _solve_on_hyperplane(sys: _System, z0: np.ndarray, a: np.ndarray, anchor: np.ndarray, u: float,
-                         maxit: int = 30) -> Optional[np.ndarray]:
-    """The branch point with ``a @ (z - anchor) = u`` by full Newton from ``z0``."""
+                         maxit: int = 30, deadline: float = math.inf) -> Optional[np.ndarray]:
+    """The branch point with ``a @ (z - anchor) = u`` by full Newton from ``z0``
+    (:class:`_DeadlinePassed` once ``deadline`` has passed, checked every iteration)."""
     n = sys.n
     z = z0.copy()
     for _ in range(maxit):
+        if time.perf_counter() > deadline:
+            raise _DeadlinePassed
         F = np.empty(n + 1)
         F[:n] = sys.residual(z)
         F[n] = a @ (z - anchor) - u
@@ -1063,22 +1229,26 @@ def _solve_on_hyperplane(sys: _System, z0: np.ndarray, a: np.ndarray, anchor: np
     return z if float(np.abs(F).max()) <= 1e-8 else None
 
 
-def _refine_along_branch(sys: _System, zs: list, taus: list, k: int, cz: np.ndarray) -> np.ndarray:
-    """Maximise ``cz @ z`` along the branch between the neighbours of traced point ``k``."""
+def _refine_along_branch(sys: _System, zs: list, taus: list, k: int, cz: np.ndarray,
+                         deadline: float = math.inf) -> tuple[np.ndarray, bool]:
+    """Maximise ``cz @ z`` along the branch between the neighbours of traced point ``k``.
+
+    Returns the best point found and whether ``deadline`` cut the search short (it is checked
+    before every Newton iteration, so the overshoot is one iteration)."""
     zk, a = zs[k], taus[k]
     lo = float(a @ (zs[k - 1] - zk)) if k > 0 else 0.0
     hi = float(a @ (zs[k + 1] - zk)) if k + 1 < len(zs) else 0.0
     if hi - lo <= 0:
-        return zk
+        return zk, False
     cache = {"z": zk.copy()}
 
     def point(u: float) -> Optional[np.ndarray]:
         start = cache["z"]
         # Predict along the tangent from the last solved point.
         z0 = start + (u - float(a @ (start - zk))) * a
-        z = _solve_on_hyperplane(sys, z0, a, zk, u)
+        z = _solve_on_hyperplane(sys, z0, a, zk, u, deadline=deadline)
         if z is None:
-            z = _solve_on_hyperplane(sys, zk + u * a, a, zk, u)
+            z = _solve_on_hyperplane(sys, zk + u * a, a, zk, u, deadline=deadline)
         if z is not None:
             cache["z"] = z
         return z
@@ -1094,6 +1264,9 @@ def _refine_along_branch(sys: _System, zs: list, taus: list, k: int, cz: np.ndar
             best["z"], best["f"] = z, f
         return -f
 
-    scipy.optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-11 * max(1.0, hi - lo)})
-    return best["z"]
+    try:
+        scipy.optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded",
+                                       options={"xatol": 1e-11 * max(1.0, hi - lo), "maxiter": 200})
+    except _DeadlinePassed:
+        return best["z"], True
+    return best["z"], False

@@ -202,7 +202,9 @@ def test_branch_through_fold_reaches_equilibrium():
     game = NormalFormGame.from_arrays(FOLD_A, FOLD_B)
     for polish in (True, False):
         b = logit_branch(game, polish=polish)
-        assert b.status == Status.OPTIMAL and b.max_regret <= 1e-8
+        # maxregret is relative to the payoff range (9 here)
+        assert b.params["maxregret_abs"] == pytest.approx(9e-8, rel=1e-12)
+        assert b.status == Status.OPTIMAL and b.max_regret <= 9e-8
         lams = b.lams
         assert np.any(np.diff(lams) < -1e-3), "the branch must fold back in lam"
         turn = int(np.argmax(np.diff(lams) < -1e-3))
@@ -212,7 +214,7 @@ def test_branch_through_fold_reaches_equilibrium():
             assert _qre_gap(game, lam, np.split(prof, [3])) <= 1e-6
         assert np.abs(np.diff(b.profiles, axis=0)).max() < 0.6
     # both ends are the same equilibrium: pure (row 2, column 1) is not it; check it is Nash
-    assert game.max_regret(list(b.profile)) <= 1e-8
+    assert game.max_regret(list(b.profile)) <= 9e-8
 
 
 def test_branch_callback_and_stop():
@@ -363,3 +365,136 @@ def test_bad_options_raise():
     with pytest.raises(InvalidInputError, match="warm_start"):
         logit_solve(GAME, 1.0, warm_start="x")
     assert isinstance(logit_solve(GAME, [2.0, 4.0], warm_start=logit_solve(GAME, [1.0, 2.0])), QREResult)
+
+
+# ---------------------------------------------------------------------------- payoff scale
+@pytest.mark.parametrize("scale", [1e6, 1e-6])
+def test_scaled_game_gives_the_same_status_and_equilibrium(scale):
+    # Tolerances are relative to the payoffs (residual: tol * max(1, lam * max|payoff|); regret
+    # and lam_max: the payoff range), so multiplying every payoff by c changes nothing at lam / c.
+    game = random_game(6, 6, seed=0)
+    scaled = NormalFormGame.from_arrays(*(a * scale for a in game.payoffs))
+    for lam in (0.5, 5.0, 50.0):
+        r, rs = logit_solve(game, lam), logit_solve(scaled, lam / scale)
+        assert r.status == rs.status == Status.OPTIMAL
+        assert np.abs(r.x - rs.x).max() <= 1e-9
+    b, bs = logit_branch(game), logit_branch(scaled)
+    assert b.status == bs.status == Status.OPTIMAL
+    assert np.abs(b.x - bs.x).max() <= 1e-8
+    assert bs.max_regret <= bs.params["maxregret_abs"] <= 1e-8 * scale
+    counts = [[10, 3, 4, 5, 6, 7], [5, 5, 5, 5, 5, 5]]
+    e, es = logit_estimate(game, counts), logit_estimate(scaled, counts)
+    assert e.status == es.status == Status.OPTIMAL
+    assert es.lam * scale == pytest.approx(e.lam, rel=1e-6)
+    assert np.abs(e.x - es.x).max() <= 1e-8
+
+
+def test_payoffs_near_a_million_polish_to_optimal():
+    # The same precision on payoffs of size 1e6 (was FEASIBLE: "polish stalled at residual 1e-11").
+    game = random_game(6, 6, seed=0)
+    big = NormalFormGame.from_arrays(*(a * 1e6 for a in game.payoffs))
+    r = logit_solve(big, 1.0)
+    assert r.status == Status.OPTIMAL, r.message
+    pmax = max(float(np.abs(a).max()) for a in big.payoffs)      # about 1e6
+    assert r.residual <= r.params["residual_tol"] == pytest.approx(1e-12 * 1.0 * pmax, rel=1e-12)
+    assert np.abs(r.x - logit_solve(game, 1e6).x).max() <= 1e-9
+    # an offset of 1e6 changes neither the equilibrium nor the status (Gambit-style payoffs)
+    integer = random_game(6, 6, seed=3, integer=True, low=0, high=10)
+    shifted = NormalFormGame.from_arrays(*(a + 1e6 for a in integer.payoffs))
+    b, bs = logit_branch(integer), logit_branch(shifted)
+    assert b.status == bs.status == Status.OPTIMAL and np.abs(b.x - bs.x).max() <= 1e-8
+    for lam in (0.5, 5.0, 500.0):
+        assert logit_solve(shifted, lam).status == Status.OPTIMAL
+
+
+# ---------------------------------------------------------------------------- overflow and hangs
+HUGE = [[1e308, -1e308], [0.0, 0.0]]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("game", [
+    NormalFormGame.from_arrays(HUGE, HUGE),                        # the payoff range overflows
+    NormalFormGame.zero_sum(HUGE),
+    NormalFormGame.from_arrays([[1e308, 1e308], [0, 0]], [[0, 1], [1, 0]]),   # max|payoff| * n overflows
+    NormalFormGame.from_arrays([[1.0, 1.0], [1.0, 1.0]], [[0.0, 5e-324], [0.0, 0.0]]),  # overflows once rescaled
+], ids=["range", "zero_sum", "max_times_n", "rescaled"])
+def test_payoffs_whose_scale_overflows_are_refused_not_looped_on(game):
+    # logit_solve looped forever on HUGE (an infinite step in the tracer, ignoring maxiter/time_limit)
+    for call in (lambda: logit_solve(game, 1.0, time_limit=5), lambda: logit_branch(game, time_limit=5),
+                 lambda: logit_estimate(game, [[1, 2], [2, 1]], time_limit=5)):
+        with pytest.raises(InvalidInputError, match="overflow"):
+            call()
+
+
+@pytest.mark.timeout(30)
+def test_non_finite_steps_end_the_trace_with_error():
+    game = random_game(3, 3, seed=1)
+    with pytest.raises(InvalidInputError, match=r"logit_solve\(\).*lam \* max\|payoff\| overflows"):
+        logit_solve(game, 1e308)
+    # an unlimited step growth walks the step size to infinity: a clear ERROR, not a hang
+    r = logit_solve(game, 1e300, max_accel=1e308)
+    assert r.status == Status.ERROR and "non-finite step" in r.message and not r.success
+    # an unreachable precision is bounded by maxiter
+    r = logit_solve(game, 1e300, maxiter=50)
+    assert r.status == Status.ITERATION_LIMIT
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("func", ["solve", "branch", "estimate"])
+def test_tiny_time_limit_returns_time_limit_promptly(func):
+    import time
+
+    game = random_game(40, 40, seed=1)
+    counts = [np.arange(40) % 7, np.arange(40) % 5]
+    limit = 1e-4
+    t0 = time.perf_counter()
+    if func == "solve":
+        r = logit_solve(game, 1e4, time_limit=limit)
+    elif func == "branch":
+        r = logit_branch(game, time_limit=limit)
+    else:
+        r = logit_estimate(game, counts, time_limit=limit)
+    wall = time.perf_counter() - t0
+    assert r.status == Status.TIME_LIMIT and r.x is not None
+    assert wall < limit + 3.0 and r.runtime < limit + 3.0
+
+
+def test_estimate_refinement_stops_at_the_deadline(monkeypatch):
+    # A fake clock that only moves while the 1-D refinement solves points on the branch: the
+    # trace finishes, the refinement starts and must give up at the next check (it used to run
+    # its whole search after the deadline).
+    import types
+
+    import games.qre as qre_mod
+
+    clock = {"now": 0.0, "calls": 0}
+    monkeypatch.setattr(qre_mod, "time", types.SimpleNamespace(perf_counter=lambda: clock["now"]))
+    real = qre_mod._solve_on_hyperplane
+
+    def slow(*args, **kwargs):
+        clock["calls"] += 1
+        clock["now"] += 1.0
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(qre_mod, "_solve_on_hyperplane", slow)
+    game = random_game(3, 3, seed=5)
+    counts = [[50, 30, 20], [10, 60, 30]]
+    fit = logit_estimate(game, counts, time_limit=0.5)
+    assert fit.status == Status.TIME_LIMIT and "refining" in fit.message
+    assert clock["calls"] == 1
+    assert np.isfinite(fit.log_like) and fit.x is not None
+    monkeypatch.setattr(qre_mod, "time", __import__("time"))
+    assert logit_estimate(game, counts).status == Status.OPTIMAL
+
+
+def test_seed_is_validated_and_recorded():
+    for func, args in ((logit_solve, (1.0,)), (logit_branch, ()), (logit_estimate, ([[1, 1], [1, 1, 1]],))):
+        with pytest.raises(InvalidInputError, match="seed"):
+            func(GAME, *args, seed="abc")
+        assert func(GAME, *args, seed=7).params["seed"] == 7
+    assert np.array_equal(logit_solve(GAME, 2.0, seed=1).x, logit_solve(GAME, 2.0, seed=2).x)
+
+
+def test_counts_whose_total_overflows_are_refused():
+    with pytest.raises(InvalidInputError, match="overflows"):
+        logit_estimate(GAME, [[1e308, 1e308], [1, 1, 1]])
