@@ -215,7 +215,8 @@ def test_auto_on_three_players_says_pure_and_reports_none_as_infeasible():
 def test_auto_dispatch():
     assert nash.solve(random_game(3, 3, seed=0, zero_sum=True)).method == "zero_sum_lp"
     assert nash.solve(random_game(3, 3, seed=0)).method == "lemke_howson"
-    assert nash.solve(random_game(3, 3, seed=0), all_equilibria=True).method == "support_enumeration"
+    assert nash.solve(random_game(3, 3, seed=0), all_equilibria=True).method == "vertex_enumeration"
+    assert nash.solve(random_game(3, 3, seed=0, zero_sum=True), all_equilibria=True).method == "vertex_enumeration"
     assert nash.solve(random_game(2, 2, 2, seed=0)).method == "pure"
     res = nash.solve(random_game(3, 3, seed=0), method="lemke_howson", initial_dropped_label=4)
     assert res.params["initial_dropped_label"] == 4
@@ -251,7 +252,8 @@ def test_bad_options_raise_invalid_input(label, method, opt):
 @settings(max_examples=30, deadline=None)
 @given(st.one_of(st.none(), st.integers(), st.text(), st.lists(st.floats(), max_size=4)))
 def test_non_games_raise_invalid_input(obj):
-    for f in (nash.solve, nash.zero_sum_lp, nash.lemke_howson, nash.support_enumeration, nash.pure):
+    for f in (nash.solve, nash.zero_sum_lp, nash.lemke_howson, nash.support_enumeration, nash.vertex_enumeration,
+              nash.pure):
         with pytest.raises(InvalidInputError, match=r"\(\): game must be"):
             f(obj)
 
@@ -304,3 +306,245 @@ def test_zero_sum_value_equals_the_logit_qre_limit(shape):
         # gives the row player the value
         assert end.max_regret <= 1e-8
         assert g.expected_payoffs(list(end.profile))[0] == pytest.approx(lp.value, abs=1e-7)
+
+
+# ---------------------------------------------------------------------------- vertex enumeration
+# Gambit's example files (gambitproject/gambit, contrib/games/), verbatim; Gambit's enummixed finds
+# 9, 4 and 12 extreme equilibria in them.
+GAMBIT_FILES = {
+    "perfect1": ('NFG 1 R "Game with no dominated strategies, and dominated equilibrium" { "Player 1" "Player 2" }\n\n'
+                 '{ { "1" "2" "3" }\n{ "1" "2" "3" }\n}\n""\n\n{\n{ "11" 3, 1 }\n{ "12" 0, 0 }\n{ "13" 0, 1 }\n'
+                 '{ "21" 3/2, 1 }\n{ "22" 2, 2 }\n{ "23" 3/2, 1 }\n{ "31" 0, 1 }\n{ "32" 0, 0 }\n{ "33" 3, 1 }\n}\n'
+                 '1 4 7 2 5 8 3 6 9 \n', 9),
+    "wink3": ('NFG 1 R "Simple example where CBFS != AllNash" { "1" "2" }\n\n{ { "1" "2" "3"}\n{ "1" "2" "3"}\n}\n\n'
+              '1 3 1 2 0 4\n3 4 3 1 2 3\n4 2 2 1 3 3\n', 4),
+    "winkels": ('NFG 1 R "Winkels, 1979 degenerate game with 12 extreme equilibria" { "1" "2" }\n\n'
+                '{ { "1" "2" "3" "4" "5" "6" }\n{ "1" "2" }\n}\n\n'
+                '1 1 1 0 3 -2 3 4 5/2 -1 5/2 6 3 2 3 -1 1 2 1 -1 5/2 6 5/2 -1 \n', 12),
+}
+
+
+def _gambit_exact(gbt, G):
+    """Gambit's exact extreme equilibria and payoff matrices, as Fractions."""
+    from fractions import Fraction
+
+    ref = gbt.nash.enummixed_solve(G, rational=True).equilibria
+    eqs = {tuple(tuple(Fraction(str(e[p][s])) for s in p.strategies) for p in G.players) for e in ref}
+    p1, p2 = G.players
+    A = [[Fraction(str(G[s1, s2][p1])) for s2 in p2.strategies] for s1 in p1.strategies]
+    B = [[Fraction(str(G[s1, s2][p2])) for s2 in p2.strategies] for s1 in p1.strategies]
+    return eqs, A, B
+
+
+def _ours_exact(res):
+    from fractions import Fraction
+
+    return {tuple(tuple(Fraction(v) for v in player) for player in eq) for eq in res.rational}
+
+
+def _exact_max_regret(A, B, x, y):
+    """max regret of (x, y) in exact rational arithmetic."""
+    m, n = len(A), len(A[0])
+    Ay = [sum(A[i][j] * y[j] for j in range(n)) for i in range(m)]
+    xB = [sum(x[i] * B[i][j] for i in range(m)) for j in range(n)]
+    return max(max(Ay) - sum(x[i] * Ay[i] for i in range(m)), max(xB) - sum(xB[j] * y[j] for j in range(n)))
+
+
+def _check_structure(res):
+    """pairs, cliques and components are consistent with their definitions."""
+    pairs = set(res.pairs)
+    assert len(pairs) == res.n_equilibria
+    for k, (i, j) in enumerate(res.pairs):
+        assert _same_profile(res.equilibria[k], (res.row_strategies[i], res.column_strategies[j]), 1e-12)
+    # every pair lies in a clique; cliques are complete and maximal
+    assert all(any(i in r and j in c for r, c in res.cliques) for i, j in pairs)
+    for rows, cols in res.cliques:
+        assert all((i, j) in pairs for i in rows for j in cols)
+        for i in set(range(len(res.row_strategies))) - set(rows):
+            assert not all((i, j) in pairs for j in cols)
+        for j in set(range(len(res.column_strategies))) - set(cols):
+            assert not all((i, j) in pairs for i in rows)
+    assert len(set(res.cliques)) == len(res.cliques)
+    # components: the classes of "shares a row or a column strategy", transitively
+    label = list(range(res.n_equilibria))
+    changed = True
+    while changed:
+        changed = False
+        for a, (i, j) in enumerate(res.pairs):
+            for b, (k, l) in enumerate(res.pairs):
+                if (i == k or j == l) and label[a] != label[b]:
+                    label[a] = label[b] = min(label[a], label[b])
+                    changed = True
+    classes = sorted(tuple(k for k in range(res.n_equilibria) if label[k] == c) for c in set(label))
+    assert sorted(res.components) == classes
+    assert sorted(k for comp in res.components for k in comp) == list(range(res.n_equilibria))
+    for (rows, _), c in zip(res.cliques, res.clique_components):
+        assert any(res.pairs[k][0] == rows[0] for k in res.components[c])
+
+
+@pytest.mark.parametrize("name", sorted(GAMBIT_FILES))
+def test_vertex_enumeration_equals_gambits_enummixed_on_gambits_degenerate_examples(name):
+    import io
+
+    from games import read_nfg
+
+    gbt = pytest.importorskip("pygambit")
+    text, expected = GAMBIT_FILES[name]
+    g = read_nfg(text)
+    res = nash.vertex_enumeration(g)
+    assert res.status == Status.OPTIMAL and res.method == "vertex_enumeration"
+    ref, A, B = _gambit_exact(gbt, gbt.read_nfg(io.StringIO(text)))
+    assert len(ref) == expected
+    ours = _ours_exact(res)
+    assert len(ours) == res.n_equilibria == expected
+    assert ours == ref
+    for x, y in ours:
+        assert _exact_max_regret(A, B, x, y) == 0
+    assert all(r <= 1e-12 for r in res.max_regrets)
+    _check_structure(res)
+    # support enumeration misses some of them; what it finds is among ours
+    se = nash.support_enumeration(g)
+    assert se.n_equilibria < expected
+    assert all(_contains(res.equilibria, e, 1e-9) for e in se.equilibria)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 4), (4, 5), (5, 5)])
+def test_vertex_enumeration_equals_gambits_enummixed_on_random_degenerate_games(shape):
+    gbt = pytest.importorskip("pygambit")
+    incomplete_support_enumeration = 0
+    for seed in range(15):
+        g = random_game(*shape, seed=seed, integer=True, low=0, high=2)
+        A = g.payoffs[0].astype(int)
+        B = g.payoffs[1].astype(int)
+        ref, _, _ = _gambit_exact(gbt, gbt.Game.from_arrays(A, B))
+        res = nash.vertex_enumeration(g)
+        assert res.status == Status.OPTIMAL
+        ours = _ours_exact(res)
+        assert len(ours) == res.n_equilibria
+        assert ours == ref, f"seed {seed}"
+        for x, y in ours:
+            assert _exact_max_regret(A.tolist(), B.tolist(), x, y) == 0
+        _check_structure(res)
+        incomplete_support_enumeration += nash.support_enumeration(g).n_equilibria < res.n_equilibria
+    if shape[0] * shape[1] >= 9:
+        assert incomplete_support_enumeration >= 1  # the draws are degenerate enough to matter
+
+
+def test_vertex_enumeration_equals_gambits_enummixed_on_8x8_degenerate_games():
+    gbt = pytest.importorskip("pygambit")
+    for seed in range(2):
+        g = random_game(8, 8, seed=seed, integer=True, low=0, high=2)
+        A = g.payoffs[0].astype(int)
+        B = g.payoffs[1].astype(int)
+        ref, _, _ = _gambit_exact(gbt, gbt.Game.from_arrays(A, B))
+        res = nash.vertex_enumeration(g)
+        assert res.status == Status.OPTIMAL and _ours_exact(res) == ref and len(ref) >= 20
+        for x, y in ref:
+            assert _exact_max_regret(A.tolist(), B.tolist(), x, y) == 0
+
+
+def test_vertex_enumeration_reads_fractional_payoffs_exactly():
+    import io
+
+    from games import read_nfg
+
+    gbt = pytest.importorskip("pygambit")
+    nontrivial = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        num = rng.integers(0, 4, size=(4, 4, 2))
+        den = rng.choice([3, 7], size=(4, 4, 2))
+        cells = [f"{num[i, j, p]}/{den[i, j, p]}" for j in range(4) for i in range(4) for p in range(2)]
+        text = 'NFG 1 R "thirds and sevenths" { "1" "2" } { 4 4 }\n' + " ".join(cells) + "\n"
+        res = nash.vertex_enumeration(read_nfg(text))
+        ref, A, B = _gambit_exact(gbt, gbt.read_nfg(io.StringIO(text)))
+        assert _ours_exact(res) == ref
+        for x, y in ref:
+            assert _exact_max_regret(A, B, x, y) == 0
+        nontrivial += any(max(v.denominator for v in x + y) > 1 for x, y in ref)
+    assert nontrivial >= 2
+
+
+def test_vertex_enumeration_components_of_known_games():
+    # column player weakly prefers column 1 always, ties with column 0 against row 0 and with column
+    # 2 against row 1; the row player is indifferent: 4 extreme equilibria, 3 cliques, 1 component
+    g = NormalFormGame.from_arrays(np.zeros((2, 3)), [[1, 1, 0], [0, 1, 1]])
+    res = nash.vertex_enumeration(g)
+    assert res.rational == ((("1", "0"), ("1", "0", "0")), (("1", "0"), ("0", "1", "0")),
+                            (("0", "1"), ("0", "1", "0")), (("0", "1"), ("0", "0", "1")))
+    assert res.pairs == ((0, 0), (0, 1), (1, 1), (1, 2))
+    assert res.cliques == (((0,), (0, 1)), ((0, 1), (1,)), ((1,), (1, 2)))
+    assert res.components == ((0, 1, 2, 3),) and res.clique_components == (0, 0, 0)
+    # entry deterrence: (In, Accommodate) is isolated; Out with Fight at least 1/2 is a segment
+    entry = NormalFormGame.from_arrays([[1, 1], [0, 2]], [[5, 5], [0, 2]],
+                                       strategies=[["Out", "In"], ["Fight", "Accommodate"]])
+    res = nash.vertex_enumeration(entry)
+    assert res.rational == ((("1", "0"), ("1", "0")), (("1", "0"), ("1/2", "1/2")), (("0", "1"), ("0", "1")))
+    assert res.cliques == (((0,), (0, 1)), ((1,), (2,)))
+    assert res.components == ((0, 1), (2,)) and res.n_components == 2
+    # every payoff equal: every profile is an equilibrium, one clique of all pure strategies
+    res = nash.vertex_enumeration(NormalFormGame.from_arrays(np.ones((3, 4)), np.ones((3, 4))))
+    assert res.n_equilibria == 12 and res.cliques == (((0, 1, 2), (0, 1, 2, 3)),) and res.n_components == 1
+    # a nondegenerate game: every extreme equilibrium is its own clique and component
+    g = random_game(5, 5, seed=3)
+    res = nash.vertex_enumeration(g)
+    assert res.n_equilibria == nash.support_enumeration(g).n_equilibria >= 3
+    assert res.components == tuple((k,) for k in range(res.n_equilibria))
+    assert res.cliques == tuple(((i,), (j,)) for i, j in sorted(res.pairs))
+
+
+def test_convex_combinations_within_a_clique_are_equilibria():
+    from fractions import Fraction
+
+    text, _ = GAMBIT_FILES["winkels"]
+    from games import read_nfg
+
+    g = read_nfg(text)
+    res = nash.vertex_enumeration(g)
+    A = [[Fraction(v) for v in row] for row in g.payoffs[0]]
+    B = [[Fraction(v) for v in row] for row in g.payoffs[1]]
+    rows = [tuple(Fraction(v) for v in res.rational[k][0]) for k in range(res.n_equilibria)]
+    cols = [tuple(Fraction(v) for v in res.rational[k][1]) for k in range(res.n_equilibria)]
+    row_of = {i: rows[k] for k, (i, _) in enumerate(res.pairs)}
+    col_of = {j: cols[k] for k, (_, j) in enumerate(res.pairs)}
+    assert any(len(r) > 1 or len(c) > 1 for r, c in res.cliques)
+    for r, c in res.cliques:
+        wr = [Fraction(k + 1) for k in range(len(r))]
+        wc = [Fraction(2 * k + 1) for k in range(len(c))]
+        x = [sum(w * row_of[i][s] for w, i in zip(wr, r)) / sum(wr) for s in range(6)]
+        y = [sum(w * col_of[j][s] for w, j in zip(wc, c)) / sum(wc) for s in range(2)]
+        assert _exact_max_regret(A, B, x, y) == 0
+
+
+def test_vertex_enumeration_limits_validation_and_round_trip():
+    from games import read_nfg
+
+    g = random_game(8, 8, seed=0, integer=True, low=0, high=2)
+    res = nash.vertex_enumeration(g, time_limit=1e-9)
+    assert res.status == Status.TIME_LIMIT and "time limit" in res.message
+    res = nash.vertex_enumeration(g, maxiter=3)
+    assert res.status == Status.ITERATION_LIMIT and res.nit <= 6
+    perfect1 = read_nfg(GAMBIT_FILES["perfect1"][0])
+    full = nash.vertex_enumeration(perfect1)
+    assert len(full.cliques) > 2 and full.params == {"time_limit": None, "maxiter": 1_000_000, "max_cliques": 10_000}
+    res = nash.vertex_enumeration(perfect1, max_cliques=2)
+    assert res.status == Status.ITERATION_LIMIT and len(res.cliques) == 2
+    assert res.rational == full.rational and res.components == full.components
+    for bad in ({"time_limit": -1}, {"time_limit": float("nan")}, {"maxiter": 0}, {"max_cliques": 0},
+                {"maxiter": "x"}):
+        with pytest.raises(InvalidInputError, match=r"vertex_enumeration\(\): " + next(iter(bad))):
+            nash.vertex_enumeration(g, **bad)
+    with pytest.raises(UnsupportedProblemError, match="vertex_enumeration"):
+        nash.vertex_enumeration(random_game(2, 2, 2, seed=0))
+    a = nash.vertex_enumeration(g)
+    b = nash.vertex_enumeration(g)
+    assert a.rational == b.rational and a.cliques == b.cliques and a.pairs == b.pairs
+    back = SolveResult.from_json(a.to_json())
+    assert isinstance(back, nash.VertexEnumerationResult)
+    assert back.rational == a.rational and back.cliques == a.cliques and back.components == a.components
+    assert all(np.array_equal(u, v) for u, v in zip(back.row_strategies, a.row_strategies))
+    # constant-sum games report the value; all_equilibria goes to vertex enumeration for them too
+    z = NormalFormGame.zero_sum([[1, 1], [1, 1], [0, 2]])
+    res = nash.solve(z, all_equilibria=True)
+    assert res.method == "vertex_enumeration" and res.value == pytest.approx(1.0, abs=1e-12)
+    assert res.n_equilibria >= 2 and res.n_components == 1
