@@ -15,6 +15,25 @@ from engine.validation import as_float_array, check_int, check_real
 __all__ = ["NormalFormGame", "random_game", "as_profile"]
 
 
+def _real_array(value: Any, name: str, where: str, **kwargs: Any) -> np.ndarray:
+    """``as_float_array`` that refuses complex numbers (numpy would silently drop their
+    imaginary parts when casting to float)."""
+    if isinstance(value, np.ndarray):
+        probe: Optional[np.ndarray] = value
+    else:
+        try:
+            probe = np.asarray(value)
+        except (ValueError, TypeError):
+            probe = None  # ragged or odd: as_float_array reports it
+    if probe is not None:
+        if np.iscomplexobj(probe) or (probe.dtype == object and any(
+                isinstance(v, (complex, np.complexfloating)) for v in probe.ravel())):
+            raise InvalidInputError(f"{where}: {name} must be real, got complex values")
+        if probe.dtype.kind in "biuf":
+            value = probe  # converted once
+    return as_float_array(value, name, where, **kwargs)
+
+
 def _freeze(arr: np.ndarray) -> np.ndarray:
     arr = np.array(arr, dtype=np.float64, copy=True)
     arr.setflags(write=False)
@@ -57,7 +76,7 @@ class NormalFormGame:
         where = "NormalFormGame()"
         if not isinstance(self.payoffs, (list, tuple)) or len(self.payoffs) == 0:
             raise InvalidInputError(f"{where}: payoffs must be a non-empty list of arrays, one per player")
-        arrays = [as_float_array(a, f"payoffs[{p}]", where) for p, a in enumerate(self.payoffs)]
+        arrays = [_real_array(a, f"payoffs[{p}]", where) for p, a in enumerate(self.payoffs)]
         n_players = len(arrays)
         shape = arrays[0].shape
         for p, a in enumerate(arrays):
@@ -104,7 +123,7 @@ class NormalFormGame:
     @classmethod
     def zero_sum(cls, A: Any, *, title: Optional[str] = None) -> "NormalFormGame":
         """The two-player zero-sum game with row-player payoff matrix ``A``."""
-        A = as_float_array(A, "A", "NormalFormGame.zero_sum()", ndim=2)
+        A = _real_array(A, "A", "NormalFormGame.zero_sum()", ndim=2)
         return cls.from_arrays(A, -A, title=title)
 
     # ------------------------------------------------------------------ shape
@@ -205,7 +224,7 @@ def as_profile(game: NormalFormGame, profile: Any, where: str) -> list[np.ndarra
         raise InvalidInputError(f"{where}: profile has {len(profile)} vectors for {game.n_players} players")
     out = []
     for p, (vec, n) in enumerate(zip(profile, game.shape)):
-        v = as_float_array(vec, f"profile[{p}]", where, shape=(n,), lower=-1e-12)
+        v = _real_array(vec, f"profile[{p}]", where, shape=(n,), lower=-1e-12)
         if abs(v.sum() - 1.0) > 1e-6:
             raise InvalidInputError(f"{where}: profile[{p}] must sum to 1, sums to {v.sum()}")
         out.append(v)

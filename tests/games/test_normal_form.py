@@ -150,9 +150,32 @@ def test_object_and_string_payoffs_rejected():
         NormalFormGame.from_arrays(np.array([[1, None], [2, 3]], dtype=object), np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("payoff", [
+    [[1 + 2j, 0], [0, 1]],                                   # Python complex
+    np.array([[1 + 2j, 0], [0, 1]]),                         # complex128 array (numpy drops the imaginary part)
+    np.array([[1, 0], [0, 1]], dtype=np.complex64),          # complex dtype with zero imaginary parts
+    [[np.complex128(1 + 1j), 0.0], [0.0, 1.0]],              # numpy complex scalars in a list
+    np.array([[1, 1j], [0, 1]], dtype=object),
+], ids=["python", "complex128", "complex64", "numpy_scalars", "object"])
+def test_complex_payoffs_rejected_not_truncated(payoff):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way
+        with pytest.raises(InvalidInputError, match=r"NormalFormGame\(\)"):
+            NormalFormGame.from_arrays(payoff, np.zeros((2, 2)))
+        with pytest.raises(InvalidInputError, match="payoffs\\[1\\] must be real"):
+            NormalFormGame.from_arrays(np.zeros((2, 2)), np.asarray(payoff, dtype=complex))
+        with pytest.raises(InvalidInputError, match=r"zero_sum\(\): A must be real"):
+            NormalFormGame.zero_sum(np.asarray(payoff, dtype=complex))
+        game = NormalFormGame.from_arrays(np.eye(2), np.eye(2))
+        with pytest.raises(InvalidInputError, match=r"profile\[0\] must be real"):
+            game.max_regret([np.array([0.5, 0.5 + 0j]), [0.5, 0.5]])
+
+
 # hypothesis: any nested list of numbers either builds a valid game or raises InvalidInputError
 _scalars = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10), st.just("x"),
-                     st.none())
+                     st.none(), st.complex_numbers(max_magnitude=10))
 _nested = st.recursive(_scalars, lambda inner: st.lists(inner, min_size=0, max_size=3), max_leaves=12)
 
 
