@@ -7,7 +7,9 @@ cells are (LLM, user) payoff pairs, and picks the mutually best action.
 
 * :class:`PayoffMatrix` -- from arrays or from the strict JSON an LLM writes,
   ``{"DQ_DA": {"LLM": 3.1, "user": 3.5}, ..., "VQ_AQ": {...}}`` (all six cells, nothing else,
-  finite numbers; every violation is an :class:`~engine.errors.InvalidInputError` naming the cell).
+  finite numbers with ``|x| <= PAYOFF_LIMIT = 1e150``, so that every rule's score -- a product of
+  two shifted payoffs at worst -- is finite; every violation is an
+  :class:`~engine.errors.InvalidInputError` naming the cell).
 * :func:`select` / :func:`select_batch` -- selection rules over the candidate cells:
   ``sum`` (utilitarian), ``product`` (Nash bargaining), ``geometric`` (Cobb-Douglas
   ``(L+s)^w (U+s)^(1-w)``), ``user_first`` / ``llm_first`` (lexicographic). **Shift**: when some
@@ -46,7 +48,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, check_choice, check_real
 
-__all__ = ["USER_TYPES", "ACTIONS", "CELLS", "RULES", "PayoffMatrix", "Selection", "FlipResult", "RewardBreakdown",
+__all__ = ["USER_TYPES", "ACTIONS", "CELLS", "RULES", "PAYOFF_LIMIT", "PayoffMatrix", "Selection", "FlipResult", "RewardBreakdown",
            "select", "select_batch", "pareto_mask", "scale_llm", "scale_user", "price_shift", "flip_point",
            "mutual_welfare_reward", "score_jsonl", "rule_scores"]
 
@@ -55,6 +57,26 @@ ACTIONS = ("DA", "CQ", "AQ")
 CELLS = tuple(f"{t}_{a}" for t in USER_TYPES for a in ACTIONS)
 RULES = ("sum", "product", "geometric", "user_first", "llm_first")
 _PARTY_KEYS = ("LLM", "user")
+#: Largest accepted ``|payoff|``. Scores are at most ``(2 * PAYOFF_LIMIT + 1) ** 2`` (``product``
+#: with the shift), far below the float maximum 1.8e308, so no score overflows to inf or NaN.
+PAYOFF_LIMIT = 1e150
+
+
+def _check_payoff_range(arr: np.ndarray, name: str, where: str) -> np.ndarray:
+    """Refuse payoffs beyond :data:`PAYOFF_LIMIT` (their scores would overflow)."""
+    if arr.size:
+        big = np.abs(arr) > PAYOFF_LIMIT
+        if big.any():
+            raise InvalidInputError(f"{where}: {name} must lie within +-{PAYOFF_LIMIT:g} so that every score is "
+                                    f"finite, got {arr[big].flat[0]!r}")
+    return arr
+
+
+def _check_scores(scores: np.ndarray, where: str) -> None:
+    """Every score finite (guaranteed by :data:`PAYOFF_LIMIT`; checked so no inf/NaN is ever chosen)."""
+    if scores.size and not np.all(np.isfinite(scores)):
+        raise InvalidInputError(f"{where}: a score is not finite ({scores[~np.isfinite(scores)].flat[0]}); "
+                                f"the payoffs are too large")
 
 
 def _is_number(v: Any) -> bool:
@@ -79,8 +101,8 @@ class PayoffMatrix:
 
     def __post_init__(self) -> None:
         where = "PayoffMatrix()"
-        L = as_float_array(self.llm, "llm", where, shape=(2, 3))
-        U = as_float_array(self.user, "user", where, shape=(2, 3))
+        L = _check_payoff_range(as_float_array(self.llm, "llm", where, shape=(2, 3)), "llm", where)
+        U = _check_payoff_range(as_float_array(self.user, "user", where, shape=(2, 3)), "user", where)
         L.setflags(write=False)
         U.setflags(write=False)
         object.__setattr__(self, "llm", L)
@@ -143,9 +165,16 @@ def _parse_cells(data: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
                 v = val[k]
                 if not _is_number(v):
                     raise InvalidInputError(f"{where}: {cell}.{k} must be a number, got {v!r}")
-                if not math.isfinite(float(v)):
+                try:
+                    fv = float(v)
+                except OverflowError:  # an int beyond the float range
+                    fv = math.inf
+                if not math.isfinite(fv):
                     raise InvalidInputError(f"{where}: {cell}.{k} must be finite, got {v!r}")
-                arr[i, j] = float(v)
+                if abs(fv) > PAYOFF_LIMIT:
+                    raise InvalidInputError(f"{where}: {cell}.{k} must lie within +-{PAYOFF_LIMIT:g} so that every "
+                                            f"score is finite, got {v!r}")
+                arr[i, j] = fv
     return L, U
 
 
@@ -187,12 +216,14 @@ def rule_scores(Lc: Any, Uc: Any, rule: str = "product", *, weight: float = 0.5)
     """
     where = "rule_scores()"
     check_choice(rule, "rule", where, ("sum", "product", "geometric"))
-    L = as_float_array(Lc, "Lc", where, ndim=(1, 2))
-    U = as_float_array(Uc, "Uc", where, ndim=(1, 2))
+    L = _check_payoff_range(as_float_array(Lc, "Lc", where, ndim=(1, 2)), "Lc", where)
+    U = _check_payoff_range(as_float_array(Uc, "Uc", where, ndim=(1, 2)), "Uc", where)
+    weight = check_real(weight, "weight", where, lower=0.0, upper=1.0)
     if L.shape != U.shape:
         raise InvalidInputError(f"{where}: Lc and Uc differ in shape: {L.shape} vs {U.shape}")
     one = L.ndim == 1
     out = _scores(np.atleast_2d(L), np.atleast_2d(U), rule, weight)
+    _check_scores(out, where)
     return out[0] if one else out
 
 
@@ -335,6 +366,7 @@ def select(matrix: Any, /, rule: str = "product", *, user_type: Any = None, weig
     t0 = time.perf_counter()
     Lc, Uc, labels = _candidates(pm.llm[None], pm.user[None], user_type)
     choice, scores, nties = _select_core(Lc, Uc, rule, weight, tie_break, seed_obj.generator("gtalign.ties"))
+    _check_scores(scores, where)
     k = int(choice[0])
     label = labels[k]
     params = {"rule": rule, "user_type": user_type, "weight": weight, "tie_break": tie_break, "seed": seed_obj.root}
@@ -359,14 +391,15 @@ def select_batch(llm: Any, user: Any, /, rule: str = "product", *, user_type: An
     [0, 0, 0, 0]
     """
     where = "select_batch()"
-    L = as_float_array(llm, "llm", where, ndim=3)
-    U = as_float_array(user, "user", where, ndim=3)
+    L = _check_payoff_range(as_float_array(llm, "llm", where, ndim=3), "llm", where)
+    U = _check_payoff_range(as_float_array(user, "user", where, ndim=3), "user", where)
     if L.shape[1:] != (2, 3) or U.shape != L.shape:
         raise InvalidInputError(f"{where}: llm and user must both have shape (B, 2, 3), got {L.shape} and {U.shape}")
     weight, user_type = _validate_select(rule, weight, tie_break, user_type, where)
     seed_obj = resolve_seed(seed, where=where)
     Lc, Uc, labels = _candidates(L, U, user_type)
     choice, scores, nties = _select_core(Lc, Uc, rule, weight, tie_break, seed_obj.generator("gtalign.ties"))
+    _check_scores(scores, where)
     action = choice % 3 if user_type is None else choice
     return {"index": choice, "action": action, "scores": scores, "pareto": _pareto(Lc, Uc), "ties": nties,
             "candidates": labels}
@@ -382,6 +415,15 @@ def _pm(matrix: Any, where: str) -> PayoffMatrix:
         raise InvalidInputError(f"{where}: {err}") from err
 
 
+def _transformed(L: np.ndarray, U: np.ndarray, where: str) -> PayoffMatrix:
+    """The transformed matrix; payoffs pushed beyond :data:`PAYOFF_LIMIT` are an InvalidInputError
+    naming the pricing function."""
+    try:
+        return PayoffMatrix(L, U)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"{where}: the transformed payoffs are out of range ({err})") from err
+
+
 def scale_llm(matrix: Any, /, factor: float) -> PayoffMatrix:
     """The matrix with the LLM's payoffs multiplied by ``factor`` (e.g. a price change of its tokens).
 
@@ -392,7 +434,9 @@ def scale_llm(matrix: Any, /, factor: float) -> PayoffMatrix:
     """
     pm = _pm(matrix, "scale_llm()")
     f = check_real(factor, "factor", "scale_llm()")
-    return PayoffMatrix(pm.llm * f, pm.user)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range results are refused below
+        L = pm.llm * f
+    return _transformed(L, pm.user, "scale_llm()")
 
 
 def scale_user(matrix: Any, /, factor: float) -> PayoffMatrix:
@@ -405,7 +449,9 @@ def scale_user(matrix: Any, /, factor: float) -> PayoffMatrix:
     """
     pm = _pm(matrix, "scale_user()")
     f = check_real(factor, "factor", "scale_user()")
-    return PayoffMatrix(pm.llm, pm.user * f)
+    with np.errstate(over="ignore", invalid="ignore"):
+        U = pm.user * f
+    return _transformed(pm.llm, U, "scale_user()")
 
 
 def _costs(costs: Any, where: str) -> np.ndarray:
@@ -425,9 +471,12 @@ def price_shift(matrix: Any, /, price: float, costs: Any, *, party: str = "llm")
     p = check_real(price, "price", where)
     c = _costs(costs, where)
     check_choice(party, "party", where, ("llm", "user"))
-    if party == "llm":
-        return PayoffMatrix(pm.llm - p * c[None], pm.user)
-    return PayoffMatrix(pm.llm, pm.user - p * c[None])
+    with np.errstate(over="ignore", invalid="ignore"):
+        if party == "llm":
+            L, U = pm.llm - p * c[None], pm.user
+        else:
+            L, U = pm.llm, pm.user - p * c[None]
+    return _transformed(L, U, where)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,6 +557,11 @@ def flip_point(matrix: Any, /, transform: str = "shift_llm", *, rule: str = "pro
         return _select_core(Lc, Uc, rule, weight, "first", None)[0]
 
     _, _, labels = _candidates(pm.llm[None], pm.user[None], user_type)
+    # the transforms are linear in the parameter: its two ends bound every payoff on the way
+    with np.errstate(over="ignore", invalid="ignore"):
+        ends = arrays(np.array([start, end]))
+    for name, arr in zip(("llm", "user"), ends):
+        _check_payoff_range(arr, f"{name} payoffs at the ends of the range [{start:g}, {end:g}]", where)
     ts = np.linspace(start, end, grid)
     ch = choose(ts)
     first = ch[0]
@@ -595,18 +649,24 @@ def mutual_welfare_reward(*, answer_quality: Any, length: Any, reasoning_length:
         shape = np.broadcast_shapes(q.shape, L.shape, R.shape, F.shape, C.shape)
     except ValueError as err:
         raise InvalidInputError(f"{where}: inputs do not broadcast together ({err})") from err
-    T = two_sided_logistic(L, length_low, length_high, length_scale)
-    pen = _sigmoid((R - reasoning_budget) / reasoning_scale)
-    U = w_quality * q + w_length * T
-    M = w_quality * q - w_reasoning * pen + w_format * F + w_consistency * C
-    if mode == "geometric":
-        out = np.sqrt(np.maximum(U, 0) * np.maximum(M, 0))
-    elif mode == "linear":
-        out = 0.5 * (U + M)
-    elif mode == "user_only":
-        out = U + 0 * M
-    else:
-        out = M + 0 * U
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
+        T = two_sided_logistic(L, length_low, length_high, length_scale)
+        pen = _sigmoid((R - reasoning_budget) / reasoning_scale)
+        U = w_quality * q + w_length * T
+        M = w_quality * q - w_reasoning * pen + w_format * F + w_consistency * C
+        if mode == "geometric":
+            # sqrt(U) * sqrt(M), not sqrt(U * M): finite whenever both components are
+            out = np.sqrt(np.maximum(U, 0)) * np.sqrt(np.maximum(M, 0))
+        elif mode == "linear":
+            out = 0.5 * U + 0.5 * M
+        elif mode == "user_only":
+            out = U + 0 * M
+        else:
+            out = M + 0 * U
+    for name, arr in (("user component", U), ("LLM component", M), ("reward", out)):
+        if not np.all(np.isfinite(arr)):
+            raise InvalidInputError(f"{where}: the {name} is not finite ({np.asarray(arr)[~np.isfinite(arr)].flat[0]}); "
+                                    f"answer_quality or a weight is too large")
 
     def fin(a):
         a = np.broadcast_to(a, shape)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidInputError
-from games.gtalign import (CELLS, PayoffMatrix, flip_point, mutual_welfare_reward, pareto_mask, price_shift,
-                           rule_scores, scale_llm, scale_user, score_jsonl, select, select_batch)
+from games.gtalign import (CELLS, PAYOFF_LIMIT, RULES, PayoffMatrix, flip_point, mutual_welfare_reward, pareto_mask,
+                           price_shift, rule_scores, scale_llm, scale_user, score_jsonl, select, select_batch)
 
 PM = PayoffMatrix([[3, 1, 2], [0, 2, 1]], [[3, 1, 3.5], [0, 3, 2]])
 
@@ -183,3 +183,70 @@ def test_select_validation():
         select(PM, "geometric", weight=2)
     with pytest.raises(InvalidInputError, match="PayoffMatrix\\(\\): llm must have shape"):
         PayoffMatrix([[1, 2]], [[1, 2]])
+
+
+# ---------------------------------------------------------------------------- huge payoffs
+@pytest.mark.parametrize("big", [1e308, -1e308, 1.5e150, 10 ** 400])
+def test_payoffs_beyond_the_limit_are_refused_so_no_score_is_inf_or_nan(big):
+    # with 1e308 payoffs every rule scored inf or NaN and still reported OPTIMAL
+    d = _json(PM)
+    d["DQ_DA"]["LLM"] = big
+    with pytest.raises(InvalidInputError, match=r"DQ_DA\.LLM must (lie within|be finite)"):
+        PayoffMatrix.from_json(d)
+    if isinstance(big, float):  # (10 ** 400 does not fit in an array)
+        L = PM.llm.copy()
+        L[0, 0] = big
+        with pytest.raises(InvalidInputError, match="llm must lie within"):
+            PayoffMatrix(L, PM.user)
+        with pytest.raises(InvalidInputError, match=r"select_batch\(\): llm must lie within"):
+            select_batch(L[None], PM.user[None])
+        with pytest.raises(InvalidInputError, match=r"rule_scores\(\): Lc must lie within"):
+            rule_scores(L.ravel(), PM.user.ravel())
+
+
+def test_payoffs_at_the_limit_give_finite_scores_for_every_rule():
+    for sign_l, sign_u in ((1, 1), (1, -1), (-1, -1)):
+        L = np.full((2, 3), sign_l * PAYOFF_LIMIT)
+        U = np.full((2, 3), sign_u * PAYOFF_LIMIT)
+        L[1, 2], U[0, 1] = -sign_l * PAYOFF_LIMIT, 0.0
+        pm = PayoffMatrix(L, U)
+        for rule in RULES:
+            for user_type in (None, "VQ", 0.3):
+                sel = select(pm, rule, user_type=user_type)
+                assert sel.success and math.isfinite(sel.objective) and np.all(np.isfinite(sel.scores))
+        out = select_batch(L[None], U[None], "product")
+        assert np.all(np.isfinite(out["scores"]))
+
+
+def test_pricing_beyond_the_limit_is_refused():
+    pm = PayoffMatrix(np.full((2, 3), 1e149), np.ones((2, 3)))
+    with pytest.raises(InvalidInputError, match=r"scale_llm\(\): the transformed payoffs are out of range"):
+        scale_llm(pm, 1e200)
+    with pytest.raises(InvalidInputError, match=r"scale_user\(\)"):
+        scale_user(pm, 1e308)
+    with pytest.raises(InvalidInputError, match=r"price_shift\(\)"):
+        price_shift(pm, 1e300, [1, 1, 1e10])
+    with pytest.raises(InvalidInputError, match=r"flip_point\(\): llm payoffs at the ends"):
+        flip_point(pm, "scale_llm", to=1e300)
+    with pytest.raises(InvalidInputError, match=r"flip_point\(\): user payoffs at the ends"):
+        flip_point(pm, "shift_user", to=1e300, costs=[1e10, 1, 1])
+
+
+def test_jsonl_line_with_huge_payoffs_is_an_error_record(tmp_path):
+    good, bad = _json(PM), _json(PM)
+    bad["VQ_CQ"]["user"] = 1e308
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    summary = score_jsonl(src, out)
+    assert summary["matrices"] == 1 and summary["errors"] == 1
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert "VQ_CQ.user must lie within" in lines[1]["error"]
+    assert math.isfinite(lines[0]["score"])
+
+
+def test_reward_overflow_is_refused_and_large_finite_rewards_stay_finite():
+    with pytest.raises(InvalidInputError, match=r"mutual_welfare_reward\(\): the user component is not finite"):
+        mutual_welfare_reward(answer_quality=1e308, length=100, w_quality=2.0)
+    for mode in ("geometric", "linear"):
+        r = mutual_welfare_reward(answer_quality=1e308, length=100, mode=mode)   # U * M would overflow
+        assert math.isfinite(r.reward) and r.reward == pytest.approx(1e308, rel=1e-9)
