@@ -25,8 +25,8 @@ from engine.errors import BackendError, InvalidInputError, UnsupportedProblemErr
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
-from games.normal_form import NormalFormGame
+from engine.validation import check_choice, check_int, check_options, check_real, check_time_limit
+from games.normal_form import NormalFormGame, _real_array
 
 __all__ = ["StackelbergResult", "BayesianStackelbergResult", "solve", "bayesian", "never_best_responses"]
 
@@ -117,7 +117,7 @@ def never_best_responses(B: Any, *, candidates: int = 8) -> np.ndarray:
     >>> never_best_responses([[1, 0, 2], [1, 0, 2]]).tolist()
     [True, True, False]
     """
-    B = as_float_array(B, "B", "never_best_responses()", ndim=2)
+    B = _real_array(B, "B", "never_best_responses()", ndim=2)
     m = B.shape[1]
     order = np.argsort(-B.sum(axis=0), kind="stable")[: max(1, min(candidates, m))]
     dominated = np.zeros(m, dtype=bool)
@@ -193,7 +193,33 @@ def _clean_mix(x: np.ndarray) -> np.ndarray:
 
 
 def _merge_options(options: Optional[Mapping[str, Any]], where: str) -> dict:
-    return check_options(options, _highs_known(), where)
+    """HiGHS ``options``, checked up front so errors name this module's function. They are then
+    passed to ``LinearModel.solve`` (never to highspy directly), which validates them again."""
+    try:
+        from solvers.highs import validate_highs_options
+    except ImportError:  # older solvers.highs: key check only (values checked by LinearModel.solve)
+        return check_options(options, _highs_known(), where)
+    return dict(validate_highs_options(options, where))
+
+
+#: Largest accepted ``|payoff|``: follower payoffs (and their big-M ranges, up to twice as large)
+#: become constraint coefficients, which HiGHS refuses from 1e15 on; leader payoffs become
+#: objective coefficients. Rescale larger games.
+PAYOFF_LIMIT = 1e14
+
+
+def _payoffs(value: Any, name: str, where: str, ndim: Any) -> np.ndarray:
+    """A real, finite payoff array within :data:`PAYOFF_LIMIT` (complex values are refused, not
+    truncated)."""
+    arr = _real_array(value, name, where, ndim=ndim)
+    _check_limit(arr, name, where)
+    return arr
+
+
+def _check_limit(arr: np.ndarray, name: str, where: str) -> None:
+    if arr.size and float(np.abs(arr).max()) > PAYOFF_LIMIT:
+        raise InvalidInputError(f"{where}: {name} must lie within +-{PAYOFF_LIMIT:g} (HiGHS refuses larger "
+                                f"coefficients; rescale the game), got {float(np.abs(arr).max()):g}")
 
 
 # ---------------------------------------------------------------------------- solve
@@ -203,9 +229,11 @@ def _validate_solve(game: Any, leader: Any, prune: Any, options: Any) -> tuple:
         if game.n_players != 2:
             raise UnsupportedProblemError(f"{where}: Stackelberg games here have two players, got {game.n_players}")
         A, B = game.payoffs
+        _check_limit(A, "the payoffs of player 0", where)
+        _check_limit(B, "the payoffs of player 1", where)
     elif isinstance(game, (tuple, list)) and len(game) == 2:
-        A = as_float_array(game[0], "game[0]", where, ndim=2)
-        B = as_float_array(game[1], "game[1]", where, ndim=2)
+        A = _payoffs(game[0], "game[0]", where, 2)
+        B = _payoffs(game[1], "game[1]", where, 2)
         if A.shape != B.shape:
             raise InvalidInputError(f"{where}: payoff matrices differ in shape: {A.shape} vs {B.shape}")
         if A.size == 0:
@@ -255,7 +283,9 @@ def solve(game: Any, /, leader: int = 0, *, prune: bool = True,
     Raises
     ------
     InvalidInputError
-        Bad payoffs, a leader index other than 0 or 1, bad options.
+        Bad payoffs (non-finite, complex or beyond ``+-PAYOFF_LIMIT`` = 1e14), a leader index
+        other than 0 or 1, bad options (unknown keys warn; bad values raise once
+        ``solvers.highs`` validates them).
     UnsupportedProblemError
         A game without exactly two players.
 
@@ -318,8 +348,8 @@ def solve(game: Any, /, leader: int = 0, *, prune: bool = True,
 def _validate_bayesian(leader_payoffs: Any, follower_payoffs: Any, prior: Any, method: Any, max_lps: Any,
                        time_limit: Any, mip_rel_gap: Any, options: Any) -> tuple:
     where = "bayesian()"
-    R = as_float_array(leader_payoffs, "leader_payoffs", where, ndim=(2, 3))
-    C = as_float_array(follower_payoffs, "follower_payoffs", where, ndim=(2, 3))
+    R = _payoffs(leader_payoffs, "leader_payoffs", where, (2, 3))
+    C = _payoffs(follower_payoffs, "follower_payoffs", where, (2, 3))
     if R.ndim == 2:
         R = R[None]
     if C.ndim == 2:
@@ -329,7 +359,7 @@ def _validate_bayesian(leader_payoffs: Any, follower_payoffs: Any, prior: Any, m
                                 f"actions) but follower_payoffs has {C.shape}")
     if min(R.shape) < 1:
         raise InvalidInputError(f"{where}: need at least one type and one action each, got shape {R.shape}")
-    p = as_float_array(prior, "prior", where, ndim=1, lower=0.0)
+    p = _real_array(prior, "prior", where, ndim=1, lower=0.0)
     if p.shape[0] != R.shape[0]:
         raise InvalidInputError(f"{where}: prior has {p.shape[0]} entries for {R.shape[0]} follower types")
     if abs(p.sum() - 1.0) > 1e-9:
@@ -366,20 +396,24 @@ def bayesian(leader_payoffs: Any, follower_payoffs: Any, prior: Any, /, method: 
     Parameters
     ----------
     leader_payoffs, follower_payoffs : array_like, shape (L, n, m) or (n, m)
-        One matrix per type (a single matrix means one type).
+        One matrix per type (a single matrix means one type); real, finite, within
+        ``+-PAYOFF_LIMIT`` (1e14).
     prior : array_like, shape (L,)
         The type distribution (nonnegative, sums to 1 within 1e-9).
     method : {"dobss", "multiple_lps"}
     max_lps : int
         Upper limit on the LPs ``multiple_lps`` may solve (InvalidInputError beyond it).
     time_limit : float, optional
-        Seconds for the DOBSS MILP (status TIME_LIMIT with the incumbent when reached).
+        Seconds for the DOBSS MILP. When reached: status TIME_LIMIT with the incumbent (polished
+        by its LP) or, if better or if HiGHS had none, the best pure-strategy commitment (which
+        also seeds the MILP as its first incumbent), so a leader strategy always comes back;
+        ``bound`` is the MILP's dual bound (or ``sum_l prior[l] * max R_l``).
     mip_rel_gap : float
         Relative gap at which the MILP stops.
     seed : int, Generator or None
         Drives HiGHS's random seed.
     options : mapping, optional
-        HiGHS options passed verbatim.
+        HiGHS options, passed through ``solvers.LinearModel.solve`` (which validates them).
 
     Returns
     -------
@@ -408,7 +442,7 @@ def _bayes_result(R, C, p, x, actions, *, status, message, nit, t0, method, para
     L = R.shape[0]
     value = float(sum(p[l] * (R[l][:, actions[l]] @ x) for l in range(L)))
     fvals = np.array([float(C[l][:, actions[l]] @ x) for l in range(L)])
-    if not math.isfinite(bound):
+    if not math.isfinite(bound) and status == Status.OPTIMAL:
         bound = value
     return BayesianStackelbergResult(status=status, message=message, x=x, objective=value, bound=bound,
                                      gap=abs(bound - value), nit=nit, runtime=time.perf_counter() - t0,
@@ -522,18 +556,56 @@ def _build_dobss(R: np.ndarray, C: np.ndarray, p: np.ndarray):
                        integrality=integ, sense="max")
 
 
+def _best_pure_commitment(R: np.ndarray, C: np.ndarray, p: np.ndarray) -> tuple[int, np.ndarray, float]:
+    """The best pure leader commitment: ``(i, responses, value)``.
+
+    Each type best-responds to leader action ``i`` (ties, exact, in the leader's favour); ``i``
+    maximises the leader's expected payoff. A cheap (``O(L n m)``) feasible answer and a
+    feasible DOBSS start: ``z[l, i, j_l] = q[l, j_l] = 1`` and ``a[l] = C[l, i, j_l]``.
+    """
+    best_reply = C == C.max(axis=2, keepdims=True)                 # (L, n, m)
+    masked = np.where(best_reply, R, -np.inf)
+    actions = masked.argmax(axis=2)                                # (L, n)
+    totals = p @ masked.max(axis=2)                                # (n,)
+    i = int(np.argmax(totals))
+    return i, actions[:, i].astype(np.int64), float(totals[i])
+
+
+def _dobss_start(C: np.ndarray, i: int, actions: np.ndarray) -> np.ndarray:
+    """The DOBSS column vector of the pure commitment ``i`` with responses ``actions``."""
+    L, n, m = C.shape
+    Z = L * n * m
+    start = np.zeros(Z + L * m + L)
+    types = np.arange(L)
+    start[types * n * m + i * m + actions] = 1.0
+    start[Z + types * m + actions] = 1.0
+    start[Z + L * m:] = C[types, i, actions]
+    return start
+
+
 def _bayesian_dobss(R, C, p, tl, gap, opts, seed_obj, t0):
     where = "bayesian()"
     L, n, m = R.shape
     model = _build_dobss(R, C, p)
-    res = model.solve(time_limit=tl, mip_rel_gap=gap, mip_abs_gap=1e-9, seed=seed_obj, options=opts, threads=None)
+    # the best pure commitment is a feasible MILP solution: HiGHS starts with it as incumbent,
+    # so even a very short time limit returns a leader strategy
+    i0, actions0, value0 = _best_pure_commitment(R, C, p)
+    res = model.solve(time_limit=tl, mip_rel_gap=gap, mip_abs_gap=1e-9, seed=seed_obj, options=opts, threads=None,
+                      warm_start=_dobss_start(C, i0, actions0))
     params = {"method": "dobss", "time_limit": tl, "mip_rel_gap": gap, "mip_abs_gap": 1e-9, "options": dict(opts),
-              "seed": seed_obj.root, "highs_random_seed": res.params.get("highs_random_seed"), "polished": False}
+              "seed": seed_obj.root, "highs_random_seed": res.params.get("highs_random_seed"), "polished": False,
+              "heuristic": False}
+    trivial_bound = float(sum(p[l] * R[l].max() for l in range(L)))
+    bound = float(res.bound) if math.isfinite(res.bound) else trivial_bound
+    bound = min(bound, trivial_bound)
     if res.x is None:
         if res.status in (Status.TIME_LIMIT, Status.STOPPED, Status.ITERATION_LIMIT):
-            return BayesianStackelbergResult(status=res.status, message=res.message, nit=res.nit,
-                                             runtime=time.perf_counter() - t0, method="dobss", backend="highs",
-                                             params=params)
+            params["heuristic"] = True
+            x0 = np.zeros(n)
+            x0[i0] = 1.0
+            return _bayes_result(R, C, p, x0, actions0, status=res.status,
+                                 message=f"{res.message}; best pure-strategy commitment returned", nit=res.nit,
+                                 t0=t0, method="dobss", params=params, bound=bound)
         raise BackendError(f"{where}: HiGHS failed on the DOBSS MILP: {res.status.value}: {res.message}")
     Z = L * n * m
     q = res.x[Z:Z + L * m].reshape(L, m)
@@ -547,5 +619,14 @@ def _bayesian_dobss(R, C, p, tl, gap, opts, seed_obj, t0):
         x = pol.x[:n]
         params["polished"] = True
     status = Status.OPTIMAL if res.status == Status.OPTIMAL else res.status
-    return _bayes_result(R, C, p, x, actions, status=status, message=res.message, nit=res.nit + lp.nit, t0=t0,
-                         method="dobss", params=params, bound=float(res.bound) if status != Status.OPTIMAL else math.nan)
+    message = res.message
+    if status != Status.OPTIMAL:
+        value = float(sum(p[l] * (R[l][:, actions[l]] @ _clean_mix(x)) for l in range(L)))
+        if value < value0:   # never worse than the cheap heuristic
+            x = np.zeros(n)
+            x[i0] = 1.0
+            actions = actions0
+            params["heuristic"] = True
+            message = f"{message}; best pure-strategy commitment beats the incumbent"
+    return _bayes_result(R, C, p, x, actions, status=status, message=message, nit=res.nit + lp.nit, t0=t0,
+                         method="dobss", params=params, bound=bound if status != Status.OPTIMAL else math.nan)

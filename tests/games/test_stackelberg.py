@@ -272,3 +272,129 @@ def test_determinism_and_round_trip():
     assert np.array_equal(d1.leader_strategy, d2.leader_strategy)
     assert np.array_equal(d1.follower_actions, d2.follower_actions)
     assert d1.params["seed"] == 4
+
+
+# ---------------------------------------------------------------------------- DOBSS under a time limit
+def _pure_commitment_value(R, C, p):
+    """Brute force: the leader's best pure commitment, each type best-responding (ties to the leader)."""
+    best = -math.inf
+    for i in range(R.shape[1]):
+        total = 0.0
+        for l in range(R.shape[0]):
+            replies = np.flatnonzero(C[l, i] == C[l, i].max())
+            total += p[l] * R[l, i, replies].max()
+        best = max(best, total)
+    return best
+
+
+def _check_feasible_answer(res, R, C, p):
+    x = res.leader_strategy
+    assert x is not None and np.all(x >= -1e-12) and abs(x.sum() - 1) <= 1e-9
+    for l in range(R.shape[0]):   # each reported response is a best response to x
+        assert C[l, :, res.follower_actions[l]] @ x >= (C[l].T @ x).max() - 1e-6
+    value = sum(p[l] * R[l, :, res.follower_actions[l]] @ x for l in range(R.shape[0]))
+    assert res.leader_value == pytest.approx(value, abs=1e-9)
+    assert math.isfinite(res.leader_value) and math.isfinite(res.bound) and res.bound >= res.leader_value - 1e-7
+
+
+def test_best_pure_commitment_matches_brute_force():
+    for seed in range(5):
+        R, C, p = _random_bayesian(3, 4, 5, seed)
+        C = np.round(C, 1)  # ties in the follower's payoffs
+        i, actions, value = stackelberg._best_pure_commitment(R, C, p)
+        assert value == pytest.approx(_pure_commitment_value(R, C, p), abs=1e-12)
+        assert value == pytest.approx(sum(p[l] * R[l, i, actions[l]] for l in range(3)), abs=1e-12)
+
+
+def test_dobss_short_time_limit_returns_a_strategy():
+    # 6 types x 12 x 12: HiGHS needs seconds; a tiny limit used to return no strategy at all
+    R, C, p = _random_bayesian(6, 12, 12, 0)
+    res = stackelberg.bayesian(R, C, p, time_limit=1e-3)
+    assert res.status == Status.TIME_LIMIT and not res.success
+    _check_feasible_answer(res, R, C, p)
+    assert res.leader_value >= _pure_commitment_value(R, C, p) - 1e-9
+
+
+def test_dobss_without_incumbent_falls_back_to_the_best_pure_commitment(monkeypatch):
+    # Simulate HiGHS stopping before any incumbent (the start solution ignored): the result is the
+    # best pure commitment with status TIME_LIMIT and a valid (trivial) bound.
+    import dataclasses
+
+    from solvers.highs import LinearModel
+
+    real = LinearModel.solve
+
+    def no_incumbent(self, **kwargs):
+        res = real(self, **kwargs)
+        if not self.is_mip:
+            return res
+        return dataclasses.replace(res, status=Status.TIME_LIMIT, x=None, objective=math.nan, bound=math.inf,
+                                   message="kTimeLimit: no feasible solution found")
+
+    monkeypatch.setattr(LinearModel, "solve", no_incumbent)
+    R, C, p = _random_bayesian(3, 4, 4, 2)
+    res = stackelberg.bayesian(R, C, p, time_limit=1.0)
+    assert res.status == Status.TIME_LIMIT and res.params["heuristic"]
+    assert "pure-strategy commitment" in res.message
+    _check_feasible_answer(res, R, C, p)
+    assert res.leader_value == pytest.approx(_pure_commitment_value(R, C, p), abs=1e-12)
+    assert res.bound == pytest.approx(sum(p[l] * R[l].max() for l in range(3)))
+    assert np.count_nonzero(res.leader_strategy) == 1
+
+
+def test_dobss_optimum_unchanged_by_the_start_solution():
+    R, C, p = _random_bayesian(2, 4, 3, 5)
+    d = stackelberg.bayesian(R, C, p)
+    lp = stackelberg.bayesian(R, C, p, method="multiple_lps")
+    assert d.status == Status.OPTIMAL and d.leader_value == pytest.approx(lp.leader_value, abs=1e-7)
+    assert d.gap == pytest.approx(0.0, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------- validation of payoffs and options
+@pytest.mark.parametrize("bad", [1e308, -1e15, 1e25])
+def test_payoffs_beyond_the_highs_limit_raise_invalid_input(bad):
+    A = np.array([[1.0, 0.0], [0.0, 1.0]])
+    B = A.copy()
+    B[0, 1] = bad
+    with pytest.raises(InvalidInputError, match=r"solve\(\): game\[1\] must lie within"):
+        stackelberg.solve((A, B))
+    with pytest.raises(InvalidInputError, match=r"solve\(\): the payoffs of player 1 must lie within"):
+        stackelberg.solve(NormalFormGame.from_arrays(A, B))
+    for method in ("dobss", "multiple_lps"):
+        with pytest.raises(InvalidInputError, match=r"bayesian\(\): leader_payoffs must lie within"):
+            stackelberg.bayesian(B, A, [1.0], method=method)
+
+
+def test_complex_payoffs_raise_invalid_input():
+    A = np.array([[1.0, 0.0], [0.0, 1.0 + 1e-3j]])
+    with pytest.raises(InvalidInputError, match=r"solve\(\): game\[0\] must be real"):
+        stackelberg.solve((A, np.eye(2)))
+    with pytest.raises(InvalidInputError, match=r"bayesian\(\): follower_payoffs must be real"):
+        stackelberg.bayesian(np.eye(2), A, [1.0])
+    with pytest.raises(InvalidInputError, match=r"bayesian\(\): prior must be real"):
+        stackelberg.bayesian(np.eye(2), np.eye(2), [1.0 + 0j])
+
+
+def _highs_validates_values():
+    import solvers.highs
+
+    return hasattr(solvers.highs, "validate_highs_options")
+
+
+@pytest.mark.xfail(not _highs_validates_values(), strict=True,
+                   reason="needs solvers.highs.validate_highs_options (LinearModel.solve value checks)")
+@pytest.mark.parametrize("options", [{"presolve": 3}, {"mip_max_nodes": -5}, {"mip_feasibility_tolerance": "x"}])
+def test_invalid_option_values_raise_invalid_input(options):
+    g = NormalFormGame.from_arrays([[1, 3], [0, 2]], [[1, 0], [0, 1]])
+    R, C, p = _random_bayesian(2, 3, 3, 1)
+    with pytest.raises(InvalidInputError, match=str(list(options)[0])):
+        stackelberg.solve(g, options=options)
+    for method in ("dobss", "multiple_lps"):
+        with pytest.raises(InvalidInputError, match=str(list(options)[0])):
+            stackelberg.bayesian(R, C, p, method=method, options=options)
+
+
+def test_valid_options_pass_through_linear_model():
+    g = NormalFormGame.from_arrays([[1, 3], [0, 2]], [[1, 0], [0, 1]])
+    res = stackelberg.solve(g, options={"presolve": "off"})
+    assert res.params["options"] == {"presolve": "off"} and res.leader_value == pytest.approx(2.5)
