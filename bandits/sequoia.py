@@ -33,7 +33,6 @@ network as training ``n + m`` episodes in one go (single-threaded, deterministic
 from __future__ import annotations
 
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,7 +51,13 @@ from engine.validation import check_choice, check_int, check_real
 
 __all__ = ["Sequoia", "TrainingResult"]
 
-_FORMAT = "bandits.Sequoia/2"
+#: Checkpoint kind and state layout (:mod:`engine.checkpoint`); ``bandits.Sequoia/2`` was the earlier,
+#: unchecksummed plain-torch format, which is no longer read.
+_KIND = "bandits.Sequoia"
+_VERSION = 3
+_LEGACY = ("bandits.Sequoia/2",)
+_STATE_KEYS = ("config", "spec", "problem", "q", "q_target", "optimizer", "buffer", "memo", "rng", "counters",
+               "history", "stats")
 
 
 class _SequoiaConfig(TypedDict):
@@ -123,11 +128,13 @@ def _torch_threads(n: Optional[int]):
         torch.set_num_threads(prev)
 
 
-def _resolve_device(device: str) -> str:
+def _resolve_device(device: str, where: str) -> str:
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"{where}: device='cuda' requested but CUDA is not available")
     return device
 
 
@@ -271,7 +278,7 @@ class Sequoia:
                                                                           lower=0.0, lower_strict=True),
             "stability_weight": check_real(stability_weight, "stability_weight", where, lower=0.0),
         }
-        self.device = _resolve_device(device)
+        self.device = _resolve_device(device, where)
         self._seed = seed_obj
         self._rng_env = seed_obj.generator("sequoia:env")
         self._rng_agent = seed_obj.generator("sequoia:agent")
@@ -730,7 +737,6 @@ class Sequoia:
         memo_keys = list(self._target_memo.keys())
         J = self.problem.n_arms
         return {
-            "format": _FORMAT,
             "config": dict(self.config),
             "spec": self.problem.spec,
             "problem": {"name": self.problem.name, "n_arms": self.problem.n_arms, "n_states": self.problem.n_states,
@@ -751,62 +757,171 @@ class Sequoia:
         }
 
     def save(self, path: Any) -> None:
-        """Save a resumable checkpoint (``torch.save`` of :meth:`state_dict`, written atomically)."""
-        import torch
-        from engine.io import atomic_path
+        """Save a resumable checkpoint: :meth:`state_dict` in a versioned, SHA-256-checksummed
+        :mod:`engine.checkpoint` file (kind ``"bandits.Sequoia"``, version 3), written atomically."""
+        from engine import checkpoint
 
-        with atomic_path(os.fspath(path)) as tmp:
-            torch.save(self.state_dict(), tmp)
+        checkpoint.write(path, self.state_dict(), kind=_KIND, version=_VERSION)
 
     @classmethod
-    def load(cls, path: Any, problem: Optional[CoRMAB] = None, *, device: str = "auto") -> "Sequoia":
-        """Load a checkpoint written by :meth:`save` (``torch.load(weights_only=True)``).
+    def load(cls, path: Any, problem: Optional[CoRMAB] = None, *, device: str = "auto",
+             max_parameters: Optional[int] = None, max_bytes: Optional[int] = None) -> "Sequoia":
+        """Load a checkpoint written by :meth:`save`; the file is treated as untrusted input.
 
         ``problem`` may be omitted when the checkpoint's problem came from
         :func:`bandits.make_domain` (it is rebuilt from the stored spec).
+
+        Parameters
+        ----------
+        path : str or PathLike
+        problem : CoRMAB, optional
+        device : {"auto", "cpu", "cuda"}
+        max_parameters : int, optional
+            Refuse a file whose declared sizes imply a Q-network of more parameters, or a working
+            array (minibatch or warm-start inputs, enumerated actions) of more elements, than this
+            (default :data:`engine.checkpoint.MAX_PARAMETERS`, 10 million). Checked before
+            anything is allocated.
+        max_bytes : int, optional
+            Refuse larger files unread (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB).
+
+        Checked, each failure an :class:`~engine.errors.InvalidInputError` naming the file: the
+        container (:func:`engine.checkpoint.read`: checksum, format, kind, version; files in the
+        earlier unchecksummed ``"bandits.Sequoia/2"`` format are refused), the exact key sets, every
+        option's type and range (integer options at most :data:`engine.checkpoint.MAX_OPTION`;
+        ``threads`` is capped at this machine's CPU count), the problem's shape, the networks' and
+        optimizer's shapes, dtypes and finiteness, the replay buffer (shapes from ``buffer_size``,
+        states in range, 0/1 actions, finite rewards, discounts in [0, 1], counters within
+        capacity), the target memo, the RNG states, the counters, the history and the statistics.
         """
-        import torch
+        from engine import checkpoint
 
         where = "Sequoia.load()"
-        try:
-            data = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        except Exception as err:  # unreadable file, not a torch file, or unsafe content
-            raise InvalidInputError(f"{where}: cannot read checkpoint {path!r}: {err}") from err
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise InvalidInputError(f"{where}: {path!r} is not a Sequoia checkpoint")
+        check_choice(device, "device", where, ("auto", "cpu", "cuda"))
+        max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
+                                   "max_parameters", where, lower=1)
+        max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
+        ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes,
+                             legacy=_LEGACY)
+        return cls._from_checkpoint(ck, problem, device, max_parameters)
+
+    @classmethod
+    def _from_checkpoint(cls, ck: Any, problem: Optional[CoRMAB], device: str, max_parameters: int) -> "Sequoia":
+        from engine import checkpoint
+
+        big = checkpoint.MAX_OPTION
+        ck.mapping((), keys=_STATE_KEYS)
+        # -- declared sizes, checked before anything is built
+        ck.mapping("problem", keys=("name", "n_arms", "n_states", "n_actions"))
+        name = ck.get("problem.name")
+        if name is not None:
+            ck.string("problem.name")
+        J = ck.integer("problem.n_arms", lower=1, upper=big)
+        S = ck.integer("problem.n_states", lower=1, upper=127)   # states are stored as int8
+        n = ck.integer("problem.n_actions", lower=1, upper=big)
+        cfg = dict(ck.mapping("config", keys=tuple(_SequoiaConfig.__annotations__)))
+        enc = ck.string("config.state_encoding", ("onehot", "scaled"))
+        for key in ("action_selection", "train_selection", "device"):
+            ck.string(f"config.{key}")
+        ck.integer("config.seed", lower=0, upper=(1 << 128) - 1)
+        hidden = [ck.integer(("config", "hidden", i), lower=1, upper=big)
+                  for i in range(len(ck.sequence("config.hidden")))]
+        if not hidden:
+            ck.fail("config.hidden must not be empty")
+        for key in ("batch_size", "buffer_size", "horizon", "epsilon_decay_episodes", "target_update",
+                    "train_frequency", "learning_starts", "warm_start_steps", "enumerate_limit", "n_step",
+                    "gradient_steps", "warm_start_samples", "train_enumerate_limit"):
+            ck.integer(f"config.{key}", lower=0, upper=big)
+        for key in ("gamma", "lr", "epsilon_start", "epsilon_end", "stability_weight"):
+            ck.real(f"config.{key}")
+        for key in ("mip_time_limit", "reward_scale"):
+            if cfg[key] is not None:
+                ck.real(f"config.{key}")
+        ck.boolean("config.double_q")
+        cfg["threads"] = checkpoint.check_threads(cfg["threads"], "config.threads", ck.context)
+        n_in = n + (J * S if enc == "onehot" else J)
+        sizes = [n_in] + hidden + [1]
+        checkpoint.check_limit(sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])), max_parameters,
+                               "a Q-network with a number of parameters", context=ck.context)
+        for key in ("batch_size", "warm_start_samples"):
+            checkpoint.check_limit(cfg[key] * n_in, max_parameters, f"config.{key} x {n_in} network inputs",
+                                   context=ck.context)
+        if cfg["action_selection"] == "auto":
+            checkpoint.check_limit(cfg["enumerate_limit"] * n, max_parameters,
+                                   f"config.enumerate_limit x {n} actions", context=ck.context)
+        # -- replay buffer, memo, counters: shapes follow the declared sizes (the tensors are real data)
+        cap = ck.integer("config.buffer_size", lower=1, upper=big)
+        import torch
+
+        ck.mapping("buffer", keys=("s", "a", "r", "s2", "g", "n", "pos"))
+        ck.tensor("buffer.s", dtype=torch.int8, shape=(cap, J), lower=0, upper=S - 1)
+        ck.tensor("buffer.s2", dtype=torch.int8, shape=(cap, J), lower=0, upper=S - 1)
+        ck.tensor("buffer.a", dtype=torch.int8, shape=(cap, n), lower=0, upper=1)
+        ck.tensor("buffer.r", dtype=torch.float64, shape=(cap,))
+        ck.tensor("buffer.g", dtype=torch.float64, shape=(cap,), lower=0.0, upper=1.0)
+        buf_n = ck.integer("buffer.n", lower=0, upper=cap)
+        buf_pos = ck.integer("buffer.pos", lower=0, upper=cap - 1)
+        if buf_n < cap and buf_pos != buf_n:
+            ck.fail(f"buffer.pos ({buf_pos}) must equal buffer.n ({buf_n}) while the buffer is not full")
+        ck.mapping("memo", keys=("keys", "values"))
+        m = ck.tensor("memo.keys", dtype=torch.int8, lower=0, upper=S - 1)
+        if m.ndim != 2 or m.shape[1] != J:
+            ck.fail(f"memo.keys must have shape (*, {J}), got {tuple(m.shape)}")
+        ck.tensor("memo.values", dtype=torch.float64, shape=(m.shape[0],))
+        ck.mapping("counters", keys=("episodes_done", "env_steps", "grad_steps", "warm_started", "version",
+                                     "target_id"))
+        counters = {k: ck.integer(f"counters.{k}", lower=0, upper=1 << 62)
+                    for k in ("episodes_done", "env_steps", "grad_steps", "version", "target_id")}
+        warm = ck.boolean("counters.warm_started")
+        history = [ck.real(("history", i)) for i in range(len(ck.sequence("history", counters["episodes_done"])))]
+        ck.mapping("rng", keys=("env", "agent"))
+        # -- the problem
+        spec = ck.get("spec")
+        if spec is not None and not isinstance(spec, dict):
+            ck.fail(f"spec must be a dict or None, got {type(spec).__name__}")
         if problem is None:
-            if not data.get("spec"):
-                raise InvalidInputError(f"{where}: the checkpoint's problem was not made by make_domain; pass problem=")
+            if not spec:
+                ck.fail("the checkpoint's problem was not made by make_domain; pass problem=")
+            ck.string("spec.name")
+            if ck.get("spec.n_arms", J) != J or ck.get("spec.n_states", S) != S:
+                ck.fail(f"spec {spec!r:.200} does not match the problem's {J} arms and {S} states")
             from bandits.domains import domain_from_spec
 
-            problem = domain_from_spec(data["spec"])
-        info = data["problem"]
-        if (problem.n_arms, problem.n_states, problem.n_actions) != (info["n_arms"], info["n_states"],
-                                                                    info["n_actions"]):
-            raise InvalidInputError(f"{where}: problem shape {(problem.n_arms, problem.n_states, problem.n_actions)} "
-                                    f"differs from the checkpoint's {info}")
-        cfg = dict(data["config"])
+            try:
+                problem = domain_from_spec(spec)
+            except InvalidInputError as err:
+                ck.fail(f"spec: {err}")
+            except Exception as err:  # a malformed spec: never escape raw
+                ck.fail(f"spec does not build a problem ({type(err).__name__}: {err})")
+        if not isinstance(problem, CoRMAB):
+            raise InvalidInputError(f"{ck.where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
+        if (problem.n_arms, problem.n_states, problem.n_actions) != (J, S, n):
+            ck.fail(f"problem shape {(problem.n_arms, problem.n_states, problem.n_actions)} differs from the "
+                    f"checkpoint's {(J, S, n)}")
+        # -- the agent, then its state
         cfg["device"] = device
-        cfg.setdefault("stability_weight", 0.0)   # checkpoints from before the option trained without it
-        agent = cls(problem, **cfg)
-        agent.q.load_state_dict(data["q"])
-        agent.q_target.load_state_dict(data["q_target"])
-        agent.optimizer.load_state_dict(data["optimizer"])
-        b = data["buffer"]
+        try:
+            agent = cls(problem, **cfg)
+        except InvalidInputError as err:
+            ck.fail(f"config: {err}")
+        ck.load_module("q", agent.q)
+        ck.load_module("q_target", agent.q_target)
+        ck.load_optimizer("optimizer", agent.optimizer)
+        b = ck.get("buffer")
         agent._buf_s, agent._buf_a = b["s"].numpy().copy(), b["a"].numpy().copy()
         agent._buf_r, agent._buf_s2 = b["r"].numpy().copy(), b["s2"].numpy().copy()
         agent._buf_g = b["g"].numpy().copy()
-        agent._buf_n, agent._buf_pos = int(b["n"]), int(b["pos"])
-        keys = data["memo"]["keys"].numpy()
-        agent._target_memo = {keys[i].tobytes(): float(v) for i, v in enumerate(data["memo"]["values"].tolist())}
-        agent._rng_env.bit_generator.state = data["rng"]["env"]
-        agent._rng_agent.bit_generator.state = data["rng"]["agent"]
-        cnt = data["counters"]
-        agent.episodes_done, agent.env_steps = int(cnt["episodes_done"]), int(cnt["env_steps"])
-        agent.grad_steps, agent.warm_started = int(cnt["grad_steps"]), bool(cnt["warm_started"])
-        agent._version, agent._target_id = int(cnt["version"]), int(cnt["target_id"])
-        agent.history = list(data["history"])
-        agent.stats = {k: (int(v) if k != "solve_time" else float(v)) for k, v in data["stats"].items()}
+        agent._buf_n, agent._buf_pos = buf_n, buf_pos
+        keys = m.numpy()
+        agent._target_memo = {keys[i].tobytes(): float(v) for i, v in enumerate(ck.get("memo.values").tolist())}
+        ck.load_rng("rng.env", agent._rng_env)
+        ck.load_rng("rng.agent", agent._rng_agent)
+        agent.episodes_done, agent.env_steps = counters["episodes_done"], counters["env_steps"]
+        agent.grad_steps, agent.warm_started = counters["grad_steps"], warm
+        agent._version, agent._target_id = counters["version"], counters["target_id"]
+        agent.history = history
+        ck.mapping("stats", keys=list(agent.stats))
+        agent.stats = {k: (int(ck.real(("stats", k), lower=0.0)) if k != "solve_time"
+                           else ck.real(("stats", k), lower=0.0)) for k in agent.stats}
         return agent
 
 

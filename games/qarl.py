@@ -43,7 +43,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -61,6 +60,12 @@ __all__ = ["SCHEDULES", "CurriculumResult", "curriculum", "compare", "gamma_kl",
            "train_worst_case_adversary"]
 
 SCHEDULES = ("linear", "geometric", "self_paced", "rational", "fixed")
+
+#: Checkpoint kind and state layout of :meth:`QARLAgent.save` (:mod:`engine.checkpoint`). Files in
+#: the earlier ``"qarl-agent-1"`` format (a plain torch pickle) are refused.
+_KIND = "games.qarl.QARLAgent"
+_VERSION = 2
+_LEGACY = ("qarl-agent-1",)
 
 
 # ============================================================================ self-paced teacher
@@ -601,16 +606,15 @@ class QARLAgent:
         return self.protagonist.act(np.asarray(obs, dtype=np.float32), deterministic)
 
     def save(self, path: "str | os.PathLike[str]") -> None:
-        """Write the agent (networks, config, environment parameters) to one file, atomically."""
-        import torch
+        """Write the agent (networks, config, environment parameters) to one file, atomically: a
+        versioned, SHA-256-checksummed :mod:`engine.checkpoint` file (kind ``"games.qarl.QARLAgent"``,
+        version 2) that :func:`load` reads."""
+        from engine import checkpoint
 
-        from engine.io import atomic_path
-
-        payload = {"format": "qarl-agent-1", "config": self.config.to_dict(), "env_params": self.env_params,
-                   "protagonist": self.protagonist.state_dict(),
-                   "adversary": None if self.adversary is None else self.adversary.state_dict()}
-        with atomic_path(path) as tmp:
-            torch.save(payload, str(tmp))
+        state = {"config": self.config.to_dict(), "env_params": dict(self.env_params),
+                 "protagonist": self.protagonist.state_dict(),
+                 "adversary": None if self.adversary is None else self.adversary.state_dict()}
+        checkpoint.write(path, state, kind=_KIND, version=_VERSION)
 
 
 def _make_sac(env, cfg: TrainConfig, device, seed_obj, key: str, adversary: bool) -> _SAC:
@@ -623,38 +627,89 @@ def _make_sac(env, cfg: TrainConfig, device, seed_obj, key: str, adversary: bool
     return _SAC(env.obs_dim, 1, cfg.hidden, cfg.lr, cfg.gamma, cfg.tau, scale, 1 if adversary else 0, device, gen)
 
 
-def load(path: "str | os.PathLike[str]", *, device: Optional[str] = None) -> QARLAgent:
-    """Load an agent written by :meth:`QARLAgent.save`.
+def _sac_parameters(obs_dim: int, hidden: int, cond: int) -> int:
+    """Parameters of one :class:`_SAC` (actor and four critics), computed without building it."""
+    def mlp(i: int, o: int) -> int:
+        return (i + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * o
+
+    inp = obs_dim + cond
+    return mlp(inp, 2) + 4 * mlp(inp + 1, 1)
+
+
+def load(path: "str | os.PathLike[str]", *, device: Optional[str] = None, max_parameters: Optional[int] = None,
+         max_bytes: Optional[int] = None) -> QARLAgent:
+    """Load an agent written by :meth:`QARLAgent.save`; the file is treated as untrusted input.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    device : {"cpu", "cuda"}, optional
+        Where the networks live (default CPU).
+    max_parameters : int, optional
+        Refuse a file whose declared ``hidden`` width implies more network parameters (protagonist
+        and adversary together) than this (default :data:`engine.checkpoint.MAX_PARAMETERS`,
+        10 million); checked before any network is built.
+    max_bytes : int, optional
+        Refuse larger files unread (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB).
+
+    The container is checked by :func:`engine.checkpoint.read` (checksum, format, kind, version;
+    files in the earlier ``"qarl-agent-1"`` format, which was unpickled with
+    ``weights_only=False``, are refused), then the exact key sets, the config (as :func:`train`
+    validates it; integer options at most :data:`engine.checkpoint.MAX_OPTION`), the environment
+    parameters, and every network's keys, shapes, dtypes and finite values. Every failure is an
+    :class:`~engine.errors.InvalidInputError` naming the file.
 
     Examples
     --------
     >>> # agent = load("agent.pt"); agent.act([0.5, 0.0])
     """
-    import torch
-
+    from engine import checkpoint
     from games.envs import AdversarialPointMass
 
     where = "load()"
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidInputError(f"{where}: no agent file at {str(path)!r}")
+    if device is not None:
+        check_choice(device, "device", where, ("cpu", "cuda"))
+    max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
+                               "max_parameters", where, lower=1)
+    max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
+    ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes,
+                         legacy=_LEGACY)
+    ck.mapping((), keys=("config", "env_params", "protagonist", "adversary"))
+    raw = ck.mapping("config", keys=tuple(TrainConfig.__dataclass_fields__))
+    for name in ("total_steps", "warmup", "batch_size", "hidden", "update_every"):
+        ck.integer(f"config.{name}", upper=checkpoint.MAX_OPTION)
+    cfg = _validate_config(None, raw, f"{ck.context}: config")
+    env_raw = ck.mapping("env_params", keys=tuple(AdversarialPointMass().params()))
+    ck.integer("env_params.horizon", upper=checkpoint.MAX_OPTION)
     try:
-        payload = torch.load(str(p), map_location="cpu", weights_only=False)
-    except Exception as err:  # corrupt file
-        raise InvalidInputError(f"{where}: {str(path)!r} is not a saved QARL agent ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != "qarl-agent-1":
-        raise InvalidInputError(f"{where}: {str(path)!r} is not a saved QARL agent")
-    cfg = TrainConfig(**payload["config"])
-    env = AdversarialPointMass(**payload["env_params"])
+        env = AdversarialPointMass(**env_raw)
+    except InvalidInputError as err:
+        ck.fail(f"env_params: {err}")
+    adversary = ck.get("adversary")
+    if (adversary is None) != (cfg.mode == "none"):
+        ck.fail(f"adversary must be {'None' if cfg.mode == 'none' else 'saved'} for mode {cfg.mode!r}")
+    total = _sac_parameters(env.obs_dim, cfg.hidden, 0) + (0 if adversary is None else
+                                                           _sac_parameters(env.obs_dim, cfg.hidden, 1))
+    checkpoint.check_limit(total, max_parameters, f"networks of hidden={cfg.hidden} with a number of parameters",
+                           context=ck.context)
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"{where}: device='cuda' requested but CUDA is not available")
     dev = torch.device(device or "cpu")
     seed_obj = resolve_seed(0)
+    nets = ("actor", "q1", "q2", "q1_t", "q2_t")
     prot = _make_sac(env, cfg, dev, seed_obj, "protagonist", False)
-    prot.load_state_dict(payload["protagonist"])
+    ck.mapping("protagonist", keys=nets)
+    for n in nets:
+        ck.load_module(("protagonist", n), getattr(prot, n))
     adv = None
-    if payload["adversary"] is not None:
+    if adversary is not None:
         adv = _make_sac(env, cfg, dev, seed_obj, "adversary", True)
-        adv.load_state_dict(payload["adversary"])
-    return QARLAgent(payload["env_params"], cfg, prot, adv)
+        ck.mapping("adversary", keys=nets)
+        for n in nets:
+            ck.load_module(("adversary", n), getattr(adv, n))
+    return QARLAgent(env.params(), cfg, prot, adv)
 
 
 def _device(cfg: TrainConfig):

@@ -36,7 +36,6 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.events import Iteration, Progress, emit
-from engine.io import atomic_path
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
@@ -44,6 +43,11 @@ from engine.validation import check_choice, check_int, check_real, check_time_li
 from planning.objectives import GraphCoverage, SubmodularFunction
 
 __all__ = ["GridWorld", "SubPO", "ModularRL", "Rollout", "SubPOResult", "ACTIONS"]
+
+#: Checkpoint kind and state layout of :meth:`SubPO.save` (:mod:`engine.checkpoint`); files of the
+#: earlier plain ``torch.save`` format are refused.
+_KIND = "planning.subrl.SubPO"
+_VERSION = 2
 
 #: The five actions of :class:`GridWorld`: (row step, column step).
 ACTIONS = (("stay", 0, 0), ("up", -1, 0), ("down", 1, 0), ("left", 0, -1), ("right", 0, 1))
@@ -535,30 +539,81 @@ class SubPO:
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
-        """Write the policy and its settings to ``path`` (atomically)."""
-        torch = _torch()
+        """Write the policy and its settings to ``path`` (atomically): a versioned,
+        SHA-256-checksummed :mod:`engine.checkpoint` file (kind ``"planning.subrl.SubPO"``, version 2)."""
+        from engine import checkpoint
+
         state = {"config": {"policy": self.policy_kind, "reward": self.reward, "lr": self.lr,
                             "batch_size": self.batch_size, "baseline": self.baseline,
                             "entropy_coef": self.entropy_coef, "hidden": self.hidden, "seed": self.seed.root,
                             "threads": self.threads,
                             "grid": [self.env.rows, self.env.cols], "horizon": self.env.horizon},
                  "params": [p.detach().cpu() for p in self.parameters()]}
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
+        checkpoint.write(path, state, kind=_KIND, version=_VERSION)
 
     @classmethod
-    def load(cls, path: Any, env: GridWorld, *, device: str = "auto") -> "SubPO":
-        """Rebuild an agent written by :meth:`save` for ``env`` (same grid and horizon)."""
+    def load(cls, path: Any, env: GridWorld, *, device: str = "auto", max_parameters: Optional[int] = None,
+             max_bytes: Optional[int] = None) -> "SubPO":
+        """Rebuild an agent written by :meth:`save` for ``env`` (same grid and horizon).
+
+        The file is treated as untrusted input: the container is checked by
+        :func:`engine.checkpoint.read` (checksum, format, kind, version; files of the earlier plain
+        torch format are refused), then the exact key sets, every option's type and range,
+        ``threads`` (capped at this machine's CPU count), and the parameters' number, shapes, dtypes
+        and finite values. ``max_parameters`` (default :data:`engine.checkpoint.MAX_PARAMETERS`,
+        10 million) bounds the policy's parameters and a rollout batch's network inputs, checked
+        before anything is built; ``max_bytes`` (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB)
+        the file size. Every failure is an :class:`~engine.errors.InvalidInputError` naming the file.
+        """
+        from engine import checkpoint
+
         torch = _torch()
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        cfg = dict(state["config"])
-        if list(cfg.pop("grid")) != [env.rows, env.cols] or cfg.pop("horizon") != env.horizon:
-            raise InvalidInputError(f"{cls.__name__}.load(): the saved policy was trained on another grid or horizon")
+        where = f"{cls.__name__}.load()"
+        if not isinstance(env, GridWorld):
+            raise InvalidInputError(f"{where}: env must be a GridWorld, got {type(env).__name__}")
+        check_choice(device, "device", where, ("auto", "cpu", "cuda"))
+        max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
+                                   "max_parameters", where, lower=1)
+        max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
+        ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes)
+        ck.mapping((), keys=("config", "params"))
+        cfg = dict(ck.mapping("config", keys=("policy", "reward", "lr", "batch_size", "baseline", "entropy_coef",
+                                              "hidden", "seed", "threads", "grid", "horizon")))
+        grid = [ck.integer(("config", "grid", i)) for i in range(len(ck.sequence("config.grid", 2)))]
+        horizon = ck.integer("config.horizon")
+        cfg.pop("grid"), cfg.pop("horizon")
+        if grid != [env.rows, env.cols] or horizon != env.horizon:
+            raise InvalidInputError(f"{where}: the saved policy was trained on another grid or horizon "
+                                    f"({grid}, horizon {horizon}; env: {[env.rows, env.cols]}, horizon {env.horizon})")
+        kind = ck.string("config.policy", ("markov", "history"))
+        ck.string("config.reward", ("submodular", "modular"))
+        hidden = ck.integer("config.hidden", lower=1, upper=checkpoint.MAX_OPTION)
+        batch = ck.integer("config.batch_size", lower=2, upper=checkpoint.MAX_OPTION)
+        ck.integer("config.seed", lower=0, upper=(1 << 128) - 1)
+        ck.real("config.lr")
+        ck.real("config.entropy_coef")
+        ck.boolean("config.baseline")
+        cfg["threads"] = checkpoint.check_threads(cfg["threads"], "config.threads", ck.context)
+        T, S = env.horizon, env.n_states
+        width = 2 * S + T
+        n_par = T * S * 5 if kind == "markov" else (width + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * 5
+        checkpoint.check_limit(n_par, max_parameters, f"a {kind} policy with a number of parameters",
+                               context=ck.context)
+        checkpoint.check_limit(batch * width, max_parameters, f"config.batch_size x {width} network inputs",
+                               context=ck.context)
+        params = ck.sequence("params")
         if cls is ModularRL:
             cfg.pop("reward")
-        agent = cls(env, device=device, **cfg)
+        try:
+            agent = cls(env, device=device, **cfg)
+        except InvalidInputError as err:
+            ck.fail(f"config: {err}")
+        mine = agent.parameters()
+        if len(params) != len(mine):
+            ck.fail(f"params must hold {len(mine)} tensors for a {kind} policy, got {len(params)}")
+        vals = [ck.tensor(("params", i), dtype=p.dtype, shape=tuple(p.shape)) for i, p in enumerate(mine)]
         with torch.no_grad():
-            for p, v in zip(agent.parameters(), state["params"]):
+            for p, v in zip(mine, vals):
                 p.copy_(v.to(p.device))
         return agent
 

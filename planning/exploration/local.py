@@ -28,7 +28,6 @@ checkpoints, and uses CUDA when available.
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,10 @@ N_FEATURES = 8
 
 #: What a greedy score divides by the cost: the frontier utility or the information-weighted gain.
 VALUES = ("frontier", "gain")
+#: Checkpoint kind and state layout of :meth:`LearnedPolicy.save` (:mod:`engine.checkpoint`); files
+#: of the earlier plain ``torch.save`` format are refused.
+_KIND = "planning.exploration.LearnedPolicy"
+_VERSION = 2
 
 
 def greedy_scores(state: Any, cand: np.ndarray, waypoint: Optional[int], beta: float, value: str = "frontier"
@@ -316,8 +319,7 @@ class LearnedPolicy:
     beta : float
         Waypoint weight of the greedy prior.
     value : {"gain", "frontier"}
-        What the greedy prior divides by the cost (see :class:`UtilityGreedy`; checkpoints saved
-        before this option existed load with ``"frontier"``, the rule they were trained with).
+        What the greedy prior divides by the cost (see :class:`UtilityGreedy`; saved with the policy).
     temperature : float
         Softmax temperature of the greedy log-score when sampling during training.
     device : str, optional
@@ -369,35 +371,56 @@ class LearnedPolicy:
                 "temperature": self.temperature, "seed": self.seed}
 
     def save(self, path: Any) -> Path:
-        """Write the weights and configuration with ``torch.save`` (atomically)."""
-        import torch
-
-        from engine.io import atomic_path
+        """Write the weights and configuration (atomically) as a versioned, SHA-256-checksummed
+        :mod:`engine.checkpoint` file (kind ``"planning.exploration.LearnedPolicy"``, version 2)."""
+        from engine import checkpoint
 
         state = {"config": self.config(), "trained_episodes": self.trained_episodes,
                  "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
-        with atomic_path(path, suffix=".pt") as tmp:
-            torch.save(state, tmp)
-        return Path(path)
+        return checkpoint.write(path, state, kind=_KIND, version=_VERSION)
 
     @classmethod
-    def load(cls, path: Any, *, device: Optional[str] = None) -> "LearnedPolicy":
-        """Read a policy written by :meth:`save`."""
-        import torch
+    def load(cls, path: Any, *, device: Optional[str] = None, max_parameters: Optional[int] = None,
+             max_bytes: Optional[int] = None) -> "LearnedPolicy":
+        """Read a policy written by :meth:`save`; the file is treated as untrusted input.
 
-        p = Path(path)
-        if not p.is_file():
-            raise InvalidInputError(f"LearnedPolicy.load(): no such file {str(p)!r}")
+        The container is checked by :func:`engine.checkpoint.read` (checksum, format, kind,
+        version; files of the earlier plain ``torch.save`` format are refused), then the exact key
+        sets, every option's type and range, and the weights' keys, shapes, dtypes and finite
+        values. ``max_parameters`` (default :data:`engine.checkpoint.MAX_PARAMETERS`, 10 million)
+        bounds the network the declared ``hidden`` width implies, checked before it is built;
+        ``max_bytes`` (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB) the file size. Every
+        failure is an :class:`~engine.errors.InvalidInputError` naming the file.
+        """
+        from engine import checkpoint
+
+        where = "LearnedPolicy.load()"
+        if device is not None and not isinstance(device, str):
+            raise InvalidInputError(f"{where}: device must be a string or None, got {device!r}")
+        max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
+                                   "max_parameters", where, lower=1)
+        max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
+        ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes)
+        ck.mapping((), keys=("config", "trained_episodes", "state_dict"))
+        cfg = dict(ck.mapping("config", keys=("hidden", "n_candidates", "beta", "value", "temperature", "seed")))
+        hidden = ck.integer("config.hidden", lower=1, upper=checkpoint.MAX_OPTION)
+        ck.integer("config.n_candidates", lower=1, upper=checkpoint.MAX_OPTION)
+        ck.integer("config.seed", lower=0, upper=(1 << 128) - 1)
+        ck.string("config.value", VALUES)
+        ck.real("config.beta")
+        ck.real("config.temperature")
+        episodes = ck.integer("trained_episodes", lower=0, upper=1 << 62)
+        n_par = (2 * N_FEATURES + 1) * hidden + (hidden + 1) * hidden + hidden + 1
+        checkpoint.check_limit(n_par, max_parameters, "a network with a number of parameters", context=ck.context)
         try:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-            cfg = {"value": "frontier", **dict(state["config"])}
             pol = cls(**cfg, device=device)
-            pol.net.load_state_dict(state["state_dict"])
-            pol._np_cache = None
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
-            raise InvalidInputError(f"LearnedPolicy.load(): cannot read {str(p)!r}: {err}") from err
-        pol.net.to(pol.device)
-        pol.trained_episodes = int(state.get("trained_episodes", 0))
+        except InvalidInputError as err:
+            ck.fail(f"config: {err}")
+        except (RuntimeError, AssertionError, ValueError) as err:  # torch refuses the device
+            raise InvalidInputError(f"{where}: cannot use device {device!r} ({err})") from err
+        ck.load_module("state_dict", pol.net)
+        pol._np_cache = None
+        pol.trained_episodes = episodes
         return pol
 
     @classmethod

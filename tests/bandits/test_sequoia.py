@@ -1,3 +1,7 @@
+import copy
+import io
+import pickle
+
 import numpy as np
 import pytest
 
@@ -140,3 +144,155 @@ def test_stability_penalty_makes_the_network_mip_stable(tmp_path):
     assert Sequoia.load(tmp_path / "a.pt").stability_weight == 0.1
     with pytest.raises(InvalidInputError, match="stability_weight"):
         Sequoia(problem, stability_weight=-1.0)
+
+
+# ---------------------------------------------------------------------------- checkpoints are untrusted input
+class _Payload:
+    """Unpickling this creates ``marker``: proof that a loader ran code from a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _tiny_agent():
+    problem = make_domain("budget", n_arms=4, budget=1, seed=0)
+    agent = Sequoia(problem, seed=0, hidden=(8,), horizon=3, warm_start_steps=5, warm_start_samples=16,
+                    learning_starts=4, batch_size=4, buffer_size=16, target_update=2)
+    agent.train(episodes=2)
+    return agent
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    agent = _tiny_agent()
+    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    agent.save(path)
+    return agent, path
+
+
+def test_checkpoint_round_trip_is_exact(tiny_checkpoint):
+    import torch
+
+    agent, path = tiny_checkpoint
+    back = Sequoia.load(path)
+    for k, v in agent.q.state_dict().items():
+        assert torch.equal(v, back.q.state_dict()[k])
+    assert back.history == agent.history and back._buf_n == agent._buf_n
+    assert back._rng_agent.bit_generator.state == agent._rng_agent.bit_generator.state
+    assert back.stats == agent.stats and back._target_memo == agent._target_memo
+
+
+def test_load_never_runs_pickled_code(tmp_path):
+    import torch
+
+    from engine import checkpoint
+
+    marker = tmp_path / "ran"
+    old = tmp_path / "old.pt"
+    torch.save({"format": "bandits.Sequoia/2", "x": _Payload(marker)}, old)
+    with pytest.raises(InvalidInputError, match="bandits.Sequoia/2"):
+        Sequoia.load(old)
+    (tmp_path / "raw.pkl").write_bytes(pickle.dumps(_Payload(marker)))
+    with pytest.raises(InvalidInputError, match="raw.pkl"):
+        Sequoia.load(tmp_path / "raw.pkl")
+    buf = io.BytesIO()
+    torch.save({"config": _Payload(marker)}, buf)       # inside a container with a valid checksum
+    payload = buf.getvalue()
+    header = {"format": checkpoint.FORMAT, "format_version": 1, "kind": "bandits.Sequoia", "version": 3,
+              "size": len(payload)}
+    header["sha256"] = checkpoint._digest(header, payload)
+    (tmp_path / "forged.pt").write_bytes(checkpoint.MAGIC + checkpoint._header_bytes(header) + b"\n" + payload)
+    with pytest.raises(InvalidInputError, match="weights_only"):
+        Sequoia.load(tmp_path / "forged.pt")
+    assert not marker.exists()
+
+
+def test_corrupted_checkpoints_are_refused(tiny_checkpoint, tmp_path):
+    _, path = tiny_checkpoint
+    good = path.read_bytes()
+    bad = tmp_path / "bad.pt"
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        data = bytearray(good)
+        i = int(rng.integers(len(data)))
+        data[i] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            Sequoia.load(bad)
+    for cut in (0, 30, len(good) // 3, len(good) - 1):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            Sequoia.load(bad)
+
+
+def _forge(tmp_path, agent, mutate):
+    """A checkpoint with a valid checksum whose state ``mutate`` changed (what a forger can write)."""
+    from bandits import sequoia
+    from engine import checkpoint
+
+    state = copy.deepcopy(agent.state_dict())
+    mutate(state)
+    return checkpoint.write(tmp_path / "forged.pt", state, kind=sequoia._KIND, version=sequoia._VERSION)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda s: s.pop("memo"), "missing"),
+    (lambda s: s["config"].pop("gamma"), "config has the wrong keys"),
+    (lambda s: s["q"].__setitem__("0.weight", s["q"]["0.weight"][:, :-1].clone()), "q.0.weight must have shape"),
+    (lambda s: s["q"]["0.weight"].__setitem__((0, 0), float("nan")), "q.0.weight holds NaN"),
+    (lambda s: s["q_target"]["2.bias"].fill_(float("inf")), "q_target.2.bias holds NaN or infinite"),
+    (lambda s: s["buffer"].__setitem__("n", 17), r"buffer.n must be in \[0, 16\]"),
+    (lambda s: s["buffer"].__setitem__("pos", -1), "buffer.pos"),
+    (lambda s: s["buffer"]["s"].__setitem__((0, 0), 9), "buffer.s holds values above"),
+    (lambda s: s["buffer"].__setitem__("r", s["buffer"]["r"][:3].clone()), "buffer.r must have shape"),
+    (lambda s: s["rng"]["env"].__setitem__("bit_generator", "MT19937"), "rng.env.bit_generator"),
+    (lambda s: s["rng"]["agent"]["state"].__setitem__("inc", "x"), "rng.agent.state.inc must be an integer"),
+    (lambda s: s["counters"].__setitem__("episodes_done", "2"), "counters.episodes_done must be an integer"),
+    (lambda s: s["history"].append(0.5), "history must have 2 items"),
+    (lambda s: s["config"].__setitem__("batch_size", 1.5), "config.batch_size must be an integer"),
+    (lambda s: s["config"].__setitem__("gamma", 7.0), "config: Sequoia\\(\\): gamma must be <= 1"),
+    (lambda s: s["config"].__setitem__("buffer_size", 10**9), "config.buffer_size"),
+    (lambda s: s["problem"].__setitem__("n_actions", 5), r"buffer.a must have shape \(16, 5\)"),
+    (lambda s: s["problem"].__setitem__("n_states", 5), "problem shape"),
+    (lambda s: s["spec"].__setitem__("n_arms", "many"), "spec"),
+    (lambda s: s["optimizer"]["param_groups"][0].__setitem__("lr", float("nan")), "optimizer.param_groups.0.lr"),
+    (lambda s: s["stats"].pop("solves"), "stats has the wrong keys"),
+    (lambda s: s.__setitem__("stats", [1, 2]), "stats must be a dict"),
+])
+def test_structural_problems_are_invalid_input(tiny_checkpoint, tmp_path, mutate, match):
+    agent, _ = tiny_checkpoint
+    with pytest.raises(InvalidInputError, match=match):
+        Sequoia.load(_forge(tmp_path, agent, mutate))
+
+
+def test_declared_sizes_are_checked_before_anything_is_built(tiny_checkpoint, tmp_path, monkeypatch):
+    agent, path = tiny_checkpoint
+    forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("hidden", [20000, 20000]))
+
+    def must_not_build(self, rng):
+        raise AssertionError("the network was built before the size check")
+
+    monkeypatch.setattr(Sequoia, "_build_networks", must_not_build)
+    with pytest.raises(InvalidInputError, match="max_parameters=10,000,000"):
+        Sequoia.load(forged)
+    forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("warm_start_samples", 10**6))
+    with pytest.raises(InvalidInputError, match="warm_start_samples"):
+        Sequoia.load(forged)
+    with pytest.raises(InvalidInputError, match="max_parameters"):
+        Sequoia.load(path, max_parameters=10)
+    with pytest.raises(InvalidInputError, match="max_bytes"):
+        Sequoia.load(path, max_bytes=100)
+    monkeypatch.undo()
+    assert Sequoia.load(path, max_parameters=100_000).episodes_done == 2
+
+
+def test_cuda_without_cuda_is_invalid_input(trap3):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(InvalidInputError, match="CUDA is not available"):
+        Sequoia(trap3, device="cuda")

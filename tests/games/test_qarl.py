@@ -162,3 +162,116 @@ def test_qarl_protagonist_is_more_robust_than_no_adversary():
     res = {m: train(env, mode=m, total_steps=6000, seed=0) for m in ("qarl", "none")}
     rob = {m: evaluate_robustness(r.agent, adversary_steps=3000, seed=1) for m, r in res.items()}
     assert rob["qarl"].worst_case_return >= rob["none"].worst_case_return - 1.0
+
+
+# ---------------------------------------------------------------------------- checkpoints are untrusted input
+class _Payload:
+    """Unpickling this creates ``marker``: proof that a loader ran code from a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture(scope="module")
+def tiny_agent(tmp_path_factory):
+    pytest.importorskip("torch")
+    from games.envs import AdversarialPointMass
+    from games.qarl import train
+
+    agent = train(AdversarialPointMass(), seed=0, total_steps=60, warmup=50, batch_size=4, hidden=4).agent
+    path = tmp_path_factory.mktemp("qarl") / "agent.pt"
+    agent.save(path)
+    return agent, path
+
+
+def test_load_never_runs_pickled_code(tmp_path):
+    torch = pytest.importorskip("torch")
+    from games.qarl import load
+
+    marker = tmp_path / "ran"
+    old = tmp_path / "old.pt"        # the issue's reproduction: the previous loader ran this
+    torch.save({"format": "qarl-agent-1", "x": _Payload(marker)}, old)
+    with pytest.raises(InvalidInputError, match="load\\(\\).*qarl-agent-1"):
+        load(old)
+    assert not marker.exists()
+
+
+def test_corrupted_agent_files_are_refused(tiny_agent, tmp_path):
+    from games.qarl import load
+
+    _, path = tiny_agent
+    good = path.read_bytes()
+    bad = tmp_path / "bad.pt"
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        data = bytearray(good)
+        i = int(rng.integers(len(data)))
+        data[i] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            load(bad)
+    for cut in (0, 25, len(good) // 2, len(good) - 1):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            load(bad)
+
+
+def _forge(tmp_path, agent, mutate):
+    """A file with a valid checksum whose state ``mutate`` changed (what a forger can write)."""
+    import copy
+
+    from engine import checkpoint
+    from games import qarl
+
+    state = copy.deepcopy({"config": agent.config.to_dict(), "env_params": dict(agent.env_params),
+                           "protagonist": agent.protagonist.state_dict(),
+                           "adversary": agent.adversary.state_dict()})
+    mutate(state)
+    return checkpoint.write(tmp_path / "forged.pt", state, kind=qarl._KIND, version=qarl._VERSION)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda s: s.pop("adversary"), "missing"),
+    (lambda s: s["protagonist"].pop("q2"), "protagonist has the wrong keys"),
+    (lambda s: s["protagonist"]["actor"].pop("0.bias"), "protagonist.actor has the wrong keys"),
+    (lambda s: s["protagonist"]["actor"].__setitem__("0.weight", s["protagonist"]["actor"]["0.weight"].t().contiguous()),
+     "protagonist.actor.0.weight must have shape"),
+    (lambda s: s["adversary"]["q1"]["2.weight"].__setitem__((0, 0), float("nan")), "adversary.q1.2.weight holds NaN"),
+    (lambda s: s["config"].__setitem__("mode", "minimax"), "config: unknown mode"),
+    (lambda s: s["config"].__setitem__("extra", 1), "config has the wrong keys"),
+    (lambda s: s["env_params"].__setitem__("mass", -1.0), "env_params: .*mass"),
+    (lambda s: s["env_params"].__setitem__("horizon", 10**12), "env_params.horizon"),
+    (lambda s: s.__setitem__("adversary", None), "adversary must be saved"),
+    (lambda s: s.__setitem__("config", "qarl"), "config must be a dict"),
+])
+def test_structural_problems_are_invalid_input(tiny_agent, tmp_path, mutate, match):
+    from games.qarl import load
+
+    agent, _ = tiny_agent
+    with pytest.raises(InvalidInputError, match=match):
+        load(_forge(tmp_path, agent, mutate))
+
+
+def test_declared_sizes_are_checked_before_networks_are_built(tiny_agent, tmp_path, monkeypatch):
+    from games import qarl
+
+    agent, path = tiny_agent
+    forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("hidden", 20000))
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("a network was built before the size check")
+
+    monkeypatch.setattr(qarl, "_make_sac", must_not_build)
+    with pytest.raises(InvalidInputError, match="max_parameters=10,000,000"):
+        qarl.load(forged)
+    with pytest.raises(InvalidInputError, match="max_parameters"):
+        qarl.load(path, max_parameters=100)
+    with pytest.raises(InvalidInputError, match="device"):
+        qarl.load(path, device="tpu")
+    monkeypatch.undo()
+    back = qarl.load(path, max_parameters=10_000)
+    for obs in ([0.5, 0.0], [-1.0, 0.3]):
+        np.testing.assert_array_equal(back.act(obs), agent.act(obs))

@@ -216,3 +216,103 @@ def test_bad_input():
         SubPO(env, lr=0)
     with pytest.raises(InvalidInputError, match="reward"):
         ModularRL(env, reward="submodular")
+
+
+# ---------------------------------------------------------------------------- checkpoints are untrusted input
+class _Payload:
+    """Unpickling this creates ``marker``: proof that a loader ran code from a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _saved(tmp_path, policy="history"):
+    env = GridWorld((3, 3), horizon=4)
+    agent = SubPO(env, policy=policy, hidden=4, batch_size=4, seed=1)
+    agent.train(2)
+    path = tmp_path / f"{policy}.pt"
+    agent.save(path)
+    return env, agent, path
+
+
+def test_load_refuses_pickles_without_running_them(tmp_path):
+    import pickle
+
+    env = GridWorld((3, 3), horizon=4)
+    marker = tmp_path / "ran"
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"config": _Payload(marker)}))
+    with pytest.raises(InvalidInputError, match="SubPO.load\\(\\).*plain.pkl"):
+        SubPO.load(tmp_path / "plain.pkl", env)
+    torch.save({"config": {}, "params": [], "x": _Payload(marker)}, tmp_path / "old.pt")
+    with pytest.raises(InvalidInputError, match="plain torch/pickle"):
+        SubPO.load(tmp_path / "old.pt", env)
+    assert not marker.exists()
+
+
+def test_corrupted_policy_files_are_refused(tmp_path):
+    env, _, path = _saved(tmp_path)
+    good = path.read_bytes()
+    bad = tmp_path / "bad.pt"
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        data = bytearray(good)
+        i = int(rng.integers(len(data)))
+        data[i] ^= int(rng.integers(1, 256))
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            SubPO.load(bad, env)
+    for cut in (0, 25, len(good) // 2, len(good) - 1):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(InvalidInputError, match="bad.pt"):
+            SubPO.load(bad, env)
+
+
+def _forge(tmp_path, path, mutate):
+    """``path``'s state changed by ``mutate``, rewritten with a valid checksum (what a forger can write)."""
+    from engine import checkpoint
+    from planning import subrl
+
+    state = checkpoint.read(path, kind=subrl._KIND, versions=subrl._VERSION, where="test").state
+    mutate(state)
+    return checkpoint.write(tmp_path / "forged.pt", state, kind=subrl._KIND, version=subrl._VERSION)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda s: s.pop("params"), "missing"),
+    (lambda s: s["config"].pop("lr"), "config has the wrong keys"),
+    (lambda s: s["params"].pop(), "params must hold 6 tensors"),
+    (lambda s: s["params"].__setitem__(0, s["params"][0][:2].clone()), r"params.0 must have shape"),
+    (lambda s: s["params"][2].__setitem__((0, 0), float("nan")), "params.2 holds NaN"),
+    (lambda s: s["params"].__setitem__(1, s["params"][1].double()), "params.1 must have dtype"),
+    (lambda s: s["config"].__setitem__("policy", "oracle"), "config.policy"),
+    (lambda s: s["config"].__setitem__("lr", -1.0), "config: SubPO\\(\\): lr"),
+    (lambda s: s["config"].__setitem__("baseline", "yes"), "config.baseline"),
+    (lambda s: s["config"].__setitem__("batch_size", 10**9), "config.batch_size"),
+    (lambda s: s["config"].__setitem__("horizon", 5), "another grid or horizon"),
+])
+def test_structural_problems_are_invalid_input(tmp_path, mutate, match):
+    env, _, path = _saved(tmp_path)
+    with pytest.raises(InvalidInputError, match=match):
+        SubPO.load(_forge(tmp_path, path, mutate), env)
+
+
+def test_declared_sizes_are_checked_before_the_policy_is_built(tmp_path, monkeypatch):
+    env, agent, path = _saved(tmp_path)
+    forged = _forge(tmp_path, path, lambda s: s["config"].__setitem__("hidden", 10**6))
+
+    def must_not_build(self):
+        raise AssertionError("the policy was built before the size check")
+
+    monkeypatch.setattr(SubPO, "_build_policy", must_not_build)
+    with pytest.raises(InvalidInputError, match="max_parameters=10,000,000"):
+        SubPO.load(forged, env)
+    with pytest.raises(InvalidInputError, match="max_parameters"):
+        SubPO.load(path, env, max_parameters=50)
+    monkeypatch.undo()
+    back = SubPO.load(path, env, device="cpu")
+    for p, q in zip(back.parameters(), agent.parameters()):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+    assert back.act(4, 1, visited=[0, 4]) == agent.act(4, 1, visited=[0, 4])
