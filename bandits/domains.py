@@ -54,7 +54,7 @@ from bandits.arms import Arms, InterventionArms, MultiStateArms
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
-from engine.validation import as_float_array, as_int_array, check_choice, check_int
+from engine.validation import as_float_array, as_int_array, check_choice, check_int, check_real
 
 if TYPE_CHECKING:
     from solvers.feasible_set import FeasibleSet
@@ -77,10 +77,16 @@ def default_arms(n_arms: int, budget: int, rng: np.random.Generator, *, n_states
     """The paper's default birth–death arms (see the module docstring); any array can be given."""
     J = n_arms
     S = check_int(n_states, "n_states", where, lower=2)
-    pp = rng.uniform(*p_passive_range, size=J)
-    pa = rng.uniform(*p_active_range, size=J)
-    tops = np.where(np.arange(J) < budget, rng.choice(np.asarray(good_top, float), size=J),
-                    rng.choice(np.asarray(bad_top, float), size=J))
+    lo_p, hi_p = _probability_range(p_passive_range, "p_passive_range", where)
+    lo_a, hi_a = _probability_range(p_active_range, "p_active_range", where)
+    good = as_float_array(good_top, "good_top", where, ndim=1)
+    bad = as_float_array(bad_top, "bad_top", where, ndim=1)
+    for label, arr in (("good_top", good), ("bad_top", bad)):
+        if arr.size == 0:
+            raise InvalidInputError(f"{where}: {label} must hold at least one reward, got {arr.tolist()}")
+    pp = rng.uniform(lo_p, hi_p, size=J)
+    pa = rng.uniform(lo_a, hi_a, size=J)
+    tops = np.where(np.arange(J) < budget, rng.choice(good, size=J), rng.choice(bad, size=J))
     if p_passive is not None:
         pp = as_float_array(p_passive, "p_passive", where, shape=(J,))
     if p_active is not None:
@@ -94,6 +100,21 @@ def default_arms(n_arms: int, budget: int, rng: np.random.Generator, *, n_states
     else:
         R = rewards
     return MultiStateArms(pp, pa, R)
+
+
+def _probability_range(value: Any, name: str, where: str) -> tuple[float, float]:
+    """A ``(low, high)`` pair with ``0 <= low <= high <= 1``."""
+    try:
+        pair = tuple(value)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise InvalidInputError(f"{where}: {name} must be a (low, high) pair of probabilities, got {value!r}")
+    lo = check_real(pair[0], f"{name}[0]", where, lower=0.0, upper=1.0)
+    hi = check_real(pair[1], f"{name}[1]", where, lower=0.0, upper=1.0)
+    if lo > hi:
+        raise InvalidInputError(f"{where}: {name} must have low <= high, got {value!r}")
+    return lo, hi
 
 
 # ---------------------------------------------------------------------------------------------
@@ -695,7 +716,8 @@ class CapacityConstraint:
             if not rec(0, float(cap)):
                 return None
             total += len(pats)
-            out.append((float(cap), int(np.sum(self.capacities == cap)), np.array(pats, dtype=float).reshape(-1, levels.size)))
+            out.append((float(cap), int(np.sum(self.capacities == cap)),
+                        np.array(pats, dtype=float).reshape(len(pats), levels.size)))
         return out
 
     @property
@@ -1001,6 +1023,9 @@ def make_domain(name: str, *, n_arms: int, budget: int, seed: Any = 0, **params:
             as_float_array(costs, "costs", where, shape=(J,), lower=0.0)
         caps = rng.integers(2, 8, size=W).astype(float) if caps is None else \
             as_float_array(caps, "capacities", where, ndim=1, lower=0.0)
+        if not np.any(costs > 0):
+            raise InvalidInputError(f"{where}: the capacity domain needs at least one arm with a positive cost, "
+                                    f"got costs {costs.tolist()[:20]} (all 0: nothing to pack; use the budget domain)")
         cc = CapacityConstraint(costs, caps)
         fs = cc.feasible_set()
         cc.fs = fs

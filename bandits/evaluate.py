@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bandits.exact import MAX_STATES, joint_states, policy_actions
+from bandits.exact import MAX_STATES, as_policy_action, check_feasible, joint_states, policy_actions
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.events import Progress, emit
@@ -106,7 +106,10 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
         ``"exact"`` propagates the joint-state distribution forward (small problems, deterministic
         policies): the answer is the exact expectation and ``sem`` is 0.
     check_actions : bool
-        Verify each action against the constraints (an infeasible action raises InvalidInputError).
+        Verify each action against the constraints (an infeasible action raises InvalidInputError
+        naming the state and the action), with either method. Every action must be a 0/1 vector
+        of length ``n_actions`` whatever this says (``None``, a wrong length or fractions raise
+        InvalidInputError rather than being truncated).
     callback : callable, optional
         Receives :class:`engine.events.Progress` after each time step.
 
@@ -143,11 +146,14 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
         acts = np.empty((E, problem.n_actions), dtype=np.int64)
         for e in range(E):
             t0 = time.perf_counter()
-            a = policy.act(states[e])
+            raw = policy.act(states[e])
             times.append(time.perf_counter() - t0)
-            acts[e] = np.asarray(a, dtype=np.int64)
+            a = as_policy_action(problem, raw, states[e], where)
+            if check_actions:
+                check_feasible(problem, states[e], a, where)
+            acts[e] = a
         rewards[:, t] = problem.expected_reward(states, acts)
-        states = problem.step(states, acts, rng_step, check=check_actions)
+        states = problem.step(states, acts, rng_step, check=False)
         if emit(callback, Progress(where, completed=t + 1, total=H, description=name)):
             raise InvalidInputError(f"{where}: stopping an evaluation is not supported")
     returns = rewards.mean(axis=1)
@@ -169,7 +175,8 @@ def _evaluate_exact(problem: CoRMAB, policy: Any, H: int, s0: Optional[np.ndarra
     if S ** J > max_states:
         raise InvalidInputError(f"{where}: method='exact' needs S**J <= max_states={max_states}, got {S ** J}")
     t0 = time.perf_counter()
-    acts = policy_actions(problem, policy, max_states=max_states)
+    acts = policy_actions(problem, policy, max_states=max_states, check_actions=bool(params["check_actions"]),
+                          where=where)
     dt = (time.perf_counter() - t0) / acts.shape[0]
     states = joint_states(J, S)
     R = problem.expected_reward(states, acts)  # reward of acting in each joint state

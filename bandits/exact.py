@@ -21,7 +21,7 @@ from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.validation import check_int
 
-__all__ = ["optimal_value", "policy_value", "joint_states", "expect_next", "MAX_STATES"]
+__all__ = ["optimal_value", "policy_value", "policy_actions", "joint_states", "expect_next", "MAX_STATES"]
 
 #: Default cap on the joint state space ``S**J``.
 MAX_STATES = 50_000
@@ -119,17 +119,60 @@ def optimal_value(problem: CoRMAB, horizon: int, initial_state: Any = None, *,
         for M in mats:
             Q = expect_next(target, M)
             best = Q if best is None else np.maximum(best, Q)
-        assert best is not None  # a CoRMAB has at least one feasible action
+        if best is None:  # a CoRMAB has at least one feasible action; an enumerator may still return none
+            raise UnsupportedProblemError(f"{where}: the problem's enumerator returned no feasible action")
         V = best
     return _read(V, s0) / H
 
 
-def policy_actions(problem: CoRMAB, policy: Any, *, max_states: int = MAX_STATES) -> np.ndarray:
-    """The policy's action in every joint state (rows in :func:`joint_states` order)."""
+def as_policy_action(problem: CoRMAB, raw: Any, state: np.ndarray, where: str) -> np.ndarray:
+    """``raw = policy.act(state)`` as a 0/1 int64 vector of length ``problem.n_actions``, or InvalidInputError.
+
+    Anything else (``None``, a wrong length, fractions such as 0.5, strings) is refused with a
+    message naming the state and the answer, instead of being truncated or broadcast.
+    """
+    n = problem.n_actions
+    arr: Optional[np.ndarray]
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        arr = None
+    if arr is None or arr.shape != (n,) or not np.all((arr == 0.0) | (arr == 1.0)):
+        raise InvalidInputError(f"{where}: policy.act() returned {_short(raw)} in state {np.asarray(state).tolist()}; "
+                                f"expected a 0/1 vector of length {n}")
+    return arr.astype(np.int64)
+
+
+def check_feasible(problem: CoRMAB, state: np.ndarray, action: np.ndarray, where: str) -> None:
+    """InvalidInputError naming the state and the action when ``action`` violates the constraints."""
+    if not problem.contains(action):
+        raise InvalidInputError(f"{where}: policy.act() returned action {action.tolist()} in state "
+                                f"{np.asarray(state).tolist()}, which violates the {problem.name} constraints")
+
+
+def policy_actions(problem: CoRMAB, policy: Any, *, max_states: int = MAX_STATES, check_actions: bool = True,
+                   where: str = "exact.policy_actions()") -> np.ndarray:
+    """The policy's action in every joint state (rows in :func:`joint_states` order).
+
+    Every answer must be a 0/1 vector of length ``n_actions``; with ``check_actions`` each
+    distinct action is also checked against the constraints (as Monte Carlo evaluation checks
+    every action it simulates): an infeasible one raises InvalidInputError naming a state where
+    the policy chose it.
+    """
     states = joint_states(problem.n_arms, problem.n_states)
     if states.shape[0] > max_states:
-        raise InvalidInputError(f"exact.policy_actions(): {states.shape[0]} joint states above max_states={max_states}")
-    return np.stack([np.asarray(policy.act(s), dtype=np.int64) for s in states])
+        raise InvalidInputError(f"{where}: {states.shape[0]} joint states above max_states={max_states}")
+    acts = np.stack([as_policy_action(problem, policy.act(s), s, where) for s in states])
+    if check_actions:
+        _, first = np.unique(acts, axis=0, return_index=True)
+        for i in np.sort(first):
+            check_feasible(problem, states[i], acts[i], where)
+    return acts
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def policy_value(problem: CoRMAB, policy: Any, horizon: int, initial_state: Any = None, *,
@@ -137,7 +180,9 @@ def policy_value(problem: CoRMAB, policy: Any, horizon: int, initial_state: Any 
     """Average expected reward per step of a deterministic stationary policy, by backward recursion.
 
     The policy's action is queried once in every joint state (``policy.act(state)``), so the
-    policy must be deterministic (``policy.deterministic`` not False).
+    policy must be deterministic (``policy.deterministic`` not False). Every action must be a
+    0/1 vector of length ``n_actions`` within the constraints; otherwise
+    :class:`~engine.errors.InvalidInputError` names the state and the action.
 
     Parameters
     ----------
@@ -164,7 +209,7 @@ def policy_value(problem: CoRMAB, policy: Any, horizon: int, initial_state: Any 
     if getattr(policy, "deterministic", True) is False:
         raise UnsupportedProblemError(f"{where}: policy {getattr(policy, 'name', policy)!r} is randomised; "
                                       "use bandits.evaluate (Monte Carlo) for it")
-    acts = policy_actions(problem, policy, max_states=max_states)
+    acts = policy_actions(problem, policy, max_states=max_states, where=where)
     uniq, inverse = np.unique(acts, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     mats = [problem.arms.arm_matrices(a) for a in uniq]

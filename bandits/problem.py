@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -22,8 +24,27 @@ import numpy as np
 from bandits.arms import Arms, InterventionArms, MultiStateArms, _as_actions, _as_states
 from engine.errors import EngineError, InvalidInputError, UnsupportedProblemError
 from engine.seeding import resolve_seed
+from engine.validation import check_int
 
-__all__ = ["CoRMAB", "action_key"]
+__all__ = ["CoRMAB", "action_key", "MAX_ARMS", "MAX_AUX", "MAX_ROWS", "MAX_DOMAIN_CELLS"]
+
+# Limits on the sizes a ``gameplan/cormab`` document may declare (:meth:`CoRMAB.from_dict` checks
+# them before allocating anything; each has a keyword argument of the same name in lower case).
+#: most arms ``J`` (``$['transitions']`` rows, ``n_arms`` of the metadata)
+MAX_ARMS = 100_000
+#: most auxiliary variables ``$['feasible_set']['n_aux']``
+MAX_AUX = 1_000_000
+#: most constraint rows ``$['feasible_set']['A']['shape'][0]``
+MAX_ROWS = 1_000_000
+#: most cells (array entries, list items) that rebuilding a domain's exact checker from
+#: ``$['metadata']`` may allocate (path: ``2 J**2`` parity distances; matching:
+#: ``J * workers * slots`` compatible pairs; capacity: ``J * workers`` assignment columns)
+MAX_DOMAIN_CELLS = 10_000_000
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def action_key(action: np.ndarray) -> bytes:
@@ -92,9 +113,20 @@ class CoRMAB:
         if int(n_fs) != arms.n_actions:
             raise InvalidInputError(f"{where}: feasible_set has {n_fs} action variables but the arms take "
                                     f"{arms.n_actions}")
+        for label, fn in (("checker", checker), ("sampler", sampler), ("partial_checker", partial_checker),
+                          ("enumerator", enumerator)):
+            if fn is not None and not callable(fn):
+                raise InvalidInputError(f"{where}: {label} must be callable or None, got {_short(fn)}")
+        if not isinstance(name, str):
+            raise InvalidInputError(f"{where}: name must be a string, got {_short(name)}")
+        if budget is not None:
+            budget = check_int(budget, "budget", where, lower=0)
+        if spec is not None and not isinstance(spec, Mapping):
+            raise InvalidInputError(f"{where}: spec must be a mapping (make_domain arguments) or None, got "
+                                    f"{_short(spec)}")
         self.arms = arms
         self.feasible_set = feasible_set
-        self.name = str(name)
+        self.name = name
         if budget is None:
             budget = _budget_of(feasible_set)
         self.budget = None if budget is None else int(budget)
@@ -105,10 +137,11 @@ class CoRMAB:
         self._enumerator = enumerator
         self._actions_cache: dict[int, Optional[np.ndarray]] = {}
         try:
-            first = self.sample_action(np.random.default_rng(0))
+            raw = self._draw(np.random.default_rng(0))
         except EngineError as err:
             raise InvalidInputError(f"{where}: the constraint set is infeasible (no feasible action): {err}") from err
-        if first is None or not self.contains(first):
+        first = self._as_sample(raw, where)
+        if not self.contains(first):
             raise InvalidInputError(f"{where}: the constraint set is infeasible (no feasible action found)")
 
     # ------------------------------------------------------------------ sizes
@@ -145,11 +178,28 @@ class CoRMAB:
 
     def sample_action(self, rng: np.random.Generator) -> np.ndarray:
         """A random feasible action (the domain's sampler, else the feasible set's)."""
+        return self._as_sample(self._draw(rng), "CoRMAB.sample_action()")
+
+    def _draw(self, rng: np.random.Generator) -> Any:
         if self._sampler is not None:
-            a = self._sampler(rng)
-        else:
-            a = self.feasible_set.sample(rng)
-        return np.asarray(np.round(np.asarray(a, dtype=float)[: self.n_actions]), dtype=np.int64)
+            return self._sampler(rng)
+        return self.feasible_set.sample(rng)
+
+    def _as_sample(self, raw: Any, where: str) -> np.ndarray:
+        """The first ``n_actions`` entries of a sampler's answer as a 0/1 int64 vector, or InvalidInputError."""
+        n = self.n_actions
+        source = "sampler(rng)" if self._sampler is not None else "feasible_set.sample(rng)"
+        try:
+            arr = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 1 or arr.shape[0] < n:
+            raise InvalidInputError(f"{where}: {source} returned {_short(raw)}; expected a 0/1 vector of length {n}")
+        head = arr[:n]
+        a = np.round(head)
+        if not (np.all((a == 0) | (a == 1)) and np.all(np.abs(head - a) <= 1e-6)):
+            raise InvalidInputError(f"{where}: {source} returned {_short(raw)}; expected a 0/1 vector of length {n}")
+        return a.astype(np.int64)
 
     def feasible_actions(self, limit: int = 100_000) -> Optional[np.ndarray]:
         """Every feasible action as rows of a 0/1 array, or ``None`` when there are more than ``limit``."""
@@ -261,7 +311,8 @@ class CoRMAB:
         return doc
 
     @classmethod
-    def from_dict(cls, source: Any) -> "CoRMAB":
+    def from_dict(cls, source: Any, *, max_arms: int = MAX_ARMS, max_aux: int = MAX_AUX, max_rows: int = MAX_ROWS,
+                  max_domain_cells: int = MAX_DOMAIN_CELLS) -> "CoRMAB":
         """A problem from a ``gameplan/cormab`` document (a mapping, JSON text or a path).
 
         The document is validated against its schema (migrated from older versions, refused
@@ -269,13 +320,22 @@ class CoRMAB:
         array shapes, transition rows summing to 1, ``A`` indices within its shape, bound
         lengths. Errors name the JSON path (``$['transitions'][0][1][2]``).
 
+        A document may come from someone else, so the sizes it declares are checked against
+        limits before anything is allocated: at most ``max_arms`` arms (default
+        :data:`MAX_ARMS`), ``max_aux`` auxiliary variables (:data:`MAX_AUX`), ``max_rows``
+        constraint rows (:data:`MAX_ROWS`), and rebuilding a domain's checker from the metadata
+        may take at most ``max_domain_cells`` array cells (:data:`MAX_DOMAIN_CELLS`). A document
+        above a limit raises :class:`~engine.errors.InvalidInputError` naming the field and the
+        limit; pass a larger value to read it anyway.
+
         Arms come back as :class:`~bandits.Arms` (as :class:`~bandits.MultiStateArms` when the
         metadata's birth--death parameters reproduce the stored transitions exactly). When the
         metadata describes a budget, path, capacity or matching domain whose constraint rebuilds
         the stored feasible set exactly, that domain's exact checker, sampler and enumerator are
         attached again (same action order as :func:`~bandits.make_domain`); otherwise the
         feasible set's own (exact, slower) ones are used. The ``make_domain`` spec is kept only
-        when it rebuilds exactly the stored arrays.
+        when it rebuilds exactly the stored arrays (a spec whose sizes disagree with the stored
+        arrays is dropped without building anything).
 
         Examples
         --------
@@ -286,10 +346,16 @@ class CoRMAB:
         >>> q.name, q.budget, bool((q.arms.transitions == p.arms.transitions).all())
         ('tiny', 1, True)
         """
-        from engine.schemas import load_document
-
         where = "CoRMAB.from_dict()"
-        doc = load_document(source, expected="gameplan/cormab", where=where)
+        limits = _Limits(arms=check_int(max_arms, "max_arms", where, lower=1),
+                         aux=check_int(max_aux, "max_aux", where, lower=0),
+                         rows=check_int(max_rows, "max_rows", where, lower=0),
+                         domain_cells=check_int(max_domain_cells, "max_domain_cells", where, lower=0))
+        doc = _load_document(source, "gameplan/cormab", where)
+        J = len(doc["transitions"])
+        if J > limits.arms:
+            raise InvalidInputError(f"{where}: $['transitions'] has {J} arms, above max_arms={limits.arms} "
+                                    f"(bandits.problem.MAX_ARMS; pass max_arms= to read it)")
         P = _regular(doc["transitions"], "$['transitions']", 4, where)
         R = _regular(doc["rewards"], "$['rewards']", 2, where)
         J, _, S, S2 = P.shape
@@ -304,16 +370,16 @@ class CoRMAB:
             path = "$['transitions']" + "".join(f"[{i}]" for i in idx)
             raise InvalidInputError(f"{where}: {path} sums to {sums[idx]!r}, not 1")
         meta = dict(doc.get("metadata") or {})
+        fs = _feasible_set_in(doc["feasible_set"], J, where, limits)
         arms = _arms_in(P, R, meta.get("arms"))
-        fs = _feasible_set_in(doc["feasible_set"], J, where)
-        kwargs = _domain_in(meta.get("domain"), fs, J)
+        kwargs = _domain_in(meta.get("domain"), fs, J, where, limits)
         budget = meta.get("budget")
-        spec = _spec_in(meta.get("spec"), arms, fs)
+        spec = _spec_in(meta.get("spec"), arms, fs, where, limits)
         extras = kwargs.pop("attributes", {})
         try:
             problem = cls(arms, fs, name=doc.get("name", "cormab"),
-                          budget=budget if isinstance(budget, int) and not isinstance(budget, bool) else None,
-                          spec=spec, **kwargs)
+                          budget=budget if isinstance(budget, int) and not isinstance(budget, bool)
+                          and 0 <= budget <= J else None, spec=spec, **kwargs)
         except InvalidInputError as err:
             raise InvalidInputError(f"{where}: {err}") from err
         for key, value in extras.items():
@@ -326,6 +392,50 @@ class CoRMAB:
 
 
 # ---------------------------------------------------------------------------- JSON helpers
+class _Limits:
+    __slots__ = ("arms", "aux", "rows", "domain_cells")
+
+    def __init__(self, *, arms: int, aux: int, rows: int, domain_cells: int) -> None:
+        self.arms, self.aux, self.rows, self.domain_cells = arms, aux, rows, domain_cells
+
+
+def _load_document(source: Any, expected: str, where: str) -> dict:
+    """:func:`engine.schemas.load_document`, with every parse failure as InvalidInputError.
+
+    ``json`` raises RecursionError on deeply nested arrays and ValueError on integers of more
+    than 4300 digits; a file that is not UTF-8 raises UnicodeDecodeError (a ValueError).
+    """
+    from engine.schemas import load_document
+
+    try:
+        return load_document(source, expected=expected, where=where)
+    except InvalidInputError:
+        raise
+    except RecursionError:
+        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(f"{where}: the document is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except (ValueError, OverflowError) as err:
+        raise InvalidInputError(f"{where}: cannot read the document: {_short(str(err), 200)}") from None
+
+
+def _declared_int(value: Any, path: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidInputError(f"{where}: {path} must be an integer, got {_short(value)}")
+    return int(value)
+
+
+class _LimitError(InvalidInputError):
+    """A document above a size limit (raised through the metadata readers, which drop other errors)."""
+
+
+def _check_domain_cells(cells: int, path: str, what: str, where: str, limits: "_Limits") -> None:
+    if cells > limits.domain_cells:
+        raise _LimitError(f"{where}: {path} describes a domain whose exact checker needs {cells} cells ({what}), "
+                          f"above max_domain_cells={limits.domain_cells} (bandits.problem.MAX_DOMAIN_CELLS; "
+                          f"pass max_domain_cells= to read it)")
+
+
 def _bounds_out(values: np.ndarray) -> list:
     return [None if math.isinf(v) else float(v) for v in np.asarray(values, dtype=float).tolist()]
 
@@ -333,7 +443,23 @@ def _bounds_out(values: np.ndarray) -> list:
 def _bounds_in(values: Any, size: int, infinite: float, path: str, where: str) -> np.ndarray:
     if len(values) != size:
         raise InvalidInputError(f"{where}: {path} must have length {size}, got {len(values)}")
-    return np.array([infinite if v is None else float(v) for v in values], dtype=float)
+    return _number_array([infinite if v is None else v for v in values], path, where)
+
+
+def _number_array(values: Any, path: str, where: str) -> np.ndarray:
+    """A list of JSON numbers as float64 (an integer beyond the float range is an error, not OverflowError)."""
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+    except (OverflowError, TypeError, ValueError) as err:
+        raise InvalidInputError(f"{where}: {path} must hold numbers within the float64 range ({err})") from None
+
+
+def _index_array(values: Any, path: str, where: str) -> np.ndarray:
+    """A list of JSON indices as int64 (an index beyond int64 is an error, not OverflowError)."""
+    try:
+        return np.asarray(values, dtype=np.int64).reshape(-1)
+    except (OverflowError, TypeError, ValueError) as err:
+        raise InvalidInputError(f"{where}: {path} must hold integers within the int64 range ({err})") from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -393,8 +519,9 @@ def _metadata_out(problem: "CoRMAB") -> dict:
 def _regular(value: Any, path: str, ndim: int, where: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=np.float64)
-    except (ValueError, TypeError) as err:
-        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) {ndim}-D array of numbers") from err
+    except (ValueError, TypeError, OverflowError) as err:
+        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) {ndim}-D array of numbers "
+                                f"within the float64 range") from err
     if arr.ndim != ndim:
         raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) {ndim}-D array, got {arr.ndim}-D")
     if not np.all(np.isfinite(arr)):
@@ -413,38 +540,49 @@ def _arms_in(P: np.ndarray, R: np.ndarray, info: Any) -> Arms:
     return Arms(P, R)
 
 
-def _feasible_set_in(d: dict, J: int, where: str) -> Any:
+def _feasible_set_in(d: dict, J: int, where: str, limits: "_Limits") -> Any:
     import scipy.sparse as sp
 
     from solvers.feasible_set import FeasibleSet
 
-    n, k = int(d["n_actions"]), int(d.get("n_aux", 0))
+    path = "$['feasible_set']"
+    n = _declared_int(d["n_actions"], f"{path}['n_actions']", where)
+    k = _declared_int(d.get("n_aux", 0), f"{path}['n_aux']", where)
     if n != J:
         raise InvalidInputError(f"{where}: $['feasible_set']['n_actions'] = {n} but the arms take {J} actions")
+    if k > limits.aux:
+        raise InvalidInputError(f"{where}: {path}['n_aux'] = {k} is above max_aux={limits.aux} "
+                                f"(bandits.problem.MAX_AUX; pass max_aux= to read it)")
     A = d["A"]
-    m, ncol = (int(v) for v in A["shape"])
+    m, ncol = (_declared_int(v, f"{path}['A']['shape']", where) for v in A["shape"])
+    if m > limits.rows:
+        raise InvalidInputError(f"{where}: {path}['A']['shape'][0] = {m} rows is above max_rows={limits.rows} "
+                                f"(bandits.problem.MAX_ROWS; pass max_rows= to read it)")
     if ncol != n + k:
         raise InvalidInputError(f"{where}: $['feasible_set']['A']['shape'] must have n_actions + n_aux = {n + k} "
                                 f"columns, got {ncol}")
     if not len(A["row"]) == len(A["col"]) == len(A["data"]):
         raise InvalidInputError(f"{where}: $['feasible_set']['A'] row, col and data must have equal lengths, got "
                                 f"{len(A['row'])}, {len(A['col'])}, {len(A['data'])}")
+    # every length the document declares matches a list it holds before any array is built
+    for key, size in (("row_lower", m), ("row_upper", m), ("aux_lower", k), ("aux_upper", k), ("aux_integer", k)):
+        if key in d and d[key] is not None and len(d[key]) != size:
+            raise InvalidInputError(f"{where}: {path}['{key}'] must have length {size}, got {len(d[key])}")
+    index = {}
     for key, size in (("row", m), ("col", ncol)):
-        idx = np.asarray(A[key], dtype=np.int64)
+        idx = _index_array(A[key], f"{path}['A']['{key}']", where)
         if idx.size and idx.max() >= size:
             i = int(np.argmax(idx >= size))
             raise InvalidInputError(f"{where}: $['feasible_set']['A']['{key}'][{i}] = {int(idx[i])} is out of range "
                                     f"for shape {[m, ncol]}")
-    M = sp.coo_matrix((np.asarray(A["data"], dtype=float), (np.asarray(A["row"], dtype=np.int64),
-                                                            np.asarray(A["col"], dtype=np.int64))), shape=(m, ncol))
-    path = "$['feasible_set']"
+        index[key] = idx
+    data = _number_array(A["data"], f"{path}['A']['data']", where)
+    M = sp.coo_matrix((data, (index["row"], index["col"])), shape=(m, ncol))
     rl = _bounds_in(d["row_lower"], m, -math.inf, f"{path}['row_lower']", where)
     ru = _bounds_in(d["row_upper"], m, math.inf, f"{path}['row_upper']", where)
     al = _bounds_in(d["aux_lower"], k, -math.inf, f"{path}['aux_lower']", where) if "aux_lower" in d else None
     au = _bounds_in(d["aux_upper"], k, math.inf, f"{path}['aux_upper']", where) if "aux_upper" in d else None
     ai = d.get("aux_integer")
-    if ai is not None and len(ai) != k:
-        raise InvalidInputError(f"{where}: {path}['aux_integer'] must have length {k}, got {len(ai)}")
     try:
         return FeasibleSet(n, M.tocsr(), rl, ru, n_aux=k, aux_lower=al, aux_upper=au,
                            aux_integer=None if ai is None else np.asarray(ai, dtype=bool))
@@ -460,60 +598,133 @@ def _same_feasible_set(a: Any, b: Any) -> bool:
                 and np.array_equal(a.aux_upper, b.aux_upper) and np.array_equal(a.aux_integer, b.aux_integer))
 
 
-def _spec_in(spec: Any, arms: Arms, fs: Any) -> Optional[dict]:
-    """``spec`` when ``make_domain(**spec)`` rebuilds exactly these arms and feasible set, else None
-    (a spec that no longer describes the stored arrays must not be saved with checkpoints)."""
-    if not isinstance(spec, dict) or "name" not in spec:
+def _small_int(value: Any) -> Optional[int]:
+    """``value`` as an int when it is a JSON integer (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         return None
+    return int(value)
+
+
+def _spec_in(spec: Any, arms: Arms, fs: Any, where: str, limits: "_Limits") -> Optional[dict]:
+    """``spec`` when ``make_domain(**spec)`` rebuilds exactly these arms and feasible set, else None
+    (a spec that no longer describes the stored arrays must not be saved with checkpoints).
+
+    The spec's sizes are compared with the stored arrays first, so a spec that disagrees with
+    them is dropped without building anything; a rebuild above ``max_domain_cells`` is refused.
+    """
+    if not isinstance(spec, dict) or spec.get("name") not in ("budget", "path", "matching", "capacity"):
+        return None  # (multiple_interventions has InterventionArms, which documents never store)
+    J, S = arms.n_arms, arms.n_states
+    n_arms, budget = _small_int(spec.get("n_arms")), _small_int(spec.get("budget"))
+    if n_arms != J or budget is None or not 0 <= budget <= J or _small_int(spec.get("n_states", 4)) != S:
+        return None
+    path = "$['metadata']['spec']"
+    name = spec["name"]
+    if name == "path":
+        _check_domain_cells(_path_cells(J, budget), path, f"a path domain on {J} arms", where, limits)
+    elif name == "matching":
+        slots = _small_int(spec.get("n_slots", 5))
+        ws = spec.get("worker_slots")
+        workers = len(ws) if isinstance(ws, list) else budget
+        if slots is None or slots < 1:
+            return None
+        _check_domain_cells(_matching_cells(J, workers, slots), path,
+                            f"{J} arms, {workers} workers, {slots} slots", where, limits)
+    elif name == "capacity":
+        caps = spec.get("capacities")
+        n_workers = len(caps) if isinstance(caps, list) else _small_int(spec.get("n_workers", budget))
+        if n_workers is None or n_workers < 0:
+            return None
+        _check_domain_cells(J * max(n_workers, 1), path, f"{J} arms, {n_workers} workers", where, limits)
     from bandits.domains import domain_from_spec
 
     try:
         ref = domain_from_spec(spec)
-    except (EngineError, TypeError, ValueError, KeyError):
+    except (EngineError, TypeError, ValueError, KeyError, OverflowError):
         return None
     same = (np.array_equal(ref.arms.rewards, arms.rewards) and type(ref.arms) is not InterventionArms
             and np.array_equal(ref.arms.transitions, arms.transitions) and _same_feasible_set(ref.feasible_set, fs))
     return dict(spec) if same else None
 
 
-def _domain_in(info: Any, fs: Any, J: int) -> dict:
-    """Checker/sampler/enumerator of a known domain when its constraint rebuilds ``fs`` exactly, else {}."""
+def _path_cells(n: int, budget: int) -> int:
+    """Cells a path constraint allocates: parity distances ``[n, n, 2]`` plus its time-unrolled arcs (bound)."""
+    return 2 * n * n + 2 * budget * 3 * n
+
+
+def _matching_cells(n: int, workers: int, slots: int) -> int:
+    """Cells a matching constraint allocates: compatible pairs and slot tables, plus Hall's rows."""
+    hall = (1 << slots) * n if slots <= 12 else 0
+    return n * max(workers, 1) * slots + (n + workers) * slots + hall
+
+
+def _domain_in(info: Any, fs: Any, J: int, where: str, limits: "_Limits") -> dict:
+    """Checker/sampler/enumerator of a known domain when its constraint rebuilds ``fs`` exactly, else {}.
+
+    Sizes are compared with the stored arrays before anything is built (a mismatch gives {}),
+    and a rebuild above ``max_domain_cells`` is refused.
+    """
     if not isinstance(info, dict):
         return {}
     from bandits import domains as dom
 
     name = info.get("name")
+    path = "$['metadata']['domain']"
+    budget = _small_int(info.get("budget"))
     try:
         if name == "budget":
+            if budget is None or not 0 <= budget <= J:
+                return {}
             # the budget domain's own checker, sampler and enumerator (same action order as make_domain)
-            ref = dom.make_domain("budget", n_arms=J, budget=int(info["budget"]), seed=0)
+            ref = dom.make_domain("budget", n_arms=J, budget=budget, seed=0)
             if not _same_feasible_set(ref.feasible_set, fs):
                 return {}
             return {"checker": ref._checker, "sampler": ref._sampler, "enumerator": ref._enumerator}
         if name == "path":
             import networkx as nx
 
+            if budget is None or not 0 <= budget <= J or not isinstance(info["nodes"], list) \
+                    or len(info["nodes"]) != J:
+                return {}
             g = nx.Graph()
             g.add_nodes_from(info["nodes"])
+            if g.number_of_nodes() != J:
+                return {}
             g.add_edges_from(tuple(e) for e in info["edges"])
-            con: Any = dom.PathConstraint(g, info["source"], int(info["budget"]))
+            if g.number_of_nodes() != J:
+                return {}  # an edge named a node that is not in the list
+            _check_domain_cells(_path_cells(J, budget), path, f"a path domain on {J} arms", where, limits)
+            con: Any = dom.PathConstraint(g, info["source"], budget)
             attributes = {"graph": g, "source": info["source"], "constraint": con}
             sampler = con.sample
         elif name == "capacity":
-            con = dom.CapacityConstraint(np.asarray(info["costs"], dtype=float),
-                                         np.asarray(info["capacities"], dtype=float))
+            costs = _number_array(info["costs"], f"{path}['costs']", where)
+            caps = _number_array(info["capacities"], f"{path}['capacities']", where)
+            if costs.shape != (J,):
+                return {}
+            _check_domain_cells(J * max(caps.size, 1), path, f"{J} arms, {caps.size} workers", where, limits)
+            con = dom.CapacityConstraint(costs, caps)
             attributes = {"costs": con.costs, "capacities": con.capacities, "constraint": con}
             sampler = lambda r: dom._random_maximal(J, r, con.check)  # noqa: E731
         elif name == "matching":
-            con = dom.MatchingConstraint(np.asarray(info["arm_slots"], dtype=np.int64),
-                                         np.asarray(info["worker_slots"], dtype=np.int64), int(info["max_pulls"]))
+            arm_slots = np.asarray(info["arm_slots"], dtype=np.int64)
+            worker_slots = np.asarray(info["worker_slots"], dtype=np.int64)
+            if arm_slots.ndim != 2 or worker_slots.ndim != 2 or arm_slots.shape[0] != J \
+                    or arm_slots.shape[1] != worker_slots.shape[1] or arm_slots.shape[1] < 1:
+                return {}
+            slots, workers = arm_slots.shape[1], worker_slots.shape[0]
+            _check_domain_cells(_matching_cells(J, workers, slots), path,
+                                f"{J} arms, {workers} workers, {slots} slots", where, limits)
+            con = dom.MatchingConstraint(arm_slots, worker_slots, int(info["max_pulls"]))
             attributes = {"arm_slots": con.arm_slots, "worker_slots": con.worker_slots, "constraint": con}
             sampler = lambda r: dom._random_maximal(J, r, con.check)  # noqa: E731
         else:
             return {}
         if con.n != J or not _same_feasible_set(con.feasible_set(), fs):
             return {}
-    except (EngineError, KeyError, TypeError, ValueError, IndexError):
+    except _LimitError:
+        raise
+    except (EngineError, KeyError, TypeError, ValueError, IndexError, OverflowError):
         return {}
     if name == "capacity":
         con.fs = fs

@@ -31,10 +31,22 @@ import numpy as np
 
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.io import atomic_write_text
-from engine.validation import check_choice
+from engine.validation import check_choice, check_int
 from games.normal_form import NormalFormGame
 
-__all__ = ["read_nfg", "write_nfg", "format_number", "to_pygambit", "from_pygambit"]
+__all__ = ["read_nfg", "write_nfg", "format_number", "to_pygambit", "from_pygambit", "MAX_PLAYERS",
+           "MAX_CONTINGENCIES"]
+
+#: Most players a file may declare (:func:`read_nfg` ``max_players=``). A game is a numpy array
+#: with one axis per player, and numpy arrays have at most 64 axes, so 64 is also the ceiling.
+MAX_PLAYERS = 32
+#: Most contingencies (the product of the strategy counts) a file may declare
+#: (:func:`read_nfg` ``max_contingencies=``); the payoffs take ``8 * players`` bytes each.
+MAX_CONTINGENCIES = 10_000_000
+#: numpy's limit on array dimensions (one per player)
+_NUMPY_MAX_DIMS = 64
+#: longest integer token (digits) read as a strategy count or outcome number
+_MAX_INT_DIGITS = 30
 
 PathOrText = Union[str, bytes, "os.PathLike[str]"]
 
@@ -164,6 +176,10 @@ class _Parser:
         tok = self.tok
         if tok.kind != _NUMBER or not _INTEGER_RE.match(tok.text):
             raise self.fail(expected)
+        if len(tok.text.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+            rng = f">= {lower}" if upper is None else f"in [{lower}, {upper}]"
+            raise self.lex.error(tok.pos, f"expected {expected} {rng}, got {_shown(tok.text)} "
+                                          f"({len(tok.text)} characters)")
         value = int(tok.text)
         if value < lower or (upper is not None and value > upper):
             rng = f">= {lower}" if upper is None else f"in [{lower}, {upper}]"
@@ -172,27 +188,37 @@ class _Parser:
         return value
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """``repr(text)``, shortened: a message never carries a whole multi-megabyte token."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
 def _parse_number(text: str, error: Any) -> float:
     if _DECIMAL_RE.match(text):
         try:
             value = float(text)
         except (ValueError, OverflowError):  # pragma: no cover - the regex admits only floats
-            raise error(f"bad number {text!r}")
+            raise error(f"bad number {_shown(text)}")
         if math.isinf(value):
-            raise error(f"number {text!r} is out of the float64 range")
+            raise error(f"number {_shown(text)} is out of the float64 range")
         return value
     if _RATIONAL_RE.match(text):
         num, den = text.split("/")
-        if int(den) == 0:
-            raise error(f"rational {text!r} has a zero denominator")
         try:
-            return float(Fraction(int(num), int(den)))
+            n, d = int(num), int(den)  # ValueError beyond Python's 4300-digit int conversion limit
+        except ValueError:
+            raise error(f"rational {_shown(text)} has too many digits ({len(text)} characters)") from None
+        if d == 0:
+            raise error(f"rational {_shown(text)} has a zero denominator")
+        try:
+            return float(Fraction(n, d))
         except OverflowError:
-            raise error(f"number {text!r} is out of the float64 range") from None
-    raise error(f"bad number {text!r} (expected an integer, decimal, exponent or rational like 3/4)")
+            raise error(f"number {_shown(text)} is out of the float64 range") from None
+    raise error(f"bad number {_shown(text)} (expected an integer, decimal, exponent or rational like 3/4)")
 
 
-def _parse(text: str, where: str) -> NormalFormGame:
+def _parse(text: str, where: str, max_players: int = MAX_PLAYERS,
+           max_contingencies: int = MAX_CONTINGENCIES) -> NormalFormGame:
     p = _Parser(text, where)
     tok = p.tok
     if tok.kind != _SYMBOL or tok.text != "NFG":
@@ -212,6 +238,9 @@ def _parse(text: str, where: str) -> NormalFormGame:
     p.expect(_LBRACE, "'{' opening the list of player names")
     players: list[str] = []
     while p.tok.kind == _STRING:
+        if len(players) == max_players:
+            raise p.lex.error(p.tok.pos, f"more than max_players={max_players} players (games.nfg.MAX_PLAYERS; "
+                                         f"pass max_players= to read it, up to {_NUMPY_MAX_DIMS})")
         players.append(p.tok.text)
         p.advance()
     if p.tok.kind != _RBRACE:
@@ -224,6 +253,7 @@ def _parse(text: str, where: str) -> NormalFormGame:
     # strategies: labels or counts
     p.expect(_LBRACE, "'{' opening the strategies")
     strategies: list[list[str]] = []
+    n_cont = 1
     if p.tok.kind == _LBRACE:
         for pl in range(n_players):
             open_tok = p.tok
@@ -236,10 +266,11 @@ def _parse(text: str, where: str) -> NormalFormGame:
                 raise p.fail(f"a quoted strategy label or '}}' (player {pl + 1})")
             if not labels:
                 raise p.lex.error(open_tok.pos, f"player {pl + 1} needs at least one strategy")
+            n_cont *= len(labels)
+            _check_contingencies(p, open_tok, n_cont, max_contingencies, pl)
             p.advance()
             strategies.append(labels)
     else:
-        n_cont = 1
         for pl in range(n_players):
             tok = p.tok
             count = p.integer(f"the number of strategies of player {pl + 1}", 1)
@@ -247,6 +278,7 @@ def _parse(text: str, where: str) -> NormalFormGame:
             if n_cont > len(p.lex.text):  # each contingency needs at least one more number
                 raise p.lex.error(tok.pos, f"{count} strategies for player {pl + 1} make more contingencies "
                                            f"({n_cont}) than the file has characters")
+            _check_contingencies(p, tok, n_cont, max_contingencies, pl)
             strategies.append([str(i + 1) for i in range(count)])
     if p.tok.kind != _RBRACE:
         raise p.fail(f"'}}' closing the strategies of {n_players} player(s)")
@@ -278,6 +310,13 @@ def _parse(text: str, where: str) -> NormalFormGame:
     if p.tok.kind != _EOF:
         raise p.fail("end of file (all payoffs have been read)")
     return _build(flat, shape, strategies, players, title, comment)
+
+
+def _check_contingencies(p: "_Parser", tok: "_Token", n_cont: int, limit: int, pl: int) -> None:
+    if n_cont > limit:
+        raise p.lex.error(tok.pos, f"the strategies of players 1..{pl + 1} make {n_cont} contingencies, above "
+                                   f"max_contingencies={limit} (games.nfg.MAX_CONTINGENCIES; pass "
+                                   f"max_contingencies= to read it)")
 
 
 def _build(flat: np.ndarray, shape: tuple, strategies: list, players: list, title: str,
@@ -347,7 +386,7 @@ def _parse_outcome_body(p: _Parser, n_players: int, n_cont: int) -> np.ndarray:
                 if decimal(num):
                     value = float(num)
                     if math.isinf(value):
-                        raise p.lex.error(m.start(pl + 1), f"number {num!r} is out of the float64 range")
+                        raise p.lex.error(m.start(pl + 1), f"number {_shown(num)} is out of the float64 range")
                 else:
                     value = _parse_number(num, lambda msg, at=m.start(pl + 1): p.lex.error(at, msg))
                 row.append(value)
@@ -394,7 +433,8 @@ def _looks_like_text(s: str) -> bool:
     return not s.strip() or re.match(r"\s*NFG(\s|\Z)", s) is not None or "\n" in s
 
 
-def read_nfg(path_or_text: PathOrText, /) -> NormalFormGame:
+def read_nfg(path_or_text: PathOrText, /, *, max_players: int = MAX_PLAYERS,
+             max_contingencies: int = MAX_CONTINGENCIES) -> NormalFormGame:
     """Read a Gambit strategic-form ``.nfg`` game (payoff or outcome version).
 
     Parameters
@@ -403,6 +443,14 @@ def read_nfg(path_or_text: PathOrText, /) -> NormalFormGame:
         A path (``str`` or ``os.PathLike``), the file's text (a ``str`` that starts with
         ``NFG`` after optional whitespace, or that spans several lines), or its raw ``bytes``
         (UTF-8, falling back to Latin-1).
+    max_players : int
+        Most players the file may declare (default :data:`MAX_PLAYERS` = 32; at most 64, numpy's
+        limit on array dimensions).
+    max_contingencies : int
+        Most contingencies (product of the strategy counts) the file may declare (default
+        :data:`MAX_CONTINGENCIES` = 10 million). Both limits are checked while the header is
+        read, before anything is allocated for the payoffs; a short file declaring more
+        contingencies than it has characters is refused as well.
 
     Returns
     -------
@@ -414,8 +462,8 @@ def read_nfg(path_or_text: PathOrText, /) -> NormalFormGame:
     Raises
     ------
     InvalidInputError
-        For a missing file or a malformed one; the message says the line and column and what
-        was expected there.
+        For a missing file, a malformed one or one above a limit; the message says the line and
+        column and what was expected there.
 
     Examples
     --------
@@ -424,6 +472,8 @@ def read_nfg(path_or_text: PathOrText, /) -> NormalFormGame:
     ([[-1.0, -10.0], [0.0, -5.0]], ('Row', 'Col'))
     """
     where = "read_nfg()"
+    max_players = check_int(max_players, "max_players", where, lower=1, upper=_NUMPY_MAX_DIMS)
+    max_contingencies = check_int(max_contingencies, "max_contingencies", where, lower=1)
     if isinstance(path_or_text, (bytes, bytearray, memoryview)):
         text = _decode(bytes(path_or_text))
         origin = "text"
@@ -444,7 +494,7 @@ def read_nfg(path_or_text: PathOrText, /) -> NormalFormGame:
         raise InvalidInputError(f"{where}: expected a path or the .nfg text, got {type(path_or_text).__name__}")
     if origin != "text":
         where = f"read_nfg({origin!r})"
-    return _parse(text, where)
+    return _parse(text, where, max_players, max_contingencies)
 
 
 def _decode(data: bytes) -> str:

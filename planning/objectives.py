@@ -39,7 +39,7 @@ from engine.validation import as_float_array, check_choice, check_int, check_rea
 
 __all__ = [
     "SubmodularFunction", "GainState", "WeightedCoverage", "GraphCoverage", "FacilityLocation",
-    "FeatureBased", "LogDet", "Modular", "Mixture", "SetFunction", "CONCAVE_FUNCTIONS",
+    "FeatureBased", "LogDet", "Modular", "Mixture", "SetFunction", "CONCAVE_FUNCTIONS", "PSD_RTOL",
 ]
 
 #: Concave functions accepted by :class:`FeatureBased`.
@@ -562,9 +562,12 @@ class WeightedCoverage(SubmodularFunction):
         The incidence (row ``j`` = set ``j``, a nonzero in column ``u`` = item ``u`` belongs to
         it), or one list of item indices per set.
     weights : array_like, optional
-        Item weights, ``>= 0`` (default 1).
+        Item weights, ``>= 0`` (default 1). With ``sets`` as lists, ``len(weights)`` is the size
+        of the item universe (items no set holds are allowed; an item index beyond it is an
+        error).
     n_items : int, optional
-        Size of the item universe when ``sets`` is given as lists (default: largest index + 1).
+        Size of the item universe when ``sets`` is given as lists (default: ``len(weights)``,
+        else largest index + 1).
 
     Notes
     -----
@@ -585,6 +588,11 @@ class WeightedCoverage(SubmodularFunction):
 
     def __init__(self, sets: Any, weights: Any = None, *, n_items: Optional[int] = None) -> None:
         where = f"{type(self).__name__}()"
+        if weights is not None and n_items is None and not sp.issparse(sets) \
+                and not (isinstance(sets, np.ndarray) and sets.ndim == 2 and sets.dtype != object):
+            # lists of items: the weights say how large the universe is (an item no set holds weighs
+            # nothing towards f but is still an item)
+            n_items = as_float_array(weights, "weights", where, ndim=1).shape[0]
         inc = self._incidence(sets, n_items, where)
         self.n, self.n_items = inc.shape
         self.weights = _check_weights(weights, self.n_items, where)
@@ -641,7 +649,11 @@ class WeightedCoverage(SubmodularFunction):
         top = (max(cols) + 1) if cols else 0
         if n_items is None:
             n_items = top
-        n_items = check_int(n_items, "n_items", where, lower=top)
+        n_items = check_int(n_items, "n_items", where, lower=0)
+        if top > n_items:
+            j = rows[cols.index(top - 1)]
+            raise InvalidInputError(f"{where}: set {j} holds item {top - 1}, outside the universe of {n_items} items "
+                                    f"(n_items or len(weights))")
         data = np.ones(len(rows))
         return sp.csr_matrix((data, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
                              shape=(n_sets, n_items))
@@ -1119,6 +1131,34 @@ class FeatureBased(SubmodularFunction):
 
 
 # ============================================================================ log-determinant
+#: relative tolerance of :class:`LogDet`'s positive semi-definiteness check
+PSD_RTOL = 1e-9
+
+
+def _check_psd(K: np.ndarray, where: str) -> None:
+    """InvalidInputError unless the symmetric ``K`` has no eigenvalue below ``-PSD_RTOL * ||K||_inf``.
+
+    ``||K||_inf`` (the largest absolute row sum) bounds the largest eigenvalue. A Cholesky
+    factorisation of ``K + tol I`` settles the common PSD case at a fraction of the cost of
+    ``eigvalsh``; only a kernel it rejects pays for the eigenvalues (which decide, with the
+    same tolerance, and give the message).
+    """
+    bound = float(np.abs(K).sum(axis=1).max())
+    if bound == 0.0:
+        return
+    tol = PSD_RTOL * bound
+    try:
+        np.linalg.cholesky(K + tol * np.eye(K.shape[0]))
+        return
+    except np.linalg.LinAlgError:
+        pass
+    low = float(np.linalg.eigvalsh(K)[0])
+    if low < -tol:
+        raise InvalidInputError(f"{where}: kernel must be positive semi-definite, got the eigenvalue {low:.6g} "
+                                f"(tolerance {tol:.3g}); with a kernel that is not a covariance, log det(I + K[S, S] "
+                                f"/ noise) can be -inf or decrease")
+
+
 class _LogDetState(GainState):
     cheap_gains = True
     f: "LogDet"  # the objective this state belongs to (narrows GainState.f)
@@ -1167,7 +1207,11 @@ class LogDet(SubmodularFunction):
     Parameters
     ----------
     kernel : array_like, shape (n, n)
-        Symmetric positive semi-definite covariance.
+        Symmetric positive semi-definite covariance. An indefinite kernel is refused
+        (``InvalidInputError``): its smallest eigenvalue must be ``>= -PSD_RTOL * ||K||_inf``
+        (:data:`PSD_RTOL` times the largest absolute row sum, a bound on the largest
+        eigenvalue), which admits the rounding errors of computed kernels but not a kernel
+        whose "information gain" can be ``-inf`` or decrease.
     noise : float
         Observation noise variance, ``> 0``.
 
@@ -1200,6 +1244,7 @@ class LogDet(SubmodularFunction):
         if self._diag.min() < 0:
             raise InvalidInputError(f"{where}: kernel must be positive semi-definite, got a diagonal entry "
                                     f"{self._diag.min()}")
+        _check_psd(K, where)
         self.kernel = np.ascontiguousarray(K)
         self.n = K.shape[0]
 
@@ -1339,11 +1384,11 @@ class _CallableState(GainState):
 
     def gains(self, candidates: np.ndarray) -> np.ndarray:
         base = self.value
-        fn = self.f.func
-        return np.array([float(fn(frozenset(self.members + [int(c)]))) - base for c in candidates], dtype=np.float64)
+        call = self.f._call
+        return np.array([call(frozenset(self.members + [int(c)])) - base for c in candidates], dtype=np.float64)
 
     def _add(self, c: int) -> float:
-        g = float(self.f.func(frozenset(self.members + [c]))) - self.value
+        g = self.f._call(frozenset(self.members + [c])) - self.value
         self.members.append(c)
         return g
 
@@ -1358,7 +1403,10 @@ class SetFunction(SubmodularFunction):
 
     Every gain calls ``func`` once, so this is for prototypes and brute-force checks.
     ``func(frozenset())`` must be 0. Declare ``monotone=False`` if it is not monotone (the
-    optimisers then report no data-dependent bound).
+    optimisers then report no data-dependent bound). Every value must be a finite real number:
+    a NaN, an infinity or a non-number raises :class:`~engine.errors.InvalidInputError` naming
+    the set, from :meth:`evaluate` and from every optimiser (which never report such a run as
+    OPTIMAL or FEASIBLE).
 
     Examples
     --------
@@ -1377,12 +1425,23 @@ class SetFunction(SubmodularFunction):
         self.n = check_int(n, "n", where, lower=1)
         self.monotone = bool(monotone)
         empty = func(frozenset())
-        if not isinstance(empty, numbers.Real) or abs(float(empty)) > 1e-12:
+        if isinstance(empty, (bool, np.bool_)) or not isinstance(empty, numbers.Real) \
+                or not abs(float(empty)) <= 1e-12:
             raise InvalidInputError(f"{where}: func(frozenset()) must be 0, got {empty!r}")
+
+    def _call(self, S: frozenset) -> float:
+        """``func(S)`` as a float; a NaN, an infinity or a non-number is an error, never a value."""
+        value = self.func(S)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(float(value)):
+            shown = sorted(S) if len(S) <= 20 else sorted(S)[:20] + ["..."]
+            raise InvalidInputError(f"{type(self).__name__}: func({{{', '.join(map(str, shown))}}}) returned "
+                                    f"{value!r}; a set function must return a finite real number")
+        return float(value)
 
     def new_state(self) -> GainState:
         return _CallableState(self)
 
     def evaluate(self, S: Any) -> float:
         idx = _as_index_array(S, self.n, f"{type(self).__name__}.evaluate()")
-        return float(self.func(frozenset(int(j) for j in idx)))
+        return self._call(frozenset(int(j) for j in idx))

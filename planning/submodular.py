@@ -238,8 +238,16 @@ class _Run:
         return False
 
     def pick(self, c: int) -> bool:
-        """Add ``c``; return True if the callback asked to stop."""
+        """Add ``c``; return True if the callback asked to stop.
+
+        A non-finite gain (an objective that returned NaN or an infinity) raises
+        InvalidInputError: such a run has no value to report, as OPTIMAL, FEASIBLE or otherwise.
+        """
         g = self.state.add(c)
+        if not math.isfinite(g) or not math.isfinite(self.state.value):
+            raise InvalidInputError(f"{self.source}(): the objective {type(self.f).__name__} gave element {c} the "
+                                    f"marginal gain {g} (value {self.state.value}); objectives must return finite "
+                                    f"values")
         self.selected.append(int(c))
         self.gains.append(float(g))
         if self.callback is None:
@@ -378,6 +386,10 @@ def _stochastic_greedy(run: _Run, k: int, sample_size: int, rng: np.random.Gener
             g = state.gains(cands)
             best = float(g.max())
         run.n_evals += cands.size
+        if np.isnan(g).any():
+            c = int(cands[np.flatnonzero(np.isnan(g))[0]])
+            raise InvalidInputError(f"{run.source}(): the objective {type(f).__name__} gave element {c} the marginal "
+                                    f"gain nan; objectives must return finite values")
         ub[cands] = g
         if prune and m == size and best <= 0.0:
             break  # the whole pool was looked at and gains 0: so does every element left
@@ -945,6 +957,9 @@ class _PathPlanner:
             if v not in seen:
                 seen.add(v)
                 state.add(v)
+        if not math.isfinite(state.value):
+            raise InvalidInputError(f"{self.run.source}(): the objective {type(self.f).__name__} has the non-finite "
+                                    f"value {state.value} on the walk's nodes; objectives must return finite values")
         return state
 
     def plan(self, start: int, budget: float) -> dict:

@@ -12,7 +12,9 @@ free region (enclosed free pockets are filled), so every free cell is reachable 
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -25,7 +27,7 @@ from engine.seeding import resolve_seed
 from engine.validation import check_choice, check_int
 
 __all__ = ["FREE", "OCCUPIED", "UNKNOWN", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
-           "warehouse", "generate", "MAP_KINDS", "reachable_mask"]
+           "warehouse", "generate", "MAP_KINDS", "reachable_mask", "MAX_MAP_CELLS"]
 
 FREE = 0
 OCCUPIED = 1
@@ -33,6 +35,12 @@ UNKNOWN = -1
 
 #: The procedural generators, by name.
 MAP_KINDS = ("indoor", "forest", "warehouse")
+
+#: Most cells (rows x cols) a map file may declare: :func:`load_map` and
+#: :meth:`OccupancyMap.from_dict` check the size a PNG header, ``.npy`` header or JSON grid
+#: declares against it before decoding anything (``max_cells=`` raises it). 16 million cells is
+#: a 4000 x 4000 grid; the generators make at most 1000 x 1000.
+MAX_MAP_CELLS = 16_000_000
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -102,13 +110,15 @@ class OccupancyMap:
         return doc
 
     @classmethod
-    def from_dict(cls, source: Any, *, start: Optional[Sequence[int]] = None) -> "OccupancyMap":
+    def from_dict(cls, source: Any, *, start: Optional[Sequence[int]] = None,
+                  max_cells: int = MAX_MAP_CELLS) -> "OccupancyMap":
         """A map from a ``gameplan/map`` document (a mapping, JSON text or a path).
 
         The document is validated against its schema (migrated from older versions, refused
         with a clear message when it cannot be); errors name the JSON path. ``start`` overrides
         the document's start; without either the default start of :func:`make_map` is used.
-        A ``resolution`` comes back as ``params["resolution"]``.
+        A ``resolution`` comes back as ``params["resolution"]``. A grid of more than
+        ``max_cells`` cells (default :data:`MAX_MAP_CELLS`) is refused before it is converted.
 
         Examples
         --------
@@ -117,16 +127,16 @@ class OccupancyMap:
         >>> bool((m2.grid == m.grid).all()), m2.start == m.start, m2.params["seed"] == m.params["seed"]
         (True, True, True)
         """
-        from engine.schemas import load_document
-
         where = "OccupancyMap.from_dict()"
-        doc = load_document(source, expected="gameplan/map", where=where)
+        max_cells = check_int(max_cells, "max_cells", where, lower=1)
+        doc = _load_document(source, "gameplan/map", where)
         rows = doc["grid"]
         width = len(rows[0])
         for i, row in enumerate(rows):
             if len(row) != width:
                 raise InvalidInputError(f"{where}: $['grid'][{i}] has {len(row)} cells but $['grid'][0] has {width}: "
                                         f"the grid must be rectangular")
+        _check_cells(len(rows), width, "$['grid']", max_cells, where)
         grid = np.array(rows, dtype=np.int8)
         st = start
         if st is None and "start" in doc:
@@ -139,7 +149,14 @@ class OccupancyMap:
                 raise InvalidInputError(f"{where}: $['start'] = {list(st)} is inside {kind}")
         params = dict(doc.get("params") or {})
         if "resolution" in doc:
-            params["resolution"] = float(doc["resolution"])
+            try:
+                res = float(doc["resolution"])
+            except OverflowError:
+                res = math.inf
+            if not math.isfinite(res):
+                raise InvalidInputError(f"{where}: $['resolution'] must be a finite number of metres per cell, got "
+                                        f"{str(doc['resolution'])[:40]}")
+            params["resolution"] = res
         return make_map(grid, start=st, name=doc.get("name", "map"), params=params, where=where)
 
 
@@ -169,6 +186,114 @@ def _jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_cells(rows: int, cols: int, what: str, max_cells: int, where: str) -> None:
+    """InvalidInputError when a declared ``rows x cols`` grid is above ``max_cells``."""
+    if rows * cols > max_cells:
+        raise InvalidInputError(f"{where}: {what} declares {rows} x {cols} = {rows * cols} cells, above "
+                                f"max_cells={max_cells} (planning.exploration.maps.MAX_MAP_CELLS; pass max_cells= "
+                                f"to read it)")
+
+
+def _load_document(source: Any, expected: str, where: str) -> dict:
+    """:func:`engine.schemas.load_document`, with every parse failure as InvalidInputError.
+
+    ``json`` raises RecursionError on deeply nested arrays and ValueError on integers of more
+    than 4300 digits; a file that is not UTF-8 raises UnicodeDecodeError (a ValueError).
+    """
+    from engine.schemas import load_document
+
+    try:
+        return load_document(source, expected=expected, where=where)
+    except InvalidInputError:
+        raise
+    except RecursionError:
+        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(f"{where}: the document is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except (ValueError, OverflowError) as err:
+        raise InvalidInputError(f"{where}: cannot read the document: {str(err)[:200]}") from None
+
+
+def _read_npy(p: Path, max_cells: int, where: str) -> np.ndarray:
+    """A 2-D ``.npy`` array, its header checked before any data is read.
+
+    The header (``numpy.lib.format``) declares the shape and dtype; the array must be 2-D,
+    boolean, integer or real with at most 8 bytes per cell, of at most ``max_cells`` cells, and
+    the file must hold all the bytes the header promises. Only then is the data read.
+    """
+    from numpy.lib import format as npf
+
+    name = repr(str(p))
+    try:
+        with open(p, "rb") as fh:
+            version = npf.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npf.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = npf.read_array_header_2_0(fh)
+            else:
+                raise InvalidInputError(f"{where}: {name} is a .npy file of version {version[0]}.{version[1]}; "
+                                        f"maps are read from versions 1.0 and 2.0")
+            offset = fh.tell()
+            size = os.fstat(fh.fileno()).st_size
+    except InvalidInputError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as err:  # noqa: BLE001 - numpy's header parser fails in many ways (ValueError, TokenError, ...)
+        raise InvalidInputError(f"{where}: cannot read {name} as .npy: {type(err).__name__}: "
+                                f"{str(err)[:200]}") from None
+    if len(shape) != 2:
+        raise InvalidInputError(f"{where}: {name} holds an array of shape {shape}; a map is a 2-D grid")
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.itemsize > 8:
+        raise InvalidInputError(f"{where}: {name} holds dtype {dtype}; a map is boolean, integer or real "
+                                f"(at most 8 bytes per cell)")
+    _check_cells(int(shape[0]), int(shape[1]), f"the .npy header of {name}", max_cells, where)
+    need = int(shape[0]) * int(shape[1]) * dtype.itemsize
+    if size - offset < need:
+        raise InvalidInputError(f"{where}: {name} is truncated: its header declares {shape} {dtype} "
+                                f"({need} bytes) but {size - offset} bytes follow it")
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(offset)
+            arr = np.fromfile(fh, dtype=dtype, count=int(shape[0]) * int(shape[1]))
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"{where}: cannot read {name} as .npy: {str(err)[:200]}") from None
+    if arr.size != int(shape[0]) * int(shape[1]):
+        raise InvalidInputError(f"{where}: {name} is truncated")
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_image(p: Path, max_cells: int, where: str) -> np.ndarray:
+    """An image as 8-bit grey; its size is read from the header and checked before decoding."""
+    from PIL import Image
+
+    name = repr(str(p))
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above Image.MAX_IMAGE_PIXELS; our own limit decides (it errs above twice that)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(p)  # lazy: reads the header only
+        with img:
+            cols, rows = img.size
+            _check_cells(int(rows), int(cols), f"the image header of {name}", max_cells, where)
+            img.load()
+            grey = np.asarray(img.convert("L"), dtype=np.uint8)
+    except InvalidInputError:
+        raise
+    except MemoryError:
+        raise
+    except Image.DecompressionBombError as err:
+        raise InvalidInputError(f"{where}: {name} is larger than Pillow reads ({err}); Pillow's own limit is "
+                                f"PIL.Image.MAX_IMAGE_PIXELS") from None
+    except Exception as err:  # noqa: BLE001 - a decoder fails in many ways (OSError, SyntaxError, struct.error, ...)
+        raise InvalidInputError(f"{where}: cannot read {name} as an image: {type(err).__name__}: "
+                                f"{str(err)[:200]}") from None
+    if grey.ndim != 2:
+        raise InvalidInputError(f"{where}: {name} decodes to an array of shape {grey.shape}, not a 2-D image")
+    return grey
+
+
 def reachable_mask(grid: np.ndarray, start: Sequence[int]) -> np.ndarray:
     """Boolean mask of the free cells of ``grid`` 8-connected to ``start``."""
     labels, _ = ndimage.label(np.asarray(grid) == FREE, structure=_EIGHT)
@@ -179,7 +304,11 @@ def reachable_mask(grid: np.ndarray, start: Sequence[int]) -> np.ndarray:
 
 
 def _grid_from_array(arr: Any, where: str) -> np.ndarray:
-    a = np.asarray(arr)
+    try:
+        a = np.asarray(arr)
+    except (ValueError, TypeError, OverflowError) as err:
+        raise InvalidInputError(f"{where}: grid must be a rectangular 2-D array (rows of equal length), got "
+                                f"{type(arr).__name__}: {str(err)[:120]}") from None
     if a.dtype == object:
         raise InvalidInputError(f"{where}: grid must be a numeric array, got an object array")
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
@@ -265,7 +394,7 @@ def make_map(grid: Any, *, start: Optional[Sequence[int]] = None, name: str = "m
 
 
 def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_threshold: int = 205,
-             occupied_threshold: int = 50) -> OccupancyMap:
+             occupied_threshold: int = 50, max_cells: int = MAX_MAP_CELLS) -> OccupancyMap:
     """Load an occupancy grid from a PNG (or any image Pillow reads), a ``.npy`` or a ``.json`` file.
 
     Images are read as 8-bit grey: values >= ``free_threshold`` are free (white), values
@@ -273,10 +402,17 @@ def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_thre
     ``.npy`` arrays follow :func:`make_map`. ``.json`` files are ``gameplan/map`` documents
     (:meth:`OccupancyMap.from_dict`; their start is used unless ``start`` is given).
 
+    A map file may come from someone else: the size it declares (the image header, the
+    ``.npy`` header, the JSON grid) is checked against ``max_cells`` (default
+    :data:`MAX_MAP_CELLS`, 16 million cells) before anything is decoded, so a small file that
+    claims a huge grid is refused instead of allocating it. Pillow's own
+    ``PIL.Image.MAX_IMAGE_PIXELS`` check still applies to images (it refuses above twice that).
+
     Raises
     ------
     engine.errors.InvalidInputError
-        A missing or unreadable file, or a map :func:`make_map` rejects.
+        A missing or unreadable file, a grid above ``max_cells``, or a map :func:`make_map`
+        rejects.
 
     Examples
     --------
@@ -290,28 +426,23 @@ def load_map(path: PathLike, *, start: Optional[Sequence[int]] = None, free_thre
     where = "load_map()"
     check_int(free_threshold, "free_threshold", where, lower=1, upper=255)
     check_int(occupied_threshold, "occupied_threshold", where, lower=0, upper=254)
+    max_cells = check_int(max_cells, "max_cells", where, lower=1)
     if occupied_threshold >= free_threshold:
         raise InvalidInputError(f"{where}: occupied_threshold must be < free_threshold, got "
                                 f"{occupied_threshold} >= {free_threshold}")
-    p = Path(path)
-    if not p.is_file():
+    try:
+        p = Path(path)
+        is_file = p.is_file()
+    except (TypeError, ValueError, OSError) as err:
+        raise InvalidInputError(f"{where}: path must be a file path, got {str(path)[:200]!r} ({err})") from None
+    if not is_file:
         raise InvalidInputError(f"{where}: no such file {str(p)!r}")
     if p.suffix.lower() == ".json":
-        return OccupancyMap.from_dict(p, start=start)
+        return OccupancyMap.from_dict(p, start=start, max_cells=max_cells)
     if p.suffix.lower() == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise InvalidInputError(f"{where}: cannot read {str(p)!r} as .npy: {err}") from err
+        arr = _read_npy(p, max_cells, where)
         return make_map(arr, start=start, name=p.name, params={"path": str(p)}, where=where)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(p) as img:
-            img.load()
-            grey = np.asarray(img.convert("L"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
-        raise InvalidInputError(f"{where}: cannot read {str(p)!r} as an image: {err}") from err
+    grey = _read_image(p, max_cells, where)
     grid = np.full(grey.shape, UNKNOWN, dtype=np.int8)
     grid[grey >= free_threshold] = FREE
     grid[grey <= occupied_threshold] = OCCUPIED

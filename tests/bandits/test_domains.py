@@ -193,6 +193,18 @@ def test_tube_graph_data():
     (dict(name="path", n_arms=4, budget=1, graph=nx.path_graph(3), source=0), "nodes"),
     (dict(name="budget", n_arms=3, budget=1, p_active=[0.5, 2.0, 0.5]), "p_active"),
     (dict(name="budget", n_arms=3, budget=1, rewards=[[0, 1]]), "rewards"),
+    # raw numpy / Python errors once (issue 16 item 11): each names make_domain() and the value
+    (dict(name="budget", n_arms=4, budget=2, p_passive_range=(0.9, 0.1)),
+     r"make_domain\(\): p_passive_range must have low <= high, got \(0.9, 0.1\)"),
+    (dict(name="budget", n_arms=4, budget=2, p_active_range=(0.5, 1.5)), r"p_active_range\[1\] must be <= 1.0"),
+    (dict(name="budget", n_arms=4, budget=2, p_active_range=(0.5, float("nan"))),
+     r"p_active_range\[1\] must be finite"),
+    (dict(name="budget", n_arms=4, budget=2, p_passive_range=None), r"p_passive_range must be a \(low, high\) pair"),
+    (dict(name="budget", n_arms=4, budget=2, p_passive_range=(0.1, 0.2, 0.3)), r"p_passive_range must be a"),
+    (dict(name="budget", n_arms=4, budget=2, good_top=[]), r"good_top must hold at least one reward"),
+    (dict(name="budget", n_arms=4, budget=2, bad_top="x"), r"bad_top must be a numeric array"),
+    (dict(name="capacity", n_arms=4, budget=2, costs=[0, 0, 0, 0]),
+     r"make_domain\(\): the capacity domain needs at least one arm with a positive cost, got costs \[0.0, 0.0"),
 ])
 def test_make_domain_bad_inputs(kwargs, match):
     kw = dict(kwargs)
@@ -241,3 +253,17 @@ def test_enumerate_down_closed_stops_early_on_large_families():
     calls.clear()
     assert enumerate_down_closed(100, at_most(20), limit=300_000) is None
     assert len(calls) < 50
+
+
+def test_capacity_patterns_with_only_free_arms_have_one_empty_pattern_per_capacity():
+    """Costs all 0 once raised a numpy reshape error inside packing_patterns."""
+    from bandits.domains import CapacityConstraint
+
+    cc = CapacityConstraint(np.zeros(3), np.array([2.0, 2.0, 5.0]))
+    assert [(cap, k, Q.shape) for cap, k, Q in cc.packing_patterns()] == [(2.0, 2, (1, 0)), (5.0, 1, (1, 0))]
+    assert cc.check(np.ones(3)) and cc.check(np.zeros(3))
+
+
+def test_zero_costs_next_to_positive_ones_are_still_accepted():
+    p = make_domain("capacity", n_arms=4, budget=2, costs=[0, 0, 3, 3], capacities=[3, 3], seed=0)
+    assert p.contains([1, 1, 1, 1])

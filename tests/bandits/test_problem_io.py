@@ -1,11 +1,18 @@
 """coRMAB problems round-trip through ``gameplan/cormab`` v1 JSON documents."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bandits
+from bandits import problem as problem_module
 from bandits.arms import Arms, MultiStateArms
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
@@ -161,8 +168,189 @@ def test_infeasible_constraints_are_rejected(doc):
 
 
 def test_unreadable_sources(tmp_path):
-    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\): cannot read"):
+    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\): .*cannot read"):
         CoRMAB.from_dict(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{oops")
-    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\): not valid JSON"):
+    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\): .*not valid JSON"):
         CoRMAB.from_dict(tmp_path / "bad.json")
+
+
+# ----------------------------------------------------------------------------- untrusted documents: size limits
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny_doc(n_aux=0, rows=1):
+    """One arm, two states; ``n_aux`` auxiliary columns and ``rows`` declared constraint rows."""
+    return {"schema": "gameplan/cormab", "version": 1, "name": "tiny",
+            "transitions": [[[[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.5, 0.5]]]], "rewards": [[0.0, 1.0]],
+            "feasible_set": {"n_actions": 1, "n_aux": n_aux,
+                             "A": {"shape": [rows, 1 + n_aux], "row": [0], "col": [0], "data": [1.0]},
+                             "row_lower": [None] * min(rows, 3), "row_upper": [1.0] * min(rows, 3)}}
+
+
+def _run_capped(code, cap_mib=1536):
+    """Run ``code`` in a child whose address space is capped (RLIMIT_AS); return its stdout.
+
+    The cap is far above what the imports need (~400 MiB) and far below what the old readers
+    asked for, so a reader that allocates a declared size dies with MemoryError instead of
+    taking the machine down; the child prints what came out.
+    """
+    prelude = ("import resource\n"
+               f"cap = {cap_mib} * 2 ** 20\n"
+               "resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1", PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, env=env, cwd=_ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS caps the address space on Linux")
+def test_tiny_document_with_huge_n_aux_is_refused_under_a_memory_cap():
+    """A ~300-byte document declaring n_aux = 200 million used to allocate gigabytes (24 GB, then killed)."""
+    text = json.dumps(_tiny_doc(n_aux=200_000_000))
+    assert len(text) < 600
+    code = ("import json, sys\n"
+            "from bandits.problem import CoRMAB\n"
+            "from engine.errors import InvalidInputError\n"
+            "try:\n"
+            f"    CoRMAB.from_dict({text!r})\n"
+            "    print('LOADED')\n"
+            "except InvalidInputError as err:\n"
+            "    print('INVALID', err)\n"
+            "except MemoryError:\n"
+            "    print('MEMORY')\n")
+    out = _run_capped(code)
+    assert out.startswith("INVALID"), out
+    assert "$['feasible_set']['n_aux'] = 200000000" in out and "max_aux=1000000" in out
+
+
+def test_declared_sizes_above_the_limits_name_the_field_and_the_limit():
+    with pytest.raises(InvalidInputError, match=r"\$\['feasible_set'\]\['n_aux'\] = 5 is above max_aux=4"):
+        CoRMAB.from_dict(_tiny_doc(n_aux=5), max_aux=4)
+    with pytest.raises(InvalidInputError, match=r"\$\['feasible_set'\]\['A'\]\['shape'\]\[0\] = 2000000 rows is "
+                                                r"above max_rows=1000000"):
+        CoRMAB.from_dict(_tiny_doc(rows=2_000_000))
+    with pytest.raises(InvalidInputError, match=r"max_arms must be >= 1, got 0"):
+        CoRMAB.from_dict(_tiny_doc(), max_arms=0)
+    doc = json.loads(json.dumps(bandits.make_domain("budget", n_arms=3, budget=1, seed=2).to_dict()))
+    with pytest.raises(InvalidInputError, match=r"\$\['transitions'\] has 3 arms, above max_arms=2"):
+        CoRMAB.from_dict(doc, max_arms=2)
+    assert CoRMAB.from_dict(doc, max_arms=3).n_arms == 3
+    # the limits are documented module constants
+    assert (problem_module.MAX_ARMS, problem_module.MAX_AUX, problem_module.MAX_ROWS,
+            problem_module.MAX_DOMAIN_CELLS) == (100_000, 1_000_000, 1_000_000, 10_000_000)
+    # raising a limit reads a legitimate document of that size
+    q = CoRMAB.from_dict(_tiny_doc(n_aux=5), max_aux=5)
+    assert q.feasible_set.n_aux == 5
+
+
+def test_a_declared_row_count_must_match_the_bound_lists_before_anything_is_built():
+    with pytest.raises(InvalidInputError, match=r"\$\['feasible_set'\]\['row_lower'\] must have length 900000"):
+        CoRMAB.from_dict(_tiny_doc(rows=900_000))
+
+
+def test_spec_with_a_huge_n_arms_is_dropped_without_building_a_domain(monkeypatch):
+    """metadata.spec with n_arms = 2 000 000 used to build the whole domain before comparing."""
+    p = bandits.make_domain("budget", n_arms=3, budget=1, seed=2)
+    doc = json.loads(json.dumps(p.to_dict()))
+    calls = []
+    import bandits.domains as domains_module
+
+    real = domains_module.domain_from_spec
+    monkeypatch.setattr(domains_module, "domain_from_spec", lambda spec: calls.append(spec) or real(spec))
+    for change in ({"n_arms": 2_000_000}, {"budget": 10**12}, {"n_states": 10**6}, {"n_arms": "3"},
+                   {"name": "multiple_interventions"}):
+        bad = json.loads(json.dumps(doc))
+        bad["metadata"]["spec"].update(change)
+        assert CoRMAB.from_dict(bad).spec is None
+    assert calls == []
+    assert CoRMAB.from_dict(doc).spec == p.spec and len(calls) == 1
+
+
+@pytest.mark.parametrize("name, changes", [
+    ("matching", {"n_slots": 10**7}),
+    ("capacity", {"n_workers": 10**8}),
+])
+def test_spec_sizes_above_max_domain_cells_are_refused(name, changes):
+    doc = json.loads(json.dumps(bandits.make_domain(name, n_arms=6, budget=2, seed=1).to_dict()))
+    doc["metadata"]["spec"].update(changes)
+    with pytest.raises(InvalidInputError, match=r"\$\['metadata'\]\['spec'\] describes a domain whose exact checker "
+                                                r"needs \d+ cells .*above max_domain_cells=10000000"):
+        CoRMAB.from_dict(doc)
+
+
+def test_domain_metadata_above_max_domain_cells_is_refused_and_raising_it_reads_it():
+    p = bandits.make_domain("path", n_arms=20, budget=3, seed=0)
+    doc = json.loads(json.dumps(p.to_dict()))
+    with pytest.raises(InvalidInputError, match=r"\$\['metadata'\]\['domain'\] describes a domain whose exact "
+                                                r"checker needs \d+ cells \(a path domain on 20 arms\), above "
+                                                r"max_domain_cells=100"):
+        CoRMAB.from_dict(doc, max_domain_cells=100)
+    q = CoRMAB.from_dict(doc)
+    assert type(q.constraint).__name__ == "PathConstraint"
+    # a path budget beyond the arms (the unrolled walk would have 2B steps) is not rebuilt at all
+    bad = json.loads(json.dumps(doc))
+    bad["metadata"]["domain"]["budget"] = 10**9
+    assert getattr(CoRMAB.from_dict(bad), "constraint", None) is None
+
+
+@pytest.mark.parametrize("path, value, match", [
+    (("feasible_set", "A", "row", 0), 10**30, r"\$\['feasible_set'\]\['A'\]\['row'\] must hold integers within"),
+    (("feasible_set", "A", "data", 0), 10**400, r"\$\['feasible_set'\]\['A'\]\['data'\] must hold numbers within"),
+    (("feasible_set", "row_upper", 0), 10**400, r"\$\['feasible_set'\]\['row_upper'\] must hold numbers within"),
+    (("rewards", 0, 0), 10**400, r"\$\['rewards'\] must be a regular"),
+    (("feasible_set", "n_aux"), 10**30, r"n_aux'\] = 10+ is above max_aux"),
+])
+def test_numbers_beyond_the_machine_ranges_are_invalid_input(doc, path, value, match):
+    with pytest.raises(InvalidInputError, match=match):
+        CoRMAB.from_dict(_with(doc, path, value))
+
+
+def test_deeply_nested_and_huge_integer_json_is_invalid_input():
+    deep = '{"schema": "gameplan/cormab", "version": 1, "transitions": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\)"):
+        CoRMAB.from_dict(deep)
+    huge = '{"schema": "gameplan/cormab", "version": 1, "transitions": [], "x": ' + "9" * 5000 + "}"
+    with pytest.raises(InvalidInputError, match=r"CoRMAB.from_dict\(\)"):
+        CoRMAB.from_dict(huge)
+
+
+_FUZZ_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 5), st.sampled_from([10**12, 10**30, -(10**30)]),
+                         st.floats(allow_nan=False, width=64), st.text(max_size=3),
+                         st.lists(st.integers(-1, 3), max_size=3), st.just([[1.0]]))
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node[:3]):
+            yield from _paths(value, prefix + (i,))
+
+
+_FUZZ_BASE = json.loads(json.dumps(bandits.make_domain("capacity", n_arms=4, budget=2, seed=3).to_dict()))
+_FUZZ_PATHS = [p for p in _paths(_FUZZ_BASE) if p]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(_FUZZ_PATHS), _FUZZ_VALUES), min_size=1, max_size=3))
+def test_mutated_documents_load_or_raise_invalid_input_only(edits):
+    doc = json.loads(json.dumps(_FUZZ_BASE))
+    for path, value in edits:
+        node = doc
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit replaced a parent
+    try:
+        q = CoRMAB.from_dict(doc)
+    except InvalidInputError as err:
+        assert str(err).startswith("CoRMAB.from_dict()")
+        return
+    assert q.n_arms == len(doc["transitions"])

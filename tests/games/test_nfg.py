@@ -651,3 +651,80 @@ def test_huge_declared_games_fail_fast(text, match):
     """A short file declaring a huge game is refused before anything big is allocated."""
     with pytest.raises(InvalidInputError, match=match):
         read_nfg(text)
+
+
+# ----------------------------------------------------------------------------- limits (issue 16 item 3)
+def _players(n, strategies="counts"):
+    names = " ".join(f'"p{i}"' for i in range(n))
+    strat = " ".join(["1"] * n) if strategies == "counts" else " ".join(['{ "a" }'] * n)
+    return f'NFG 1 R "many" {{ {names} }} {{ {strat} }}\n' + " ".join(["0"] * n)
+
+
+@pytest.mark.parametrize("strategies", ["counts", "labels"])
+def test_too_many_players_are_refused_with_line_info(strategies):
+    """A 65-player file once failed inside numpy (ValueError: maximum supported dimension)."""
+    with pytest.raises(InvalidInputError, match=r"read_nfg\(\): line 1, column \d+: more than max_players=32 players "
+                                                r"\(games.nfg.MAX_PLAYERS; pass max_players= to read it, up to 64\)"):
+        read_nfg(_players(65, strategies))
+    with pytest.raises(InvalidInputError, match=r"more than max_players=64 players"):
+        read_nfg(_players(65, strategies), max_players=64)
+    g = read_nfg(_players(64, strategies), max_players=64)
+    assert g.n_players == 64 and g.shape == (1,) * 64
+    assert read_nfg(_players(32, strategies)).n_players == 32
+    with pytest.raises(InvalidInputError, match=r"read_nfg\(\): max_players must be <= 64, got 65"):
+        read_nfg(_players(2), max_players=65)
+
+
+@pytest.mark.parametrize("text, kwargs, match", [
+    # labels: the product of the label counts is checked per player (no characters-left bound applies yet)
+    ('NFG 1 R "t" { "a" "b" } { { "1" "2" "3" } { "1" "2" "3" "4" } }\n' + "0 " * 24, {"max_contingencies": 11},
+     r"line 1, column 43: the strategies of players 1..2 make 12 contingencies, above max_contingencies=11"),
+    ('NFG 1 R "t" { "a" "b" } { 3 4 }\n' + "0 " * 24, {"max_contingencies": 11},
+     r"line 1, column 29: the strategies of players 1..2 make 12 contingencies, above max_contingencies=11"),
+    ('NFG 1 R "t" { "a" "b" } { 3 4 }\n' + "0 " * 24, {"max_contingencies": 0}, r"max_contingencies must be >= 1"),
+])
+def test_contingency_limit(text, kwargs, match):
+    with pytest.raises(InvalidInputError, match=r"read_nfg\(\): " + match):
+        read_nfg(text, **kwargs)
+
+
+def test_contingency_limit_default_and_override():
+    from games import nfg
+
+    assert (nfg.MAX_PLAYERS, nfg.MAX_CONTINGENCIES) == (32, 10_000_000)
+    text = 'NFG 1 R "t" { "a" "b" } { 3 4 }\n' + "1 " * 24
+    assert read_nfg(text, max_contingencies=12).shape == (3, 4)
+    # a file long enough to pass the characters-left check still meets the contingency limit
+    big = 'NFG 1 R "t" { "a" "b" } { 5000 5000 }\n' + " " * 25_000_001
+    with pytest.raises(InvalidInputError, match=r"make 25000000 contingencies, above max_contingencies=10000000"):
+        read_nfg(big)
+
+
+@pytest.mark.parametrize("body, match", [
+    ("{ " + "9" * 5000 + " 1 }", r"expected the number of strategies of player 1 >= 1, got "
+                                 r"'9{30,}\.\.\.' \(5000 characters\)"),
+    ("{ 1 1 } " + "9" * 5000 + "/3 0", r"rational '9+\.\.\.' has too many digits \(5002 characters\)"),
+    ("{ 1 1 } 1/" + "9" * 5000 + " 0", r"rational '1/9+\.\.\.' has too many digits"),
+    ("{ 1 1 } { { \"\" 1 2 } } " + "9" * 5000, r"expected the outcome number of contingency 1 of 1 in \[0, 1\], got "
+                                                r"'9+\.\.\.' \(5000 characters\)"),
+    ("{ 1 1 } " + "9" * 400 + " 0", r"number '9+\.\.\.' is out of the float64 range"),
+    ("{ 1 1 } { { \"\" " + "9" * 400 + " 2 } } 1", r"number '9+\.\.\.' is out of the float64 range"),
+])
+def test_huge_numbers_are_invalid_input_with_line_info_and_short_messages(body, match):
+    """Integers beyond Python's 4300-digit conversion limit once escaped as ValueError."""
+    with pytest.raises(InvalidInputError, match=r"read_nfg\(\): line \d+, column \d+: " + match) as info:
+        read_nfg('NFG 1 R "t" { "a" "b" } ' + body)
+    assert len(str(info.value)) < 300
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(['{', '}', '"a"', '""', "1", "0", "-2/3", "0.5", ",", "1e400", "9" * 5000,
+                                 "1/" + "9" * 5000, "99999999999999999999", "\udcff", "\x00"]), max_size=40),
+       st.integers(1, 70))
+def test_oversized_token_soup_raises_invalid_input_or_parses(tokens, n_players):
+    names = " ".join(f'"p{i}"' for i in range(n_players))
+    text = f'NFG 1 R "t" {{ {names} }} ' + " ".join(tokens)
+    try:
+        read_nfg(text)
+    except InvalidInputError as err:
+        assert re.search(r"line \d+, column \d+", str(err))

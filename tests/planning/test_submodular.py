@@ -507,3 +507,100 @@ def test_marginal_gains_of_selected_elements_are_zero():
         assert gains[0] == 0.0 and gains[2] == 0.0
         for c in range(f.n):
             assert gains[c] == pytest.approx(f.evaluate(sorted(set(S) | {c})) - f.evaluate(S))
+
+
+# ----------------------------------------------------------------------------- non-finite values (issue 16 item 6)
+def _nan_beyond_one(S):
+    return float("nan") if len(S) >= 2 else float(len(S))
+
+
+_PLANNERS = {
+    "greedy": lambda f: greedy(f, 3),
+    "lazy_greedy": lambda f: lazy_greedy(f, 3),
+    "stochastic_greedy": lambda f: stochastic_greedy(f, 3, seed=0),
+    "knapsack_greedy": lambda f: knapsack_greedy(f, np.ones(f.n), 3.0),
+    "matroid_greedy": lambda f: matroid_greedy(f, [0, 0, 1, 1], [2, 2]),
+    "path_greedy": lambda f: path_greedy(f, (2, 2), (0, 0), 4),
+    "solve": lambda f: solve(f, 3),
+}
+
+
+@pytest.mark.parametrize("planner", sorted(_PLANNERS))
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "0.5", None])
+def test_set_function_non_finite_values_never_come_with_a_status(planner, value):
+    """Once: a NaN objective with status FEASIBLE (or OPTIMAL). Now InvalidInputError naming the set."""
+    f = SetFunction(lambda S: value if len(S) >= 2 else float(len(S)), n=4)
+    with pytest.raises(InvalidInputError, match=r"SetFunction: func\(\{\d, \d\}\) returned .*; a set function must "
+                                                r"return a finite real number"):
+        _PLANNERS[planner](f)
+
+
+def test_set_function_evaluate_and_empty_value_are_checked():
+    f = SetFunction(_nan_beyond_one, n=4)
+    assert f.evaluate([2]) == 1.0
+    with pytest.raises(InvalidInputError, match=r"func\(\{0, 1\}\) returned nan"):
+        f.evaluate([0, 1])
+    with pytest.raises(InvalidInputError, match=r"func\(frozenset\(\)\) must be 0, got nan"):
+        SetFunction(lambda S: float("nan"), n=3)
+    with pytest.raises(InvalidInputError, match=r"func\(frozenset\(\)\) must be 0, got False"):
+        SetFunction(lambda S: bool(S), n=3)
+    with pytest.raises(InvalidInputError, match=r"returned nan"):
+        greedy(Modular(np.ones(4)) + SetFunction(_nan_beyond_one, n=4), 3)
+
+
+class _NaNModular(Modular):
+    """A subclass whose gains are NaN for one element (the planners' own guard, not SetFunction's)."""
+
+    def __init__(self):
+        super().__init__([1.0, 2.0, 3.0, 4.0])
+        self.weights = np.array([1.0, np.nan, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("planner", ["greedy", "lazy_greedy", "stochastic_greedy", "knapsack_greedy",
+                                     "matroid_greedy"])
+def test_planners_refuse_non_finite_gains_of_any_objective(planner):
+    with pytest.raises(InvalidInputError, match=planner + r"\(\): the objective _NaNModular gave element 1 the "
+                                                          r"marginal gain nan"):
+        _PLANNERS[planner](_NaNModular())
+
+
+def test_logdet_refuses_indefinite_kernels():
+    """Once: greedy reported a finite value (status OPTIMAL) whose evaluation was -inf."""
+    K = np.array([[1.0, 2.0], [2.0, 1.0]])   # eigenvalues 3 and -1
+    with pytest.raises(InvalidInputError, match=r"LogDet\(\): kernel must be positive semi-definite, got the "
+                                                r"eigenvalue -1 \(tolerance"):
+        LogDet(K)
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 30))
+    with pytest.raises(InvalidInputError, match="positive semi-definite"):
+        LogDet(A + A.T + 5 * np.eye(30))   # positive diagonal, still indefinite
+
+
+def test_logdet_accepts_semidefinite_and_rounded_kernels():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    rank3 = X @ X.T           # PSD, rank 3: 37 eigenvalues are rounding noise around 0 (some negative)
+    LogDet(rank3, noise=0.1)
+    d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    LogDet(np.exp(-d2), noise=0.1)                   # an RBF kernel as computed
+    LogDet(np.zeros((3, 3)))
+    f = LogDet(np.array([[1.0, 1.0], [1.0, 1.0]]))   # singular PSD
+    res = greedy(f, 2)
+    assert np.isfinite(res.objective) and res.objective == pytest.approx(f.evaluate(res.selected))
+
+
+def test_weighted_coverage_universe_comes_from_the_weights():
+    """Once: the universe was the largest index + 1, so weights for items no set holds were refused."""
+    f = WeightedCoverage([[0], [1]], weights=[1.0, 2.0, 3.0])
+    assert f.n_items == 3 and f.evaluate([0, 1]) == 3.0
+    assert f.marginal_gains().tolist() == [1.0, 2.0]
+    assert WeightedCoverage([[], []], weights=[5.0]).n_items == 1
+    with pytest.raises(InvalidInputError, match=r"set 1 holds item 5, outside the universe of 3 items"):
+        WeightedCoverage([[0], [5]], weights=[1.0, 2.0, 3.0])
+    with pytest.raises(InvalidInputError, match=r"weights must have shape \(4,\), got \(3,\)"):
+        WeightedCoverage([[0], [1]], weights=[1.0, 2.0, 3.0], n_items=4)
+    # without weights the universe is still the largest index + 1 (or n_items)
+    assert WeightedCoverage([[0], [3]]).n_items == 4
+    assert WeightedCoverage([[0], [3]], n_items=6).n_items == 6
+    with pytest.raises(InvalidInputError, match=r"set 1 holds item 3, outside the universe of 2 items"):
+        WeightedCoverage([[0], [3]], n_items=2)
