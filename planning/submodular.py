@@ -1376,7 +1376,21 @@ def load_instance(source: Any) -> SubmodularInstance:
     from engine.schemas import load_document
 
     where = "load_instance()"
-    doc = load_document(source, expected="gameplan/submodular", where=where)
+    try:
+        doc = load_document(source, expected="gameplan/submodular", where=where)
+    except InvalidInputError:
+        raise
+    except RecursionError:
+        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
+    except (ValueError, OverflowError) as err:  # json: integers beyond 4300 digits, bad UTF-8 in a file
+        raise InvalidInputError(f"{where}: cannot read the document: {str(err)[:200]}") from None
+    try:
+        return _instance_from(doc, where)
+    except OverflowError as err:  # a JSON integer beyond the float64 range (10**400)
+        raise InvalidInputError(f"{where}: a number of the document is beyond the float64 range ({err})") from None
+
+
+def _instance_from(doc: dict, where: str) -> SubmodularInstance:
     obj = doc["objective"]
     kind = obj["type"]
     try:
@@ -1404,8 +1418,9 @@ def load_instance(source: Any) -> SubmodularInstance:
 def _regular_2d(value: Any, path: str, where: str) -> np.ndarray:
     try:
         arr = np.array(value, dtype=np.float64)
-    except (ValueError, TypeError) as err:
-        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) 2-D array of numbers") from err
+    except (ValueError, TypeError, OverflowError) as err:
+        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) 2-D array of numbers within the "
+                                f"float64 range") from err
     if arr.ndim != 2:
         raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) 2-D array, got shape {arr.shape}")
     return arr

@@ -179,3 +179,24 @@ def test_malformed_documents_are_rejected(doc, match):
 def test_unreadable_sources(tmp_path):
     with pytest.raises(InvalidInputError, match=r"load_instance\(\): cannot read"):
         load_instance(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("doc, match", [
+    ({**BASE, "objective": {"type": "weighted_coverage", "sets": [[0]], "weights": [10**400]}}, "float64 range"),
+    ({**LOGDET, "constraint": {"type": "knapsack", "costs": [10**400, 1.0], "budget": 2.0}}, "float64 range"),
+    ({**LOGDET, "constraint": {"type": "knapsack", "costs": [1.0, 1.0], "budget": 10**400}}, "float64 range"),
+    ({**LOGDET, "objective": {"type": "log_det", "kernel": [[10**400, 0], [0, 1]]}},
+     r"\$\['objective'\]\['kernel'\] must be a regular .* within the float64 range"),
+    ({**LOGDET, "objective": {"type": "log_det", "kernel": [[1.0, 2.0], [2.0, 1.0]]}}, "positive semi-definite"),
+])
+def test_numbers_beyond_float64_and_indefinite_kernels_are_invalid_input(doc, match):
+    """Integers like 10**400 once escaped as OverflowError; an indefinite kernel was accepted."""
+    with pytest.raises(InvalidInputError, match=r"load_instance\(\): .*" + match):
+        load_instance(doc)
+
+
+def test_unreadable_json_is_invalid_input():
+    for text in ('{"schema": "gameplan/submodular", "version": 1, "objective": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                 '{"schema": "gameplan/submodular", "version": 1, "x": ' + "9" * 5000 + "}"):
+        with pytest.raises(InvalidInputError, match=r"load_instance\(\)"):
+            load_instance(text)
