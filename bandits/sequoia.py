@@ -443,7 +443,8 @@ class Sequoia:
             self._mip_cache[key] = NetworkMIP(self._weights(net), self.problem.feasible_set,
                                               state_dim=self.n_features, method="auto", enumerate_limit=0)
         mip = self._mip_cache[key]
-        kwargs = {}
+        # the agent's seed drives the solver's (HiGHS random_seed and the heuristics' generator)
+        kwargs: dict[str, Any] = {"seed": self._seed.int_seed("network_mip")}
         if self.config["mip_time_limit"] is not None:
             kwargs["time_limit"] = self.config["mip_time_limit"]
         res = mip.maximize(self._scale(state[None])[0], **kwargs)

@@ -32,7 +32,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
 
-__all__ = ["LinearModel", "LinearResult", "solve_milp", "HIGHS_OPTIONS"]
+__all__ = ["LinearModel", "LinearResult", "solve_milp", "HIGHS_OPTIONS", "validate_highs_options"]
 
 INF = math.inf
 
@@ -77,6 +77,87 @@ def _new_highs():
     return h
 
 
+_option_lock = threading.Lock()
+_option_probe: Any = None
+_option_docs: Optional[dict[str, str]] = None
+
+
+def _highs_option_docs() -> dict[str, str]:
+    """HiGHS's own description of each option (type, range, allowed values), read once from
+    ``writeOptions``, for error messages."""
+    global _option_docs
+    if _option_docs is None:
+        import tempfile
+
+        docs: dict[str, str] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "options.txt")
+            _new_highs().writeOptions(path)
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                comments: list[str] = []
+                for line in fh:
+                    line = line.strip()
+                    if line.startswith("#"):
+                        comments.append(line.lstrip("# ").strip())
+                    elif "=" in line:
+                        docs[line.split("=", 1)[0].strip()] = "; ".join(comments[-2:])
+                        comments = []
+        _option_docs = docs
+    return _option_docs
+
+
+def validate_highs_options(options: Optional[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    """Backend ``options`` checked against HiGHS itself: unknown keys warn and are dropped (as
+    everywhere in the engine); a value of the wrong type or outside HiGHS's range raises
+    :class:`~engine.errors.InvalidInputError` naming the option and HiGHS's allowed values.
+
+    Examples
+    --------
+    >>> validate_highs_options({"presolve": "off"}, "f()")
+    {'presolve': 'off'}
+    >>> validate_highs_options({"mip_max_nodes": -5}, "f()")
+    Traceback (most recent call last):
+    ...
+    engine.errors.InvalidInputError: f(): options['mip_max_nodes'] = -5 is not accepted by HiGHS (MIP solver max number of nodes; [type: integer, advanced: false, range: {0, 2147483647}, default: 2147483647])
+    """
+    global _option_probe
+    extra = check_options(options, HIGHS_OPTIONS, where)
+    if not extra:
+        return extra
+    import highspy
+
+    with _option_lock:
+        if _option_probe is None:
+            _option_probe = _new_highs()
+        probe = _option_probe
+        for key, value in extra.items():
+            kind = _option(probe, key)
+            ok = True
+            if isinstance(kind, bool):
+                ok = isinstance(value, (bool, np.bool_))
+            elif isinstance(kind, (int, np.integer)) and not isinstance(kind, bool):
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+            elif isinstance(kind, float):
+                ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+                      and not math.isnan(float(value)))
+            elif isinstance(kind, str):
+                ok = isinstance(value, str)
+            if ok:
+                try:
+                    before = _option(probe, key)
+                    status = probe.setOptionValue(key, value)
+                    ok = status != highspy.HighsStatus.kError
+                    probe.setOptionValue(key, before)
+                except (TypeError, ValueError, OverflowError):
+                    ok = False
+            if not ok:
+                doc = _highs_option_docs().get(key, "")
+                raise InvalidInputError(f"{where}: options[{key!r}] = {value!r} is not accepted by HiGHS ({doc})")
+            if isinstance(value, (np.integer, np.floating, np.bool_)):
+                extra[key] = value.item()
+    return extra
+
+
 def _option(h: Any, name: str) -> Any:
     """An option's value (highspy returns ``(status, value)`` from getOptionValue)."""
     value = h.getOptionValue(name)
@@ -90,6 +171,10 @@ class LinearResult(SolveResult):
     Besides the :class:`engine.SolveResult` core (``x``, ``objective``, ``bound``, absolute
     ``gap``): ``proven_optimal``, row activities ``row_value``, LP duals ``row_dual`` /
     ``col_dual`` (None for MIPs), branch-and-bound ``node_count``, and ``mip_rel_gap``.
+
+    With ``solve(certify=True)``: ``certified`` (the engine re-proved the status with safe dual
+    bounds, :mod:`solvers.certificate`), ``solver_bound`` (HiGHS's own bound, not trusted) and
+    ``certificate_nodes`` (LPs the certificate solved); ``bound`` is then the certificate's.
     """
 
     proven_optimal: bool = False
@@ -98,6 +183,9 @@ class LinearResult(SolveResult):
     col_dual: Optional[np.ndarray] = None
     node_count: int = 0
     mip_rel_gap: float = math.nan
+    certified: bool = False
+    solver_bound: float = math.nan
+    certificate_nodes: int = 0
 
 
 def _as_matrix(A: Any, n_cols: int, where: str) -> sp.csc_matrix:
@@ -117,6 +205,21 @@ def _as_matrix(A: Any, n_cols: int, where: str) -> sp.csc_matrix:
     return M
 
 
+def _flags(value: Any, size: int, name: str, where: str) -> np.ndarray:
+    """A boolean vector: bools, or integers 0/1 (strings such as "no" are refused, not truthy)."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        arr = np.full(size, arr.item())
+    if arr.shape != (size,):
+        raise InvalidInputError(f"{where}: {name} must have length {size}, got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr.copy()
+    if np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating):
+        if np.all((arr == 0) | (arr == 1)):
+            return arr.astype(bool)
+    raise InvalidInputError(f"{where}: {name} must hold booleans (or 0/1), got {arr.tolist()[:8]!r}")
+
+
 def _bound_vector(value: Any, size: int, name: str, where: str, default: float) -> np.ndarray:
     if value is None:
         return np.full(size, default)
@@ -128,6 +231,13 @@ def _bound_vector(value: Any, size: int, name: str, where: str, default: float) 
     if arr.shape != (size,):
         raise InvalidInputError(f"{where}: {name} must have length {size}, got {arr.shape[0]}")
     return arr.copy()
+
+
+def _check_order(lo: np.ndarray, hi: np.ndarray, idx: np.ndarray, where: str) -> None:
+    bad = np.flatnonzero(lo > hi)
+    if bad.size:
+        k = int(bad[0])
+        raise InvalidInputError(f"{where}: lower[{k}] = {lo[k]} exceeds upper[{k}] = {hi[k]} (index {int(idx[k])})")
 
 
 _STATUS = {
@@ -196,10 +306,7 @@ class LinearModel:
         if integrality is None:
             integ = np.zeros(n, dtype=bool)
         else:
-            integ = np.asarray(integrality)
-            if integ.shape != (n,):
-                raise InvalidInputError(f"{where}: integrality must have length {n}, got shape {integ.shape}")
-            integ = integ.astype(bool)
+            integ = _flags(integrality, n, "integrality", where)
         check_choice(sense, "sense", where, ("min", "max"))
         self._offset = check_real(offset, "offset", where)
         self._sense = sense
@@ -298,6 +405,7 @@ class LinearModel:
         idx = self._idx(rows, self._m, "rows", where)
         lo = _bound_vector(lower, idx.size, "lower", where, -INF)
         hi = _bound_vector(upper, idx.size, "upper", where, INF)
+        _check_order(lo, hi, idx, where)
         self._highs.changeRowsBounds(idx.size, idx, lo, hi)
 
     def set_col_bounds(self, cols: Any, lower: Any, upper: Any) -> None:
@@ -306,6 +414,7 @@ class LinearModel:
         idx = self._idx(cols, self._n, "cols", where)
         lo = _bound_vector(lower, idx.size, "lower", where, -INF)
         hi = _bound_vector(upper, idx.size, "upper", where, INF)
+        _check_order(lo, hi, idx, where)
         self._highs.changeColsBounds(idx.size, idx, lo, hi)
 
     def set_coefficients(self, rows: Any, cols: Any, values: Any) -> None:
@@ -326,7 +435,7 @@ class LinearModel:
 
         where = "LinearModel.set_integrality()"
         idx = self._idx(cols, self._n, "cols", where)
-        flags = np.broadcast_to(np.asarray(integer, dtype=bool), idx.shape)
+        flags = _flags(integer, idx.size, "integer", where)
         self._integer[idx] = flags
         types = np.array([int(highspy.HighsVarType.kInteger) if f else int(highspy.HighsVarType.kContinuous)
                           for f in flags], dtype=np.uint8)
@@ -370,16 +479,29 @@ class LinearModel:
         """Write the model as a (free) MPS file, atomically."""
         from engine.io import atomic_path
 
-        with atomic_path(path, suffix=".mps") as tmp:
-            status = self._highs.writeModel(str(tmp))
-            if int(status) < 0:
-                raise BackendError(f"LinearModel.write_mps(): HiGHS failed to write {path}")
+        where = "LinearModel.write_mps()"
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidInputError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
+        if os.path.isdir(path):
+            raise InvalidInputError(f"{where}: {os.fspath(path)!r} is a directory")
+        parent = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise InvalidInputError(f"{where}: cannot write {os.fspath(path)!r}: its directory does not exist or "
+                                    "is not writable")
+        try:
+            with atomic_path(path, suffix=".mps") as tmp:
+                status = self._highs.writeModel(str(tmp))
+                if int(status) < 0:
+                    raise BackendError(f"{where}: HiGHS failed to write {os.fspath(path)!r}")
+        except OSError as err:
+            raise InvalidInputError(f"{where}: cannot write {os.fspath(path)!r}: {err}") from err
 
     # ------------------------------------------------------------------ solving
     def solve(self, *, time_limit: Optional[float] = None, mip_rel_gap: Optional[float] = None,
               mip_abs_gap: Optional[float] = None, threads: Optional[int] = None, seed: Any = 0,
               warm_start: Any = None, callback: Optional[Callable] = None,
-              options: Optional[Mapping[str, Any]] = None) -> LinearResult:
+              options: Optional[Mapping[str, Any]] = None, certify: bool = False,
+              certificate_node_limit: int = 100_000) -> LinearResult:
         """Solve the current model.
 
         Parameters
@@ -398,7 +520,18 @@ class LinearModel:
             Receives :class:`engine.events.Incumbent` for each improving MIP solution; raising
             ``StopIteration`` stops the solve (status STOPPED, best incumbent returned).
         options : mapping, optional
-            Extra HiGHS options, passed verbatim (unknown keys warn).
+            Extra HiGHS options (unknown keys warn; a value HiGHS would refuse raises
+            :class:`~engine.errors.InvalidInputError`).
+        certify : bool
+            Re-prove HiGHS's answer instead of taking its word (default False). An LP's optimum is
+            certified by a safe dual bound computed in numpy from HiGHS's duals; a MIP's by a
+            best-first branch-and-bound over the integer columns with safe LP bounds, started from
+            HiGHS's incumbent (HiGHS's branch-and-cut can return a wrong "optimal", see
+            :mod:`solvers.certificate`). Status OPTIMAL then means certified; when the certificate
+            does not close within ``certificate_node_limit`` LPs or the time limit, a claimed
+            OPTIMAL becomes FEASIBLE with the certificate's proven bound.
+        certificate_node_limit : int
+            Most LPs of the certificate (default 100 000).
         """
         where = "LinearModel.solve()"
         tl = check_time_limit(time_limit, where)
@@ -408,7 +541,7 @@ class LinearModel:
             mip_abs_gap = check_real(mip_abs_gap, "mip_abs_gap", where, lower=0.0)
         if threads is not None:
             threads = check_int(threads, "threads", where, lower=1)
-        extra = check_options(options, HIGHS_OPTIONS, where)
+        extra = validate_highs_options(options, where)
         seed_obj = resolve_seed(seed, where=where)
         start = None
         if warm_start is not None:
@@ -453,7 +586,105 @@ class LinearModel:
         for key, val in saved.items():
             if val is not None:
                 h.setOptionValue(key, val)
+        if certify and result.status not in (Status.UNBOUNDED, Status.ERROR):
+            limit = check_int(certificate_node_limit, "certificate_node_limit", where, lower=1)
+            params["certify"] = True
+            params["certificate_node_limit"] = limit
+            deadline = None if tl is None or not math.isfinite(tl) else t0 + tl
+            abs_gap = mip_abs_gap if mip_abs_gap is not None else _option(h, "mip_abs_gap")
+            result = self._certified(result, deadline=deadline, abs_gap=float(abs_gap), node_limit=limit, t0=t0)
         return result
+
+    def _relaxed_max(self) -> tuple["LinearModel", float]:
+        """The LP relaxation as a maximisation (objective times ``sign``), and ``sign``."""
+        arr = self.arrays()
+        sign = 1.0 if self._sense == "max" else -1.0
+        lp = LinearModel(sign * arr["c"], arr["A"], arr["row_lower"], arr["row_upper"], col_lower=arr["col_lower"],
+                         col_upper=arr["col_upper"], sense="max", offset=sign * arr["offset"])
+        return lp, sign
+
+    def _certified(self, result: LinearResult, *, deadline: Optional[float], abs_gap: float, node_limit: int,
+                   t0: float) -> LinearResult:
+        """``result`` re-proved by :mod:`solvers.certificate` (bound and status from the certificate)."""
+        from dataclasses import replace
+
+        from solvers.certificate import certify_max, safe_dual_bound
+
+        lp, sign = self._relaxed_max()
+        arr = lp.arrays()
+        A = arr["A"]
+        tol = 1e-6
+
+        def verified(x: Optional[np.ndarray]) -> Optional[float]:
+            """The objective of ``x`` when it satisfies every row and bound (to ``tol``, scaled), else None."""
+            if x is None or not np.all(np.isfinite(x)):
+                return None
+            act = A @ x
+            scale = 1.0 + np.abs(act)
+            if np.any(act < arr["row_lower"] - tol * scale) or np.any(act > arr["row_upper"] + tol * scale):
+                return None
+            if np.any(x < arr["col_lower"] - tol * (1 + np.abs(x))) or np.any(x > arr["col_upper"] + tol * (1 + np.abs(x))):
+                return None
+            ints = self._integer
+            if np.any(np.abs(x[ints] - np.round(x[ints])) > tol):
+                return None
+            return float(arr["c"] @ x + arr["offset"])
+
+        solver_bound = result.bound
+        claimed = result.status == Status.OPTIMAL
+        if not self.is_mip:
+            if result.status != Status.OPTIMAL or result.row_dual is None:
+                return replace(result, solver_bound=solver_bound, params={**result.params})
+            value = verified(result.x)
+            bound = safe_dual_bound(arr["c"], A, arr["row_lower"], arr["row_upper"], arr["col_lower"],
+                                    arr["col_upper"], sign * result.row_dual, offset=arr["offset"], x_hint=result.x)
+            ok = value is not None and bound - value <= abs_gap + 1e-9 * (1 + abs(value))
+            status = Status.OPTIMAL if ok else Status.FEASIBLE
+            message = (f"{result.message}; certified by a safe dual bound" if ok else
+                       f"{result.message}; the safe dual bound {sign * bound:.9g} does not certify it")
+            return replace(result, status=status, message=message, bound=sign * bound,
+                           gap=abs(bound - value) if value is not None else math.nan, proven_optimal=ok,
+                           certified=ok, solver_bound=solver_bound, runtime=time.perf_counter() - t0)
+
+        ints = np.flatnonzero(self._integer)
+
+        def leaf(values: np.ndarray):
+            lp.set_col_bounds(ints, values, values)
+            res = lp.solve()
+            if res.x is None:
+                return None
+            x = res.x.copy()
+            x[ints] = values
+            value = verified(x)
+            return None if value is None else (value, x)
+
+        start = result.x if result.x is not None else None
+        start_value = verified(start)
+        cert = certify_max(lp, ints, leaf, incumbent=start if start_value is not None else None,
+                           incumbent_value=-math.inf if start_value is None else start_value, abs_gap=abs_gap,
+                           deadline=deadline, node_limit=node_limit)
+        x = None if cert.x is None else np.asarray(cert.x, dtype=float)
+        objective = sign * cert.value if x is not None else math.nan
+        bound = sign * cert.bound if math.isfinite(cert.bound) else math.nan
+        if cert.closed and x is not None:
+            status = Status.OPTIMAL
+            message = f"{result.message}; optimality certified by the engine ({cert.nodes} LPs, safe dual bounds)"
+            if start_value is None or cert.value > start_value + abs_gap:
+                message = (f"HiGHS said {result.message} at {result.objective:.9g}, but the engine's certificate "
+                           f"found {objective:.9g} ({cert.nodes} LPs, safe dual bounds)")
+        elif cert.closed:
+            status, message = Status.INFEASIBLE, f"{result.message}; no feasible point (certified by the engine)"
+            x, objective, bound = None, math.nan, math.nan
+        else:
+            status = Status.FEASIBLE if claimed else result.status
+            message = (f"{result.message} (HiGHS bound {solver_bound:.9g}); the engine's certificate did not close: "
+                       f"{cert.reason}, proven bound {bound:.9g}")
+        gap = abs(objective - bound) if x is not None and math.isfinite(bound) else math.nan
+        ok = status == Status.OPTIMAL
+        row_value = None if x is None else np.asarray(A @ x, dtype=float)
+        return replace(result, status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
+                       proven_optimal=ok, certified=ok, solver_bound=solver_bound, certificate_nodes=cert.nodes,
+                       row_value=row_value, runtime=time.perf_counter() - t0)
 
     def _set_start(self, start: np.ndarray) -> None:
         import highspy

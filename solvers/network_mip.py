@@ -123,6 +123,12 @@ class NetworkMIPResult(SolveResult):
         unstable neurons at the root).
     node_count : int
         Branch-and-bound nodes (``"bab"``: nodes bounded or enumerated, also in ``nit``).
+    solver_bound : float
+        The bound HiGHS (or the Pyomo solver) reported, not trusted: ``"mip"`` answers are
+        re-proved by the engine's own certificate (see :mod:`solvers.certificate`) and ``bound``
+        is the certificate's.
+    certificate_nodes : int
+        LPs the certificate solved (0 for enumeration and ``"bab"``, which are exact themselves).
     """
 
     proven_optimal: bool = False
@@ -130,6 +136,8 @@ class NetworkMIPResult(SolveResult):
     mip_objective: float = math.nan
     n_binaries: int = 0
     node_count: int = 0
+    solver_bound: float = math.nan
+    certificate_nodes: int = 0
 
 
 # ---------------------------------------------------------------------------- networks
@@ -333,6 +341,9 @@ class NetworkMIP:
         self._lp_coefs: Optional[tuple[list, list]] = None
         self._bab: Optional[CardinalityBaB] = None
         self._set_model: Optional[LinearModel] = None        # the feasible set alone (linearisation heuristic)
+        self._cert_lp: Optional[LinearModel] = None           # LP relaxation of the MIP (certificates)
+        self._cert_coefs: Optional[tuple[list, list]] = None
+        self._set_relaxed: Optional[LinearModel] = None       # LP relaxation of the set alone (certificates)
         # exact / LP range of W_a @ a over the feasible set (state independent)
         self._amin, self._amax = self._action_range(self._Wa)
         self._build_time = 0.0
@@ -581,6 +592,8 @@ class NetworkMIP:
         self._sense_set = "max"
         self._lp_model = None
         self._lp_coefs = None
+        self._cert_lp = None
+        self._cert_coefs = None
         return model
 
     def _apply_state(self, model, coefs: tuple[list, list], c0: np.ndarray,
@@ -634,17 +647,19 @@ class NetworkMIP:
         elif model.sense != sense:
             model.set_objective(self._c, sense=sense)
 
+    def _relaxed_copy(self) -> tuple[LinearModel, tuple[list, list]]:
+        """A continuous copy of the MIP (its LP relaxation) with its own big-M coefficient record."""
+        arr = self._mip_model().arrays()
+        lp = LinearModel(self._c.copy(), arr["A"], arr["row_lower"], arr["row_upper"],
+                         col_lower=arr["col_lower"], col_upper=arr["col_upper"], sense="max")
+        coefs = ([c.copy() for c in self._lcoef], [c.copy() for c in self._ucoef])
+        return lp, coefs
+
     def _lp_tighten(self, c0: np.ndarray, bounds: list) -> list:
         """OBBT: tighten deeper-layer bounds with LPs over the relaxed model, layer by layer."""
-        from solvers.highs import LinearModel
-
         lp, coefs = self._lp_model, self._lp_coefs
         if lp is None or coefs is None:
-            arr = self._mip_model().arrays()
-            lp = LinearModel(np.zeros(self._ncol), arr["A"], arr["row_lower"], arr["row_upper"],
-                             col_lower=arr["col_lower"], col_upper=arr["col_upper"], sense="max")
-            coefs = ([np.full(w, -1.0) for w in self._widths], [np.full(w, 1.0) for w in self._widths])
-            self._lp_model, self._lp_coefs = lp, coefs
+            lp, coefs = self._lp_model, self._lp_coefs = self._relaxed_copy()
         bounds = [(L.copy(), U.copy()) for L, U in bounds]
         n = self._n
         for l in range(1, self._H):
@@ -860,7 +875,7 @@ class NetworkMIP:
               time_limit: Optional[float] = None, mip_abs_gap: float = 1e-6, mip_rel_gap: float = 0.0,
               threads: Optional[int] = None, seed: Any = 0, callback: Optional[Callable] = None,
               options: Optional[Mapping[str, Any]] = None, backend: str = "highs",
-              solver: str = "appsi_highs") -> NetworkMIPResult:
+              solver: str = "appsi_highs", certificate_node_limit: int = 100_000) -> NetworkMIPResult:
         """Optimise the network over the feasible set at ``state``.
 
         Parameters
@@ -892,6 +907,12 @@ class NetworkMIP:
             the fastest for these small matrices).
         backend : {"highs", "pyomo"}
             ``"pyomo"`` exports the model for ``state`` and solves it with Pyomo's ``solver``.
+        certificate_node_limit : int
+            ``"mip"`` answers are never taken on the solver's word: the engine re-proves them by a
+            best-first branch-and-bound over the actions whose node bounds are *safe* dual bounds of
+            the LP relaxation, evaluated in numpy with their rounding error (valid whatever the LP
+            solver returns; see :mod:`solvers.certificate`). This caps its LPs (default 100 000); when
+            it stops first, a solver's "optimal" becomes FEASIBLE with the certificate's proven bound.
 
         Returns
         -------
@@ -910,7 +931,8 @@ class NetworkMIP:
                   "mip_abs_gap": abs_gap, "mip_rel_gap": rel_gap, "time_limit": tl, "threads": threads,
                   "seed": seed_obj.root, "heuristic": bool(heuristic), "warm_start": ws is not None,
                   "backend": backend, "solver": solver if backend == "pyomo" else None,
-                  "options": dict(options or {})}
+                  "options": dict(options or {}),
+                  "certificate_node_limit": check_int(certificate_node_limit, "certificate_node_limit", where, lower=1)}
         if self._empty:
             return NetworkMIPResult(status=Status.INFEASIBLE, message="the feasible set is empty", x=None,
                                     runtime=time.perf_counter() - t0, method=self._method, backend="none",
@@ -1003,6 +1025,7 @@ class NetworkMIP:
 
     def _solve_mip(self, s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj, callback,
                    options, backend, solver, params, t0) -> NetworkMIPResult:
+        deadline = None if tl is None else t0 + tl
         n_bin, layer_bounds = self._prepare(s, c0, sense)
         if n_bin == 0 and self._H and backend == "highs" and ws is None:
             return self._solve_affine(c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj,
@@ -1039,28 +1062,50 @@ class NetworkMIP:
         if x is not None and start is not None and sign * objective < start_val - 1e-12:
             x = start.copy()
             objective = float(sign * start_val)
-        bound = float(res.bound) if res.bound is not None else math.nan
-        if not math.isfinite(bound) and x is not None and self._H:
-            # stopped before the solver had a bound (a short time limit): the per-neuron bounds give one
-            Wo, bo = self._layers[-1]
-            L, U = layer_bounds[-1]
-            hlo, hhi = np.maximum(L, 0.0), np.maximum(U, 0.0)
-            Ws = sign * Wo[0]
-            bound = sign * float(np.maximum(Ws, 0.0) @ hhi + np.minimum(Ws, 0.0) @ hlo + sign * bo[0])
-        status = res.status
-        message = res.message
-        gap = math.nan
-        if x is not None and math.isfinite(bound):
-            gap = max(0.0, sign * (bound - objective))
-        proven = bool(status == Status.OPTIMAL and math.isfinite(gap) and gap <= abs_gap + 1e-9 * (1 + abs(objective)))
-        if status == Status.OPTIMAL and not proven:
+        solver_bound = float(res.bound) if res.bound is not None else math.nan
+        # the solver's "optimal" is a claim: re-prove it with safe LP bounds over the actions
+        lp = self._network_lp(c0, layer_bounds, sign, s)
+        cert, cert_bound = self._certify(lp, c0, sign, x, deadline, abs_gap, params["certificate_node_limit"])
+        return self._certified_result(res, cert, cert_bound, x, objective, c0, sign, sense, abs_gap, params, t0,
+                                      n_bin=n_bin, solver_bound=solver_bound, affine=False)
+
+    def _certified_result(self, res, cert, cert_bound: float, x, objective: float, c0, sign: float, sense: str,
+                          abs_gap: float, params: dict, t0: float, *, n_bin: int, solver_bound: float,
+                          affine: bool, objective_shift: float = 0.0) -> NetworkMIPResult:
+        """The answer from the solver's result and the engine's certificate: OPTIMAL only when the
+        certificate closed; the bound is always the certificate's."""
+        improved = cert.x is not None and (x is None or cert.value > sign * objective + 1e-12 * (1 + abs(objective)))
+        if improved:
+            solver_value = objective
+            x = np.asarray(cert.x, dtype=np.int64)[: self._n].copy()
+            objective = self._action_value(x, c0)
+        bound = sign * cert_bound if math.isfinite(cert_bound) else math.nan
+        gap = max(0.0, sign * (bound - objective)) if x is not None and math.isfinite(bound) else math.nan
+        status, message = res.status, res.message
+        claimed = status == Status.OPTIMAL
+        if claimed and improved:
+            message = (f"{message} at {solver_value:.9g} (solver bound {solver_bound:.9g}), but the engine's "
+                       f"certificate found {objective:.9g}")
+        if cert.closed and x is not None:
+            status = Status.OPTIMAL
+            message = (f"{message}; optimality certified by the engine ({cert.nodes} LPs, safe dual bounds)"
+                       if claimed else f"optimality certified by the engine ({cert.nodes} LPs); the solver said "
+                       f"{message}")
+        elif cert.closed:               # no feasible action at all, proven
+            status, message = Status.INFEASIBLE, "no feasible action (certified by the engine)"
+        elif claimed:
             status = Status.FEASIBLE
-            message = f"{message}; the forward value of the MIP's action is {gap:.3g} from the proven bound"
-        mip_obj = float(res.objective) if res.x is not None else math.nan
+            message = (f"{message} (solver bound {solver_bound:.9g}); the engine's certificate did not close: "
+                       f"{cert.reason}, proven bound {bound:.9g}")
+        if affine:
+            message = f"every neuron is stable over the set (affine network); {message}"
+        proven = status == Status.OPTIMAL
+        mip_obj = float(res.objective) + objective_shift if res.x is not None else math.nan
         return NetworkMIPResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
                                 nit=int(res.nit), runtime=time.perf_counter() - t0, method="mip", backend=res.backend,
                                 params=params, proven_optimal=proven, sense=sense, mip_objective=mip_obj,
-                                n_binaries=n_bin, node_count=int(getattr(res, "node_count", 0)))
+                                n_binaries=n_bin, node_count=int(getattr(res, "node_count", 0)),
+                                solver_bound=solver_bound, certificate_nodes=cert.nodes)
 
     def _solve_affine(self, c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj, options, params,
                       t0) -> NetworkMIPResult:
@@ -1068,6 +1113,7 @@ class NetworkMIP:
         ``f(a) = g @ a + const`` with ``g`` from the stable pattern. One MIP of the set alone decides,
         without the network's columns or the heuristics (a network trained with SEQUOIA's
         ReLU-stability penalty is usually in this case)."""
+        deadline = None if tl is None else t0 + tl
         g = self._gradient_through([L >= 0 for L, _ in layer_bounds])
         model = self._set_lp()
         model.set_objective(np.concatenate([g, np.zeros(self._fs.n_aux)]), sense=sense)
@@ -1078,25 +1124,65 @@ class NetworkMIP:
                           options=hopts)
         params["n_binaries"] = 0
         params["affine"] = True
-        x, objective, bound, gap, mip_obj = None, math.nan, math.nan, math.nan, math.nan
+        x, objective = None, math.nan
+        const = self._action_value(np.zeros(self._n), c0)
         if res.x is not None:
             x = np.round(res.x[: self._n]).astype(np.int64)
             objective = self._action_value(x, c0)
-            const = objective - float(g @ x)
-            mip_obj = float(res.objective) + const
-            if res.bound is not None and math.isfinite(res.bound):
-                bound = float(res.bound) + const
-                # the affine form is exact only up to float rounding: widen the bound like the per-neuron ones
-                bound += sign * 1e-9 * (1.0 + abs(bound) + float(np.abs(g).sum()))
-                gap = max(0.0, sign * (bound - objective))
-        status, message = res.status, f"every neuron is stable over the set (affine network); {res.message}"
-        proven = bool(status == Status.OPTIMAL and math.isfinite(gap) and gap <= abs_gap + 1e-9 * (1 + abs(objective)))
-        if status == Status.OPTIMAL and not proven:
-            status = Status.FEASIBLE
-        return NetworkMIPResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
-                                nit=int(res.nit), runtime=time.perf_counter() - t0, method="mip", backend=res.backend,
-                                params=params, proven_optimal=proven, sense=sense, mip_objective=mip_obj,
-                                n_binaries=0, node_count=int(getattr(res, "node_count", 0)))
+        solver_bound = float(res.bound) + const if res.bound is not None and math.isfinite(res.bound) else math.nan
+        # the certificate bounds sign * (g @ a + const); the affine form is exact only up to float rounding:
+        # widen by a margin like the per-neuron bounds
+        margin = 1e-9 * (1.0 + abs(const) + float(np.abs(g).sum()))
+        lp = self._set_relaxation()
+        lp.set_objective(np.concatenate([sign * g, np.zeros(self._fs.n_aux)]), offset=sign * const, sense="max")
+        cert, cert_bound = self._certify(lp, c0, sign, x, deadline, abs_gap, params["certificate_node_limit"],
+                                         margin=margin)
+        return self._certified_result(res, cert, cert_bound, x, objective, c0, sign, sense, abs_gap, params, t0,
+                                      n_bin=0, solver_bound=solver_bound, affine=True, objective_shift=const)
+
+    def _set_relaxation(self) -> LinearModel:
+        """The LP relaxation of the feasible set alone (built once; objectives change per use)."""
+        if self._set_relaxed is None:
+            self._set_relaxed = self._fs.to_linear_model(relax=True)
+        return self._set_relaxed
+
+    # ------------------------------------------------------------------ certificates
+    def _leaf(self, c0: np.ndarray, sign: float):
+        """Scores a complete action for :func:`solvers.certificate.certify_max`: its signed forward
+        value when the set contains it, else None."""
+        fs = self._fs
+
+        def leaf(values: np.ndarray):
+            a = values[: self._n].astype(np.int64)
+            if not fs.contains(a):
+                return None
+            return sign * self._action_value(a, c0), a
+
+        return leaf
+
+    def _certify(self, lp: LinearModel, c0: np.ndarray, sign: float, x: Optional[np.ndarray], deadline: Optional[float],
+                 abs_gap: float, node_limit: int, margin: float = 0.0):
+        """Re-prove the solver's answer with safe LP bounds (the solver's own bound is not trusted)."""
+        from solvers.certificate import certify_max
+
+        value = -INF if x is None else sign * self._action_value(x, c0)
+        cert = certify_max(lp, np.arange(self._n), self._leaf(c0, sign), incumbent=x, incumbent_value=value,
+                           abs_gap=max(abs_gap - margin, 0.0), deadline=deadline, node_limit=node_limit)
+        return cert, cert.bound + margin
+
+    def _network_lp(self, c0: np.ndarray, bounds: list, sign: float, state: np.ndarray) -> LinearModel:
+        """The MIP's LP relaxation at this state, maximising ``sign * network``."""
+        if self._cert_lp is None or self._cert_coefs is None:
+            self._cert_lp, self._cert_coefs = self._relaxed_copy()
+        lp = self._cert_lp
+        self._apply_state(lp, self._cert_coefs, c0, bounds)
+        if self._H == 0:
+            W, b = self._layers[0]
+            offset = float(W[0, self._n:] @ state + b[0])
+        else:
+            offset = float(self._layers[-1][1][0])
+        lp.set_objective(sign * self._c, offset=sign * offset, sense="max")
+        return lp
 
     # ------------------------------------------------------------------ export
     def to_linear_model(self, state: Any, *, sense: str = "max"):
