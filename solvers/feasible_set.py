@@ -45,6 +45,17 @@ _TOL = 1e-9
 DEFAULT_ENUMERATE_LIMIT = 1_000_000
 
 
+#: most action + auxiliary columns a FeasibleSet may have (checked before anything is allocated;
+#: raise ``solvers.feasible_set.MAX_COLUMNS`` for larger sets)
+MAX_COLUMNS = 10_000_000
+
+
+def _check_columns(n: int, where: str) -> None:
+    if n > MAX_COLUMNS:
+        raise InvalidInputError(f"{where}: {n} columns exceed the limit solvers.feasible_set.MAX_COLUMNS = "
+                                f"{MAX_COLUMNS}")
+
+
 def _row_tol(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     scale = np.maximum(np.where(np.isfinite(lo), np.abs(lo), 0.0), np.where(np.isfinite(hi), np.abs(hi), 0.0))
     return _TOL * (1.0 + scale)
@@ -159,6 +170,7 @@ class FeasibleSet:
         n = check_int(n_actions, "n_actions", where, lower=1)
         k = check_int(n_aux, "n_aux", where, lower=0)
         ncol = n + k
+        _check_columns(ncol, where)
         if A is None:
             M = sp.csr_matrix((0, ncol))
         elif sp.issparse(A):
@@ -203,6 +215,17 @@ class FeasibleSet:
         self._A = M
         self._rl = rl
         self._ru = ru
+        # rows scaled to unit size for the numeric checks (contains, enumeration, sampling): sums of
+        # coefficients near the float limit (knapsack costs of 1e308) must not overflow to inf
+        big = np.zeros(m)
+        if M.nnz:
+            big = np.maximum(big, abs(M).max(axis=1).toarray().ravel())
+        big = np.maximum(big, np.where(np.isfinite(rl), np.abs(rl), 0.0))
+        big = np.maximum(big, np.where(np.isfinite(ru), np.abs(ru), 0.0))
+        scale = np.where(big > 0, big, 1.0)
+        self._As = sp.csr_matrix(sp.diags(1.0 / scale) @ M) if m else M
+        self._rls = rl / scale
+        self._rus = ru / scale
         self._al = al
         self._au = au
         self._ai = ai
@@ -233,6 +256,7 @@ class FeasibleSet:
         """
         where = "FeasibleSet.budget()"
         n = check_int(n, "n", where, lower=1)
+        _check_columns(n, where)
         b = check_real(budget, "budget", where, lower=0.0)
         return cls(n, np.ones((1, n)), [-INF], [b])
 
@@ -247,6 +271,7 @@ class FeasibleSet:
         """
         where = "FeasibleSet.exact_budget()"
         n = check_int(n, "n", where, lower=1)
+        _check_columns(n, where)
         k = check_int(k, "k", where, lower=0)
         return cls(n, np.ones((1, n)), [k], [k])
 
@@ -261,6 +286,7 @@ class FeasibleSet:
         """
         where = "FeasibleSet.cardinality()"
         n = check_int(n, "n", where, lower=1)
+        _check_columns(n, where)
         lo = check_int(lower, "lower", where, lower=0)
         hi = n if upper is None else check_int(upper, "upper", where, lower=0)
         return cls(n, np.ones((1, n)), [lo], [hi])
@@ -291,6 +317,7 @@ class FeasibleSet:
         8
         """
         n = check_int(n, "n", "FeasibleSet.unconstrained()", lower=1)
+        _check_columns(n, "FeasibleSet.unconstrained()")
         return cls(n)
 
     # ------------------------------------------------------------------ properties
@@ -526,9 +553,9 @@ class FeasibleSet:
         if self._k == 0:
             if self.n_rows == 0:
                 return True
-            act = self._A @ arr
-            tol = _row_tol(self._rl, self._ru)
-            return bool(np.all(act >= self._rl - tol) and np.all(act <= self._ru + tol))
+            act = self._As @ arr
+            tol = _row_tol(self._rls, self._rus)
+            return bool(np.all(act >= self._rls - tol) and np.all(act <= self._rus + tol))
         if self.n_rows == 0:
             return True
         return self._aux_feasible(arr)
@@ -544,15 +571,15 @@ class FeasibleSet:
         if self._k == 0:
             if self.n_rows == 0:
                 return np.ones(X.shape[0], dtype=bool)
-            act = (self._A @ X.T).T
-            tol = _row_tol(self._rl, self._ru)
-            return np.all((act >= self._rl - tol) & (act <= self._ru + tol), axis=1)
+            act = (self._As @ X.T).T
+            tol = _row_tol(self._rls, self._rus)
+            return np.all((act >= self._rls - tol) & (act <= self._rus + tol), axis=1)
         return np.array([self.contains(x) for x in X], dtype=bool)
 
     # ------------------------------------------------------------------ enumeration
     def _dfs_arrays(self):
         if "dfs" not in self._cache:
-            At = np.ascontiguousarray(self._A.toarray().T) if self.n_rows else np.zeros((self._n, 0))
+            At = np.ascontiguousarray(self._As.toarray().T) if self.n_rows else np.zeros((self._n, 0))
             neg = np.minimum(At, 0.0)
             pos = np.maximum(At, 0.0)
             m = At.shape[1]
@@ -560,7 +587,7 @@ class FeasibleSet:
             sufmax = np.zeros((self._n + 1, m))
             sufmin[:-1] = np.cumsum(neg[::-1], axis=0)[::-1]
             sufmax[:-1] = np.cumsum(pos[::-1], axis=0)[::-1]
-            self._cache["dfs"] = (At, self._rl.copy(), self._ru.copy(), _row_tol(self._rl, self._ru), sufmin, sufmax)
+            self._cache["dfs"] = (At, self._rls.copy(), self._rus.copy(), _row_tol(self._rls, self._rus), sufmin, sufmax)
         return self._cache["dfs"]
 
     def _dfs(self, limit: int, fixed: Optional[np.ndarray] = None) -> tuple[np.ndarray, int]:
@@ -703,6 +730,8 @@ class FeasibleSet:
         (True, True)
         """
         where = "FeasibleSet.sample()"
+        if not isinstance(uniform, (bool, np.bool_)):
+            raise InvalidInputError(f"{where}: uniform must be a bool, got {uniform!r}")
         gen = rng if isinstance(rng, np.random.Generator) else resolve_seed(rng, where=where).generator("sample")
         if self.is_empty():
             raise InvalidInputError(f"{where}: the set is empty")

@@ -95,6 +95,8 @@ DEFAULT_ENUMERATE_LIMIT = 20_000
 #: ... and at most this many for sets with auxiliary variables (enumerated by MIP no-good cuts)
 _AUX_ENUMERATE_LIMIT = 256
 _MARGIN = 1e-9
+#: HiGHS refuses matrix coefficients of this magnitude (its ``large_matrix_value``)
+_HIGHS_MAX_COEFFICIENT = 1e15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -348,6 +350,11 @@ class NetworkMIP:
         self._amin, self._amax = self._action_range(self._Wa)
         self._build_time = 0.0
         if self._method == "mip":
+            biggest = max(float(np.abs(W).max()) for W, _ in layers)
+            if biggest >= _HIGHS_MAX_COEFFICIENT:
+                raise InvalidInputError(f"{where}: a weight of magnitude {biggest:.3g} is beyond HiGHS's matrix "
+                                        f"coefficient limit {_HIGHS_MAX_COEFFICIENT:.0e} (method 'mip'); rescale the "
+                                        "network or use method='enumerate'/'bab'")
             t0 = time.perf_counter()
             self._build()
             self._build_time = time.perf_counter() - t0
@@ -924,7 +931,9 @@ class NetworkMIP:
                                                            mip_abs_gap, mip_rel_gap, threads, backend)
         seed_obj = resolve_seed(seed, where=where)
         t0 = time.perf_counter()
-        c0 = self._Ws @ s + self._b0
+        with np.errstate(over="ignore", invalid="ignore"):
+            c0 = self._Ws @ s + self._b0
+        self._check_scale(c0, where)
         sign = 1.0 if sense == "max" else -1.0
         params = {"sense": sense, "method": self._method, "method_option": self._method_opt,
                   "bound_tightening": self._bt, "enumerate_limit": self._enumerate_limit,
@@ -1145,6 +1154,22 @@ class NetworkMIP:
         if self._set_relaxed is None:
             self._set_relaxed = self._fs.to_linear_model(relax=True)
         return self._set_relaxed
+
+    def _check_scale(self, c0: np.ndarray, where: str) -> None:
+        """Refuse a network whose values at this state overflow float64 (interval arithmetic over the
+        set's action range): an inf or NaN objective must never come back with a status."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            lo, hi = c0 + self._amin, c0 + self._amax
+            for W, b in self._layers[1:]:
+                lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+                Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+                lo, hi = Wp @ lo + Wn @ hi + b, Wp @ hi + Wn @ lo + b
+            ok = bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(np.isfinite(c0)))
+            # products inside the MIP's rows and the safe bounds need headroom beyond the values
+            ok = ok and float(np.max(np.abs(np.concatenate([lo, hi])))) < 1e150
+        if not ok:
+            raise InvalidInputError(f"{where}: the network's values overflow float64 at this state (weights or "
+                                    "state too large); rescale the network or the state")
 
     # ------------------------------------------------------------------ certificates
     def _leaf(self, c0: np.ndarray, sign: float):

@@ -201,3 +201,22 @@ def test_contains_agrees_with_enumerate(coefs, lo, width, probe):
     assert fs.is_empty() == (len(X) == 0)
     if len(X):
         assert tuple(fs.sample(0)) in members
+
+
+def test_knapsack_near_the_float_limit_enumerates_what_contains_accepts():
+    fs = FeasibleSet.knapsack([1e308] * 3, 1e308)
+    members = fs.enumerate().tolist()
+    assert sorted(members) == [[0, 0, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]]
+    assert all(fs.contains(a) for a in members) and not fs.contains([1, 1, 0])
+    assert fs.contains_many(np.array(members, dtype=float)).all()
+
+
+def test_sizes_and_flags_are_checked_before_allocating():
+    from engine.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="MAX_COLUMNS"):
+        FeasibleSet.budget(10**10, 2)
+    with pytest.raises(InvalidInputError, match="MAX_COLUMNS"):
+        FeasibleSet(5, n_aux=10**9)
+    with pytest.raises(InvalidInputError, match="uniform must be a bool"):
+        FeasibleSet.budget(4, 2).sample(0, uniform="yes")

@@ -192,3 +192,42 @@ def test_per_solve_options_do_not_linger():
     again = model.solve()
     assert again.status is Status.OPTIMAL and again.objective == 13.0
     assert again.params["mip_rel_gap"] != 0.5 and again.params["options"] == {}
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"presolve": 3}, "presolve"),
+    ({"mip_max_nodes": -5}, "mip_max_nodes"),
+    ({"mip_feasibility_tolerance": "x"}, "mip_feasibility_tolerance"),
+    ({"presolve": "sometimes"}, "presolve"),
+    ({"mip_rel_gap": float("nan")}, None),
+])
+def test_invalid_option_values_are_refused(options, match):
+    from engine.errors import InvalidInputError
+
+    m = LinearModel([1.0, 1.0], [[1.0, 1.0]], row_lower=[1.0], integrality=[True, True])
+    if match is None:        # mip_rel_gap is an argument, not a pass-through option: unknown key warns
+        with pytest.warns(UserWarning):
+            m.solve(options=options)
+        return
+    with pytest.raises(InvalidInputError, match=match):
+        m.solve(options=options)
+    assert m.solve(options={"presolve": "off", "mip_max_nodes": 10}).objective == 1.0
+
+
+def test_bad_model_arguments_are_refused(tmp_path):
+    from engine.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="integrality"):
+        LinearModel([1.0, 1.0], integrality=["no", "no"])
+    m = LinearModel([1.0, 1.0], [[1.0, 1.0]], row_lower=[1.0])
+    with pytest.raises(InvalidInputError, match="exceeds"):
+        m.set_row_bounds([0], [2.0], [1.0])
+    with pytest.raises(InvalidInputError, match="exceeds"):
+        m.set_col_bounds([1], [2.0], [1.0])
+    with pytest.raises(InvalidInputError, match="integer"):
+        m.set_integrality([0], "yes")
+    with pytest.raises(InvalidInputError, match="directory"):
+        m.write_mps(tmp_path)
+    with pytest.raises(InvalidInputError, match="cannot write"):
+        m.write_mps(tmp_path / "missing" / "m.mps")
+    assert m.solve().objective == 1.0          # nothing above changed the model

@@ -380,3 +380,18 @@ def test_affine_network_over_the_set_is_one_mip_of_the_set(kind):
     # a network with unstable neurons takes the full formulation
     res = NetworkMIP(random_net((n + d, 6, 1), rng), fs, state_dim=d, method="mip").maximize(np.zeros(d))
     assert res.n_binaries > 0 and "affine" not in res.params
+
+
+def test_values_that_overflow_float64_are_refused_not_reported():
+    from engine.errors import InvalidInputError
+
+    net = [(np.full((4, 5), 1e200), np.zeros(4)), (np.full((1, 4), 1e200), np.zeros(1))]
+    fs = FeasibleSet.budget(4, 2)
+    with pytest.raises(InvalidInputError, match="coefficient limit"):
+        NetworkMIP(net, fs, state_dim=1, method="mip")
+    for method in ("enumerate", "bab"):
+        with pytest.raises(InvalidInputError, match="overflow"):
+            NetworkMIP(net, fs, state_dim=1, method=method).maximize([1.0])
+    small = [(np.ones((4, 5)), np.zeros(4)), (np.ones((1, 4)), np.zeros(1))]
+    with pytest.raises(InvalidInputError, match="overflow"):
+        NetworkMIP(small, fs, state_dim=1, method="enumerate").maximize([1e300])
