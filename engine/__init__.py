@@ -4,8 +4,8 @@ The kernel imports no domain package; ``engine-bench`` finds suites through the
 ``engine_bench.suites`` entry-point group.
 """
 
-from engine.errors import (BackendError, EngineError, EngineWarning, InfeasibleError, InvalidInputError,
-                           UnboundedError, UnsupportedProblemError)
+from engine.errors import (BackendError, EngineError, EngineWarning, InfeasibleError, InvalidDocumentError,
+                           InvalidInputError, UnboundedError, UnsupportedProblemError)
 from engine.events import Finished, Incumbent, Iteration, Progress
 from engine.result import SolveResult
 from engine.seeding import Seed, resolve_seed
@@ -14,7 +14,7 @@ from engine.status import Status
 __version__ = "0.1.0"
 
 __all__ = [
-    "SolveResult", "Status", "Seed", "resolve_seed", "EngineError", "InvalidInputError",
+    "SolveResult", "Status", "Seed", "resolve_seed", "EngineError", "InvalidInputError", "InvalidDocumentError",
     "UnsupportedProblemError", "BackendError", "InfeasibleError", "UnboundedError", "EngineWarning",
     "Iteration", "Incumbent", "Progress", "Finished", "__version__",
 ]

@@ -209,18 +209,28 @@ def run_command(ctx: click.Context, suite_name: str, seed: int, time_limit: Opti
 @click.option("--retry-failed", is_flag=True, help="Run again the runs whose record says 'error'.")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Start at most this many runs.")
 @click.option("--dry-run", is_flag=True, help="Print the grid (and what is already done); run nothing.")
+@click.option("--allow-import", is_flag=True,
+              help="Let the sweep file name suites as 'package.module:attribute', which imports and runs that "
+                   "module: the file is then as trusted as code. Off by default: only installed suites (entry "
+                   "points) may be named.")
+@click.option("--max-runs", type=click.IntRange(min=0), default=None,
+              help="Refuse a grid of more runs than this (default: engine.sweep.MAX_RUNS = 100000).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--no-progress", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
 @click.pass_context
 def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Optional[str], workers: Optional[int],
-                  ray_address: Optional[str], gpus_per_run: Optional[float], retry_failed: bool, limit: Optional[int], dry_run: bool, fmt: str,
-                  no_progress: bool, quiet: bool) -> None:
-    """Run a sweep file; re-running skips every run that already has a record."""
+                  ray_address: Optional[str], gpus_per_run: Optional[float], retry_failed: bool, limit: Optional[int],
+                  dry_run: bool, allow_import: bool, max_runs: Optional[int], fmt: str, no_progress: bool,
+                  quiet: bool) -> None:
+    """Run a sweep file; re-running skips every run that already has a record.
+
+    A sweep file is data: it may name installed suites only, unless --allow-import is given.
+    """
     from engine.progress import RichProgress
     from engine.sweep import ResultStore, parse_sweep, run_sweep
 
-    spec = parse_sweep(spec_path)
+    spec = parse_sweep(spec_path, allow_import=allow_import, max_runs=max_runs)
     if dry_run:
         store = ResultStore(out) if out.exists() else None
         rows = [{"key": r.key, "suite": r.suite, "case": r.case, "seed": r.seed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "EngineError",
     "InvalidInputError",
+    "InvalidDocumentError",
     "UnsupportedProblemError",
     "BackendError",
     "InfeasibleError",
@@ -27,6 +28,24 @@ class EngineError(Exception):
 
 class InvalidInputError(EngineError, ValueError):
     """Bad data or options at a public entry point; the message names the function and value."""
+
+
+class InvalidDocumentError(InvalidInputError):
+    """A document (JSON, TOML) that cannot be parsed or exceeds a limit.
+
+    Besides the message (which names the function, the file, the line and column and the JSON
+    path), the parts are attributes: ``reason`` (the problem alone), ``source`` (file name or
+    None), ``line`` and ``column`` (1-based, or None) and ``json_path`` (``"$['a'][0]"`` or "").
+    """
+
+    def __init__(self, message: str, *, reason: str = "", source: object = None, line: "int | None" = None,
+                 column: "int | None" = None, json_path: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.source = source
+        self.line = line
+        self.column = column
+        self.json_path = json_path
 
 
 class UnsupportedProblemError(EngineError, TypeError):

@@ -28,6 +28,8 @@ _TIME_KEYS = ("runtime", "wall_time")
 
 def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
     """Every record under ``directory`` (a sweep store's ``records/`` or ``engine-bench run --out``)."""
+    if isinstance(directory, bool) or not isinstance(directory, (str, os.PathLike)):
+        raise InvalidInputError(f"load_records(): expected a directory path, got {type(directory).__name__}")
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInputError(f"load_records(): {directory} is not a directory")
@@ -36,9 +38,9 @@ def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
         if p.name in ("index.json", "summary.json"):
             continue
         try:
-            rec = read_json(p)
-        except (ValueError, OSError):
-            continue
+            rec = read_json(p, where="load_records()")  # size, nesting and parse limits of engine.io
+        except InvalidInputError:
+            continue  # unreadable or damaged: not a record (a sweep resume re-runs it)
         if isinstance(rec, dict) and "suite" in rec and "case" in rec:
             from engine.schemas import upgrade, validate
 

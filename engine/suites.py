@@ -22,13 +22,22 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from engine.errors import InvalidInputError
 
 __all__ = ["SuiteOption", "RunContext", "Case", "Suite", "ENTRY_POINT_GROUP", "discover_suites", "load_suite",
-           "parse_int_list", "parse_float_list", "parse_str_list"]
+           "parse_int_list", "parse_float_list", "parse_str_list", "MAX_LIST_ITEMS"]
 
 ENTRY_POINT_GROUP = "engine_bench.suites"
 
 
-def parse_int_list(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"1,5,10"`` -> [1, 5, 10]; mixed ``"0-2,7"`` allowed."""
+#: Most integers :func:`parse_int_list` expands a text to (``"0-999999999"`` would build a huge list).
+MAX_LIST_ITEMS = 1_000_000
+
+
+def parse_int_list(text: str, *, max_items: Optional[int] = None) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"1,5,10"`` -> [1, 5, 10]; mixed ``"0-2,7"`` allowed.
+
+    At most ``max_items`` integers (default :data:`MAX_LIST_ITEMS`); the size of a range is
+    checked before it is expanded.
+    """
+    limit = MAX_LIST_ITEMS if max_items is None else max_items
     out: list[int] = []
     for part in str(text).split(","):
         part = part.strip()
@@ -39,8 +48,12 @@ def parse_int_list(text: str) -> list[int]:
             a, b = int(lo), int(hi)
             if b < a:
                 raise ValueError(f"empty range {part!r}")
+            if len(out) + (b - a + 1) > limit:
+                raise ValueError(f"{text!r} has more than {limit} integers")
             out.extend(range(a, b + 1))
         else:
+            if len(out) + 1 > limit:
+                raise ValueError(f"{text!r} has more than {limit} integers")
             out.append(int(part))
     if not out:
         raise ValueError(f"no integers in {text!r}")
@@ -146,12 +159,19 @@ def discover_suites() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in eps}
 
 
-def load_suite(name: str) -> Suite:
+def load_suite(name: str, *, allow_import: bool = True) -> Suite:
     """Import and return the suite registered under ``name``.
 
     ``name`` is an entry-point name (``"games"``) or an import path ``"package.module:attribute"``,
-    which lets a user's own script or test define a suite without packaging it.
+    which lets a user's own script or test define a suite without packaging it. An import path
+    imports (runs) that module: pass ``allow_import=False`` when ``name`` comes from a file or
+    anyone other than the user (:func:`engine.sweep.parse_sweep` does).
     """
+    if not isinstance(name, str):
+        raise InvalidInputError(f"engine-bench: a suite name must be a string, got {type(name).__name__}")
+    if ":" in name and not allow_import:
+        raise InvalidInputError(f"engine-bench: suite {name!r} is an import path; importing it is not allowed here "
+                                f"(installed suites: {', '.join(sorted(discover_suites())) or 'none'})")
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:

@@ -133,11 +133,14 @@ class PayoffMatrix:
 
 def _parse_cells(data: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data, parse_constant=lambda c: float(c))
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"{where}: invalid JSON ({err.msg} at line {err.lineno} column {err.colno})") \
-                from err
+        from engine.io import loads_json
+
+        try:  # bounded: size, nesting, digits, UTF-8 (engine.io)
+            data = loads_json(data, where=where)
+        except InvalidInputError as err:
+            line, col = getattr(err, "line", None), getattr(err, "column", None)
+            at = f" at line {line} column {col}" if line else ""
+            raise InvalidInputError(f"{where}: invalid JSON ({getattr(err, 'reason', err)}{at})") from err
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{where}: the payoff matrix must be a JSON object, got {type(data).__name__}")
     missing = [c for c in CELLS if c not in data]
@@ -710,24 +713,33 @@ def score_jsonl(input_path: "str | os.PathLike[str]", output_path: "Optional[str
     Us: list[np.ndarray] = []
     uts: list[Any] = []
     records: list[Optional[dict[str, Any]]] = []
-    with open(src, encoding="utf-8") as fh:
+    from engine.io import loads_json
+
+    with open(src, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             rec_id: Any = lineno
+            line_where = f"{where} line {lineno}"
             try:
-                obj = json.loads(line)
+                obj = loads_json(line, where=line_where)
+            except InvalidInputError as err:  # syntax, bad UTF-8, nesting, huge integers: one record
+                col = getattr(err, "column", None)
+                reason = f"{getattr(err, 'reason', err)}{f' at column {col}' if col else ''}"
+                records.append({"id": rec_id, "error": f"{line_where}: invalid JSON ({reason})"})
+                continue
+            try:
                 ut = user_type
                 if isinstance(obj, Mapping) and "matrix" in obj:
                     rec_id = obj.get("id", lineno)
-                    ut = _check_user_type(obj.get("user_type", user_type), f"{where} line {lineno}")
+                    ut = _check_user_type(obj.get("user_type", user_type), line_where)
                     obj = obj["matrix"]
-                L, U = _parse_cells(obj, f"{where} line {lineno}")
-            except json.JSONDecodeError as err:
-                records.append({"id": rec_id, "error": f"{where} line {lineno}: invalid JSON ({err.msg})"})
-                continue
+                L, U = _parse_cells(obj, line_where)
             except InvalidInputError as err:
                 records.append({"id": rec_id, "error": str(err)})
+                continue
+            except (ValueError, TypeError, OverflowError, RecursionError) as err:  # e.g. an integer too large for a float
+                records.append({"id": rec_id, "error": f"{line_where}: {type(err).__name__}: {err}"})
                 continue
             records.append(None)
             ids.append(rec_id)
