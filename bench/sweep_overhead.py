@@ -66,7 +66,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        trivial = parse_sweep(_spec(tmp, "trivial", args.runs))
+        trivial = parse_sweep(_spec(tmp, "trivial", args.runs), allow_import=True)
         for name, kw in (("local, 1 process (in-process)", {"workers": 1}),
                          ("local, 2 processes", {"workers": 2})):
             wall = _time(trivial, tmp / name.replace(" ", "_"), **kw)
@@ -85,7 +85,7 @@ def main() -> None:
                              1000 * wall / args.runs))
             except ImportError:
                 pass
-        cpu = parse_sweep(_spec(tmp, "cpu", args.cpu_runs))
+        cpu = parse_sweep(_spec(tmp, "cpu", args.cpu_runs), allow_import=True)
         t1 = _time(cpu, tmp / "cpu1", workers=1)
         t2 = _time(cpu, tmp / "cpu2", workers=2)
         rows.append((f"cpu-bound x{args.cpu_runs}", "local, 1 process", t1, 1000 * t1 / args.cpu_runs))
