@@ -38,8 +38,15 @@ def as_float_array(value: Any, name: str, where: str, *, ndim: Optional[int | Co
     if isinstance(value, np.ndarray) and value.dtype == object:
         raise InvalidInputError(f"{where}: {name} must be numeric, got an object array")
     try:
+        complex_values = np.iscomplexobj(value)
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
+        complex_values = False          # ragged or odd input: the conversion below says so
+    if complex_values:
+        # numpy would drop the imaginary part with a warning: refuse instead of truncating
+        raise InvalidInputError(f"{where}: {name} must be real, got complex values")
+    try:
         arr = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInputError(f"{where}: {name} must be a numeric array (not ragged), got {_short(value)}") from err
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -79,7 +86,10 @@ def check_real(value: Any, name: str, where: str, *, lower: Optional[float] = No
     """A finite real scalar within bounds (``lower_strict`` makes the lower bound exclusive)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise InvalidInputError(f"{where}: {name} must be a real number, got {_short(value)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError as err:
+        raise InvalidInputError(f"{where}: {name} is beyond the float64 range") from err
     if math.isnan(v) or (math.isinf(v) and not allow_inf):
         raise InvalidInputError(f"{where}: {name} must be finite, got {value!r}")
     if lower is not None and (v < lower or (lower_strict and v == lower)):

@@ -40,3 +40,19 @@ def test_unknown_options_warn_and_are_dropped():
 def test_check_real_rejects(bad):
     with pytest.raises(InvalidInputError):
         check_real(bad, "x", "f()", lower=0.0)
+
+
+def test_complex_and_out_of_range_numbers_are_refused_not_truncated():
+    import numpy as np
+
+    from engine.errors import InvalidInputError
+    from engine.validation import as_float_array, check_real
+
+    with pytest.raises(InvalidInputError, match="complex"):
+        as_float_array(np.array([1.0 + 2.0j]), "x", "f()")
+    with pytest.raises(InvalidInputError, match="complex"):
+        as_float_array([1.0, 2.0j], "x", "f()")
+    with pytest.raises(InvalidInputError, match="float64 range"):
+        check_real(10**400, "x", "f()")
+    with pytest.raises(InvalidInputError):
+        as_float_array([10**400], "x", "f()")
