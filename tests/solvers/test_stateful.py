@@ -207,10 +207,12 @@ TestNetworkMIPStateful.settings = settings(max_examples=10, stateful_step_count=
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_linear_model_stateful_long():
     run_state_machine_as_test(LinearModelMachine, settings=settings(max_examples=400, stateful_step_count=30))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_network_mip_stateful_long():
-    run_state_machine_as_test(NetworkMIPMachine, settings=settings(max_examples=100, stateful_step_count=8))
+    run_state_machine_as_test(NetworkMIPMachine, settings=settings(max_examples=40, stateful_step_count=6))
