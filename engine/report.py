@@ -21,9 +21,46 @@ import numpy as np
 from engine.errors import InvalidInputError
 from engine.io import atomic_write_text, read_json
 
-__all__ = ["load_records", "summarize", "relative_gains", "performance_profile", "write_report", "compare"]
+__all__ = ["load_records", "summarize", "relative_gains", "performance_profile", "write_report", "compare",
+           "is_time_metric", "gain_text", "TIME_REL_TOL"]
 
 _TIME_KEYS = ("runtime", "wall_time")
+
+#: ``compare``'s default tolerance for time metrics: relative changes within 25% are timing noise
+#: (another machine load, another CPU frequency), not a change of the engine.
+TIME_REL_TOL = 0.25
+
+
+def is_time_metric(name: str) -> bool:
+    """True for metrics that measure time, where lower is better: ``runtime``, ``wall_time``,
+    ``*_time``, ``*_time_s``, ``time_per_*``, ``*_ms_*``, ``*_seconds`` (not rates like
+    ``matrices_per_second``).
+
+    Examples
+    --------
+    >>> [is_time_metric(m) for m in ("runtime", "train_time_s", "planning_ms_per_step", "objective",
+    ...                              "matrices_per_second")]
+    [True, True, True, False, False]
+    """
+    parts = str(name).lower().split("_")
+    if "per" in parts and parts[parts.index("per") + 1:parts.index("per") + 2] in (["second"], ["s"]):
+        return False
+    return bool({"time", "runtime", "seconds", "ms"} & set(parts))
+
+
+def gain_text(gain: Mapping[str, Any]) -> str:
+    """How a row of :func:`relative_gains` reads: ``"+33.33%"``, or for a time metric
+    ``"2.50× faster"`` / ``"37.0× slower"``."""
+    rel = gain.get("relative_gain", math.nan)
+    if gain.get("kind") == "time":
+        speedup = gain.get("speedup", math.nan)
+        if not (isinstance(speedup, (int, float)) and math.isfinite(speedup) and speedup > 0):
+            return "–"
+        if abs(speedup - 1.0) < 5e-3:
+            return "same time"
+        factor = speedup if speedup > 1 else 1.0 / speedup
+        return f"{factor:.3g}× {'faster' if speedup > 1 else 'slower'}"
+    return f"{100 * rel:+.2f}%" if isinstance(rel, (int, float)) and math.isfinite(rel) else "–"
 
 
 def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
@@ -126,7 +163,13 @@ def summarize(records: Sequence[Mapping[str, Any]], *, ci: str = "sem", seed: in
 
 
 def relative_gains(rows: Sequence[SummaryRow], *, baseline: str, metric: str) -> list[dict]:
-    """Per family: each method's relative change of ``metric`` against ``baseline`` ((m - b) / |b|)."""
+    """Per family: each method's relative change of ``metric`` against ``baseline``.
+
+    For most metrics ``relative_gain = (m - b) / |b|`` (``kind`` ``"value"``). For a time metric
+    (:func:`is_time_metric`; lower is better) ``speedup = b / m`` and ``relative_gain = b / m - 1``
+    (``kind`` ``"time"``): positive when the method is faster, -0.973 for one 37 times slower.
+    :func:`gain_text` writes either as the report shows it.
+    """
     base = {r.family: r.mean for r in rows if r.method == baseline and r.metric == metric}
     if not base:
         raise InvalidInputError(f"relative_gains(): no rows for baseline {baseline!r} and metric {metric!r}")
@@ -135,9 +178,15 @@ def relative_gains(rows: Sequence[SummaryRow], *, baseline: str, metric: str) ->
         if r.metric != metric or r.family not in base or r.method == baseline:
             continue
         b = base[r.family]
-        gain = (r.mean - b) / abs(b) if b != 0 else math.nan
-        out.append({"family": r.family, "method": r.method, "metric": metric, "baseline": baseline,
-                    "mean": r.mean, "baseline_mean": b, "relative_gain": gain})
+        row = {"family": r.family, "method": r.method, "metric": metric, "baseline": baseline,
+               "mean": r.mean, "baseline_mean": b}
+        if is_time_metric(metric):
+            speedup = b / r.mean if r.mean > 0 and b >= 0 else math.nan
+            row.update(kind="time", speedup=speedup, relative_gain=speedup - 1.0)
+        else:
+            row.update(kind="value", relative_gain=(r.mean - b) / abs(b) if b != 0 else math.nan)
+        row["text"] = gain_text(row)
+        out.append(row)
     return out
 
 
@@ -145,7 +194,9 @@ def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Op
                         taus: Optional[Sequence[float]] = None) -> dict[str, Any]:
     """Dolan–Moré profile: for each method, the fraction of instances solved within τ × the best time.
 
-    An instance is (family, seed); failed runs count as never solved.
+    An instance is (family, seed). Methods are compared only on the instances every one of them
+    ran (a record, failed or not); the others are left out (``dropped`` counts them). A failed
+    run counts as never solved.
     """
     times: dict[tuple, dict[str, float]] = defaultdict(dict)
     methods = set()
@@ -157,6 +208,9 @@ def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Op
         inst = (_family(rec), rec.get("seed"))
         ok = rec.get("status") != "error" and key is not None and key in metrics
         times[inst][method] = metrics[key] if ok and key is not None else math.inf
+    dropped = [inst for inst, by_method in times.items() if set(by_method) != methods]
+    for inst in dropped:
+        del times[inst]
     taus = list(taus) if taus is not None else list(np.logspace(0, 2, 41))
     profile = {}
     for method in sorted(methods):
@@ -169,8 +223,9 @@ def performance_profile(records: Sequence[Mapping[str, Any]], *, time_metric: Op
             else:
                 ratios.append(t / best if best > 0 else 1.0)
         ratios_arr = np.asarray(ratios)
-        profile[method] = [float(np.mean(ratios_arr <= tau)) for tau in taus]
-    return {"taus": [float(t) for t in taus], "profile": profile, "instances": len(times)}
+        profile[method] = ([float(np.mean(ratios_arr <= tau)) for tau in taus] if ratios
+                           else [math.nan] * len(taus))
+    return {"taus": [float(t) for t in taus], "profile": profile, "instances": len(times), "dropped": len(dropped)}
 
 
 def _fmt(x: float) -> str:
@@ -219,17 +274,29 @@ def write_report(directory: "str | os.PathLike[str]", out: Optional["str | os.Pa
            _html_table(header, (cells(r) for r in rows))]
     paths: dict[str, Path] = {}
     if baseline is not None:
-        gains = relative_gains(rows, baseline=baseline, metric=metric or "objective")
-        gh = ["family", "method", "metric", "mean", "baseline mean", "relative gain"]
-        gcells = [[g["family"], g["method"], g["metric"], _fmt(g["mean"]), _fmt(g["baseline_mean"]),
-                   f"{100 * g['relative_gain']:+.2f}%" if math.isfinite(g["relative_gain"]) else "–"] for g in gains]
-        md += ["", f"## Relative to `{baseline}`", "", _markdown_table(gh, gcells)]
-        htm += [f"<h2>Relative to {html.escape(baseline)}</h2>", _html_table(gh, gcells)]
+        gmetric = metric or "objective"
+        gains = relative_gains(rows, baseline=baseline, metric=gmetric)
+        timed = is_time_metric(gmetric)
+        gh = ["family", "method", "metric", "mean", "baseline mean", "speed vs baseline" if timed else "relative gain"]
+        gcells = [[g["family"], g["method"], g["metric"], _fmt(g["mean"]), _fmt(g["baseline_mean"]), g["text"]]
+                  for g in gains]
+        note = (f"`{gmetric}` is a time (lower is better): each method's speed-up or slowdown against `{baseline}`."
+                if timed else f"Relative change of `{gmetric}` against `{baseline}`: (method - baseline) / |baseline|.")
+        md += ["", f"## Relative to `{baseline}`", "", note, "", _markdown_table(gh, gcells)]
+        htm += [f"<h2>Relative to {html.escape(baseline)}</h2>", f"<p>{html.escape(note)}</p>",
+                _html_table(gh, gcells)]
     prof = performance_profile(records)
-    md += ["", "## Performance profile", "",
-           f"Fraction of the {prof['instances']} instances each method solves within τ × the best time.", "",
-           _markdown_table(["method", "τ=1", "τ=2", "τ=10", "τ=100"],
-                           ([m, *(_fmt(p[i]) for i in (0, 6, 20, 40))] for m, p in prof["profile"].items()))]
+    md += ["", "## Performance profile", ""]
+    left_out = (f" {prof['dropped']} instances that not every method ran are left out." if prof["dropped"] else "")
+    if prof["instances"]:
+        md += [f"Fraction of the {prof['instances']} instances each method solves within τ × the best time "
+               f"(instances every method ran).{left_out}", "",
+               _markdown_table(["method", "τ=1", "τ=2", "τ=10", "τ=100"],
+                               ([m, *(_fmt(p[i]) for i in (0, 6, 20, 40))] for m, p in prof["profile"].items()))]
+    else:
+        md += [f"No instance was run by every method ({', '.join(sorted(prof['profile'])) or 'none'}): "
+               f"no profile to compare them on."]
+        plots = False
     if plots:
         import matplotlib
 
@@ -270,16 +337,32 @@ def _config_key(rec: Mapping[str, Any]) -> str:
 
 
 def compare(dir_a: "str | os.PathLike[str]", dir_b: "str | os.PathLike[str]", *,
-            rel_tol: float = 1e-9) -> dict[str, Any]:
+            rel_tol: float = 1e-9, time_rel_tol: Optional[float] = None) -> dict[str, Any]:
     """What changed between two result directories of the same sweep (e.g. two engine versions).
 
     Runs are matched by configuration (not by engine version). Returns the runs only in A / only
     in B, status changes, and per (family, method, metric) the mean in A and B with the relative
-    change, listing only metrics that changed beyond ``rel_tol``.
+    change (``relative_change``, and ``change`` in percent as text, like ``report``), listing only
+    metrics that changed beyond the tolerance: ``time_rel_tol`` for time metrics
+    (:func:`is_time_metric`; default :data:`TIME_REL_TOL`, timing noise is not a change),
+    ``rel_tol`` for the others. Directories that share no run (two unrelated sweeps) raise
+    :class:`InvalidInputError`.
     """
+    where = "compare()"
+    tols = {}
+    for name, value in (("rel_tol", rel_tol), ("time_rel_tol", TIME_REL_TOL if time_rel_tol is None else time_rel_tol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise InvalidInputError(f"{where}: {name} must be a number >= 0, got {value!r}")
+        tols[name] = float(value)
     a = {_config_key(r): r for r in load_records(dir_a)}
     b = {_config_key(r): r for r in load_records(dir_b)}
     common = sorted(set(a) & set(b))
+    if not common:
+        suites_a = sorted({str(r["suite"]) for r in a.values()})
+        suites_b = sorted({str(r["suite"]) for r in b.values()})
+        raise InvalidInputError(f"{where}: {dir_a} and {dir_b} share no run (suites {', '.join(suites_a)} vs "
+                                f"{', '.join(suites_b)}; {len(a)} and {len(b)} runs): they are not the same sweep, "
+                                f"nothing to compare")
     status_changes = [{"suite": a[k]["suite"], "case": a[k]["case"], "seed": a[k].get("seed"),
                        "a": a[k].get("status"), "b": b[k].get("status")}
                       for k in common if a[k].get("status") != b[k].get("status")]
@@ -294,8 +377,10 @@ def compare(dir_a: "str | os.PathLike[str]", dir_b: "str | os.PathLike[str]", *,
     for (family, method, metric), (va, vb) in sorted(sums.items()):
         mean_a, mean_b = float(np.mean(va)), float(np.mean(vb))
         rel = (mean_b - mean_a) / abs(mean_a) if mean_a != 0 else (0.0 if mean_b == 0 else math.inf)
-        if abs(rel) > rel_tol:
+        timed = is_time_metric(metric)
+        if abs(rel) > (tols["time_rel_tol"] if timed else tols["rel_tol"]):
+            text = f"{100 * rel:+.2f}%" if math.isfinite(rel) else "new (A was 0)"
             changes.append({"family": family, "method": method, "metric": metric, "a": mean_a, "b": mean_b,
-                            "relative_change": rel})
+                            "relative_change": rel, "change": text, "time_metric": timed})
     return {"common": len(common), "only_a": len(set(a) - set(b)), "only_b": len(set(b) - set(a)),
-            "status_changes": status_changes, "changes": changes}
+            "status_changes": status_changes, "changes": changes, **tols}

@@ -14,8 +14,11 @@ and renders the table. The kernel never imports a domain.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
+import inspect
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -25,6 +28,8 @@ __all__ = ["SuiteOption", "RunContext", "Case", "Suite", "ENTRY_POINT_GROUP", "d
            "parse_int_list", "parse_float_list", "parse_str_list", "MAX_LIST_ITEMS"]
 
 ENTRY_POINT_GROUP = "engine_bench.suites"
+
+_UNSET: Any = object()
 
 
 #: Most integers :func:`parse_int_list` expands a text to (``"0-999999999"`` would build a huge list).
@@ -88,13 +93,76 @@ class SuiteOption:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the CLI hands to every run: the derived seed and the common limits."""
+    """What the CLI hands to every run: the derived seed, the common limits and the callback.
+
+    Every suite passes all of them on to the algorithms it runs:
+
+    * ``seed``: the run's integer seed (``--seed`` + repeat); a suite draws its instance and its
+      algorithms' randomness from it, so different seeds give different runs;
+    * ``time_limit``: seconds of wall clock for the whole run, counted from when the context was
+      made (:meth:`remaining`, :meth:`expired`); a run that reaches it returns what it has with
+      status ``"time_limit"``;
+    * ``threads``: threads each BLAS/OpenMP/torch pool may use; :func:`engine.runner.run_case`
+      runs the case under this limit and suites pass ``threads=`` to the algorithms that take it;
+    * ``callback``: receives the algorithms' events (:mod:`engine.events`; the CLI's progress bar
+      is one). Raising ``StopIteration`` in it stops the run, which then has status ``"stopped"``.
+
+    :meth:`options_for` collects the keyword arguments a given function accepts.
+    """
 
     seed: int
     repeat: int
     time_limit: Optional[float] = None
     threads: Optional[int] = None
     callback: Any = None
+    started: float = field(default_factory=time.perf_counter, compare=False, repr=False)
+
+    def elapsed(self) -> float:
+        """Seconds since this context was made."""
+        return time.perf_counter() - self.started
+
+    def restarted(self) -> "RunContext":
+        """A copy whose clock starts now: a suite calls it after work done once per process (JIT
+        warm-up), which the run's time limit does not count."""
+        return dataclasses.replace(self, started=time.perf_counter())
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left of ``time_limit`` (None without a limit; a tiny positive number once expired,
+        so it can still be passed as a ``time_limit=`` that must be > 0)."""
+        if self.time_limit is None:
+            return None
+        return max(self.time_limit - self.elapsed(), 1e-6)
+
+    def expired(self) -> bool:
+        """True once ``time_limit`` seconds have passed."""
+        return self.time_limit is not None and self.elapsed() >= self.time_limit
+
+    def emit(self, event: Any) -> bool:
+        """Deliver ``event`` to the callback; True when it asked to stop (raised StopIteration)."""
+        from engine.events import emit
+
+        return emit(self.callback, event)
+
+    def options_for(self, func: Callable[..., Any], *, seed: Any = _UNSET) -> dict[str, Any]:
+        """The keyword arguments among ``time_limit`` (what is left), ``threads``, ``callback`` and
+        ``seed`` that ``func`` takes by name (a ``**kwargs`` catch-all does not count), leaving out
+        those that are None. ``seed`` defaults to this run's seed; pass another (or None) to override.
+
+        Examples
+        --------
+        >>> def solve(x, *, time_limit=None, seed=0): ...
+        >>> sorted(RunContext(seed=3, repeat=0, time_limit=5.0, threads=2).options_for(solve))
+        ['seed', 'time_limit']
+        """
+        try:
+            params = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            return {}
+        names = {n for n, p in params.items()
+                 if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+        values = {"time_limit": self.remaining(), "threads": self.threads, "callback": self.callback,
+                  "seed": self.seed if seed is _UNSET else seed}
+        return {k: v for k, v in values.items() if k in names and v is not None}
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def test_console_script_lists_games():
 def test_list_includes_toy(toy, capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "toy" in out and "--n --fail" in out
+    assert "toy" in out and "--n: cases (default: 1,2)" in out and "--fail: case k=1 raises" in out
 
 
 def test_unknown_suite_exit_2_one_line(capsys):
@@ -220,3 +220,230 @@ def test_colliding_record_names_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="same record file"):
         run_suite(suite, {}, out=tmp_path)
     assert len(run_suite(suite, {})) == 2  # without --out nothing collides
+
+
+# ----------------------------------------------------------------------------- issue 17 §3: flags, failures, help
+
+
+def _ctx_build(*, n):
+    """Cases that use every part of the RunContext: the callback (one Progress per step, honouring
+    StopIteration), the time limit (status time_limit) and the seed/threads (in the metrics)."""
+    from engine.events import Progress
+
+    def make(k):
+        def run(ctx: RunContext):
+            for step in range(3):
+                if ctx.expired():
+                    return {"status": "time_limit", "steps": step}
+                if ctx.emit(Progress("toy.work", completed=step + 1, total=3, description=f"k{k}")):
+                    return {"status": "stopped", "steps": step + 1}
+            return {"status": "feasible", "steps": 3, "seed_seen": ctx.seed, "threads_seen": ctx.threads}
+
+        return run
+
+    return [Case(f"ctx k={k}", {"k": k}, make(k)) for k in n]
+
+
+CTX = Suite(name="ctx", description="Uses every RunContext field.", build=_ctx_build,
+            options=(SuiteOption("n", parse_int_list, [1, 2], "cases, e.g. 1-3"),))
+
+
+def _summarize_toy(records):
+    ok = [r for r in records if r["status"] != "error"]
+    return [{"case": "all", "runs": len(ok), "mean_value": sum(r["metrics"]["value"] for r in ok) / max(len(ok), 1)}]
+
+
+SUMMARIZED = Suite(name="toysum", description="The toy suite with a summary table.", build=_toy_build,
+                   options=TOY.options, summarize=_summarize_toy)
+
+
+@pytest.fixture
+def suites(monkeypatch):
+    real = discover_suites
+
+    class _EP:
+        def __init__(self, name, suite):
+            self.name, self._suite = name, suite
+
+        def load(self):
+            return self._suite
+
+    def fake():
+        eps = dict(real())
+        for suite in (TOY, CTX, SUMMARIZED):
+            eps[suite.name] = _EP(suite.name, suite)
+        return eps
+
+    monkeypatch.setattr(engine.suites, "discover_suites", fake)
+    monkeypatch.setattr(engine.cli, "discover_suites", fake)
+
+
+def test_run_context_reaches_every_run_and_the_record():
+    records = run_suite(CTX, {"n": [1]}, seed=4, repeat=2, time_limit=30.0, threads=2)
+    assert [r["metrics"]["seed_seen"] for r in records] == [4, 5]
+    assert all(r["metrics"]["threads_seen"] == 2 and r["threads"] == 2 and r["time_limit"] == 30.0
+               for r in records)
+
+
+def test_run_context_options_for_picks_what_a_function_takes():
+    def solver(x, *, time_limit=None, threads=None, callback=None, seed=0):
+        return None
+
+    def plain(x, **options):
+        return None
+
+    ctx = RunContext(seed=3, repeat=0, time_limit=10.0, threads=2, callback=print)
+    opts = ctx.options_for(solver)
+    assert set(opts) == {"time_limit", "threads", "callback", "seed"}
+    assert 0 < opts["time_limit"] <= 10.0 and opts["threads"] == 2 and opts["seed"] == 3
+    assert ctx.options_for(plain) == {}  # a **kwargs catch-all is not a promise to take them
+    assert set(RunContext(seed=0, repeat=0).options_for(solver)) == {"seed"}  # None values are left out
+    assert ctx.options_for(solver, seed=None).get("seed") is None
+
+
+def test_short_time_limit_gives_status_time_limit():
+    (record,) = run_suite(CTX, {"n": [1]}, time_limit=1e-9)
+    assert record["status"] == "time_limit" and record["metrics"]["steps"] == 0
+
+
+def test_progress_events_reach_the_callback_and_stop_iteration_stops():
+    events = []
+    run_suite(CTX, {"n": [1]}, callback=events.append)
+    inner = [e for e in events if e.source == "toy.work"]
+    assert [(e.completed, e.total) for e in inner] == [(1, 3), (2, 3), (3, 3)]
+
+    def stop_at_second_step(event):
+        if event.source == "toy.work" and event.completed >= 2:
+            raise StopIteration
+
+    records = run_suite(CTX, {"n": [1, 2, 3]}, callback=stop_at_second_step)
+    assert len(records) == 1  # the run in progress stops, the others do not start
+    assert records[0]["status"] == "stopped" and records[0]["metrics"]["steps"] == 2
+
+
+def test_stop_iteration_escaping_a_run_is_recorded_as_stopped():
+    def run(ctx):
+        raise StopIteration
+
+    (record,) = run_suite(Suite(name="s", description="", build=lambda: [Case("c", {}, run)]), {})
+    assert record["status"] == "stopped" and "error" not in record
+
+
+def test_cli_stopped_run_exit_1(suites, capsys, monkeypatch):
+    import engine.progress
+
+    real_call = engine.progress.RichProgress.__call__
+
+    def stopping(self, event):
+        if event.source == "toy.work":
+            raise StopIteration
+        return real_call(self, event)
+
+    monkeypatch.setattr(engine.progress.RichProgress, "__call__", stopping)
+    rc = main(["run", "ctx", "--n", "1-3", "--no-progress", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert [r["status"] for r in json.loads(out)] == ["stopped"]
+    assert "stopped (2 not run)" in err
+
+
+def test_failed_run_reason_on_stderr_without_verbose(toy, capsys):
+    rc = main(["run", "toy", "--n", "0-2", "--fail", "yes", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "failed: toy k=1 (seed 0): RuntimeError: toy failure" in err
+    assert "3 runs, 1 failed" in err and "Traceback" not in err
+
+
+def test_failed_run_reason_even_with_summary_table(suites, capsys):
+    rc = main(["run", "toysum", "--n", "1", "--fail", "yes", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "failed: toy k=1 (seed 0): RuntimeError: toy failure" in err
+    rc = main(["run", "toysum", "--n", "1,2", "--fail", "yes", "--no-progress", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert rows[0] == {"case": "all", "runs": 1, "mean_value": 20.0}
+    assert rows[1]["status"] == "error" and rows[1]["error"] == "RuntimeError: toy failure"
+
+
+def test_run_suite_help_lists_options_with_defaults(suites, capsys):
+    assert main(["run", "toy", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Suite 'toy': A toy suite for the CLI tests." in out
+    assert "--n VALUE" in out and "cases (default: 1,2)" in out
+    assert "--fail VALUE" in out and "case k=1 raises (default: False)" in out
+    assert "--time-limit" in out  # the common options too
+    assert main(["run", "--help"]) == 0
+    assert "engine-bench run SUITE --help" in capsys.readouterr().out
+    assert main(["run", "no-such-suite", "-h"]) == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "toy", "--no-progress", "--debug", "-v"],
+    ["--debug", "run", "toy", "-v", "--no-progress"],
+    ["run", "toy", "--n", "1", "-q", "--no-progress", "--debug"],
+    ["list", "--no-progress", "-v", "--debug"],
+    ["-v", "list"],
+])
+def test_common_flags_in_any_position(suites, capsys, argv):
+    assert main(argv) == 0, capsys.readouterr().err
+
+
+def test_common_flags_after_report_and_compare(capsys):
+    data = Path(__file__).parent / "data" / "results_small"
+    assert main(["report", str(data), "--no-plots", "--out", "/dev/null/x"]) == 1  # cannot write there
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert main(["report", str(data), "--no-plots", "--out", "/dev/null/x", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err  # --debug after the subcommand works
+    assert main(["compare", str(data), str(data), "--no-progress", "-v", "--format", "json"]) == 0
+
+
+def test_debug_after_the_subcommand_shows_traceback(capsys):
+    rc = main(["run", "no-such-suite", "--no-progress", "--debug"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" in err and "unknown suite" in err
+
+
+def test_table_fits_the_terminal_and_keeps_the_key_column(monkeypatch):
+    import math
+
+    from engine.cli import render
+
+    rows = [{"case": f"qre/n=10/lam={lam}/players=2", "status": "optimal", "runtime": 0.1234,
+             "residual": 1e-13, "residual_check": 2e-13, "sem": math.nan, "another_long_metric": 3.0}
+            for lam in (1, 5, 10)]
+    text = render(rows, "table", width=60)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    for lam in (1, 5, 10):  # every key whole, on one line
+        assert any(f"qre/n=10/lam={lam}/players=2" in line for line in lines)
+    assert "not shown at this width" in text and "another_long_metric" in text
+    monkeypatch.setenv("COLUMNS", "70")
+    assert max(len(line) for line in render(rows, "table").splitlines()) <= 70
+    wide = render(rows, "table", width=500)
+    assert "another_long_metric" in wide and "not shown" not in wide
+    assert "—" in wide and "nan" not in wide  # a missing value (an SEM over one seed) is a dash
+
+
+def test_rich_progress_bars_follow_the_work():
+    from rich.console import Console
+
+    from engine.events import Iteration, Progress
+    from engine.progress import RichProgress
+
+    buf = io.StringIO()
+    with RichProgress("suite", console=Console(file=buf, width=120, force_terminal=False)) as bar:
+        bar(Progress("engine-bench", completed=0, total=2, description="suite"))
+        bar(Iteration("train", nit=1))
+        bar(Progress("train", completed=1, total=10, description="training"))
+        bar(Iteration("train", nit=2))  # the same loop's Progress (with its total) drives the bar
+        assert bar._progress.tasks[1].total == 10 and bar._progress.tasks[1].completed == 1
+        bar(Progress("evaluate", completed=3, total=5, description="myopic"))
+        assert bar._progress.tasks[1].description == "myopic" and bar._progress.tasks[1].completed == 3
+        bar(Progress("engine-bench", completed=1, total=2, description="suite"))
+        assert bar._progress.tasks[0].completed == 1
+        bar.request_stop()
+        with pytest.raises(StopIteration):
+            bar(Progress("evaluate", completed=4, total=5, description="myopic"))

@@ -44,11 +44,47 @@ def test_relative_gains_against_baseline():
 
 def test_performance_profile_counts_instances_within_tau():
     prof = performance_profile(load_records(DATA), taus=[1.0, 2.0, 4.0])
-    # 7 instances: (n=5, seeds 0-3) and (n=10, seeds 0-2); seed 3 has only a failed run of a
-    assert prof["instances"] == 7
-    # a is fastest on 5 of the 6 complete instances; on (10, 2) it takes 1.0 vs 0.5 (ratio 2)
-    assert prof["profile"]["a"] == pytest.approx([5 / 7, 6 / 7, 6 / 7])
-    assert prof["profile"]["b"] == pytest.approx([1 / 7, 6 / 7, 6 / 7])
+    # 7 instances: (n=5, seeds 0-3) and (n=10, seeds 0-2); seed 3 has only a (failed) run of a and
+    # none of b, so it is left out: methods are compared on the instances all of them ran
+    assert prof["instances"] == 6 and prof["dropped"] == 1
+    # a is fastest on 5 of the 6 instances; on (10, 2) it takes 1.0 vs 0.5 (ratio 2)
+    assert prof["profile"]["a"] == pytest.approx([5 / 6, 1.0, 1.0])
+    assert prof["profile"]["b"] == pytest.approx([1 / 6, 1.0, 1.0])
+
+
+def test_performance_profile_failed_run_of_an_instance_counts_as_unsolved(tmp_path):
+    shutil.copytree(DATA, tmp_path / "d")
+    rec = json.loads((tmp_path / "d" / "records" / "r00.json").read_text())
+    rec.update(case="b n=5", params={"n": 5, "method": "b"}, seed=3, config_key="k53b")
+    (tmp_path / "d" / "records" / "extra.json").write_text(json.dumps(rec))
+    prof = performance_profile(load_records(tmp_path / "d"), taus=[1.0, 100.0])
+    # both methods ran (n=5, seed 3) now; a failed there, so b alone solves it
+    assert prof["instances"] == 7 and prof["dropped"] == 0
+    assert prof["profile"]["a"] == pytest.approx([5 / 7, 6 / 7])
+    assert prof["profile"]["b"] == pytest.approx([2 / 7, 1.0])
+
+
+def test_time_metric_gain_is_a_speedup_or_slowdown():
+    from engine.report import gain_text, is_time_metric
+
+    assert is_time_metric("runtime") and is_time_metric("decision_time_s") and is_time_metric("wall_time")
+    assert not is_time_metric("objective") and not is_time_metric("matrices_per_second")
+    gains = relative_gains(summarize(load_records(DATA)), baseline="a", metric="runtime")
+    by_family = {g["family"]: g for g in gains}
+    slow = by_family["demo(n=5)"]  # b takes 2.0 s where a takes 1.0: twice as slow, a negative gain
+    assert slow["kind"] == "time" and slow["speedup"] == pytest.approx(0.5)
+    assert slow["relative_gain"] == pytest.approx(-0.5) and slow["text"] == "2× slower"
+    fast = by_family["demo(n=10)"]  # b: (2 + 2 + 0.5) / 3 = 1.5 s vs 1.0 s
+    assert fast["speedup"] == pytest.approx(1 / 1.5) and fast["text"] == "1.5× slower"
+    assert gain_text({"kind": "time", "speedup": 37.0}) == "37× faster"
+    assert gain_text({"kind": "time", "speedup": 1 / 37}) == "37× slower"
+    assert gain_text({"kind": "value", "relative_gain": 0.25}) == "+25.00%"
+
+
+def test_report_time_gains_read_as_speedups(tmp_path):
+    md = write_report(DATA, tmp_path / "rep", baseline="a", metric="runtime", plots=False)["markdown"].read_text()
+    assert "speed vs baseline" in md and "| demo(n=5) | b | runtime | 2 | 1 | 2× slower |" in md
+    assert "+100.00%" not in md
 
 
 def test_report_files_and_tables(tmp_path):
@@ -73,6 +109,37 @@ def test_compare_reports_changed_metrics(tmp_path):
     (change,) = diff["changes"]
     assert change["family"] == "demo(n=5)" and change["method"] == "a" and change["metric"] == "objective"
     assert change["b"] - change["a"] == pytest.approx(1.0)
+
+
+def test_compare_ignores_timing_noise_and_reports_percent(tmp_path):
+    b = tmp_path / "b"
+    shutil.copytree(DATA, b)
+    for name, changes in (("r00.json", {"runtime": 1.1, "objective": 11}), ("r01.json", {"runtime": 4.0})):
+        path = b / "records" / name
+        rec = json.loads(path.read_text())
+        rec["metrics"].update(changes)
+        path.write_text(json.dumps(rec))
+    diff = compare(DATA, b)
+    listed = {(c["method"], c["metric"]): c for c in diff["changes"] if c["family"] == "demo(n=5)"}
+    # a's runtime mean moves by 3.3% (noise, not listed); its objective by 2.8%; b's runtime by 33%
+    assert ("a", "runtime") not in listed and ("a", "wall_time") not in listed
+    assert listed[("a", "objective")]["change"] == "+2.78%"
+    assert listed[("b", "runtime")]["change"] == "+33.33%" and listed[("b", "runtime")]["time_metric"]
+    strict = compare(DATA, b, time_rel_tol=0.0)
+    assert any(c["method"] == "a" and c["metric"] == "runtime" for c in strict["changes"])
+
+
+def test_compare_unrelated_sweeps_says_so(tmp_path, capsys):
+    other = tmp_path / "other"
+    (other / "records").mkdir(parents=True)
+    rec = json.loads((DATA / "records" / "r00.json").read_text())
+    rec.update(suite="elsewhere", config_key="zzz")
+    (other / "records" / "x.json").write_text(json.dumps(rec))
+    with pytest.raises(InvalidInputError, match="share no run"):
+        compare(DATA, other)
+    assert main(["compare", str(DATA), str(other)]) != 0
+    err = capsys.readouterr().err
+    assert "share no run" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_report_and_compare(tmp_path, capsys):
