@@ -571,6 +571,14 @@ def _split_global_flags(args: Sequence[str]) -> tuple[list[str], _Ctx]:
     return rest, settings
 
 
+# `solve` (your own instance, engine.solve) and `serve` (HTTP, engine.serve) live in their modules
+from engine.serve import serve_command  # noqa: E402
+from engine.solve import solve_command  # noqa: E402
+
+cli.add_command(solve_command)
+cli.add_command(serve_command)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console-script entry point; returns the exit code."""
     args, settings = _split_global_flags(list(argv) if argv is not None else sys.argv[1:])
