@@ -22,7 +22,7 @@ from engine.events import Progress, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_choice, check_int
+from engine.validation import check_choice, check_int, check_time_limit
 
 __all__ = ["evaluate", "EvaluationResult"]
 
@@ -86,7 +86,8 @@ def _validate_evaluate(problem: Any, policy: Any, episodes: Any, horizon: Any, i
 
 def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int = 20, seed: Any = 0,
              initial_state: Any = None, method: str = "monte_carlo", check_actions: bool = True,
-             callback: Any = None, max_states: int = MAX_STATES) -> EvaluationResult:
+             callback: Any = None, max_states: int = MAX_STATES, time_limit: Optional[float] = None
+             ) -> EvaluationResult:
     """Average expected reward per step of ``policy`` on ``problem``.
 
     Parameters
@@ -111,7 +112,12 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
         of length ``n_actions`` whatever this says (``None``, a wrong length or fractions raise
         InvalidInputError rather than being truncated).
     callback : callable, optional
-        Receives :class:`engine.events.Progress` after each time step.
+        Receives :class:`engine.events.Progress` after each time step; raising ``StopIteration``
+        stops the evaluation (status STOPPED) with the estimate over the steps done.
+    time_limit : float, optional
+        Wall-clock seconds for a Monte Carlo evaluation, checked before every decision: on expiry
+        the result has status TIME_LIMIT and estimates the reward over the first ``params["steps_done"]``
+        steps of every episode (the step in progress is dropped; ``nan`` when none was done).
 
     Returns
     -------
@@ -127,13 +133,16 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     """
     where = "evaluate()"
     E, H, s0 = _validate_evaluate(problem, policy, episodes, horizon, initial_state, method, where)
+    time_limit = check_time_limit(time_limit, where)
     seed_obj = resolve_seed(seed, where=where)
     if hasattr(policy, "reset"):
         policy.reset(seed_obj.int_seed("policy"))
     name = str(getattr(policy, "name", type(policy).__name__))
     params = {"episodes": E, "horizon": H, "seed": seed_obj.root, "method": method,
-              "initial_state": None if s0 is None else s0.tolist(), "check_actions": bool(check_actions)}
+              "initial_state": None if s0 is None else s0.tolist(), "check_actions": bool(check_actions),
+              "time_limit": time_limit}
     t_start = time.perf_counter()
+    deadline = math.inf if time_limit is None else t_start + time_limit
     if method == "exact":
         return _evaluate_exact(problem, policy, H, s0, params, name, t_start, max_states, where)
 
@@ -142,9 +151,13 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     states = np.repeat(s0[None, :], E, axis=0) if s0 is not None else problem.initial_states(rng_init, E)
     rewards = np.zeros((E, H))
     times: list[float] = []
+    status, message, done = Status.OPTIMAL, "monte carlo evaluation", H
     for t in range(H):
         acts = np.empty((E, problem.n_actions), dtype=np.int64)
         for e in range(E):
+            if time.perf_counter() > deadline:
+                status, done = Status.TIME_LIMIT, t
+                break
             t0 = time.perf_counter()
             raw = policy.act(states[e])
             times.append(time.perf_counter() - t0)
@@ -152,19 +165,26 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
             if check_actions:
                 check_feasible(problem, states[e], a, where)
             acts[e] = a
+        if status == Status.TIME_LIMIT:
+            message = f"monte carlo evaluation: time limit reached after {t} of {H} steps"
+            break
         rewards[:, t] = problem.expected_reward(states, acts)
         states = problem.step(states, acts, rng_step, check=False)
         if emit(callback, Progress(where, completed=t + 1, total=H, description=name)):
-            raise InvalidInputError(f"{where}: stopping an evaluation is not supported")
-    returns = rewards.mean(axis=1)
+            status, done = Status.STOPPED, t + 1
+            message = f"monte carlo evaluation: stopped by the callback after {t + 1} of {H} steps"
+            break
+    params["steps_done"] = done
+    rewards = rewards[:, :done]
+    returns = rewards.mean(axis=1) if done else np.full(E, math.nan)
     mean = float(returns.mean())
-    sem = float(returns.std(ddof=1) / math.sqrt(E)) if E > 1 else math.nan
-    tarr = np.asarray(times)
-    return EvaluationResult(status=Status.OPTIMAL, message="monte carlo evaluation", x=None, objective=mean,
+    sem = float(returns.std(ddof=1) / math.sqrt(E)) if E > 1 and done else math.nan
+    tarr = np.asarray(times) if times else np.full(1, math.nan)
+    return EvaluationResult(status=status, message=message, x=None, objective=mean,
                             runtime=time.perf_counter() - t_start, method="monte_carlo", backend="numpy",
                             params=params, mean=mean, sem=sem, returns=returns, step_rewards=rewards.mean(axis=0),
                             decision_time_mean=float(tarr.mean()), decision_time_median=float(np.median(tarr)),
-                            decision_time_max=float(tarr.max()), n_decisions=int(tarr.size), policy=name)
+                            decision_time_max=float(tarr.max()), n_decisions=len(times), policy=name)
 
 
 def _evaluate_exact(problem: CoRMAB, policy: Any, H: int, s0: Optional[np.ndarray], params: dict, name: str,

@@ -31,7 +31,7 @@ from bandits.problem import CoRMAB, action_key
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_int, check_real
+from engine.validation import check_int, check_real, check_time_limit
 
 __all__ = ["Policy", "null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle",
            "sequoia", "whittle_indices", "greedy_construct"]
@@ -169,9 +169,10 @@ def sampling(problem: CoRMAB, *, n_samples: int = 100, seed: Any = 0) -> Policy:
 class _Myopic(Policy):
     name = "myopic"
 
-    def __init__(self, problem: CoRMAB, enumerate_limit: int, time_limit: Optional[float]) -> None:
+    def __init__(self, problem: CoRMAB, enumerate_limit: int, time_limit: Optional[float], threads: int = 1) -> None:
         super().__init__(problem)
         self.time_limit = time_limit
+        self.threads = threads
         self._cache: dict[bytes, np.ndarray] = {}
         self._actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
         self._model: Optional[Any] = None  # a solvers.LinearModel when method == "mip"
@@ -203,12 +204,12 @@ class _Myopic(Policy):
             m = self._model
             assert m is not None  # built in __init__ for method "mip"
             m.set_objective_coefficients(np.arange(p.n_actions), delta)
-            res = m.solve(time_limit=self.time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=1)
+            res = m.solve(time_limit=self.time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=self.threads)
             a = self._from_result(res)
         else:
             disc = self._disc
             assert disc is not None  # built in __init__ for method "discrete_mip"
-            res = disc.solve(s, self.time_limit)
+            res = disc.solve(s, self.time_limit, self.threads)
             a = self._from_result(res)
         self._cache[key] = a
         return a.copy()
@@ -278,7 +279,7 @@ class _DiscreteResponseMIP:
         self.offs = offs
         self.arms = arms
 
-    def solve(self, s: np.ndarray, time_limit: Optional[float]):
+    def solve(self, s: np.ndarray, time_limit: Optional[float], threads: int = 1):
         arms = self.arms
         S = arms.n_states
         parts: list[np.ndarray] = []
@@ -290,16 +291,18 @@ class _DiscreteResponseMIP:
             parts.append(p * up + (1 - p) * down)
         c = np.concatenate(parts)
         self.model.set_objective_coefficients(self.z0 + np.arange(c.size), c)
-        return self.model.solve(time_limit=time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=1)
+        return self.model.solve(time_limit=time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=threads)
 
 
-def myopic(problem: CoRMAB, *, enumerate_limit: int = 20_000, time_limit: Optional[float] = None) -> Policy:
+def myopic(problem: CoRMAB, *, enumerate_limit: int = 20_000, time_limit: Optional[float] = None,
+           threads: int = 1) -> Policy:
     """The exact one-step optimum ``argmax_a R(s, a)`` over the feasible set.
 
     By enumeration when the set has at most ``enumerate_limit`` actions, otherwise a HiGHS MIP
     over the :class:`solvers.FeasibleSet` (the objective ``R`` is linear in the action) built once
     and re-solved per state; for :class:`~bandits.InterventionArms` an exact MIP over the values
-    of each arm's input. Decisions are memoised per state.
+    of each arm's input. Decisions are memoised per state. ``time_limit`` (seconds) and
+    ``threads`` (HiGHS threads, default 1) hold for each MIP solve.
 
     Examples
     --------
@@ -312,7 +315,7 @@ def myopic(problem: CoRMAB, *, enumerate_limit: int = 20_000, time_limit: Option
     where = "policies.myopic()"
     _check_problem(problem, where)
     lim = check_int(enumerate_limit, "enumerate_limit", where, lower=0)
-    return _Myopic(problem, lim, time_limit)
+    return _Myopic(problem, lim, check_time_limit(time_limit, where), check_int(threads, "threads", where, lower=1))
 
 
 # ---------------------------------------------------------------------------------------------

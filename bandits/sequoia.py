@@ -47,7 +47,7 @@ from engine.events import Iteration, Progress, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_choice, check_int, check_real
+from engine.validation import check_choice, check_int, check_real, check_time_limit
 
 __all__ = ["Sequoia", "TrainingResult"]
 
@@ -545,7 +545,7 @@ class Sequoia:
         frac = min(1.0, self.episodes_done / c["epsilon_decay_episodes"])
         return c["epsilon_start"] + frac * (c["epsilon_end"] - c["epsilon_start"])
 
-    def _warm_start(self) -> None:
+    def _warm_start(self, deadline: float = math.inf) -> None:
         import torch
 
         steps = self.config["warm_start_steps"]
@@ -558,6 +558,8 @@ class Sequoia:
         x = self._inputs(S, A)
         y = torch.as_tensor(R, dtype=torch.float32, device=self.device)
         for _ in range(steps):
+            if time.perf_counter() > deadline:  # train()'s time limit: the warm start ends early
+                break
             idx = torch.as_tensor(rng.integers(0, n_samples, size=min(256, n_samples)), device=self.device)
             loss = torch.mean((self.q(x[idx])[:, 0] - y[idx]) ** 2)
             if self.stability_weight > 0:
@@ -636,7 +638,7 @@ class Sequoia:
         self._buf_n = min(self._buf_n + 1, self.config["buffer_size"])
 
     def train(self, episodes: int, *, callback: Any = None, progress: Any = None, checkpoint_every: Optional[int] = None,
-              checkpoint_path: Any = None) -> TrainingResult:
+              checkpoint_path: Any = None, time_limit: Optional[float] = None) -> TrainingResult:
         """Train for ``episodes`` more episodes of ``horizon`` steps.
 
         Parameters
@@ -650,6 +652,9 @@ class Sequoia:
             Receives :class:`engine.events.Progress` after each episode (e.g. ``engine.progress.RichProgress``).
         checkpoint_every, checkpoint_path :
             Save a checkpoint (:meth:`save`) every ``checkpoint_every`` episodes.
+        time_limit : float, optional
+            Wall-clock seconds, checked during the warm start and before every episode: on expiry
+            training ends with status TIME_LIMIT and the agent as trained so far.
 
         Returns
         -------
@@ -657,23 +662,28 @@ class Sequoia:
         """
         where = "Sequoia.train()"
         E = check_int(episodes, "episodes", where, lower=0)
+        tl = check_time_limit(time_limit, where)
+        deadline = math.inf if tl is None else time.perf_counter() + tl
         if checkpoint_every is not None:
             check_int(checkpoint_every, "checkpoint_every", where, lower=1)
             if checkpoint_path is None:
                 raise InvalidInputError(f"{where}: checkpoint_every needs checkpoint_path")
         with _torch_threads(self.config["threads"]):
-            return self._train(E, callback, progress, checkpoint_every, checkpoint_path)
+            return self._train(E, callback, progress, checkpoint_every, checkpoint_path, deadline)
 
     def _train(self, E: int, callback: Any, progress: Any, checkpoint_every: Optional[int],
-               checkpoint_path: Any) -> TrainingResult:
+               checkpoint_path: Any, deadline: float = math.inf) -> TrainingResult:
         c = self.config
         p = self.problem
         t0 = time.perf_counter()
         if not self.warm_started and c["warm_start_steps"] > 0:
-            self._warm_start()
+            self._warm_start(deadline)
         self.warm_started = True
         status = Status.OPTIMAL
         for ep in range(E):
+            if time.perf_counter() > deadline:
+                status = Status.TIME_LIMIT
+                break
             s = p.initial_states(self._rng_env, 1)[0]
             total = 0.0
             loss = math.nan
@@ -711,7 +721,8 @@ class Sequoia:
                 status = Status.STOPPED
                 break
         last = self.history[-10:]
-        return TrainingResult(status=status, message="stopped by callback" if status == Status.STOPPED else "trained",
+        message = {Status.STOPPED: "stopped by callback", Status.TIME_LIMIT: "time limit reached"}.get(status, "trained")
+        return TrainingResult(status=status, message=message,
                               objective=float(np.mean(last)) if last else math.nan, nit=self.episodes_done,
                               runtime=time.perf_counter() - t0, method=f"sequoia[{self._mode}]", backend="torch",
                               params={**c, "device_resolved": self.device, "reward_scale_resolved": self.reward_scale,

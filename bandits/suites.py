@@ -4,7 +4,15 @@
 per (domain, J, B, seed): it generates the domain, trains SEQUOIA, evaluates SEQUOIA and the
 baselines on the same evaluation seed (50 episodes of H = 20 by default) and reports each
 method's mean per-step expected reward and decision time. The summary table gives mean ± SEM over
-seeds per method and SEQUOIA's gain over the best baseline.
+seeds per method and SEQUOIA's gain over the best baseline (in %).
+
+What the CLI hands a run (:class:`engine.suites.RunContext`) reaches every method
+(:func:`run_cormab`): ``--time-limit`` bounds the whole run, training and evaluation, and a run
+that reaches it reports what it has with status ``time_limit``; ``--seed``/``--repeat`` give
+other trainings and evaluations of the instances ``--seeds`` makes (``--seed 0``: the historical
+streams); ``--threads`` sets SEQUOIA's torch threads and myopic's HiGHS threads (and every BLAS
+pool of the run); the callback (the progress bar) sees each training episode and evaluation step,
+and ``StopIteration`` from it stops the run (status ``stopped``).
 """
 
 from __future__ import annotations
@@ -23,25 +31,95 @@ BASELINES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittl
 _DOMAINS = ("path", "matching", "capacity", "multiple_interventions")
 
 
+def _run_seeds(seed: int, run_seed: Optional[int]) -> tuple[int, int]:
+    """(training/policy seed, evaluation seed) of instance ``seed`` under the run seed ``run_seed``.
+
+    ``run_seed`` 0 or None keeps the historical streams (``seed`` and ``10_000 + seed``); another
+    run seed draws independent streams from both (SeedSequence keys), so ``--seed``/``--repeat``
+    give other trainings and evaluations of the same instances.
+    """
+    if not run_seed:
+        return seed, 10_000 + seed
+    from engine.seeding import derive_seed
+
+    return derive_seed(seed, f"cormab/run{run_seed}/train"), derive_seed(seed, f"cormab/run{run_seed}/eval")
+
+
+class _StopWatch:
+    """Forwards events to ``callback`` and remembers whether it raised StopIteration."""
+
+    def __init__(self, callback: Any) -> None:
+        self.callback = callback
+        self.stopped = False
+
+    def __call__(self, event: Any) -> None:
+        if self.callback is not None:
+            try:
+                self.callback(event)
+            except StopIteration:
+                self.stopped = True
+                raise
+
+
+#: Share of a learning method's time (see :func:`run_cormab`) that training may use; evaluation gets the rest.
+TRAIN_SHARE = 0.7
+
+
 def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: int = 100, eval_episodes: int = 50,
                horizon: int = 20, methods: Sequence[str] = ("null", "random", "sampling", "myopic", "iterative_myopic",
                                                              "iterative_dqn", "sequoia"),
-               sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None) -> dict[str, Any]:
-    """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...)."""
+               sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None,
+               time_limit: Optional[float] = None, threads: Optional[int] = None,
+               run_seed: Optional[int] = None) -> dict[str, Any]:
+    """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...).
+
+    ``seed`` makes the instance; the training, the randomised baselines and the evaluation draw
+    from ``seed`` and ``run_seed`` (:func:`_run_seeds`; ``run_seed`` 0 or None: the historical
+    streams). ``threads`` goes to SEQUOIA (torch threads) and to myopic's MIP solves.
+    ``callback`` receives the training's ``Iteration``/``Progress`` events (one per episode) and
+    the evaluations' ``Progress`` events (one per step); raising ``StopIteration`` in it ends
+    the run: ``status`` ``"stopped"``, the methods not finished are left out.
+
+    ``time_limit`` (seconds) bounds the whole run, training and evaluation: each method in turn
+    gets an equal share of the time left (what a fast baseline does not use passes on), a learning
+    method trains for up to :data:`TRAIN_SHARE` of its share (status of the training:
+    ``<method>_train_status``) and the evaluations stop at their share with the estimate over the
+    steps done (``<method>_eval_steps``). A run cut short has ``status`` ``"time_limit"``; methods
+    not started are left out (``skipped``). The metrics' ``status`` is otherwise ``"feasible"``
+    (a Monte Carlo estimate).
+    """
     from bandits import policies
     from bandits.domains import make_domain
     from bandits.evaluate import evaluate
     from bandits.sequoia import Sequoia
 
+    t_start = time.perf_counter()
+    deadline = math.inf if time_limit is None else t_start + time_limit
     problem = make_domain(domain, n_arms=n_arms, budget=budget, seed=seed)
-    out: dict[str, Any] = {"domain": domain, "n_arms": n_arms, "budget": budget, "seed": seed}
-    eval_seed = 10_000 + seed
+    train_seed, eval_seed = _run_seeds(seed, run_seed)
+    out: dict[str, Any] = {"domain": domain, "n_arms": n_arms, "budget": budget, "seed": seed,
+                           "train_seed": train_seed, "eval_seed": eval_seed}
+    if threads is not None:
+        out["threads"] = threads
     curves: dict[str, list] = {}
-    for m in methods:
-        t0 = time.perf_counter()
+    status = "feasible"
+    skipped: list[str] = []
+    todo = [m for m in methods if not (m == "whittle" and not problem.is_budget_only)]
+    for i, m in enumerate(todo):
+        now = time.perf_counter()
+        if status == "stopped" or now >= deadline:
+            if status != "stopped":
+                status = "time_limit"
+            skipped.append(m)
+            continue
+        share_end = now + (deadline - now) / (len(todo) - i) if math.isfinite(deadline) else math.inf
+        t0 = now
+        agent: Any = None
         if m == "sequoia" or m == "iterative_dqn":
             opts = dict(sequoia_options or {})
             opts.setdefault("horizon", horizon)
+            if threads is not None:
+                opts.setdefault("threads", threads)
             # decisions: exact enumeration up to 300k actions (capacity J=20 has up to ~250k), else the
             # network MIP; training: exact up to 20k actions, greedy maximisation beyond
             opts.setdefault("train_selection", "greedy")
@@ -49,9 +127,20 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
                 opts.setdefault("enumerate_limit", 300_000)
             if m == "iterative_dqn":
                 opts["action_selection"] = "greedy"
-            agent = Sequoia(problem, seed=seed, **opts)
-            tr = agent.train(episodes=episodes, progress=callback)
+            agent = Sequoia(problem, seed=train_seed, **opts)
+            train_end = t0 + TRAIN_SHARE * (share_end - t0) if math.isfinite(share_end) else math.inf
+            watch = _StopWatch(callback)
+            tr = agent.train(episodes=episodes, callback=watch if callback is not None else None, progress=callback,
+                             time_limit=None if not math.isfinite(train_end)
+                             else max(train_end - time.perf_counter(), 1e-6))
             out[f"{m}_train_time"] = time.perf_counter() - t0
+            out[f"{m}_train_episodes"] = int(tr.episodes)
+            train_status = tr.status.value
+            if watch.stopped or train_status == "stopped":
+                status = train_status = "stopped"
+            elif train_status == "time_limit":
+                status = "time_limit"
+            out[f"{m}_train_status"] = train_status
             curves[m] = list(map(float, tr.history))
             st = tr.solver_stats
             out[f"{m}_params"] = {k: v for k, v in tr.params.items()}
@@ -61,19 +150,32 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             out[f"{m}_fallbacks"] = st["fallbacks"]
             out[f"{m}_selection"] = st["mode"] + ("+greedy-in-training" if agent._greedy_in_training()
                                                   and m != "iterative_dqn" else "")
+            if status == "stopped":
+                continue
             pol = agent.policy(name=m)
         elif m == "whittle":
-            if not problem.is_budget_only:
-                continue
             pol = policies.whittle(problem)
         elif m == "random":
-            pol = policies.random(problem, seed=seed)
+            pol = policies.random(problem, seed=train_seed)
         elif m == "sampling":
-            pol = policies.sampling(problem, seed=seed)
+            pol = policies.sampling(problem, seed=train_seed)
+        elif m == "myopic":
+            pol = policies.myopic(problem, **({} if threads is None else {"threads": threads}))
         else:
             pol = getattr(policies, m)(problem)
-        before = dict(agent.stats) if m in ("sequoia", "iterative_dqn") else None
-        res = evaluate(problem, pol, episodes=eval_episodes, horizon=horizon, seed=eval_seed)
+        before = dict(agent.stats) if agent is not None else None
+        left = share_end - time.perf_counter()
+        if left <= 0 and math.isfinite(share_end):
+            status = "time_limit"
+            skipped.append(m)
+            continue
+        res = evaluate(problem, pol, episodes=eval_episodes, horizon=horizon, seed=eval_seed, callback=callback,
+                       time_limit=None if not math.isfinite(share_end) else max(left, 1e-6))
+        if res.status.value == "stopped":
+            status = "stopped"
+        elif res.status.value == "time_limit" and status != "stopped":
+            status = "time_limit"
+        out[f"{m}_eval_steps"] = int(res.params["steps_done"])
         if before is not None:  # the argmax solves of the evaluation alone (training's are recorded above)
             d = {k: agent.stats[k] - before[k] for k in ("solves", "solve_time", "proven_optimal", "fallbacks",
                                                          "decisions")}
@@ -82,11 +184,17 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             out[f"{m}_eval_fraction_proven"] = d["proven_optimal"] / d["solves"] if d["solves"] else math.nan
             out[f"{m}_eval_fallbacks"] = int(d["fallbacks"])
             out[f"{m}_eval_decisions"] = int(d["decisions"])
-        out[f"{m}_mean"] = res.mean
-        out[f"{m}_sem"] = res.sem
-        out[f"{m}_decision_time"] = res.decision_time_median
+        if res.params["steps_done"] > 0:
+            out[f"{m}_mean"] = res.mean
+            out[f"{m}_sem"] = res.sem
+            out[f"{m}_decision_time"] = res.decision_time_median
     out["curves"] = curves
-    base = [out[f"{m}_mean"] for m in methods if m not in ("sequoia",) and f"{m}_mean" in out]
+    out["status"] = status
+    if skipped:
+        out["skipped"] = ",".join(skipped)
+    # the gain compares estimates over the same steps only (a time limit may cut evaluations short)
+    base = [out[f"{m}_mean"] for m in methods if m not in ("sequoia",) and f"{m}_mean" in out
+            and out.get(f"{m}_eval_steps") == out.get("sequoia_eval_steps")]
     if "sequoia_mean" in out and base:
         best = max(base)
         out["gain_pct"] = 100.0 * (out["sequoia_mean"] - best) / abs(best) if best else math.nan
@@ -94,31 +202,46 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
 
 
 def summarize_cormab(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± SEM over seeds per (domain, J, B) and method, and SEQUOIA's gain over the best baseline."""
+    """Mean ± SEM over seeds per (domain, J, B) and method, and SEQUOIA's gain over the best baseline.
+
+    ``sem`` is NaN (shown as ``—``) for one seed; the gain row's method says its unit (%).
+    Failed runs and methods a time limit left out are not in the means (``seeds`` counts the
+    runs that evaluated the method; ``cut`` how many of them a time limit or a stop cut short);
+    no gain row when a run was cut short (its estimates cover fewer steps).
+    """
     groups: dict[tuple, list] = {}
     for r in records:
-        if r.get("status") == "error":
-            continue
         m = r.get("metrics", r)
-        groups.setdefault((m["domain"], m["n_arms"], m["budget"]), []).append(m)
+        if r.get("status") == "error" or not all(k in m for k in ("domain", "n_arms", "budget")):
+            continue
+        groups.setdefault((m["domain"], m["n_arms"], m["budget"]), []).append((str(r.get("status", "")), m))
     rows = []
-    for (dom, J, B), ms in groups.items():
-        methods = [k[:-5] for k in ms[0] if k.endswith("_mean")]
+    for (dom, J, B), items in groups.items():
+        methods: list[str] = []
+        for _, m in items:
+            methods += [k[:-5] for k in m if k.endswith("_mean") and k[:-5] not in methods]
         means = {}
         for meth in methods:
-            vals = np.array([m[f"{meth}_mean"] for m in ms if f"{meth}_mean" in m])
-            t = np.array([m[f"{meth}_decision_time"] for m in ms if f"{meth}_decision_time" in m])
+            have = [(st, m) for st, m in items if f"{meth}_mean" in m]
+            vals = np.array([m[f"{meth}_mean"] for _, m in have], dtype=float)
+            t = np.array([m.get(f"{meth}_decision_time", math.nan) for _, m in have], dtype=float)
             sem = float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else math.nan
             means[meth] = float(vals.mean())
             row = {"case": f"{dom} J={J} B={B}", "method": meth, "mean": float(vals.mean()), "sem": sem,
                    "seeds": len(vals), "decision_time_s": float(np.median(t))}
-            if f"{meth}_train_time" in ms[0]:
-                row["train_time_s"] = float(np.mean([m[f"{meth}_train_time"] for m in ms]))
+            train = [m[f"{meth}_train_time"] for _, m in have if f"{meth}_train_time" in m]
+            if train:
+                row["train_time_s"] = float(np.mean(train))
+            cut = sum(st in ("time_limit", "stopped") for st, _ in have)
+            if cut:
+                row["cut"] = cut
             rows.append(row)
-        if "sequoia" in means:
+        whole = not any(st in ("time_limit", "stopped") for st, _ in items)  # cut runs: estimates over fewer steps
+        if "sequoia" in means and len(means) > 1 and whole:
             best_name, best = max(((k, v) for k, v in means.items() if k != "sequoia"), key=lambda kv: kv[1])
-            rows.append({"case": f"{dom} J={J} B={B}", "method": f"gain vs {best_name}",
-                         "mean": 100.0 * (means["sequoia"] - best) / abs(best), "sem": math.nan, "seeds": len(ms)})
+            rows.append({"case": f"{dom} J={J} B={B}", "method": f"gain vs {best_name} (%)",
+                         "mean": 100.0 * (means["sequoia"] - best) / abs(best) if best else math.nan,
+                         "sem": math.nan, "seeds": len(items)})
     return rows
 
 
@@ -160,14 +283,68 @@ def _parse_domains(text: str) -> list[str]:
         return list(_DOMAINS)
     for n in names:
         if n not in _DOMAINS + ("budget",):
-            raise ValueError(f"unknown domain {n!r}")
+            raise ValueError(f"unknown domain {n!r}; choose from {', '.join(_DOMAINS + ('budget',))} or all")
     return names
+
+
+def _positive_list(text: str) -> list[int]:
+    vals = parse_int_list(text)
+    bad = [v for v in vals if v < 1]
+    if bad:
+        raise ValueError(f"must be >= 1, got {bad[0]}")
+    return vals
+
+
+def _positive_or_zero_list(text: str) -> list[int]:
+    vals = parse_int_list(text)
+    bad = [v for v in vals if v < 0]
+    if bad:
+        raise ValueError(f"must be >= 0, got {bad[0]}")
+    return vals
+
+
+def _int_at_least(lower: int):
+    def parse(text: str) -> int:
+        v = int(str(text).strip())
+        if v < lower:
+            raise ValueError(f"must be >= {lower}, got {v}")
+        return v
+
+    return parse
+
+
+def _parse_methods(text: str) -> list[str]:
+    names = parse_str_list(text)
+    known = BASELINES + ("sequoia",)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"unknown method {bad[0]!r}; choose from {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+class _CurvePlot:
+    """``--plot FILE.png``: one figure of every case's curves, rewritten after each run of this build."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.records: list = []
+
+    def add(self, out: Mapping[str, Any]) -> None:
+        self.records.append(out)
+        plot_learning_curves(self.records, self.path)
 
 
 def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, eval_episodes: int, horizon: int,
            methods: list, plot: str) -> list[Case]:
+    from engine.errors import InvalidInputError
+
     if len(arms) != len(budget):
-        raise ValueError("--arms and --budget must have the same number of entries (paired sizes)")
+        raise InvalidInputError(f"engine-bench run cormab: --arms and --budget must have the same number of entries "
+                                f"(paired sizes), got {len(arms)} and {len(budget)}")
+    bad = [(J, B) for J, B in zip(arms, budget) if B > J]
+    if bad:
+        raise InvalidInputError(f"engine-bench run cormab: --budget {bad[0][1]} exceeds --arms {bad[0][0]}")
+    single = _CurvePlot(plot) if plot and plot.lower().endswith(".png") else None
     cases = []
     for dom in domain:
         for J, B in zip(arms, budget):
@@ -175,9 +352,12 @@ def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, e
                 def run(ctx: RunContext, dom=dom, J=J, B=B, s=s) -> dict:
                     t0 = time.perf_counter()
                     out = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
-                                     methods=methods)
+                                     methods=methods, callback=ctx.callback, time_limit=ctx.remaining(),
+                                     threads=ctx.threads, run_seed=ctx.seed)
                     out["runtime"] = time.perf_counter() - t0
-                    if plot:
+                    if single is not None:
+                        single.add(out)
+                    elif plot:
                         plot_learning_curves([out], f"{plot.rstrip('/')}/curve_{dom}_J{J}_B{B}_s{s}.png")
                     return out
                 cases.append(Case(name=f"{dom} J={J} B={B} seed={s}",
@@ -190,17 +370,20 @@ cormab_suite = Suite(
     description="SEQUOIA vs baselines on combinatorial restless bandits (path, matching, capacity, interventions)",
     build=_build,
     options=(
-        SuiteOption("domain", _parse_domains, ["capacity"], "domain(s) or 'all'"),
-        SuiteOption("arms", parse_int_list, [20], "J values (paired with --budget)"),
-        SuiteOption("budget", parse_int_list, [5], "B values"),
-        SuiteOption("seeds", parse_int_list, [0], "instance/training seeds, e.g. 0-4"),
-        SuiteOption("episodes", int, 100, "SEQUOIA training episodes"),
-        SuiteOption("eval_episodes", int, 50, "evaluation episodes"),
-        SuiteOption("horizon", int, 20, "steps per episode"),
-        SuiteOption("methods", parse_str_list,
+        SuiteOption("domain", _parse_domains, ["capacity"], "domain(s): path, matching, capacity, "
+                    "multiple_interventions, budget, or 'all'"),
+        SuiteOption("arms", _positive_list, [20], "J values, number of arms (paired with --budget)"),
+        SuiteOption("budget", _positive_list, [5], "B values, the budget of each J (B <= J)"),
+        SuiteOption("seeds", _positive_or_zero_list, [0], "instance seeds, e.g. 0-4 (--seed/--repeat vary training "
+                    "and evaluation)"),
+        SuiteOption("episodes", _int_at_least(0), 100, "SEQUOIA training episodes"),
+        SuiteOption("eval_episodes", _int_at_least(1), 50, "evaluation episodes"),
+        SuiteOption("horizon", _int_at_least(1), 20, "steps per episode"),
+        SuiteOption("methods", _parse_methods,
                     ["null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle", "sequoia"],
-                    "methods to run"),
-        SuiteOption("plot", str, "", "directory for learning-curve PNGs (empty: none)"),
+                    "methods to run, e.g. myopic,sequoia"),
+        SuiteOption("plot", str, "", "learning curves: FILE.png (one figure of every case) or a directory (one PNG "
+                    "per case); empty: none"),
     ),
     summarize=summarize_cormab,
 )

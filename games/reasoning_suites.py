@@ -15,6 +15,13 @@ mean leader-value gain and the levels the leaders chose.
 ``engine-bench run gtalign --input FILE [--output OUT] [--rule product]``: scores every matrix of a
 JSON Lines file (:func:`games.gtalign.score_jsonl`) and reports counts, chosen actions and
 throughput.
+
+What the CLI hands a run (:class:`engine.suites.RunContext`) is passed on: the seed drives the
+games (scne) and the tie-breaking (gtalign); ``--threads`` holds for the run's BLAS pools;
+``--time-limit`` ends an scne run after the game in progress (status ``time_limit``, the
+metrics over the games solved, ``games`` says how many) and the callback sees one ``Progress``
+per game (``StopIteration``: status ``stopped``); gtalign's batch takes no time limit, so a run
+whose time is used up before it starts returns ``time_limit`` without scoring.
 """
 
 from __future__ import annotations
@@ -50,17 +57,29 @@ def _scne_build(games: int, size: int, epsilon: Sequence[float]) -> list:
             from engine.seeding import resolve_seed
             from games.causal import LEVELS, random_causal_game, solve
 
+            from engine.events import Progress
+
             root = resolve_seed(ctx.seed)
             gains, lead, levels = [], [], {lv: 0 for lv in LEVELS}
+            status = "ok"
             for k in range(games):
+                if ctx.expired():
+                    status = "time_limit"
+                    break
                 r = solve(random_causal_game(size, epsilon=eps, seed=root.int_seed(f"scne.{k}")))
                 gains.append(r.welfare_gain)
                 lead.append(r.leader_value - r.stackelberg_leader_value)
                 levels[r.level] += 1
-            g = np.array(gains)
-            out = {"status": "ok", "games": games, "mean_gain": float(g.mean()), "max_gain": float(g.max()),
-                   "min_gain": float(g.min()), "share_positive": float((g > 1e-9).mean()),
-                   "share_negative": float((g < -1e-9).mean()), "mean_leader_gain": float(np.mean(lead))}
+                if ctx.emit(Progress("scne", completed=k + 1, total=games, description=f"scne eps={eps:g}")):
+                    status = "stopped"
+                    break
+            g = np.array(gains, dtype=float)
+            nan = float("nan")
+            out = {"status": status, "games": len(gains), "mean_gain": float(g.mean()) if g.size else nan,
+                   "max_gain": float(g.max()) if g.size else nan, "min_gain": float(g.min()) if g.size else nan,
+                   "share_positive": float((g > 1e-9).mean()) if g.size else nan,
+                   "share_negative": float((g < -1e-9).mean()) if g.size else nan,
+                   "mean_leader_gain": float(np.mean(lead)) if lead else nan}
             out.update({f"level_{lv}": n for lv, n in levels.items()})
             return out
 
@@ -91,7 +110,9 @@ def _gtalign_build(input: str, output: str, rule: str, user_type: str) -> list:
         ut: Any = None if user_type in ("", "all") else user_type
         if ut not in (None, "DQ", "VQ"):
             ut = float(ut)
-        summary = score_jsonl(input, output or None, rule=rule, user_type=ut, seed=ctx.seed)
+        if ctx.expired():  # score_jsonl takes no time limit: the batch runs whole or not at all
+            return {"status": "time_limit", "matrices": 0, "errors": 0, "runtime": 0.0}
+        summary = score_jsonl(input, output or None, rule=rule, user_type=ut, **ctx.options_for(score_jsonl))
         out = {"status": "ok", "matrices": summary["matrices"], "errors": summary["errors"],
                "runtime": summary["seconds"], "matrices_per_second": summary["matrices_per_second"]}
         out.update({f"n_{a}": n for a, n in summary["actions"].items()})

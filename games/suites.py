@@ -20,9 +20,15 @@ reports its certificate next to the time:
   correct answer).
 
 Each solver runs once on a 2x2 game per process before its first timed run (JIT compilation,
-solver start-up). ``--time-limit`` reaches the QRE solver (the Nash and Stackelberg solvers take no time limit);
-a run that raises is recorded with status ``error`` and the others still run. The solver
-modules are imported inside the runs, so ``engine-bench list`` stays fast.
+solver start-up); the run's clock (``--time-limit``) starts after it. Every run passes on what
+the CLI hands it (:class:`engine.suites.RunContext`): the seed draws the game (and seeds the QRE
+solver); ``--time-limit`` bounds the QRE solve (status ``time_limit`` with the last traced point)
+and, for the solvers that take no time limit (Lemke-Howson, pure enumeration, Stackelberg), a
+run whose time is already used up returns status ``time_limit`` without solving; ``--threads``
+and the callback reach every solver that takes them (the callback sees QRE's iterations;
+``StopIteration`` stops it with status ``stopped``). A run that raises is recorded with status
+``error`` and the others still run. The solver modules are imported inside the runs, so
+``engine-bench list`` stays fast.
 """
 
 from __future__ import annotations
@@ -111,15 +117,22 @@ def _warm_up(method: str, solve: Any, players: int) -> None:
         solve(_game(2, players, 0))
 
 
+def _out_of_time(ctx: RunContext) -> Optional[dict]:
+    """The metrics of a run whose time limit is used up before it started (nothing solved)."""
+    if ctx.expired():
+        return {"status": "time_limit", "runtime": 0.0}
+    return None
+
+
 def _run_qre(n: int, players: int, lam: float) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
         from games import qre
 
         _warm_up("qre", lambda g: qre.logit_solve(g, 1.0), players)
+        ctx = ctx.restarted()
         game = _game(n, players, ctx.seed)
         t0 = time.perf_counter()
-        kwargs: dict[str, Any] = {} if ctx.time_limit is None else {"time_limit": ctx.time_limit}
-        res = qre.logit_solve(game, lam, **kwargs)
+        res = qre.logit_solve(game, lam, **ctx.options_for(qre.logit_solve))
         runtime = time.perf_counter() - t0
         return {"status": _status(res), "runtime": runtime, "residual": float(res.residual),
                 "residual_check": _logit_residual(game, res.profile, lam)}
@@ -132,9 +145,12 @@ def _run_nash(n: int, players: int) -> Any:
         from games import nash
 
         _warm_up("nash", nash.solve, players)
+        ctx = ctx.restarted()
         game = _game(n, players, ctx.seed)
+        if (late := _out_of_time(ctx)) is not None:
+            return late
         t0 = time.perf_counter()
-        res = nash.solve(game, method="auto")
+        res = nash.solve(game, method="auto", **ctx.options_for(nash.solve))
         runtime = time.perf_counter() - t0
         equilibria = list(res.equilibria)
         regrets = [float(r) for r in np.asarray(res.max_regrets, dtype=float).ravel()]
@@ -151,9 +167,12 @@ def _run_stackelberg(n: int) -> Any:
         from games import stackelberg
 
         _warm_up("stackelberg", stackelberg.solve, 2)
+        ctx = ctx.restarted()
         game = _game(n, 2, ctx.seed)
+        if (late := _out_of_time(ctx)) is not None:
+            return late
         t0 = time.perf_counter()
-        res = stackelberg.solve(game, leader=0)
+        res = stackelberg.solve(game, leader=0, **ctx.options_for(stackelberg.solve))
         runtime = time.perf_counter() - t0
         out = {"status": _status(res), "runtime": runtime, "leader_value": float(res.leader_value),
                "follower_action": int(res.follower_action)}

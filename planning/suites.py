@@ -12,6 +12,12 @@ Every run draws its instance from ``ctx.seed``: ``facility`` is a dense RBF simi
 row reports the value, the upper bound the optimiser certifies (``nan`` for stochastic
 greedy), ``gap_rel = (bound - value) / value``, the number of gain evaluations, and
 ``value_check``: the selection re-evaluated from scratch (it must equal ``value``).
+
+What the CLI hands a run (:class:`engine.suites.RunContext`) reaches the optimiser: the seed draws
+the instance and drives stochastic greedy; ``--time-limit`` bounds the selection (status
+``time_limit`` with the picks so far; the Numba warm-up before it is not counted); ``--threads``
+holds for the run's BLAS/Numba pools; the callback sees every pick (``StopIteration``: status
+``stopped``).
 """
 
 from __future__ import annotations
@@ -65,14 +71,12 @@ def _run(kind: str, n: int, k: int, method: str):
         from planning import submodular
 
         f = _objective(kind, n, ctx.seed)
-        opts: dict = {} if ctx.time_limit is None else {"time_limit": ctx.time_limit}
-        if method == "stochastic":
-            opts["seed"] = ctx.seed
         fn = {"greedy": submodular.greedy, "lazy": submodular.lazy_greedy,
               "stochastic": submodular.stochastic_greedy}[method]
-        fn(f, min(k, 2), **opts)  # warm the Numba kernels outside the timing
+        fn(f, min(k, 2))  # warm the Numba kernels outside the timing (and outside the time limit)
+        ctx = ctx.restarted()
         t0 = time.perf_counter()
-        res = fn(f, k, **opts)
+        res = fn(f, k, **ctx.options_for(fn))
         runtime = time.perf_counter() - t0
         value = float(res.value)
         return {"status": res.status.value, "runtime": runtime, "value": value, "bound": float(res.bound),

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.events import Finished, Iteration, emit
+from engine.events import Finished, Iteration, Progress, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
@@ -793,8 +793,9 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         grid planners, which always sense after every cell move. False: they sense only where a
         step ends (the model of the exact optimum's one-cell moves is the same either way).
     callback : callable, optional
-        Receives an ``Iteration`` event per step (``info``: explored, distance) and ``Finished``;
-        raising StopIteration stops the run (STOPPED).
+        Receives, per step, an ``Iteration`` event (``info``: explored, distance) and a
+        ``Progress`` event (``completed``: percent of the reachable cells explored, of 100: a
+        progress bar's ETA), then ``Finished``; raising StopIteration stops the run (STOPPED).
     on_step : callable, optional
         ``on_step(state, info)`` after every step (used by training; ``info`` has ``new_free``,
         ``distance``, ``fallback``).
@@ -832,6 +833,17 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
     stale = 0
     reason = "max_steps"
     status = Status.ITERATION_LIMIT
+    label = f"explore {getattr(plan, 'name', type(plan).__name__)} (% explored)"
+
+    def report(nit: int, distance: float) -> bool:
+        """Iteration (the step) and Progress (the explored share, for an ETA); True: stop."""
+        if callback is None:
+            return False
+        stop = emit(callback, Iteration("explore", nit=nit, objective=distance,
+                                        info={"explored": state.explored, "distance": distance}))
+        return emit(callback, Progress("explore", completed=round(100.0 * state.explored, 1), total=100.0,
+                                       description=label)) or stop
+
     for step in range(max_steps + 1):
         if state.frontier_count <= 0:
             reason, status = "explored", Status.FEASIBLE
@@ -857,8 +869,7 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
             expl_hist.append(state.explored)
             if on_step is not None:
                 on_step(state, {"new_free": new_free, "new_known": new_known, "distance": d, "fallback": False})
-            if emit(callback, Iteration("explore", nit=step + 1, objective=total,
-                                        info={"explored": state.explored, "distance": total})):
+            if report(step + 1, total):
                 reason, status = "stopped", Status.STOPPED
                 break
             continue
@@ -904,8 +915,7 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         if on_step is not None:
             on_step(state, {"new_free": state.last_new_free, "new_known": new_known, "distance": d,
                             "fallback": not use_graph})
-        if emit(callback, Iteration("explore", nit=step + 1, objective=total,
-                                    info={"explored": state.explored, "distance": total})):
+        if report(step + 1, total):
             reason, status = "stopped", Status.STOPPED
             break
     explored = np.asarray(expl_hist)

@@ -13,6 +13,12 @@ per (map kind, planner) and the mean ratio of each planner's distance to 99% to 
 nearest frontier's (cell-level Yamauchi frontier exploration, sensing at every cell) on the
 same maps; ``nearest_viewpoint`` is nearest frontier on the viewpoint graph. ``--figures DIR``
 writes the trajectory, community and waypoint PNGs of every run.
+
+What the CLI hands a run (:class:`engine.suites.RunContext`) reaches ``explore``: the seed drives
+the planner's random choices (the map comes from ``--seeds``); ``--time-limit`` stops the episode
+(status ``time_limit``, metrics of the part explored; map generation counts towards it);
+``--threads`` holds for the run's BLAS/Numba pools; the callback sees every step (the progress bar
+shows the explored share) and ``StopIteration`` stops the episode (status ``stopped``).
 """
 
 from __future__ import annotations
@@ -66,8 +72,18 @@ def _optional_text(text: str) -> Optional[str]:
 
 
 def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, policy: Optional[str] = None,
-            figures: Optional[str] = None, max_steps: Optional[int] = None) -> dict[str, Any]:
-    """One run as a flat metrics dict (used by the suite and ``bench/exploration.py``)."""
+            figures: Optional[str] = None, max_steps: Optional[int] = None, time_limit: Optional[float] = None,
+            callback: Any = None, deadline: Optional[float] = None) -> dict[str, Any]:
+    """One run as a flat metrics dict (used by the suite and ``bench/exploration.py``).
+
+    ``time_limit`` (seconds) and ``callback`` go to :func:`~planning.exploration.explore.explore`:
+    the episode stops at the limit with status ``time_limit`` (the metrics of the part explored)
+    or when the callback raises ``StopIteration`` (status ``stopped``). ``deadline`` (a
+    ``time.perf_counter()`` instant, e.g. the end of the suite's run) shortens ``time_limit`` by
+    the time the map generation and planner loading took.
+    """
+    import time
+
     from planning.exploration.explore import FARE, explore
     from planning.exploration.maps import generate
 
@@ -77,7 +93,10 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
         from planning.exploration.local import LearnedPolicy
 
         plan = FARE(local=LearnedPolicy.load(policy), name="fare_learned")
-    res = explore(m, plan, seed=seed, max_steps=max_steps)
+    if deadline is not None:
+        left = max(deadline - time.perf_counter(), 1e-6)
+        time_limit = left if time_limit is None else min(time_limit, left)
+    res = explore(m, plan, seed=seed, max_steps=max_steps, time_limit=time_limit, callback=callback)
     steps = max(1, len(res.planning_time))
     out = {"status": res.status.value, "runtime": res.runtime, "distance_to_90": res.distance_to_90,
            "distance_to_99": res.distance_to_99, "steps_to_90": res.steps_to_90, "steps_to_99": res.steps_to_99,
@@ -101,8 +120,9 @@ def build_cases(*, maps: Sequence[str] = _MAPS, seeds: Sequence[int] = tuple(ran
         for ms in seeds:
             for planner in planners:
                 def run(ctx: RunContext, kind=kind, ms=ms, planner=planner) -> Mapping[str, Any]:
+                    deadline = None if ctx.time_limit is None else ctx.started + ctx.time_limit
                     return run_one(kind, size, ms, planner, ctx.seed, policy=policy, figures=figures,
-                                   max_steps=max_steps)
+                                   max_steps=max_steps, callback=ctx.callback, deadline=deadline)
 
                 cases.append(Case(f"{kind} s{ms} {planner}", {"map": kind, "map_seed": ms, "size": size,
                                                                "planner": planner}, run))

@@ -77,6 +77,17 @@ def test_callback_stop_and_bad_inputs(trap3, tmp_path):
         Sequoia.load(tmp_path / "junk.pt", trap3)
 
 
+def test_train_time_limit(trap3):
+    agent = Sequoia(trap3, seed=0, horizon=3, warm_start_steps=10**7)  # a warm start of hours
+    res = agent.train(episodes=10**7, time_limit=0.5)
+    assert res.status.value == "time_limit" and res.message == "time limit reached"
+    assert agent.episodes_done < 10**7 and res.episodes == agent.episodes_done
+    more = agent.train(episodes=2)  # the agent trained so far goes on
+    assert more.status.value != "time_limit" and agent.episodes_done == res.episodes + 2
+    with pytest.raises(InvalidInputError, match="time_limit"):
+        agent.train(episodes=1, time_limit=0)
+
+
 def test_iterative_dqn_policy_is_feasible():
     problem = make_domain("path", n_arms=20, budget=2, seed=0)
     pol = policies.iterative_dqn(problem, episodes=2, seed=0, horizon=4, warm_start_steps=20, learning_starts=8)

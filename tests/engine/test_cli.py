@@ -447,3 +447,22 @@ def test_rich_progress_bars_follow_the_work():
         bar.request_stop()
         with pytest.raises(StopIteration):
             bar(Progress("evaluate", completed=4, total=5, description="myopic"))
+
+
+def test_threads_hold_for_the_blas_pools_during_a_run():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy  # noqa: F401  (loads the BLAS)
+
+    seen = []
+
+    def run(ctx):
+        seen.append(sorted({i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}))
+        return {}
+
+    suite = Suite(name="blas", description="", build=lambda: [Case("c", {}, run)])
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not before:
+        pytest.skip("no BLAS library loaded")
+    (record,) = run_suite(suite, {}, threads=2)
+    assert record["threads"] == 2 and seen == [[2]]
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before

@@ -149,3 +149,49 @@ def test_time_limit_reaches_qre():
     case = build_cases(sizes=[3], lams=[1.0], methods=["qre"])[0]
     res = dict(case.run(RunContext(seed=0, repeat=0, time_limit=30.0)))
     assert res["status"] == "optimal" and res["residual"] <= 1e-10
+
+
+# ----------------------------------------------------------------------------- what the CLI hands a run
+
+
+def test_short_time_limit_returns_time_limit_for_every_method():
+    pytest.importorskip("games.qre")
+    for case in build_cases(sizes=[6], lams=[5.0]):
+        res = dict(case.run(RunContext(seed=0, repeat=0, time_limit=1e-9)))
+        assert res["status"] == "time_limit", case.name
+
+
+def test_callback_sees_qre_iterations_and_can_stop_it():
+    pytest.importorskip("games.qre")
+    (case,) = build_cases(sizes=[8], lams=[10.0], methods=["qre"])
+    events = []
+    res = dict(case.run(RunContext(seed=0, repeat=0, callback=events.append)))
+    assert res["status"] == "optimal" and events
+
+    def stop(event):
+        raise StopIteration
+
+    assert dict(case.run(RunContext(seed=0, repeat=0, callback=stop)))["status"] == "stopped"
+
+
+def test_threads_reach_the_solvers_and_the_record(monkeypatch):
+    pytest.importorskip("games.qre")
+    from engine.cli import run_suite
+    from games import qre
+
+    seen = []
+    real = qre.logit_solve
+
+    def spy(game, lam, **kwargs):
+        seen.append(kwargs)
+        return real(game, lam, **kwargs)
+
+    spy.__signature__ = __import__("inspect").signature(real)
+    monkeypatch.setattr(qre, "logit_solve", spy)
+    records = run_suite(games_suite, games_suite.parse_options(["--sizes", "3", "--lams", "1", "--methods", "qre"]),
+                        seed=5, threads=2, time_limit=60.0)
+    assert records[0]["threads"] == 2 and records[0]["time_limit"] == 60.0 and records[0]["seed"] == 5
+    timed = seen[-1]  # the warm-up runs without the run's options; the timed solve gets them
+    assert timed["seed"] == 5 and 0 < timed["time_limit"] <= 60.0
+    if "threads" in __import__("inspect").signature(real).parameters:
+        assert timed["threads"] == 2
