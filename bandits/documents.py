@@ -6,8 +6,8 @@ document (:meth:`bandits.CoRMAB.to_dict`). Methods:
 * ``myopic`` (default): the exact one-step optimum ``argmax_a R(s, a)``
   (:func:`bandits.policies.myopic`), evaluated by Monte Carlo (:func:`bandits.evaluate`,
   ``--eval-episodes`` episodes of ``--horizon`` steps);
-* ``sequoia``: trains a SEQUOIA agent for ``--episodes`` episodes (``--time-limit`` cuts the
-  training; the answer then has status ``time_limit``), ``--save agent.pt`` keeps the agent,
+* ``sequoia``: trains a SEQUOIA agent for ``--episodes`` episodes (``--time-limit`` bounds the
+  training and the evaluation; a cut answer has status ``time_limit``), ``--save agent.pt`` keeps the agent,
   then evaluates it; ``--policy agent.pt`` decides with a saved agent instead of training;
 * ``whittle``, ``iterative_myopic``, ``random``, ``null``: the baselines.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.result import SolveResult
-from engine.solve import Kind, KindOption, Solved, SolveRequest, Source
+from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with
 from engine.status import Status
 
 __all__ = ["cormab_kind", "Decision", "METHODS"]
@@ -147,7 +147,8 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
                 if deadline is not None and time.perf_counter() >= deadline:
                     raise StopIteration
 
-            training = agent.train(opts["episodes"], callback=stop_at_deadline)
+            training = call_with(agent.train, opts["episodes"], callback=stop_at_deadline,
+                                 time_limit=req.remaining())
             note = f"trained {training.episodes} episodes"
             if opts.get("save") is not None:
                 agent.save(opts["save"])
@@ -155,7 +156,7 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
         pol = agent.policy("sequoia")
     else:
         pol = _policy(problem, method, req.seed)
-    cut = training is not None and training.status == Status.STOPPED
+    cut = training is not None and training.status in (Status.STOPPED, Status.TIME_LIMIT)
     if opts.get("state") is not None:
         state = np.asarray(opts["state"])
         if state.shape != (problem.n_arms,) or state.min(initial=0) < 0 or state.max(initial=0) >= problem.n_states:
@@ -181,7 +182,9 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
         return Solved(decision, rows, title=f"decision of the {method} policy")
     from bandits.evaluate import evaluate
 
-    ev = evaluate(problem, pol, episodes=opts["eval_episodes"], horizon=opts["horizon"], seed=req.seed)
+    ev = call_with(evaluate, problem, pol, episodes=opts["eval_episodes"], horizon=opts["horizon"], seed=req.seed,
+                   time_limit=req.remaining())
+    cut = cut or ev.status == Status.TIME_LIMIT
     params = dict(ev.params)
     params["policy"] = method
     if training is not None:
@@ -189,8 +192,10 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
     status = Status.TIME_LIMIT if cut else Status.FEASIBLE
     message = f"Monte Carlo estimate of the {method} policy's mean reward per step ({ev.params['episodes']} " \
               f"episodes of {ev.params['horizon']} steps)"
-    if cut and training is not None:
+    if cut and training is not None and training.status != Status.OPTIMAL and training.status != Status.FEASIBLE:
         message = f"training cut at the time limit after {training.episodes} episodes; " + message
+    elif cut:
+        message = f"cut at the time limit: {ev.message}; " + message
     elif note:
         message += f"; {note}"
     ev = dataclasses.replace(ev, status=status, message=message, method=f"{method}+monte_carlo", params=params)
