@@ -164,6 +164,7 @@ class Certificate:
     closed: bool
     nodes: int
     reason: str = ""
+    method: str = "safe LP dual bounds"
 
 
 def certify_max(lp, branch_cols: np.ndarray, leaf: Callable[[np.ndarray], Optional[tuple[float, np.ndarray]]], *,

@@ -346,6 +346,7 @@ class NetworkMIP:
         self._cert_lp: Optional[LinearModel] = None           # LP relaxation of the MIP (certificates)
         self._cert_coefs: Optional[tuple[list, list]] = None
         self._set_relaxed: Optional[LinearModel] = None       # LP relaxation of the set alone (certificates)
+        self._cert_actions: Optional[tuple] = None              # enumerated actions (certificates of small sets)
         # exact / LP range of W_a @ a over the feasible set (state independent)
         self._amin, self._amax = self._action_range(self._Wa)
         self._build_time = 0.0
@@ -983,15 +984,8 @@ class NetworkMIP:
         if node_limit is not None:
             node_limit = check_int(node_limit, "options['node_limit']", where, lower=1)
         params.update({"batch_size": batch, "leaf_limit": leaf, "node_limit": node_limit})
-        if self._bab is None:
-            card = self._card
-            if card is None:          # pragma: no cover - excluded in __init__
-                raise UnsupportedProblemError(f"{where}: method='bab' needs a cardinality-type feasible set")
-            if self._H:
-                self._bab = CardinalityBaB(self._Wa, self._layers[1:], card[0], card[1])
-            else:                     # a linear network: z = relu(z) - relu(-z)
-                self._bab = CardinalityBaB(np.vstack([self._Wa, -self._Wa]), [(np.array([[1.0, -1.0]]), np.zeros(1))],
-                                           card[0], card[1])
+        if self._card is None:          # pragma: no cover - excluded in __init__
+            raise UnsupportedProblemError(f"{where}: method='bab' needs a cardinality-type feasible set")
         start, start_val = None, -INF
         if ws is not None:
             start, start_val = ws, sign * self._action_value(ws, c0)
@@ -1000,7 +994,7 @@ class NetworkMIP:
         improve = (lambda x: self._local_search(x, c0, sign)) if heuristic else None
         deadline = None if tl is None else t0 + tl
         c0b = c0 if self._H else np.concatenate([c0, -c0])
-        out = self._bab.run(c0b, sign, start=start, abs_gap=abs_gap, deadline=deadline, batch_size=batch,
+        out = self._bab_search().run(c0b, sign, start=start, abs_gap=abs_gap, deadline=deadline, batch_size=batch,
                             leaf_limit=leaf, node_limit=node_limit, improve=improve, callback=callback)
         params["n_binaries"] = out.root_unstable
         x = out.x
@@ -1088,6 +1082,10 @@ class NetworkMIP:
             solver_value = objective
             x = np.asarray(cert.x, dtype=np.int64)[: self._n].copy()
             objective = self._action_value(x, c0)
+        if cert.closed and x is not None:
+            # the certified optimum and the forward pass of its action agree to rounding: never report a
+            # bound on the wrong side of the objective
+            cert_bound = max(cert_bound, sign * objective)
         bound = sign * cert_bound if math.isfinite(cert_bound) else math.nan
         gap = max(0.0, sign * (bound - objective)) if x is not None and math.isfinite(bound) else math.nan
         status, message = res.status, res.message
@@ -1097,9 +1095,9 @@ class NetworkMIP:
                        f"certificate found {objective:.9g}")
         if cert.closed and x is not None:
             status = Status.OPTIMAL
-            message = (f"{message}; optimality certified by the engine ({cert.nodes} LPs, safe dual bounds)"
-                       if claimed else f"optimality certified by the engine ({cert.nodes} LPs); the solver said "
-                       f"{message}")
+            how = f"{cert.method}, {cert.nodes} nodes" if cert.nodes else cert.method
+            message = (f"{message}; optimality certified by the engine ({how})"
+                       if claimed else f"optimality certified by the engine ({how}); the solver said {message}")
         elif cert.closed:               # no feasible action at all, proven
             status, message = Status.INFEASIBLE, "no feasible action (certified by the engine)"
         elif claimed:
@@ -1185,12 +1183,57 @@ class NetworkMIP:
 
         return leaf
 
+    def _bab_search(self) -> CardinalityBaB:
+        """The branch-and-bound over the action bits of a cardinality set (built once)."""
+        if self._bab is None:
+            lo, hi = self._card                     # type: ignore[misc]
+            if self._H:
+                self._bab = CardinalityBaB(self._Wa, self._layers[1:], lo, hi)
+            else:                     # a linear network: z = relu(z) - relu(-z)
+                self._bab = CardinalityBaB(np.vstack([self._Wa, -self._Wa]), [(np.array([[1.0, -1.0]]), np.zeros(1))],
+                                           lo, hi)
+        return self._bab
+
+    def _certificate_actions(self) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """Every feasible action and its first-layer products, when the set has no auxiliary variables
+        and at most ``DEFAULT_ENUMERATE_LIMIT`` actions (exact depth-first enumeration); else None."""
+        if self._cert_actions is None:
+            X = None
+            if self._fs.n_aux == 0 and self._fs.count(limit=DEFAULT_ENUMERATE_LIMIT) is not None:
+                X = self._fs.enumerate(limit=DEFAULT_ENUMERATE_LIMIT)
+            self._cert_actions = (X, None if X is None else X.astype(np.float64) @ self._Wa.T)
+        X, Y = self._cert_actions
+        return None if X is None else (X, Y)
+
     def _certify(self, lp: LinearModel, c0: np.ndarray, sign: float, x: Optional[np.ndarray], deadline: Optional[float],
                  abs_gap: float, node_limit: int, margin: float = 0.0):
-        """Re-prove the solver's answer with safe LP bounds (the solver's own bound is not trusted)."""
-        from solvers.certificate import certify_max
+        """Re-prove the solver's answer (its own bound is not trusted): by enumeration when the set is
+        small and has no auxiliary variables, by the exact action branch-and-bound on cardinality sets,
+        else by a branch-and-bound over the actions with safe LP bounds."""
+        from solvers.certificate import Certificate, certify_max
 
         value = -INF if x is None else sign * self._action_value(x, c0)
+        actions = self._certificate_actions()
+        if actions is not None:
+            X, Y = actions
+            vals = sign * self._forward_from_first(Y, c0)
+            i = int(np.argmax(vals))
+            best = float(vals[i])
+            if x is not None and value >= best:
+                return Certificate(x=x, value=value, bound=best, closed=True, nodes=0,
+                                   method=f"enumeration of {len(X)} actions"), best
+            return Certificate(x=X[i].astype(np.int64).copy(), value=best, bound=best, closed=True, nodes=0,
+                               method=f"enumeration of {len(X)} actions"), best
+        if self._card is not None:
+            c0b = c0 if self._H else np.concatenate([c0, -c0])
+            out = self._bab_search().run(c0b, sign, start=x, abs_gap=max(abs_gap - margin, 0.0), deadline=deadline,
+                                         node_limit=node_limit, improve=lambda a: self._local_search(a, c0, sign))
+            bx = out.x if out.x is not None else x
+            bv = -INF if bx is None else sign * self._action_value(bx, c0)
+            bound = bv if out.finished else max(bv, out.bound)
+            reason = "" if out.finished else f"action branch-and-bound stopped after {out.nodes} nodes"
+            return Certificate(x=bx, value=bv, bound=bound, closed=bool(out.finished), nodes=int(out.nodes),
+                               reason=reason, method="action branch-and-bound"), bound + (0.0 if out.finished else margin)
         cert = certify_max(lp, np.arange(self._n), self._leaf(c0, sign), incumbent=x, incumbent_value=value,
                            abs_gap=max(abs_gap - margin, 0.0), deadline=deadline, node_limit=node_limit)
         return cert, cert.bound + margin
