@@ -22,6 +22,10 @@ Solvers
 Policy tools used by :mod:`games.qarl`: :func:`evaluate` (exact policy evaluation),
 :func:`best_response` (the adversary's (soft) best response to a protagonist policy) and
 :func:`exploitability`.
+
+Every public function runs under the engine's thread policy (:mod:`engine.threads`: one BLAS /
+OpenMP thread inside the call by default, ``threads=k`` to change it; the caller's settings are
+restored on return).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from engine.events import Iteration, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.threads import current_threads, default_threads, hot_path
 from engine.validation import as_float_array, check_choice, check_int, check_real
 from games.nash import MatrixGameLP
 
@@ -355,8 +360,9 @@ def _validate_soft_matrix(Q, alpha, beta, tol, maxiter):
     return Q, alpha, beta, tol, maxiter
 
 
+@hot_path
 def soft_matrix_game(Q: Any, /, alpha: float = 1.0, beta: float = 1.0, *, tol: float = 1e-11,
-                     maxiter: int = 60) -> SoftMatrixSolution:
+                     maxiter: int = 60, threads: Optional[int] = None) -> SoftMatrixSolution:
     """Unique saddle point of the entropy-regularised matrix game with temperatures ``alpha``, ``beta``.
 
     ``max_x min_y x'Qy + alpha H(x) - beta H(y)``; equivalently the logit QRE of the bimatrix game
@@ -392,11 +398,13 @@ def soft_matrix_game(Q: Any, /, alpha: float = 1.0, beta: float = 1.0, *, tol: f
     return SoftMatrixSolution(status=Status.OPTIMAL if ok else Status.ITERATION_LIMIT,
                               message="converged" if ok else f"residual {resid:.3g}", x=np.concatenate([x, y]),
                               objective=value, nit=nit, runtime=time.perf_counter() - t0, method="newton",
-                              backend="numpy", params={"alpha": alpha, "beta": beta, "tol": tol, "maxiter": maxiter},
+                              backend="numpy", params={"alpha": alpha, "beta": beta, "tol": tol, "maxiter": maxiter,
+                                                        "threads": _threads_in_force()},
                               row_strategy=x, col_strategy=y, value=value, residual=resid)
 
 
-def matrix_game_value(Q: Any, /) -> SolveResult:
+@hot_path
+def matrix_game_value(Q: Any, /, *, threads: Optional[int] = None) -> SolveResult:
     """Value and optimal strategies of a zero-sum matrix game by one HiGHS LP.
 
     Returns a :class:`MarkovSolution` of the one-state game (``values[0]`` is the value).
@@ -411,6 +419,11 @@ def matrix_game_value(Q: Any, /) -> SolveResult:
     if A.size == 0:
         raise InvalidInputError(f"matrix_game_value(): Q must be non-empty, got shape {A.shape}")
     return shapley(ZeroSumMarkovGame.from_matrix(A))
+
+
+def _threads_in_force() -> int:
+    n = current_threads()
+    return int(n) if n is not None else default_threads()
 
 
 # ============================================================================ value iteration
@@ -450,8 +463,9 @@ def _iterate(sweep: Callable[[np.ndarray], np.ndarray], V: np.ndarray, gamma: fl
     return V, nit, bound, status, message
 
 
+@hot_path
 def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any = None,
-            callback: Optional[Callable] = None) -> MarkovSolution:
+            callback: Optional[Callable] = None, threads: Optional[int] = None) -> MarkovSolution:
     """Shapley value iteration with one HiGHS LP per state and iteration.
 
     ``V_{k+1}(s) = val(R[s] + gamma P[s] V_k)``; stops when the contraction bound
@@ -471,6 +485,9 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
     callback : callable, optional
         Receives an :class:`engine.events.Iteration` per sweep (``objective`` = the step size);
         raising ``StopIteration`` stops with status STOPPED.
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread). HiGHS solves these small LPs on one thread either way.
 
     Returns
     -------
@@ -514,7 +531,7 @@ def shapley(game: Any, /, *, tol: float = 1e-9, maxiter: int = 10_000, V0: Any =
     resid = float(np.abs(sweep(V) - V).max())
     xs, ys = xs_final, ys_final
     params = {"tol": tol, "maxiter": maxiter, "gamma": game.gamma, "V0": V0 is not None,
-              "lp_models": len(lps), "simplex_iterations": simplex}
+              "lp_models": len(lps), "simplex_iterations": simplex, "threads": _threads_in_force()}
     return MarkovSolution(status=status, message=message, x=V, objective=float(V.mean()), bound=bound, gap=bound,
                           nit=nit, runtime=time.perf_counter() - t0, method="shapley", backend="highs", params=params,
                           values=V, row_policy=xs, col_policy=ys, bellman_residual=resid, error_bound=bound)
@@ -528,8 +545,9 @@ def _validate_soft(game, alpha, beta, tol, maxiter, V0, callback):
     return game, alpha, beta, tol, maxiter, V0
 
 
+@hot_path
 def soft(game: Any, /, alpha: float = 0.1, beta: float = 0.1, *, tol: float = 1e-9, maxiter: int = 10_000,
-         V0: Any = None, callback: Optional[Callable] = None) -> MarkovSolution:
+         V0: Any = None, callback: Optional[Callable] = None, threads: Optional[int] = None) -> MarkovSolution:
     """Soft minimax value iteration with temperatures ``alpha`` (protagonist) and ``beta`` (adversary).
 
     ``V_{k+1}(s) = max_x min_y x'Q_k(s)y + alpha H(x) - beta H(y)`` with ``Q_k(s) = R[s] + gamma
@@ -542,7 +560,7 @@ def soft(game: Any, /, alpha: float = 0.1, beta: float = 0.1, *, tol: float = 1e
     game : ZeroSumMarkovGame or array_like
     alpha, beta : float
         Temperatures (> 0); ``alpha = 1/lambda_0``, ``beta = 1/lambda_1`` in QRE terms.
-    tol, maxiter, V0, callback
+    tol, maxiter, V0, callback, threads
         As in :func:`shapley`.
 
     Returns
@@ -586,13 +604,15 @@ def soft(game: Any, /, alpha: float = 0.1, beta: float = 0.1, *, tol: float = 1e
     xs_final, ys_final = xs.copy(), ys.copy()
     resid = float(np.abs(sweep(V) - V).max())
     params = {"alpha": alpha, "beta": beta, "tol": tol, "maxiter": maxiter, "gamma": game.gamma,
-              "V0": V0 is not None, "newton_steps": newton, "qre_residual": worst_resid}
+              "V0": V0 is not None, "newton_steps": newton, "qre_residual": worst_resid,
+              "threads": _threads_in_force()}
     return MarkovSolution(status=status, message=message, x=V, objective=float(V.mean()), bound=bound, gap=bound,
                           nit=nit, runtime=time.perf_counter() - t0, method="soft", backend="numpy", params=params,
                           values=V, row_policy=xs_final, col_policy=ys_final, bellman_residual=resid,
                           error_bound=bound, alpha=alpha, beta=beta)
 
 
+@hot_path
 def solve(game: Any, /, method: str = "auto", **options: Any) -> MarkovSolution:
     """Dispatcher: ``"shapley"`` (``"auto"``) or ``"soft"`` (needs ``alpha``, ``beta``).
 
@@ -624,7 +644,9 @@ def _evaluate(game: ZeroSumMarkovGame, pi: np.ndarray, mu: np.ndarray) -> np.nda
     return np.linalg.solve(np.eye(game.n_states) - game.gamma * Pm, r)
 
 
-def evaluate(game: ZeroSumMarkovGame, /, row_policy: Any, col_policy: Any) -> np.ndarray:
+@hot_path
+def evaluate(game: ZeroSumMarkovGame, /, row_policy: Any, col_policy: Any, *,
+             threads: Optional[int] = None) -> np.ndarray:
     """Exact values ``V^{pi, mu}`` of a pair of stationary policies (one linear solve).
 
     Examples
@@ -669,7 +691,9 @@ def _best_response(game: ZeroSumMarkovGame, pi: np.ndarray, beta: float, tol: fl
     return V, mu
 
 
-def best_response(game: ZeroSumMarkovGame, /, row_policy: Any, *, beta: float = 0.0) -> MarkovSolution:
+@hot_path
+def best_response(game: ZeroSumMarkovGame, /, row_policy: Any, *, beta: float = 0.0,
+                  threads: Optional[int] = None) -> MarkovSolution:
     """The adversary's best response to a protagonist policy (soft at temperature ``beta > 0``).
 
     ``values`` are the protagonist's values against it (for ``beta > 0`` they include the
@@ -689,10 +713,13 @@ def best_response(game: ZeroSumMarkovGame, /, row_policy: Any, *, beta: float = 
     V, mu = _best_response(game, pi, beta)
     return MarkovSolution(status=Status.OPTIMAL, message="", x=V, objective=float(V.mean()), nit=0,
                           runtime=time.perf_counter() - t0, method="best_response", backend="numpy",
-                          params={"beta": beta}, values=V, row_policy=pi, col_policy=mu, beta=beta)
+                          params={"beta": beta, "threads": _threads_in_force()}, values=V, row_policy=pi,
+                          col_policy=mu, beta=beta)
 
 
-def exploitability(game: ZeroSumMarkovGame, /, row_policy: Any, *, values: Any = None) -> float:
+@hot_path
+def exploitability(game: ZeroSumMarkovGame, /, row_policy: Any, *, values: Any = None,
+                   threads: Optional[int] = None) -> float:
     """``max_s V*(s) - V^{pi, BR(pi)}(s)``: how much a protagonist policy loses to a rational adversary.
 
     ``values`` (the Shapley values) are computed when not given.

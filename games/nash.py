@@ -20,7 +20,6 @@ Every equilibrium in a :class:`NashResult` carries its ``max_regret`` computed b
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections import deque
@@ -29,12 +28,14 @@ from fractions import Fraction
 from typing import Any, Optional, cast
 
 import numpy as np
+from numba import njit
 
 from engine.errors import BackendError, InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.status import Status
+from engine.threads import current_threads, default_threads, hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
-from games.normal_form import NormalFormGame
+from games.normal_form import NormalFormGame, batch_payoffs_and_regrets, flat_payoffs
 
 __all__ = ["NashResult", "VertexEnumerationResult", "solve", "zero_sum_lp", "lemke_howson", "support_enumeration",
            "vertex_enumeration", "pure", "METHODS"]
@@ -42,7 +43,6 @@ __all__ = ["NashResult", "VertexEnumerationResult", "solve", "zero_sum_lp", "lem
 #: Method names accepted by :func:`solve`.
 METHODS = ("auto", "zero_sum_lp", "lemke_howson", "support_enumeration", "vertex_enumeration", "pure")
 
-_BATCH = 20_000  # indifference systems per batched numpy.linalg.solve in support enumeration
 _MAX_DENOMINATOR = 10**6  # vertex enumeration reads a float payoff as a fraction up to this denominator
 
 
@@ -98,7 +98,7 @@ def _require_two_players(game: NormalFormGame, where: str) -> None:
 def _profile(vectors: Any) -> tuple:
     out = []
     for v in vectors:
-        a = np.asarray(v, dtype=np.float64).copy()
+        a = np.array(v, dtype=np.float64)
         a[a < 0] = 0.0
         s = a.sum()
         if s > 0:
@@ -107,29 +107,46 @@ def _profile(vectors: Any) -> tuple:
     return tuple(out)
 
 
+def _threads_in_force() -> int:
+    n = current_threads()
+    return int(n) if n is not None else default_threads()
+
+
 def _result(game: NormalFormGame, equilibria: list, *, method: str, params: dict, runtime: float, nit: int = 0,
             value: float = math.nan, status: Optional[Status] = None, message: str = "",
-            backend: str = "numpy", result_cls: type = NashResult, extra: Optional[dict] = None) -> NashResult:
-    eqs = tuple(_profile(e) for e in equilibria)
-    regrets = tuple(game.max_regret(list(e)) for e in eqs)
-    pays = tuple(game.expected_payoffs(list(e)) for e in eqs)
+            backend: str = "numpy", result_cls: type = NashResult, extra: Optional[dict] = None,
+            stats: Optional[tuple] = None) -> NashResult:
+    """The result of ``equilibria`` (normalised here); ``stats`` = (regrets, payoffs) when the
+    caller has them already (pure equilibria read them off the payoff tensor)."""
+    if stats is None:
+        eqs = tuple(_profile(e) for e in equilibria)
+        if eqs:
+            P, R = batch_payoffs_and_regrets(game, np.array([np.concatenate(e) for e in eqs]))
+            regrets, pays = tuple(R.tolist()), tuple(P)
+        else:
+            regrets, pays = (), ()
+    else:
+        eqs = tuple(tuple(e) for e in equilibria)
+        regrets, pays = stats
     if status is None:
         status = Status.OPTIMAL if eqs else Status.INFEASIBLE
     x = np.concatenate(eqs[0]) if eqs else None
     obj = regrets[0] if eqs else math.nan
     if not message:
         message = f"{len(eqs)} equilibri{'um' if len(eqs) == 1 else 'a'} found"
+    params["threads"] = _threads_in_force()
     return result_cls(status=status, message=message, x=x, objective=obj, bound=0.0 if eqs else math.nan,
                       gap=obj, nit=nit, runtime=runtime, method=method, backend=backend, params=params,
                       equilibria=eqs, max_regrets=regrets, payoffs=pays, value=value, **(extra or {}))
 
 
 def _dedupe(equilibria: list, decimals: int = 9) -> list:
+    if len(equilibria) < 2:
+        return list(equilibria)
+    keys = np.round(np.array([np.concatenate(e) for e in equilibria]), decimals) + 0.0  # -0.0 -> 0.0
     seen = set()
     out = []
-    for e in equilibria:
-        key = tuple(np.round(np.concatenate(e), decimals).tolist())
-        key = tuple(0.0 if k == 0 else k for k in key)  # -0.0 == 0.0 but hashes alike anyway
+    for e, key in zip(equilibria, map(tuple, keys.tolist())):
         if key not in seen:
             seen.add(key)
             out.append(e)
@@ -200,7 +217,8 @@ class MatrixGameLP:
         return float(res.x[self.n]) - shift + 0.0, x, y, int(res.nit)
 
 
-def zero_sum_lp(game: NormalFormGame, /) -> NashResult:
+@hot_path
+def zero_sum_lp(game: NormalFormGame, /, *, threads: Optional[int] = None) -> NashResult:
     """The value and optimal strategies of a two-player zero-sum (or constant-sum) game by LP.
 
     One LP on HiGHS: maximise ``v`` subject to ``A.T @ x >= v``, ``sum(x) = 1``, ``x >= 0``
@@ -211,6 +229,9 @@ def zero_sum_lp(game: NormalFormGame, /) -> NashResult:
     ----------
     game : NormalFormGame
         A two-player game whose payoffs sum to a constant in every cell.
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread).
 
     Returns
     -------
@@ -281,7 +302,9 @@ def _pivot(T: np.ndarray, row: int, col: int) -> None:
     T -= np.outer(factor, T[row])
 
 
-def lemke_howson(game: NormalFormGame, /, *, initial_dropped_label: int = 0, maxiter: int = 100_000) -> NashResult:
+@hot_path
+def lemke_howson(game: NormalFormGame, /, *, initial_dropped_label: int = 0, maxiter: int = 100_000,
+                 threads: Optional[int] = None) -> NashResult:
     """One Nash equilibrium of a bimatrix game by the Lemke-Howson algorithm.
 
     Payoffs are shifted to be positive (this changes no equilibrium), then the algorithm pivots
@@ -300,6 +323,9 @@ def lemke_howson(game: NormalFormGame, /, *, initial_dropped_label: int = 0, max
     maxiter : int
         Pivot limit; when reached the status is ITERATION_LIMIT and no equilibrium is returned
         (the intermediate almost-complementary point is not a profile).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread).
 
     Returns
     -------
@@ -383,46 +409,194 @@ def _validate_support_enumeration(game: Any, tol: Any) -> tuple:
     return game, tol
 
 
-def _indifference(M: np.ndarray) -> tuple:
-    """Solve the batched systems ``[M_k, -1; 1, 0] [z; w] = [0; 1]`` for every ``k``.
+@njit(cache=True, error_model="numpy")
+def _k_indifference(U, I, J, k, transpose, S, Sc, piv, sol):  # pragma: no cover - compiled
+    """Solve ``[M, -1; 1, 0] [z; w] = [0; 1]`` with ``M = U[I, J]`` (``U[I, J].T`` with
+    ``transpose``) into ``sol``; False when the system is singular or the solution is not
+    finite or leaves a residual above ``1e-9 * (1 + max|S| * max|sol|)``."""
+    for a in range(k):
+        for b in range(k):
+            v = U[I[b], J[a]] if transpose else U[I[a], J[b]]
+            S[a, b] = v
+        S[a, k] = -1.0
+        S[k, a] = 1.0
+    S[k, k] = 0.0
+    big = 1.0
+    for a in range(k + 1):
+        for b in range(k + 1):
+            Sc[a, b] = S[a, b]
+            if abs(S[a, b]) > big:
+                big = abs(S[a, b])
+    # LU with partial pivoting on the (k + 1) x (k + 1) block
+    m = k + 1
+    for c in range(m):
+        p = c
+        best = abs(S[c, c])
+        for r in range(c + 1, m):
+            if abs(S[r, c]) > best:
+                best = abs(S[r, c])
+                p = r
+        piv[c] = p
+        if best == 0.0:
+            return False
+        if p != c:
+            for j in range(m):
+                tmp = S[c, j]
+                S[c, j] = S[p, j]
+                S[p, j] = tmp
+        d = S[c, c]
+        for r in range(c + 1, m):
+            f = S[r, c] / d
+            S[r, c] = f
+            if f != 0.0:
+                for j in range(c + 1, m):
+                    S[r, j] -= f * S[c, j]
+    for i in range(m):
+        sol[i] = 0.0
+    sol[k] = 1.0
+    for c in range(m):
+        p = piv[c]
+        if p != c:
+            tmp = sol[c]
+            sol[c] = sol[p]
+            sol[p] = tmp
+    for i in range(m):
+        acc = sol[i]
+        for j in range(i):
+            acc -= S[i, j] * sol[j]
+        sol[i] = acc
+    for i in range(m - 1, -1, -1):
+        acc = sol[i]
+        for j in range(i + 1, m):
+            acc -= S[i, j] * sol[j]
+        sol[i] = acc / S[i, i]
+    smax = 0.0
+    for i in range(m):
+        if not np.isfinite(sol[i]):
+            return False
+        if abs(sol[i]) > smax:
+            smax = abs(sol[i])
+    resid = 0.0
+    for a in range(m):
+        acc = -1.0 if a == k else 0.0
+        for b in range(m):
+            acc += Sc[a, b] * sol[b]
+        if abs(acc) > resid:
+            resid = abs(acc)
+    return resid <= 1e-9 * (1.0 + big * smax)
 
-    ``M`` has shape (K, k, k); returns (z of shape (K, k), w of shape (K,), ok mask).
-    """
-    K, k, _ = M.shape
-    S = np.zeros((K, k + 1, k + 1))
-    S[:, :k, :k] = M
-    S[:, :k, k] = -1.0
-    S[:, k, :k] = 1.0
-    rhs = np.zeros((K, k + 1))
-    rhs[:, k] = 1.0
-    ok = np.ones(K, dtype=bool)
-    try:
-        sol = np.linalg.solve(S, rhs[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        sol = np.full((K, k + 1), np.nan)
-        for i in range(K):
-            try:
-                sol[i] = np.linalg.solve(S[i], rhs[i])
-            except np.linalg.LinAlgError:
-                ok[i] = False
-    ok &= np.all(np.isfinite(sol), axis=1)
-    # reject (near-)singular systems whose "solution" is garbage
-    if K:
-        safe = np.nan_to_num(sol)
-        resid = np.abs(np.einsum("kij,kj->ki", S, safe) - rhs).max(axis=1)
-        scale = 1.0 + np.abs(S).max(axis=(1, 2)) * np.abs(safe).max(axis=1)
-        ok &= resid <= 1e-9 * scale
-    return sol[:, :k], sol[:, k], ok
+
+@njit(cache=True, error_model="numpy")
+def _next_combination(c, k, n):  # pragma: no cover - compiled
+    """Advance ``c[:k]`` to the next k-subset of ``range(n)`` in lexicographic order (False at the end)."""
+    i = k - 1
+    while i >= 0 and c[i] == n - k + i:
+        i -= 1
+    if i < 0:
+        return False
+    c[i] += 1
+    for j in range(i + 1, k):
+        c[j] = c[j - 1] + 1
+    return True
 
 
-def support_enumeration(game: NormalFormGame, /, *, tol: float = 1e-10) -> NashResult:
+@njit(cache=True, error_model="numpy")
+def _k_support_enumeration(A, B, tol, xs, ys):  # pragma: no cover - compiled
+    """Every equal-size support pair in the order (size, row support, column support), both
+    indifference systems solved, the pair kept when both mixes are >= -tol and best responses
+    within ``tol``. Stores up to ``len(xs)`` equilibria; returns ``(found, pairs)``."""
+    m, n = A.shape
+    kmax = min(m, n)
+    cap = xs.shape[0]
+    S = np.empty((kmax + 1, kmax + 1))
+    Sc = np.empty((kmax + 1, kmax + 1))
+    piv = np.empty(kmax + 1, dtype=np.int64)
+    ysol = np.empty(kmax + 1)
+    xsol = np.empty(kmax + 1)
+    I = np.empty(kmax, dtype=np.int64)
+    J = np.empty(kmax, dtype=np.int64)
+    x = np.empty(m)
+    y = np.empty(n)
+    found = 0
+    pairs = 0
+    for k in range(1, kmax + 1):
+        for i in range(k):
+            I[i] = i
+        more_rows = True
+        while more_rows:
+            for j in range(k):
+                J[j] = j
+            more_cols = True
+            while more_cols:
+                pairs += 1
+                ok = _k_indifference(A, I, J, k, False, S, Sc, piv, ysol)
+                if ok:
+                    for j in range(k):
+                        if ysol[j] < -tol:
+                            ok = False
+                if ok:
+                    ok = _k_indifference(B, I, J, k, True, S, Sc, piv, xsol)
+                    if ok:
+                        for i in range(k):
+                            if xsol[i] < -tol:
+                                ok = False
+                if ok:
+                    x[:] = 0.0
+                    y[:] = 0.0
+                    sx = 0.0
+                    sy = 0.0
+                    for i in range(k):
+                        x[I[i]] = max(xsol[i], 0.0)
+                        sx += x[I[i]]
+                    for j in range(k):
+                        y[J[j]] = max(ysol[j], 0.0)
+                        sy += y[J[j]]
+                    for i in range(m):
+                        x[i] /= sx
+                    for j in range(n):
+                        y[j] /= sy
+                    # best responses: max(A y) <= x A y + tol and max(x B) <= x B y + tol
+                    best = -np.inf
+                    val = 0.0
+                    for i in range(m):
+                        acc = 0.0
+                        for j in range(n):
+                            acc += A[i, j] * y[j]
+                        if acc > best:
+                            best = acc
+                        val += x[i] * acc
+                    good = best <= val + tol
+                    if good:
+                        best = -np.inf
+                        val = 0.0
+                        for j in range(n):
+                            acc = 0.0
+                            for i in range(m):
+                                acc += x[i] * B[i, j]
+                            if acc > best:
+                                best = acc
+                            val += acc * y[j]
+                        good = best <= val + tol
+                    if good:
+                        if found < cap:
+                            xs[found, :] = x
+                            ys[found, :] = y
+                        found += 1
+                more_cols = _next_combination(J, k, n)
+            more_rows = _next_combination(I, k, m)
+    return found, pairs
+
+
+@hot_path
+def support_enumeration(game: NormalFormGame, /, *, tol: float = 1e-10, threads: Optional[int] = None) -> NashResult:
     """All Nash equilibria of a nondegenerate bimatrix game by support enumeration.
 
     For every pair of supports ``I`` (rows) and ``J`` (columns) of equal size ``k`` the
     indifference systems are solved -- the column mix ``y`` on ``J`` makes every row in ``I``
     earn the same, the row mix ``x`` on ``I`` makes every column in ``J`` earn the same -- and
     the pair is kept when both mixes are nonnegative and no strategy outside the supports earns
-    more (within ``tol``). The systems are solved in batches of ``numpy.linalg.solve`` calls.
+    more (within ``tol``). The loop over support pairs and the systems' LU factorisations run in
+    one compiled kernel (a few hundred nanoseconds per pair for small supports).
     The number of support pairs grows like ``C(m, k) * C(n, k)``: use it for small games
     (10 x 10 has 184,755 pairs).
 
@@ -432,6 +606,9 @@ def support_enumeration(game: NormalFormGame, /, *, tol: float = 1e-10) -> NashR
         A two-player game.
     tol : float
         Tolerance for nonnegativity and for the best-response checks.
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread).
 
     Returns
     -------
@@ -458,40 +635,16 @@ def support_enumeration(game: NormalFormGame, /, *, tol: float = 1e-10) -> NashR
     """
     game, tol = _validate_support_enumeration(game, tol)
     t0 = time.perf_counter()
-    A, B = game.payoffs
+    A, B = (np.ascontiguousarray(U) for U in game.payoffs)
     m, n = A.shape
-    found = []
-    n_systems = 0
-    for k in range(1, min(m, n) + 1):
-        rows = np.array(list(itertools.combinations(range(m), k)), dtype=np.intp)
-        cols = np.array(list(itertools.combinations(range(n), k)), dtype=np.intp)
-        C = cols.shape[0]
-        step = max(1, _BATCH // C)  # bound the memory of one batched solve
-        for start in range(0, rows.shape[0], step):
-            chunk = rows[start:start + step]
-            ii = np.repeat(np.arange(chunk.shape[0]), C)
-            jj = np.tile(np.arange(C), chunk.shape[0])
-            I = chunk[ii]  # (K, k)
-            J = cols[jj]
-            n_systems += I.shape[0]
-            # y on J: A[I, J] y = u 1 ; x on I: B[I, J].T x = w 1
-            MA = A[I[:, :, None], J[:, None, :]]
-            MB = np.transpose(B[I[:, :, None], J[:, None, :]], (0, 2, 1))
-            ysub, _, oky = _indifference(MA)
-            xsub, _, okx = _indifference(MB)
-            ok = oky & okx & np.all(ysub >= -tol, axis=1) & np.all(xsub >= -tol, axis=1)
-            for idx in np.flatnonzero(ok):
-                x = np.zeros(m)
-                y = np.zeros(n)
-                x[I[idx]] = np.maximum(xsub[idx], 0.0)
-                y[J[idx]] = np.maximum(ysub[idx], 0.0)
-                x /= x.sum()
-                y /= y.sum()
-                Ay = A @ y
-                xB = x @ B
-                if Ay.max() <= x @ Ay + tol and xB.max() <= xB @ y + tol:
-                    found.append((x, y))
-    found = _dedupe(found)
+    cap = 64
+    while True:
+        xs, ys = np.empty((cap, m)), np.empty((cap, n))
+        count, n_systems = _k_support_enumeration(A, B, float(tol), xs, ys)
+        if count <= cap:
+            break
+        cap = count
+    found = _dedupe([(xs[i], ys[i]) for i in range(count)])
     params = {"tol": tol, "systems": n_systems}
     return _result(game, found, method="support_enumeration", params=params, runtime=time.perf_counter() - t0,
                    nit=n_systems)
@@ -562,9 +715,39 @@ def _rational(value: float, cache: dict) -> Fraction:
     return out
 
 
+_POW10 = [10**d for d in range(7)]
+
+
+def _decimal(value: float) -> Optional[tuple]:
+    """``(k, d)`` with ``k / 10**d == value`` for the smallest ``d <= 6``, for ``|value| < 1024``.
+
+    Then ``k / 10**d`` is exactly what :func:`_rational` returns: it rounds to ``value`` (within
+    half an ulp, below 1.2e-13 here) and every other fraction with a denominator up to ``10**6``
+    lies at least ``1e-12`` from it, so it is the closest such fraction."""
+    if not abs(value) < 1024.0:
+        return None
+    for d, p in enumerate(_POW10):
+        k = round(value * p)
+        if k / p == value:
+            return k, d
+    return None
+
+
 def _integer_payoffs(U: np.ndarray, cache: dict) -> list:
     """``U`` read as rationals, shifted to be >= 1 and scaled to integers (same equilibria)."""
-    R = [[_rational(float(v), cache) for v in row] for row in U]
+    vals = U.tolist()
+    dec = cast(list, [[_decimal(v) for v in row] for row in vals])
+    if all(x is not None for row in dec for x in row):
+        # Decimals (integers included): the same integers as the rational path below, in
+        # integer arithmetic: value = num / 10**D, shifted = (num - min + 10**D) / 10**D,
+        # and the lcm of the reduced denominators is 10**D / gcd(all shifted numerators, 10**D).
+        D = max(d for row in dec for _, d in row)
+        nums = [[k * _POW10[D - d] for k, d in row] for row in dec]
+        low = min(min(row) for row in nums)
+        shifted = [[v - low + _POW10[D] for v in row] for row in nums]
+        g = math.gcd(math.gcd(*(v for row in shifted for v in row)), _POW10[D])
+        return [[v // g for v in row] for row in shifted]
+    R = [[_rational(float(v), cache) for v in row] for row in vals]
     low = min(min(row) for row in R)
     shifted = [[v - low + 1 for v in row] for row in R]
     scale = math.lcm(*(v.denominator for row in shifted for v in row))
@@ -702,8 +885,9 @@ def _maximal_bicliques(nbr_of_col: list, nbr_of_row: list, limit: int, deadline:
     return tuple(cliques[:limit]), status
 
 
+@hot_path
 def vertex_enumeration(game: NormalFormGame, /, *, time_limit: Optional[float] = None, maxiter: int = 1_000_000,
-                       max_cliques: int = 10_000) -> VertexEnumerationResult:
+                       max_cliques: int = 10_000, threads: Optional[int] = None) -> VertexEnumerationResult:
     """All extreme Nash equilibria of a bimatrix game by exact vertex enumeration, degenerate games included.
 
     The payoffs are read as exact rationals, shifted to be positive and scaled to integers (this
@@ -734,6 +918,9 @@ def vertex_enumeration(game: NormalFormGame, /, *, time_limit: Optional[float] =
     max_cliques : int
         Limit on the maximal Nash subsets listed; when exceeded the status is ITERATION_LIMIT
         (the equilibria are still complete, the cliques are not, and components still are).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread).
 
     Returns
     -------
@@ -880,7 +1067,8 @@ def _validate_pure(game: Any, tol: Any) -> tuple:
     return game, tol
 
 
-def pure(game: NormalFormGame, /, *, tol: float = 0.0) -> NashResult:
+@hot_path
+def pure(game: NormalFormGame, /, *, tol: float = 0.0, threads: Optional[int] = None) -> NashResult:
     """All pure-strategy Nash equilibria of an N-player game.
 
     A cell is an equilibrium when, for every player ``p``, its payoff is within ``tol`` of the
@@ -892,6 +1080,9 @@ def pure(game: NormalFormGame, /, *, tol: float = 0.0) -> NashResult:
         Any number of players.
     tol : float
         Slack allowed in the best-response test (default 0: exact comparison).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread).
 
     Returns
     -------
@@ -909,29 +1100,72 @@ def pure(game: NormalFormGame, /, *, tol: float = 0.0) -> NashResult:
     """
     game, tol = _validate_pure(game, tol)
     t0 = time.perf_counter()
-    mask = np.ones(game.shape, dtype=bool)
-    for p, U in enumerate(game.payoffs):
-        mask &= U >= U.max(axis=p, keepdims=True) - tol
-    cells = np.argwhere(mask)
-    equilibria = []
-    for cell in cells:
-        equilibria.append(tuple(np.eye(n)[s] for n, s in zip(game.shape, cell)))
-    msg = (f"{len(equilibria)} pure equilibri{'um' if len(equilibria) == 1 else 'a'} found" if equilibria
+    T, shape_arr, _ = flat_payoffs(game)
+    K = T.shape[1]
+    cells = np.empty(K, dtype=np.int64)
+    regret = np.empty(K)
+    count = _k_pure(T, shape_arr, tol, cells, regret)
+    shape = game.shape
+    equilibria, pays = [], []
+    for k in cells[:count].tolist():
+        prof = [np.zeros(n) for n in shape]
+        rest = k
+        for p in range(len(shape) - 1, -1, -1):
+            rest, s = divmod(rest, shape[p])
+            prof[p][s] = 1.0
+        equilibria.append(tuple(prof))
+        pays.append(T[:, k].copy())
+    msg = (f"{count} pure equilibri{'um' if count == 1 else 'a'} found" if count
            else "the game has no pure-strategy Nash equilibrium")
     return _result(game, equilibria, method="pure", params={"tol": tol}, runtime=time.perf_counter() - t0,
-                   nit=int(np.prod(game.shape)), message=msg)
+                   nit=K, message=msg, stats=(tuple(regret[:count].tolist()), tuple(pays)))
+
+
+@njit(cache=True)
+def _k_pure(T, shape, tol, cells, regret):  # pragma: no cover - compiled
+    """Cells (C-order indices, increasing) where every player's payoff is within ``tol`` of the best
+    along their own axis, with the largest such shortfall (the profile's max regret, >= 0)."""
+    N = shape.shape[0]
+    K = T.shape[1]
+    stride = np.ones(N, dtype=np.int64)
+    for p in range(N - 2, -1, -1):
+        stride[p] = stride[p + 1] * shape[p + 1]
+    count = 0
+    for k in range(K):
+        worst = 0.0
+        ok = True
+        for p in range(N):
+            c = (k // stride[p]) % shape[p]
+            base = k - c * stride[p]
+            best = T[p, base]
+            for s in range(1, shape[p]):
+                v = T[p, base + s * stride[p]]
+                if v > best:
+                    best = v
+            gain = best - T[p, k]
+            if not T[p, k] >= best - tol:
+                ok = False
+                break
+            if gain > worst:
+                worst = gain
+        if ok:
+            cells[count] = k
+            regret[count] = worst
+            count += 1
+    return count
 
 
 # ---------------------------------------------------------------------------- dispatcher
 _METHOD_OPTIONS = {
-    "zero_sum_lp": set(),
-    "lemke_howson": {"initial_dropped_label", "maxiter"},
-    "support_enumeration": {"tol"},
-    "vertex_enumeration": {"time_limit", "maxiter", "max_cliques"},
-    "pure": {"tol"},
+    "zero_sum_lp": {"threads"},
+    "lemke_howson": {"initial_dropped_label", "maxiter", "threads"},
+    "support_enumeration": {"tol", "threads"},
+    "vertex_enumeration": {"time_limit", "maxiter", "max_cliques", "threads"},
+    "pure": {"tol", "threads"},
 }
 
 
+@hot_path
 def solve(game: NormalFormGame, /, method: str = "auto", *, all_equilibria: bool = False, **options: Any) -> NashResult:
     """Nash equilibria of a normal-form game; ``method="auto"`` picks the algorithm.
 
@@ -950,7 +1184,7 @@ def solve(game: NormalFormGame, /, method: str = "auto", *, all_equilibria: bool
         enumeration (with the maximal Nash subsets and components) instead of finding one.
     **options
         Passed to the chosen method (``initial_dropped_label``, ``maxiter``, ``tol``,
-        ``time_limit``, ``max_cliques``); an option the method does not take raises
+        ``time_limit``, ``max_cliques``, ``threads``); an option the method does not take raises
         :class:`InvalidInputError`.
 
     Examples

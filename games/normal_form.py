@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, cast
 
 import numpy as np
+from numba import njit
 
 from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
+from engine.threads import limit
 from engine.validation import as_float_array, check_int, check_real
 
 __all__ = ["NormalFormGame", "random_game", "as_profile"]
@@ -32,12 +34,6 @@ def _real_array(value: Any, name: str, where: str, **kwargs: Any) -> np.ndarray:
         if probe.dtype.kind in "biuf":
             value = probe  # converted once
     return as_float_array(value, name, where, **kwargs)
-
-
-def _freeze(arr: np.ndarray) -> np.ndarray:
-    arr = np.array(arr, dtype=np.float64, copy=True)
-    arr.setflags(write=False)
-    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,11 +102,23 @@ class NormalFormGame:
                                         f"shape {shape}")
         else:
             strategies = tuple(tuple(str(i + 1) for i in range(n)) for n in shape)
-        object.__setattr__(self, "payoffs", tuple(_freeze(a) for a in arrays))
+        # One read-only (N, K) array holds every payoff (C order over the contingencies); the
+        # per-player arrays are views of it, so the compiled kernels take it without a copy.
+        flat = np.empty((n_players, int(np.prod(shape))), dtype=np.float64)
+        for p, a in enumerate(arrays):
+            flat[p] = a.reshape(-1)
+        flat.setflags(write=False)
+        object.__setattr__(self, "payoffs", tuple(flat[p].reshape(shape) for p in range(n_players)))
+        dims = np.array(shape, dtype=np.int64)
+        offsets = np.zeros(n_players + 1, dtype=np.int64)
+        np.cumsum(dims, out=offsets[1:])
+        object.__setattr__(self, "_flat", (flat, dims, offsets))
         object.__setattr__(self, "players", players)
         object.__setattr__(self, "strategies", strategies)
         object.__setattr__(self, "title", str(self.title or ""))
         object.__setattr__(self, "comment", str(self.comment or ""))
+        # arrays derived from the (read-only) payoffs once, for the solvers' inner loops
+        object.__setattr__(self, "_derived", {})
 
     @classmethod
     def from_arrays(cls, *arrays: Any, title: Optional[str] = None, players: Optional[Sequence[str]] = None,
@@ -143,12 +151,18 @@ class NormalFormGame:
         """All payoffs as one array of shape ``(N, n_1, ..., n_N)``."""
         return np.stack(self.payoffs)
 
+    def _payoff_total(self) -> np.ndarray:
+        total = self.payoffs[0].copy()
+        for a in self.payoffs[1:]:
+            total += a  # the same order of additions as summing the stacked tensor over axis 0
+        return total
+
     def is_constant_sum(self, tol: float = 1e-12) -> bool:
-        total = np.sum(self.payoff_tensor(), axis=0)
-        return bool(np.ptp(total) <= tol * max(1.0, np.abs(total).max()))
+        total = self._payoff_total()
+        return bool(total.max() - total.min() <= tol * max(1.0, np.abs(total).max()))
 
     def is_zero_sum(self, tol: float = 1e-12) -> bool:
-        total = np.sum(self.payoff_tensor(), axis=0)
+        total = self._payoff_total()
         return bool(np.abs(total).max() <= tol * max(1.0, max(np.abs(a).max() for a in self.payoffs)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,31 +201,170 @@ class NormalFormGame:
     def strategy_payoffs(self, profile: Any) -> list[np.ndarray]:
         """``u[p][s]``: player ``p``'s expected payoff of pure strategy ``s`` against the others' mix."""
         prof = as_profile(self, profile, "NormalFormGame.strategy_payoffs()")
-        out = []
-        for p, a in enumerate(self.payoffs):
-            t = a
-            # contract the other players' axes, last first so axis numbers stay valid
-            for q in range(self.n_players - 1, -1, -1):
-                if q != p:
-                    t = np.tensordot(t, prof[q], axes=([q], [0]))
-            out.append(np.asarray(t))
-        return out
+        with limit():
+            return _split(self, strategy_payoffs_flat(self, np.concatenate(prof)))
 
     def expected_payoffs(self, profile: Any) -> np.ndarray:
         """Each player's expected payoff under the mixed profile."""
         prof = as_profile(self, profile, "NormalFormGame.expected_payoffs()")
-        u = self.strategy_payoffs(prof)
-        return np.array([float(u[p] @ prof[p]) for p in range(self.n_players)])
+        with limit():
+            return expected_payoffs_flat(self, np.concatenate(prof))
 
     def regrets(self, profile: Any) -> np.ndarray:
         """Per player: best pure-strategy payoff minus the profile's expected payoff (>= 0)."""
         prof = as_profile(self, profile, "NormalFormGame.regrets()")
-        u = self.strategy_payoffs(prof)
-        return np.array([max(0.0, float(u[p].max() - u[p] @ prof[p])) for p in range(self.n_players)])
+        with limit():
+            return regrets_flat(self, np.concatenate(prof))
 
     def max_regret(self, profile: Any) -> float:
         """The largest gain any player gets by deviating unilaterally (0 at a Nash equilibrium)."""
         return float(self.regrets(profile).max())
+
+
+# ---------------------------------------------------------------------- payoff contractions
+# All players' payoffs as one (N, K) array over the K contingencies (C order: the last player's
+# strategy varies fastest), with the strategy counts and the offsets of each player's block in a
+# profile concatenated over players. One compiled pass over the contingencies gives every
+# player's strategy payoffs (and, for the QRE Jacobian, every pairwise derivative), with the
+# products of the other players' probabilities built from prefix and suffix products (no
+# division, so probabilities that underflow to 0 are exact).
+
+def flat_payoffs(game: NormalFormGame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(T, shape, offsets)``: the payoffs as one read-only C-contiguous ``(N, K)`` array (the
+    game's own storage: ``game.payoffs[p]`` is a view of ``T[p]``), the strategy counts and the
+    block offsets (``offsets[N]`` = strategies in all)."""
+    return game._flat  # type: ignore[attr-defined]
+
+
+@njit(cache=True, error_model="numpy")
+def contract(T, shape, off, sig, u, D, want_d):  # pragma: no cover - compiled
+    """``u[off[p] + s]`` = player p's payoff of strategy s against ``sig`` (concatenated profile);
+    with ``want_d``, ``D[off[p] + s, off[q] + r]`` = d u[p][s] / d sig[q][r] for ``p != q``
+    (diagonal blocks left 0). ``u`` and ``D`` are overwritten."""
+    N = shape.shape[0]
+    K = T.shape[1]
+    n = off[N]
+    for i in range(n):
+        u[i] = 0.0
+    if want_d:
+        for i in range(n):
+            for j in range(n):
+                D[i, j] = 0.0
+    idx = np.zeros(N, dtype=np.int64)
+    g = np.empty(N)
+    pre = np.empty(N + 1)
+    suf = np.empty(N + 1)
+    for c in range(K):
+        pre[0] = 1.0
+        for t in range(N):
+            g[t] = sig[off[t] + idx[t]]
+            pre[t + 1] = pre[t] * g[t]
+        suf[N] = 1.0
+        for t in range(N - 1, -1, -1):
+            suf[t] = suf[t + 1] * g[t]
+        for p in range(N):
+            u[off[p] + idx[p]] += T[p, c] * (pre[p] * suf[p + 1])
+        if want_d:
+            for p in range(N):
+                ip = off[p] + idx[p]
+                mid = 1.0
+                for q in range(p + 1, N):
+                    iq = off[q] + idx[q]
+                    m = pre[p] * mid * suf[q + 1]
+                    D[ip, iq] += T[p, c] * m
+                    D[iq, ip] += T[q, c] * m
+                    mid *= g[q]
+        t = N - 1
+        while t >= 0:
+            idx[t] += 1
+            if idx[t] < shape[t]:
+                break
+            idx[t] = 0
+            t -= 1
+    return u
+
+
+@njit(cache=True, error_model="numpy")
+def _regrets_kernel(T, shape, off, sig, u, out):  # pragma: no cover - compiled
+    N = shape.shape[0]
+    contract(T, shape, off, sig, u, np.empty((0, 0)), False)
+    for p in range(N):
+        best = -np.inf
+        ev = 0.0
+        for s in range(off[p], off[p + 1]):
+            if u[s] > best:
+                best = u[s]
+            ev += u[s] * sig[s]
+        out[2 * p] = ev
+        out[2 * p + 1] = best - ev
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _batch_stats_kernel(T, shape, off, X, pays, regrets):  # pragma: no cover - compiled
+    N = shape.shape[0]
+    u = np.empty(off[N])
+    out = np.empty(2 * N)
+    for e in range(X.shape[0]):
+        _regrets_kernel(T, shape, off, X[e], u, out)
+        worst = 0.0
+        for p in range(N):
+            pays[e, p] = out[2 * p]
+            if out[2 * p + 1] > worst:
+                worst = out[2 * p + 1]
+        regrets[e] = worst
+
+
+def batch_payoffs_and_regrets(game: NormalFormGame, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expected payoffs ``(E, N)`` and max regrets ``(E,)`` of ``E`` profiles, one per row of ``X``
+    (each concatenated over players; no input checks). Row ``e`` gives exactly
+    :func:`payoffs_and_regrets` of ``X[e]``."""
+    T, shape, off = flat_payoffs(game)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    pays = np.empty((X.shape[0], len(shape)))
+    regrets = np.empty(X.shape[0])
+    _batch_stats_kernel(T, shape, off, X, pays, regrets)
+    return pays, regrets
+
+
+def strategy_payoffs_flat(game: NormalFormGame, sig: np.ndarray) -> np.ndarray:
+    """Strategy payoffs of every player, concatenated (no input checks: ``sig`` is a float64
+    profile concatenated over players)."""
+    T, shape, off = flat_payoffs(game)
+    u = np.empty(int(off[-1]))
+    contract(T, shape, off, np.ascontiguousarray(sig, dtype=np.float64), u, _NO_D, False)
+    return u
+
+
+def _pair_stats(game: NormalFormGame, sig: np.ndarray) -> np.ndarray:
+    T, shape, off = flat_payoffs(game)
+    out = np.empty(2 * len(shape))
+    _regrets_kernel(T, shape, off, np.ascontiguousarray(sig, dtype=np.float64), np.empty(int(off[-1])), out)
+    return out
+
+
+def expected_payoffs_flat(game: NormalFormGame, sig: np.ndarray) -> np.ndarray:
+    """Each player's expected payoff (no input checks; ``sig`` concatenated over players)."""
+    return _pair_stats(game, sig)[0::2].copy()
+
+
+def regrets_flat(game: NormalFormGame, sig: np.ndarray) -> np.ndarray:
+    """Each player's regret ``max(0, max_s u[p][s] - u[p] @ sig[p])`` (no input checks)."""
+    return np.maximum(_pair_stats(game, sig)[1::2], 0.0)
+
+
+def payoffs_and_regrets(game: NormalFormGame, sig: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(expected payoffs, max regret)`` of a profile concatenated over players (no input checks)."""
+    st = _pair_stats(game, sig)
+    return st[0::2].copy(), float(max(0.0, float(st[1::2].max())))
+
+
+def _split(game: NormalFormGame, flat: np.ndarray) -> list[np.ndarray]:
+    off = flat_payoffs(game)[2]
+    return [flat[off[p]:off[p + 1]].copy() for p in range(len(off) - 1)]
+
+
+_NO_D = np.empty((0, 0))
 
 
 def as_profile(game: NormalFormGame, profile: Any, where: str) -> list[np.ndarray]:

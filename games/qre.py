@@ -46,14 +46,16 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import scipy.linalg as sla
 import scipy.optimize
+from numba import njit
 
 from engine.errors import InvalidInputError
 from engine.events import Iteration, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.threads import current_threads, default_threads, hot_path
 from engine.validation import as_float_array, check_int, check_real, check_time_limit
-from games.normal_form import NormalFormGame
+from games.normal_form import _NO_D, NormalFormGame, _regrets_kernel, contract, regrets_flat
 
 __all__ = ["QREResult", "QREBranch", "QREEstimate", "logit_solve", "logit_branch", "logit_estimate"]
 
@@ -155,25 +157,19 @@ def _quiet_fp(func: Callable) -> Callable:
     return wrapper
 
 
-class _System:
-    """The QRE equations of a game in ``z = (y, t)``; player ``p``'s precision is ``t * w[p] / scale``.
+#: Two-player games with at most this many strategies in all take the compiled path (below it a
+#: whole trace costs less than LAPACK's call overhead); games of three or more players always do.
+_FAST_MAX_2P = 64
 
-    Payoffs are divided by ``scale`` (the largest payoff range) so that ``t`` and the step
-    controls are in units independent of the payoff scale. ``payoff_max`` is ``max|payoff|``
-    (game units): the equations' terms ``lam * u`` are at most ``lam * payoff_max``, which sets
-    the rounding floor of their residual (see :func:`_residual_tol`).
 
-    Raises :class:`InvalidInputError` when the payoffs' scale overflows double precision: a
-    payoff range, ``max|payoff| * n`` or a rescaled payoff ``* n`` (``n`` strategies in all)
-    that is not finite.
-    """
+class _Prepared:
+    """What the QRE equations need from a game, computed once per game (cached on it)."""
 
-    def __init__(self, game: NormalFormGame, w: np.ndarray, where: str = "qre"):
-        self.game = game
+    def __init__(self, game: NormalFormGame, where: str):
         self.shape = tuple(int(n) for n in game.shape)
         self.N = len(self.shape)
         self.n = int(sum(self.shape))
-        self.offsets = np.concatenate([[0], np.cumsum(self.shape)]).astype(int)
+        self.offsets = np.concatenate([[0], np.cumsum(self.shape)]).astype(np.int64)
         with np.errstate(over="ignore", invalid="ignore"):
             ranges = [float(np.ptp(a)) if a.size else 0.0 for a in game.payoffs]
             pmax = max((float(np.abs(a).max()) for a in game.payoffs if a.size), default=0.0)
@@ -192,24 +188,61 @@ class _System:
                     f"{where}: the payoffs overflow after rescaling by their range {self.scale:g} "
                     f"(max|payoff| / range = {tmax:g}, {self.n} strategies in all); the payoffs' range is too small "
                     f"for their magnitude")
-        self.w = np.asarray(w, dtype=float)
-        self.slices = [slice(self.offsets[p], self.offsets[p + 1]) for p in range(self.N)]
-        if self.N == 2:
+        self.slices = [slice(int(self.offsets[p]), int(self.offsets[p + 1])) for p in range(self.N)]
+        self.fast = self.N != 2 or self.n <= _FAST_MAX_2P
+        self.shape_arr = np.array(self.shape, dtype=np.int64)
+        if self.fast:
+            self.Tk = np.ascontiguousarray(np.stack([a.reshape(-1) for a in self.T]))
+        else:
             A, B = self.T
             self.D2 = (A, np.ascontiguousarray(B.T))
             self.Ad = np.ascontiguousarray(A[1:] - A[0])
             self.Bd = np.ascontiguousarray(B.T[1:] - B.T[0])
-        # Constant part of the Jacobian in y: the sum rows are filled per call; the log-ratio
-        # rows of player p have +1 at (s, s) and -1 at (s, 0) in their own block.
-        base = np.zeros((self.n, self.n + 1))
-        for p in range(self.N):
-            o, k = self.offsets[p], self.shape[p]
-            for s in range(1, k):
-                base[o + s, o + s] = 1.0
-                base[o + s, o] = -1.0
-        self._base = base
-        self._sum_rows = self.offsets[:-1]
-        self._einsum_cache: dict = {}
+            # Constant part of the Jacobian in y: the sum rows are filled per call; the log-ratio
+            # rows of player p have +1 at (s, s) and -1 at (s, 0) in their own block.
+            base = np.zeros((self.n, self.n + 1))
+            for p in range(self.N):
+                o, k = self.offsets[p], self.shape[p]
+                for s in range(1, k):
+                    base[o + s, o + s] = 1.0
+                    base[o + s, o] = -1.0
+            self.base = base
+
+
+def _prepared(game: NormalFormGame, where: str) -> _Prepared:
+    cache = game._derived  # type: ignore[attr-defined]
+    prep = cache.get("qre")
+    if prep is None:
+        prep = cache["qre"] = _Prepared(game, where)  # raises (and caches nothing) on overflow
+    return prep
+
+
+class _System:
+    """The QRE equations of a game in ``z = (y, t)``; player ``p``'s precision is ``t * w[p] / scale``.
+
+    Payoffs are divided by ``scale`` (the largest payoff range) so that ``t`` and the step
+    controls are in units independent of the payoff scale. ``payoff_max`` is ``max|payoff|``
+    (game units): the equations' terms ``lam * u`` are at most ``lam * payoff_max``, which sets
+    the rounding floor of their residual (see :func:`_residual_tol`).
+
+    Small games (``fast``: three or more players, or two players with at most
+    :data:`_FAST_MAX_2P` strategies in all) evaluate the equations, the Jacobian and whole
+    predictor-corrector steps in compiled kernels (one pass over the contingencies gives every
+    player's payoffs and every pairwise derivative); larger two-player games use numpy/LAPACK.
+
+    Raises :class:`InvalidInputError` when the payoffs' scale overflows double precision: a
+    payoff range, ``max|payoff| * n`` or a rescaled payoff ``* n`` (``n`` strategies in all)
+    that is not finite.
+    """
+
+    def __init__(self, game: NormalFormGame, w: np.ndarray, where: str = "qre"):
+        prep = _prepared(game, where)
+        self.game = game
+        self.prep = prep
+        self.shape, self.N, self.n, self.offsets = prep.shape, prep.N, prep.n, prep.offsets
+        self.scale, self.payoff_max, self.T, self.slices = prep.scale, prep.payoff_max, prep.T, prep.slices
+        self.fast = prep.fast
+        self.w = np.ascontiguousarray(w, dtype=float)
 
     # ---------------------------------------------------------------- payoffs
     def split(self, v: np.ndarray) -> list[np.ndarray]:
@@ -217,98 +250,69 @@ class _System:
 
     def payoffs(self, sig: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Scaled strategy payoffs ``u[p]`` against ``sig``."""
-        if self.N == 2:
-            return [self.D2[0] @ sig[1], self.D2[1] @ sig[0]]
-        if self.N == 1:
-            return [self.T[0]]
-        return [self._contract(p, (p,), sig) for p in range(self.N)]
-
-    def _contract(self, p: int, keep: tuple, sig: Sequence[np.ndarray]) -> np.ndarray:
-        key = (p, keep)
-        spec = self._einsum_cache.get(key)
-        if spec is None:
-            letters = _LETTERS[: self.N]
-            others = [r for r in range(self.N) if r not in keep]
-            spec = (letters + "," + ",".join(letters[r] for r in others) + "->" + "".join(letters[q] for q in keep),
-                    others)
-            self._einsum_cache[key] = spec
-        subs, others = spec
-        return np.einsum(subs, self.T[p], *[sig[r] for r in others], optimize=len(others) > 2)
+        if self.fast:
+            u = np.empty(self.n)
+            contract(self.prep.Tk, self.prep.shape_arr, self.offsets, np.concatenate(sig), u, _NO_D, False)
+            return self.split(u)
+        return [self.prep.D2[0] @ sig[1], self.prep.D2[1] @ sig[0]]
 
     def derivs(self, sig: Sequence[np.ndarray]) -> dict:
         """``D[p, q][s, r] = d u[p][s] / d sig[q][r]`` for ``p != q`` (scaled payoffs)."""
-        if self.N == 2:
-            return {(0, 1): self.D2[0], (1, 0): self.D2[1]}
-        out = {}
-        for p in range(self.N):
-            for q in range(self.N):
-                if q != p:
-                    out[p, q] = self._contract(p, (p, q), sig)
-        return out
+        if not self.fast:
+            return {(0, 1): self.prep.D2[0], (1, 0): self.prep.D2[1]}
+        D = np.empty((self.n, self.n))
+        contract(self.prep.Tk, self.prep.shape_arr, self.offsets, np.concatenate(sig), np.empty(self.n), D, True)
+        return {(p, q): D[self.slices[p], self.slices[q]] for p in range(self.N) for q in range(self.N) if q != p}
 
     # ---------------------------------------------------------------- equations
     def residual(self, z: np.ndarray) -> np.ndarray:
         n = self.n
+        F = np.empty(n)
+        if self.fast:
+            _k_residual(self.prep.Tk, self.prep.shape_arr, self.offsets, self.w, np.ascontiguousarray(z, dtype=float),
+                        F, np.empty(n))
+            return F
         y, t = z[:n], z[n]
         sig = np.exp(y)
-        F = np.empty(n)
-        if self.N == 2:
-            s1, s2 = sig[self.slices[0]], sig[self.slices[1]]
-            y1, y2 = y[self.slices[0]], y[self.slices[1]]
-            o2 = self.offsets[1]
-            F[0] = s1.sum() - 1.0
-            F[1:o2] = y1[1:] - y1[0] - (t * self.w[0]) * (self.Ad @ s2)
-            F[o2] = s2.sum() - 1.0
-            F[o2 + 1:] = y2[1:] - y2[0] - (t * self.w[1]) * (self.Bd @ s1)
-            return F
-        sigs = self.split(sig)
-        u = self.payoffs(sigs)
-        for p in range(self.N):
-            o, k = self.offsets[p], self.shape[p]
-            yp = y[o:o + k]
-            F[o] = sigs[p].sum() - 1.0
-            F[o + 1:o + k] = yp[1:] - yp[0] - (t * self.w[p]) * (u[p][1:] - u[p][0])
+        s1, s2 = sig[self.slices[0]], sig[self.slices[1]]
+        y1, y2 = y[self.slices[0]], y[self.slices[1]]
+        o2 = self.offsets[1]
+        F[0] = s1.sum() - 1.0
+        F[1:o2] = y1[1:] - y1[0] - (t * self.w[0]) * (self.prep.Ad @ s2)
+        F[o2] = s2.sum() - 1.0
+        F[o2 + 1:] = y2[1:] - y2[0] - (t * self.w[1]) * (self.prep.Bd @ s1)
         return F
 
     def jacobian(self, z: np.ndarray) -> np.ndarray:
         """``n x (n + 1)`` Jacobian of :meth:`residual` in ``(y, t)``."""
         n = self.n
+        if self.fast:
+            J = np.empty((n, n + 1))
+            _k_jacobian(self.prep.Tk, self.prep.shape_arr, self.offsets, self.w, np.ascontiguousarray(z, dtype=float),
+                        J, np.empty(n), np.empty((n, n)))
+            return J
         y, t = z[:n], z[n]
         sig = np.exp(y)
-        J = self._base.copy()
-        if self.N == 2:
-            o2 = self.offsets[1]
-            s1, s2 = sig[:o2], sig[o2:]
-            J[0, :o2] = s1
-            J[o2, o2:n] = s2
-            J[1:o2, o2:n] = (-t * self.w[0]) * (self.Ad * s2)
-            J[o2 + 1:, :o2] = (-t * self.w[1]) * (self.Bd * s1)
-            J[1:o2, n] = -self.w[0] * (self.Ad @ s2)
-            J[o2 + 1:, n] = -self.w[1] * (self.Bd @ s1)
-            return J
-        sigs = self.split(sig)
-        D = self.derivs(sigs)
-        for p in range(self.N):
-            o, k = self.offsets[p], self.shape[p]
-            J[o, o:o + k] = sigs[p]
-            if k == 1:
-                continue
-            if self.N == 1:
-                u = self.T[0]
-            else:
-                q0 = 0 if p != 0 else 1
-                u = D[p, q0] @ sigs[q0]
-            J[o + 1:o + k, n] = -self.w[p] * (u[1:] - u[0])
-            for q in range(self.N):
-                if q == p:
-                    continue
-                Dpq = D[p, q]
-                J[o + 1:o + k, self.slices[q]] = (-t * self.w[p]) * ((Dpq[1:] - Dpq[0]) * sigs[q])
+        J = self.prep.base.copy()
+        o2 = self.offsets[1]
+        s1, s2 = sig[:o2], sig[o2:]
+        Ad, Bd = self.prep.Ad, self.prep.Bd
+        J[0, :o2] = s1
+        J[o2, o2:n] = s2
+        J[1:o2, o2:n] = (-t * self.w[0]) * (Ad * s2)
+        J[o2 + 1:, :o2] = (-t * self.w[1]) * (Bd * s1)
+        J[1:o2, n] = -self.w[0] * (Ad @ s2)
+        J[o2 + 1:, n] = -self.w[1] * (Bd @ s1)
         return J
 
     # ---------------------------------------------------------------- certificates
     def max_regret(self, sig_flat: np.ndarray) -> float:
         """Max regret in the game's own payoff units."""
+        if self.fast:
+            out = np.empty(2 * self.N)
+            _regrets_kernel(self.prep.Tk, self.prep.shape_arr, self.offsets,
+                            np.ascontiguousarray(sig_flat, dtype=float), np.empty(self.n), out)
+            return self.scale * max(0.0, float(out[1::2].max()))
         sigs = self.split(sig_flat)
         u = self.payoffs(sigs)
         return self.scale * max(max(0.0, float(u[p].max() - u[p] @ sigs[p])) for p in range(self.N))
@@ -321,6 +325,334 @@ class _System:
 
     def lam_of(self, t: float) -> np.ndarray:
         return t * self.w / self.scale
+
+
+# ---------------------------------------------------------------------- compiled kernels
+# The same equations, Jacobian, LU factorisation, predictor-corrector step and Newton polish as
+# the numpy code, for small games (see _System.fast); every loop is bounded by its arguments.
+
+@njit(cache=True, error_model="numpy")
+def _k_residual(T, shape, off, w, z, F, u):  # pragma: no cover - compiled
+    N = shape.shape[0]
+    n = off[N]
+    t = z[n]
+    sig = np.exp(z[:n])
+    contract(T, shape, off, sig, u, np.empty((0, 0)), False)
+    for p in range(N):
+        o = off[p]
+        s = 0.0
+        for j in range(o, off[p + 1]):
+            s += sig[j]
+        F[o] = s - 1.0
+        c = t * w[p]
+        for j in range(o + 1, off[p + 1]):
+            F[j] = z[j] - z[o] - c * (u[j] - u[o])
+
+
+@njit(cache=True, error_model="numpy")
+def _k_jacobian(T, shape, off, w, z, J, u, D):  # pragma: no cover - compiled
+    N = shape.shape[0]
+    n = off[N]
+    t = z[n]
+    sig = np.exp(z[:n])
+    contract(T, shape, off, sig, u, D, True)
+    J[:, :] = 0.0
+    for p in range(N):
+        o = off[p]
+        e = off[p + 1]
+        for j in range(o, e):
+            J[o, j] = sig[j]
+        c = -t * w[p]
+        for row in range(o + 1, e):
+            J[row, row] = 1.0
+            J[row, o] = -1.0
+            J[row, n] = -w[p] * (u[row] - u[o])
+            for q in range(N):
+                if q == p:
+                    continue
+                for r in range(off[q], off[q + 1]):
+                    J[row, r] = c * ((D[row, r] - D[o, r]) * sig[r])
+
+
+@njit(cache=True, error_model="numpy")
+def _k_lu(M, piv):  # pragma: no cover - compiled
+    """In-place LU with partial pivoting (LAPACK getrf's convention); returns getrf's ``info``."""
+    m = M.shape[0]
+    info = 0
+    for k in range(m):
+        p = k
+        big = abs(M[k, k])
+        for i in range(k + 1, m):
+            v = abs(M[i, k])
+            if v > big:
+                big = v
+                p = i
+        piv[k] = p
+        if p != k:
+            for j in range(m):
+                tmp = M[k, j]
+                M[k, j] = M[p, j]
+                M[p, j] = tmp
+        d = M[k, k]
+        if d == 0.0:
+            if info == 0:
+                info = k + 1
+            continue
+        for i in range(k + 1, m):
+            f = M[i, k] / d
+            M[i, k] = f
+            if f != 0.0:
+                for j in range(k + 1, m):
+                    M[i, j] -= f * M[k, j]
+    return info
+
+
+@njit(cache=True, error_model="numpy")
+def _k_lu_solve(M, piv, b, x):  # pragma: no cover - compiled
+    m = M.shape[0]
+    for i in range(m):
+        x[i] = b[i]
+    for k in range(m):
+        p = piv[k]
+        if p != k:
+            tmp = x[k]
+            x[k] = x[p]
+            x[p] = tmp
+    for i in range(m):
+        s = x[i]
+        for j in range(i):
+            s -= M[i, j] * x[j]
+        x[i] = s
+    for i in range(m - 1, -1, -1):
+        s = x[i]
+        for j in range(i + 1, m):
+            s -= M[i, j] * x[j]
+        x[i] = s / M[i, i]
+
+
+@njit(cache=True)
+def _k_absmax(v):  # pragma: no cover - compiled
+    """max |v| (nan when some entry is nan, like numpy's max)."""
+    out = 0.0
+    for i in range(v.shape[0]):
+        a = abs(v[i])
+        if a != a:
+            return a
+        if a > out:
+            out = a
+    return out
+
+
+@njit(cache=True)
+def _k_all_finite(v):  # pragma: no cover - compiled
+    for i in range(v.shape[0]):
+        if not np.isfinite(v[i]):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _k_correct(T, shape, off, w, ctl, st, LU, piv, a, z_pred, wv, F, u, rhs, delta):  # pragma: no cover - compiled
+    """Chord Newton corrector of :meth:`_Path._correct`: returns ``(ok, d0, kappa)``; ``wv`` holds the point."""
+    n = off[shape.shape[0]]
+    for i in range(n + 1):
+        wv[i] = z_pred[i]
+    d0 = 0.0
+    kappa = 0.0
+    prev = 0.0
+    for k in range(int(ctl[9])):
+        st[2] += 1.0
+        _k_residual(T, shape, off, w, wv, F, u)
+        s = 0.0
+        for i in range(n + 1):
+            s += a[i] * (wv[i] - z_pred[i])
+        for i in range(n):
+            rhs[i] = -F[i]
+        rhs[n] = -s
+        if not _k_all_finite(rhs):
+            return False, d0, kappa
+        _k_lu_solve(LU, piv, rhs, delta)
+        nd = _k_absmax(delta)
+        if not np.isfinite(nd):
+            return False, d0, kappa
+        if k == 0:
+            d0 = nd
+            if d0 > ctl[3]:
+                return False, d0, kappa
+        elif prev > 0:
+            ratio = nd / prev
+            if k == 1:
+                kappa = ratio
+            if ratio > ctl[5]:
+                return False, d0, kappa
+        for i in range(n + 1):
+            wv[i] += delta[i]
+        if nd <= ctl[8] * max(1.0, _k_absmax(wv) * 1e-3):
+            return True, d0, kappa
+        prev = nd
+    return False, d0, kappa
+
+
+@njit(cache=True, error_model="numpy")
+def _k_step(T, shape, off, w, ctl, st, z, tau, a, J, LU, piv, target, has_target, budget):  # pragma: no cover
+    """At most ``budget`` step attempts of :meth:`_Path.step`; the state (``z``, ``tau``, ``a``,
+    ``J``, ``LU``/``piv`` of ``[J; a]``, ``st = [h, nit, n_newton]``) is updated in place.
+    Returns 0 (a point), 1 (the target), 2 (step underflow), 3 (non-finite) or 4 (budget spent)."""
+    n = off[shape.shape[0]]
+    z_pred = np.empty(n + 1)
+    wv = np.empty(n + 1)
+    F = np.empty(n)
+    u = np.empty(n)
+    D = np.empty((n, n))
+    rhs = np.empty(n + 1)
+    delta = np.empty(n + 1)
+    Jn = np.empty((n, n + 1))
+    LUn = np.empty((n + 1, n + 1))
+    pivn = np.empty(n + 1, dtype=np.int64)
+    LUf = np.empty((n + 1, n + 1))
+    pivf = np.empty(n + 1, dtype=np.int64)
+    e_last = np.zeros(n + 1)
+    e_last[n] = 1.0
+    tau_new = np.empty(n + 1)
+    min_step = ctl[0]
+    attempts = 0
+    while True:
+        if attempts >= budget:
+            return 4
+        attempts += 1
+        st[1] += 1.0
+        h = min(st[0], ctl[1])
+        if not np.isfinite(h):
+            return 3
+        final = False
+        tau_t = tau[n]
+        if has_target and tau_t > 0 and z[n] + h * tau_t >= target:
+            h = (target - z[n]) / tau_t
+            final = True
+        for i in range(n + 1):
+            z_pred[i] = z[i] + h * tau[i]
+        if not _k_all_finite(z_pred):
+            return 3
+        if final:
+            z_pred[n] = target
+            LUf[:n, :] = J
+            LUf[n, :] = e_last
+            _k_lu(LUf, pivf)
+            ok, d0, kappa = _k_correct(T, shape, off, w, ctl, st, LUf, pivf, e_last, z_pred, wv, F, u, rhs, delta)
+        else:
+            ok, d0, kappa = _k_correct(T, shape, off, w, ctl, st, LU, piv, a, z_pred, wv, F, u, rhs, delta)
+        if ok and final:
+            wv[n] = target
+        angle = 0.0
+        if ok:
+            _k_jacobian(T, shape, off, w, wv, Jn, u, D)
+            LUn[:n, :] = Jn
+            LUn[n, :] = tau
+            _k_lu(LUn, pivn)
+            _k_lu_solve(LUn, pivn, e_last, tau_new)
+            norm = 0.0
+            for i in range(n + 1):
+                norm += tau_new[i] * tau_new[i]
+            norm = math.sqrt(norm)
+            if not np.isfinite(norm) or norm == 0:
+                ok = False
+            else:
+                dot = 0.0
+                for i in range(n + 1):
+                    tau_new[i] /= norm
+                    dot += tau[i] * tau_new[i]
+                angle = math.acos(min(1.0, max(-1.0, dot)))
+                if angle > ctl[7]:
+                    ok = False
+        if not ok:
+            st[0] = h * 0.35
+            if st[0] < min_step:
+                return 2
+            continue
+        factor = max(math.sqrt(d0 / ctl[2]), math.sqrt(kappa / ctl[4]), angle / ctl[6], 1.0 / ctl[10])
+        factor = min(factor, 3.0)
+        if final:
+            st[0] = max(st[0] / factor, min_step)
+        else:
+            st[0] = max(h / factor, min_step)
+        for i in range(n + 1):
+            a[i] = tau[i]
+            tau[i] = tau_new[i]
+            z[i] = wv[i]
+        J[:, :] = Jn
+        LU[:, :] = LUn
+        piv[:] = pivn
+        return 1 if final else 0
+
+
+@njit(cache=True, error_model="numpy")
+def _k_newton(T, shape, off, w, z, tol, maxit, budget, st):  # pragma: no cover - compiled
+    """Up to ``budget`` iterations of :func:`_newton_fixed_t` on ``z`` (in place). ``st`` =
+    ``[res, it, stall, done, started]`` carries the state between calls; ``budget = 0`` only
+    evaluates the starting residual."""
+    n = off[shape.shape[0]]
+    F = np.empty(n)
+    Fc = np.empty(n)
+    u = np.empty(n)
+    D = np.empty((n, n))
+    J = np.empty((n, n + 1))
+    M = np.empty((n, n))
+    piv = np.empty(n, dtype=np.int64)
+    step = np.empty(n)
+    cand = np.empty(n + 1)
+    _k_residual(T, shape, off, w, z, F, u)
+    if st[4] == 0.0:
+        st[0] = _k_absmax(F)
+        st[4] = 1.0
+    res = st[0]
+    done = 0
+    while done < budget:
+        if not (res > tol and st[1] < maxit):
+            st[3] = 1.0
+            return
+        done += 1
+        st[1] += 1.0
+        _k_jacobian(T, shape, off, w, z, J, u, D)
+        M[:, :] = J[:, :n]
+        if _k_lu(M, piv) != 0:
+            st[3] = 1.0
+            return
+        for i in range(n):
+            F[i] = -F[i]
+        _k_lu_solve(M, piv, F, step)
+        if not _k_all_finite(step):
+            st[3] = 1.0
+            return
+        alpha = 1.0
+        improved = False
+        rc = 0.0
+        for _ in range(30):
+            for i in range(n + 1):
+                cand[i] = z[i]
+            for i in range(n):
+                cand[i] += alpha * step[i]
+            _k_residual(T, shape, off, w, cand, Fc, u)
+            rc = _k_absmax(Fc)
+            if np.isfinite(rc) and rc < res:
+                improved = True
+                break
+            alpha *= 0.5
+        if not improved:
+            st[3] = 1.0
+            return
+        st[2] = st[2] + 1.0 if rc > 0.5 * res else 0.0
+        for i in range(n + 1):
+            z[i] = cand[i]
+        for i in range(n):
+            F[i] = Fc[i]
+        res = rc
+        st[0] = res
+        if st[2] >= 3:
+            st[3] = 1.0
+            return
+    if not (res > tol and st[1] < maxit):
+        st[3] = 1.0
+
 
 
 def _residual_tol(sys: _System, tol: float, t: float) -> float:
@@ -350,7 +682,18 @@ def _newton_fixed_t(sys: _System, z: np.ndarray, tol: float, maxit: int = 30,
     Stops at ``tol``, on stalling, after ``maxit`` iterations or once ``deadline``
     (``time.perf_counter()``) has passed (checked before every iteration)."""
     n = sys.n
-    z = z.copy()
+    z = np.array(z, dtype=float)
+    if sys.fast:
+        prep = sys.prep
+        st = np.zeros(5)
+        args = (prep.Tk, prep.shape_arr, sys.offsets, sys.w, z, float(tol), float(maxit))
+        if deadline == math.inf:
+            _k_newton(*args, maxit, st)
+        else:
+            _k_newton(*args, 0, st)
+            while st[3] == 0.0 and time.perf_counter() <= deadline:
+                _k_newton(*args, 1, st)
+        return z, float(st[0]), int(st[1])
     F = sys.residual(z)
     res = float(np.abs(F).max()) if n else 0.0
     it = 0
@@ -538,6 +881,62 @@ class _Path:
         return False, w, d0, kappa
 
 
+class _FastPath:
+    """:class:`_Path` for small games: the same steps, taken by the compiled :func:`_k_step`."""
+
+    _OUTCOMES = ("point", "target", "underflow", "nonfinite")
+
+    def __init__(self, sys: _System, z: np.ndarray, orient: np.ndarray, ctl: _Controls):
+        self.sys = sys
+        n = self.n = sys.n
+        self._z = np.array(z, dtype=float)
+        self._J = sys.jacobian(self._z)
+        self._a = orient / np.linalg.norm(orient)
+        self._LU = np.vstack([self._J, self._a])
+        self._piv = np.empty(n + 1, dtype=np.int64)
+        _k_lu(self._LU, self._piv)
+        tau = np.empty(n + 1)
+        _k_lu_solve(self._LU, self._piv, _e_last(n), tau)
+        self._tau = tau / np.linalg.norm(tau)
+        self._ctl = np.array([ctl.min_step, ctl.max_step, ctl.d_nominal, ctl.d_max, ctl.kappa_nominal, ctl.kappa_max,
+                              ctl.angle_nominal, ctl.angle_max, ctl.corrector_tol, ctl.max_corrector, ctl.max_accel],
+                             dtype=float)
+        self._st = np.array([ctl.first_step, 0.0, 0.0])
+        self.z = self._z.copy()
+        self.tau = self._tau.copy()
+
+    @property
+    def nit(self) -> int:
+        return int(self._st[1])
+
+    @property
+    def n_newton(self) -> int:
+        return int(self._st[2])
+
+    def step(self, target: Optional[float] = None, *, max_nit: float = math.inf,
+             deadline: float = math.inf) -> str:
+        """As :meth:`_Path.step` (limits checked before every step attempt)."""
+        prep = self.sys.prep
+        args = (prep.Tk, prep.shape_arr, self.sys.offsets, self.sys.w, self._ctl, self._st, self._z, self._tau,
+                self._a, self._J, self._LU, self._piv, 0.0 if target is None else float(target), target is not None)
+        while True:
+            nit = self._st[1]
+            if nit >= max_nit:
+                return "maxiter"
+            if time.perf_counter() > deadline:
+                return "time"
+            budget = 1 if deadline != math.inf else (1 << 62 if max_nit == math.inf else int(max_nit - nit))
+            code = _k_step(*args, budget)
+            if code != 4:
+                self.z = self._z.copy()
+                self.tau = self._tau.copy()
+                return self._OUTCOMES[code]
+
+
+def _new_path(sys: _System, z: np.ndarray, orient: np.ndarray, ctl: _Controls):
+    return _FastPath(sys, z, orient, ctl) if sys.fast else _Path(sys, z, orient, ctl)
+
+
 # ====================================================================== validation
 def _check_game(game: Any, where: str) -> NormalFormGame:
     if not isinstance(game, NormalFormGame):
@@ -660,6 +1059,12 @@ def _profile_tuple(sys: _System, sig: np.ndarray) -> tuple:
     return tuple(np.array(v) for v in sys.split(sig))
 
 
+def _threads_in_force(threads: Optional[int]) -> int:
+    """The thread count the call runs under (``hot_path`` has validated and applied it)."""
+    n = current_threads()
+    return int(n) if n is not None else int(threads or default_threads())
+
+
 def _deadline(time_limit: Optional[float], start: float) -> float:
     return math.inf if time_limit is None else start + time_limit
 
@@ -677,10 +1082,12 @@ def _emit_point(callback, source: str, nit: int, sys: _System, z: np.ndarray, ex
 
 
 # ====================================================================== logit_solve
+@hot_path
 @_quiet_fp
 def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, maxiter: int = 10_000,
                 time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
-                max_accel: float = 2.0, warm_start: Optional[QREResult] = None, seed: Any = 0) -> QREResult:
+                max_accel: float = 2.0, warm_start: Optional[QREResult] = None, seed: Any = 0,
+                threads: Optional[int] = None) -> QREResult:
     """The logit QRE on the principal branch at precision ``lam``.
 
     The branch is traced from the uniform profile at ``lam = 0`` (or from ``warm_start``) to the
@@ -718,6 +1125,9 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
     seed : int, Generator or None
         Accepted for the shared calling convention and recorded in ``params``; the method is
         deterministic and draws nothing (a Generator still gives up one draw).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread). Small games run in compiled single-threaded kernels either way.
 
     Returns
     -------
@@ -747,7 +1157,7 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
     seed_obj = resolve_seed(seed, where=where)
     params = {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
               "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None,
-              "seed": seed_obj.root}
+              "seed": seed_obj.root, "threads": _threads_in_force(threads)}
     lmax = float(lam_arr.max()) if lam_arr.size else 0.0
     w = lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr)
     sys = _System(game, w, where)
@@ -781,7 +1191,7 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
         status, message = _polish_status(res, tol, tol_eff, deadline)
         return finish(z, status, message, it, res)
 
-    path = _Path(sys, z, _e_last(sys.n), ctl)
+    path = _new_path(sys, z, _e_last(sys.n), ctl)
     accepted = 0
     while True:
         outcome = path.step(target, max_nit=maxiter, deadline=deadline)
@@ -829,10 +1239,15 @@ def _e_last(n: int) -> np.ndarray:
 
 
 # ====================================================================== Nash polish
-def _support_nash(sys: _System, sig_flat: np.ndarray, supports: list[np.ndarray],
-                  maxit: int = 40) -> Optional[np.ndarray]:
-    """Solve the equilibrium conditions on ``supports`` (indifference + sums) by Newton from
-    ``sig_flat``; returns the full profile or None. Linear (one step) for two players."""
+def _support_nash(sys: _System, sig_flat: np.ndarray, mask: np.ndarray, maxit: int = 40) -> Optional[np.ndarray]:
+    """Solve the equilibrium conditions on the support ``mask`` (indifference + sums) by Newton
+    from ``sig_flat``; returns the full profile or None. Linear (one step) for two players."""
+    if sys.fast:
+        out = np.empty(sys.n)
+        ok = _k_support_nash(sys.prep.Tk, sys.prep.shape_arr, sys.offsets, np.ascontiguousarray(sig_flat, dtype=float),
+                             mask, maxit, out)
+        return out if ok else None
+    supports = [np.flatnonzero(mask[sl]) for sl in sys.slices]
     N = sys.N
     sizes = [len(S) for S in supports]
     m = sum(sizes)
@@ -893,15 +1308,123 @@ def _support_nash(sys: _System, sig_flat: np.ndarray, supports: list[np.ndarray]
 
 
 def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6)
-                        ) -> list[tuple[tuple[tuple[int, ...], ...], list[np.ndarray]]]:
-    sigs = sys.split(sig_flat)
-    seen: list[tuple[tuple[tuple[int, ...], ...], list[np.ndarray]]] = []
+                        ) -> list[tuple[bytes, np.ndarray]]:
+    """The distinct supports ``{s: sigma[p][s] >= rho * max sigma[p]}`` over ``rhos`` as masks
+    over all strategies, each with a hashable key (the mask's bytes)."""
+    top = np.repeat(np.maximum.reduceat(sig_flat, sys.offsets[:-1]), sys.shape)
+    seen: list[tuple[bytes, np.ndarray]] = []
+    keys: set = set()
     for rho in rhos:
-        sup = [np.flatnonzero(v >= rho * v.max()) for v in sigs]
-        key = tuple(tuple(s.tolist()) for s in sup)
-        if key not in [k for k, _ in seen]:
-            seen.append((key, sup))
+        mask = sig_flat >= rho * top
+        key = mask.tobytes()
+        if key not in keys:
+            keys.add(key)
+            seen.append((key, mask))
     return seen
+
+
+@njit(cache=True, error_model="numpy")
+def _k_support_nash(T, shape, off, sig, mask, maxit, out):  # pragma: no cover - compiled
+    """:func:`_support_nash` for small games: Newton on the indifference and sum equations of the
+    support ``mask`` from ``sig``; writes the profile to ``out`` and returns True on success."""
+    N = shape.shape[0]
+    n = off[N]
+    m = 0
+    for i in range(n):
+        if mask[i]:
+            m += 1
+    idx = np.empty(m, dtype=np.int64)       # global strategy of each support variable
+    owner = np.empty(m, dtype=np.int64)
+    offs = np.zeros(N + 1, dtype=np.int64)
+    j = 0
+    for p in range(N):
+        offs[p] = j
+        for i in range(off[p], off[p + 1]):
+            if mask[i]:
+                idx[j] = i
+                owner[j] = p
+                j += 1
+    offs[N] = j
+    x = np.empty(m + N)
+    for p in range(N):
+        tot = 0.0
+        for a in range(offs[p], offs[p + 1]):
+            tot += sig[idx[a]]
+        size = offs[p + 1] - offs[p]
+        for a in range(offs[p], offs[p + 1]):
+            x[a] = sig[idx[a]] / tot if tot > 0 else 1.0 / size
+    full = np.zeros(n)
+    u = np.empty(n)
+    D = np.empty((n, n))
+    F = np.empty(m + N)
+    J = np.empty((m + N, m + N))
+    piv = np.empty(m + N, dtype=np.int64)
+    delta = np.empty(m + N)
+    for a in range(m):
+        full[idx[a]] = x[a]
+    contract(T, shape, off, full, u, D, False)
+    for p in range(N):
+        acc = 0.0
+        for a in range(offs[p], offs[p + 1]):
+            acc += u[idx[a]]
+        x[m + p] = acc / (offs[p + 1] - offs[p])
+    res_prev = np.inf
+    converged = False
+    for _ in range(maxit):
+        for i in range(n):
+            full[i] = 0.0
+        for a in range(m):
+            full[idx[a]] = x[a]
+        contract(T, shape, off, full, u, D, True)
+        for p in range(N):
+            acc = 0.0
+            for a in range(offs[p], offs[p + 1]):
+                F[a] = u[idx[a]] - x[m + p]
+                acc += x[a]
+            F[m + p] = acc - 1.0
+        res = 0.0
+        for a in range(m + N):
+            v = abs(F[a])
+            if v != v:
+                res = v
+                break
+            if v > res:
+                res = v
+        if res <= 1e-14 or (res >= 0.5 * res_prev and res <= 1e-11):
+            converged = True
+            break
+        if not np.isfinite(res) or res > 1e6:
+            return False
+        res_prev = res
+        J[:, :] = 0.0
+        for a in range(m):
+            p = owner[a]
+            for b in range(m):
+                if owner[b] != p:
+                    J[a, b] = D[idx[a], idx[b]]
+            J[a, m + p] = -1.0
+            J[m + p, a] = 1.0
+        if _k_lu(J, piv) != 0:
+            return False
+        _k_lu_solve(J, piv, F, delta)
+        for a in range(m + N):
+            x[a] -= delta[a]
+            if not np.isfinite(x[a]):
+                return False
+    if not converged:
+        return False
+    for a in range(m):
+        if x[a] < -1e-12:
+            return False
+    for i in range(n):
+        out[i] = 0.0
+    for p in range(N):
+        tot = 0.0
+        for a in range(offs[p], offs[p + 1]):
+            tot += max(x[a], 0.0)
+        for a in range(offs[p], offs[p + 1]):
+            out[idx[a]] = max(x[a], 0.0) / tot
+    return True
 
 
 # ====================================================================== logit_branch
@@ -909,10 +1432,12 @@ def _candidate_supports(sys: _System, sig_flat: np.ndarray, rhos: Sequence[float
 #: consecutive branch points (closer at the second) while ``lam`` increases.
 _POLISH_DIST = 0.05
 
+@hot_path
 @_quiet_fp
 def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: float = 1e9, maxiter: int = 10_000,
                  time_limit: Optional[float] = None, callback: Optional[Callable] = None, first_step: float = 0.3,
-                 max_accel: float = 2.0, polish: bool = True, seed: Any = 0) -> QREBranch:
+                 max_accel: float = 2.0, polish: bool = True, seed: Any = 0,
+                 threads: Optional[int] = None) -> QREBranch:
     """Trace the principal branch of the logit QRE correspondence from ``lam = 0`` to a Nash equilibrium.
 
     The trace is an arc-length predictor-corrector in log-probability space (folds in ``lam``
@@ -951,6 +1476,9 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         Try support-based equilibrium polishing (see above).
     seed : int, Generator or None
         Recorded in ``params`` only (the method is deterministic).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread). Small games run in compiled single-threaded kernels either way.
 
     Returns
     -------
@@ -972,7 +1500,7 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
     where = "logit_branch()"
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "time_limit": time_limit,
               "first_step": ctl.first_step, "max_accel": ctl.max_accel, "polish": polish,
-              "seed": resolve_seed(seed, where=where).root}
+              "seed": resolve_seed(seed, where=where).root, "threads": _threads_in_force(threads)}
     sys = _System(game, np.ones(game.n_players), where)
     mr = _regret_tol(sys, maxregret)
     params["maxregret_abs"] = mr
@@ -985,7 +1513,7 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
     def finish(status: Status, message: str, end: np.ndarray, polished: bool, path: Optional[_Path]) -> QREBranch:
         end = np.asarray(end, dtype=float)
         prof = _profile_tuple(sys, end)
-        regret = float(game.max_regret(list(prof)))
+        regret = float(regrets_flat(game, end).max())
         nit = (path.nit + path.n_newton) if path is not None else 0
         return QREBranch(status=status, message=message, x=end, nit=nit, runtime=time.perf_counter() - t0,
                          method="logit_branch", backend="numpy", params=params, lams=np.array(lams),
@@ -999,15 +1527,15 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         """An equilibrium the branch is heading to: a support read off the QRE whose equilibrium
         lies within ``_POLISH_DIST`` of two consecutive points, closer at the second."""
         current = {}
-        for key, sup in _candidate_supports(sys, sig):
+        for key, mask in _candidate_supports(sys, sig):
             if time.perf_counter() > deadline:
                 return None
-            if sys.N == 2 and len(sup[0]) != len(sup[1]):
+            if sys.N == 2 and np.count_nonzero(mask[sys.slices[0]]) != np.count_nonzero(mask[sys.slices[1]]):
                 continue  # singular unless the game is degenerate; the trace handles those
             if key not in solved:
-                cand = _support_nash(sys, sig, sup)
+                cand = _support_nash(sys, sig, mask)
                 if cand is not None and not (sys.max_regret(cand) <= mr
-                                             and float(game.max_regret(list(sys.split(cand)))) <= mr):
+                                             and float(regrets_flat(game, cand).max()) <= mr):
                     cand = None
                 solved[key] = cand
             cand = solved[key]
@@ -1026,7 +1554,7 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
     sig = profs[0]
     if sys.max_regret(sig) <= mr:
         return finish(Status.OPTIMAL, "the uniform profile is an equilibrium", sig, False, None)
-    path = _Path(sys, z, _e_last(sys.n), ctl)
+    path = _new_path(sys, z, _e_last(sys.n), ctl)
     accepted = 0
     while True:
         outcome = path.step(max_nit=maxiter, deadline=deadline)
@@ -1041,7 +1569,7 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
         regret = sys.max_regret(sig)
         if _emit_point(callback, where, accepted, sys, path.z, {"max_regret": regret}):
             return finish(Status.STOPPED, "stopped by callback", sig, False, path)
-        if regret <= mr and float(game.max_regret(list(sys.split(sig)))) <= mr:
+        if regret <= mr and float(regrets_flat(game, sig).max()) <= mr:
             return finish(Status.OPTIMAL, "", sig, False, path)
         if polish and lam * sys.scale > 1.0 and path.tau[-1] > 0:
             cand = try_polish(sig)
@@ -1057,11 +1585,12 @@ def logit_branch(game: NormalFormGame, *, maxregret: float = 1e-8, lam_max: floa
 
 
 # ====================================================================== logit_estimate
+@hot_path
 @_quiet_fp
 def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8, lam_max: float = 1e6,
                    maxiter: int = 10_000, tol: float = 1e-12, time_limit: Optional[float] = None,
                    callback: Optional[Callable] = None, first_step: float = 0.3, max_accel: float = 2.0,
-                   local_max: bool = False, seed: Any = 0) -> QREEstimate:
+                   local_max: bool = False, seed: Any = 0, threads: Optional[int] = None) -> QREEstimate:
     """Maximum-likelihood logit QRE: the point of the principal branch that best explains ``counts``.
 
     The log-likelihood ``sum_p sum_s counts[p][s] * log(sigma[p][s])`` is linear in the
@@ -1096,6 +1625,9 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
         Stop at the first interior local maximum instead of the global maximum along the branch.
     seed : int, Generator or None
         Recorded in ``params`` only (the method is deterministic).
+    threads : int, optional
+        Threads for the BLAS/OpenMP work of the call (``engine.threads``; default: the engine's
+        policy, one thread). Small games run in compiled single-threaded kernels either way.
 
     Returns
     -------
@@ -1126,7 +1658,8 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
         raise InvalidInputError(f"{where}: local_max must be True or False, got {local_max!r}")
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "tol": tol,
               "time_limit": time_limit, "first_step": ctl.first_step, "max_accel": ctl.max_accel,
-              "local_max": bool(local_max), "counts": c.copy(), "seed": resolve_seed(seed, where=where).root}
+              "local_max": bool(local_max), "counts": c.copy(), "seed": resolve_seed(seed, where=where).root,
+              "threads": _threads_in_force(threads)}
     sys = _System(game, np.ones(game.n_players), where)
     n = sys.n
     mr = _regret_tol(sys, maxregret)
@@ -1141,7 +1674,7 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
     status, message = Status.OPTIMAL, ""
     path = None
     if sys.max_regret(np.exp(z[:n])) > mr:
-        path = _Path(sys, z, _e_last(n), ctl)
+        path = _new_path(sys, z, _e_last(n), ctl)
         taus.append(path.tau.copy())
         accepted = 0
         while True:

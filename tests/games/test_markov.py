@@ -174,3 +174,43 @@ def test_solver_input_errors():
         evaluate(ZeroSumMarkovGame.from_matrix([[1, 0]]), [[0.5]], [[0.5, 0.5]])
     with pytest.raises(InvalidInputError, match="sum to 1"):
         exploitability(ZeroSumMarkovGame.from_matrix([[1], [0]]), [[0.2, 0.2]])
+
+
+# ---------------------------------------------------------------------------- thread policy
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"}
+
+
+def _two_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        return _blas_threads() == {2}
+
+
+@pytest.mark.skipif(not _two_blas_threads(), reason="the BLAS cannot run 2 threads here")
+def test_thread_policy_inside_the_calls_and_user_setting_outside():
+    from threadpoolctl import threadpool_limits
+
+    g = random_markov_game(3, 2, seed=0, gamma=0.5)
+    seen = []
+
+    def callback(event):
+        seen.append(frozenset(_blas_threads()))
+
+    with threadpool_limits(2, user_api="blas"):
+        r = shapley(g, callback=callback)
+        assert r.params["threads"] == 1 and _blas_threads() == {2}
+        r = soft(g, 0.1, 0.1, callback=callback, threads=2)
+        assert r.params["threads"] == 2 and _blas_threads() == {2}
+        pi = r.row_policy
+        evaluate(g, pi, r.col_policy, threads=1)
+        best_response(g, pi, threads=2)
+        exploitability(g, pi)
+        assert soft_matrix_game([[1, -1], [-1, 1]]).params["threads"] == 1
+        assert _blas_threads() == {2}
+    assert set(seen[:1]) == {frozenset({1})} and seen[-1] == frozenset({2})
+    with pytest.raises(InvalidInputError, match=r"shapley\(\): threads"):
+        shapley(g, threads=0)

@@ -526,7 +526,8 @@ def test_vertex_enumeration_limits_validation_and_round_trip():
     assert res.status == Status.ITERATION_LIMIT and res.nit <= 6
     perfect1 = read_nfg(GAMBIT_FILES["perfect1"][0])
     full = nash.vertex_enumeration(perfect1)
-    assert len(full.cliques) > 2 and full.params == {"time_limit": None, "maxiter": 1_000_000, "max_cliques": 10_000}
+    assert len(full.cliques) > 2 and full.params == {"time_limit": None, "maxiter": 1_000_000, "max_cliques": 10_000,
+                                                     "threads": 1}
     res = nash.vertex_enumeration(perfect1, max_cliques=2)
     assert res.status == Status.ITERATION_LIMIT and len(res.cliques) == 2
     assert res.rational == full.rational and res.components == full.components
@@ -548,3 +549,129 @@ def test_vertex_enumeration_limits_validation_and_round_trip():
     res = nash.solve(z, all_equilibria=True)
     assert res.method == "vertex_enumeration" and res.value == pytest.approx(1.0, abs=1e-12)
     assert res.n_equilibria >= 2 and res.n_components == 1
+
+
+# ---------------------------------------------------------------------------- thread policy
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"}
+
+
+def _two_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        return _blas_threads() == {2}
+
+
+@pytest.mark.skipif(not _two_blas_threads(), reason="the BLAS cannot run 2 threads here")
+@pytest.mark.parametrize("method", ["zero_sum_lp", "lemke_howson", "support_enumeration", "vertex_enumeration",
+                                    "pure", "solve"])
+def test_thread_policy_inside_the_call_and_user_setting_outside(method, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    real = nash._result
+
+    def spy(*args, **kwargs):     # every method builds its answer here, inside the call
+        seen.append(frozenset(_blas_threads()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nash, "_result", spy)
+    game = random_game(3, 3, seed=1, zero_sum=method == "zero_sum_lp")
+    func = getattr(nash, method)
+    with threadpool_limits(2, user_api="blas"):
+        res = func(game)
+        assert _blas_threads() == {2} and res.params["threads"] == 1
+        res = func(game, threads=2)
+        assert _blas_threads() == {2} and res.params["threads"] == 2
+    with pytest.raises(InvalidInputError, match=r"threads must be >= 1"):
+        func(game, threads=0)
+    assert seen == [frozenset({1}), frozenset({2})]
+
+
+# ---------------------------------------------------------------------------- compiled kernels
+def _support_enumeration_reference(game, tol=1e-10):
+    """The numpy support enumeration this module used before its compiled kernel."""
+    A, B = game.payoffs
+    m, n = A.shape
+    found = []
+    for k in range(1, min(m, n) + 1):
+        for I in itertools.combinations(range(m), k):
+            for J in itertools.combinations(range(n), k):
+                sols = []
+                for M in (A[np.ix_(I, J)], B[np.ix_(I, J)].T):
+                    S = np.zeros((k + 1, k + 1))
+                    S[:k, :k], S[:k, k], S[k, :k] = M, -1.0, 1.0
+                    rhs = np.zeros(k + 1)
+                    rhs[k] = 1.0
+                    try:
+                        sol = np.linalg.solve(S, rhs)
+                    except np.linalg.LinAlgError:
+                        break
+                    if not np.all(np.isfinite(sol)) or np.abs(S @ sol - rhs).max() > 1e-9 * (
+                            1 + np.abs(S).max() * np.abs(sol).max()):
+                        break
+                    sols.append(sol[:k])
+                if len(sols) < 2 or (sols[0] < -tol).any() or (sols[1] < -tol).any():
+                    continue
+                x, y = np.zeros(m), np.zeros(n)
+                x[list(I)], y[list(J)] = np.maximum(sols[1], 0), np.maximum(sols[0], 0)
+                x, y = x / x.sum(), y / y.sum()
+                if (A @ y).max() <= x @ A @ y + tol and (x @ B).max() <= x @ B @ y + tol:
+                    found.append((x, y))
+    return found
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 4), (5, 5), (6, 3)])
+def test_compiled_support_enumeration_equals_the_numpy_reference(shape):
+    for seed in range(4):
+        for game in (random_game(*shape, seed=seed), random_game(*shape, seed=seed, integer=True, low=0, high=3)):
+            ref = nash._dedupe(_support_enumeration_reference(game))
+            res = nash.support_enumeration(game)
+            assert res.n_equilibria == len(ref)
+            for (x, y), eq in zip(ref, res.equilibria):
+                assert np.abs(x - eq[0]).max() <= 1e-12 and np.abs(y - eq[1]).max() <= 1e-12
+
+
+def test_support_enumeration_with_many_equilibria_grows_its_buffer():
+    # a 9 x 9 coordination game has 2**9 - 1 = 511 equilibria (one per common support)
+    g = NormalFormGame.from_arrays(np.eye(9), np.eye(9))
+    res = nash.support_enumeration(g)
+    assert res.n_equilibria == 511 and max(res.max_regrets) <= 1e-12
+
+
+def test_pure_reports_the_regret_allowed_by_tol():
+    g = NormalFormGame.from_arrays([[1.0, 0.0], [0.9, 2.0]], [[1.0, 0.5], [0.0, 2.0]])
+    exact = nash.pure(g)
+    loose = nash.pure(g, tol=0.2)
+    assert [r for r in exact.max_regrets] == [0.0, 0.0]
+    assert loose.n_equilibria == 2 and exact.n_equilibria == 2
+    g2 = NormalFormGame.from_arrays([[1.0, 0.0], [1.1, 2.0]], [[1.0, 0.5], [0.0, 2.0]])
+    res = nash.pure(g2, tol=0.15)
+    for eq, reg, pay in zip(res.equilibria, res.max_regrets, res.payoffs):
+        assert reg == pytest.approx(g2.max_regret(list(eq)), abs=1e-15)
+        np.testing.assert_array_equal(pay, g2.expected_payoffs(list(eq)))
+    assert max(res.max_regrets) == pytest.approx(0.1)
+
+
+def test_integer_payoffs_of_decimals_equal_the_rational_reading():
+    from fractions import Fraction
+    import math as _math
+
+    def by_fractions(U):
+        R = [[nash._rational(float(v), {}) for v in row] for row in U.tolist()]
+        low = min(min(row) for row in R)
+        shifted = [[v - low + 1 for v in row] for row in R]
+        scale = _math.lcm(*(v.denominator for row in shifted for v in row))
+        return [[int(v * scale) for v in row] for row in shifted]
+
+    rng = np.random.default_rng(0)
+    cases = [np.array([[0.1, 0.25], [1e-6, 3.125]]), np.array([[1023.999999, -1023.5], [0.001, 0.0]]),
+             np.array([[1 / 3, 2 / 3], [0.1, 0.0]]), np.array([[5000.5, 1.0], [2.0, 3.0]]), np.zeros((2, 2)),
+             rng.normal(size=(3, 3))]
+    cases += [rng.integers(-10**6, 10**6, (2, 3)) / 10.0**d for d in range(7) for _ in range(20)]
+    for U in cases:
+        assert nash._integer_payoffs(U, {}) == by_fractions(U)
+    assert Fraction(1, 3) == nash._rational(1 / 3, {})

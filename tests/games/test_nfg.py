@@ -728,3 +728,37 @@ def test_oversized_token_soup_raises_invalid_input_or_parses(tokens, n_players):
         read_nfg(text)
     except InvalidInputError as err:
         assert re.search(r"line \d+, column \d+", str(err))
+
+
+# ---------------------------------------------------------------------------- durability
+def test_write_nfg_fsyncs_only_when_asked(tmp_path, monkeypatch):
+    import games.nfg as nfg_mod
+
+    calls = []
+    real = nfg_mod.atomic_write_text
+
+    def spy(path, text, **kwargs):
+        calls.append(kwargs.get("fsync", True))
+        return real(path, text, **kwargs)
+
+    monkeypatch.setattr(nfg_mod, "atomic_write_text", spy)
+    g = random_game(2, 3, seed=0)
+    write_nfg(g, tmp_path / "a.nfg")
+    write_nfg(g, tmp_path / "b.nfg", durable=True)
+    assert calls == [False, True]
+    assert read_nfg(tmp_path / "a.nfg") == g == read_nfg(tmp_path / "b.nfg")
+    with pytest.raises(InvalidInputError, match="durable"):
+        write_nfg(g, tmp_path / "c.nfg", durable="yes")
+
+
+@pytest.mark.parametrize("limit", [0, 10**6])
+def test_outcome_numbering_is_the_same_for_small_and_large_games(limit, monkeypatch):
+    import games.nfg as nfg_mod
+
+    games = [random_game(3, 3, seed=1, integer=True, low=-1, high=1),
+             NormalFormGame.from_arrays([[0.0, -0.0], [0, 1]], [[-0.0, 0], [0, 0]]),
+             NormalFormGame.from_arrays(np.zeros((2, 3)), np.zeros((2, 3))), random_game(2, 3, 2, seed=4)]
+    texts = [write_nfg(g) for g in games]
+    monkeypatch.setattr(nfg_mod, "_DICT_DEDUPE", limit)
+    assert [write_nfg(g) for g in games] == texts
+    assert all(read_nfg(t) == g for t, g in zip(texts, games))

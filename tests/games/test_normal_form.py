@@ -323,3 +323,86 @@ def test_json_document_round_trip_and_validation(tmp_path):
         NormalFormGame.from_dict({**doc, "payoffs": [[["x"]]]})
     with pytest.raises(InvalidInputError, match="shape"):
         NormalFormGame.from_dict({**doc, "payoffs": [[1, 2], [3]]})
+
+
+# ---------------------------------------------------------------------------- compiled contractions
+def _tensordot_payoffs(game, prof):
+    out = []
+    for p, a in enumerate(game.payoffs):
+        t = a
+        for q in range(game.n_players - 1, -1, -1):
+            if q != p:
+                t = np.tensordot(t, prof[q], axes=([q], [0]))
+        out.append(np.asarray(t))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=5), st.integers(0, 10**6), st.booleans())
+def test_strategy_payoffs_and_derivatives_equal_tensor_contractions(shape, seed, tiny):
+    from games.normal_form import _NO_D, contract, flat_payoffs
+
+    game = random_game(*shape, seed=seed, low=-5, high=5)
+    rng = np.random.default_rng(seed)
+    prof = [rng.dirichlet(np.ones(n)) for n in shape]
+    if tiny:                                   # probabilities that underflow: no division anywhere
+        prof = [np.where(v < 0.3, 0.0, v) / np.where(v < 0.3, 0.0, v).sum() if (v >= 0.3).any() else v
+                for v in prof]
+    ref = _tensordot_payoffs(game, prof)
+    got = game.strategy_payoffs(prof)
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, rtol=0, atol=1e-12)
+    T, dims, off = flat_payoffs(game)
+    n = int(off[-1])
+    u, D = np.empty(n), np.empty((n, n))
+    contract(T, dims, off, np.concatenate(prof), u, D, True)
+    for p in range(len(shape)):
+        for q in range(len(shape)):
+            if p == q:
+                continue
+            others = [r for r in range(len(shape)) if r not in (p, q)]
+            t = game.payoffs[p]
+            for r in sorted(others, reverse=True):
+                t = np.tensordot(t, prof[r], axes=([r], [0]))
+            block = t if p < q else t.T                          # axes (p, q) in increasing order
+            np.testing.assert_allclose(D[off[p]:off[p + 1], off[q]:off[q + 1]], block, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(u, np.concatenate(ref), rtol=0, atol=1e-12)
+    contract(T, dims, off, np.concatenate(prof), u, _NO_D, False)
+    np.testing.assert_allclose(u, np.concatenate(ref), rtol=0, atol=1e-12)
+    reg = game.regrets(prof)
+    exp = [max(0.0, float(r.max() - r @ v)) for r, v in zip(ref, prof)]
+    np.testing.assert_allclose(reg, exp, rtol=0, atol=1e-12)
+
+
+def test_payoff_arrays_are_read_only_views_of_one_flat_array():
+    from games.normal_form import flat_payoffs
+
+    g = random_game(2, 3, 4, seed=0)
+    T, dims, off = flat_payoffs(g)
+    assert T.shape == (3, 24) and dims.tolist() == [2, 3, 4] and off.tolist() == [0, 2, 5, 9]
+    for p, a in enumerate(g.payoffs):
+        assert not a.flags.writeable and np.shares_memory(a, T)
+        np.testing.assert_array_equal(a.reshape(-1), T[p])
+    with pytest.raises(ValueError):
+        g.payoffs[0][0, 0, 0] = 1.0
+    import pickle
+
+    h = pickle.loads(pickle.dumps(g))
+    assert h == g and h.max_regret([[1, 0], [0, 1, 0], [0, 0, 0, 1]]) == g.max_regret([[1, 0], [0, 1, 0], [0, 0, 0, 1]])
+
+
+def test_evaluation_runs_under_the_thread_policy(monkeypatch):
+    import games.normal_form as nf
+    from engine import threads
+
+    seen = []
+    real = nf.strategy_payoffs_flat
+
+    def spy(game, sig):
+        seen.append(threads.current_threads())
+        return real(game, sig)
+
+    monkeypatch.setattr(nf, "strategy_payoffs_flat", spy)
+    g = random_game(2, 2, seed=0)
+    g.strategy_payoffs([[0.5, 0.5], [0.5, 0.5]])
+    assert seen == [threads.default_threads()] and threads.current_threads() is None

@@ -498,3 +498,91 @@ def test_seed_is_validated_and_recorded():
 def test_counts_whose_total_overflows_are_refused():
     with pytest.raises(InvalidInputError, match="overflows"):
         logit_estimate(GAME, [[1e308, 1e308], [1, 1, 1]])
+
+
+# ---------------------------------------------------------------------------- thread policy
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"}
+
+
+def _two_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        return _blas_threads() == {2}
+
+
+@pytest.mark.skipif(not _two_blas_threads(), reason="the BLAS cannot run 2 threads here")
+@pytest.mark.parametrize("shape", [(3, 3), (40, 40), (2, 2, 2)], ids=["compiled", "numpy", "three-player"])
+def test_thread_policy_inside_the_call_and_user_setting_outside(shape):
+    from threadpoolctl import threadpool_limits
+
+    game = random_game(*shape, seed=2)
+    n = sum(shape)
+    calls = {
+        "solve": lambda cb, **kw: logit_solve(game, 3.0, callback=cb, **kw),
+        "branch": lambda cb, **kw: logit_branch(game, callback=cb, **kw),
+        "estimate": lambda cb, **kw: logit_estimate(game, np.arange(1, n + 1), callback=cb, **kw),
+    }
+    for name, call in calls.items():
+        seen: list = []
+
+        def callback(event):
+            seen.append(frozenset(_blas_threads()))
+
+        with threadpool_limits(2, user_api="blas"):
+            res = call(callback)
+            assert _blas_threads() == {2}, name
+            assert res.params["threads"] == 1
+            res = call(callback, threads=2)
+            assert _blas_threads() == {2}, name
+            assert res.params["threads"] == 2
+        with threadpool_limits(1, user_api="blas"):
+            call(callback, threads=2)
+            assert _blas_threads() == {1}, name
+        assert seen and set(seen) == {frozenset({1}), frozenset({2})}, name
+
+
+def test_threads_option_is_validated():
+    for func, args in ((logit_solve, (1.0,)), (logit_branch, ()), (logit_estimate, ([[1, 1], [1, 1, 1]],))):
+        with pytest.raises(InvalidInputError, match=rf"{func.__name__}\(\): threads must be >= 1"):
+            func(GAME, *args, threads=0)
+
+
+# ---------------------------------------------------------------------------- compiled path
+@pytest.mark.parametrize("shape,seed", [((3, 3), 0), ((6, 5), 1), ((12, 12), 2), ((2, 7), 3)])
+def test_compiled_and_numpy_paths_agree(shape, seed, monkeypatch):
+    # two-player games up to qre._FAST_MAX_2P strategies run in compiled kernels, larger ones in
+    # numpy/LAPACK: forcing each path on the same game gives the same answers
+    import games.qre as qre_mod
+
+    game = random_game(*shape, seed=seed)
+    results = {}
+    for limit in (10**6, 0):
+        monkeypatch.setattr(qre_mod, "_FAST_MAX_2P", limit)
+        g = NormalFormGame.from_arrays(*game.payoffs)      # nothing cached from the other path
+        prev, sols = None, []
+        for lam in (0.5, 4.0, 20.0):
+            prev = logit_solve(g, lam, warm_start=prev)
+            sols.append(prev)
+        branch = logit_branch(g)
+        fit = logit_estimate(g, [np.arange(1, shape[0] + 1), np.arange(shape[1], 0, -1)])
+        results[limit] = (sols, branch, fit)
+    (a, ba, fa), (b, bb, fb) = results[10**6], results[0]
+    for ra, rb in zip(a, b):
+        assert ra.status == rb.status == Status.OPTIMAL
+        assert np.abs(ra.x - rb.x).max() <= 1e-10
+    assert ba.status == bb.status == Status.OPTIMAL
+    assert np.abs(ba.x - bb.x).max() <= 1e-8
+    assert fa.lam == pytest.approx(fb.lam, rel=1e-6) and np.abs(fa.x - fb.x).max() <= 1e-7
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 2), (3, 3, 3), (2, 2, 2, 2), (2, 2, 2, 2, 2), (1, 3, 2), (4,)])
+def test_n_player_qre_is_the_fixed_point_checked_independently(shape):
+    game = random_game(*shape, seed=sum(shape))
+    for lam in (0.7, 6.0):
+        r = logit_solve(game, lam)
+        assert r.status == Status.OPTIMAL
+        assert _qre_gap(game, lam, r.profile) <= 1e-11
