@@ -23,6 +23,7 @@ import numpy as np
 
 from bandits.arms import Arms, InterventionArms, MultiStateArms, _as_actions, _as_states
 from engine.errors import EngineError, InvalidInputError, UnsupportedProblemError
+from engine.schemas import load_document
 from engine.seeding import resolve_seed
 from engine.validation import check_int
 
@@ -351,7 +352,7 @@ class CoRMAB:
                          aux=check_int(max_aux, "max_aux", where, lower=0),
                          rows=check_int(max_rows, "max_rows", where, lower=0),
                          domain_cells=check_int(max_domain_cells, "max_domain_cells", where, lower=0))
-        doc = _load_document(source, "gameplan/cormab", where)
+        doc = load_document(source, expected="gameplan/cormab", where=where)
         J = len(doc["transitions"])
         if J > limits.arms:
             raise InvalidInputError(f"{where}: $['transitions'] has {J} arms, above max_arms={limits.arms} "
@@ -397,26 +398,6 @@ class _Limits:
 
     def __init__(self, *, arms: int, aux: int, rows: int, domain_cells: int) -> None:
         self.arms, self.aux, self.rows, self.domain_cells = arms, aux, rows, domain_cells
-
-
-def _load_document(source: Any, expected: str, where: str) -> dict:
-    """:func:`engine.schemas.load_document`, with every parse failure as InvalidInputError.
-
-    ``json`` raises RecursionError on deeply nested arrays and ValueError on integers of more
-    than 4300 digits; a file that is not UTF-8 raises UnicodeDecodeError (a ValueError).
-    """
-    from engine.schemas import load_document
-
-    try:
-        return load_document(source, expected=expected, where=where)
-    except InvalidInputError:
-        raise
-    except RecursionError:
-        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
-    except UnicodeDecodeError as err:
-        raise InvalidInputError(f"{where}: the document is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except (ValueError, OverflowError) as err:
-        raise InvalidInputError(f"{where}: cannot read the document: {_short(str(err), 200)}") from None
 
 
 def _declared_int(value: Any, path: str, where: str) -> int:

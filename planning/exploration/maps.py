@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from engine.errors import InvalidInputError
+from engine.schemas import load_document
 from engine.seeding import resolve_seed
 from engine.validation import check_choice, check_int
 
@@ -129,7 +130,7 @@ class OccupancyMap:
         """
         where = "OccupancyMap.from_dict()"
         max_cells = check_int(max_cells, "max_cells", where, lower=1)
-        doc = _load_document(source, "gameplan/map", where)
+        doc = load_document(source, expected="gameplan/map", where=where)
         rows = doc["grid"]
         width = len(rows[0])
         for i, row in enumerate(rows):
@@ -192,26 +193,6 @@ def _check_cells(rows: int, cols: int, what: str, max_cells: int, where: str) ->
         raise InvalidInputError(f"{where}: {what} declares {rows} x {cols} = {rows * cols} cells, above "
                                 f"max_cells={max_cells} (planning.exploration.maps.MAX_MAP_CELLS; pass max_cells= "
                                 f"to read it)")
-
-
-def _load_document(source: Any, expected: str, where: str) -> dict:
-    """:func:`engine.schemas.load_document`, with every parse failure as InvalidInputError.
-
-    ``json`` raises RecursionError on deeply nested arrays and ValueError on integers of more
-    than 4300 digits; a file that is not UTF-8 raises UnicodeDecodeError (a ValueError).
-    """
-    from engine.schemas import load_document
-
-    try:
-        return load_document(source, expected=expected, where=where)
-    except InvalidInputError:
-        raise
-    except RecursionError:
-        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
-    except UnicodeDecodeError as err:
-        raise InvalidInputError(f"{where}: the document is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except (ValueError, OverflowError) as err:
-        raise InvalidInputError(f"{where}: cannot read the document: {str(err)[:200]}") from None
 
 
 def _read_npy(p: Path, max_cells: int, where: str) -> np.ndarray:
