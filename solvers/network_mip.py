@@ -1207,12 +1207,25 @@ class NetworkMIP:
 
     def _certify(self, lp: LinearModel, c0: np.ndarray, sign: float, x: Optional[np.ndarray], deadline: Optional[float],
                  abs_gap: float, node_limit: int, margin: float = 0.0):
-        """Re-prove the solver's answer (its own bound is not trusted): by enumeration when the set is
-        small and has no auxiliary variables, by the exact action branch-and-bound on cardinality sets,
-        else by a branch-and-bound over the actions with safe LP bounds."""
+        """Re-prove the solver's answer (its own bound is not trusted): by the exact action
+        branch-and-bound on cardinality sets, by enumeration when the set is small and has no auxiliary
+        variables, else by a branch-and-bound over the actions with safe LP bounds."""
         from solvers.certificate import Certificate, certify_max
 
         value = -INF if x is None else sign * self._action_value(x, c0)
+        if self._card is not None:
+            c0b = c0 if self._H else np.concatenate([c0, -c0])
+            out = self._bab_search().run(c0b, sign, start=x, abs_gap=max(abs_gap - margin, 0.0), deadline=deadline,
+                                         node_limit=node_limit, improve=lambda a: self._local_search(a, c0, sign))
+            bx = out.x if out.x is not None else x
+            bv = -INF if bx is None else sign * self._action_value(bx, c0)
+            bound = bv if out.finished else max(bv, out.bound)
+            reason = "" if out.finished else f"action branch-and-bound stopped after {out.nodes} nodes"
+            bab = Certificate(x=bx, value=bv, bound=bound, closed=bool(out.finished), nodes=int(out.nodes),
+                              reason=reason, method="action branch-and-bound")
+            if out.finished or self._certificate_actions() is None:
+                return bab, bound + (0.0 if out.finished else margin)
+            x, value = bx, bv                    # a small set: enumeration finishes the proof
         actions = self._certificate_actions()
         if actions is not None:
             X, Y = actions
@@ -1224,16 +1237,6 @@ class NetworkMIP:
                                    method=f"enumeration of {len(X)} actions"), best
             return Certificate(x=X[i].astype(np.int64).copy(), value=best, bound=best, closed=True, nodes=0,
                                method=f"enumeration of {len(X)} actions"), best
-        if self._card is not None:
-            c0b = c0 if self._H else np.concatenate([c0, -c0])
-            out = self._bab_search().run(c0b, sign, start=x, abs_gap=max(abs_gap - margin, 0.0), deadline=deadline,
-                                         node_limit=node_limit, improve=lambda a: self._local_search(a, c0, sign))
-            bx = out.x if out.x is not None else x
-            bv = -INF if bx is None else sign * self._action_value(bx, c0)
-            bound = bv if out.finished else max(bv, out.bound)
-            reason = "" if out.finished else f"action branch-and-bound stopped after {out.nodes} nodes"
-            return Certificate(x=bx, value=bv, bound=bound, closed=bool(out.finished), nodes=int(out.nodes),
-                               reason=reason, method="action branch-and-bound"), bound + (0.0 if out.finished else margin)
         cert = certify_max(lp, np.arange(self._n), self._leaf(c0, sign), incumbent=x, incumbent_value=value,
                            abs_gap=max(abs_gap - margin, 0.0), deadline=deadline, node_limit=node_limit)
         return cert, cert.bound + margin
