@@ -31,8 +31,8 @@ through :class:`solvers.LinearModel`); a solve for a new state only changes row 
 two big-M coefficients per unstable neuron.
 
 Every answer's ``objective`` is the network's own forward pass at ``(x, state)`` in float64,
-and ``bound`` is the MIP's proven bound, so ``gap`` is honest even in the presence of solver
-tolerances; optimality is reported only when that gap is within the absolute tolerance.
+and ``bound`` is the engine's certified bound (below), so ``gap`` is honest even in the presence
+of solver tolerances and solver defects; optimality is reported only when the certificate closes.
 
 Branch-and-bound over the actions (``method="bab"``)
 ----------------------------------------------------
@@ -44,26 +44,13 @@ top-k selection; incumbents come from the relaxations' maximisers, a flip/swap l
 and complete enumeration of small nodes. ``method="auto"`` enumerates when the set has at most
 ``enumerate_limit`` actions, else uses ``"bab"`` on cardinality sets and ``"mip"`` otherwise.
 
-Practical size (measured on a shared 2-core machine, HiGHS 1.16, input ``2J``, two hidden layers
-of 32, budget ``sum(a) <= J/5``; ``python bench/network_mip_vs_omlt.py``). What decides is how many
-neurons are *unstable* (can be on or off over the set):
-
-* Q-networks SEQUOIA trains (``--network trained``: the budget coRMAB) with its ReLU-stability
-  penalty keep no neuron unstable at J = 50-100, and branch-and-bound proves optimality in about
-  0.01 s per decision at J = 100 (a network affine over a general set is one MIP of the set alone);
-  trained without the penalty they keep 44-50 unstable, like random networks below. Enumeration
-  takes milliseconds up to J = 20 (6 196 actions).
-* Random networks with torch's initialisation are the hard case: every neuron is unstable, and
-  even the LP relaxation with these per-neuron bounds -- the convex hull of each neuron alone --
-  is 3-4 times the optimum (0.40 against 0.11 at J = 50; LP bound tightening only gets it to
-  0.38), so proofs need exponentially many nodes:
-  branch-and-bound proves optimality in 0.3-1.7 s at J = 30 and does not close the gap within
-  10 s at J = 50 and 100; the MIP is slower still.
-* Sets with auxiliary variables or general rows (the capacity and matching coRMAB domains) go to
-  the MIP. With ~45 unstable neurons at J = 100, HiGHS spends seconds in root cuts and proves
-  nothing within 20 s; the iterated-linearisation heuristic finds, in about 0.1 s, actions as good
-  as or better than HiGHS's own incumbents after 20 s. Use a ``time_limit`` there: the best action
-  and a proven bound come back with status TIME_LIMIT.
+Certificates
+------------
+No ``"mip"`` answer is taken on HiGHS's word (its branch-and-cut can return a wrong "optimal"):
+each is re-proved by the action branch-and-bound on cardinality sets, by enumeration on small sets
+without auxiliary variables, or else by :mod:`solvers.certificate` (safe LP dual bounds over the
+actions). Measured sizes and decision times are in the README ("Exact ReLU-network argmax"), not
+here, so that they are kept up to date with the benchmarks that produce them.
 """
 
 from __future__ import annotations
