@@ -48,7 +48,7 @@ __all__ = ["DEFAULT_THREADS", "limit", "hot_path", "blas_threads", "default_thre
 DEFAULT_THREADS = 1
 
 _default = DEFAULT_THREADS
-_lock = threading.RLock()
+_lock = threading.Lock()
 _depth = 0                      # engine calls currently inside limit() (all Python threads)
 _current: Optional[int] = None  # the setting in force while _depth > 0
 _saved: list = []               # (setter, value) pairs that restore the user's settings
@@ -175,32 +175,35 @@ def _undo(undo: list) -> None:
 
 def _enter(n: Optional[int]) -> tuple:
     """Apply the policy (``n`` already checked); returns the token :func:`_exit` needs."""
-    global _depth, _current
+    global _depth, _current, _saved
+    token: tuple
     with _lock:
-        outer = _depth > 0
-        if n is None:
-            n = _current if outer else _default
-        undo: list = []
-        if not outer:
-            _saved[:] = _apply(n)  # type: ignore[arg-type]
-        elif n != _current:
-            undo = _apply(n)  # type: ignore[arg-type]
-        token = (_current, undo, n)
-        _current = n
+        if _depth:
+            if n is None or n == _current:
+                token = (_current, (), _current)
+            else:
+                token = (_current, _apply(n), n)
+        else:
+            if n is None:
+                n = _default
+            _saved = _apply(n)
+            token = (None, (), n)
+        _current = token[2]
         _depth += 1
     return token
 
 
 def _exit(token: tuple) -> None:
-    global _depth, _current
+    global _depth, _current, _saved
     with _lock:
         _depth -= 1
         _current = token[0]
-        if _depth == 0:
-            _undo(_saved)
-            _saved.clear()
+        if _depth:
+            undo = token[1]
         else:
-            _undo(token[1])
+            undo, _saved = _saved, []
+        if undo:
+            _undo(undo)
 
 
 class limit:

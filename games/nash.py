@@ -115,9 +115,10 @@ def _threads_in_force() -> int:
 def _result(game: NormalFormGame, equilibria: list, *, method: str, params: dict, runtime: float, nit: int = 0,
             value: float = math.nan, status: Optional[Status] = None, message: str = "",
             backend: str = "numpy", result_cls: type = NashResult, extra: Optional[dict] = None,
-            stats: Optional[tuple] = None) -> NashResult:
-    """The result of ``equilibria`` (normalised here); ``stats`` = (regrets, payoffs) when the
-    caller has them already (pure equilibria read them off the payoff tensor)."""
+            stats: Optional[tuple] = None, x: Optional[np.ndarray] = None) -> NashResult:
+    """The result of ``equilibria`` (normalised here); ``stats`` = (regrets, payoffs) and ``x``
+    (the first equilibrium concatenated) when the caller has them already (pure equilibria read
+    them off the payoff tensor)."""
     if stats is None:
         eqs = tuple(_profile(e) for e in equilibria)
         if eqs:
@@ -126,11 +127,12 @@ def _result(game: NormalFormGame, equilibria: list, *, method: str, params: dict
         else:
             regrets, pays = (), ()
     else:
-        eqs = tuple(tuple(e) for e in equilibria)
+        eqs = tuple(equilibria)
         regrets, pays = stats
     if status is None:
         status = Status.OPTIMAL if eqs else Status.INFEASIBLE
-    x = np.concatenate(eqs[0]) if eqs else None
+    if x is None and eqs:
+        x = np.concatenate(eqs[0])
     obj = regrets[0] if eqs else math.nan
     if not message:
         message = f"{len(eqs)} equilibri{'um' if len(eqs) == 1 else 'a'} found"
@@ -1063,7 +1065,8 @@ def vertex_enumeration(game: NormalFormGame, /, *, time_limit: Optional[float] =
 def _validate_pure(game: Any, tol: Any) -> tuple:
     where = "pure()"
     game = _check_game(game, where)
-    tol = check_real(tol, "tol", where, lower=0.0)
+    if not (tol.__class__ is float and tol == 0.0):  # the default needs no checking
+        tol = check_real(tol, "tol", where, lower=0.0)
     return game, tol
 
 
@@ -1100,33 +1103,39 @@ def pure(game: NormalFormGame, /, *, tol: float = 0.0, threads: Optional[int] = 
     """
     game, tol = _validate_pure(game, tol)
     t0 = time.perf_counter()
-    T, shape_arr, _ = flat_payoffs(game)
+    T, shape_arr, off = flat_payoffs(game)
     K = T.shape[1]
-    cells = np.empty(K, dtype=np.int64)
-    regret = np.empty(K)
-    count = _k_pure(T, shape_arr, tol, cells, regret)
-    shape = game.shape
-    equilibria, pays = [], []
-    for k in cells[:count].tolist():
-        prof = [np.zeros(n) for n in shape]
-        rest = k
-        for p in range(len(shape) - 1, -1, -1):
-            rest, s = divmod(rest, shape[p])
-            prof[p][s] = 1.0
-        equilibria.append(tuple(prof))
-        pays.append(T[:, k].copy())
+    N, n = len(shape_arr), int(off[-1])
+    cap = min(K, 64)
+    while True:
+        out = np.empty((cap, 1 + N + n))
+        count = _k_pure(T, shape_arr, off, tol, out)
+        if count <= cap:
+            break
+        cap = count
+    bounds = [1 + N + o for o in off.tolist()]
+    equilibria, pays, regrets = [], [], []
+    for e in range(count):
+        row = out[e]
+        regrets.append(float(row[0]))
+        pays.append(row[1:1 + N])
+        equilibria.append(tuple([row[bounds[p]:bounds[p + 1]] for p in range(N)]))
     msg = (f"{count} pure equilibri{'um' if count == 1 else 'a'} found" if count
            else "the game has no pure-strategy Nash equilibrium")
     return _result(game, equilibria, method="pure", params={"tol": tol}, runtime=time.perf_counter() - t0,
-                   nit=K, message=msg, stats=(tuple(regret[:count].tolist()), tuple(pays)))
+                   nit=K, message=msg, stats=(tuple(regrets), tuple(pays)),
+                   x=out[0, 1 + N:].copy() if count else None)
 
 
 @njit(cache=True)
-def _k_pure(T, shape, tol, cells, regret):  # pragma: no cover - compiled
-    """Cells (C-order indices, increasing) where every player's payoff is within ``tol`` of the best
-    along their own axis, with the largest such shortfall (the profile's max regret, >= 0)."""
+def _k_pure(T, shape, off, tol, out):  # pragma: no cover - compiled
+    """The cells (in C order) where every player's payoff is within ``tol`` of the best along
+    their own axis. Row ``e`` of ``out`` (while there is room) gets equilibrium ``e``: its max
+    regret (the largest such shortfall, >= 0), every player's payoff, then the profile
+    concatenated over players (one-hot). Returns the number of equilibria."""
     N = shape.shape[0]
     K = T.shape[1]
+    cap = out.shape[0]
     stride = np.ones(N, dtype=np.int64)
     for p in range(N - 2, -1, -1):
         stride[p] = stride[p + 1] * shape[p + 1]
@@ -1142,15 +1151,20 @@ def _k_pure(T, shape, tol, cells, regret):  # pragma: no cover - compiled
                 v = T[p, base + s * stride[p]]
                 if v > best:
                     best = v
-            gain = best - T[p, k]
             if not T[p, k] >= best - tol:
                 ok = False
                 break
+            gain = best - T[p, k]
             if gain > worst:
                 worst = gain
         if ok:
-            cells[count] = k
-            regret[count] = worst
+            if count < cap:
+                row = out[count]
+                row[:] = 0.0
+                row[0] = worst
+                for p in range(N):
+                    row[1 + p] = T[p, k]
+                    row[1 + N + off[p] + (k // stride[p]) % shape[p]] = 1.0
             count += 1
     return count
 
