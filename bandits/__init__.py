@@ -6,7 +6,7 @@ SEQUOIA paper (plus a budget-only one); ``bandits.policies`` holds the baselines
 Q-network whose argmax over the feasible set is an exact MIP (``solvers.NetworkMIP``).
 """
 
-from bandits import exact, policies
+from bandits import bounds, exact, policies
 from bandits.arms import Arms, InterventionArms, MultiStateArms
 from bandits.domains import DOMAINS, make_domain, tube_graph
 from bandits.evaluate import EvaluationResult, evaluate
@@ -14,4 +14,4 @@ from bandits.problem import CoRMAB
 from bandits.sequoia import Sequoia, TrainingResult
 
 __all__ = ["Arms", "MultiStateArms", "InterventionArms", "CoRMAB", "make_domain", "DOMAINS", "tube_graph",
-           "evaluate", "EvaluationResult", "exact", "policies", "Sequoia", "TrainingResult"]
+           "evaluate", "EvaluationResult", "exact", "policies", "bounds", "Sequoia", "TrainingResult"]

@@ -34,7 +34,7 @@ from engine.status import Status
 from engine.validation import check_int, check_real, check_time_limit
 
 __all__ = ["Policy", "null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle",
-           "sequoia", "whittle_indices", "greedy_construct"]
+           "sequoia", "whittle_indices", "greedy_construct", "fluid"]
 
 
 def _check_problem(problem: Any, where: str) -> CoRMAB:
@@ -512,3 +512,20 @@ def whittle(problem: CoRMAB, *, discount: float = 0.95) -> Policy:
     if g >= 1.0:
         raise InvalidInputError(f"{where}: discount must be < 1, got {discount}")
     return _Whittle(problem, g)
+
+
+def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", **options: Any) -> Policy:
+    """The fluid re-planning policy: re-solve the fluid LP from the current state each step and take
+    the feasible action maximising its separable value-to-go index (:func:`bandits.fluid.fluid`,
+    which documents every option).
+
+    Examples
+    --------
+    >>> import bandits
+    >>> p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    >>> bool(p.contains(bandits.policies.fluid(p, horizon=5).act([0, 1, 2, 3])))
+    True
+    """
+    from bandits.fluid import fluid as _fluid
+
+    return _fluid(problem, horizon=horizon, rounding=rounding, **options)

@@ -1,0 +1,129 @@
+"""The fluid re-planning policy: re-solve the fluid LP from the current state at every decision.
+
+At state ``s`` the policy solves the fluid LP of :mod:`bandits.bounds` (convex-hull coupling,
+horizon ``H``, from the point mass at ``s``; the LP is built once and only its initial-state rows
+change, the generated action columns are kept as a warm start) and picks the feasible action
+maximising the LP's **separable value-to-go index**
+
+``sum_j  q_j(a|_j),   q_j(u) = sum_{s'} P_j[u][s_j, s'] * (r_j(s') + V_j(1, s'))``
+
+where ``V_j(1, s')`` is the dual of arm ``j``'s flow row at step 1 (the LP's value of arm ``j``
+being in ``s'`` with ``H - 1`` steps to go) and ``a|_j`` the action restricted to arm ``j`` (its
+pull bit, or the interventions touching it). The argmax is exact over the domain's constraints:
+enumeration of the feasible actions when they are few, else a MIP over the
+:class:`solvers.FeasibleSet` with the index as objective -- never a relaxation.
+``rounding="marginals"`` instead maximises the LP's step-0 local-action probabilities.
+
+The policy is stationary (a receding horizon of ``H`` steps at every decision) and deterministic;
+decisions are memoised per state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+import numpy as np
+
+from bandits.bounds import ENUMERATE_LIMIT, FluidLP
+from bandits.policies import Policy, _check_problem, _state
+from bandits.problem import CoRMAB, action_key
+from engine.status import Status
+from engine.validation import check_choice, check_int, check_time_limit
+
+__all__ = ["fluid", "ROUNDINGS"]
+
+ROUNDINGS = ("index", "marginals")
+
+
+class _Fluid(Policy):
+    name = "fluid"
+
+    def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
+                 time_limit: Optional[float], threads: int, seed: Any) -> None:
+        super().__init__(problem)
+        self.horizon = horizon
+        self.rounding = rounding
+        self.time_limit = time_limit
+        self.lp = FluidLP(problem, horizon=horizon, coupling="hull", seed=seed, enumerate_limit=enumerate_limit,
+                          threads=threads)
+        self._cache: dict[bytes, np.ndarray] = {}
+        self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0})
+
+    def act(self, state: Any) -> np.ndarray:
+        s = _state(self.problem, state, "fluid.act()")
+        key = action_key(s)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit.copy()
+        t0 = time.perf_counter()
+        lp, loc = self.lp, self.lp.local
+        J, S = loc.J, loc.S
+        mu0 = np.zeros((J, S))
+        mu0[np.arange(J), s] = 1.0
+        res = lp.solve(mu0, time_limit=self.time_limit)
+        self.stats["lp_solves"] += 1
+        self.stats["lp_time"] += res.runtime
+        ok = res.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT) and res.state_values is not None
+        if not ok:
+            self.stats["lp_failures"] += 1
+        Q = np.full((J, loc.Umax), -np.inf)
+        if self.rounding == "marginals" and ok and lp.last_x is not None:
+            for j in range(J):
+                U = int(loc.U[j])
+                xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(self.horizon, S, U)
+                Q[j, :U] = xj[0].sum(axis=0)
+        else:
+            V1 = res.state_values[1] if ok and self.horizon > 1 else np.zeros((J, S))
+            R = self.problem.arms.rewards
+            for j in range(J):
+                U = int(loc.U[j])
+                Q[j, :U] = loc.P[j][:, s[j], :] @ (R[j] + V1[j])
+        Q = np.where(np.isfinite(Q), Q, 0.0)
+        acts, _, _ = lp.pricer.solve(Q)
+        a = np.array(acts[0], dtype=np.int64)
+        if not self.problem.contains(a):  # a MIP answer off by tolerance: fall back to a feasible action
+            self.stats["fallbacks"] += 1
+            a = self.problem.sample_action(np.random.default_rng(0))
+        self.stats["decision_time"] += time.perf_counter() - t0
+        self._cache[key] = a
+        return a.copy()
+
+
+def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
+          time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0) -> Policy:
+    """The fluid re-planning policy (see :mod:`bandits.fluid`).
+
+    Parameters
+    ----------
+    problem : CoRMAB
+    horizon : int
+        Look-ahead ``H`` of the LP solved at each decision.
+    rounding : {"index", "marginals"}
+        ``"index"``: maximise the separable value-to-go index; ``"marginals"``: the LP's step-0
+        local-action probabilities.
+    enumerate_limit : int
+        Enumerate the feasible actions (pricing and argmax) when there are at most this many,
+        else solve MIPs over the feasible set.
+    time_limit : float, optional
+        Seconds per LP re-solve (column generation stops with the best columns so far).
+    threads : int
+        HiGHS threads.
+    seed : int, Generator or None
+        Initial columns of the LP.
+
+    Examples
+    --------
+    >>> import bandits
+    >>> p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    >>> pol = bandits.policies.fluid(p, horizon=5)
+    >>> bool(p.contains(pol.act([0, 1, 2, 3])))
+    True
+    """
+    where = "policies.fluid()"
+    _check_problem(problem, where)
+    H = check_int(horizon, "horizon", where, lower=1)
+    check_choice(rounding, "rounding", where, ROUNDINGS)
+    lim = check_int(enumerate_limit, "enumerate_limit", where, lower=0)
+    return _Fluid(problem, H, rounding, lim, check_time_limit(time_limit, where),
+                  check_int(threads, "threads", where, lower=1), seed)
