@@ -5,8 +5,10 @@ Each family is a module with one function per method (``games.qre.logit_solve``,
 ``games.nash.lemke_howson``, ``games.stackelberg.solve``, ...).
 """
 
-from games import causal, gtalign, markov, nash, qarl, qre, security, stackelberg
+from games import causal, efg, gtalign, markov, nash, qarl, qre, security, stackelberg
 from games.causal import SequentialCausalGame
+from games.efg import ExtensiveFormGame, TreeBuilder
+from games.efg_io import read_efg, write_efg
 from games.gtalign import PayoffMatrix
 from games.markov import ZeroSumMarkovGame
 from games.minimax import MinimaxWinnerResult, minimax_winner
@@ -17,5 +19,5 @@ from games.security import SecurityGame
 __all__ = [
     "NormalFormGame", "random_game", "read_nfg", "write_nfg", "to_pygambit", "from_pygambit",
     "minimax_winner", "MinimaxWinnerResult", "SecurityGame", "ZeroSumMarkovGame", "SequentialCausalGame",
-    "PayoffMatrix", "qre", "nash", "stackelberg", "security", "markov", "qarl", "causal", "gtalign",
+    "PayoffMatrix", "ExtensiveFormGame", "TreeBuilder", "read_efg", "write_efg", "efg", "qre", "nash", "stackelberg", "security", "markov", "qarl", "causal", "gtalign",
 ]

@@ -1,0 +1,998 @@
+"""Extensive-form games (game trees): the model, a small builder, and solvers.
+
+* :class:`ExtensiveFormGame` - personal and chance nodes, players, information sets (perfect recall
+  checked, :attr:`ExtensiveFormGame.perfect_recall_violations`), actions, chance probabilities kept
+  as exact :class:`fractions.Fraction`, outcomes with payoffs (outcomes on inner nodes add up along
+  the path, as in Gambit). Built with :class:`TreeBuilder` or read from a Gambit ``.efg`` file
+  (:func:`games.efg_io.read_efg`).
+* :meth:`ExtensiveFormGame.to_normal_form` - the (reduced) strategic form as a
+  :class:`games.NormalFormGame`, strategy labels as Gambit writes them (``"12"``, ``"2*"``).
+* :func:`sequence_form_lp` - two-player zero-sum (constant-sum) trees by the sequence-form LP of
+  Koller, Megiddo and von Stengel on one HiGHS model: value and behaviour strategies of both.
+* :func:`subgame_perfect` - backward induction in perfect-information trees.
+* :func:`solve` - dispatcher.
+
+Every result is an :class:`EFGResult` (an :class:`engine.SolveResult`) carrying ``max_regret``,
+the largest gain any player gets by deviating from the behaviour profile (computed exactly on the
+tree by a best response over sequences).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from engine.result import SolveResult
+from engine.status import Status
+
+__all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
+           "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES"]
+
+from games.efg_io import MAX_NODES, MAX_PLAYERS, parse_number  # noqa: E402
+
+#: largest number of reduced pure strategies :meth:`ExtensiveFormGame.to_normal_form` builds per player
+MAX_REDUCED_STRATEGIES = 1_000_000
+
+
+def _as_number(value: Any, what: str, where: str) -> tuple[Fraction, str]:
+    """A payoff or probability as (exact value, text)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{where}: {what} must be a number, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value)), str(int(value))
+    if isinstance(value, Fraction):
+        return value, (str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}")
+    if isinstance(value, str):
+        f = parse_number(value.strip())
+        if f is None:
+            raise InvalidInputError(f"{where}: {what} must be a number (integer, decimal or p/q), got {value!r}")
+        return f, value.strip()
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            raise InvalidInputError(f"{where}: {what} must be finite, got {v}")
+        text = repr(v)
+        if text.endswith(".0"):
+            text = text[:-2]
+        f = parse_number(text)
+        if f is None:
+            raise InvalidInputError(f"{where}: {what} out of range, got {v}")
+        return f, text
+    raise InvalidInputError(f"{where}: {what} must be a number, got {type(value).__name__}")
+
+
+@dataclass
+class _GameParts:
+    """The mutable parts a reader or builder fills; nodes are in prefix order."""
+
+    players: list
+    title: str = ""
+    comment: str = ""
+    kind: list = field(default_factory=list)          # 'p', 'c', 't'
+    label: list = field(default_factory=list)
+    node_infoset: list = field(default_factory=list)  # -1 for terminals
+    node_outcome: list = field(default_factory=list)  # -1 for none
+    infoset_player: list = field(default_factory=list)  # -1 chance
+    infoset_number: list = field(default_factory=list)
+    infoset_label: list = field(default_factory=list)
+    infoset_actions: list = field(default_factory=list)
+    infoset_probs: list = field(default_factory=list)
+    infoset_prob_texts: list = field(default_factory=list)
+    outcome_number: list = field(default_factory=list)
+    outcome_label: list = field(default_factory=list)
+    outcome_payoffs: list = field(default_factory=list)
+    outcome_texts: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def add_infoset(self, player: int, number: int, label: str, actions: Sequence[str],
+                    probs: Optional[Sequence[tuple[Fraction, str]]], where: Callable[[str], Exception]) -> int:
+        if probs is not None:
+            if any(f < 0 or f > 1 for f, _ in probs):
+                raise where(f"chance probabilities must lie in [0, 1], got {[t for _, t in probs]}")
+            total = sum((f for f, _ in probs), Fraction(0))
+            if total != 1:
+                raise where(f"chance probabilities must sum to exactly 1, got {total}")
+        self.infoset_player.append(player)
+        self.infoset_number.append(number)
+        self.infoset_label.append(label)
+        self.infoset_actions.append(tuple(actions))
+        self.infoset_probs.append(tuple(f for f, _ in probs) if probs is not None else None)
+        self.infoset_prob_texts.append(tuple(t for _, t in probs) if probs is not None else None)
+        return len(self.infoset_player) - 1
+
+    def add_outcome(self, number: int, label: str, payoffs: Sequence[tuple[Fraction, str]]) -> int:
+        self.outcome_number.append(number)
+        self.outcome_label.append(label)
+        self.outcome_payoffs.append(tuple(f for f, _ in payoffs))
+        self.outcome_texts.append(tuple(t for _, t in payoffs))
+        return len(self.outcome_label) - 1
+
+    def finish_labels(self) -> None:
+        seen: dict[tuple[int, str], int] = {}
+        for h, (pl, lab) in enumerate(zip(self.infoset_player, self.infoset_label)):
+            if lab:
+                if (pl, lab) in seen:
+                    who = "chance" if pl < 0 else repr(self.players[pl])
+                    self.notes.append(f"information set label {lab!r} of {who} repeats (information sets "
+                                      f"{self.infoset_number[seen[(pl, lab)]]} and {self.infoset_number[h]}); "
+                                      "labels do not identify them")
+                else:
+                    seen[(pl, lab)] = h
+
+
+class ExtensiveFormGame:
+    """A finite game tree (read-only once built).
+
+    Nodes are numbered ``0..n_nodes-1`` in prefix order (the order of a ``.efg`` file); node 0 is
+    the root. Per node: :attr:`node_kind` (``'p'`` personal, ``'c'`` chance, ``'t'`` terminal),
+    :attr:`node_label`, :attr:`node_infoset` (-1 at terminals), :attr:`node_outcome` (-1 for
+    none), :attr:`node_parent`, :attr:`node_children`, :attr:`node_action` (index of the action
+    leading to the node). Per information set: :attr:`infoset_player` (-1 for chance),
+    :attr:`infoset_label`, :attr:`infoset_actions`, :attr:`infoset_probs` (exact Fractions for
+    chance, None otherwise), :attr:`infoset_members`. Outcomes: :attr:`outcome_label`,
+    :attr:`outcome_payoffs` (Fractions). :attr:`notes` lists what a reader found ambiguous.
+
+    Examples
+    --------
+    >>> b = TreeBuilder(["Alice", "Bob"], title="entry")
+    >>> stay, enter = b.move(b.root, "Bob", ["out", "in"])
+    >>> b.outcome(stay, [2, 0])
+    >>> fight, share = b.move(enter, "Alice", ["fight", "share"])
+    >>> b.outcome(fight, [-1, -1]); b.outcome(share, [1, 1])
+    >>> g = b.build()
+    >>> subgame_perfect(g).behavior[1]
+    array([0., 1.])
+    """
+
+    __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "node_infoset", "node_outcome",
+                 "node_parent", "node_children", "node_action", "infoset_player", "infoset_label",
+                 "infoset_actions", "infoset_probs", "infoset_prob_texts", "infoset_members", "outcome_label",
+                 "outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
+
+    def __init__(self) -> None:  # use TreeBuilder or read_efg
+        raise TypeError("ExtensiveFormGame: build one with games.efg.TreeBuilder or games.read_efg")
+
+    @classmethod
+    def _from_parts(cls, parts: _GameParts) -> "ExtensiveFormGame":
+        self = object.__new__(cls)
+        n = len(parts.kind)
+        n_players = len(parts.players)
+        # infosets ordered by (player, number); chance infosets last as in Gambit's player list
+        # infosets by player (chance last, as in Gambit's player list), then by first appearance in
+        # prefix order; outcomes by first appearance (Gambit numbers both that way when it reads)
+        first: dict = {}
+        for h in parts.node_infoset:
+            if h >= 0 and h not in first:
+                first[h] = len(first)
+        order = sorted(range(len(parts.infoset_player)),
+                       key=lambda h: (parts.infoset_player[h] < 0, parts.infoset_player[h],
+                                      first.get(h, len(first) + h)))
+        remap = np.empty(len(order), dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        node_infoset = np.asarray(parts.node_infoset, dtype=np.int64)
+        mask = node_infoset >= 0
+        node_infoset[mask] = remap[node_infoset[mask]]
+        ofirst: dict = {}
+        for o in parts.node_outcome:
+            if o >= 0 and o not in ofirst:
+                ofirst[o] = len(ofirst)
+        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, len(ofirst) + o))
+        oremap = np.empty(len(oorder), dtype=np.int64)
+        oremap[oorder] = np.arange(len(oorder))
+        node_outcome = np.asarray(parts.node_outcome, dtype=np.int64)
+        omask = node_outcome >= 0
+        node_outcome[omask] = oremap[node_outcome[omask]]
+        self.players = tuple(parts.players)
+        self.title = parts.title
+        self.comment = parts.comment
+        self.notes = tuple(parts.notes)
+        self.node_kind = tuple(parts.kind)
+        self.node_label = tuple(parts.label)
+        self.node_infoset = node_infoset
+        self.node_outcome = node_outcome
+        self.infoset_player = tuple(parts.infoset_player[h] for h in order)
+        self.infoset_label = tuple(parts.infoset_label[h] for h in order)
+        self.infoset_actions = tuple(parts.infoset_actions[h] for h in order)
+        self.infoset_probs = tuple(parts.infoset_probs[h] for h in order)
+        self.infoset_prob_texts = tuple(parts.infoset_prob_texts[h] for h in order)
+        self.outcome_label = tuple(parts.outcome_label[o] for o in oorder)
+        self.outcome_payoffs = tuple(parts.outcome_payoffs[o] for o in oorder)
+        self.outcome_texts = tuple(parts.outcome_texts[o] for o in oorder)
+        # infoset numbers as written: position within the player's (or chance's) list
+        numbers = []
+        counter: dict[int, int] = {}
+        for pl in self.infoset_player:
+            counter[pl] = counter.get(pl, 0) + 1
+            numbers.append(counter[pl])
+        self._infoset_number = tuple(numbers)
+        self.player_infosets = tuple(tuple(h for h, pl in enumerate(self.infoset_player) if pl == p)
+                                     for p in range(n_players))
+        # parents and children from the prefix order
+        parent = np.full(n, -1, dtype=np.int64)
+        action = np.full(n, -1, dtype=np.int64)
+        children: list[tuple] = [()] * n
+        stack: list[list] = []  # [node, next action, n actions, child list]
+        n_act = [len(self.infoset_actions[h]) if h >= 0 else 0 for h in node_infoset.tolist()]
+        for v in range(n):
+            if stack:
+                top = stack[-1]
+                parent[v] = top[0]
+                action[v] = top[1]
+                top[3].append(v)
+                top[1] += 1
+                while stack and stack[-1][1] == stack[-1][2]:
+                    done = stack.pop()
+                    children[done[0]] = tuple(done[3])
+            if n_act[v]:
+                stack.append([v, 0, n_act[v], []])
+        members: list[list[int]] = [[] for _ in self.infoset_player]
+        for v, h in enumerate(node_infoset.tolist()):
+            if h >= 0:
+                members[h].append(v)
+        self.infoset_members = tuple(tuple(m) for m in members)
+        self.node_parent = parent
+        self.node_action = action
+        self.node_children = tuple(children)
+        for arr in (self.node_infoset, self.node_outcome, self.node_parent, self.node_action):
+            arr.setflags(write=False)
+        self._cache = {}
+        return self
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def n_players(self) -> int:
+        return len(self.players)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_kind)
+
+    @property
+    def n_infosets(self) -> int:
+        return len(self.infoset_player)
+
+    def __repr__(self) -> str:
+        return (f"ExtensiveFormGame({self.title!r}, players={list(self.players)}, nodes={self.n_nodes}, "
+                f"infosets={self.n_infosets}, outcomes={len(self.outcome_label)})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExtensiveFormGame):
+            return NotImplemented
+        from games.efg_io import write_efg
+        return write_efg(self) == write_efg(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def is_perfect_information(self) -> bool:
+        return all(len(self.infoset_members[h]) == 1 for h in range(self.n_infosets) if self.infoset_player[h] >= 0)
+
+    @property
+    def perfect_recall_violations(self) -> tuple:
+        """Messages, one per information set whose members differ in their player's own history
+        (information sets and actions); empty when the game has perfect recall."""
+        return self._sequences()["violations"]
+
+    @property
+    def is_perfect_recall(self) -> bool:
+        return not self.perfect_recall_violations
+
+    def is_constant_sum(self) -> bool:
+        """True when the players' payoffs add up to the same constant at every terminal node
+        (exactly, in rationals)."""
+        totals = {sum(p) for p in self._leaf_fraction_payoffs()}
+        return len(totals) <= 1
+
+    def _leaf_fraction_payoffs(self) -> list:
+        if "leaf_frac" not in self._cache:
+            N = self.n_players
+            acc: list = [None] * self.n_nodes
+            zero = (Fraction(0),) * N
+            out = []
+            for v in range(self.n_nodes):
+                base = acc[self.node_parent[v]] if v else zero
+                o = self.node_outcome[v]
+                cur = base if o < 0 else tuple(a + b for a, b in zip(base, self.outcome_payoffs[o]))
+                acc[v] = cur
+                if self.node_kind[v] == "t":
+                    out.append(cur)
+            self._cache["leaf_frac"] = out
+        return self._cache["leaf_frac"]
+
+    # ------------------------------------------------------------------ sequences
+    def _sequences(self) -> dict:
+        """Sequence-form data: per player the sequences (0 = empty; then one per (infoset, action)
+        in infoset order), each infoset's parent sequence, and per leaf the sequence of every
+        player, the chance probability and the payoffs."""
+        c = self._cache.get("seq")
+        if c is not None:
+            return c
+        N = self.n_players
+        n = self.n_nodes
+        # sequence index of (h, a): offset[h] + a within the player's numbering
+        first_seq = np.zeros(self.n_infosets, dtype=np.int64)
+        n_seq = []
+        seq_infoset = []
+        seq_action = []
+        for p in range(N):
+            k = 1
+            si, sa = [-1], [-1]
+            for h in self.player_infosets[p]:
+                first_seq[h] = k
+                m = len(self.infoset_actions[h])
+                si.extend([h] * m)
+                sa.extend(range(m))
+                k += m
+            n_seq.append(k)
+            seq_infoset.append(np.array(si, dtype=np.int64))
+            seq_action.append(np.array(sa, dtype=np.int64))
+        node_seq = np.zeros((n, N), dtype=np.int64)
+        own_depth = np.zeros(n, dtype=np.int64)  # moves of the node's own player before it
+        depth_all = np.zeros((n, N), dtype=np.int64)
+        chance = np.ones(n, dtype=np.float64)
+        chance_f: list = [Fraction(1)] * n
+        iset_parent = np.full(self.n_infosets, -2, dtype=np.int64)
+        violations = []
+        kinds = self.node_kind
+        isets = self.node_infoset.tolist()
+        parents = self.node_parent.tolist()
+        acts = self.node_action.tolist()
+        iplayer = self.infoset_player
+        for v in range(1, n):
+            u = parents[v]
+            node_seq[v] = node_seq[u]
+            depth_all[v] = depth_all[u]
+            h = isets[u]
+            pl = iplayer[h]
+            if pl >= 0:
+                node_seq[v, pl] = first_seq[h] + acts[v]
+                depth_all[v, pl] += 1
+                chance_f[v] = chance_f[u]
+            else:
+                chance_f[v] = chance_f[u] * self.infoset_probs[h][acts[v]]
+        for v in range(n):
+            h = isets[v]
+            if h >= 0 and iplayer[h] >= 0:
+                s = node_seq[v, iplayer[h]]
+                if iset_parent[h] == -2:
+                    iset_parent[h] = s
+                elif iset_parent[h] != s:
+                    violations.append(f"information set {self._infoset_number[h]} of "
+                                      f"{self.players[iplayer[h]]!r} ({self.infoset_label[h]!r}): its nodes differ in "
+                                      f"what {self.players[iplayer[h]]!r} did before")
+                    iset_parent[h] = -3
+        iset_depth = np.zeros(self.n_infosets, dtype=np.int64)
+        for h, mem in enumerate(self.infoset_members):
+            if iplayer[h] >= 0 and mem:
+                iset_depth[h] = depth_all[mem[0], iplayer[h]]
+        del own_depth
+        leaves = np.array([v for v in range(n) if kinds[v] == "t"], dtype=np.int64)
+        chance = np.array([float(chance_f[v]) for v in leaves.tolist()], dtype=np.float64)
+        pay = np.array([[float(x) for x in p] for p in self._leaf_fraction_payoffs()],
+                       dtype=np.float64).reshape(len(leaves), N)
+        seq_parent = []
+        for p in range(N):
+            sp_ = np.full(n_seq[p], -1, dtype=np.int64)
+            for h in self.player_infosets[p]:
+                m = len(self.infoset_actions[h])
+                sp_[first_seq[h]:first_seq[h] + m] = max(iset_parent[h], 0)
+            seq_parent.append(sp_)
+        c = {"n_seq": n_seq, "first_seq": first_seq, "seq_infoset": seq_infoset, "seq_action": seq_action,
+             "seq_parent": seq_parent, "iset_parent": iset_parent, "leaf": leaves, "leaf_seq": node_seq[leaves],
+             "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)), "iset_depth": iset_depth,
+             "chance_f": chance_f}
+        self._cache["seq"] = c
+        return c
+
+    def _require_perfect_recall(self, where: str) -> dict:
+        s = self._sequences()
+        if s["violations"]:
+            raise UnsupportedProblemError(f"{where}: the game does not have perfect recall: {s['violations'][0]}")
+        return s
+
+    def _seq_depth_order(self, p: int) -> list:
+        """Player p's infosets, deepest own history first."""
+        key = f"order{p}"
+        if key not in self._cache:
+            depth = self._sequences()["iset_depth"]
+            self._cache[key] = sorted(self.player_infosets[p], key=lambda h: -depth[h])
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ profiles
+    def uniform_behavior(self) -> tuple:
+        """The behaviour profile that plays every action of every information set with equal
+        probability: one array per player, the actions of its infosets in order."""
+        return tuple(np.concatenate([np.full(len(self.infoset_actions[h]), 1.0 / len(self.infoset_actions[h]))
+                                     for h in self.player_infosets[p]] or [np.zeros(0)])
+                     for p in range(self.n_players))
+
+    def _as_behavior(self, profile: Any, where: str) -> list:
+        s = self._sequences()
+        if not isinstance(profile, (list, tuple)) or len(profile) != self.n_players:
+            raise InvalidInputError(f"{where}: a behaviour profile is one array per player ({self.n_players}), "
+                                    f"got {type(profile).__name__}")
+        out = []
+        for p, b in enumerate(profile):
+            try:
+                arr = np.asarray(b, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"{where}: profile[{p}] is not a numeric array") from None
+            if arr.shape[0] != s["n_seq"][p] - 1:
+                raise InvalidInputError(f"{where}: profile[{p}] has {arr.shape[0]} entries, player {p} has "
+                                        f"{s['n_seq'][p] - 1} actions over its information sets")
+            if not np.all(np.isfinite(arr)):
+                raise InvalidInputError(f"{where}: profile[{p}] must be finite")
+            out.append(arr)
+        return out
+
+    def realization_plan(self, behavior: np.ndarray, player: int) -> np.ndarray:
+        """Player ``player``'s realization plan (probability of each of its sequences) under its
+        behaviour strategy (perfect recall assumed)."""
+        s = self._sequences()
+        x = np.ones(s["n_seq"][player], dtype=np.float64)
+        par = s["seq_parent"][player]
+        b = np.asarray(behavior, dtype=np.float64)
+        for h in reversed(self._seq_depth_order(player)):  # shallowest first
+            k = s["first_seq"][h]
+            m = len(self.infoset_actions[h])
+            x[k:k + m] = x[par[k]] * b[k - 1:k - 1 + m]
+        return x
+
+    def behavior_payoffs(self, profile: Any) -> np.ndarray:
+        """Expected payoff of each player under a behaviour profile."""
+        prof = self._as_behavior(profile, "ExtensiveFormGame.behavior_payoffs()")
+        s = self._require_perfect_recall("ExtensiveFormGame.behavior_payoffs()")
+        reach = s["leaf_chance"].copy()
+        for p in range(self.n_players):
+            reach *= self.realization_plan(prof[p], p)[s["leaf_seq"][:, p]]
+        return reach @ s["leaf_pay"]
+
+    def regrets(self, profile: Any) -> np.ndarray:
+        """Per player, the best-response payoff minus the payoff under ``profile`` (behaviour
+        strategies; the best response is computed over the player's sequences)."""
+        prof = self._as_behavior(profile, "ExtensiveFormGame.regrets()")
+        s = self._require_perfect_recall("ExtensiveFormGame.regrets()")
+        N = self.n_players
+        plans = [self.realization_plan(prof[p], p) for p in range(N)]
+        reach = [plans[p][s["leaf_seq"][:, p]] for p in range(N)]
+        out = np.zeros(N)
+        for p in range(N):
+            w = s["leaf_chance"].copy()
+            for q in range(N):
+                if q != p:
+                    w *= reach[q]
+            g = np.bincount(s["leaf_seq"][:, p], weights=w * s["leaf_pay"][:, p], minlength=s["n_seq"][p])
+            current = float(g @ plans[p])
+            V = g.copy()
+            for h in self._seq_depth_order(p):
+                k = s["first_seq"][h]
+                m = len(self.infoset_actions[h])
+                V[s["iset_parent"][h]] += V[k:k + m].max()
+            out[p] = V[0] - current
+        return out
+
+    def max_regret(self, profile: Any) -> float:
+        """The largest regret of any player (0 exactly at a Nash equilibrium)."""
+        return float(max(0.0, self.regrets(profile).max()))
+
+    def behavior_from_realization(self, x: np.ndarray, player: int) -> np.ndarray:
+        """Behaviour strategy of a realization plan (uniform where the infoset is not reached)."""
+        s = self._sequences()
+        x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+        b = np.zeros(s["n_seq"][player] - 1)
+        for h in self.player_infosets[player]:
+            k = s["first_seq"][h]
+            m = len(self.infoset_actions[h])
+            tot = x[k:k + m].sum()
+            if x[s["iset_parent"][h]] > 1e-12 and tot > 0:
+                b[k - 1:k - 1 + m] = x[k:k + m] / tot
+            else:
+                b[k - 1:k - 1 + m] = 1.0 / m
+        return b
+
+    # ------------------------------------------------------------------ normal form
+    def reduced_strategies(self, player: int, *, max_strategies: int = MAX_REDUCED_STRATEGIES) -> list:
+        """The reduced pure strategies of ``player`` in Gambit's order: tuples with one action
+        index per information set of the player (in order), -1 where the strategy never reaches it."""
+        s = self._require_perfect_recall("ExtensiveFormGame.reduced_strategies()")
+        hs = self.player_infosets[player]
+        pos = {h: i for i, h in enumerate(hs)}
+        si, sa = s["seq_infoset"][player], s["seq_action"][player]
+        par_h = [int(si[s["iset_parent"][h]]) if s["iset_parent"][h] > 0 else -1 for h in hs]
+        par_a = [int(sa[s["iset_parent"][h]]) if s["iset_parent"][h] > 0 else -1 for h in hs]
+        out: list = []
+        seen: set = set()
+        cur = [0] * len(hs)
+
+        def reached(i: int, upto: int) -> Optional[bool]:
+            # True/False when decidable from infosets before `upto`, None otherwise
+            while True:
+                ph = par_h[i]
+                if ph < 0:
+                    return True
+                j = pos[ph]
+                if j >= upto:
+                    return None
+                if cur[j] != par_a[i]:
+                    return False
+                i = j
+
+        def full_reached(i: int, choice: list) -> bool:
+            while True:
+                ph = par_h[i]
+                if ph < 0:
+                    return True
+                j = pos[ph]
+                if choice[j] != par_a[i]:
+                    return False
+                i = j
+
+        #  depth-first enumeration in lexicographic order, first infoset slowest
+        def rec(i: int) -> None:
+            if i == len(hs):
+                key = tuple(cur[j] if full_reached(j, cur) else -1 for j in range(len(hs)))
+                if key not in seen:
+                    if len(out) >= max_strategies:
+                        raise UnsupportedProblemError(
+                            f"to_normal_form(): player {player} has more than {max_strategies} reduced strategies")
+                    seen.add(key)
+                    out.append(key)
+                return
+            r = reached(i, i)
+            if r is False:
+                cur[i] = -1
+                rec(i + 1)
+                return
+            for a in range(len(self.infoset_actions[hs[i]])):
+                cur[i] = a
+                rec(i + 1)
+        rec(0)
+        return out
+
+    def to_normal_form(self, *, reduced: bool = True, max_strategies: int = MAX_REDUCED_STRATEGIES) -> Any:
+        """The strategic form as a :class:`games.NormalFormGame` (expected payoffs over chance).
+
+        With ``reduced=True`` (default) pure strategies that differ only at information sets they
+        never reach are merged, as Gambit does; labels are Gambit's (one character per information
+        set: the action number, ``*`` where unreached). ``reduced=False`` gives every combination."""
+        from games.normal_form import NormalFormGame
+
+        where = "ExtensiveFormGame.to_normal_form()"
+        s = self._require_perfect_recall(where)
+        N = self.n_players
+        mats = []
+        labels = []
+        for p in range(N):
+            hs = self.player_infosets[p]
+            if reduced:
+                strats = self.reduced_strategies(p, max_strategies=max_strategies)
+            else:
+                total = 1
+                for h in hs:
+                    total *= len(self.infoset_actions[h])
+                    if total > max_strategies:
+                        raise UnsupportedProblemError(f"{where}: player {p} has more than {max_strategies} strategies")
+                strats = list(itertools.product(*[range(len(self.infoset_actions[h])) for h in hs]))
+            if not strats:
+                strats = [()]
+            choice = np.array(strats, dtype=np.int64).reshape(len(strats), len(hs))
+            # M[s, seq] = 1 when strategy s plays every action along seq
+            n_seq = s["n_seq"][p]
+            M = np.zeros((len(strats), n_seq), dtype=np.float64)
+            M[:, 0] = 1.0
+            pos = {h: i for i, h in enumerate(hs)}
+            for h in reversed(self._seq_depth_order(p)):
+                k = s["first_seq"][h]
+                for a in range(len(self.infoset_actions[h])):
+                    M[:, k + a] = M[:, s["iset_parent"][h]] * (choice[:, pos[h]] == a)
+            mats.append(M)
+            labels.append(tuple("".join("*" if c < 0 else str(c + 1) for c in st) or "*" for st in strats))
+        w = s["leaf_chance"]
+        letters = "abcdefghijklmnopqrstuvwxy"
+        if N > len(letters):
+            raise UnsupportedProblemError(f"{where}: at most {len(letters)} players")
+        cols = [mats[p][:, s["leaf_seq"][:, p]] for p in range(N)]
+        spec = ",".join(f"{letters[p]}z" for p in range(N)) + ",z->" + letters[:N]
+        arrays = [np.einsum(spec, *cols, w * s["leaf_pay"][:, k], optimize=True) if len(w) else
+                  np.zeros(tuple(len(l) for l in labels)) for k in range(N)]
+        return NormalFormGame(tuple(arrays), strategies=tuple(labels), players=self.players, title=self.title,
+                              comment=self.comment)
+
+    # ------------------------------------------------------------------ pygambit
+    def to_pygambit(self) -> Any:
+        """The game as a ``pygambit.Game`` (through the ``.efg`` text)."""
+        import io
+
+        import pygambit
+
+        from games.efg_io import write_efg
+        return pygambit.read_efg(io.StringIO(write_efg(self)))
+
+    @classmethod
+    def from_pygambit(cls, game: Any) -> "ExtensiveFormGame":
+        """A pygambit tree as an :class:`ExtensiveFormGame`."""
+        from games.efg_io import read_efg
+        if not getattr(game, "is_tree", False):
+            raise UnsupportedProblemError("ExtensiveFormGame.from_pygambit(): the game is not a tree")
+        return read_efg(game.to_efg())
+
+
+class TreeBuilder:
+    """Build a game tree in Python.
+
+    >>> b = TreeBuilder(["P1", "P2"])
+    >>> h, t = b.chance(b.root, ["H", "T"], ["1/2", "1/2"])
+    >>> l1, r1 = b.move(h, "P1", ["l", "r"], infoset="I")
+    >>> l2, r2 = b.move(t, "P1", ["l", "r"], infoset="I")      # same infoset "I"
+    >>> for node, pay in zip([l1, r1, l2, r2], [1, -1, -1, 1]):
+    ...     b.outcome(node, [pay, -pay])
+    >>> g = b.build()
+
+    Nodes are integers; :meth:`move` and :meth:`chance` turn a leaf into a move and return its
+    children. ``infoset=`` names an information set of that player: nodes given the same name
+    share it (their actions must agree). :meth:`outcome` attaches payoffs (numbers, ``"p/q"``
+    strings or Fractions, kept exactly) to any node; ``label=`` names the outcome, and passing the
+    same label again reuses it.
+    """
+
+    def __init__(self, players: Sequence[str], *, title: str = "", comment: str = "",
+                 max_nodes: int = MAX_NODES) -> None:
+        where = "TreeBuilder()"
+        if isinstance(players, str) or not isinstance(players, Sequence) or not players:
+            raise InvalidInputError(f"{where}: players must be a non-empty list of names, got {players!r}")
+        if len(players) > MAX_PLAYERS:
+            raise InvalidInputError(f"{where}: at most {MAX_PLAYERS} players, got {len(players)}")
+        self.players = [str(p) for p in players]
+        if len(set(self.players)) != len(self.players):
+            raise InvalidInputError(f"{where}: player names repeat: {self.players}")
+        self.title, self.comment = str(title), str(comment)
+        self.max_nodes = max_nodes
+        self._children: list = [None]
+        self._label: list = [""]
+        self._infoset: list = [None]
+        self._outcome: list = [None]
+        self._isets: dict = {}   # (player, key) -> (actions, probs, label)
+        self._outcomes: dict = {}  # label -> (index, payoffs)
+        self._auto = 0
+
+    @property
+    def root(self) -> int:
+        return 0
+
+    def _player(self, player: Any, where: str) -> int:
+        if isinstance(player, str):
+            if player not in self.players:
+                raise InvalidInputError(f"{where}: unknown player {player!r}; players are {self.players}")
+            return self.players.index(player)
+        if isinstance(player, (int, np.integer)) and not isinstance(player, bool) and 0 <= player < len(self.players):
+            return int(player)
+        raise InvalidInputError(f"{where}: player must be a name or an index < {len(self.players)}, got {player!r}")
+
+    def _leaf(self, node: Any, where: str) -> int:
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < len(self._children):
+            raise InvalidInputError(f"{where}: unknown node {node!r}")
+        if self._children[node] is not None:
+            raise InvalidInputError(f"{where}: node {node} already has a move")
+        return int(node)
+
+    def _grow(self, node: int, key: tuple, n: int) -> list:
+        if len(self._children) + n > self.max_nodes:
+            raise InvalidInputError(f"TreeBuilder: more than max_nodes={self.max_nodes} nodes")
+        kids = list(range(len(self._children), len(self._children) + n))
+        self._children[node] = kids
+        self._infoset[node] = key
+        self._children.extend([None] * n)
+        self._label.extend([""] * n)
+        self._infoset.extend([None] * n)
+        self._outcome.extend([None] * n)
+        return kids
+
+    def move(self, node: int, player: Any, actions: Sequence[str], *, infoset: Optional[str] = None,
+             label: str = "") -> list:
+        """Give ``node`` (a leaf) a move of ``player`` with ``actions``; returns the children."""
+        where = "TreeBuilder.move()"
+        node = self._leaf(node, where)
+        p = self._player(player, where)
+        acts = self._actions(actions, where)
+        if infoset is None:
+            self._auto += 1
+            key = (p, ("#auto", self._auto))
+            ilabel = ""
+        else:
+            key = (p, str(infoset))
+            ilabel = str(infoset)
+        old = self._isets.get(key)
+        if old is None:
+            self._isets[key] = (acts, None, ilabel)
+        elif old[0] != acts:
+            raise InvalidInputError(f"{where}: information set {infoset!r} has actions {list(old[0])}, got {list(acts)}")
+        self._label[node] = str(label)
+        return self._grow(node, key, len(acts))
+
+    def chance(self, node: int, actions: Sequence[str], probs: Sequence[Any], *, infoset: Optional[str] = None,
+               label: str = "") -> list:
+        """Give ``node`` (a leaf) a chance move; ``probs`` are exact (ints, ``"1/3"``, Fractions,
+        decimals) and must sum to exactly 1."""
+        where = "TreeBuilder.chance()"
+        node = self._leaf(node, where)
+        acts = self._actions(actions, where)
+        if isinstance(probs, (str, bytes)) or not isinstance(probs, Sequence) or len(probs) != len(acts):
+            raise InvalidInputError(f"{where}: probs must list one probability per action ({len(acts)})")
+        pr = tuple(_as_number(v, "a probability", where) for v in probs)
+        if any(f < 0 for f, _ in pr) or sum(f for f, _ in pr) != 1:
+            raise InvalidInputError(f"{where}: probabilities must be >= 0 and sum to exactly 1, got "
+                                    f"{[t for _, t in pr]}")
+        if infoset is None:
+            self._auto += 1
+            key = (-1, ("#auto", self._auto))
+            ilabel = ""
+        else:
+            key = (-1, str(infoset))
+            ilabel = str(infoset)
+        old = self._isets.get(key)
+        if old is None:
+            self._isets[key] = (acts, pr, ilabel)
+        elif old[0] != acts or [f for f, _ in old[1]] != [f for f, _ in pr]:
+            raise InvalidInputError(f"{where}: chance information set {infoset!r} differs from its earlier use")
+        self._label[node] = str(label)
+        return self._grow(node, key, len(acts))
+
+    @staticmethod
+    def _actions(actions: Any, where: str) -> tuple:
+        if isinstance(actions, (str, bytes)) or not isinstance(actions, Sequence) or not actions:
+            raise InvalidInputError(f"{where}: actions must be a non-empty list of labels, got {actions!r}")
+        return tuple(str(a) for a in actions)
+
+    def outcome(self, node: int, payoffs: Optional[Sequence[Any]] = None, *, label: Optional[str] = None) -> None:
+        """Attach an outcome to ``node``: new payoffs (one per player), or the outcome named
+        ``label`` given earlier (``payoffs`` None)."""
+        where = "TreeBuilder.outcome()"
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < len(self._children):
+            raise InvalidInputError(f"{where}: unknown node {node!r}")
+        if payoffs is None:
+            if label is None or label not in self._outcomes:
+                raise InvalidInputError(f"{where}: payoffs are required unless label names an earlier outcome")
+            self._outcome[node] = self._outcomes[label][0]
+            return
+        if isinstance(payoffs, (str, bytes)) or not isinstance(payoffs, Sequence) or len(payoffs) != len(self.players):
+            raise InvalidInputError(f"{where}: payoffs must list one number per player ({len(self.players)})")
+        pay = tuple(_as_number(v, "a payoff", where) for v in payoffs)
+        if label is None:
+            label = f"o{len(self._outcomes) + 1}"
+            while label in self._outcomes:
+                label += "_"
+        if label in self._outcomes:
+            idx, old = self._outcomes[label]
+            if [f for f, _ in old] != [f for f, _ in pay]:
+                raise InvalidInputError(f"{where}: outcome {label!r} already has payoffs {[t for _, t in old]}")
+        else:
+            idx = len(self._outcomes)
+            self._outcomes[label] = (idx, pay)
+        self._outcome[node] = idx
+
+    def label(self, node: int, text: str) -> None:
+        """Label a node."""
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < len(self._children):
+            raise InvalidInputError(f"TreeBuilder.label(): unknown node {node!r}")
+        self._label[node] = str(text)
+
+    def build(self) -> ExtensiveFormGame:
+        """The game (nodes renumbered in prefix order)."""
+        parts = _GameParts(players=list(self.players), title=self.title, comment=self.comment)
+        iset_idx: dict = {}
+        numbers: dict = {}
+        for label, (i, pay) in self._outcomes.items():
+            parts.add_outcome(i + 1, label, pay)
+        stack = [0]
+        while stack:
+            v = stack.pop()
+            kids = self._children[v]
+            parts.label.append(self._label[v])
+            o = self._outcome[v]
+            parts.node_outcome.append(-1 if o is None else o)
+            if kids is None:
+                parts.kind.append("t")
+                parts.node_infoset.append(-1)
+                continue
+            key = self._infoset[v]
+            p = key[0]
+            parts.kind.append("c" if p < 0 else "p")
+            h = iset_idx.get(key)
+            if h is None:
+                acts, pr, ilabel = self._isets[key]
+                numbers[p] = numbers.get(p, 0) + 1
+                h = parts.add_infoset(p, numbers[p], ilabel, acts, pr, where=InvalidInputError)
+                iset_idx[key] = h
+            parts.node_infoset.append(h)
+            stack.extend(reversed(kids))
+        parts.finish_labels()
+        return ExtensiveFormGame._from_parts(parts)
+
+
+# ====================================================================== results
+@dataclass(frozen=True, kw_only=True)
+class EFGResult(SolveResult):
+    """An equilibrium (or strategy profile) of a game tree.
+
+    ``behavior``: one array per player, the action probabilities of its information sets in order
+    (``x`` is their concatenation); ``payoffs``: expected payoff per player; ``max_regret``: the
+    largest gain of a unilateral deviation (the certificate); ``realization``: the realization
+    plans (probability per sequence) for the sequence-form methods; ``value``: the value of a
+    zero-sum game to player 1."""
+
+    behavior: tuple = ()
+    payoffs: Optional[np.ndarray] = None
+    max_regret: float = math.nan
+    realization: tuple = ()
+    value: float = math.nan
+
+
+def _finish(game: ExtensiveFormGame, behavior: list, *, status: Status, method: str, backend: str,
+            t0: float, params: dict, message: str = "", nit: int = 0, realization: tuple = (),
+            objective: float = math.nan, bound: float = math.nan, value: float = math.nan) -> EFGResult:
+    beh = tuple(np.asarray(b, dtype=np.float64) for b in behavior)
+    pays = game.behavior_payoffs(list(beh))
+    reg = game.max_regret(list(beh))
+    gap = abs(objective - bound) if math.isfinite(objective) and math.isfinite(bound) else math.nan
+    return EFGResult(status=status, message=message, x=np.concatenate(beh) if beh else np.zeros(0),
+                     objective=objective, bound=bound, gap=gap, nit=nit, runtime=time.perf_counter() - t0,
+                     method=method, backend=backend, params=params, behavior=beh, payoffs=pays,
+                     max_regret=reg, realization=realization, value=value)
+
+
+def _check_game(game: Any, where: str) -> ExtensiveFormGame:
+    if not isinstance(game, ExtensiveFormGame):
+        raise InvalidInputError(f"{where}: expected an ExtensiveFormGame, got {type(game).__name__}")
+    return game
+
+
+# ====================================================================== sequence-form LP
+def _validate_sequence_form_lp(game: Any, time_limit: Any, options: Any) -> tuple:
+    from engine.validation import check_time_limit
+    where = "sequence_form_lp()"
+    g = _check_game(game, where)
+    if g.n_players != 2:
+        raise UnsupportedProblemError(f"{where}: needs a two-player game, got {g.n_players} players")
+    s = g._require_perfect_recall(where)
+    if not g.is_constant_sum():
+        raise UnsupportedProblemError(f"{where}: the game is not zero-sum (or constant-sum); use sequence_form_lcp")
+    tl = check_time_limit(time_limit, where)
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInputError(f"{where}: options must be a dict, got {type(options).__name__}")
+    return g, s, tl
+
+
+def sequence_form_matrices(game: ExtensiveFormGame) -> dict:
+    """Sequence-form data of a two-player tree: payoff matrices ``A``, ``B`` (sequences of player
+    1 x sequences of player 2, chance included) and the constraint matrices ``E``, ``F`` with right
+    sides ``e``, ``f`` (``E x = e`` for realization plans), all scipy.sparse."""
+    s = game._sequences()
+    n1, n2 = s["n_seq"]
+    L = s["leaf_seq"]
+    w = s["leaf_chance"]
+    A = sp.csr_matrix((w * s["leaf_pay"][:, 0], (L[:, 0], L[:, 1])), shape=(n1, n2))
+    B = sp.csr_matrix((w * s["leaf_pay"][:, 1], (L[:, 0], L[:, 1])), shape=(n1, n2))
+
+    def constraints(p: int) -> tuple:
+        hs = game.player_infosets[p]
+        rows, cols, vals = [0], [0], [1.0]
+        for i, h in enumerate(hs, start=1):
+            rows.append(i)
+            cols.append(int(s["iset_parent"][h]))
+            vals.append(-1.0)
+            k = s["first_seq"][h]
+            m = len(game.infoset_actions[h])
+            rows.extend([i] * m)
+            cols.extend(range(k, k + m))
+            vals.extend([1.0] * m)
+        E = sp.csr_matrix((vals, (rows, cols)), shape=(len(hs) + 1, s["n_seq"][p]))
+        e = np.zeros(len(hs) + 1)
+        e[0] = 1.0
+        return E, e
+
+    E, e = constraints(0)
+    F, f = constraints(1)
+    return {"A": A, "B": B, "E": E, "e": e, "F": F, "f": f}
+
+
+def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] = None,
+                     options: Optional[dict] = None) -> EFGResult:
+    """A Nash equilibrium of a two-player zero-sum (or constant-sum) tree with perfect recall, by
+    the sequence-form LP (Koller, Megiddo and von Stengel 1996) solved once by HiGHS.
+
+    ``max x,q  f'q  s.t.  E x = e,  F' q - A' x <= 0,  x >= 0`` gives player 1's realization plan
+    ``x`` and the value; player 2's plan is the dual of the second block. ``value`` is player 1's
+    value (``objective`` too); ``max_regret`` certifies both strategies."""
+    from solvers import LinearModel
+
+    t0 = time.perf_counter()
+    g, s, tl = _validate_sequence_form_lp(game, time_limit, options)
+    M = sequence_form_matrices(g)
+    E, e, F, f, A = M["E"], M["e"], M["F"], M["f"], M["A"]
+    n1, n2 = A.shape
+    m1, m2 = E.shape[0], F.shape[0]
+    # columns: x (n1, >= 0), q (m2, free)
+    top = sp.hstack([E, sp.csr_matrix((m1, m2))])
+    bottom = sp.hstack([-A.T, F.T])
+    Acon = sp.vstack([top, bottom]).tocsc()
+    c = np.concatenate([np.zeros(n1), f])
+    lo = np.concatenate([e, np.full(n2, -np.inf)])
+    hi = np.concatenate([e, np.zeros(n2)])
+    model = LinearModel(c, Acon, lo, hi, col_lower=np.concatenate([np.zeros(n1), np.full(m2, -np.inf)]),
+                        col_upper=np.inf, sense="max")
+    res = model.solve(time_limit=tl, options=options)
+    params = {"time_limit": tl, "options": dict(options or {})}
+    if res.x is None:
+        return EFGResult(status=res.status, message=f"sequence_form_lp(): {res.message}", runtime=time.perf_counter() - t0,
+                         method="sequence_form_lp", backend="highs", params=params, nit=res.nit)
+    x = np.maximum(np.asarray(res.x[:n1]), 0.0)
+    y = np.maximum(np.abs(np.asarray(res.row_dual[m1:])) if res.row_dual is not None else np.zeros(n2), 0.0)
+    b1 = g.behavior_from_realization(x, 0)
+    b2 = g.behavior_from_realization(y, 1)
+    value = float(res.objective)
+    # constant-sum: report player 1's value
+    return _finish(g, [b1, b2], status=res.status if res.status != Status.OPTIMAL else Status.OPTIMAL,
+                   method="sequence_form_lp", backend="highs", t0=t0, params=params, message=res.message,
+                   nit=res.nit, realization=(x, y), objective=value, bound=float(res.bound), value=value)
+
+
+# ====================================================================== backward induction
+def subgame_perfect(game: ExtensiveFormGame, /) -> EFGResult:
+    """A pure subgame-perfect equilibrium of a perfect-information tree by backward induction
+    (exact rational arithmetic; ties go to the first action). Chance nodes are averaged."""
+    t0 = time.perf_counter()
+    where = "subgame_perfect()"
+    g = _check_game(game, where)
+    if not g.is_perfect_information:
+        raise UnsupportedProblemError(f"{where}: backward induction needs perfect information (every "
+                                      "information set of a player a single node)")
+    N = g.n_players
+    s = g._sequences()
+    choice = [-1] * g.n_infosets
+    zero = (Fraction(0),) * N
+    val: list = [None] * g.n_nodes
+    for v in range(g.n_nodes - 1, -1, -1):
+        o = g.node_outcome[v]
+        own = g.outcome_payoffs[o] if o >= 0 else zero
+        kids = g.node_children[v]
+        if not kids:
+            val[v] = own
+            continue
+        h = g.node_infoset[v]
+        pl = g.infoset_player[h]
+        if pl < 0:
+            cont = tuple(sum((pr * val[k][i] for pr, k in zip(g.infoset_probs[h], kids)), Fraction(0))
+                         for i in range(N))
+        else:
+            best = max(range(len(kids)), key=lambda a: (val[kids[a]][pl], -a))
+            choice[h] = best
+            cont = val[kids[best]]
+        val[v] = tuple(a + b for a, b in zip(own, cont))
+    behavior = []
+    for p in range(N):
+        b = np.zeros(s["n_seq"][p] - 1)
+        for h in g.player_infosets[p]:
+            b[s["first_seq"][h] - 1 + choice[h]] = 1.0
+        behavior.append(b)
+    return _finish(g, behavior, status=Status.OPTIMAL, method="subgame_perfect", backend="python", t0=t0,
+                   params={}, message="backward induction", objective=float(val[0][0]))
+
+
+def solve(game: ExtensiveFormGame, /, method: str = "auto", **options: Any) -> EFGResult:
+    """Dispatcher: ``"auto"`` picks ``subgame_perfect`` for perfect-information trees, else
+    ``sequence_form_lp`` for two-player constant-sum trees."""
+    from engine.validation import check_choice
+    g = _check_game(game, "efg.solve()")
+    method = check_choice(method, "method", "efg.solve()", ("auto", "subgame_perfect", "sequence_form_lp"))
+    if method == "auto":
+        method = "subgame_perfect" if g.is_perfect_information else "sequence_form_lp"
+    fn = {"subgame_perfect": subgame_perfect, "sequence_form_lp": sequence_form_lp}[method]
+    return fn(g, **options)

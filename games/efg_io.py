@@ -1,0 +1,399 @@
+"""Gambit ``.efg`` files (extensive form, format 2): :func:`read_efg` and :func:`write_efg`.
+
+The reader takes the format Gambit writes (every node's infoset actions and every outcome's
+payoffs repeated at each use, as pygambit 16.7 writes and requires) and the older form in which
+an information set's actions and an outcome's payoffs are given only at their first use. Numbers
+keep their text (``0.50``, ``1e-20``, ``6/4``) so a file written back is the file read, and their
+exact value as a :class:`fractions.Fraction`. Repeated node or information-set labels (which
+pygambit rejects) are accepted and reported in ``game.notes``.
+
+Untrusted input: nothing in a file is executed; the number of players (``max_players``) and of
+nodes (``max_nodes``) are checked before anything for them is allocated (the pending children of
+every move count against ``max_nodes`` as soon as the move is read); numbers are limited in
+digits and exponent; every error is an :class:`engine.errors.InvalidInputError` naming the file,
+line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from engine.errors import InvalidInputError
+
+__all__ = ["read_efg", "write_efg", "MAX_NODES", "MAX_PLAYERS", "MAX_NUMBER_DIGITS", "parse_number"]
+
+#: default limit on the nodes of a tree read from a file (``max_nodes=`` overrides it)
+MAX_NODES = 5_000_000
+#: default limit on the players of a tree read from a file (``max_players=`` overrides it)
+MAX_PLAYERS = 64
+#: digits a number may have in a file (integer, numerator, denominator, mantissa)
+MAX_NUMBER_DIGITS = 200
+#: largest decimal exponent magnitude accepted in a file
+MAX_EXPONENT = 400
+
+PathOrText = Union[str, "os.PathLike[str]", bytes]
+
+_TOKEN_RE = re.compile(r'[ \t\n\r\f\v]*(?:"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^ \t\n\r\f\v{},"]+))', re.S)
+_WS_RE = re.compile(r"[ \t\n\r\f\v]*")
+_INT_RE = re.compile(r"-?[0-9]+\Z")
+_RAT_RE = re.compile(r"-?([0-9]+)/([0-9]+)\Z")
+_DEC_RE = re.compile(r"-?(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?\Z")
+_UNESCAPE_RE = re.compile(r'\\"')
+
+STR, LB, RB, COMMA, WORD = 1, 2, 3, 4, 5
+_KIND_NAMES = {STR: "a string", LB: "'{'", RB: "'}'", COMMA: "','", WORD: "symbol", 0: "end of file"}
+
+
+def parse_number(text: str) -> Optional[Fraction]:
+    """The exact value of a Gambit number (``3``, ``-3/4``, ``0.25``, ``1e-20``), or None when the
+    text is not one (or exceeds the digit and exponent limits)."""
+    if len(text) > 2 * MAX_NUMBER_DIGITS + 16:
+        return None
+    if _INT_RE.match(text):
+        if len(text) > MAX_NUMBER_DIGITS + 1:
+            return None
+        return Fraction(int(text))
+    m = _RAT_RE.match(text)
+    if m:
+        if len(m.group(1)) > MAX_NUMBER_DIGITS or len(m.group(2)) > MAX_NUMBER_DIGITS or int(m.group(2)) == 0:
+            return None
+        return Fraction(int(text.split("/")[0]), int(m.group(2)))
+    m = _DEC_RE.match(text)
+    if m:
+        digits = len(m.group(1) or "") + len(m.group(2) or "") + len(m.group(3) or "")
+        if digits > MAX_NUMBER_DIGITS or (m.group(4) and (len(m.group(4)) > 6 or abs(int(m.group(4))) > MAX_EXPONENT)):
+            return None
+        try:
+            return Fraction(Decimal(text))
+        except (InvalidOperation, ValueError):  # pragma: no cover - the regex admits only decimals
+            return None
+    return None
+
+
+class _Reader:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+        self.pos = 0
+        self.n = len(text)
+
+    def error(self, msg: str, pos: Optional[int] = None) -> InvalidInputError:
+        pos = self.pos if pos is None else pos
+        line = self.text.count("\n", 0, pos) + 1
+        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return InvalidInputError(f"read_efg(): {self.source}: line {line}, column {col}: {msg}")
+
+    def next(self) -> tuple[int, str, int]:
+        m = _TOKEN_RE.match(self.text, self.pos)
+        if m is None:
+            ws = _WS_RE.match(self.text, self.pos)
+            start = ws.end() if ws else self.pos
+            if start >= self.n:
+                return 0, "", start
+            raise self.error("unterminated string", start)
+        self.pos = m.end()
+        start = m.start(m.lastindex or 0)
+        li = m.lastindex
+        if li == 1:
+            s = m.group(1)
+            if "\\" in s:
+                s = _UNESCAPE_RE.sub('"', s)
+            return STR, s, start - 1
+        if li == 2:
+            return (LB if m.group(2) == "{" else RB), m.group(2), start
+        if li == 3:
+            return COMMA, ",", start
+        return WORD, m.group(4), start
+
+    def expect(self, kind: int, what: str) -> tuple[str, int]:
+        k, v, p = self.next()
+        if k != kind:
+            raise self.error(f"expected {what}, got {_describe(k, v)}", p)
+        return v, p
+
+    def peek(self) -> int:
+        save = self.pos
+        k, _, _ = self.next()
+        self.pos = save
+        return k
+
+    def integer(self, what: str, lower: int, upper: int) -> int:
+        v, p = self.expect(WORD, what)
+        if not _INT_RE.match(v) or len(v) > 19:
+            raise self.error(f"expected {what} (an integer), got {_shown(v)}", p)
+        i = int(v)
+        if i < lower or i > upper:
+            raise self.error(f"{what} must be in [{lower}, {upper}], got {i}", p)
+        return i
+
+    def number(self, what: str) -> tuple[Fraction, str]:
+        k, v, p = self.next()
+        if k != WORD:
+            raise self.error(f"expected {what} (a number), got {_describe(k, v)}", p)
+        val = parse_number(v)
+        if val is None:
+            raise self.error(f"expected {what} (a number: integer, decimal or p/q within "
+                             f"{MAX_NUMBER_DIGITS} digits), got {_shown(v)}", p)
+        return val, v
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _describe(kind: int, value: str) -> str:
+    if kind == WORD:
+        return f"symbol {_shown(value)}"
+    if kind == STR:
+        return f"string {_shown(value)}"
+    return _KIND_NAMES[kind]
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"read_efg(): {source}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_players: int = MAX_PLAYERS,
+             max_bytes: int = 1 << 30) -> Any:
+    """Read a Gambit ``.efg`` file (format 2) into a :class:`games.efg.ExtensiveFormGame`.
+
+    ``path_or_text`` is a path, the file's text (a string starting with ``EFG`` or containing a
+    newline, ``{`` or ``"``) or bytes.
+    Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
+    read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
+    """
+    from games.efg import _GameParts, ExtensiveFormGame
+
+    for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise InvalidInputError(f"read_efg(): {name} must be a positive integer, got {val!r}")
+    if isinstance(path_or_text, bytes):
+        source, text = "<bytes>", _decode(path_or_text, "<bytes>")
+    elif isinstance(path_or_text, str) and (path_or_text.lstrip()[:3] in ("EFG", "NFG") or
+                                            any(c in path_or_text for c in '\n{"')):
+        source, text = "<string>", path_or_text
+    elif isinstance(path_or_text, (str, os.PathLike)):
+        path = Path(path_or_text)
+        source = str(path)
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise InvalidInputError(f"read_efg(): {source}: {size} bytes exceeds max_bytes={max_bytes}")
+            text = _decode(path.read_bytes(), source)
+        except OSError as exc:
+            raise InvalidInputError(f"read_efg(): cannot read {source}: {exc.strerror or exc}") from None
+    else:
+        raise InvalidInputError(f"read_efg(): expected a path, text or bytes, got {type(path_or_text).__name__}")
+    if len(text) > max_bytes:
+        raise InvalidInputError(f"read_efg(): {source}: {len(text)} characters exceeds max_bytes={max_bytes}")
+    parts = _parse(_Reader(text, source), max_nodes, max_players)
+    return ExtensiveFormGame._from_parts(parts)
+
+
+def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
+    from games.efg import _GameParts
+
+    v, p = r.expect(WORD, "'EFG' (the file type)")
+    if v != "EFG":
+        raise r.error(f"expected 'EFG' (the file type), got {_shown(v)}", p)
+    v, p = r.expect(WORD, "the format version 2")
+    if v != "2":
+        raise r.error(f"expected format version 2, got {_shown(v)}", p)
+    v, p = r.expect(WORD, "'R' (rational numbers)")
+    if v != "R":
+        raise r.error(f"expected 'R' (the number type), got {_shown(v)}", p)
+    title, _ = r.expect(STR, "the title (a string)")
+    r.expect(LB, "'{' before the player names")
+    players: list[str] = []
+    while True:
+        k, v, p = r.next()
+        if k == RB:
+            break
+        if k != STR:
+            raise r.error(f"expected a player name or '}}', got {_describe(k, v)}", p)
+        if len(players) >= max_players:
+            raise r.error(f"more than max_players={max_players} players", p)
+        players.append(v)
+    if not players:
+        raise r.error("a game needs at least one player")
+    n_players = len(players)
+    comment = ""
+    if r.peek() == STR:
+        comment, _ = r.expect(STR, "the comment")
+
+    parts = _GameParts(players=players, title=title, comment=comment)
+    kinds = parts.kind
+    labels = parts.label
+    node_infoset = parts.node_infoset
+    node_outcome = parts.node_outcome
+    infoset_key: dict[tuple[int, int], int] = {}
+    outcome_key: dict[int, int] = {}
+    stack: list[int] = []  # children still to read, per open move
+    pending = 1
+    count = 0
+    notes = parts.notes
+    seen_labels: dict[str, int] = {}
+    while pending:
+        k, v, p = r.next()
+        if k != WORD or v not in ("p", "c", "t"):
+            if k == 0:
+                raise r.error(f"the file ends with {pending} node(s) of the tree missing", p)
+            raise r.error(f"expected a node ('p', 'c' or 't'), got {_describe(k, v)}", p)
+        count += 1
+        if count > max_nodes:
+            raise r.error(f"more than max_nodes={max_nodes} nodes", p)
+        label, _ = r.expect(STR, "the node label")
+        if label:
+            if label in seen_labels:
+                notes.append(f"node label {label!r} repeats (nodes {seen_labels[label]} and {count}); "
+                             "labels do not identify these nodes")
+            else:
+                seen_labels[label] = count
+        kinds.append(v)
+        labels.append(label)
+        pending -= 1
+        if v == "t":
+            node_infoset.append(-1)
+        else:
+            if v == "p":
+                player = r.integer("the player number", 1, n_players) - 1
+            else:
+                player = -1
+            number = r.integer("the information set number", 1, max_nodes)
+            key = (player, number)
+            idx = infoset_key.get(key)
+            ip = r.pos
+            k2 = r.peek()
+            iname: Optional[str] = None
+            actions: Optional[list[str]] = None
+            probs: Optional[list[tuple[Fraction, str]]] = None
+            if k2 == STR:
+                iname, _ = r.expect(STR, "the information set label")
+                if r.peek() == LB:
+                    r.expect(LB, "'{'")
+                    actions, probs = [], ([] if player < 0 else None)
+                    while True:
+                        k3, v3, p3 = r.next()
+                        if k3 == RB:
+                            break
+                        if k3 != STR:
+                            raise r.error(f"expected an action label or '}}', got {_describe(k3, v3)}", p3)
+                        if count + pending + len(actions) + 1 > max_nodes:
+                            raise r.error(f"more than max_nodes={max_nodes} nodes", p3)
+                        actions.append(v3)
+                        if probs is not None:
+                            probs.append(r.number("a chance probability"))
+                    if not actions:
+                        raise r.error("a move needs at least one action", ip)
+            if idx is None:
+                if actions is None:
+                    raise r.error(f"information set {number} of "
+                                  f"{'chance' if player < 0 else repr(players[player])} is used before its "
+                                  "actions are given", ip)
+                idx = parts.add_infoset(player, number, iname or "", actions, probs, where=lambda m: r.error(m, ip))
+                infoset_key[key] = idx
+            else:
+                if actions is not None and tuple(actions) != parts.infoset_actions[idx]:
+                    raise r.error(f"information set {number} lists actions {actions}, earlier "
+                                  f"{list(parts.infoset_actions[idx])}", ip)
+                if probs is not None and [t for _, t in probs] != list(parts.infoset_prob_texts[idx]):
+                    raise r.error(f"chance information set {number} lists other probabilities than before", ip)
+                if iname is not None and iname != parts.infoset_label[idx]:
+                    raise r.error(f"information set {number} is labelled {iname!r}, earlier "
+                                  f"{parts.infoset_label[idx]!r}", ip)
+            node_infoset.append(idx)
+            n_children = len(parts.infoset_actions[idx])
+            if count + pending + n_children > max_nodes:
+                raise r.error(f"more than max_nodes={max_nodes} nodes", ip)
+        # outcome
+        op = r.pos
+        onum = r.integer("the outcome number", 0, 10 ** 18)
+        if onum == 0:
+            node_outcome.append(-1)
+        else:
+            oname: Optional[str] = None
+            payoffs: Optional[list[tuple[Fraction, str]]] = None
+            if r.peek() == STR:
+                oname, _ = r.expect(STR, "the outcome label")
+                if r.peek() == LB:
+                    r.expect(LB, "'{'")
+                    payoffs = []
+                    for i in range(n_players):
+                        payoffs.append(r.number(f"the payoff of player {i + 1}"))
+                        if r.peek() == COMMA:
+                            r.next()
+                    r.expect(RB, f"'}}' after {n_players} payoffs")
+            oidx = outcome_key.get(onum)
+            if oidx is None:
+                if payoffs is None:
+                    raise r.error(f"outcome {onum} is used before its payoffs are given", op)
+                if len(outcome_key) >= max_nodes:
+                    raise r.error(f"more than max_nodes={max_nodes} outcomes", op)
+                oidx = parts.add_outcome(onum, oname or "", payoffs)
+                outcome_key[onum] = oidx
+            else:
+                if payoffs is not None and [t for _, t in payoffs] != list(parts.outcome_texts[oidx]) and \
+                        [f for f, _ in payoffs] != list(parts.outcome_payoffs[oidx]):
+                    raise r.error(f"outcome {onum}: payoffs differ from its earlier definition", op)
+                if oname is not None and oname != parts.outcome_label[oidx]:
+                    raise r.error(f"outcome {onum} is labelled {oname!r}, earlier {parts.outcome_label[oidx]!r}", op)
+            node_outcome.append(oidx)
+        if v != "t":
+            n_children = len(parts.infoset_actions[node_infoset[-1]])
+            pending += n_children
+    k, v, p = r.next()
+    if k != 0:
+        raise r.error(f"expected the end of the file after the last node, got {_describe(k, v)}", p)
+    parts.finish_labels()
+    return parts
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -> Optional[str]:
+    """Write ``game`` as a Gambit ``.efg`` file (format 2) in the layout pygambit writes; returns the
+    text when ``path`` is None. Numbers keep the text they were read with."""
+    from games.efg import ExtensiveFormGame
+
+    if not isinstance(game, ExtensiveFormGame):
+        raise InvalidInputError(f"write_efg(): expected an ExtensiveFormGame, got {type(game).__name__}")
+    out = [f"EFG 2 R {_quote(game.title)} {{ {' '.join(_quote(p) for p in game.players)} }}\n",
+           f"{_quote(game.comment)}\n\n"]
+    iset_num = game._infoset_number
+    iset_text = []
+    for h in range(len(game.infoset_player)):
+        acts = game.infoset_actions[h]
+        if game.infoset_player[h] < 0:
+            body = " ".join(f"{_quote(a)} {t}" for a, t in zip(acts, game.infoset_prob_texts[h]))
+        else:
+            body = " ".join(_quote(a) for a in acts)
+        head = (f"{iset_num[h]}" if game.infoset_player[h] < 0 else f"{game.infoset_player[h] + 1} {iset_num[h]}")
+        iset_text.append(f"{head} {_quote(game.infoset_label[h])} {{ {body} }}")
+    out_text = [f"{o + 1} {_quote(game.outcome_label[o])} {{ {', '.join(game.outcome_texts[o])} }}"
+                for o in range(len(game.outcome_label))]
+    kinds, labels, isets, outs = game.node_kind, game.node_label, game.node_infoset, game.node_outcome
+    for n in range(game.n_nodes):
+        o = outs[n]
+        otext = out_text[o] if o >= 0 else "0"
+        k = kinds[n]
+        if k == "t":
+            out.append(f"t {_quote(labels[n])} {otext}\n")
+        else:
+            out.append(f"{k} {_quote(labels[n])} {iset_text[isets[n]]} {otext}\n")
+    text = "".join(out)
+    if path is None:
+        return text
+    from engine.io import atomic_write_text
+
+    atomic_write_text(path, text)
+    return None

@@ -1,0 +1,427 @@
+"""Extensive-form games: model, Gambit .efg files, reduced normal form, sequence-form LP and
+backward induction, against pygambit and brute force."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import games
+from engine import SolveResult, Status
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from games.efg import (EFGResult, ExtensiveFormGame, TreeBuilder, sequence_form_lp, solve, subgame_perfect)
+from games.efg_io import read_efg, write_efg
+
+gbt = pytest.importorskip("pygambit")
+
+
+# ---------------------------------------------------------------------------- game generators
+def random_tree(seed: int, *, n_players: int = 2, depth: int = 4, zero_sum: bool = False, chance: bool = True,
+                imperfect: bool = True, perfect_info: bool = False, texts: bool = True) -> ExtensiveFormGame:
+    """A random tree with perfect recall: built level by level; nodes of one player with the same
+    own history and the same number of actions may share an information set."""
+    rng = np.random.default_rng(seed)
+    b = TreeBuilder([f"P{i + 1}" for i in range(n_players)], title=f"random {seed}")
+    frontier = [(b.root, tuple(() for _ in range(n_players)))]
+    counter = itertools.count(1)
+    outcomes: list = []
+
+    def pay() -> list:
+        if outcomes and not perfect_info and rng.random() < 0.15:
+            return outcomes[int(rng.integers(len(outcomes)))]
+        if zero_sum:
+            v = Fraction(int(rng.integers(-9, 10)), int(rng.choice([1, 1, 2, 3]))) if texts else \
+                Fraction(int(rng.integers(-9, 10)))
+            vals = [v, -v] + [Fraction(0)] * (n_players - 2)
+        else:
+            vals = []
+            for _ in range(n_players):
+                r = rng.random()
+                if texts and r < 0.2:
+                    vals.append(f"{int(rng.integers(-20, 20)) / 4}")
+                elif texts and r < 0.35:
+                    vals.append(f"{int(rng.integers(-9, 10))}/{int(rng.integers(1, 5))}")
+                else:
+                    vals.append(int(rng.integers(-1000, 1000)) if perfect_info else int(rng.integers(-9, 10)))
+        label = f"out{len(outcomes) + 1}"
+        outcomes.append((vals, label))
+        return outcomes[-1]
+
+    for level in range(depth):
+        groups: dict = {}
+        nxt = []
+        for node, hist in frontier:
+            if level > 0 and (level == depth - 1 or rng.random() < 0.2):
+                vals, lab = pay()
+                b.outcome(node, vals, label=lab)
+                continue
+            if chance and rng.random() < 0.2:
+                k = int(rng.integers(2, 4))
+                probs = {2: [Fraction(1, 3), Fraction(2, 3)], 3: ["1/2", "0.25", "1/4"]}[k]
+                kids = b.chance(node, [f"c{j}" for j in range(k)], probs)
+                nxt.extend((c, hist) for c in kids)
+                continue
+            p = int(rng.integers(n_players))
+            groups.setdefault((p, hist[p]), []).append((node, hist))
+        for (p, own), members in groups.items():
+            k = int(rng.integers(2, 4))
+            # split the group into information sets
+            if perfect_info or not imperfect:
+                parts = [[m] for m in members]
+            else:
+                rng.shuffle(members)
+                parts, cur = [], []
+                for m in members:
+                    cur.append(m)
+                    if rng.random() < 0.4:
+                        parts.append(cur)
+                        cur = []
+                if cur:
+                    parts.append(cur)
+            for part in parts:
+                name = f"I{next(counter)}"
+                for node, hist in part:
+                    kids = b.move(node, p, [f"a{j}" for j in range(k)], infoset=name)
+                    for a, c in enumerate(kids):
+                        h2 = list(hist)
+                        h2[p] = hist[p] + ((name, a),)
+                        nxt.append((c, tuple(h2)))
+        frontier = nxt
+    for node, _ in frontier:
+        vals, lab = pay()
+        b.outcome(node, vals, label=lab)
+    return b.build()
+
+
+def kuhn_poker() -> ExtensiveFormGame:
+    b = TreeBuilder(["P1", "P2"], title="Kuhn poker")
+    cards = "JQK"
+    deals = list(itertools.permutations(range(3), 2))
+    nodes = b.chance(b.root, [f"{cards[i]}{cards[j]}" for i, j in deals], [Fraction(1, 6)] * 6)
+    for (i, j), node in zip(deals, nodes):
+        win = 1 if i > j else -1
+        check, bet = b.move(node, "P1", ["check", "bet"], infoset=f"1{cards[i]}")
+        c2, b2 = b.move(check, "P2", ["check", "bet"], infoset=f"2{cards[j]}c")
+        b.outcome(c2, [win, -win], label=f"show1_{win}")
+        fold, call = b.move(b2, "P1", ["fold", "call"], infoset=f"1{cards[i]}cb")
+        b.outcome(fold, [-1, 1], label="p1folds")
+        b.outcome(call, [2 * win, -2 * win], label=f"show2_{win}")
+        fold2, call2 = b.move(bet, "P2", ["fold", "call"], infoset=f"2{cards[j]}b")
+        b.outcome(fold2, [1, -1], label="p2folds")
+        b.outcome(call2, [2 * win, -2 * win], label=f"show2_{win}")
+    return b.build()
+
+
+def centipede(n: int = 6) -> ExtensiveFormGame:
+    b = TreeBuilder(["P1", "P2"], title="centipede")
+    node = b.root
+    for i in range(n):
+        take, node = b.move(node, i % 2, ["take", "pass"])
+        big, small = 2 ** (i + 2), 2 ** i
+        b.outcome(take, [big, small] if i % 2 == 0 else [small, big])
+    b.outcome(node, [2 ** (n + 2), 2 ** n] if n % 2 == 0 else [2 ** n, 2 ** (n + 2)])
+    return b.build()
+
+
+def pyg(game: ExtensiveFormGame):
+    return gbt.read_efg(io.StringIO(write_efg(game)))
+
+
+SEEDS = list(range(12))
+
+
+# ---------------------------------------------------------------------------- files
+@pytest.mark.parametrize("seed", SEEDS)
+def test_round_trip_through_pygambit(seed: int) -> None:
+    n_players = 2 + seed % 2
+    g = random_tree(seed, n_players=n_players, depth=2 + seed % 5)
+    text = write_efg(g)
+    gg = pyg(g)
+    assert gg.is_perfect_recall
+    assert gg.to_efg() == text                    # pygambit writes back what we wrote
+    g2 = read_efg(gg.to_efg())                    # and we read what pygambit writes
+    assert write_efg(g2) == text and g2 == g
+    assert ExtensiveFormGame.from_pygambit(gg) == g
+    assert g.to_pygambit().to_efg() == text
+
+
+def test_exact_numbers_are_kept() -> None:
+    text = ('EFG 2 R "nums" { "A" "B" }\n"a \\"quoted\\" comment"\n\n'
+            'c "root" 1 "ch" { "x" 0.25 "y" 3/4 } 0\n'
+            't "" 1 "o1" { 1e-20, 6/4 }\n'
+            't "" 2 "o2" { 2.50, -0.0 }\n')
+    g = read_efg(text)
+    assert write_efg(g) == text == gbt.read_efg(io.StringIO(text)).to_efg()
+    assert g.infoset_probs[0] == (Fraction(1, 4), Fraction(3, 4))
+    assert g.outcome_payoffs[0] == (Fraction(1, 10 ** 20), Fraction(3, 2))
+    assert g.comment == 'a "quoted" comment'
+
+
+def test_legacy_form_without_repeats() -> None:
+    # actions and payoffs given only at their first use (older Gambit files)
+    legacy = ('EFG 2 R "legacy" { "A" "B" } "c"\n'
+              'p "" 1 1 "I" { "L" "R" } 0\n'
+              'p "" 2 1 "J" { "l" "r" } 0\n'
+              't "" 1 "o1" { 1 -1 }\n t "" 2 "o2" { 2 -2 }\n'
+              'p "" 2 1 "J" 0\n'
+              't "" 1\n t "" 2 "o2"\n')
+    g = read_efg(legacy)
+    assert g.infoset_members[g.player_infosets[1][0]] == (1, 4)
+    assert write_efg(g) == pyg(g).to_efg()
+    assert g.node_outcome.tolist() == [-1, -1, 0, 1, -1, 0, 1]
+
+
+def test_repeated_labels_are_read_with_notes() -> None:
+    text = ('EFG 2 R "dup" { "A" "B" }\n""\n\n'
+            'p "x" 1 1 "I" { "L" "R" } 0\n'
+            'p "y" 1 2 "I" { "l" "r" } 0\nt "x" 0\nt "" 0\nt "" 0\n')
+    with pytest.raises(ValueError):
+        gbt.read_efg(io.StringIO(text))  # pygambit refuses repeated node labels
+    g = read_efg(text)
+    assert g.n_nodes == 5
+    assert any("node label 'x'" in n for n in g.notes)
+    assert any("information set label 'I'" in n for n in g.notes)
+    assert write_efg(g) == text
+
+
+BAD = [
+    ("NFG 1 R", "line 1, column 1", "'EFG'"),
+    ('EFG 3 R "t" { "A" }', "line 1, column 5", "version 2"),
+    ('EFG 2 R "t" { "A" }\n""\np "" 2 1 "" { "a" } 0 t "" 0', "line 3, column 6", "player number"),
+    ('EFG 2 R "t" { "A" }\n""\np "" 1 1 "" { "a" "b" } 0 t "" 0', "line 3", "missing"),
+    ('EFG 2 R "t" { "A" }\n""\nc "" 1 "" { "a" 1/2 "b" 1/3 } 0 t "" 0 t "" 0', "line 3, column", "exactly 1"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 1 "o" { 1/0 }', "line 3, column 14", "number"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 1 "o" { 1e999999 }', "line 3", "number"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 1 "o" { 1 2 }', "line 3, column 16", "'}'"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 1', "line 3", "payoffs"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 0 t "" 0', "line 3, column 8", "end of the file"),
+    ('EFG 2 R "t" { "A" }\n""\nt "unterminated 0', "line 3, column 3", "unterminated"),
+    ('EFG 2 R "t" { "A" }\n""\np "" 1 1 "" { "a" } 0\np "" 1 1 "" { "b" } 0 t "" 0', "line 4", "actions"),
+    ('EFG 2 R "t" { "A" }\n""\nx', "line 3, column 1", "node"),
+    ('EFG 2 R "t" { "A" }\n""\nt "" 99999999999999999999999 "o" { 1 }', "line 3", "outcome number"),
+    ('EFG 2 R "t" { }', "line 1", "at least one player"),
+]
+
+
+@pytest.mark.parametrize("text,where,what", BAD)
+def test_malformed_files(text: str, where: str, what: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        read_efg(text)
+    assert where in str(err.value) and what in str(err.value) and "read_efg()" in str(err.value)
+
+
+def test_bad_bytes_and_paths(tmp_path) -> None:
+    with pytest.raises(InvalidInputError, match="UTF-8"):
+        read_efg(b'EFG 2 R "\xff" { "A" }')
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        read_efg(tmp_path / "missing.efg")
+    g = kuhn_poker()
+    path = tmp_path / "kuhn.efg"
+    write_efg(g, path)
+    assert read_efg(path) == g
+    with pytest.raises(InvalidInputError, match="max_bytes"):
+        read_efg(path, max_bytes=100)
+
+
+def test_limits_checked_before_allocation() -> None:
+    text = write_efg(kuhn_poker())
+    assert read_efg(text).n_nodes == 55
+    with pytest.raises(InvalidInputError, match="max_nodes=20"):
+        read_efg(text, max_nodes=20)
+    # a move declaring many actions is refused when it is read, before its children exist
+    wide = 'EFG 2 R "" { "A" }\n""\np "" 1 1 "" { ' + '"a" ' * 50 + '} 0 t "" 0'
+    with pytest.raises(InvalidInputError, match="line 3.*max_nodes=10"):
+        read_efg(wide, max_nodes=10)
+    players = 'EFG 2 R "" { ' + '"p" ' * 10 + '} "" t "" 0'
+    with pytest.raises(InvalidInputError, match="max_players=4"):
+        read_efg(players, max_players=4)
+    with pytest.raises(InvalidInputError, match="max_nodes"):
+        read_efg(text, max_nodes=0)
+
+
+def test_deep_tree_reads_without_recursion() -> None:
+    n = 5000
+    text = 'EFG 2 R "deep" { "A" }\n""\n' + 'p "" 1 1 "" { "a" "b" } 0\nt "" 0\n' * n + 't "" 0\n'
+    chain = read_efg(text)  # infoset 1 repeated down its own subtree: read, but no perfect recall
+    assert chain.n_nodes == 2 * n + 1 and not chain.is_perfect_recall
+    text = 'EFG 2 R "deep" { "A" }\n""\n' + "".join(f'p "" 1 {i + 1} "" {{ "a" "b" }} 0\nt "" 0\n'
+                                                      for i in range(n)) + 't "" 0\n'
+    g = read_efg(text)
+    assert g.n_nodes == 2 * n + 1 and g.is_perfect_recall
+    assert write_efg(g) == text.replace('"deep" { "A" }\n""', '"deep" { "A" }\n""\n')
+
+
+# ---------------------------------------------------------------------------- model
+def test_perfect_recall_check_matches_pygambit() -> None:
+    forgetful = ('EFG 2 R "" { "A" "B" }\n""\n\n'
+                 'p "" 1 1 "" { "a" "b" } 0\n'
+                 'p "" 1 2 "" { "a" "b" } 0\nt "" 0\nt "" 0\n'
+                 'p "" 1 2 "" { "a" "b" } 0\nt "" 0\nt "" 0\n')
+    g = read_efg(forgetful)
+    assert not g.is_perfect_recall and not gbt.read_efg(io.StringIO(forgetful)).is_perfect_recall
+    assert "information set 2 of 'A'" in g.perfect_recall_violations[0]
+    with pytest.raises(UnsupportedProblemError, match="perfect recall"):
+        g.to_normal_form()
+    for seed in SEEDS:
+        t = random_tree(seed, n_players=3)
+        assert t.is_perfect_recall and pyg(t).is_perfect_recall
+
+
+def test_builder_validation() -> None:
+    b = TreeBuilder(["A", "B"])
+    with pytest.raises(InvalidInputError, match="unknown player"):
+        b.move(b.root, "C", ["x"])
+    with pytest.raises(InvalidInputError, match="sum to exactly 1"):
+        b.chance(b.root, ["x", "y"], ["1/2", "1/3"])
+    with pytest.raises(InvalidInputError, match="one number per player"):
+        b.outcome(b.root, [1])
+    with pytest.raises(InvalidInputError, match="finite"):
+        b.outcome(b.root, [float("nan"), 1])
+    x, y = b.move(b.root, "A", ["l", "r"], infoset="I")
+    with pytest.raises(InvalidInputError, match="already has a move"):
+        b.move(b.root, "A", ["l", "r"])
+    with pytest.raises(InvalidInputError, match="has actions"):
+        b.move(x, "A", ["l", "r", "m"], infoset="I")
+    with pytest.raises(InvalidInputError, match="players"):
+        TreeBuilder([])
+    with pytest.raises(TypeError):
+        ExtensiveFormGame()
+
+
+def test_exported_from_games() -> None:
+    assert games.ExtensiveFormGame is ExtensiveFormGame
+    assert games.read_efg is read_efg and games.write_efg is write_efg
+    assert games.efg.sequence_form_lp is sequence_form_lp
+
+
+# ---------------------------------------------------------------------------- normal form
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reduced_normal_form_matches_pygambit(seed: int) -> None:
+    n_players = 2 + seed % 2
+    g = random_tree(100 + seed, n_players=n_players, depth=2 + seed % 4)
+    nf = g.to_normal_form()
+    gg = pyg(g)
+    labels = tuple(tuple(s.label for s in p.strategies) for p in gg.players)
+    assert nf.strategies == labels
+    arrays = gg.to_arrays()
+    for p in range(n_players):
+        np.testing.assert_allclose(nf.payoffs[p], np.asarray(arrays[p], dtype=float), atol=1e-12)
+    assert nf.players == g.players
+
+
+def test_unreduced_normal_form() -> None:
+    g = kuhn_poker()
+    full = g.to_normal_form(reduced=False)
+    red = g.to_normal_form()
+    assert full.shape == (64, 64) and red.shape == (27, 64)
+    # every full strategy's payoffs equal those of its reduced class
+    assert np.isclose(full.payoffs[0].mean(), g.behavior_payoffs(list(g.uniform_behavior()))[0])
+
+
+# ---------------------------------------------------------------------------- sequence-form LP
+def test_kuhn_poker_value() -> None:
+    g = kuhn_poker()
+    r = sequence_form_lp(g)
+    assert isinstance(r, EFGResult) and isinstance(r, SolveResult) and r.status is Status.OPTIMAL
+    assert r.value == pytest.approx(-1 / 18, abs=1e-9)
+    assert r.max_regret <= 1e-9
+    assert r.payoffs[0] == pytest.approx(-1 / 18, abs=1e-9)
+    eq = gbt.nash.lp_solve(pyg(g), rational=True).equilibria[0]
+    assert Fraction(str(eq.payoff("P1"))) == Fraction(-1, 18)
+    back = SolveResult.from_dict(r.to_dict())
+    assert isinstance(back, EFGResult) and back.value == r.value
+    np.testing.assert_array_equal(back.behavior[1], r.behavior[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sequence_form_lp_matches_pygambit(seed: int) -> None:
+    g = random_tree(200 + seed, depth=2 + seed % 5, zero_sum=True)
+    r = sequence_form_lp(g)
+    assert r.success and r.max_regret <= 1e-9
+    eq = gbt.nash.lp_solve(pyg(g), rational=False).equilibria[0]
+    assert r.value == pytest.approx(float(eq.payoff("P1")), abs=1e-9)
+    # the realization plans satisfy the sequence-form constraints
+    for p, x in enumerate(r.realization):
+        beh_plan = g.realization_plan(r.behavior[p], p)
+        assert np.all(x >= -1e-12) and beh_plan[0] == 1.0
+
+
+def test_sequence_form_lp_refuses() -> None:
+    with pytest.raises(UnsupportedProblemError, match="zero-sum"):
+        sequence_form_lp(random_tree(3, depth=3))
+    with pytest.raises(UnsupportedProblemError, match="two-player"):
+        sequence_form_lp(random_tree(3, n_players=3, depth=3))
+    with pytest.raises(InvalidInputError, match="ExtensiveFormGame"):
+        sequence_form_lp("not a game")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- backward induction
+def test_centipede_spe_takes_at_once() -> None:
+    g = centipede(6)
+    r = subgame_perfect(g)
+    assert r.status is Status.OPTIMAL and r.max_regret == 0.0
+    for p in range(2):
+        assert np.all(r.behavior[p].reshape(-1, 2)[:, 0] == 1.0)  # always take
+    assert r.payoffs.tolist() == [4.0, 1.0]
+    assert solve(g).method == "subgame_perfect"
+
+
+def _brute_force_spe(g: ExtensiveFormGame) -> list:
+    """All pure profiles that are optimal at every node given the profile (by enumeration)."""
+    hs = [h for h in range(g.n_infosets) if g.infoset_player[h] >= 0]
+    found = []
+    for combo in itertools.product(*[range(len(g.infoset_actions[h])) for h in hs]):
+        pick = dict(zip(hs, combo))
+        val: dict = {}
+        ok = True
+        for v in range(g.n_nodes - 1, -1, -1):
+            o = g.node_outcome[v]
+            own = np.array([float(x) for x in g.outcome_payoffs[o]]) if o >= 0 else np.zeros(g.n_players)
+            kids = g.node_children[v]
+            if not kids:
+                val[v] = own
+                continue
+            h = g.node_infoset[v]
+            pl = g.infoset_player[h]
+            if pl < 0:
+                val[v] = own + sum(float(pr) * val[k] for pr, k in zip(g.infoset_probs[h], kids))
+            else:
+                if max(val[k][pl] for k in kids) > val[kids[pick[h]]][pl]:
+                    ok = False
+                    break
+                val[v] = own + val[kids[pick[h]]]
+        if ok:
+            found.append(pick)
+    return found
+
+
+@pytest.mark.parametrize("seed", SEEDS[:8])
+def test_subgame_perfect_matches_brute_force(seed: int) -> None:
+    g = random_tree(300 + seed, n_players=2 + seed % 2, depth=3 + seed % 2, perfect_info=True, texts=False)
+    assert g.is_perfect_information
+    r = subgame_perfect(g)
+    spes = _brute_force_spe(g)
+    assert len(spes) == 1  # generic payoffs
+    s = g._sequences()
+    for h, a in spes[0].items():
+        p = g.infoset_player[h]
+        assert r.behavior[p][s["first_seq"][h] - 1 + a] == 1.0
+    assert r.max_regret <= 1e-9
+
+
+def test_subgame_perfect_refuses_imperfect_information() -> None:
+    with pytest.raises(UnsupportedProblemError, match="perfect information"):
+        subgame_perfect(kuhn_poker())
+    assert solve(kuhn_poker()).method == "sequence_form_lp"
+
+
+def test_regret_of_uniform_profile_matches_pygambit() -> None:
+    g = random_tree(7, n_players=3, depth=4)
+    gg = pyg(g)
+    prof = gg.mixed_behavior_profile(rational=False)
+    ours = g.max_regret(list(g.uniform_behavior()))
+    assert ours == pytest.approx(float(prof.max_regret()), abs=1e-9)
