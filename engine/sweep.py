@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from engine import __version__
-from engine.errors import InvalidInputError
+from engine.errors import BackendError, InvalidInputError
 from engine.events import Progress
 from engine.io import atomic_write_json, read_json, remove_stale_temps
 from engine.runner import run_case
@@ -660,6 +660,29 @@ def run_sweep(spec: SweepSpec, out: "str | os.PathLike[str]", *, executor: Optio
                         pending=len(_pending(spec, store, retry_failed=False)), keys=tuple(r.key for r in todo))
 
 
+def _ray_connect_message(address: str, err: BaseException) -> str:
+    """One line: no Ray cluster at ``address``, and how to start one or do without."""
+    detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    where = "running on this machine" if address == "auto" else f"at {address}"
+    return (f"run_sweep(): no Ray cluster {where} (ray_address {address!r}: {detail.rstrip('.')}). "
+            f"Start one with `ray start --head` and run again, or leave out --ray-address (and the sweep "
+            f"file's ray_address) to start a private Ray for this sweep")
+
+
+def _check_ray_reachable(address: str, timeout: float = 3.0) -> None:
+    """For a ``host:port`` address, a quick TCP connect first: Ray itself retries an unreachable
+    head for minutes, printing a warning every few seconds."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise BackendError(_ray_connect_message(address, err)) from err
+
+
 def _run_ray(todo: Sequence[RunSpec], finished: Callable[[dict], None], *, n_workers: int,
              address: Optional[str], gpus: float) -> None:
     try:
@@ -669,7 +692,11 @@ def _run_ray(todo: Sequence[RunSpec], finished: Callable[[dict], None], *, n_wor
     started_here = False
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            _check_ray_reachable(address)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
+                raise BackendError(_ray_connect_message(address, err)) from err
         else:
             ray.init(num_cpus=n_workers, include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}})

@@ -124,6 +124,28 @@ def test_killed_sweep_loses_only_runs_in_flight(tmp_path):
     assert summary.skipped == len(files) and summary.ran == 10 - len(files) and summary.pending == 0
 
 
+def test_ray_address_without_a_cluster_is_one_line(tmp_path, capsys, monkeypatch):
+    ray = pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if ray.is_initialized():
+        pytest.skip("Ray already runs in this process")
+    spec_path = _toy(tmp_path, seeds="0")
+    rc = main(["sweep", str(spec_path), "--out", str(tmp_path / "out"), "--executor", "ray", "--ray-address", "auto",
+               "--allow-import", "--no-progress"])
+    if rc == 0:
+        pytest.skip("a Ray cluster runs on this machine")
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc == 1 and out == "" and "Traceback" not in err
+    assert len(lines) == 1 and "no Ray cluster running on this machine" in lines[0]
+    assert "ray start --head" in lines[0] and "leave out --ray-address" in lines[0]
+    # a host:port nobody listens on: the same line at once, not minutes of Ray retrying
+    rc = main(["sweep", str(spec_path), "--out", str(tmp_path / "out"), "--executor", "ray", "--ray-address",
+               "127.0.0.1:1", "--allow-import", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "no Ray cluster at 127.0.0.1:1" in err
+
+
 def test_ray_executor_gives_the_same_records(tmp_path):
     pytest.importorskip("ray")
     spec = parse_sweep(_toy(tmp_path, seeds="0-1"), allow_import=True)
