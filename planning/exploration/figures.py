@@ -57,23 +57,39 @@ def _check(result: Any, where: str) -> None:
         raise InvalidInputError(f"{where}: expected an ExplorationResult, got {type(result).__name__}")
 
 
+def _mark_ends(ax: Any, t: np.ndarray) -> None:
+    """The start (green circle) and the end (red square) of a trajectory, labelled in a legend."""
+    if not len(t):
+        return
+    ax.plot(t[0, 1], t[0, 0], "o", color="tab:green", ms=6, label="start")
+    ax.plot(t[-1, 1], t[-1, 0], "s", color="tab:red", ms=5, label="end")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+
+
+def _plans_communities(result: Any) -> bool:
+    """True when the planner detects communities (FARE): its result has a topology record."""
+    return bool(getattr(result, "topology", None))
+
+
 def plot_trajectory(result: Any, grid: Any, path: Any, *, title: str = "") -> Path:
-    """Map (obstacles black, still-unknown free space grey) with the trajectory; start green, end red."""
+    """Map (obstacles black, still-unknown free space grey) with the trajectory; start (green) and
+    end (red) marked and labelled."""
     _check(result, "plot_trajectory()")
     grid = np.asarray(grid)
     fig, ax = _figure(grid.shape)
     _background(ax, grid, result.belief)
     t = np.asarray(result.trajectory)
     ax.plot(t[:, 1], t[:, 0], "-", color="tab:blue", lw=1.0)
-    ax.plot(t[0, 1], t[0, 0], "o", color="tab:green", ms=6)
-    ax.plot(t[-1, 1], t[-1, 0], "s", color="tab:red", ms=5)
+    _mark_ends(ax, t)
     ax.set_title(title or f"{result.method}: distance {result.objective:.0f}, explored {result.explored[-1]:.1%}",
                  fontsize=9)
     return _save(fig, path)
 
 
 def plot_communities(result: Any, grid: Any, path: Any, *, title: str = "") -> Path:
-    """Viewpoints coloured by their community in the last global plan (grey: no plan / pruned)."""
+    """Viewpoints coloured by their community in the last global plan (grey: no plan / pruned).
+
+    For a planner that detects no communities (all but FARE) the title says so."""
     _check(result, "plot_communities()")
     grid = np.asarray(grid)
     fig, ax = _figure(grid.shape)
@@ -85,8 +101,14 @@ def plot_communities(result: Any, grid: Any, path: Any, *, title: str = "") -> P
     if (~none).any():
         ax.scatter(nodes[~none, 1], nodes[~none, 0], s=6, c=labels[~none] % 20, cmap="tab20", vmin=0, vmax=19)
     n_comm = len(np.unique(labels[~none])) if (~none).any() else 0
-    q = result.topology.get("last", {}).get("modularity", float("nan")) if result.topology else float("nan")
-    ax.set_title(title or f"{n_comm} communities, modularity {q:.3f}", fontsize=9)
+    if not _plans_communities(result):
+        default = f"{result.method}: no communities (this planner does not detect them)"
+    elif not n_comm:
+        default = f"{result.method}: no community plan was made"
+    else:
+        q = result.topology.get("last", {}).get("modularity", float("nan"))
+        default = f"{n_comm} communities, modularity {q:.3f}"
+    ax.set_title(title or default, fontsize=9)
     return _save(fig, path)
 
 
@@ -109,7 +131,13 @@ def plot_waypoints(result: Any, grid: Any, path: Any, *, title: str = "") -> Pat
     if len(used):
         u = np.unique(used, axis=0)
         ax.scatter(u[:, 1], u[:, 0], s=10, marker="x", color="tab:purple")
-    ax.set_title(title or f"waypoints: {len(np.unique(used, axis=0)) if len(used) else 0} followed", fontsize=9)
+    _mark_ends(ax, t)
+    if not len(wp) and not len(used):
+        default = (f"{result.method}: no waypoints (this planner plans no route)" if not _plans_communities(result)
+                   else f"{result.method}: no route was planned")
+    else:
+        default = f"waypoints: {len(np.unique(used, axis=0)) if len(used) else 0} followed"
+    ax.set_title(title or default, fontsize=9)
     return _save(fig, path)
 
 
