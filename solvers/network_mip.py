@@ -73,6 +73,7 @@ from engine.validation import as_float_array, check_choice, check_int, check_opt
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 from solvers.network_bab import DEFAULT_BATCH_SIZE, DEFAULT_LEAF_LIMIT, CardinalityBaB
+from solvers.network_bounds import forward_from_first, gradient_through, layer_bounds, max_linear
 
 __all__ = ["NetworkMIP", "NetworkMIPResult", "network_layers", "DEFAULT_ENUMERATE_LIMIT"]
 
@@ -81,7 +82,6 @@ INF = math.inf
 DEFAULT_ENUMERATE_LIMIT = 20_000
 #: ... and at most this many for sets with auxiliary variables (enumerated by MIP no-good cuts)
 _AUX_ENUMERATE_LIMIT = 256
-_MARGIN = 1e-9
 #: HiGHS refuses matrix coefficients of this magnitude (its ``large_matrix_value``)
 _HIGHS_MAX_COEFFICIENT = 1e15
 
@@ -209,26 +209,6 @@ def network_layers(net: Any, *, where: str = "network_layers()") -> list[tuple[n
 # ---------------------------------------------------------------------------- bounds helpers
 #: HiGHS tolerances of every network-MIP solve (big-M rows need tight feasibility; users' options override)
 _HIGHS_TOLERANCES = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
-
-
-def _relaxation(L: np.ndarray, U: np.ndarray):
-    """Linear relaxations of ReLU on [L, U]: upper ``su*z + iu``, lower ``sl*z``."""
-    off = U <= 0
-    on = L >= 0
-    unst = ~(off | on)
-    su = np.where(on, 1.0, 0.0)
-    iu = np.zeros_like(L)
-    sl = np.where(on, 1.0, 0.0)
-    if unst.any():
-        lam = U[unst] / (U[unst] - L[unst])
-        su[unst] = lam
-        iu[unst] = -lam * L[unst]
-        sl[unst] = np.where(U[unst] > -L[unst], 1.0, 0.0)
-    return su, iu, sl
-
-
-def _widen(L: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return L - _MARGIN * (1.0 + np.abs(L)), U + _MARGIN * (1.0 + np.abs(U))
 
 
 class NetworkMIP:
@@ -400,10 +380,7 @@ class NetworkMIP:
         return out[0] if single else out
 
     def _forward_from_first(self, Y: np.ndarray, c0: np.ndarray) -> np.ndarray:
-        z = Y + c0
-        for W, b in self._layers[1:]:
-            z = np.maximum(z, 0.0) @ W.T + b
-        return z[:, 0]
+        return forward_from_first(Y, c0, self._layers)
 
     def _action_value(self, x: np.ndarray, c0: np.ndarray) -> float:
         """The network at one 0/1 action ``x`` for the state whose first-layer constant is ``c0``."""
@@ -414,14 +391,7 @@ class NetworkMIP:
 
     # ------------------------------------------------------------------ bounds
     def _max_over_set(self, G: np.ndarray) -> np.ndarray:
-        """Upper bound of ``g @ a`` over the feasible set for each row ``g`` of ``G`` (exact for
-        cardinality sets, else the box bound)."""
-        if self._card is not None:
-            lo, hi = self._card
-            S = -np.sort(-G, axis=1)
-            P = np.concatenate([np.zeros((G.shape[0], 1)), np.cumsum(S, axis=1)], axis=1)
-            return P[:, lo:hi + 1].max(axis=1)
-        return np.maximum(G, 0.0).sum(axis=1)
+        return max_linear(G, self._card)
 
     def _action_range(self, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Range of ``G @ a`` over the feasible set: exact for cardinality sets, the LP relaxation otherwise."""
@@ -451,48 +421,9 @@ class NetworkMIP:
 
     def _compute_bounds(self, c0: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per hidden layer ``(L, U)`` pre-activation bounds for the state with first-layer constant ``c0``."""
-        bounds = []
-        L, U = _widen(c0 + self._amin, c0 + self._amax)
-        bounds.append((L, U))
-        relax = [_relaxation(L, U)]
-        for l in range(1, self._H):
-            W, b = self._layers[l]
-            Lp, Up = bounds[-1]
-            hlo, hhi = np.maximum(Lp, 0.0), np.maximum(Up, 0.0)
-            Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-            Ui = Wp @ hhi + Wn @ hlo + b
-            Li = Wp @ hlo + Wn @ hhi + b
-            # back-substitution to the actions
-            lin_u = self._backsub(W, b, relax, upper=True, c0=c0)
-            lin_l = self._backsub(W, b, relax, upper=False, c0=c0)
-            Ub = lin_u[1] + self._max_over_set(lin_u[0])
-            Lb = lin_l[1] - self._max_over_set(-lin_l[0])
-            L, U = _widen(np.maximum(Li, Lb), np.minimum(Ui, Ub))
-            bounds.append((L, U))
-            relax.append(_relaxation(L, U))
-        return bounds
+        return layer_bounds(c0, self._amin, self._amax, self._layers, self._Wa, self._card)
 
-    def _backsub(self, W: np.ndarray, b: np.ndarray, relax: list, *, upper: bool, c0: np.ndarray):
-        """Linear function ``G @ a + const`` bounding ``W @ h_{l-1} + b`` from above (or below)."""
-        G = W.copy()
-        const = b.copy()
-        for m in range(len(relax) - 1, -1, -1):
-            su, iu, sl = relax[m]
-            pos = G >= 0
-            if upper:
-                Gz = np.where(pos, G * su, G * sl)
-                const = const + np.where(pos, G * iu, 0.0).sum(axis=1)
-            else:
-                Gz = np.where(pos, G * sl, G * su)
-                const = const + np.where(pos, 0.0, G * iu).sum(axis=1)
-            if m == 0:
-                const = const + Gz @ c0
-                G = Gz @ self._Wa
-            else:
-                Wm, bm = self._layers[m]
-                const = const + Gz @ bm
-                G = Gz @ Wm
-        return G, const
+
 
     def bounds(self, state: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """Pre-activation bounds ``[(L, U), ...]`` of each hidden layer for ``state``.
@@ -746,12 +677,7 @@ class NetworkMIP:
         return self._gradient_through(masks)
 
     def _gradient_through(self, masks: list) -> np.ndarray:
-        """Action coefficients of the network with each hidden layer's ReLUs fixed on where ``masks`` say."""
-        g = self._layers[-1][0][0].copy()
-        for l in range(len(masks) - 1, -1, -1):
-            g = g * masks[l]
-            g = g @ (self._Wa if l == 0 else self._layers[l][0])
-        return g
+        return gradient_through(masks, self._layers, self._Wa)
 
     def _set_lp(self) -> LinearModel:
         """The feasible set alone as a MIP (built once; objectives change per use)."""
