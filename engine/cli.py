@@ -139,12 +139,25 @@ def _table_width() -> Optional[int]:
     return None
 
 
+def _key_columns(columns: Sequence[str], text: Mapping[str, Sequence[str]], n_rows: int) -> list[str]:
+    """The columns that name the rows: candidates (:data:`KEY_COLUMNS`, then ``seed``) in table order,
+    as few as make every row distinct (``case`` alone for runs; ``case`` and ``method`` for a summary)."""
+    candidates = [c for c in columns if c in KEY_COLUMNS] + [c for c in columns if c == "seed"]
+    keys: list[str] = []
+    for col in candidates:
+        keys.append(col)
+        if len({tuple(text[k][i] for k in keys) for i in range(n_rows)}) == n_rows:
+            break
+    return keys or list(columns[:1])
+
+
 def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, title: str = "", width: Optional[int] = None) -> str:
     """Render rows as ``table`` (rich), ``json`` or ``csv`` text.
 
     A table fits ``width`` columns (default: the terminal's width, see :func:`_table_width`;
-    its natural width when stdout is not a terminal): other columns wrap, the key columns
-    (:data:`KEY_COLUMNS`, else the first) are never wrapped or cut. Missing values (NaN) show as ``—``.
+    its natural width when stdout is not a terminal): the key columns (:func:`_key_columns`) are
+    never wrapped, cut or dropped; the other columns keep whole values, and those on the right
+    that do not fit are left out (the caption names them). Missing values (NaN) show as ``—``.
     """
     if fmt == "json":
         return json.dumps(list(rows), indent=2, allow_nan=True)
@@ -163,8 +176,8 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, title: str = "", widt
     from rich.console import Console
     from rich.table import Table
 
-    keys = [c for c in columns if c in KEY_COLUMNS] or columns[:1]
     text = {c: [_fmt(row.get(c)) for row in rows] for c in columns}
+    keys = _key_columns(columns, text, len(rows))
     longest = {c: max([0] + [max((len(line) for line in v.splitlines()), default=0) for v in text[c]])
                for c in columns}
     if width is None:
