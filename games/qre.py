@@ -533,14 +533,14 @@ def _k_step(T, shape, off, w, ctl, st, z, tau, a, J, LU, piv, target, has_target
             z_pred[i] = z[i] + h * tau[i]
         if not _k_all_finite(z_pred):
             return 3
+        lu_c, piv_c, a_c = LU, piv, a
         if final:
             z_pred[n] = target
             LUf[:n, :] = J
             LUf[n, :] = e_last
             _k_lu(LUf, pivf)
-            ok, d0, kappa = _k_correct(T, shape, off, w, ctl, st, LUf, pivf, e_last, z_pred, wv, F, u, rhs, delta)
-        else:
-            ok, d0, kappa = _k_correct(T, shape, off, w, ctl, st, LU, piv, a, z_pred, wv, F, u, rhs, delta)
+            lu_c, piv_c, a_c = LUf, pivf, e_last
+        ok, d0, kappa = _k_correct(T, shape, off, w, ctl, st, lu_c, piv_c, a_c, z_pred, wv, F, u, rhs, delta)
         if ok and final:
             wv[n] = target
         angle = 0.0
