@@ -196,7 +196,7 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str, *, title: str = "", widt
                if dropped else None)
     table = Table(title=title or None, caption=caption)
     for col in shown:
-        justify = "left" if col in _LEFT_COLUMNS else "right"
+        justify: Any = "left" if col in _LEFT_COLUMNS else "right"
         if col in keys:
             table.add_column(col, justify=justify, no_wrap=True, min_width=max(longest[col], len(col)))
         else:
