@@ -145,9 +145,9 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for (kind, planner), recs in groups.items():
         ok = [r for r in recs if r.get("status") != "error"]
 
-        def mean(key: str) -> float:
+        def mean(key: str) -> float:  # over the runs that reached it (steps_to_* is -1 for a run that did not)
             vals = [float(r["metrics"].get(key, math.nan)) for r in ok]
-            vals = [v for v in vals if not math.isnan(v)]
+            vals = [v for v in vals if not math.isnan(v) and not (key.startswith("steps_to") and v < 0)]
             return float(np.mean(vals)) if vals else math.nan
 
         ratios = []

@@ -68,3 +68,13 @@ def test_threads_and_time_limit_recorded():
         time_limit=60.0, seed=3)
     assert record["status"] == "feasible" and record["threads"] == 2 and record["time_limit"] == 60.0
     assert record["seed"] == 3
+
+
+def test_summary_of_runs_cut_short_has_no_sentinel_steps():
+    records = [{"case": "c", "params": {"map": "indoor", "map_seed": 0, "planner": "fare"}, "seed": 0,
+                "status": "time_limit", "metrics": {"distance_to_90": float("nan"), "steps_to_90": -1,
+                                                    "explored": 0.4}}]
+    (row, _all) = exploration_suite.summarize(records)
+    import math
+
+    assert math.isnan(row["steps_90"]) and math.isnan(row["dist_90"]) and row["explored"] == 0.4
