@@ -74,6 +74,7 @@ from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 from solvers.network_bab import DEFAULT_BATCH_SIZE, DEFAULT_LEAF_LIMIT, CardinalityBaB
 from solvers.network_bounds import forward_from_first, gradient_through, layer_bounds, max_linear
+from solvers.network_heuristics import ActionNetwork, local_search, multi_start
 
 __all__ = ["NetworkMIP", "NetworkMIPResult", "network_layers", "DEFAULT_ENUMERATE_LIMIT"]
 
@@ -292,6 +293,7 @@ class NetworkMIP:
         self._widths = [W.shape[0] for W, _ in layers[:-1]]
         self._enumerate_limit = limit
         self._card = fs.cardinality_range
+        self._net = ActionNetwork(layers, self._Wa, self._WaT, fs, self._card)
         self._empty = fs.is_empty()
         if self._method_opt == "bab" and self._card is None:
             raise UnsupportedProblemError(f"{where}: method='bab' needs a cardinality-type feasible set "
@@ -615,66 +617,8 @@ class NetworkMIP:
         return bounds
 
     # ------------------------------------------------------------------ heuristic
-    def _local_search(self, x: np.ndarray, c0: np.ndarray, sign: float, max_rounds: int = 50) -> np.ndarray:
-        """Best-improvement 1-flip / swap local search on the forward pass (pure-row sets).
-
-        Every round scores all 1-flips and all swaps (one in, one out) in one batched forward
-        pass from the first-layer products. On cardinality sets feasibility is a test of the new
-        count (swaps keep it); on general sets only the best few candidates are checked.
-        """
-        fs = self._fs
-        n = self._n
-        card = self._card
-        WaT = self._WaT
-        cur = (np.asarray(x) > 0.5)
-        Y = WaT[cur].sum(axis=0)
-        val = sign * self._forward_from_first(Y[None, :], c0)[0]
-        count = int(cur.sum())
-        for _ in range(max_rounds):
-            ones = np.flatnonzero(cur)
-            zeros = np.flatnonzero(~cur)
-            flip_ok = np.ones(n, dtype=bool)
-            if card is not None:
-                flip_ok = np.where(cur, count - 1 >= card[0], count + 1 <= card[1])
-            flips = np.flatnonzero(flip_ok)
-            cand_Y = [Y + np.where(cur[flips, None], -WaT[flips], WaT[flips])]
-            oi = zj = np.zeros(0, dtype=np.int64)
-            if ones.size and zeros.size:
-                oi = np.repeat(ones, zeros.size)
-                zj = np.tile(zeros, ones.size)
-                cand_Y.append(Y + (WaT[zeros][None, :, :] - WaT[ones][:, None, :]).reshape(-1, WaT.shape[1]))
-            CY = np.concatenate(cand_Y)
-            vals = sign * self._forward_from_first(CY, c0)
-            order = np.argsort(-vals, kind="stable")
-            moved = False
-            for i in order[:1 if card is not None else 64]:
-                if vals[i] <= val + 1e-12:
-                    break
-                nxt = cur.copy()
-                if i < flips.size:
-                    nxt[flips[i]] = not nxt[flips[i]]
-                else:
-                    nxt[oi[i - flips.size]] = False
-                    nxt[zj[i - flips.size]] = True
-                if card is not None or fs.contains_many(nxt[None, :].astype(np.float64))[0]:
-                    cur, Y, val = nxt, CY[i], vals[i]
-                    count = int(cur.sum())
-                    moved = True
-                    break
-            if not moved:
-                break
-        return cur.astype(np.int64)
-
-    def _action_gradient(self, x: np.ndarray, c0: np.ndarray) -> np.ndarray:
-        """Gradient of the network with respect to the action at ``x`` (ReLU slopes of ``x``'s pattern)."""
-        if self._H == 0:                       # a linear network
-            return self._Wa[0].copy()
-        z = x.astype(np.float64) @ self._Wa.T + c0
-        masks = []
-        for W, b in self._layers[1:]:
-            masks.append(z > 0)
-            z = W @ np.maximum(z, 0.0) + b
-        return self._gradient_through(masks)
+    def _local_search(self, x: np.ndarray, c0: np.ndarray, sign: float) -> np.ndarray:
+        return local_search(self._net, x, c0, sign)
 
     def _gradient_through(self, masks: list) -> np.ndarray:
         return gradient_through(masks, self._layers, self._Wa)
@@ -685,60 +629,10 @@ class NetworkMIP:
             self._set_model = self._fs.to_linear_model()
         return self._set_model
 
-    def _linearised(self, c0: np.ndarray, sign: float, rounds: int = 6,
-                    deadline: Optional[float] = None) -> Optional[np.ndarray]:
-        """Iterated linearisation: maximise the network's gradient at the current action over the
-        set (a MIP of the set alone, no network), keep the answer while the network's value rises.
-
-        The set's own model is small and HiGHS solves it in milliseconds, so this gives sets with
-        auxiliary variables (where a flip/swap search would need a MIP per candidate) a strong
-        first incumbent.
-        """
-        model = self._set_lp()
-        n, k = self._n, self._fs.n_aux
-
-        best: Optional[np.ndarray] = None
-        best_val = -INF
-        point = np.zeros(n)
-        seen: set[bytes] = set()
-        for _ in range(rounds):
-            left = 1.0 if deadline is None else min(1.0, deadline - time.perf_counter())
-            if left <= 0:
-                break
-            g = sign * self._action_gradient(point, c0)
-            model.set_objective(np.concatenate([g, np.zeros(k)]), sense="max")
-            res = model.solve(time_limit=left, mip_rel_gap=1e-6)
-            if res.x is None:
-                break
-            y = np.round(res.x[:n]).astype(np.int64)
-            key = y.astype(np.int8).tobytes()
-            if key in seen:
-                break
-            seen.add(key)
-            vy = sign * self._action_value(y, c0)
-            if vy > best_val + 1e-12:
-                best, best_val = y, vy
-            point = y
-        return best
-
     def _heuristic(self, c0: np.ndarray, sign: float, seed_obj, deadline: Optional[float] = None) -> Optional[np.ndarray]:
-        fs = self._fs
         if self._empty:
             return None
-        lin = self._linearised(c0, sign, deadline=deadline)
-        if fs.n_aux:
-            return lin
-        rng = seed_obj.generator("network_mip.heuristic")
-        starts = [fs.sample(rng) for _ in range(2)] + ([] if lin is None else [lin])
-        if fs.contains(np.zeros(self._n)):
-            starts.append(np.zeros(self._n, dtype=np.int64))
-        best, best_val = None, -INF
-        for s in starts:
-            x = self._local_search(s, c0, sign)
-            v = sign * self._action_value(x, c0)
-            if v > best_val:
-                best, best_val = x, v
-        return best
+        return multi_start(self._net, self._set_lp(), c0, sign, seed_obj.generator("network_mip.heuristic"), deadline)
 
     def _full_start(self, x: np.ndarray, c0: np.ndarray) -> np.ndarray:
         """A complete MIP solution vector for action ``x`` (h, d from the forward pass)."""

@@ -15,6 +15,7 @@ from engine.status import Status
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 from solvers.network_mip import NetworkMIP, NetworkMIPResult, network_layers
+from solvers.network_heuristics import action_gradient, linearised
 from tests.solvers.network_fixtures import forward, random_net
 
 
@@ -328,7 +329,7 @@ def test_action_gradient_matches_finite_differences(hidden):
     s = rng.normal(size=d)
     x = rng.uniform(0.2, 0.8, size=n)
     c0 = mip._Ws @ s + mip._b0
-    g = mip._action_gradient(x, c0)
+    g = action_gradient(mip._net, x, c0)
     h = 1e-6
     fd = [(forward(layers, x + h * e, s) - forward(layers, x - h * e, s)) / (2 * h) for e in np.eye(n)]
     assert np.allclose(g, fd, atol=1e-6)
@@ -345,7 +346,7 @@ def test_mip_answer_is_never_worse_than_its_heuristic(name):
     mip = NetworkMIP(layers, fs, state_dim=3, method="mip")
     for s in rng.normal(size=(3, 3)):
         c0 = mip._Ws @ s + mip._b0
-        h = mip._linearised(c0, 1.0)
+        h = linearised(mip._net, mip._set_lp(), c0, 1.0)
         assert h is not None and fs.contains(h)
         root = mip.maximize(s, options={"mip_max_nodes": 0})
         full = mip.maximize(s)
