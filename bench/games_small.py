@@ -55,8 +55,8 @@ def _parse(argv=None):
     ap.add_argument("--classes", nargs="+", default=CLASSES, help="size classes like 3x3 or 2x2x2")
     ap.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
     ap.add_argument("--games", type=int, default=5, help="random games per class")
-    ap.add_argument("--rounds", type=int, default=3, help="best of this many rounds per game and side")
-    ap.add_argument("--min-time", type=float, default=0.01, help="seconds of calls per round (repeat short ones)")
+    ap.add_argument("--rounds", type=int, default=5, help="best of this many rounds per game and side")
+    ap.add_argument("--min-time", type=float, default=0.02, help="seconds of calls per round (repeat short ones)")
     ap.add_argument("--quick", action="store_true", help="3 games per class, one round")
     return ap.parse_args(argv)
 
