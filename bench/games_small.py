@@ -27,12 +27,14 @@ be shared.
     python bench/games_small.py                       # every class, 5 games each
     python bench/games_small.py --quick               # 3 games, one round
     python bench/games_small.py --classes 2x2 2x2x2x2x2 --tasks qre pure --games 10
+    python bench/games_small.py --busy 2              # with two busy processes beside it
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -58,6 +60,7 @@ def _parse(argv=None):
     ap.add_argument("--rounds", type=int, default=5, help="best of this many rounds per game and side")
     ap.add_argument("--min-time", type=float, default=0.02, help="seconds of calls per round (repeat short ones)")
     ap.add_argument("--quick", action="store_true", help="3 games per class, one round")
+    ap.add_argument("--busy", type=int, default=0, help="busy processes (while True: pass) beside the benchmark")
     return ap.parse_args(argv)
 
 
@@ -163,6 +166,22 @@ def main(args) -> int:
     for task in args.tasks:
         run_task(task, warm, wg, gbt, 1, 0.0)
         run_task(task, make_game((3, 3), 99), to_pygambit(make_game((3, 3), 99)), gbt, 1, 0.0)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        if busy:
+            time.sleep(1.0)  # let the spinners reach full speed
+            load0 = os.getloadavg()
+        rows = _measure(args, gbt, to_pygambit, n_games, rounds)
+    finally:
+        for proc in busy:
+            proc.kill()
+        for proc in busy:
+            proc.wait()
+    _report(args, rows, n_games, rounds, load0)
+    return 0
+
+
+def _measure(args, gbt, to_pygambit, n_games, rounds):
     rows = []
     for cls in args.classes:
         shape = tuple(int(v) for v in cls.split("x"))
@@ -187,8 +206,13 @@ def main(args) -> int:
             per_g, per_o = tot_g / len(notes) * 1e3, tot_o / len(notes) * 1e3
             print(f"{cls:>10} {task:<11} gambit {per_g:9.3f} ms  ours {per_o:9.3f} ms  x{tot_g / tot_o:7.2f}  "
                   f"worst x{worst:6.2f}  {' '.join(notes)}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _report(args, rows, n_games, rounds, load0):
     load1 = os.getloadavg()
-    print(f"### Small and many-player games vs pygambit ({n_games} random games per class, payoffs k/100)\n")
+    state = f", {args.busy} busy processes beside it" if args.busy else ""
+    print(f"### Small and many-player games vs pygambit ({n_games} random games per class, payoffs k/100{state})\n")
     print("| class | task | pygambit (ms/game) | ours (ms/game) | speed-up | worst game | check |")
     print("|---|---|---:|---:|---:|---:|---|")
     for cls, task, tg, to, ratio, worst, notes in rows:
@@ -204,7 +228,6 @@ def main(args) -> int:
     print(f"Time per game: best of {rounds} alternating rounds of >= {args.min_time:g} s. pygambit "
           f"{pygambit.__version__}, numpy {np.__version__}; load average {load0[0]:.2f} at the start, "
           f"{load1[0]:.2f} at the end, {os.cpu_count()} CPUs.")
-    return 0
 
 
 if __name__ == "__main__":
