@@ -40,8 +40,9 @@ class _Fluid(Policy):
     name = "fluid"
 
     def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
-                 time_limit: Optional[float], threads: int, seed: Any) -> None:
+                 time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None) -> None:
         super().__init__(problem)
+        self.max_rounds = max_rounds
         self.horizon = horizon
         self.rounding = rounding
         self.time_limit = time_limit
@@ -61,7 +62,7 @@ class _Fluid(Policy):
         J, S = loc.J, loc.S
         mu0 = np.zeros((J, S))
         mu0[np.arange(J), s] = 1.0
-        res = lp.solve(mu0, time_limit=self.time_limit)
+        res = lp.solve(mu0, time_limit=self.time_limit, max_rounds=self.max_rounds or 1000)
         self.stats["lp_solves"] += 1
         self.stats["lp_time"] += res.runtime
         ok = res.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT) and res.state_values is not None
@@ -91,7 +92,8 @@ class _Fluid(Policy):
 
 
 def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
-          time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0) -> Policy:
+          time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0,
+          max_rounds: Optional[int] = None) -> Policy:
     """The fluid re-planning policy (see :mod:`bandits.fluid`).
 
     Parameters
@@ -111,6 +113,9 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
         HiGHS threads.
     seed : int, Generator or None
         Initial columns of the LP.
+    max_rounds : int, optional
+        Column-generation rounds per decision (default: until the LP converges). The columns
+        generated at earlier decisions are kept, so a small cap loses little once the pool is warm.
 
     Examples
     --------
@@ -126,4 +131,5 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     check_choice(rounding, "rounding", where, ROUNDINGS)
     lim = check_int(enumerate_limit, "enumerate_limit", where, lower=0)
     return _Fluid(problem, H, rounding, lim, check_time_limit(time_limit, where),
-                  check_int(threads, "threads", where, lower=1), seed)
+                  check_int(threads, "threads", where, lower=1), seed,
+                  None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1))

@@ -66,3 +66,13 @@ def test_validation(kwargs, match):
         bandits.policies.fluid(p, **kwargs)
     with pytest.raises(InvalidInputError, match="state"):
         bandits.policies.fluid(p).act([0, 9, 0])
+
+
+def test_max_rounds_caps_column_generation_and_stays_near_optimal():
+    p = bandits.make_domain("capacity", n_arms=4, budget=2, seed=1)
+    H = 5
+    pol = bandits.policies.fluid(p, horizon=H, max_rounds=1)
+    v = exact.policy_value(p, pol, H)
+    assert v >= 0.9 * exact.optimal_value(p, H)
+    with pytest.raises(InvalidInputError, match="max_rounds"):
+        bandits.policies.fluid(p, max_rounds=0)

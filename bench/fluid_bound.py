@@ -1,0 +1,127 @@
+"""The fluid bound and the fluid re-planning policy against myopic, as % of the certified bound.
+
+For each domain and seed: build ``make_domain(domain, n_arms=J, budget=B, seed=seed)``, draw the
+evaluation start states exactly as :func:`bandits.evaluate` does (``seed`` -> ``"initial_states"``
+generator, ``episodes`` uniform joint states), compute ``fluid_bound(problem, horizon=H,
+initial=starts)`` (a certified upper bound on every policy's mean over those starts), and evaluate
+the fluid policy and myopic by Monte Carlo on the same start states (same seed). Both sides run in
+one process; the table gives each policy's value as % of the certified bound, bound times and
+decision times.
+
+Issue 19's configuration (J = 20, B = 5, H = 20, seeds 0-4)::
+
+    python bench/fluid_bound.py --domain path,multiple_interventions,capacity,matching --seeds 0-4
+
+Larger ``J`` with ``--sizes 100:20``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bandits
+from bandits.bounds import fluid_bound
+from engine.io import atomic_write_json
+from engine.seeding import resolve_seed
+from engine.suites import parse_int_list
+
+DEFAULT_DOMAINS = "path,multiple_interventions,capacity,matching"
+
+
+def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods: list[str],
+             max_rounds: int | None) -> dict:
+    p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
+    starts = p.initial_states(resolve_seed(seed, where="bench").generator("initial_states"), episodes)
+    t0 = time.perf_counter()
+    b = fluid_bound(p, horizon=H, initial=starts)
+    rec = {"domain": dom, "J": J, "B": B, "seed": seed, "H": H, "episodes": episodes,
+           "bound": b.certified, "lp_value": b.value, "bound_status": b.status.value,
+           "bound_time": time.perf_counter() - t0, "bound_pricing": b.pricing, "bound_rounds": b.params["rounds"],
+           "lp_rows": b.n_rows, "lp_cols": b.n_cols}
+    for m in methods:
+        if m == "fluid":
+            opts = {} if max_rounds is None else {"max_rounds": max_rounds}
+            pol = bandits.policies.fluid(p, horizon=H, **opts)
+        elif m == "myopic":
+            pol = bandits.policies.myopic(p)
+        else:
+            pol = getattr(bandits.policies, m)(p)
+        t1 = time.perf_counter()
+        res = bandits.evaluate(p, pol, episodes=episodes, horizon=H, seed=seed)
+        rec[m] = {"mean": res.mean, "sem": res.sem, "pct": 100 * res.mean / b.certified,
+                  "decision_time_mean": res.decision_time_mean, "decision_time_max": res.decision_time_max,
+                  "wall": time.perf_counter() - t1}
+    return rec
+
+
+def table(records: list[dict], methods: list[str]) -> str:
+    lines = []
+    head = f"{'domain':<24}{'J':>4}{'seed':>5}{'bound':>9}{'t_bound':>9}"
+    for m in methods:
+        head += f"{m + ' %':>11}{'t_dec ' + m[:6]:>14}"
+    lines.append(head)
+    for r in records:
+        row = f"{r['domain']:<24}{r['J']:>4}{r['seed']:>5}{r['bound']:>9.3f}{r['bound_time']:>8.2f}s"
+        for m in methods:
+            row += f"{r[m]['pct']:>10.1f}%{1000 * r[m]['decision_time_mean']:>12.1f}ms"
+        lines.append(row)
+    lines.append("")
+    lines.append("mean over seeds (value as % of the certified bound; SEM of the policy value in % of the bound)")
+    head = f"{'domain':<24}{'J':>4}{'bound':>9}{'t_bound':>9}"
+    for m in methods:
+        head += f"{m + ' %':>16}{'t_dec ' + m[:6]:>14}"
+    lines.append(head)
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["domain"], r["J"]), []).append(r)
+    for (dom, J), rs in groups.items():
+        row = f"{dom:<24}{J:>4}{np.mean([r['bound'] for r in rs]):>9.2f}{np.mean([r['bound_time'] for r in rs]):>8.2f}s"
+        for m in methods:
+            pct = np.mean([r[m]["pct"] for r in rs])
+            sem = math.sqrt(sum((100 * r[m]["sem"] / r["bound"]) ** 2 for r in rs)) / len(rs)
+            row += f"{pct:>9.1f}±{sem:>4.1f}%{1000 * np.mean([r[m]['decision_time_mean'] for r in rs]):>12.1f}ms"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--domain", default=DEFAULT_DOMAINS)
+    ap.add_argument("--sizes", default="20:5", help="J:B pairs, e.g. 20:5,100:20")
+    ap.add_argument("--seeds", default="0-4")
+    ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--episodes", type=int, default=20, help="Monte Carlo episodes (and start states of the bound)")
+    ap.add_argument("--methods", default="fluid,myopic")
+    ap.add_argument("--max-rounds", type=int, default=None,
+                    help="column-generation rounds per fluid decision (default: until converged)")
+    ap.add_argument("--out", default="bench_out/fluid_bound")
+    args = ap.parse_args(argv)
+    domains = args.domain.split(",")
+    sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes.split(",")]
+    methods = args.methods.split(",")
+    records = []
+    t_all = time.perf_counter()
+    for J, B in sizes:
+        for dom in domains:
+            for seed in parse_int_list(args.seeds):
+                rec = run_case(dom, J, B, seed, args.horizon, args.episodes, methods, args.max_rounds)
+                records.append(rec)
+                print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} seed={seed}: bound {rec['bound']:.3f} "
+                      + " ".join(f"{m} {rec[m]['pct']:.1f}%" for m in methods), file=sys.stderr, flush=True)
+    print(table(records, methods))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "fluid_bound.json", {"config": vars(args), "records": records})
+    print(f"\ntotal {time.perf_counter() - t_all:.0f}s; wrote {out / 'fluid_bound.json'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
