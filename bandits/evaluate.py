@@ -151,7 +151,8 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     states = np.repeat(s0[None, :], E, axis=0) if s0 is not None else problem.initial_states(rng_init, E)
     rewards = np.zeros((E, H))
     times: list[float] = []
-    status, message, done = Status.OPTIMAL, "monte carlo evaluation", H
+    # an estimate, never a proof: a complete Monte Carlo evaluation is FEASIBLE (STYLE.md)
+    status, message, done = Status.FEASIBLE, "monte carlo evaluation", H
     for t in range(H):
         acts = np.empty((E, problem.n_actions), dtype=np.int64)
         for e in range(E):

@@ -679,7 +679,7 @@ class Sequoia:
         if not self.warm_started and c["warm_start_steps"] > 0:
             self._warm_start(deadline)
         self.warm_started = True
-        status = Status.OPTIMAL
+        status = Status.FEASIBLE          # a trained policy is a valid answer, not a proven optimum
         for ep in range(E):
             if time.perf_counter() > deadline:
                 status = Status.TIME_LIMIT

@@ -786,7 +786,7 @@ def train(env: Any, /, config: Optional[TrainConfig] = None, *, seed: Any = 0, c
     o = env.reset(env_rng)
     abar = _draw_temperature(cfg, dist, 0, rng)
     ep_ret = 0.0
-    status, message = Status.OPTIMAL, f"{cfg.total_steps} environment steps"
+    status, message = Status.FEASIBLE, f"{cfg.total_steps} environment steps"   # trained, not proven
     T = torch.as_tensor
     episode = 0
     for step in range(cfg.total_steps):
