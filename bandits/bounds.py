@@ -462,8 +462,9 @@ class FluidLP:
         while True:
             rounds += 1
             t0 = time.perf_counter()
-            remaining = None if not math.isfinite(deadline) else max(deadline - t0, 1e-3)
-            res = self.model.solve(time_limit=remaining, threads=self.threads)
+            # no per-solve HiGHS time limit (its clock runs across re-solves of one model): the
+            # deadline is checked between column-generation rounds
+            res = self.model.solve(threads=self.threads)
             lp_time += time.perf_counter() - t0
             nit += res.nit
             if res.status != Status.OPTIMAL or res.row_dual is None:
@@ -617,7 +618,9 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
         ``"hull"``: per-step marginals in the convex hull of the feasible actions (column generation,
         exact pricing); ``"relaxation"``: in the feasible set's LP relaxation (cheaper, weaker).
     time_limit : float, optional
-        Seconds; on expiry the result has status TIME_LIMIT and a still valid ``certified`` value.
+        Seconds, checked between column-generation rounds; on expiry the result has status
+        TIME_LIMIT, a still valid ``certified`` value (the best Lagrangian bound of the rounds done)
+        and ``value`` the restricted LP's value (a lower estimate of the full LP's).
     seed : int, Generator or None
         Picks the initial columns (the answer does not depend on it beyond LP tolerances).
     enumerate_limit : int

@@ -1,6 +1,6 @@
 """The fluid re-planning policy: re-solve the fluid LP from the current state at every decision.
 
-At state ``s`` the policy solves the fluid LP of :mod:`bandits.bounds` (convex-hull coupling,
+At state ``s`` the policy solves the fluid LP of :mod:`bandits.bounds` (convex-hull coupling by default,
 horizon ``H``, from the point mass at ``s``; the LP is built once and only its initial-state rows
 change, the generated action columns are kept as a warm start) and picks the feasible action
 maximising the LP's **separable value-to-go index**
@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bandits.bounds import ENUMERATE_LIMIT, FluidLP
+from bandits.bounds import COUPLINGS, ENUMERATE_LIMIT, FluidLP
 from bandits.policies import Policy, _check_problem, _state
 from bandits.problem import CoRMAB, action_key
 from engine.status import Status
@@ -40,13 +40,15 @@ class _Fluid(Policy):
     name = "fluid"
 
     def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
-                 time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None) -> None:
+                 time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None,
+                 coupling: str = "hull") -> None:
         super().__init__(problem)
         self.max_rounds = max_rounds
         self.horizon = horizon
         self.rounding = rounding
         self.time_limit = time_limit
-        self.lp = FluidLP(problem, horizon=horizon, coupling="hull", seed=seed, enumerate_limit=enumerate_limit,
+        self.coupling = coupling
+        self.lp = FluidLP(problem, horizon=horizon, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit,
                           threads=threads)
         self._cache: dict[bytes, np.ndarray] = {}
         self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0})
@@ -93,7 +95,7 @@ class _Fluid(Policy):
 
 def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
           time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0,
-          max_rounds: Optional[int] = None) -> Policy:
+          max_rounds: Optional[int] = None, coupling: str = "hull") -> Policy:
     """The fluid re-planning policy (see :mod:`bandits.fluid`).
 
     Parameters
@@ -116,6 +118,10 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     max_rounds : int, optional
         Column-generation rounds per decision (default: until the LP converges). The columns
         generated at earlier decisions are kept, so a small cap loses little once the pool is warm.
+    coupling : {"hull", "relaxation"}
+        The LP re-solved at each decision (see :func:`bandits.bounds.fluid_bound`):
+        ``"relaxation"`` needs no column generation (one warm-started LP per decision; for large
+        sets), the argmax is still exact over the domain's constraints.
 
     Examples
     --------
@@ -132,4 +138,5 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     lim = check_int(enumerate_limit, "enumerate_limit", where, lower=0)
     return _Fluid(problem, H, rounding, lim, check_time_limit(time_limit, where),
                   check_int(threads, "threads", where, lower=1), seed,
-                  None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1))
+                  None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1),
+                  check_choice(coupling, "coupling", where, COUPLINGS))

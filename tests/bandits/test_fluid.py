@@ -76,3 +76,11 @@ def test_max_rounds_caps_column_generation_and_stays_near_optimal():
     assert v >= 0.9 * exact.optimal_value(p, H)
     with pytest.raises(InvalidInputError, match="max_rounds"):
         bandits.policies.fluid(p, max_rounds=0)
+
+
+@pytest.mark.parametrize("dom", ["capacity", "multiple_interventions"])
+def test_relaxation_coupling_policy(dom):
+    p = bandits.make_domain(dom, n_arms=4, budget=2, seed=0)
+    H = 5
+    v = exact.policy_value(p, bandits.policies.fluid(p, horizon=H, coupling="relaxation"), H)
+    assert v >= exact.policy_value(p, bandits.policies.myopic(p), H) - 1e-9
