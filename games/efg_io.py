@@ -16,6 +16,7 @@ line and column.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -38,8 +39,6 @@ MAX_EXPONENT = 400
 
 PathOrText = Union[str, "os.PathLike[str]", bytes]
 
-_TOKEN_RE = re.compile(r'[ \t\n\r\f\v]*(?:"((?:[^"\\]|\\.)*)"|([{}])|(,)|([^ \t\n\r\f\v{},"]+))', re.S)
-_WS_RE = re.compile(r"[ \t\n\r\f\v]*")
 _INT_RE = re.compile(r"-?[0-9]+\Z")
 _RAT_RE = re.compile(r"-?([0-9]+)/([0-9]+)\Z")
 _DEC_RE = re.compile(r"-?(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?\Z")
@@ -75,40 +74,60 @@ def parse_number(text: str) -> Optional[Fraction]:
     return None
 
 
+_ALL_TOKENS_RE = re.compile(r'[ \t\n\r\f\v]*("(?:[^"\\]|\\.)*"|[{},]|[^ \t\n\r\f\v{},"]+|")', re.S)
+
+
 class _Reader:
+    """The file as one list of tokens (one C-level ``findall``); positions are recomputed only
+    for an error message."""
+
     def __init__(self, text: str, source: str) -> None:
         self.text = text
         self.source = source
-        self.pos = 0
-        self.n = len(text)
+        self.toks = _ALL_TOKENS_RE.findall(text)
+        self.i = 0
+        self.n = len(self.toks)
+        self.pos = 0  # token index of the last token handed out (for error messages)
 
-    def error(self, msg: str, pos: Optional[int] = None) -> InvalidInputError:
-        pos = self.pos if pos is None else pos
+    def char_pos(self, tok: int) -> int:
+        if tok >= self.n:
+            return len(self.text.rstrip()) if self.text.strip() else len(self.text)
+        for k, m in enumerate(_ALL_TOKENS_RE.finditer(self.text)):
+            if k == tok:
+                return m.start(1)
+        return len(self.text)  # pragma: no cover
+
+    def error(self, msg: str, tok: Optional[int] = None) -> InvalidInputError:
+        pos = self.char_pos(self.pos if tok is None else tok)
         line = self.text.count("\n", 0, pos) + 1
         col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
         return InvalidInputError(f"read_efg(): {self.source}: line {line}, column {col}: {msg}")
 
-    def next(self) -> tuple[int, str, int]:
-        m = _TOKEN_RE.match(self.text, self.pos)
-        if m is None:
-            ws = _WS_RE.match(self.text, self.pos)
-            start = ws.end() if ws else self.pos
-            if start >= self.n:
-                return 0, "", start
-            raise self.error("unterminated string", start)
-        self.pos = m.end()
-        start = m.start(m.lastindex or 0)
-        li = m.lastindex
-        if li == 1:
-            s = m.group(1)
+    def _classify(self, t: str, at: int) -> tuple[int, str, int]:
+        c = t[0]
+        if c == '"':
+            if len(t) == 1:
+                raise self.error("unterminated string", at)
+            s = t[1:-1]
             if "\\" in s:
                 s = _UNESCAPE_RE.sub('"', s)
-            return STR, s, start - 1
-        if li == 2:
-            return (LB if m.group(2) == "{" else RB), m.group(2), start
-        if li == 3:
-            return COMMA, ",", start
-        return WORD, m.group(4), start
+            return STR, s, at
+        if c == "{":
+            return LB, t, at
+        if c == "}":
+            return RB, t, at
+        if c == ",":
+            return COMMA, t, at
+        return WORD, t, at
+
+    def next(self) -> tuple[int, str, int]:
+        i = self.i
+        if i >= self.n:
+            self.pos = i
+            return 0, "", i
+        self.i = i + 1
+        self.pos = i
+        return self._classify(self.toks[i], i)
 
     def expect(self, kind: int, what: str) -> tuple[str, int]:
         k, v, p = self.next()
@@ -117,24 +136,35 @@ class _Reader:
         return v, p
 
     def peek(self) -> int:
-        save = self.pos
-        k, _, _ = self.next()
-        self.pos = save
-        return k
+        if self.i >= self.n:
+            return 0
+        c = self.toks[self.i][0]
+        return STR if c == '"' else LB if c == "{" else RB if c == "}" else COMMA if c == "," else WORD
 
     def integer(self, what: str, lower: int, upper: int) -> int:
-        v, p = self.expect(WORD, what)
-        if not _INT_RE.match(v) or len(v) > 19:
-            raise self.error(f"expected {what} (an integer), got {_shown(v)}", p)
-        i = int(v)
-        if i < lower or i > upper:
-            raise self.error(f"{what} must be in [{lower}, {upper}], got {i}", p)
-        return i
+        i = self.i
+        if i < self.n:
+            t = self.toks[i]
+            if t.isdigit() and len(t) < 19:  # fast path
+                v = int(t)
+                if lower <= v <= upper:
+                    self.i = i + 1
+                    self.pos = i
+                    return v
+        v_, p = self.expect(WORD, what)
+        if not _INT_RE.match(v_) or len(v_) > 19:
+            raise self.error(f"expected {what} (an integer), got {_shown(v_)}", p)
+        val = int(v_)
+        if val < lower or val > upper:
+            raise self.error(f"{what} must be in [{lower}, {upper}], got {val}", p)
+        return val
 
     def number(self, what: str) -> tuple[Fraction, str]:
         k, v, p = self.next()
         if k != WORD:
             raise self.error(f"expected {what} (a number), got {_describe(k, v)}", p)
+        if (v.isdigit() or (v[0] == "-" and v[1:].isdigit())) and len(v) <= MAX_NUMBER_DIGITS:
+            return Fraction(int(v)), v
         val = parse_number(v)
         if val is None:
             raise self.error(f"expected {what} (a number: integer, decimal or p/q within "
@@ -194,8 +224,14 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
         raise InvalidInputError(f"read_efg(): expected a path, text or bytes, got {type(path_or_text).__name__}")
     if len(text) > max_bytes:
         raise InvalidInputError(f"read_efg(): {source}: {len(text)} characters exceeds max_bytes={max_bytes}")
-    parts = _parse(_Reader(text, source), max_nodes, max_players)
-    return ExtensiveFormGame._from_parts(parts)
+    was_enabled = gc.isenabled()
+    gc.disable()  # the parse allocates many small objects and frees none of them
+    try:
+        parts = _parse(_Reader(text, source), max_nodes, max_players)
+        return ExtensiveFormGame._from_parts(parts)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
@@ -270,7 +306,7 @@ def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
             number = r.integer("the information set number", 1, max_nodes)
             key = (player, number)
             idx = infoset_key.get(key)
-            ip = r.pos
+            ip = r.i
             k2 = r.peek()
             iname: Optional[str] = None
             actions: Optional[list[str]] = None
@@ -314,7 +350,7 @@ def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
             if count + pending + n_children > max_nodes:
                 raise r.error(f"more than max_nodes={max_nodes} nodes", ip)
         # outcome
-        op = r.pos
+        op = r.i
         onum = r.integer("the outcome number", 0, 10 ** 18)
         if onum == 0:
             node_outcome.append(-1)

@@ -13,7 +13,8 @@ import pytest
 import games
 from engine import SolveResult, Status
 from engine.errors import InvalidInputError, UnsupportedProblemError
-from games.efg import (EFGResult, ExtensiveFormGame, TreeBuilder, sequence_form_lp, solve, subgame_perfect)
+from games.efg import (EFGResult, ExtensiveFormGame, TreeBuilder, kuhn_poker, sequence_form_lp, solve,
+                       subgame_perfect)
 from games.efg_io import read_efg, write_efg
 
 gbt = pytest.importorskip("pygambit")
@@ -94,25 +95,6 @@ def random_tree(seed: int, *, n_players: int = 2, depth: int = 4, zero_sum: bool
     for node, _ in frontier:
         vals, lab = pay()
         b.outcome(node, vals, label=lab)
-    return b.build()
-
-
-def kuhn_poker() -> ExtensiveFormGame:
-    b = TreeBuilder(["P1", "P2"], title="Kuhn poker")
-    cards = "JQK"
-    deals = list(itertools.permutations(range(3), 2))
-    nodes = b.chance(b.root, [f"{cards[i]}{cards[j]}" for i, j in deals], [Fraction(1, 6)] * 6)
-    for (i, j), node in zip(deals, nodes):
-        win = 1 if i > j else -1
-        check, bet = b.move(node, "P1", ["check", "bet"], infoset=f"1{cards[i]}")
-        c2, b2 = b.move(check, "P2", ["check", "bet"], infoset=f"2{cards[j]}c")
-        b.outcome(c2, [win, -win], label=f"show1_{win}")
-        fold, call = b.move(b2, "P1", ["fold", "call"], infoset=f"1{cards[i]}cb")
-        b.outcome(fold, [-1, 1], label="p1folds")
-        b.outcome(call, [2 * win, -2 * win], label=f"show2_{win}")
-        fold2, call2 = b.move(bet, "P2", ["fold", "call"], infoset=f"2{cards[j]}b")
-        b.outcome(fold2, [1, -1], label="p2folds")
-        b.outcome(call2, [2 * win, -2 * win], label=f"show2_{win}")
     return b.build()
 
 
