@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import string
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -141,7 +140,6 @@ class QREEstimate(SolveResult):
 
 
 # ====================================================================== the equations
-_LETTERS = string.ascii_letters
 _FLOAT_MAX = float(np.finfo(float).max)
 
 
