@@ -30,8 +30,9 @@ def _parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depths", type=int, nargs="+", default=[4, 6, 8, 10, 12])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs per side")
-    ap.add_argument("--rational-max-nodes", type=int, default=3000,
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs per side (pygambit's LP: "
+                                                             "once above 2000 nodes)")
+    ap.add_argument("--rational-max-nodes", type=int, default=400,
                     help="run pygambit's exact (rational) lp_solve only up to this many nodes")
     return ap.parse_args(argv)
 
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
         t_gread, gg = best(lambda: gbt.read_efg(io.StringIO(text)), args.repeat)
         fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
         t_lp, r = best(lambda: sequence_form_lp(next(fresh)), args.repeat)
-        t_glp, gres = best(lambda: gbt.nash.lp_solve(gg, rational=False), args.repeat)
+        g_rep = args.repeat if g.n_nodes <= 2000 else 1  # pygambit's LP grows fast; once on big trees
+        t_glp, gres = best(lambda: gbt.nash.lp_solve(gg, rational=False), g_rep)
         gval = float(gres.equilibria[0].payoff(g.players[0]))
         if g.n_nodes <= args.rational_max_nodes:
             t_q, _ = best(lambda: gbt.nash.lp_solve(gg), 1)

@@ -312,8 +312,35 @@ class ExtensiveFormGame:
     def is_constant_sum(self) -> bool:
         """True when the players' payoffs add up to the same constant at every terminal node
         (exactly, in rationals)."""
-        totals = {sum(p) for p in self._leaf_fraction_payoffs()}
-        return len(totals) <= 1
+        _, ints = self._leaf_int_payoffs()
+        return len({sum(p) for p in ints}) <= 1
+
+    def _leaf_int_payoffs(self) -> tuple:
+        """(D, per leaf the payoffs times D as Python ints): exact, without Fraction arithmetic."""
+        if "leaf_int" not in self._cache:
+            D = 1
+            for pay in self.outcome_payoffs:
+                for f in pay:
+                    if D % f.denominator:
+                        D = D * f.denominator // math.gcd(D, f.denominator)
+            scaled = [tuple(f.numerator * (D // f.denominator) for f in pay) for pay in self.outcome_payoffs]
+            N = self.n_players
+            zero = (0,) * N
+            acc: list = [zero] * self.n_nodes
+            out = []
+            parents = self.node_parent.tolist()
+            outs = self.node_outcome.tolist()
+            kinds = self.node_kind
+            for v in range(self.n_nodes):
+                cur = acc[parents[v]] if v else zero
+                o = outs[v]
+                if o >= 0:
+                    cur = scaled[o] if cur is zero else tuple(a + b for a, b in zip(cur, scaled[o]))
+                acc[v] = cur
+                if kinds[v] == "t":
+                    out.append(cur)
+            self._cache["leaf_int"] = (D, out)
+        return self._cache["leaf_int"]
 
     def _leaf_fraction_payoffs(self) -> list:
         if "leaf_frac" not in self._cache:
@@ -370,18 +397,28 @@ class ExtensiveFormGame:
         parents = self.node_parent.tolist()
         acts = self.node_action.tolist()
         iplayer = self.infoset_player
+        seq_l: list = [[0] * N for _ in range(n)] if n else []
+        dep_l: list = [[0] * N for _ in range(n)] if n else []
+        fs = first_seq.tolist()
         for v in range(1, n):
             u = parents[v]
-            node_seq[v] = node_seq[u]
-            depth_all[v] = depth_all[u]
             h = isets[u]
             pl = iplayer[h]
             if pl >= 0:
-                node_seq[v, pl] = first_seq[h] + acts[v]
-                depth_all[v, pl] += 1
+                row = seq_l[u].copy()
+                row[pl] = fs[h] + acts[v]
+                seq_l[v] = row
+                drow = dep_l[u].copy()
+                drow[pl] += 1
+                dep_l[v] = drow
                 chance_f[v] = chance_f[u]
             else:
+                seq_l[v] = seq_l[u]
+                dep_l[v] = dep_l[u]
                 chance_f[v] = chance_f[u] * self.infoset_probs[h][acts[v]]
+        if n:
+            node_seq = np.array(seq_l, dtype=np.int64).reshape(n, N)
+            depth_all = np.array(dep_l, dtype=np.int64).reshape(n, N)
         for v in range(n):
             h = isets[v]
             if h >= 0 and iplayer[h] >= 0:
@@ -400,8 +437,11 @@ class ExtensiveFormGame:
         del own_depth
         leaves = np.array([v for v in range(n) if kinds[v] == "t"], dtype=np.int64)
         chance = np.array([float(chance_f[v]) for v in leaves.tolist()], dtype=np.float64)
-        pay = np.array([[float(x) for x in p] for p in self._leaf_fraction_payoffs()],
-                       dtype=np.float64).reshape(len(leaves), N)
+        D, ints = self._leaf_int_payoffs()
+        if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
+            pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
+        else:
+            pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints], dtype=np.float64).reshape(len(leaves), N)
         seq_parent = []
         for p in range(N):
             sp_ = np.full(n_seq[p], -1, dtype=np.int64)
@@ -894,6 +934,25 @@ def _validate_sequence_form_lp(game: Any, time_limit: Any, options: Any) -> tupl
     return g, s, tl
 
 
+def _constraint_triplets(game: ExtensiveFormGame, p: int) -> tuple:
+    """(rows, cols, vals, n_rows) of the realization-plan constraints ``E x = e`` of player p: row 0
+    is ``x[empty] = 1``, row i is ``-x[parent(h_i)] + sum_a x[(h_i, a)] = 0``."""
+    s = game._sequences()
+    hs = np.asarray(game.player_infosets[p], dtype=np.int64)
+    n_seq = s["n_seq"][p]
+    m = len(hs)
+    # every non-empty sequence k sits in row (its infoset's position + 1)
+    seq_row = np.zeros(n_seq, dtype=np.int64)
+    if m:
+        pos = np.empty(game.n_infosets, dtype=np.int64)
+        pos[hs] = np.arange(1, m + 1)
+        seq_row[1:] = pos[s["seq_infoset"][p][1:]]
+    rows = np.concatenate([[0], np.arange(1, m + 1), seq_row[1:]])
+    cols = np.concatenate([[0], s["iset_parent"][hs] if m else np.zeros(0, dtype=np.int64), np.arange(1, n_seq)])
+    vals = np.concatenate([[1.0], -np.ones(m), np.ones(n_seq - 1)])
+    return rows, cols, vals, m + 1
+
+
 def sequence_form_matrices(game: ExtensiveFormGame) -> dict:
     """Sequence-form data of a two-player tree: payoff matrices ``A``, ``B`` (sequences of player
     1 x sequences of player 2, chance included) and the constraint matrices ``E``, ``F`` with right
@@ -904,27 +963,13 @@ def sequence_form_matrices(game: ExtensiveFormGame) -> dict:
     w = s["leaf_chance"]
     A = sp.csr_matrix((w * s["leaf_pay"][:, 0], (L[:, 0], L[:, 1])), shape=(n1, n2))
     B = sp.csr_matrix((w * s["leaf_pay"][:, 1], (L[:, 0], L[:, 1])), shape=(n1, n2))
-
-    def constraints(p: int) -> tuple:
-        hs = game.player_infosets[p]
-        rows, cols, vals = [0], [0], [1.0]
-        for i, h in enumerate(hs, start=1):
-            rows.append(i)
-            cols.append(int(s["iset_parent"][h]))
-            vals.append(-1.0)
-            k = s["first_seq"][h]
-            m = len(game.infoset_actions[h])
-            rows.extend([i] * m)
-            cols.extend(range(k, k + m))
-            vals.extend([1.0] * m)
-        E = sp.csr_matrix((vals, (rows, cols)), shape=(len(hs) + 1, s["n_seq"][p]))
-        e = np.zeros(len(hs) + 1)
-        e[0] = 1.0
-        return E, e
-
-    E, e = constraints(0)
-    F, f = constraints(1)
-    return {"A": A, "B": B, "E": E, "e": e, "F": F, "f": f}
+    out = {"A": A, "B": B}
+    for p, (name, rhs) in enumerate((("E", "e"), ("F", "f"))):
+        r, c, v, m = _constraint_triplets(game, p)
+        out[name] = sp.csr_matrix((v, (r, c)), shape=(m, s["n_seq"][p]))
+        out[rhs] = np.zeros(m)
+        out[rhs][0] = 1.0
+    return out
 
 
 def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] = None,
@@ -939,14 +984,20 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
 
     t0 = time.perf_counter()
     g, s, tl = _validate_sequence_form_lp(game, time_limit, options)
-    M = sequence_form_matrices(g)
-    E, e, F, f, A = M["E"], M["e"], M["F"], M["f"], M["A"]
-    n1, n2 = A.shape
-    m1, m2 = E.shape[0], F.shape[0]
-    # columns: x (n1, >= 0), q (m2, free)
-    top = sp.hstack([E, sp.csr_matrix((m1, m2))])
-    bottom = sp.hstack([-A.T, F.T])
-    Acon = sp.vstack([top, bottom]).tocsc()
+    # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)
+    n1, n2 = s["n_seq"]
+    r1, c1, v1, m1 = _constraint_triplets(g, 0)
+    r2, c2, v2, m2 = _constraint_triplets(g, 1)
+    L = s["leaf_seq"]
+    w = s["leaf_chance"] * s["leaf_pay"][:, 0]
+    rows = np.concatenate([r1, m1 + L[:, 1], m1 + c2])
+    cols = np.concatenate([c1, L[:, 0], n1 + r2])
+    vals = np.concatenate([v1, -w, v2])
+    Acon = sp.csc_matrix((vals, (rows, cols)), shape=(m1 + n2, n1 + m2))
+    f = np.zeros(m2)
+    f[0] = 1.0
+    e = np.zeros(m1)
+    e[0] = 1.0
     c = np.concatenate([np.zeros(n1), f])
     lo = np.concatenate([e, np.full(n2, -np.inf)])
     hi = np.concatenate([e, np.zeros(n2)])
