@@ -33,7 +33,8 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.status import Status
 
-__all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve", "random_tree", "kuhn_poker",
+__all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
+           "random_tree", "kuhn_poker", "sequence_form_matrices",
            "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES"]
 
 from games.efg_io import MAX_NODES, MAX_PLAYERS, parse_number  # noqa: E402
@@ -451,7 +452,8 @@ class ExtensiveFormGame:
             seq_parent.append(sp_)
         c = {"n_seq": n_seq, "first_seq": first_seq, "seq_infoset": seq_infoset, "seq_action": seq_action,
              "seq_parent": seq_parent, "iset_parent": iset_parent, "leaf": leaves, "leaf_seq": node_seq[leaves],
-             "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)), "iset_depth": iset_depth,
+             "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
+             "iset_depth": iset_depth,
              "chance_f": chance_f}
         self._cache["seq"] = c
         return c
@@ -777,7 +779,8 @@ class TreeBuilder:
         if old is None:
             self._isets[key] = (acts, None, ilabel)
         elif old[0] != acts:
-            raise InvalidInputError(f"{where}: information set {infoset!r} has actions {list(old[0])}, got {list(acts)}")
+            raise InvalidInputError(f"{where}: information set {infoset!r} has actions {list(old[0])}, "
+                                    f"got {list(acts)}")
         self._label[node] = str(label)
         return self._grow(node, key, len(acts))
 
@@ -1006,7 +1009,8 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
     res = model.solve(time_limit=tl, options=options)
     params = {"time_limit": tl, "options": dict(options or {})}
     if res.x is None:
-        return EFGResult(status=res.status, message=f"sequence_form_lp(): {res.message}", runtime=time.perf_counter() - t0,
+        return EFGResult(status=res.status, message=f"sequence_form_lp(): {res.message}",
+                         runtime=time.perf_counter() - t0,
                          method="sequence_form_lp", backend="highs", params=params, nit=res.nit)
     x = np.maximum(np.asarray(res.x[:n1]), 0.0)
     y = np.maximum(np.abs(np.asarray(res.row_dual[m1:])) if res.row_dual is not None else np.zeros(n2), 0.0)

@@ -200,7 +200,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    from games.efg import _GameParts, ExtensiveFormGame
+    from games.efg import ExtensiveFormGame
 
     for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
