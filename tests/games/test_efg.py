@@ -407,3 +407,51 @@ def test_regret_of_uniform_profile_matches_pygambit() -> None:
     prof = gg.mixed_behavior_profile(rational=False)
     ours = g.max_regret(list(g.uniform_behavior()))
     assert ours == pytest.approx(float(prof.max_regret()), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_regrets_and_payoffs_match_pygambit_on_random_profiles(seed: int) -> None:
+    from games.efg import random_tree as rt
+    g = rt(4, n_players=3, seed=seed)
+    gg = pyg(g)
+    prof = gg.mixed_behavior_profile(rational=False)
+    rng = np.random.default_rng(seed)
+    ours = []
+    for p, pl in enumerate(gg.players):
+        arr = []
+        for h in g.player_infosets[p]:
+            v = rng.random(len(g.infoset_actions[h]))
+            arr.extend(v / v.sum())
+        ours.append(np.array(arr))
+        k = 0
+        for inf in pl.infosets:
+            for a in inf.actions:
+                prof[a] = float(ours[p][k])
+                k += 1
+    assert g.max_regret(ours) == pytest.approx(float(prof.max_regret()), abs=1e-9)
+    np.testing.assert_allclose(g.behavior_payoffs(ours), [float(prof.payoff(p)) for p in g.players], atol=1e-12)
+
+
+def test_random_tree_and_dispatcher_validation() -> None:
+    from games.efg import random_tree as rt
+    g = rt(5, seed=3, zero_sum=True)
+    assert g.is_perfect_recall and g.is_constant_sum()
+    assert rt(5, seed=3, zero_sum=True) == g  # deterministic under a seed
+    with pytest.raises(InvalidInputError, match="depth"):
+        rt(0)
+    with pytest.raises(InvalidInputError, match="zero_sum"):
+        rt(3, n_players=3, zero_sum=True)
+    with pytest.raises(InvalidInputError, match="method"):
+        solve(g, method="nope")
+    with pytest.raises(InvalidInputError, match="profile"):
+        g.max_regret([np.zeros(1)])
+    with pytest.raises(InvalidInputError, match="entries"):
+        g.max_regret([np.zeros(1), np.zeros(1)])
+
+
+def test_outcomes_and_infosets_renumbered_like_gambit() -> None:
+    text = ('EFG 2 R "x" { "A" "B" } ""\n'
+            'p "" 1 2 "I" { "L" "R" } 0\n'
+            'p "" 1 1 "J" { "l" "r" } 0\n'
+            't "" 2 "o2" { 1, -1 }\nt "" 1 "o1" { 2, -2 }\nt "" 0\n')
+    assert write_efg(read_efg(text)) == gbt.read_efg(io.StringIO(text)).to_efg()
