@@ -46,7 +46,9 @@ def as_float_array(value: Any, name: str, where: str, *, ndim: Optional[int | Co
         raise InvalidInputError(f"{where}: {name} must be real, got complex values")
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError, RecursionError) as err:
+    except OverflowError as err:
+        raise InvalidInputError(f"{where}: {name} holds a number beyond the float64 range, got {_short(value)}") from err
+    except (ValueError, TypeError, RecursionError) as err:
         raise InvalidInputError(f"{where}: {name} must be a numeric array (not ragged), got {_short(value)}") from err
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)

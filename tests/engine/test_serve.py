@@ -45,6 +45,9 @@ def inputs(tmp_path_factory):
 def url():
     # a generous grace: the first solve of a kind in a fresh process compiles Numba kernels, which on a loaded
     # 2-core machine can take longer than the time limit itself (the 504 test below uses its own server)
+    from games import NormalFormGame, qre
+
+    qre.logit_solve(NormalFormGame.from_arrays([[3, 0], [0, 2]], [[2, 0], [0, 3]]), 2.0)   # compile the kernels once
     with running_server(workers=2, queue=16, max_body_bytes=MAX_BODY, default_time_limit=20, max_time_limit=30,
                         grace=300) as u:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", u)
