@@ -217,6 +217,42 @@ def _training_summary(training: Any) -> dict:
             "method": training.method}
 
 
+# ---------------------------------------------------------------------------- run cormab --instances
+def _instance_cases(sources: Any, *, domain: Any = None, arms: Any = None, budget: Any = None, seeds: Any = (0,),
+                    episodes: int = 100, eval_episodes: int = 50, horizon: int = 20, methods: Any = None,
+                    plot: str = "") -> list:
+    """The cormab suite's methods on each file (``--domain``, ``--arms`` and ``--budget`` do not apply;
+    ``--seeds`` vary training and evaluation of each file's problem)."""
+    from bandits.problem import CoRMAB
+    from bandits.suites import run_cormab
+    from engine.suites import Case
+
+    cases = []
+    for src in sources:
+        problem = CoRMAB.from_dict(src.document)
+        label = Path(src.name).name            # the summary groups runs by file, as by domain for generated ones
+        for s in seeds:
+            def run(ctx: Any, problem=problem, name=src.name, s=s) -> dict:
+                t0 = time.perf_counter()
+                kwargs = {} if methods is None else {"methods": methods}
+                out = run_cormab(label, problem.n_arms, int(problem.budget or 0), s,
+                                 episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
+                                 callback=ctx.callback, time_limit=ctx.remaining(), threads=ctx.threads,
+                                 run_seed=ctx.seed, problem=problem, **kwargs)
+                out["instance"] = name
+                out["runtime"] = time.perf_counter() - t0
+                return out
+            cases.append(Case(name=f"{src.name} seed={s}", params={"instance": src.name, "seed": s}, run=run))
+    return cases
+
+
+def _cormab_suite() -> Any:
+    from bandits.suites import cormab_suite as generated
+    from engine.solve import with_instances
+
+    return with_instances(generated, cormab_kind)
+
+
 cormab_kind = Kind(
     name="cormab",
     accepts="a gameplan/cormab JSON document",
@@ -234,4 +270,8 @@ cormab_kind = Kind(
         KindOption("policy", _parse_path, None, "decide with a SEQUOIA agent saved by --save", path=True),
     ),
     schema="gameplan/cormab",
+    instance_cases=_instance_cases,
 )
+
+#: The ``cormab`` suite of ``engine-bench run`` plus ``--instances GLOB`` (its entry point).
+cormab_suite = _cormab_suite()

@@ -70,8 +70,11 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
                                                              "iterative_dqn", "sequoia"),
                sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None,
                time_limit: Optional[float] = None, threads: Optional[int] = None,
-               run_seed: Optional[int] = None) -> dict[str, Any]:
+               run_seed: Optional[int] = None, problem: Any = None) -> dict[str, Any]:
     """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...).
+
+    ``problem`` (a :class:`bandits.CoRMAB`, e.g. read from a user's file) replaces the generated
+    instance; ``domain``, ``n_arms`` and ``budget`` then only label the record.
 
     ``seed`` makes the instance; the training, the randomised baselines and the evaluation draw
     from ``seed`` and ``run_seed`` (:func:`_run_seeds`; ``run_seed`` 0 or None: the historical
@@ -95,7 +98,8 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
 
     t_start = time.perf_counter()
     deadline = math.inf if time_limit is None else t_start + time_limit
-    problem = make_domain(domain, n_arms=n_arms, budget=budget, seed=seed)
+    if problem is None:
+        problem = make_domain(domain, n_arms=n_arms, budget=budget, seed=seed)
     train_seed, eval_seed = _run_seeds(seed, run_seed)
     out: dict[str, Any] = {"domain": domain, "n_arms": n_arms, "budget": budget, "seed": seed,
                            "train_seed": train_seed, "eval_seed": eval_seed}

@@ -272,6 +272,21 @@ def test_run_instances_games_and_submodular(inputs, capsys):
     assert all("/k=2/" in r["case"] for r in rows)  # the instance's own k
 
 
+def test_run_instances_cormab(inputs, capsys):
+    """The cormab suite's baselines on the user's problem file, summarised per file."""
+    from bandits import CoRMAB
+
+    rc = main(["run", "cormab", "--instances", str(inputs["cormab"]), "--methods", "myopic,random",
+               "--eval-episodes", "4", "--horizon", "5", "--seeds", "0,1", "--format", "json", "--no-progress", "-q"])
+    rows = json.loads(capsys.readouterr().out)
+    problem = CoRMAB.from_dict(inputs["cormab"])
+    name = inputs["cormab"].name
+    assert rc == 0 and [(r["case"], r["method"], r["seeds"]) for r in rows] == [
+        (f"{name} J={problem.n_arms} B={problem.budget}", "myopic", 2),
+        (f"{name} J={problem.n_arms} B={problem.budget}", "random", 2)]
+    assert all(np.isfinite(r["mean"]) for r in rows)
+
+
 def test_run_instances_refuses_other_kinds(inputs, capsys):
     rc = main(["run", "games", "--instances", str(inputs["cormab"]), "--no-progress"])
     err = capsys.readouterr().err
