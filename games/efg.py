@@ -442,7 +442,12 @@ class ExtensiveFormGame:
         if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
             pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
         else:
-            pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints], dtype=np.float64).reshape(len(leaves), N)
+            try:
+                pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints],
+                               dtype=np.float64).reshape(len(leaves), N)
+            except OverflowError:
+                raise UnsupportedProblemError("ExtensiveFormGame: a payoff exceeds the floating-point range "
+                                              "(about 1.8e308); the solvers compute in floating point") from None
         seq_parent = []
         for p in range(N):
             sp_ = np.full(n_seq[p], -1, dtype=np.int64)
@@ -578,49 +583,52 @@ class ExtensiveFormGame:
         seen: set = set()
         cur = [0] * len(hs)
 
-        def reached(i: int, upto: int) -> Optional[bool]:
-            # True/False when decidable from infosets before `upto`, None otherwise
-            while True:
-                ph = par_h[i]
-                if ph < 0:
-                    return True
-                j = pos[ph]
-                if j >= upto:
-                    return None
-                if cur[j] != par_a[i]:
-                    return False
-                i = j
+        depth = self._sequences()["iset_depth"]
+        topo = sorted(range(len(hs)), key=lambda j: depth[hs[j]])  # parents before children
+        par_pos = [pos[ph] if ph >= 0 else -1 for ph in par_h]
+        rstate: list = [None] * len(hs)  # reached given cur[:i]: True, False or None (undecided)
 
-        def full_reached(i: int, choice: list) -> bool:
-            while True:
-                ph = par_h[i]
-                if ph < 0:
-                    return True
-                j = pos[ph]
-                if choice[j] != par_a[i]:
-                    return False
-                i = j
+        def full_reach(choice: list) -> list:
+            r = [False] * len(hs)
+            for j in topo:
+                pj = par_pos[j]
+                r[j] = True if pj < 0 else (r[pj] and choice[pj] == par_a[j])
+            return r
 
-        #  depth-first enumeration in lexicographic order, first infoset slowest
-        def rec(i: int) -> None:
-            if i == len(hs):
-                key = tuple(cur[j] if full_reached(j, cur) else -1 for j in range(len(hs)))
+        # depth-first enumeration in lexicographic order, first infoset slowest (explicit stack:
+        # a player may have thousands of information sets)
+        m = len(hs)
+        n_act = [len(self.infoset_actions[h]) for h in hs]
+        stack = [(0, 0)]
+        while stack:
+            i, a = stack.pop()
+            if i == m:
+                fr = full_reach(cur)
+                key = tuple(cur[j] if fr[j] else -1 for j in range(m))
                 if key not in seen:
                     if len(out) >= max_strategies:
                         raise UnsupportedProblemError(
                             f"to_normal_form(): player {player} has more than {max_strategies} reduced strategies")
                     seen.add(key)
                     out.append(key)
-                return
-            r = reached(i, i)
-            if r is False:
-                cur[i] = -1
-                rec(i + 1)
-                return
-            for a in range(len(self.infoset_actions[hs[i]])):
+                continue
+            if a == 0:
+                pj = par_pos[i]
+                if pj < 0:
+                    rstate[i] = True
+                elif pj < i and rstate[pj] is not None:
+                    rstate[i] = bool(rstate[pj]) and cur[pj] == par_a[i]
+                else:
+                    rstate[i] = None
+            if rstate[i] is False:
+                if a == 0:
+                    cur[i] = -1
+                    stack.append((i + 1, 0))
+                continue
+            if a < n_act[i]:
                 cur[i] = a
-                rec(i + 1)
-        rec(0)
+                stack.append((i, a + 1))
+                stack.append((i + 1, 0))
         return out
 
     def to_normal_form(self, *, reduced: bool = True, max_strategies: int = MAX_REDUCED_STRATEGIES) -> Any:
@@ -661,6 +669,13 @@ class ExtensiveFormGame:
                     M[:, k + a] = M[:, s["iset_parent"][h]] * (choice[:, pos[h]] == a)
             mats.append(M)
             labels.append(tuple("".join("*" if c < 0 else str(c + 1) for c in st) or "*" for st in strats))
+        from games.nfg import MAX_CONTINGENCIES
+        n_cont = 1
+        for lab in labels:
+            n_cont *= len(lab)
+        if n_cont > MAX_CONTINGENCIES:
+            raise UnsupportedProblemError(f"{where}: the strategic form has {n_cont} contingencies, more than "
+                                          f"games.nfg.MAX_CONTINGENCIES={MAX_CONTINGENCIES}")
         w = s["leaf_chance"]
         letters = "abcdefghijklmnopqrstuvwxy"
         if N > len(letters):

@@ -455,3 +455,26 @@ def test_outcomes_and_infosets_renumbered_like_gambit() -> None:
             'p "" 1 1 "J" { "l" "r" } 0\n'
             't "" 2 "o2" { 1, -1 }\nt "" 1 "o1" { 2, -2 }\nt "" 0\n')
     assert write_efg(read_efg(text)) == gbt.read_efg(io.StringIO(text)).to_efg()
+
+
+def test_long_centipede_normal_form_without_recursion() -> None:
+    b = TreeBuilder(["P1", "P2"], title="linear centipede")
+    node = b.root
+    n = 2400  # 1200 information sets per player
+    for i in range(n):
+        take, node = b.move(node, i % 2, ["take", "pass"])
+        b.outcome(take, [i + 4, i] if i % 2 == 0 else [i, i + 4])
+    b.outcome(node, [n, n])
+    g = b.build()
+    s1 = g.reduced_strategies(0)
+    assert len(s1) == 1201 and s1[0][0] == 0 and s1[0][1] == -1
+    r = subgame_perfect(g)
+    assert r.payoffs.tolist() == [4.0, 0.0] and r.max_regret == 0.0
+
+
+def test_huge_payoffs_read_exactly_but_refused_by_solvers() -> None:
+    text = 'EFG 2 R "" { "A" "B" }\n""\n\np "" 1 1 "" { "a" "b" } 0\nt "" 1 "o1" { 1e400, -1e400 }\nt "" 0\n'
+    g = read_efg(text)
+    assert write_efg(g) == text and g.outcome_payoffs[0][0] == Fraction(10) ** 400
+    with pytest.raises(UnsupportedProblemError, match="floating-point range"):
+        sequence_form_lp(g)
