@@ -88,6 +88,39 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
     return Solved(res, rows, title="exploration")
 
 
+def _instance_cases(sources: Any, *, maps: Any = None, seeds: Any = None, size: Any = None, planners: Any = None,
+                    figures: Optional[str] = None, policy: Optional[str] = None,
+                    max_steps: Optional[int] = None) -> list:
+    """The exploration suite's planners on each map file (``--maps``, ``--seeds`` and ``--size`` do not
+    apply: the file is the map)."""
+    from pathlib import Path
+
+    from engine.suites import Case
+    from planning.exploration.suites import _PLANNERS, run_one
+
+    chosen = list(planners) if planners is not None else list(_PLANNERS)
+    cases = []
+    for src in sources:
+        occupancy = load_source_map(src)
+        name = Path(src.name).name
+        for planner in chosen:
+            def run(ctx: Any, occupancy=occupancy, name=name, planner=planner) -> Any:
+                deadline = None if ctx.time_limit is None else ctx.started + ctx.time_limit
+                return run_one(name, int(max(occupancy.grid.shape)), 0, planner, ctx.seed, policy=policy,
+                               figures=figures, max_steps=max_steps, callback=ctx.callback, deadline=deadline,
+                               occupancy=occupancy)
+            cases.append(Case(f"{name} {planner}", {"map": name, "map_seed": 0, "size": int(max(occupancy.grid.shape)),
+                                                    "planner": planner}, run))
+    return cases
+
+
+def _exploration_suite() -> Any:
+    from engine.solve import with_instances
+    from planning.exploration.suites import exploration_suite as generated
+
+    return with_instances(generated, map_kind)
+
+
 map_kind = Kind(
     name="map",
     accepts="an occupancy map: a gameplan/map JSON document, a PNG image or a .npy grid",
@@ -99,4 +132,8 @@ map_kind = Kind(
              KindOption("max_steps", _parse_positive, None, "step budget (default 10 x free cells + 100)"),
              KindOption("sensor_range", _parse_range, None, "sensor range in cells (default from the map size)")),
     schema="gameplan/map",
+    instance_cases=_instance_cases,
 )
+
+#: The ``exploration`` suite of ``engine-bench run`` plus ``--instances GLOB`` (its entry point).
+exploration_suite = _exploration_suite()

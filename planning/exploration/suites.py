@@ -73,8 +73,11 @@ def _optional_text(text: str) -> Optional[str]:
 
 def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, policy: Optional[str] = None,
             figures: Optional[str] = None, max_steps: Optional[int] = None, time_limit: Optional[float] = None,
-            callback: Any = None, deadline: Optional[float] = None) -> dict[str, Any]:
+            callback: Any = None, deadline: Optional[float] = None, occupancy: Any = None) -> dict[str, Any]:
     """One run as a flat metrics dict (used by the suite and ``bench/exploration.py``).
+
+    ``occupancy`` (an :class:`~planning.exploration.maps.OccupancyMap`, e.g. a user's file) replaces
+    the generated map; ``kind``, ``size`` and ``map_seed`` then only label the run.
 
     ``time_limit`` (seconds) and ``callback`` go to :func:`~planning.exploration.explore.explore`:
     the episode stops at the limit with status ``time_limit`` (the metrics of the part explored)
@@ -87,7 +90,7 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
     from planning.exploration.explore import FARE, explore
     from planning.exploration.maps import generate
 
-    m = generate(kind, size, seed=map_seed)
+    m = generate(kind, size, seed=map_seed) if occupancy is None else occupancy
     plan: Any = planner
     if planner == "fare_learned" and policy:
         from planning.exploration.local import LearnedPolicy

@@ -287,6 +287,16 @@ def test_run_instances_cormab(inputs, capsys):
     assert all(np.isfinite(r["mean"]) for r in rows)
 
 
+def test_run_instances_exploration(inputs, capsys):
+    """The exploration suite's planners on the user's map file (a PNG here), one run per planner."""
+    rc = main(["run", "exploration", "--instances", str(inputs["map_png"]), "--planners", "nearest_frontier",
+               "--format", "json", "--no-progress", "-q"])
+    rows = json.loads(capsys.readouterr().out)
+    per_map = [r for r in rows if r["map"] == inputs["map_png"].name]
+    assert rc == 0 and len(per_map) == 1 and per_map[0]["planner"] == "nearest_frontier", rows
+    assert per_map[0]["runs"] == 1 and per_map[0]["failed"] == 0
+
+
 def test_run_instances_refuses_other_kinds(inputs, capsys):
     rc = main(["run", "games", "--instances", str(inputs["cormab"]), "--no-progress"])
     err = capsys.readouterr().err
