@@ -478,3 +478,47 @@ def test_huge_payoffs_read_exactly_but_refused_by_solvers() -> None:
     assert write_efg(g) == text and g.outcome_payoffs[0][0] == Fraction(10) ** 400
     with pytest.raises(UnsupportedProblemError, match="floating-point range"):
         sequence_form_lp(g)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_pure_spe_match_brute_force_with_ties(seed: int) -> None:
+    # small payoff range: many ties, several subgame-perfect equilibria
+    g = random_tree(400 + seed, n_players=2, depth=3, perfect_info=True, texts=False, chance=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    # the same tree shape, every terminal with its own payoffs in {0, 1}
+    b2 = TreeBuilder(["A", "B"])
+    stack = [(0, b2.root)]
+    k = 0
+    while stack:
+        v, node = stack.pop()
+        if g.node_kind[v] == "t":
+            b2.outcome(node, [int(x) for x in rng.integers(0, 2, size=2)], label=f"z{k}")
+            k += 1
+            continue
+        h = g.node_infoset[v]
+        if g.infoset_player[h] < 0:
+            kids = b2.chance(node, list(g.infoset_actions[h]), list(g.infoset_probs[h]))
+        else:
+            kids = b2.move(node, g.infoset_player[h], list(g.infoset_actions[h]))
+        stack.extend(zip(g.node_children[v], kids))
+    t = b2.build()
+    r = subgame_perfect(t, all_equilibria=True)
+    brute = _brute_force_spe(t)
+    s = t._sequences()
+    ours = set()
+    for prof in r.equilibria:
+        pick = {}
+        for h in range(t.n_infosets):
+            p = t.infoset_player[h]
+            if p >= 0:
+                k0 = s["first_seq"][h] - 1
+                pick[h] = int(np.argmax(prof[p][k0:k0 + len(t.infoset_actions[h])]))
+        ours.add(tuple(sorted(pick.items())))
+    assert ours == {tuple(sorted(p.items())) for p in brute}
+    assert len(r.equilibria) == len(ours) >= 1
+    if seed == 1:
+        assert len(ours) == 10  # a tie-rich instance
+    assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12
+    few = subgame_perfect(t, all_equilibria=True, max_equilibria=1)
+    assert len(few.equilibria) == 1
+    assert few.status is (Status.FEASIBLE if len(ours) > 1 else Status.OPTIMAL)
