@@ -35,7 +35,7 @@ from engine.result import SolveResult
 from engine.status import Status
 
 __all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
-           "random_tree", "kuhn_poker", "sequence_form_matrices",
+           "random_tree", "kuhn_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult",
            "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES"]
 
 from games.efg_io import MAX_NODES, MAX_PLAYERS, parse_number  # noqa: E402
@@ -1213,3 +1213,130 @@ def kuhn_poker() -> ExtensiveFormGame:
         b.outcome(fold2, [1, -1], label="p2folds")
         b.outcome(call2, [2 * win, -2 * win], label=f"show2_{win}")
     return b.build()
+
+
+# ====================================================================== Stackelberg commitment
+@dataclass(frozen=True, kw_only=True)
+class TreeStackelbergResult(EFGResult):
+    """Strong Stackelberg equilibrium of a two-player tree: the leader commits to ``behavior[leader]``,
+    the follower plays the pure best response ``behavior[1 - leader]`` (ties broken in the leader's
+    favour). ``value`` is the leader's payoff; ``follower_regret`` certifies the best response
+    (``max_regret`` is the usual Nash certificate and is positive when commitment pays)."""
+
+    leader: int = 0
+    follower_regret: float = math.nan
+
+
+def stackelberg(game: ExtensiveFormGame, /, leader: int = 0, *, time_limit: Optional[float] = None,
+                mip_rel_gap: Optional[float] = None, options: Optional[dict] = None) -> TreeStackelbergResult:
+    """The leader's optimal commitment to a behaviour strategy in a two-player tree with perfect
+    recall (strong Stackelberg equilibrium), by one sequence-form MILP on HiGHS in the spirit of
+    Bošanský and Čermák (2015): the leader's realization plan ``x``, the follower's pure plan
+    ``r`` (binary), leaf reach ``p = x * r`` linearised exactly, and the follower's best response
+    by big-M constraints on its sequence values."""
+    from engine.validation import check_int, check_time_limit
+    from solvers import LinearModel
+
+    t0 = time.perf_counter()
+    where = "stackelberg()"
+    g = _check_game(game, where)
+    if g.n_players != 2:
+        raise UnsupportedProblemError(f"{where}: needs a two-player game, got {g.n_players} players")
+    leader = check_int(leader, "leader", where, lower=0, upper=1)
+    tl = check_time_limit(time_limit, where)
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInputError(f"{where}: options must be a dict, got {type(options).__name__}")
+    s = g._require_perfect_recall(where)
+    L, F = leader, 1 - leader
+    nL, nF = s["n_seq"][L], s["n_seq"][F]
+    seqL, seqF = s["leaf_seq"][:, L], s["leaf_seq"][:, F]
+    nZ = len(seqL)
+    w = s["leaf_chance"]
+    uL, uF = s["leaf_pay"][:, L], s["leaf_pay"][:, F]
+    hsF = list(g.player_infosets[F])
+    kF = len(hsF)
+    ox, orr, op, ov = 0, nL, nL + nF, nL + nF + nZ
+    n_cols = ov + kF
+    M = 2.0 * float(np.abs(uF).max(initial=0.0)) + 1.0
+    rows: list = []
+    cols: list = []
+    vals: list = []
+    lo: list = []
+    hi: list = []
+    r0 = 0
+
+    def block(r: np.ndarray, c: np.ndarray, v: np.ndarray, n: int, low: np.ndarray, high: np.ndarray) -> None:
+        nonlocal r0
+        rows.append(r + r0)
+        cols.append(c)
+        vals.append(v)
+        lo.append(low)
+        hi.append(high)
+        r0 += n
+
+    r1, c1, v1, m1 = _constraint_triplets(g, L)
+    e1 = np.zeros(m1)
+    e1[0] = 1.0
+    block(r1, c1 + ox, v1, m1, e1, e1)
+    r2, c2, v2, m2 = _constraint_triplets(g, F)
+    e2 = np.zeros(m2)
+    e2[0] = 1.0
+    block(r2, c2 + orr, v2, m2, e2, e2)
+    z = np.arange(nZ)
+    one, zero_ = np.ones(nZ), np.zeros(nZ)
+    block(np.concatenate([z, z]), np.concatenate([op + z, ox + seqL]), np.concatenate([one, -one]), nZ,
+          np.full(nZ, -np.inf), zero_)
+    block(np.concatenate([z, z]), np.concatenate([op + z, orr + seqF]), np.concatenate([one, -one]), nZ,
+          np.full(nZ, -np.inf), zero_)
+    block(np.concatenate([z, z, z]), np.concatenate([op + z, ox + seqL, orr + seqF]),
+          np.concatenate([one, -one, -one]), nZ, -one, np.full(nZ, np.inf))
+    # follower sequence values: V(sigma) = sum_z w u_F x(seqL(z)) [seqF(z) = sigma] + sum_{I' after sigma} v(I')
+    # rows (one per follower sequence sigma >= 1): v(I(sigma)) - V(sigma) >= 0 and <= M (1 - r(sigma))
+    pos = {h: i for i, h in enumerate(hsF)}
+    vr: list = []
+    vc: list = []
+    vv: list = []
+    mask = seqF > 0
+    vr.append(seqF[mask] - 1)
+    vc.append(ox + seqL[mask])
+    vv.append(-(w * uF)[mask])
+    seq_iset = s["seq_infoset"][F]
+    vr.append(np.arange(nF - 1))
+    vc.append(ov + np.array([pos[int(h)] for h in seq_iset[1:]], dtype=np.int64))
+    vv.append(np.ones(nF - 1))
+    for h in hsF:
+        par = int(s["iset_parent"][h])
+        if par > 0:
+            vr.append(np.array([par - 1]))
+            vc.append(np.array([ov + pos[h]]))
+            vv.append(np.array([-1.0]))
+    br_r, br_c, br_v = np.concatenate(vr), np.concatenate(vc), np.concatenate(vv)
+    block(br_r, br_c, br_v, nF - 1, np.zeros(nF - 1), np.full(nF - 1, np.inf))
+    block(np.concatenate([br_r, np.arange(nF - 1)]), np.concatenate([br_c, orr + np.arange(1, nF)]),
+          np.concatenate([br_v, np.full(nF - 1, M)]), nF - 1, np.full(nF - 1, -np.inf), np.full(nF - 1, M))
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, n_cols))
+    c = np.zeros(n_cols)
+    c[op:op + nZ] = w * uL
+    col_lo = np.concatenate([np.zeros(nL + nF + nZ), np.full(kF, -np.inf)])
+    col_hi = np.concatenate([np.ones(nL + nF + nZ), np.full(kF, np.inf)])
+    integrality = np.zeros(n_cols, dtype=bool)
+    integrality[orr:orr + nF] = True
+    model = LinearModel(c, A, np.concatenate(lo), np.concatenate(hi), col_lower=col_lo, col_upper=col_hi,
+                        integrality=integrality, sense="max")
+    res = model.solve(time_limit=tl, mip_rel_gap=mip_rel_gap, options=options)
+    params = {"leader": L, "time_limit": tl, "mip_rel_gap": mip_rel_gap, "options": dict(options or {})}
+    if res.x is None:
+        return TreeStackelbergResult(status=res.status, message=f"{where}: {res.message}", method="stackelberg",
+                                     backend="highs", params=params, runtime=time.perf_counter() - t0, leader=L)
+    xs = np.asarray(res.x)
+    x = np.maximum(xs[ox:ox + nL], 0.0)
+    r = np.round(xs[orr:orr + nF])
+    beh: list = [None, None]
+    beh[L] = g.behavior_from_realization(x, L)
+    beh[F] = g.behavior_from_realization(r, F)
+    out = _finish(g, beh, status=res.status, method="stackelberg", backend="highs", t0=t0, params=params,
+                  message=res.message, nit=res.nit, realization=tuple([x, r] if L == 0 else [r, x]),
+                  objective=float(res.objective), bound=float(res.bound), value=float(res.objective))
+    freg = float(max(0.0, g.regrets(list(out.behavior))[F]))
+    return TreeStackelbergResult(**{f.name: getattr(out, f.name) for f in dataclasses.fields(out)}, leader=L,
+                                 follower_regret=freg)

@@ -522,3 +522,43 @@ def test_all_pure_spe_match_brute_force_with_ties(seed: int) -> None:
     few = subgame_perfect(t, all_equilibria=True, max_equilibria=1)
     assert len(few.equilibria) == 1
     assert few.status is (Status.FEASIBLE if len(ours) > 1 else Status.OPTIMAL)
+
+
+# ---------------------------------------------------------------------------- Stackelberg
+def _leader_follower_tree(seed: int, observed: bool) -> ExtensiveFormGame:
+    rng = np.random.default_rng(seed)
+    b = TreeBuilder(["L", "F"])
+    k, m = int(rng.integers(2, 4)), int(rng.integers(2, 4))
+    for i, node in enumerate(b.move(b.root, "L", [f"a{j}" for j in range(k)])):
+        kids = b.move(node, "F", [f"b{j}" for j in range(m)], infoset=f"F{i}" if observed else "F")
+        for c in kids:
+            b.outcome(c, [int(v) for v in rng.integers(-9, 10, size=2)])
+    return b.build()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_stackelberg_matches_normal_form_sse(seed: int) -> None:
+    from games import stackelberg as nf_stackelberg
+    from games.efg import stackelberg
+    g = _leader_follower_tree(seed, observed=seed % 2 == 0)
+    r = stackelberg(g)
+    assert r.success and r.follower_regret <= 1e-9
+    sse = nf_stackelberg.solve(g.to_normal_form(), leader=0)
+    assert r.value == pytest.approx(sse.leader_value, abs=1e-7)
+    assert r.payoffs[0] == pytest.approx(r.value, abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stackelberg_zero_sum_is_the_value_and_beats_nash(seed: int) -> None:
+    from games.efg import random_tree as rt, stackelberg
+    g = rt(3 + seed % 3, zero_sum=True, seed=seed)
+    r = stackelberg(g)
+    assert r.value == pytest.approx(sequence_form_lp(g).value, abs=1e-7)
+    k = kuhn_poker()
+    assert stackelberg(k).value == pytest.approx(-1 / 18, abs=1e-7)
+    # general sum: committing is worth at least every Nash equilibrium pygambit finds
+    h = random_tree(500 + seed, depth=3, chance=True)
+    sh = stackelberg(h)
+    assert sh.follower_regret <= 1e-7
+    for eq in gbt.nash.lcp_solve(pyg(h), rational=False).equilibria:
+        assert sh.value >= float(eq.payoff("P1")) - 1e-7
