@@ -35,7 +35,7 @@ from engine.result import SolveResult
 from engine.status import Status
 
 __all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
-           "random_tree", "kuhn_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult",
+           "random_tree", "kuhn_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult", "sequence_form_milp",
            "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES"]
 
 from games.efg_io import MAX_NODES, MAX_PLAYERS, parse_number  # noqa: E402
@@ -1340,3 +1340,113 @@ def stackelberg(game: ExtensiveFormGame, /, leader: int = 0, *, time_limit: Opti
     freg = float(max(0.0, g.regrets(list(out.behavior))[F]))
     return TreeStackelbergResult(**{f.name: getattr(out, f.name) for f in dataclasses.fields(out)}, leader=L,
                                  follower_regret=freg)
+
+
+# ====================================================================== general-sum Nash by MILP
+def _br_block(g: ExtensiveFormGame, s: dict, P: int, o_self: int, o_other: int, o_bin: int, o_val: int,
+              M: float) -> tuple:
+    """Rows saying that player P's plan (columns ``o_self``) is a best response to the other
+    player's plan (columns ``o_other``): per sequence sigma >= 1 of P, with its infoset's value
+    v (columns ``o_val``) and a binary b (columns ``o_bin``): ``v - V(sigma) >= 0``,
+    ``v - V(sigma) + M b <= M`` and ``x(sigma) - b <= 0``. Returns (rows, cols, vals, lo, hi, n)."""
+    O = 1 - P
+    n = s["n_seq"][P]
+    seqP, seqO = s["leaf_seq"][:, P], s["leaf_seq"][:, O]
+    wu = s["leaf_chance"] * s["leaf_pay"][:, P]
+    hs = list(g.player_infosets[P])
+    pos = {h: i for i, h in enumerate(hs)}
+    mask = seqP > 0
+    vr = [seqP[mask] - 1, np.arange(n - 1)]
+    vc = [o_other + seqO[mask],
+          o_val + np.array([pos[int(h)] for h in s["seq_infoset"][P][1:]], dtype=np.int64)]
+    vv = [-wu[mask], np.ones(n - 1)]
+    for h in hs:
+        par = int(s["iset_parent"][h])
+        if par > 0:
+            vr.append(np.array([par - 1]))
+            vc.append(np.array([o_val + pos[h]]))
+            vv.append(np.array([-1.0]))
+    r, c, v = np.concatenate(vr), np.concatenate(vc), np.concatenate(vv)
+    k = n - 1
+    seqs = np.arange(k)
+    rows = np.concatenate([r, k + r, k + seqs, 2 * k + seqs, 2 * k + seqs])
+    cols = np.concatenate([c, c, o_bin + 1 + seqs, o_self + 1 + seqs, o_bin + 1 + seqs])
+    vals = np.concatenate([v, v, np.full(k, M), np.ones(k), -np.ones(k)])
+    lo = np.concatenate([np.zeros(k), np.full(k, -np.inf), np.full(k, -np.inf)])
+    hi = np.concatenate([np.full(k, np.inf), np.full(k, M), np.zeros(k)])
+    return rows, cols, vals, lo, hi, 3 * k
+
+
+def sequence_form_milp(game: ExtensiveFormGame, /, *, objective: str = "welfare", time_limit: Optional[float] = None,
+                       options: Optional[dict] = None) -> EFGResult:
+    """A Nash equilibrium of a two-player general-sum tree with perfect recall, by one MILP on the
+    sequence form (HiGHS): both realization plans, each player's information-set values, and a
+    binary per sequence that may carry probability only where it is a best response (big-M
+    complementarity). ``objective="welfare"`` picks the equilibrium with the largest sum of
+    payoffs (``"player1"``/``"player2"``: the best for that player; ``"none"``: any). Not
+    Lemke's algorithm; ``max_regret`` is the certificate (HiGHS tolerances, about 1e-7)."""
+    from engine.validation import check_choice, check_time_limit
+    from solvers import LinearModel
+
+    t0 = time.perf_counter()
+    where = "sequence_form_milp()"
+    g = _check_game(game, where)
+    if g.n_players != 2:
+        raise UnsupportedProblemError(f"{where}: needs a two-player game, got {g.n_players} players")
+    objective = check_choice(objective, "objective", where, ("welfare", "player1", "player2", "none"))
+    tl = check_time_limit(time_limit, where)
+    if options is not None and not isinstance(options, dict):
+        raise InvalidInputError(f"{where}: options must be a dict, got {type(options).__name__}")
+    s = g._require_perfect_recall(where)
+    n1, n2 = s["n_seq"]
+    k1, k2 = len(g.player_infosets[0]), len(g.player_infosets[1])
+    ox, oy, ob1, ob2 = 0, n1, n1 + n2, 2 * n1 + n2
+    ov1 = 2 * n1 + 2 * n2
+    ov2 = ov1 + k1
+    n_cols = ov2 + k2
+    M = 2.0 * float(np.abs(s["leaf_pay"]).max(initial=0.0)) + 1.0
+    parts = []
+    r0 = 0
+    for P, (oself, oother, ob, ov) in enumerate(((ox, oy, ob1, ov1), (oy, ox, ob2, ov2))):
+        rr, cc, vv, _n = _constraint_triplets(g, P)
+        e = np.zeros(_n)
+        e[0] = 1.0
+        parts.append((rr + r0, cc + oself, vv, e, e))
+        r0 += _n
+        rows, cols, vals, lo, hi, n = _br_block(g, s, P, oself, oother, ob, ov, M)
+        parts.append((rows + r0, cols, vals, lo, hi))
+        r0 += n
+    A = sp.csc_matrix((np.concatenate([p[2] for p in parts]),
+                       (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))),
+                      shape=(r0, n_cols))
+    c = np.zeros(n_cols)
+    if objective != "none":
+        # payoff of player P is linear in p(z) = x * y, which the MILP does not model; use the
+        # values instead: player P's payoff = sum of the values of its root infosets + leaves
+        # reached by the empty sequence of P (constant in x_P's choice, linear in the other plan)
+        for P, (ov, oo) in enumerate(((ov1, oy), (ov2, ox))):
+            if objective in ("welfare", f"player{P + 1}"):
+                for i, h in enumerate(g.player_infosets[P]):
+                    if s["iset_parent"][h] == 0:
+                        c[ov + i] += 1.0
+                mask = s["leaf_seq"][:, P] == 0
+                np.add.at(c, oo + s["leaf_seq"][mask, 1 - P],
+                          (s["leaf_chance"] * s["leaf_pay"][:, P])[mask])
+    col_lo = np.concatenate([np.zeros(2 * n1 + 2 * n2), np.full(k1 + k2, -np.inf)])
+    col_hi = np.concatenate([np.ones(2 * n1 + 2 * n2), np.full(k1 + k2, np.inf)])
+    integrality = np.zeros(n_cols, dtype=bool)
+    integrality[ob1:ob1 + n1] = True
+    integrality[ob2:ob2 + n2] = True
+    model = LinearModel(c, A, np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts]),
+                        col_lower=col_lo, col_upper=col_hi, integrality=integrality, sense="max")
+    res = model.solve(time_limit=tl, options=options)
+    params = {"objective": objective, "time_limit": tl, "options": dict(options or {})}
+    if res.x is None:
+        return EFGResult(status=res.status, message=f"{where}: {res.message}", method="sequence_form_milp",
+                         backend="highs", params=params, runtime=time.perf_counter() - t0)
+    xs = np.asarray(res.x)
+    x = np.maximum(xs[ox:ox + n1], 0.0)
+    y = np.maximum(xs[oy:oy + n2], 0.0)
+    return _finish(g, [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)], status=res.status,
+                   method="sequence_form_milp", backend="highs", t0=t0, params=params, message=res.message,
+                   nit=res.nit, realization=(x, y), objective=float(res.objective), bound=float(res.bound))

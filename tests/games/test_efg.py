@@ -562,3 +562,29 @@ def test_stackelberg_zero_sum_is_the_value_and_beats_nash(seed: int) -> None:
     assert sh.follower_regret <= 1e-7
     for eq in gbt.nash.lcp_solve(pyg(h), rational=False).equilibria:
         assert sh.value >= float(eq.payoff("P1")) - 1e-7
+
+
+# ---------------------------------------------------------------------------- general-sum Nash (MILP)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 6, 7])  # seed 5 takes ~40 s (a hard MILP)
+def test_sequence_form_milp_is_an_equilibrium_and_best_welfare(seed: int) -> None:
+    from games.efg import random_tree as rt, sequence_form_milp
+    g = rt(3 + seed % 3, seed=seed)
+    r = sequence_form_milp(g)
+    assert r.status is Status.OPTIMAL and r.max_regret <= 1e-7
+    assert r.objective == pytest.approx(float(r.payoffs.sum()), abs=1e-6)
+    for eq in gbt.nash.lcp_solve(pyg(g), rational=False).equilibria:
+        assert float(eq.max_regret()) <= 1e-9
+        assert r.objective >= float(eq.payoff(g.players[0])) + float(eq.payoff(g.players[1])) - 1e-6
+    one = sequence_form_milp(g, objective="player1")
+    assert one.max_regret <= 1e-7 and one.payoffs[0] >= r.payoffs[0] - 1e-6
+    assert sequence_form_milp(g, objective="none").max_regret <= 1e-7
+
+
+def test_sequence_form_milp_zero_sum_and_refusals() -> None:
+    from games.efg import sequence_form_milp
+    r = sequence_form_milp(kuhn_poker())
+    assert r.payoffs[0] == pytest.approx(-1 / 18, abs=1e-7) and r.max_regret <= 1e-7
+    with pytest.raises(UnsupportedProblemError, match="two-player"):
+        sequence_form_milp(random_tree(1, n_players=3, depth=3))
+    with pytest.raises(InvalidInputError, match="objective"):
+        sequence_form_milp(kuhn_poker(), objective="best")
