@@ -38,7 +38,7 @@ from engine.result import SolveResult
 from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with
 from engine.status import Status
 
-__all__ = ["game_kind", "gtalign_kind", "GTAlignBatch", "load_game", "GAME_METHODS", "games_suite"]
+__all__ = ["game_kind", "gtalign_kind", "tree_kind", "GTAlignBatch", "load_game", "GAME_METHODS", "games_suite"]
 
 _NASH_METHODS = ("lemke_howson", "support_enumeration", "vertex_enumeration", "zero_sum_lp", "pure")
 #: Methods of the ``game`` kind; the first is the default.
@@ -135,6 +135,51 @@ def _solve_game(src: Source, req: SolveRequest) -> Solved:
             {"field": "leader_value", "value": float(sse.leader_value)},
             {"field": "follower_value", "value": float(sse.follower_value)}]
     return Solved(sse, rows, title="strong Stackelberg equilibrium")
+
+
+# ---------------------------------------------------------------------------- tree (.efg)
+#: Methods of the ``tree`` kind (Gambit ``.efg`` game trees); the first is the default.
+TREE_METHODS = ("auto", "subgame_perfect", "sequence_form_lp", "sequence_form_milp", "stackelberg")
+
+
+def _sniff_tree(src: Source) -> bool:
+    return src.head.startswith(b"EFG")
+
+
+def _solve_tree(src: Source, req: SolveRequest) -> Solved:
+    from games import efg
+    from games.efg_io import read_efg
+
+    game = read_efg(src.data)
+    method, opts = req.method, req.options
+    if method != "stackelberg" and opts.get("leader") is not None:
+        raise InvalidInputError(f"{req.where}: --leader applies to --method stackelberg only")
+    tl = {} if req.time_limit is None else {"time_limit": req.remaining()}
+    if method == "auto":
+        res = efg.solve(game)
+    elif method == "subgame_perfect":
+        res = efg.subgame_perfect(game)
+    elif method == "sequence_form_lp":
+        res = efg.sequence_form_lp(game, **tl)
+    elif method == "sequence_form_milp":
+        res = efg.sequence_form_milp(game, **tl)
+    else:
+        res = efg.stackelberg(game, 0 if opts.get("leader") is None else int(opts["leader"]), **tl)
+    rows = [{"player": game.players[p] if p < len(game.players) else f"player {p}", "behaviour": _vec(b),
+             "payoff": float(np.asarray(res.payoffs)[p]) if res.payoffs is not None else math.nan}
+            for p, b in enumerate(res.behavior)]
+    rows.append({"player": "max_regret", "behaviour": f"{float(res.max_regret):.3g}", "payoff": math.nan})
+    return Solved(res, rows, title=f"game tree: {res.method}")
+
+
+tree_kind = Kind(
+    name="tree",
+    accepts="a Gambit .efg game tree (text starting with EFG)",
+    sniff=_sniff_tree,
+    solve=_solve_tree,
+    methods=TREE_METHODS,
+    options=(KindOption("leader", _parse_leader, None, "the committing player of --method stackelberg (0 or 1)"),),
+)
 
 
 # ---------------------------------------------------------------------------- run games --instances

@@ -339,3 +339,25 @@ def test_readme_stdin_example_through_the_console_script(readme_dir):
     doc = json.loads(proc.stdout)
     validate(doc, expected="gameplan/result")
     assert doc["params"]["input"]["name"] == "<stdin>" and doc["method"] == "vertex_enumeration"
+
+
+# ---------------------------------------------------------------------------- game trees (.efg)
+def test_solve_game_tree_file(tmp_path, capsys):
+    """A Gambit .efg file (Kuhn poker): the sequence-form LP gives the value -1/18 with a zero-regret
+    certificate; Stackelberg with the second player leading; the document is schema-valid."""
+    from games import write_efg
+    from games.efg import kuhn_poker
+
+    path = tmp_path / "kuhn.efg"
+    write_efg(kuhn_poker(), path)
+    rc = main(["solve", str(path), "--format", "json", "-q"])
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, expected="gameplan/result")
+    assert rc == 0 and doc["method"] == "sequence_form_lp" and doc["status"] == "optimal"
+    assert abs(doc["value"] + 1 / 18) < 1e-9 and doc["max_regret"] <= 1e-9
+    rc = main(["solve", str(path), "--method", "stackelberg", "--leader", "1", "--format", "json", "-q"])
+    doc = json.loads(capsys.readouterr().out)
+    validate(doc, expected="gameplan/result")
+    assert rc == 0 and doc["status"] == "optimal"
+    rc = main(["solve", str(path), "--method", "subgame_perfect", "-q"])
+    assert rc == 2 and "perfect information" in capsys.readouterr().err     # Kuhn poker has hidden cards
