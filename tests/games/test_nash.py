@@ -552,17 +552,8 @@ def test_vertex_enumeration_limits_validation_and_round_trip():
 
 
 # ---------------------------------------------------------------------------- thread policy
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-
-    return {d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"}
-
-
-def _two_blas_threads():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(2, user_api="blas"):
-        return _blas_threads() == {2}
+from tests.thread_fixtures import blas_threads as _blas_threads  # noqa: E402
+from tests.thread_fixtures import can_run_two_blas_threads as _two_blas_threads  # noqa: E402
 
 
 @pytest.mark.skipif(not _two_blas_threads(), reason="the BLAS cannot run 2 threads here")
