@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,7 +104,8 @@ class _Local:
         if self.standard:
             scopes = [np.array([j]) for j in range(J)]
         else:
-            scopes = [np.flatnonzero(arms.weights[j] != 0) for j in range(J)]
+            weights = cast(InterventionArms, arms).weights
+            scopes = [np.flatnonzero(weights[j] != 0) for j in range(J)]
         kmax = max(len(sc) for sc in scopes)
         if kmax > MAX_LOCAL_BITS:
             raise UnsupportedProblemError(f"{where}: an arm is touched by {kmax} interventions, above "
@@ -165,6 +166,12 @@ class _SeparableMax:
             self.method = "mip"
             self._build_local_mip()
 
+    def _enumerated(self) -> np.ndarray:
+        """The enumerated feasible actions (pricing by enumeration only)."""
+        if self.actions is None:           # pragma: no cover - the MIP prices otherwise
+            raise RuntimeError("_Pricer: no enumerated actions")
+        return self.actions
+
     def _build_local_mip(self) -> None:
         from solvers.highs import LinearModel
 
@@ -207,15 +214,15 @@ class _SeparableMax:
             self._acts_f = np.ascontiguousarray(self.actions, dtype=np.float64)
         W = Qs[:, :, 1] - Qs[:, :, 0]  # (H, J)
         vals_all = self._acts_f @ W.T + Qs[:, :, 0].sum(axis=1)[None, :]  # (K, H)
-        out = []
+        out: list[tuple[np.ndarray, float, np.ndarray]] = []
         for t in range(Qs.shape[0]):
             vals = vals_all[:, t]
             kk = min(max(top, 1), vals.size)
             idx = np.argpartition(-vals, kk - 1)[:kk] if kk > 1 else np.array([int(np.argmax(vals))])
             idx = idx[np.argsort(-vals[idx])]
             scale = float(np.abs(Qs[t]).max(initial=0.0))
-            err = 2 * (loc.J + 2) * _EPS * scale * loc.J
-            out.append((self.actions[idx], float(vals[idx[0]]) + err, vals[idx]))
+            err = float(2 * (loc.J + 2) * _EPS * scale * loc.J)
+            out.append((self._enumerated()[idx], float(vals[idx[0]] + err), vals[idx]))
         return out
 
     def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None
@@ -232,7 +239,7 @@ class _SeparableMax:
                 idx = idx[np.argsort(-vals[idx])]
             best = float(vals[idx[0]])
             err = (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
-            return self.actions[idx], best + err, vals[idx]
+            return self._enumerated()[idx], best + err, vals[idx]
         m = self.model
         if loc.standard:
             w = Q[:, 1] - Q[:, 0]

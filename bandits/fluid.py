@@ -77,7 +77,7 @@ class _Fluid(Policy):
                 xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(self.horizon, S, U)
                 Q[j, :U] = xj[0].sum(axis=0)
         else:
-            V1 = res.state_values[1] if ok and self.horizon > 1 else np.zeros((J, S))
+            V1 = res.state_values[1] if ok and res.state_values is not None and self.horizon > 1 else np.zeros((J, S))
             R = self.problem.arms.rewards
             for j in range(J):
                 U = int(loc.U[j])

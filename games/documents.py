@@ -154,7 +154,7 @@ def _solve_tree(src: Source, req: SolveRequest) -> Solved:
     method, opts = req.method, req.options
     if method != "stackelberg" and opts.get("leader") is not None:
         raise InvalidInputError(f"{req.where}: --leader applies to --method stackelberg only")
-    tl = {} if req.time_limit is None else {"time_limit": req.remaining()}
+    tl: dict[str, Any] = {} if req.time_limit is None else {"time_limit": req.remaining()}
     if method == "auto":
         res = efg.solve(game)
     elif method == "subgame_perfect":
