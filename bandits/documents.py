@@ -39,7 +39,7 @@ from engine.status import Status
 __all__ = ["cormab_kind", "Decision", "METHODS"]
 
 #: Methods of the ``cormab`` kind; the first is the default.
-METHODS = ("myopic", "sequoia", "whittle", "iterative_myopic", "random", "null")
+METHODS = ("myopic", "fluid", "sequoia", "whittle", "iterative_myopic", "random", "null")
 _MAX_STATE_TEXT = 1_000_000
 
 
@@ -110,6 +110,8 @@ def _policy(problem: Any, name: str, seed: int) -> Any:
         return policies.random(problem, seed=seed)
     if name == "iterative_myopic":
         return policies.iterative_myopic(problem)
+    if name == "fluid":
+        return policies.fluid(problem)
     return policies.null(problem)
 
 
@@ -198,9 +200,21 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
         message = f"cut at the time limit: {ev.message}; " + message
     elif note:
         message += f"; {note}"
+    bound_rows: list = []
+    if method == "fluid" and not cut:
+        # the certified bound on every policy's value (uniform start states, as the evaluation draws them)
+        from bandits.bounds import fluid_bound
+
+        fb = call_with(fluid_bound, problem, horizon=opts["horizon"], seed=req.seed, time_limit=req.remaining())
+        if math.isfinite(fb.certified):
+            params["certified_bound"] = float(fb.certified)
+            message += f"; certified bound on every policy {fb.certified:.6g} ({100 * ev.mean / fb.certified:.1f}%)"
+            bound_rows = [{"field": "certified_bound", "value": float(fb.certified)},
+                          {"field": "fraction_of_bound", "value": float(ev.mean / fb.certified)}]
     ev = dataclasses.replace(ev, status=status, message=message, method=f"{method}+monte_carlo", params=params)
     rows = [{"field": "policy", "value": method}, {"field": "mean_reward_per_step", "value": float(ev.mean)},
-            {"field": "sem", "value": float(ev.sem)}, {"field": "decision_time_mean", "value": float(ev.decision_time_mean)}]
+            {"field": "sem", "value": float(ev.sem)}, {"field": "decision_time_mean", "value": float(ev.decision_time_mean)},
+            *bound_rows]
     return Solved(ev, rows, title="policy evaluation")
 
 

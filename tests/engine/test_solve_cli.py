@@ -361,3 +361,12 @@ def test_solve_game_tree_file(tmp_path, capsys):
     assert rc == 0 and doc["status"] == "optimal"
     rc = main(["solve", str(path), "--method", "subgame_perfect", "-q"])
     assert rc == 2 and "perfect information" in capsys.readouterr().err     # Kuhn poker has hidden cards
+
+
+def test_solve_cormab_fluid_policy_with_the_certified_bound(inputs, capsys):
+    """--method fluid evaluates the fluid re-planning policy and quotes the certified fluid bound on every
+    policy's value: the Monte Carlo mean is below it up to its noise, and myopic is not above it either."""
+    rc, doc, _ = solve_json(capsys, inputs["cormab"], "--method", "fluid", "--eval-episodes", "40", "--horizon", "10")
+    bound = doc["params"]["certified_bound"]
+    assert rc == 0 and doc["status"] == "feasible" and doc["method"] == "fluid+monte_carlo"
+    assert doc["mean"] <= bound + 4 * doc["sem"] + 1e-9 and "certified bound" in doc["message"]
