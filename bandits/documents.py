@@ -172,7 +172,9 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
         message = ("the exact one-step optimum" if exact else f"the {method} policy's action")
         if cut:
             message = "training cut at the time limit; the action of the agent trained so far"
-        params = {"method": method, **({"training": _training_summary(training)} if training is not None else {})}
+        params: dict[str, Any] = {"method": method}
+        if training is not None:
+            params["training"] = _training_summary(training)
         decision = Decision(status=status, message=message + (f" ({note})" if note else ""), x=action, objective=reward,
                        runtime=time.perf_counter() - t0 + (training.runtime if training is not None else 0.0),
                        method=method, backend="torch" if method == "sequoia" else "numpy", params=params,
