@@ -1,8 +1,6 @@
 """coRMAB problems round-trip through ``gameplan/cormab`` v1 JSON documents."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.schemas import validate
 from solvers.feasible_set import FeasibleSet
+from tests.memory_cap import run_capped
 
 
 def _assert_same_problem(p, q):
@@ -176,7 +175,6 @@ def test_unreadable_sources(tmp_path):
 
 
 # ----------------------------------------------------------------------------- untrusted documents: size limits
-_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tiny_doc(n_aux=0, rows=1):
@@ -186,24 +184,6 @@ def _tiny_doc(n_aux=0, rows=1):
             "feasible_set": {"n_actions": 1, "n_aux": n_aux,
                              "A": {"shape": [rows, 1 + n_aux], "row": [0], "col": [0], "data": [1.0]},
                              "row_lower": [None] * min(rows, 3), "row_upper": [1.0] * min(rows, 3)}}
-
-
-def _run_capped(code, cap_mib=1536):
-    """Run ``code`` in a child whose address space is capped (RLIMIT_AS); return its stdout.
-
-    The cap is far above what the imports need (~400 MiB) and far below what the old readers
-    asked for, so a reader that allocates a declared size dies with MemoryError instead of
-    taking the machine down; the child prints what came out.
-    """
-    prelude = ("import resource\n"
-               f"cap = {cap_mib} * 2 ** 20\n"
-               "resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1", PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, env=env, cwd=_ROOT,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS caps the address space on Linux")
@@ -221,7 +201,7 @@ def test_tiny_document_with_huge_n_aux_is_refused_under_a_memory_cap():
             "    print('INVALID', err)\n"
             "except MemoryError:\n"
             "    print('MEMORY')\n")
-    out = _run_capped(code)
+    out = run_capped(code)
     assert out.startswith("INVALID"), out
     assert "$['feasible_set']['n_aux'] = 200000000" in out and "max_aux=1000000" in out
 

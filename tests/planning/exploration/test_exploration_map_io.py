@@ -1,9 +1,7 @@
 """Occupancy maps round-trip through ``gameplan/map`` v1 JSON documents (and .json files)."""
 
 import json
-import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
@@ -19,6 +17,7 @@ from engine.schemas import validate
 from planning.exploration import maps as maps_module
 from planning.exploration.maps import FREE, OCCUPIED, UNKNOWN, OccupancyMap, forest, generate, load_map, make_map, \
     save_map
+from tests.memory_cap import run_capped
 
 
 def _same(a, b):
@@ -119,7 +118,6 @@ def test_bad_json_files(tmp_path):
 
 
 # ----------------------------------------------------------------------------- untrusted files: declared sizes
-_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _npy_header(shape, descr="|i1", fortran=False, version=1):
@@ -144,19 +142,6 @@ def _png(width, height, rows=1):
             + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
 
 
-def _run_capped(code, cap_mib=1536):
-    """Run ``code`` in a child whose address space is capped (RLIMIT_AS); return its stdout."""
-    prelude = ("import resource\n"
-               f"cap = {cap_mib} * 2 ** 20\n"
-               "resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               NUMBA_NUM_THREADS="1", PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, env=env, cwd=_ROOT,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS caps the address space on Linux")
 def test_npy_header_claiming_a_huge_grid_is_refused_under_a_memory_cap(tmp_path):
     """A 128-byte .npy whose header claims (10**6, 10**6) once asked for 7 TiB."""
@@ -172,7 +157,7 @@ def test_npy_header_claiming_a_huge_grid_is_refused_under_a_memory_cap(tmp_path)
             "    print('INVALID', err)\n"
             "except MemoryError:\n"
             "    print('MEMORY')\n")
-    out = _run_capped(code)
+    out = run_capped(code)
     assert out.startswith("INVALID"), out
     assert "declares 1000000 x 1000000 = 1000000000000 cells, above max_cells=16000000" in out
 
