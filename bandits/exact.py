@@ -20,6 +20,7 @@ import numpy as np
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.validation import check_int
+from engine.validation import short_repr as _short
 
 __all__ = ["optimal_value", "policy_value", "policy_actions", "joint_states", "expect_next", "MAX_STATES"]
 
@@ -168,11 +169,6 @@ def policy_actions(problem: CoRMAB, policy: Any, *, max_states: int = MAX_STATES
         for i in np.sort(first):
             check_feasible(problem, states[i], acts[i], where)
     return acts
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def policy_value(problem: CoRMAB, policy: Any, horizon: int, initial_state: Any = None, *,

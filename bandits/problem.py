@@ -26,6 +26,7 @@ from engine.errors import EngineError, InvalidInputError, UnsupportedProblemErro
 from engine.schemas import load_document
 from engine.seeding import resolve_seed
 from engine.validation import check_int
+from engine.validation import short_repr as _short
 
 __all__ = ["CoRMAB", "action_key", "MAX_ARMS", "MAX_AUX", "MAX_ROWS", "MAX_DOMAIN_CELLS"]
 
@@ -41,11 +42,6 @@ MAX_ROWS = 1_000_000
 #: ``$['metadata']`` may allocate (path: ``2 J**2`` parity distances; matching:
 #: ``J * workers * slots`` compatible pairs; capacity: ``J * workers`` assignment columns)
 MAX_DOMAIN_CELLS = 10_000_000
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def action_key(action: np.ndarray) -> bytes:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Collection, Mapping, NoReturn, Optional, Sequence, Union
 
 from engine.errors import InvalidInputError
+from engine.validation import short_repr as _short
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC", "MAX_BYTES", "MAX_PARAMETERS", "MAX_OPTION", "Checkpoint", "write",
            "read", "check_limit", "check_threads"]
@@ -306,11 +307,6 @@ def check_threads(value: Any, name: str, context: str) -> Optional[int]:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError(f"{context}: {name} must be None or an integer >= 1, got {_short(value)}")
     return min(value, os.cpu_count() or 1)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _key_path(key: KeyPath) -> tuple:

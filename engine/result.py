@@ -34,6 +34,7 @@ from engine.errors import (
     BackendError,
 )
 from engine.status import Status
+from engine.validation import short_repr as _short
 
 __all__ = ["SolveResult", "to_jsonable", "from_jsonable", "result_class", "result_kinds", "ARRAY_DTYPES",
            "MAX_ARRAY_BYTES", "MAX_STRING_ITEMSIZE"]
@@ -179,11 +180,6 @@ def result_class(kind: str, *, where: str = "SolveResult.from_dict()") -> type[S
             f"reading the document" if package.isidentifier() else "")
     raise InvalidInputError(f"{where}: unknown result kind {_short(kind)} (no result class of that kind is "
                             f"defined in this process{hint})")
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def to_jsonable(value: Any) -> Any:

@@ -58,6 +58,7 @@ from engine.events import Progress
 from engine.io import atomic_write_json, read_json, remove_stale_temps
 from engine.runner import run_case
 from engine.suites import RunContext, Suite, discover_suites, load_suite, parse_int_list
+from engine.validation import short_repr
 
 __all__ = ["RunSpec", "SweepSpec", "parse_sweep", "ResultStore", "run_sweep", "execute_run", "SweepSummary"]
 
@@ -166,8 +167,7 @@ def _as_text(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return short_repr(value, limit)
 
 
 def _seeds(value: Any, max_count: int) -> list[int]:

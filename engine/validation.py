@@ -23,12 +23,23 @@ __all__ = [
     "check_choice",
     "check_time_limit",
     "check_options",
+    "short_repr",
 ]
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages that quote untrusted input.
+
+    Examples
+    --------
+    >>> short_repr("x" * 100, 10)
+    "'xxxxxx..."
+    """
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_short = short_repr
 
 
 def as_float_array(value: Any, name: str, where: str, *, ndim: Optional[int | Collection[int]] = None,

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any, Callable, Mapping, MutableMapping
 
 from engine.errors import InvalidInputError
+from engine.validation import short_repr as _short
 
 __all__ = ["SCHEMAS", "CURRENT", "schema", "validate", "upgrade", "register_migration", "load_document"]
 
@@ -366,11 +367,6 @@ def _check_items(item: Any, lst: list, path: tuple) -> tuple | None:
         if found is not None:
             return found
     return None
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @lru_cache(maxsize=None)
