@@ -200,7 +200,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    from games.efg import ExtensiveFormGame
+    from games.efg.tree import ExtensiveFormGame
 
     for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -235,7 +235,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
-    from games.efg import _GameParts
+    from games.efg.tree import _GameParts
 
     v, p = r.expect(WORD, "'EFG' (the file type)")
     if v != "EFG":
@@ -399,7 +399,7 @@ def _quote(text: str) -> str:
 def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -> Optional[str]:
     """Write ``game`` as a Gambit ``.efg`` file (format 2) in the layout pygambit writes; returns the
     text when ``path`` is None. Numbers keep the text they were read with."""
-    from games.efg import ExtensiveFormGame
+    from games.efg.tree import ExtensiveFormGame
 
     if not isinstance(game, ExtensiveFormGame):
         raise InvalidInputError(f"write_efg(): expected an ExtensiveFormGame, got {type(game).__name__}")

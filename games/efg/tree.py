@@ -1,0 +1,684 @@
+"""The game-tree model: :class:`ExtensiveFormGame` (nodes, players, information sets, perfect
+recall, exact chance probabilities, outcomes), its reduced normal form and behaviour-strategy
+payoffs and regrets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from games.efg_io import parse_number
+
+
+#: largest number of reduced pure strategies :meth:`ExtensiveFormGame.to_normal_form` builds per player
+MAX_REDUCED_STRATEGIES = 1_000_000
+
+
+def _as_number(value: Any, what: str, where: str) -> tuple[Fraction, str]:
+    """A payoff or probability as (exact value, text)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{where}: {what} must be a number, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value)), str(int(value))
+    if isinstance(value, Fraction):
+        return value, (str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}")
+    if isinstance(value, str):
+        f = parse_number(value.strip())
+        if f is None:
+            raise InvalidInputError(f"{where}: {what} must be a number (integer, decimal or p/q), got {value!r}")
+        return f, value.strip()
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            raise InvalidInputError(f"{where}: {what} must be finite, got {v}")
+        text = repr(v)
+        if text.endswith(".0"):
+            text = text[:-2]
+        f = parse_number(text)
+        if f is None:
+            raise InvalidInputError(f"{where}: {what} out of range, got {v}")
+        return f, text
+    raise InvalidInputError(f"{where}: {what} must be a number, got {type(value).__name__}")
+
+
+@dataclass
+class _GameParts:
+    """The mutable parts a reader or builder fills; nodes are in prefix order."""
+
+    players: list
+    title: str = ""
+    comment: str = ""
+    kind: list = field(default_factory=list)          # 'p', 'c', 't'
+    label: list = field(default_factory=list)
+    node_infoset: list = field(default_factory=list)  # -1 for terminals
+    node_outcome: list = field(default_factory=list)  # -1 for none
+    infoset_player: list = field(default_factory=list)  # -1 chance
+    infoset_number: list = field(default_factory=list)
+    infoset_label: list = field(default_factory=list)
+    infoset_actions: list = field(default_factory=list)
+    infoset_probs: list = field(default_factory=list)
+    infoset_prob_texts: list = field(default_factory=list)
+    outcome_number: list = field(default_factory=list)
+    outcome_label: list = field(default_factory=list)
+    outcome_payoffs: list = field(default_factory=list)
+    outcome_texts: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def add_infoset(self, player: int, number: int, label: str, actions: Sequence[str],
+                    probs: Optional[Sequence[tuple[Fraction, str]]], where: Callable[[str], Exception]) -> int:
+        if probs is not None:
+            if any(f < 0 or f > 1 for f, _ in probs):
+                raise where(f"chance probabilities must lie in [0, 1], got {[t for _, t in probs]}")
+            total = sum((f for f, _ in probs), Fraction(0))
+            if total != 1:
+                raise where(f"chance probabilities must sum to exactly 1, got {total}")
+        self.infoset_player.append(player)
+        self.infoset_number.append(number)
+        self.infoset_label.append(label)
+        self.infoset_actions.append(tuple(actions))
+        self.infoset_probs.append(tuple(f for f, _ in probs) if probs is not None else None)
+        self.infoset_prob_texts.append(tuple(t for _, t in probs) if probs is not None else None)
+        return len(self.infoset_player) - 1
+
+    def add_outcome(self, number: int, label: str, payoffs: Sequence[tuple[Fraction, str]]) -> int:
+        self.outcome_number.append(number)
+        self.outcome_label.append(label)
+        self.outcome_payoffs.append(tuple(f for f, _ in payoffs))
+        self.outcome_texts.append(tuple(t for _, t in payoffs))
+        return len(self.outcome_label) - 1
+
+    def finish_labels(self) -> None:
+        seen: dict[tuple[int, str], int] = {}
+        for h, (pl, lab) in enumerate(zip(self.infoset_player, self.infoset_label)):
+            if lab:
+                if (pl, lab) in seen:
+                    who = "chance" if pl < 0 else repr(self.players[pl])
+                    self.notes.append(f"information set label {lab!r} of {who} repeats (information sets "
+                                      f"{self.infoset_number[seen[(pl, lab)]]} and {self.infoset_number[h]}); "
+                                      "labels do not identify them")
+                else:
+                    seen[(pl, lab)] = h
+
+
+class ExtensiveFormGame:
+    """A finite game tree (read-only once built).
+
+    Nodes are numbered ``0..n_nodes-1`` in prefix order (the order of a ``.efg`` file); node 0 is
+    the root. Per node: :attr:`node_kind` (``'p'`` personal, ``'c'`` chance, ``'t'`` terminal),
+    :attr:`node_label`, :attr:`node_infoset` (-1 at terminals), :attr:`node_outcome` (-1 for
+    none), :attr:`node_parent`, :attr:`node_children`, :attr:`node_action` (index of the action
+    leading to the node). Per information set: :attr:`infoset_player` (-1 for chance),
+    :attr:`infoset_label`, :attr:`infoset_actions`, :attr:`infoset_probs` (exact Fractions for
+    chance, None otherwise), :attr:`infoset_members`. Outcomes: :attr:`outcome_label`,
+    :attr:`outcome_payoffs` (Fractions). :attr:`notes` lists what a reader found ambiguous.
+
+    Examples
+    --------
+    >>> b = TreeBuilder(["Alice", "Bob"], title="entry")
+    >>> stay, enter = b.move(b.root, "Bob", ["out", "in"])
+    >>> b.outcome(stay, [2, 0])
+    >>> fight, share = b.move(enter, "Alice", ["fight", "share"])
+    >>> b.outcome(fight, [-1, -1]); b.outcome(share, [1, 1])
+    >>> g = b.build()
+    >>> subgame_perfect(g).behavior[1]
+    array([0., 1.])
+    """
+
+    __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "node_infoset", "node_outcome",
+                 "node_parent", "node_children", "node_action", "infoset_player", "infoset_label",
+                 "infoset_actions", "infoset_probs", "infoset_prob_texts", "infoset_members", "outcome_label",
+                 "outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
+
+    players: tuple
+    title: str
+    comment: str
+    notes: tuple
+    node_kind: tuple
+    node_label: tuple
+    node_infoset: np.ndarray
+    node_outcome: np.ndarray
+    node_parent: np.ndarray
+    node_children: tuple
+    node_action: np.ndarray
+    infoset_player: tuple
+    infoset_label: tuple
+    infoset_actions: tuple
+    infoset_probs: tuple
+    infoset_prob_texts: tuple
+    infoset_members: tuple
+    outcome_label: tuple
+    outcome_payoffs: tuple
+    outcome_texts: tuple
+    _infoset_number: tuple
+    player_infosets: tuple
+    _cache: dict
+
+    def __init__(self) -> None:  # use TreeBuilder or read_efg
+        raise TypeError("ExtensiveFormGame: build one with games.efg.TreeBuilder or games.read_efg")
+
+    @classmethod
+    def _from_parts(cls, parts: _GameParts) -> "ExtensiveFormGame":
+        self = object.__new__(cls)
+        n = len(parts.kind)
+        n_players = len(parts.players)
+        # infosets ordered by (player, number); chance infosets last as in Gambit's player list
+        # infosets by player (chance last, as in Gambit's player list), then by first appearance in
+        # prefix order; outcomes by first appearance (Gambit numbers both that way when it reads)
+        first: dict = {}
+        for h in parts.node_infoset:
+            if h >= 0 and h not in first:
+                first[h] = len(first)
+        order = sorted(range(len(parts.infoset_player)),
+                       key=lambda h: (parts.infoset_player[h] < 0, parts.infoset_player[h],
+                                      first.get(h, len(first) + h)))
+        remap = np.empty(len(order), dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        node_infoset = np.asarray(parts.node_infoset, dtype=np.int64)
+        mask = node_infoset >= 0
+        node_infoset[mask] = remap[node_infoset[mask]]
+        ofirst: dict = {}
+        for o in parts.node_outcome:
+            if o >= 0 and o not in ofirst:
+                ofirst[o] = len(ofirst)
+        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, len(ofirst) + o))
+        oremap = np.empty(len(oorder), dtype=np.int64)
+        oremap[oorder] = np.arange(len(oorder))
+        node_outcome = np.asarray(parts.node_outcome, dtype=np.int64)
+        omask = node_outcome >= 0
+        node_outcome[omask] = oremap[node_outcome[omask]]
+        self.players = tuple(parts.players)
+        self.title = parts.title
+        self.comment = parts.comment
+        self.notes = tuple(parts.notes)
+        self.node_kind = tuple(parts.kind)
+        self.node_label = tuple(parts.label)
+        self.node_infoset = node_infoset
+        self.node_outcome = node_outcome
+        self.infoset_player = tuple(parts.infoset_player[h] for h in order)
+        self.infoset_label = tuple(parts.infoset_label[h] for h in order)
+        self.infoset_actions = tuple(parts.infoset_actions[h] for h in order)
+        self.infoset_probs = tuple(parts.infoset_probs[h] for h in order)
+        self.infoset_prob_texts = tuple(parts.infoset_prob_texts[h] for h in order)
+        self.outcome_label = tuple(parts.outcome_label[o] for o in oorder)
+        self.outcome_payoffs = tuple(parts.outcome_payoffs[o] for o in oorder)
+        self.outcome_texts = tuple(parts.outcome_texts[o] for o in oorder)
+        # infoset numbers as written: position within the player's (or chance's) list
+        numbers = []
+        counter: dict[int, int] = {}
+        for pl in self.infoset_player:
+            counter[pl] = counter.get(pl, 0) + 1
+            numbers.append(counter[pl])
+        self._infoset_number = tuple(numbers)
+        self.player_infosets = tuple(tuple(h for h, pl in enumerate(self.infoset_player) if pl == p)
+                                     for p in range(n_players))
+        # parents and children from the prefix order
+        parent = np.full(n, -1, dtype=np.int64)
+        action = np.full(n, -1, dtype=np.int64)
+        children: list[tuple] = [()] * n
+        stack: list[list] = []  # [node, next action, n actions, child list]
+        n_act = [len(self.infoset_actions[h]) if h >= 0 else 0 for h in node_infoset.tolist()]
+        for v in range(n):
+            if stack:
+                top = stack[-1]
+                parent[v] = top[0]
+                action[v] = top[1]
+                top[3].append(v)
+                top[1] += 1
+                while stack and stack[-1][1] == stack[-1][2]:
+                    done = stack.pop()
+                    children[done[0]] = tuple(done[3])
+            if n_act[v]:
+                stack.append([v, 0, n_act[v], []])
+        members: list[list[int]] = [[] for _ in self.infoset_player]
+        for v, h in enumerate(node_infoset.tolist()):
+            if h >= 0:
+                members[h].append(v)
+        self.infoset_members = tuple(tuple(m) for m in members)
+        self.node_parent = parent
+        self.node_action = action
+        self.node_children = tuple(children)
+        for arr in (self.node_infoset, self.node_outcome, self.node_parent, self.node_action):
+            arr.setflags(write=False)
+        self._cache = {}
+        return self
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def n_players(self) -> int:
+        return len(self.players)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_kind)
+
+    @property
+    def n_infosets(self) -> int:
+        return len(self.infoset_player)
+
+    def __repr__(self) -> str:
+        return (f"ExtensiveFormGame({self.title!r}, players={list(self.players)}, nodes={self.n_nodes}, "
+                f"infosets={self.n_infosets}, outcomes={len(self.outcome_label)})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExtensiveFormGame):
+            return NotImplemented
+        from games.efg_io import write_efg
+        return write_efg(self) == write_efg(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def is_perfect_information(self) -> bool:
+        return all(len(self.infoset_members[h]) == 1 for h in range(self.n_infosets) if self.infoset_player[h] >= 0)
+
+    @property
+    def perfect_recall_violations(self) -> tuple:
+        """Messages, one per information set whose members differ in their player's own history
+        (information sets and actions); empty when the game has perfect recall."""
+        return self._sequences()["violations"]
+
+    @property
+    def is_perfect_recall(self) -> bool:
+        return not self.perfect_recall_violations
+
+    def is_constant_sum(self) -> bool:
+        """True when the players' payoffs add up to the same constant at every terminal node
+        (exactly, in rationals)."""
+        _, ints = self._leaf_int_payoffs()
+        return len({sum(p) for p in ints}) <= 1
+
+    def _leaf_int_payoffs(self) -> tuple:
+        """(D, per leaf the payoffs times D as Python ints): exact, without Fraction arithmetic."""
+        if "leaf_int" not in self._cache:
+            D = 1
+            for pay in self.outcome_payoffs:
+                for f in pay:
+                    if D % f.denominator:
+                        D = D * f.denominator // math.gcd(D, f.denominator)
+            scaled = [tuple(f.numerator * (D // f.denominator) for f in pay) for pay in self.outcome_payoffs]
+            N = self.n_players
+            zero = (0,) * N
+            acc: list = [zero] * self.n_nodes
+            out = []
+            parents = self.node_parent.tolist()
+            outs = self.node_outcome.tolist()
+            kinds = self.node_kind
+            for v in range(self.n_nodes):
+                cur = acc[parents[v]] if v else zero
+                o = outs[v]
+                if o >= 0:
+                    cur = scaled[o] if cur is zero else tuple(a + b for a, b in zip(cur, scaled[o]))
+                acc[v] = cur
+                if kinds[v] == "t":
+                    out.append(cur)
+            self._cache["leaf_int"] = (D, out)
+        return self._cache["leaf_int"]
+
+    def _leaf_fraction_payoffs(self) -> list:
+        if "leaf_frac" not in self._cache:
+            N = self.n_players
+            acc: list = [None] * self.n_nodes
+            zero = (Fraction(0),) * N
+            out = []
+            for v in range(self.n_nodes):
+                base = acc[self.node_parent[v]] if v else zero
+                o = self.node_outcome[v]
+                cur = base if o < 0 else tuple(a + b for a, b in zip(base, self.outcome_payoffs[o]))
+                acc[v] = cur
+                if self.node_kind[v] == "t":
+                    out.append(cur)
+            self._cache["leaf_frac"] = out
+        return self._cache["leaf_frac"]
+
+    # ------------------------------------------------------------------ sequences
+    def _sequences(self) -> dict:
+        """Sequence-form data: per player the sequences (0 = empty; then one per (infoset, action)
+        in infoset order), each infoset's parent sequence, and per leaf the sequence of every
+        player, the chance probability and the payoffs."""
+        c = self._cache.get("seq")
+        if c is not None:
+            return c
+        N = self.n_players
+        n = self.n_nodes
+        # sequence index of (h, a): offset[h] + a within the player's numbering
+        first_seq = np.zeros(self.n_infosets, dtype=np.int64)
+        n_seq = []
+        seq_infoset = []
+        seq_action = []
+        for p in range(N):
+            k = 1
+            si, sa = [-1], [-1]
+            for h in self.player_infosets[p]:
+                first_seq[h] = k
+                m = len(self.infoset_actions[h])
+                si.extend([h] * m)
+                sa.extend(range(m))
+                k += m
+            n_seq.append(k)
+            seq_infoset.append(np.array(si, dtype=np.int64))
+            seq_action.append(np.array(sa, dtype=np.int64))
+        node_seq = np.zeros((n, N), dtype=np.int64)
+        own_depth = np.zeros(n, dtype=np.int64)  # moves of the node's own player before it
+        depth_all = np.zeros((n, N), dtype=np.int64)
+        chance = np.ones(n, dtype=np.float64)
+        chance_f: list = [Fraction(1)] * n
+        iset_parent = np.full(self.n_infosets, -2, dtype=np.int64)
+        violations = []
+        kinds = self.node_kind
+        isets = self.node_infoset.tolist()
+        parents = self.node_parent.tolist()
+        acts = self.node_action.tolist()
+        iplayer = self.infoset_player
+        seq_l: list = [[0] * N for _ in range(n)] if n else []
+        dep_l: list = [[0] * N for _ in range(n)] if n else []
+        fs = first_seq.tolist()
+        for v in range(1, n):
+            u = parents[v]
+            h = isets[u]
+            pl = iplayer[h]
+            if pl >= 0:
+                row = seq_l[u].copy()
+                row[pl] = fs[h] + acts[v]
+                seq_l[v] = row
+                drow = dep_l[u].copy()
+                drow[pl] += 1
+                dep_l[v] = drow
+                chance_f[v] = chance_f[u]
+            else:
+                seq_l[v] = seq_l[u]
+                dep_l[v] = dep_l[u]
+                chance_f[v] = chance_f[u] * self.infoset_probs[h][acts[v]]
+        if n:
+            node_seq = np.array(seq_l, dtype=np.int64).reshape(n, N)
+            depth_all = np.array(dep_l, dtype=np.int64).reshape(n, N)
+        for v in range(n):
+            h = isets[v]
+            if h >= 0 and iplayer[h] >= 0:
+                s = node_seq[v, iplayer[h]]
+                if iset_parent[h] == -2:
+                    iset_parent[h] = s
+                elif iset_parent[h] != s:
+                    violations.append(f"information set {self._infoset_number[h]} of "
+                                      f"{self.players[iplayer[h]]!r} ({self.infoset_label[h]!r}): its nodes differ in "
+                                      f"what {self.players[iplayer[h]]!r} did before")
+                    iset_parent[h] = -3
+        iset_depth = np.zeros(self.n_infosets, dtype=np.int64)
+        for h, mem in enumerate(self.infoset_members):
+            if iplayer[h] >= 0 and mem:
+                iset_depth[h] = depth_all[mem[0], iplayer[h]]
+        del own_depth
+        leaves = np.array([v for v in range(n) if kinds[v] == "t"], dtype=np.int64)
+        chance = np.array([float(chance_f[v]) for v in leaves.tolist()], dtype=np.float64)
+        D, ints = self._leaf_int_payoffs()
+        if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
+            pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
+        else:
+            try:
+                pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints],
+                               dtype=np.float64).reshape(len(leaves), N)
+            except OverflowError:
+                raise UnsupportedProblemError("ExtensiveFormGame: a payoff exceeds the floating-point range "
+                                              "(about 1.8e308); the solvers compute in floating point") from None
+        seq_parent = []
+        for p in range(N):
+            sp_ = np.full(n_seq[p], -1, dtype=np.int64)
+            for h in self.player_infosets[p]:
+                m = len(self.infoset_actions[h])
+                sp_[first_seq[h]:first_seq[h] + m] = max(iset_parent[h], 0)
+            seq_parent.append(sp_)
+        c = {"n_seq": n_seq, "first_seq": first_seq, "seq_infoset": seq_infoset, "seq_action": seq_action,
+             "seq_parent": seq_parent, "iset_parent": iset_parent, "leaf": leaves, "leaf_seq": node_seq[leaves],
+             "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
+             "iset_depth": iset_depth,
+             "chance_f": chance_f}
+        self._cache["seq"] = c
+        return c
+
+    def _require_perfect_recall(self, where: str) -> dict:
+        s = self._sequences()
+        if s["violations"]:
+            raise UnsupportedProblemError(f"{where}: the game does not have perfect recall: {s['violations'][0]}")
+        return s
+
+    def _seq_depth_order(self, p: int) -> list:
+        """Player p's infosets, deepest own history first."""
+        key = f"order{p}"
+        if key not in self._cache:
+            depth = self._sequences()["iset_depth"]
+            self._cache[key] = sorted(self.player_infosets[p], key=lambda h: -depth[h])
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ profiles
+    def uniform_behavior(self) -> tuple:
+        """The behaviour profile that plays every action of every information set with equal
+        probability: one array per player, the actions of its infosets in order."""
+        return tuple(np.concatenate([np.full(len(self.infoset_actions[h]), 1.0 / len(self.infoset_actions[h]))
+                                     for h in self.player_infosets[p]] or [np.zeros(0)])
+                     for p in range(self.n_players))
+
+    def _as_behavior(self, profile: Any, where: str) -> list:
+        s = self._sequences()
+        if not isinstance(profile, (list, tuple)) or len(profile) != self.n_players:
+            raise InvalidInputError(f"{where}: a behaviour profile is one array per player ({self.n_players}), "
+                                    f"got {type(profile).__name__}")
+        out = []
+        for p, b in enumerate(profile):
+            try:
+                arr = np.asarray(b, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"{where}: profile[{p}] is not a numeric array") from None
+            if arr.shape[0] != s["n_seq"][p] - 1:
+                raise InvalidInputError(f"{where}: profile[{p}] has {arr.shape[0]} entries, player {p} has "
+                                        f"{s['n_seq'][p] - 1} actions over its information sets")
+            if not np.all(np.isfinite(arr)):
+                raise InvalidInputError(f"{where}: profile[{p}] must be finite")
+            out.append(arr)
+        return out
+
+    def realization_plan(self, behavior: np.ndarray, player: int) -> np.ndarray:
+        """Player ``player``'s realization plan (probability of each of its sequences) under its
+        behaviour strategy (perfect recall assumed)."""
+        s = self._sequences()
+        x = np.ones(s["n_seq"][player], dtype=np.float64)
+        par = s["seq_parent"][player]
+        b = np.asarray(behavior, dtype=np.float64)
+        for h in reversed(self._seq_depth_order(player)):  # shallowest first
+            k = s["first_seq"][h]
+            m = len(self.infoset_actions[h])
+            x[k:k + m] = x[par[k]] * b[k - 1:k - 1 + m]
+        return x
+
+    def behavior_payoffs(self, profile: Any) -> np.ndarray:
+        """Expected payoff of each player under a behaviour profile."""
+        prof = self._as_behavior(profile, "ExtensiveFormGame.behavior_payoffs()")
+        s = self._require_perfect_recall("ExtensiveFormGame.behavior_payoffs()")
+        reach = s["leaf_chance"].copy()
+        for p in range(self.n_players):
+            reach *= self.realization_plan(prof[p], p)[s["leaf_seq"][:, p]]
+        return reach @ s["leaf_pay"]
+
+    def regrets(self, profile: Any) -> np.ndarray:
+        """Per player, the best-response payoff minus the payoff under ``profile`` (behaviour
+        strategies; the best response is computed over the player's sequences)."""
+        prof = self._as_behavior(profile, "ExtensiveFormGame.regrets()")
+        s = self._require_perfect_recall("ExtensiveFormGame.regrets()")
+        N = self.n_players
+        plans = [self.realization_plan(prof[p], p) for p in range(N)]
+        reach = [plans[p][s["leaf_seq"][:, p]] for p in range(N)]
+        out = np.zeros(N)
+        for p in range(N):
+            w = s["leaf_chance"].copy()
+            for q in range(N):
+                if q != p:
+                    w *= reach[q]
+            g = np.bincount(s["leaf_seq"][:, p], weights=w * s["leaf_pay"][:, p], minlength=s["n_seq"][p])
+            current = float(g @ plans[p])
+            V = g.copy()
+            for h in self._seq_depth_order(p):
+                k = s["first_seq"][h]
+                m = len(self.infoset_actions[h])
+                V[s["iset_parent"][h]] += V[k:k + m].max()
+            out[p] = V[0] - current
+        return out
+
+    def max_regret(self, profile: Any) -> float:
+        """The largest regret of any player (0 exactly at a Nash equilibrium)."""
+        return float(max(0.0, self.regrets(profile).max()))
+
+    def behavior_from_realization(self, x: np.ndarray, player: int) -> np.ndarray:
+        """Behaviour strategy of a realization plan (uniform where the infoset is not reached)."""
+        s = self._sequences()
+        x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
+        b = np.zeros(s["n_seq"][player] - 1)
+        for h in self.player_infosets[player]:
+            k = s["first_seq"][h]
+            m = len(self.infoset_actions[h])
+            tot = x[k:k + m].sum()
+            if x[s["iset_parent"][h]] > 1e-12 and tot > 0:
+                b[k - 1:k - 1 + m] = x[k:k + m] / tot
+            else:
+                b[k - 1:k - 1 + m] = 1.0 / m
+        return b
+
+    # ------------------------------------------------------------------ normal form
+    def reduced_strategies(self, player: int, *, max_strategies: int = MAX_REDUCED_STRATEGIES) -> list:
+        """The reduced pure strategies of ``player`` in Gambit's order: tuples with one action
+        index per information set of the player (in order), -1 where the strategy never reaches it."""
+        s = self._require_perfect_recall("ExtensiveFormGame.reduced_strategies()")
+        hs = self.player_infosets[player]
+        pos = {h: i for i, h in enumerate(hs)}
+        si, sa = s["seq_infoset"][player], s["seq_action"][player]
+        par_h = [int(si[s["iset_parent"][h]]) if s["iset_parent"][h] > 0 else -1 for h in hs]
+        par_a = [int(sa[s["iset_parent"][h]]) if s["iset_parent"][h] > 0 else -1 for h in hs]
+        out: list = []
+        seen: set = set()
+        cur = [0] * len(hs)
+
+        depth = self._sequences()["iset_depth"]
+        topo = sorted(range(len(hs)), key=lambda j: depth[hs[j]])  # parents before children
+        par_pos = [pos[ph] if ph >= 0 else -1 for ph in par_h]
+        rstate: list = [None] * len(hs)  # reached given cur[:i]: True, False or None (undecided)
+
+        def full_reach(choice: list) -> list:
+            r = [False] * len(hs)
+            for j in topo:
+                pj = par_pos[j]
+                r[j] = True if pj < 0 else (r[pj] and choice[pj] == par_a[j])
+            return r
+
+        # depth-first enumeration in lexicographic order, first infoset slowest (explicit stack:
+        # a player may have thousands of information sets)
+        m = len(hs)
+        n_act = [len(self.infoset_actions[h]) for h in hs]
+        stack = [(0, 0)]
+        while stack:
+            i, a = stack.pop()
+            if i == m:
+                fr = full_reach(cur)
+                key = tuple(cur[j] if fr[j] else -1 for j in range(m))
+                if key not in seen:
+                    if len(out) >= max_strategies:
+                        raise UnsupportedProblemError(
+                            f"to_normal_form(): player {player} has more than {max_strategies} reduced strategies")
+                    seen.add(key)
+                    out.append(key)
+                continue
+            if a == 0:
+                pj = par_pos[i]
+                if pj < 0:
+                    rstate[i] = True
+                elif pj < i and rstate[pj] is not None:
+                    rstate[i] = bool(rstate[pj]) and cur[pj] == par_a[i]
+                else:
+                    rstate[i] = None
+            if rstate[i] is False:
+                if a == 0:
+                    cur[i] = -1
+                    stack.append((i + 1, 0))
+                continue
+            if a < n_act[i]:
+                cur[i] = a
+                stack.append((i, a + 1))
+                stack.append((i + 1, 0))
+        return out
+
+    def to_normal_form(self, *, reduced: bool = True, max_strategies: int = MAX_REDUCED_STRATEGIES) -> Any:
+        """The strategic form as a :class:`games.NormalFormGame` (expected payoffs over chance).
+
+        With ``reduced=True`` (default) pure strategies that differ only at information sets they
+        never reach are merged, as Gambit does; labels are Gambit's (one character per information
+        set: the action number, ``*`` where unreached). ``reduced=False`` gives every combination."""
+        from games.normal_form import NormalFormGame
+
+        where = "ExtensiveFormGame.to_normal_form()"
+        s = self._require_perfect_recall(where)
+        N = self.n_players
+        mats = []
+        labels = []
+        for p in range(N):
+            hs = self.player_infosets[p]
+            if reduced:
+                strats = self.reduced_strategies(p, max_strategies=max_strategies)
+            else:
+                total = 1
+                for h in hs:
+                    total *= len(self.infoset_actions[h])
+                    if total > max_strategies:
+                        raise UnsupportedProblemError(f"{where}: player {p} has more than {max_strategies} strategies")
+                strats = list(itertools.product(*[range(len(self.infoset_actions[h])) for h in hs]))
+            if not strats:
+                strats = [()]
+            choice = np.array(strats, dtype=np.int64).reshape(len(strats), len(hs))
+            # M[s, seq] = 1 when strategy s plays every action along seq
+            n_seq = s["n_seq"][p]
+            M = np.zeros((len(strats), n_seq), dtype=np.float64)
+            M[:, 0] = 1.0
+            pos = {h: i for i, h in enumerate(hs)}
+            for h in reversed(self._seq_depth_order(p)):
+                k = s["first_seq"][h]
+                for a in range(len(self.infoset_actions[h])):
+                    M[:, k + a] = M[:, s["iset_parent"][h]] * (choice[:, pos[h]] == a)
+            mats.append(M)
+            labels.append(tuple("".join("*" if c < 0 else str(c + 1) for c in st) or "*" for st in strats))
+        from games.nfg import MAX_CONTINGENCIES
+        n_cont = 1
+        for lab in labels:
+            n_cont *= len(lab)
+        if n_cont > MAX_CONTINGENCIES:
+            raise UnsupportedProblemError(f"{where}: the strategic form has {n_cont} contingencies, more than "
+                                          f"games.nfg.MAX_CONTINGENCIES={MAX_CONTINGENCIES}")
+        w = s["leaf_chance"]
+        letters = "abcdefghijklmnopqrstuvwxy"
+        if N > len(letters):
+            raise UnsupportedProblemError(f"{where}: at most {len(letters)} players")
+        cols = [mats[p][:, s["leaf_seq"][:, p]] for p in range(N)]
+        spec = ",".join(f"{letters[p]}z" for p in range(N)) + ",z->" + letters[:N]
+        arrays = [np.einsum(spec, *cols, w * s["leaf_pay"][:, k], optimize=True) if len(w) else
+                  np.zeros(tuple(len(l) for l in labels)) for k in range(N)]
+        return NormalFormGame(tuple(arrays), strategies=tuple(labels), players=self.players, title=self.title,
+                              comment=self.comment)
+
+    # ------------------------------------------------------------------ pygambit
+    def to_pygambit(self) -> Any:
+        """The game as a ``pygambit.Game`` (through the ``.efg`` text)."""
+        import io
+
+        import pygambit
+
+        from games.efg_io import write_efg
+        return pygambit.read_efg(io.StringIO(write_efg(self)))
+
+    @classmethod
+    def from_pygambit(cls, game: Any) -> "ExtensiveFormGame":
+        """A pygambit tree as an :class:`ExtensiveFormGame`."""
+        from games.efg_io import read_efg
+        if not getattr(game, "is_tree", False):
+            raise UnsupportedProblemError("ExtensiveFormGame.from_pygambit(): the game is not a tree")
+        return read_efg(game.to_efg())
