@@ -19,16 +19,10 @@ enumerates the feasible pull sets of small generated instances and reports
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bandits.problem import action_key  # noqa: E402
+from bandits.problem import action_key
 
 
 def exchange_violations(feasible: np.ndarray, members: set, pairs: int, rng: np.random.Generator) -> tuple[int, int]:

@@ -34,15 +34,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from games.normal_form import NormalFormGame  # noqa: E402
+from games.normal_form import NormalFormGame
+from harness import busy, list_option, str_list, timed_pair
 
 CLASSES = ["2x2", "3x3", "4x4", "5x5", "6x6", "8x8",
            "2x2x2", "3x3x3", "4x4x4", "5x5x5",
@@ -54,14 +51,18 @@ LAMS = [1.0, 5.0, 10.0]
 
 def _parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--classes", nargs="+", default=CLASSES, help="size classes like 3x3 or 2x2x2")
-    ap.add_argument("--tasks", nargs="+", default=TASKS, choices=TASKS)
+    list_option(ap, "--classes", parse=str_list, default=CLASSES, help="size classes like 3x3 or 2x2x2")
+    list_option(ap, "--tasks", parse=str_list, default=TASKS, help=f"some of {','.join(TASKS)}")
     ap.add_argument("--games", type=int, default=5, help="random games per class")
     ap.add_argument("--rounds", type=int, default=5, help="best of this many rounds per game and side")
     ap.add_argument("--min-time", type=float, default=0.02, help="seconds of calls per round (repeat short ones)")
     ap.add_argument("--quick", action="store_true", help="3 games per class, one round")
     ap.add_argument("--busy", type=int, default=0, help="busy processes (while True: pass) beside the benchmark")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    bad = sorted(set(args.tasks) - set(TASKS))
+    if bad:
+        ap.error(f"--tasks: unknown {bad}; choose from {TASKS}")
+    return args
 
 
 def make_game(shape, seed) -> NormalFormGame:
@@ -71,35 +72,6 @@ def make_game(shape, seed) -> NormalFormGame:
 
 def _gprofile(gg, prof):
     return np.concatenate([[float(prof[s]) for s in pl.strategies] for pl in gg.players])
-
-
-def _per_call(fn, min_time):
-    t = time.perf_counter()
-    out = fn()
-    once = time.perf_counter() - t
-    reps = 1 if once >= min_time else int(min(10_000, max(1, min_time / max(once, 1e-7))))
-    if reps == 1:
-        return once, out
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t) / reps, out
-
-
-def timed_pair(gfn, ofn, rounds, min_time):
-    """Best per-call time of each side over ``rounds`` alternating rounds; returns (tg, to, g_out, o_out)."""
-    tg = to = float("inf")
-    gout = oout = None
-    for r in range(rounds):
-        order = (0, 1) if r % 2 == 0 else (1, 0)
-        for side in order:
-            if side == 0:
-                t, gout = _per_call(gfn, min_time)
-                tg = min(tg, t)
-            else:
-                t, oout = _per_call(ofn, min_time)
-                to = min(to, t)
-    return tg, to, gout, oout
 
 
 def _fresh(game):
@@ -166,17 +138,10 @@ def main(args) -> int:
     for task in args.tasks:
         run_task(task, warm, wg, gbt, 1, 0.0)
         run_task(task, make_game((3, 3), 99), to_pygambit(make_game((3, 3), 99)), gbt, 1, 0.0)
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-    try:
-        if busy:
-            time.sleep(1.0)  # let the spinners reach full speed
+    with busy(args.busy):
+        if args.busy:
             load0 = os.getloadavg()
         rows = _measure(args, gbt, to_pygambit, n_games, rounds)
-    finally:
-        for proc in busy:
-            proc.kill()
-        for proc in busy:
-            proc.wait()
     _report(args, rows, n_games, rounds, load0)
     return 0
 

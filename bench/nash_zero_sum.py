@@ -18,7 +18,6 @@ Prints times, the ratio of each peer to ours, and the max |value difference| to 
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
@@ -26,6 +25,7 @@ from scipy.optimize import linprog
 
 from games.nash import zero_sum_lp
 from games.normal_form import NormalFormGame
+from harness import list_option, timed
 
 
 def scipy_value(A: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -39,15 +39,9 @@ def scipy_value(A: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return -row.fun, row.x[:m], col.x[:n]
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100, 200, 500, 1000])
+    list_option(ap, "--sizes", default=[10, 50, 100, 200, 500, 1000])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nashpy-lh-max", type=int, default=20)
     args = ap.parse_args(argv)

@@ -25,10 +25,12 @@ import sys
 
 
 def _parse(argv=None):
+    from harness import float_list, list_option  # after the BLAS variables are set (it imports numpy)
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 50, 100])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--lams", type=float, nargs="+", default=[1.0, 5.0, 10.0])
+    list_option(ap, "--sizes", default=[10, 20, 50, 100])
+    list_option(ap, "--seeds", default=[0, 1])
+    list_option(ap, "--lams", parse=float_list, default=[1.0, 5.0, 10.0])
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of our side (pygambit: "
                                                              "min(repeat, 2) below n=50, once from n=50)")
     ap.add_argument("--no-branch", action="store_true", help="skip the branch / Nash comparison")
@@ -42,14 +44,13 @@ if ARGS is not None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
 
-import time  # noqa: E402
 from fractions import Fraction  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from games.normal_form import random_game  # noqa: E402
 from games.qre import logit_branch, logit_solve  # noqa: E402
+from harness import best_of  # noqa: E402
 
 
 def _to_gambit(gbt, game):
@@ -59,15 +60,6 @@ def _to_gambit(gbt, game):
 
 def _gprofile(gg, prof):
     return np.concatenate([[float(prof[s]) for s in pl.strategies] for pl in gg.players])
-
-
-def _best(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(max(1, repeat)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def ours_lambda(game, lams):
@@ -93,8 +85,8 @@ def main(args) -> int:
             game = random_game(n, n, seed=seed)
             gg = _to_gambit(gbt, game)
             g_rep = 1 if n >= 50 else min(repeat, 2)
-            t_g, ref = _best(lambda: gbt.qre.logit_solve_lambda(gg, lams), g_rep)
-            t_o, ours = _best(lambda: ours_lambda(game, lams), repeat)
+            t_g, ref = best_of(lambda: gbt.qre.logit_solve_lambda(gg, lams), g_rep)
+            t_o, ours = best_of(lambda: ours_lambda(game, lams), repeat)
             diff = max(float(np.abs(r.x - _gprofile(gg, p.profile)).max()) for r, p in zip(ours, ref))
             res = max(r.residual for r in ours)
             qre_rows.append((n, seed, t_g, t_o, t_g / t_o, diff, res))
@@ -102,9 +94,9 @@ def main(args) -> int:
                   f"max|dsigma| {diff:.1e}", file=sys.stderr, flush=True)
             if args.no_branch:
                 continue
-            t_g, eq = _best(lambda: gbt.nash.logit_solve(gg, maxregret=1e-8).equilibria[0], 1)
+            t_g, eq = best_of(lambda: gbt.nash.logit_solve(gg, maxregret=1e-8).equilibria[0], 1)
             gprof = _gprofile(gg, eq)
-            t_o, br = _best(lambda: logit_branch(game, maxregret=1e-8), repeat)
+            t_o, br = best_of(lambda: logit_branch(game, maxregret=1e-8), repeat)
             br_rows.append((n, seed, t_g, t_o, t_g / t_o, game.max_regret(gprof), br.max_regret,
                             float(np.abs(br.x - gprof).max()), br.polished, br.lam))
             print(f"branch n={n:4d} seed={seed}  gambit {t_g:8.4f}s  ours {t_o:8.4f}s  x{t_g / t_o:7.1f}",

@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from engine.errors import InvalidInputError  # noqa: E402
-from engine.io import loads_json  # noqa: E402
-from engine.schemas import schema, validate  # noqa: E402
+from engine.errors import InvalidInputError
+from engine.io import loads_json
+from engine.schemas import schema, validate
 
 
 def _documents(n_game: int, n_map: int) -> list[tuple[str, dict]]:

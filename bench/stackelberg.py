@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 
 import numpy as np
 from scipy.optimize import linprog
 
 from games.normal_form import random_game
 from games.stackelberg import solve
+from harness import list_option, timed
 
 
 def textbook_sse(A: np.ndarray, B: np.ndarray) -> tuple[float, int]:
@@ -42,15 +42,9 @@ def textbook_sse(A: np.ndarray, B: np.ndarray) -> tuple[float, int]:
     return best, best_j
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100, 200, 500])
+    list_option(ap, "--sizes", default=[10, 50, 100, 200, 500])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--games", type=int, default=1, help="random games per size (times are summed)")
     ap.add_argument("--target-n", type=int, default=200)

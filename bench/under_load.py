@@ -18,25 +18,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 from fractions import Fraction
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from games.normal_form import random_game  # noqa: E402
-from games.qre import logit_solve  # noqa: E402
+from games.normal_form import random_game
+from games.qre import logit_solve
+from harness import best_of, busy, list_option
 
 LAMS = [1.0, 5.0, 10.0]
 
 
 def _parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[50, 80])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    list_option(ap, "--sizes", default=[50, 80])
+    list_option(ap, "--seeds", default=[0, 1])
     ap.add_argument("--busy", type=int, default=2, help="busy processes beside the benchmark (0: quiet)")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of our side (pygambit: once)")
     ap.add_argument("--show-threads", type=int, default=None, metavar="K",
@@ -62,15 +59,6 @@ def ours(game, threads=None):
     return out
 
 
-def _best(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(max(1, repeat)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
 def _blas_threads():
     from threadpoolctl import threadpool_info
 
@@ -82,31 +70,24 @@ def main(args) -> int:
 
     warm = random_game(3, 3, seed=0)
     ours(warm), gbt.qre.logit_solve_lambda(_to_gambit(gbt, warm), LAMS)  # imports, compilation: not timed
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     rows = []
-    try:
-        time.sleep(1.0 if busy else 0.0)  # let the spinners reach full speed
+    with busy(args.busy):
         load0 = os.getloadavg()
         for n in args.sizes:
             for seed in args.seeds:
                 game = random_game(n, n, seed=seed)
                 gg = _to_gambit(gbt, game)
-                t_o, res = _best(lambda: ours(game), args.repeat)
-                t_g, ref = _best(lambda: gbt.qre.logit_solve_lambda(gg, LAMS), 1)
+                t_o, res = best_of(lambda: ours(game), args.repeat)
+                t_g, ref = best_of(lambda: gbt.qre.logit_solve_lambda(gg, LAMS), 1)
                 diff = max(float(np.abs(r.x - _gprofile(gg, p.profile)).max()) for r, p in zip(res, ref))
                 t_k = None
                 if args.show_threads:
-                    t_k, _ = _best(lambda: ours(game, threads=args.show_threads), 1)
+                    t_k, _ = best_of(lambda: ours(game, threads=args.show_threads), 1)
                 rows.append((n, seed, t_g, t_o, t_k, diff))
                 extra = f"  threads={args.show_threads}: {t_k:8.4f}s x{t_g / t_k:7.2f}" if t_k is not None else ""
                 print(f"n={n:4d} seed={seed}  gambit {t_g:8.4f}s  ours {t_o:8.4f}s  x{t_g / t_o:7.1f}{extra}",
                       file=sys.stderr, flush=True)
         load1 = os.getloadavg()
-    finally:
-        for proc in busy:
-            proc.kill()
-        for proc in busy:
-            proc.wait()
     lam_txt = ", ".join(f"{v:g}" for v in LAMS)
     state = f"{args.busy} busy processes beside it" if args.busy else "no extra load"
     print(f"### Logit QRE at lam in {{{lam_txt}}}, random n x n games, {state}\n")
