@@ -30,19 +30,20 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from engine import checkpoint
 from engine.errors import InvalidInputError
-from engine.events import Iteration, Progress, emit
-from engine.result import SolveResult
+from engine.events import Finished, Iteration, Progress, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.training import TrainingConfig, TrainingResult
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from planning.objectives import GraphCoverage, SubmodularFunction
 
-__all__ = ["GridWorld", "SubPO", "ModularRL", "Rollout", "SubPOResult", "ACTIONS"]
+__all__ = ["GridWorld", "SubPO", "SubPOConfig", "ModularRL", "Rollout", "ACTIONS"]
 
 #: Checkpoint kind and state layout of :meth:`SubPO.save` (:mod:`engine.checkpoint`); files of the
 #: earlier plain ``torch.save`` format are refused.
@@ -198,40 +199,13 @@ class Rollout:
     values: Any
 
 
-@dataclass(frozen=True, kw_only=True)
-class SubPOResult(SolveResult):
-    """Outcome of :meth:`SubPO.train`.
+@dataclass(frozen=True)
+class SubPOConfig(TrainingConfig):
+    """The settings of :class:`SubPO` (frozen; validated by :meth:`resolve`; recorded in the
+    training result's ``params["config"]`` and in every checkpoint).
 
     Attributes
     ----------
-    history : numpy.ndarray
-        Mean ``F`` of the training batch at every iteration.
-    objective : float
-        Mean ``F`` of the last iteration's batch.
-    best_value : float
-        Best batch mean seen.
-    n_episodes : int
-        Episodes simulated.
-    """
-
-    history: Any = None
-    best_value: float = math.nan
-    n_episodes: int = 0
-
-
-# ============================================================================ agent
-def _torch():
-    import torch
-
-    return torch
-
-
-class SubPO:
-    """Submodular policy optimisation on a :class:`GridWorld`.
-
-    Parameters
-    ----------
-    env : GridWorld
     policy : {"markov", "history"}
         ``"markov"``: a softmax table ``theta[t, cell, action]`` (Markov in the cell and the
         time); ``"history"``: an MLP over (cell, time, visited-cells mask).
@@ -247,41 +221,80 @@ class SubPO:
         Weight of an entropy bonus (0: plain policy gradient).
     hidden : int
         Width of the history policy's hidden layers.
-    device : {"auto", "cpu", "cuda"}
-        ``"auto"`` picks CUDA when available.
     threads : int, optional
-        torch intra-op threads on CPU while this agent computes (default 1: the tensors are
+        torch intra-op threads on CPU while the agent computes (default 1: the tensors are
         small, and spinning thread pools only slow them down); restored afterwards. ``None``
         leaves torch's setting alone.
     seed : int, numpy Generator or None
-        Drives the policy's initialisation and all rollouts.
+        Drives the policy's initialisation and all rollouts. ``None`` (the default) draws a fresh
+        root from the operating system; the resolved integer is what the config holds after
+        validation, so a result or checkpoint always records the seed that reproduces it.
+    """
+
+    policy: str = "markov"
+    reward: str = "submodular"
+    lr: float = 0.1
+    batch_size: int = 64
+    baseline: bool = True
+    entropy_coef: float = 0.0
+    hidden: int = 64
+    threads: Optional[int] = 1
+    seed: Any = None
+
+    def validated(self, where: str) -> "SubPOConfig":
+        if not isinstance(self.baseline, (bool, np.bool_)):
+            raise InvalidInputError(f"{where}: baseline must be True or False, got {self.baseline!r}")
+        return self.replace_fields(
+            policy=check_choice(self.policy, "policy", where, ("markov", "history")),
+            reward=check_choice(self.reward, "reward", where, ("submodular", "modular")),
+            lr=check_real(self.lr, "lr", where, lower=0.0, lower_strict=True),
+            batch_size=check_int(self.batch_size, "batch_size", where, lower=2),
+            baseline=bool(self.baseline),
+            entropy_coef=check_real(self.entropy_coef, "entropy_coef", where, lower=0.0),
+            hidden=check_int(self.hidden, "hidden", where, lower=1),
+            threads=None if self.threads is None else check_int(self.threads, "threads", where, lower=1),
+            seed=resolve_seed(self.seed, where=where).root)
+
+
+# ============================================================================ agent
+def _torch():
+    import torch
+
+    return torch
+
+
+class SubPO:
+    """Submodular policy optimisation on a :class:`GridWorld`.
+
+    Parameters
+    ----------
+    env : GridWorld
+    config : SubPOConfig, optional
+        The settings (policy kind, reward, step size, batch size, baseline, entropy bonus,
+        hidden width, threads, seed); default ``SubPOConfig()``.
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"`` picks CUDA when available (where the agent runs, not a setting of the
+        algorithm: not recorded in checkpoints).
+    **overrides
+        Keyword overrides of ``config`` fields (``SubPO(env, lr=0.3, seed=0)``); unknown names
+        are an :class:`~engine.errors.InvalidInputError`.
 
     Examples
     --------
     >>> env = GridWorld((3, 3), horizon=4)
     >>> agent = SubPO(env, lr=0.3, batch_size=32, seed=0)
     >>> res = agent.train(60)
-    >>> res.objective > 6.0
-    True
+    >>> res.status.name, res.objective > 6.0
+    ('FEASIBLE', True)
     """
 
-    def __init__(self, env: GridWorld, *, policy: str = "markov", reward: str = "submodular", lr: float = 0.1,
-                 batch_size: int = 64, baseline: bool = True, entropy_coef: float = 0.0, hidden: int = 64,
-                 device: str = "auto", threads: Optional[int] = 1, seed: Any = None) -> None:
+    def __init__(self, env: GridWorld, config: Optional[SubPOConfig] = None, *, device: str = "auto",
+                 **overrides: Any) -> None:
         where = f"{type(self).__name__}()"
-        self.threads = None if threads is None else check_int(threads, "threads", where, lower=1)
         if not isinstance(env, GridWorld):
             raise InvalidInputError(f"{where}: env must be a GridWorld, got {type(env).__name__}")
         self.env = env
-        self.policy_kind = check_choice(policy, "policy", where, ("markov", "history"))
-        self.reward = check_choice(reward, "reward", where, ("submodular", "modular"))
-        self.lr = check_real(lr, "lr", where, lower=0.0, lower_strict=True)
-        self.batch_size = check_int(batch_size, "batch_size", where, lower=2)
-        if not isinstance(baseline, (bool, np.bool_)):
-            raise InvalidInputError(f"{where}: baseline must be True or False, got {baseline!r}")
-        self.baseline = bool(baseline)
-        self.entropy_coef = check_real(entropy_coef, "entropy_coef", where, lower=0.0)
-        self.hidden = check_int(hidden, "hidden", where, lower=1)
+        self.config = SubPOConfig.resolve(config, overrides, where)
         device = check_choice(device, "device", where, ("auto", "cpu", "cuda"))
         torch = _torch()
         if device == "auto":
@@ -289,22 +302,33 @@ class SubPO:
         if device == "cuda" and not torch.cuda.is_available():
             raise InvalidInputError(f"{where}: device 'cuda' requested but CUDA is not available")
         self.device = torch.device(device)
-        self.seed = resolve_seed(seed, where=where)
+        self.seed = resolve_seed(self.config.seed, where=where)
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(self.seed.int_seed("rollouts", bits=63))
         self._next = torch.as_tensor(env.next_state, device=self.device)
         self._build_policy()
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=self.lr)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=self.config.lr)
+
+    @property
+    def policy_kind(self) -> str:
+        """``"markov"`` or ``"history"`` (``config.policy``)."""
+        return self.config.policy
+
+    @property
+    def reward(self) -> str:
+        """``"submodular"`` or ``"modular"`` (``config.reward``)."""
+        return self.config.reward
 
     # ---------------------------------------------------------------- policy
     @contextmanager
     def _threads(self):
         torch = _torch()
-        if self.threads is None or self.device.type != "cpu":
+        threads = self.config.threads
+        if threads is None or self.device.type != "cpu":
             yield
             return
         before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
+        torch.set_num_threads(threads)
         try:
             yield
         finally:
@@ -322,9 +346,9 @@ class SubPO:
             else:
                 self.theta = None
                 self.net = torch.nn.Sequential(
-                    torch.nn.Linear(2 * S + T, self.hidden), torch.nn.Tanh(),
-                    torch.nn.Linear(self.hidden, self.hidden), torch.nn.Tanh(),
-                    torch.nn.Linear(self.hidden, 5)).to(self.device)
+                    torch.nn.Linear(2 * S + T, self.config.hidden), torch.nn.Tanh(),
+                    torch.nn.Linear(self.config.hidden, self.config.hidden), torch.nn.Tanh(),
+                    torch.nn.Linear(self.config.hidden, 5)).to(self.device)
                 with torch.no_grad():
                     self.net[-1].weight.mul_(0.01)
                     self.net[-1].bias.zero_()
@@ -427,15 +451,15 @@ class SubPO:
         rewards = torch.as_tensor(rewards, dtype=torch.float64, device=self.device)
         B = rewards.shape[0]
         G = torch.flip(torch.cumsum(torch.flip(rewards, [1]), 1), [1])
-        use_baseline = self.baseline if baseline is None else bool(baseline)
+        use_baseline = self.config.baseline if baseline is None else bool(baseline)
         if use_baseline and B > 1:
             G = G - (G.sum(0, keepdim=True) - G) / (B - 1)
         w = torch.full((B,), 1.0 / B, dtype=torch.float64, device=self.device) if weights is None else \
             torch.as_tensor(weights, dtype=torch.float64, device=self.device)
         lp = self.log_probs(cells, actions)
         loss = -(w * (lp * G).sum(1)).sum()
-        if self.entropy_coef > 0:
-            loss = loss - self.entropy_coef * self._entropy(cells)
+        if self.config.entropy_coef > 0:
+            loss = loss - self.config.entropy_coef * self._entropy(cells)
         return loss
 
     def _entropy(self, cells: Any) -> Any:
@@ -456,39 +480,51 @@ class SubPO:
         """One sampled policy-gradient estimate of ``E[F]`` (a flat tensor; ascent direction)."""
         torch = _torch()
         with self._threads():
-            ro = self.rollout(n_episodes or self.batch_size)
+            ro = self.rollout(n_episodes or self.config.batch_size)
             params = self.parameters()
             loss = self.surrogate(ro.cells, ro.actions, ro.rewards)
             grads = torch.autograd.grad(loss, params)
         return -torch.cat([g.reshape(-1) for g in grads])
 
     # ---------------------------------------------------------------- training
-    def train(self, n_iterations: int = 200, *, callback: Any = None, progress: Any = None,
-              time_limit: Optional[float] = None) -> SubPOResult:
-        """Run ``n_iterations`` policy-gradient steps of ``batch_size`` episodes each.
+    def train(self, n_iterations: int = 200, *, callback: Any = None,
+              time_limit: Optional[float] = None) -> TrainingResult:
+        """Run ``n_iterations`` policy-gradient steps of ``config.batch_size`` episodes each.
 
         ``callback`` receives an :class:`engine.events.Iteration` per step (``objective`` = the
-        batch mean of ``F``); raising ``StopIteration`` stops with status STOPPED. ``progress``
-        receives :class:`engine.events.Progress` events.
+        batch mean of ``F``, ``info["loss"]``), a :class:`engine.events.Progress` per step (a
+        progress bar such as :class:`engine.progress.RichProgress` is one callback among others)
+        and :class:`engine.events.Finished` at the end; raising ``StopIteration`` stops with
+        status STOPPED.
+
+        Returns
+        -------
+        engine.training.TrainingResult
+            ``model`` is this agent, ``x`` its trained parameters (flattened, float64),
+            ``history["return"]`` the mean ``F`` of the training batch at every iteration,
+            ``objective`` the last one, ``episodes`` the episodes simulated, ``stats`` the
+            iterations and the best batch mean. A run that used all ``n_iterations`` is FEASIBLE
+            (a trained policy, not a proven optimum); TIME_LIMIT / STOPPED return the policy so far.
         """
         where = f"{type(self).__name__}.train()"
         n_iterations = check_int(n_iterations, "n_iterations", where, lower=0)
         time_limit = check_time_limit(time_limit, where)
-        for name, cb in (("callback", callback), ("progress", progress)):
-            if cb is not None and not callable(cb):
-                raise InvalidInputError(f"{where}: {name} must be callable, got {cb!r}")
+        if callback is not None and not callable(callback):
+            raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
         with self._threads():
-            return self._train(n_iterations, callback, progress, time_limit, where)
+            return self._train(n_iterations, callback, time_limit, where)
 
-    def _train(self, n_iterations, callback, progress, time_limit, where) -> SubPOResult:
+    def _train(self, n_iterations: int, callback: Any, time_limit: Optional[float], where: str) -> TrainingResult:
+        torch = _torch()
         t0 = time.perf_counter()
+        batch = self.config.batch_size
         history: list[float] = []
-        status, message = Status.ITERATION_LIMIT, f"{n_iterations} iterations done"
+        status, message = Status.FEASIBLE, f"{n_iterations} iterations done"
         for it in range(n_iterations):
             if time_limit is not None and time.perf_counter() - t0 > time_limit:
                 status, message = Status.TIME_LIMIT, "time limit reached"
                 break
-            ro = self.rollout(self.batch_size)
+            ro = self.rollout(batch)
             loss = self.surrogate(ro.cells, ro.actions, ro.rewards)
             self.optimizer.zero_grad()
             loss.backward()
@@ -496,20 +532,24 @@ class SubPO:
             mean = float(ro.values.mean())
             history.append(mean)
             stop = emit(callback, Iteration(where, nit=it + 1, objective=mean, info={"loss": float(loss.detach())}))
-            emit(progress, Progress(where, completed=it + 1, total=n_iterations))
+            stop = emit(callback, Progress(where, completed=it + 1, total=n_iterations)) or stop
             if stop:
                 status, message = Status.STOPPED, "stopped by the callback"
                 break
         hist = np.asarray(history, dtype=np.float64)
-        params = {"policy": self.policy_kind, "reward": self.reward, "lr": self.lr, "batch_size": self.batch_size,
-                  "baseline": self.baseline, "entropy_coef": self.entropy_coef, "hidden": self.hidden,
-                  "device": str(self.device), "threads": self.threads, "seed": self.seed.root, "n_iterations": n_iterations,
-                  "time_limit": time_limit, "horizon": self.env.horizon, "slip": self.env.slip}
-        return SubPOResult(status=status, message=message, objective=float(hist[-1]) if hist.size else math.nan,
-                           nit=len(history), runtime=time.perf_counter() - t0, method=type(self).__name__,
-                           backend="torch", params=params, history=hist,
-                           best_value=float(hist.max()) if hist.size else math.nan,
-                           n_episodes=len(history) * self.batch_size)
+        params = {"config": self.config.to_dict(), "seed": self.seed.root, "device": str(self.device),
+                  "n_iterations": n_iterations, "time_limit": time_limit, "horizon": self.env.horizon,
+                  "slip": self.env.slip}
+        with torch.no_grad():
+            x = torch.cat([p.detach().reshape(-1).double().cpu() for p in self.parameters()]).numpy()
+        result = TrainingResult(status=status, message=message, x=x,
+                                objective=float(hist[-1]) if hist.size else math.nan, nit=len(history),
+                                runtime=time.perf_counter() - t0, method=type(self).__name__, backend="torch",
+                                params=params, model=self, episodes=len(history) * batch, history={"return": hist},
+                                stats={"iterations": len(history),
+                                       "best_value": float(hist.max()) if hist.size else math.nan})
+        emit(callback, Finished(where, result=result))
+        return result
 
     def evaluate(self, n_episodes: int = 256, *, greedy: bool = False) -> float:
         """Mean ``F`` over ``n_episodes`` fresh episodes (``greedy``: argmax actions)."""
@@ -538,18 +578,31 @@ class SubPO:
             return int(torch.multinomial(torch.softmax(logits.double(), 1), 1, generator=self._gen)[0, 0])
 
     # ---------------------------------------------------------------- persistence
-    def save(self, path: Any) -> None:
-        """Write the policy and its settings to ``path`` (atomically): a versioned,
-        SHA-256-checksummed :mod:`engine.checkpoint` file (kind ``"planning.subrl.SubPO"``, version 2)."""
-        from engine import checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """The agent's settings and policy parameters: ``{"config": SubPOConfig fields plus
+        "grid" and "horizon", "params": [tensors on the CPU]}`` (what :meth:`save` writes)."""
+        return {"config": {**self.config.to_dict(), "grid": [self.env.rows, self.env.cols],
+                           "horizon": self.env.horizon},
+                "params": [p.detach().cpu() for p in self.parameters()]}
 
-        state = {"config": {"policy": self.policy_kind, "reward": self.reward, "lr": self.lr,
-                            "batch_size": self.batch_size, "baseline": self.baseline,
-                            "entropy_coef": self.entropy_coef, "hidden": self.hidden, "seed": self.seed.root,
-                            "threads": self.threads,
-                            "grid": [self.env.rows, self.env.cols], "horizon": self.env.horizon},
-                 "params": [p.detach().cpu() for p in self.parameters()]}
-        checkpoint.write(path, state, kind=_KIND, version=_VERSION)
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Copy the policy parameters of a :meth:`state_dict` into this agent (same policy kind,
+        grid and horizon; the settings in ``state["config"]`` are not changed here, see :meth:`load`)."""
+        torch = _torch()
+        where = f"{type(self).__name__}.load_state_dict()"
+        if not isinstance(state, Mapping) or "params" not in state:
+            raise InvalidInputError(f"{where}: state must be a mapping with 'params'")
+        params, mine = list(state["params"]), self.parameters()
+        if len(params) != len(mine) or any(tuple(v.shape) != tuple(p.shape) for v, p in zip(params, mine)):
+            raise InvalidInputError(f"{where}: the parameters do not fit a {self.policy_kind} policy of this grid")
+        with torch.no_grad():
+            for p, v in zip(mine, params):
+                p.copy_(torch.as_tensor(v, dtype=p.dtype).to(p.device))
+
+    def save(self, path: Any) -> None:
+        """Write :meth:`state_dict` to ``path`` (atomically): a versioned, SHA-256-checksummed
+        :mod:`engine.checkpoint` file (kind ``"planning.subrl.SubPO"``, version 2)."""
+        checkpoint.write(path, self.state_dict(), kind=_KIND, version=_VERSION)
 
     @classmethod
     def load(cls, path: Any, env: GridWorld, *, device: str = "auto", max_parameters: Optional[int] = None,
@@ -558,16 +611,14 @@ class SubPO:
 
         The file is treated as untrusted input: the container is checked by
         :func:`engine.checkpoint.read` (checksum, format, kind, version; files of the earlier plain
-        torch format are refused), then the exact key sets, every option's type and range,
-        ``threads`` (capped at this machine's CPU count), and the parameters' number, shapes, dtypes
-        and finite values. ``max_parameters`` (default :data:`engine.checkpoint.MAX_PARAMETERS`,
-        10 million) bounds the policy's parameters and a rollout batch's network inputs, checked
-        before anything is built; ``max_bytes`` (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB)
-        the file size. Every failure is an :class:`~engine.errors.InvalidInputError` naming the file.
+        torch format are refused), then the exact key sets, every option's type and range
+        (:meth:`SubPOConfig.from_dict`), ``threads`` (capped at this machine's CPU count), and the
+        parameters' number, shapes, dtypes and finite values. ``max_parameters`` (default
+        :data:`engine.checkpoint.MAX_PARAMETERS`, 10 million) bounds the policy's parameters and a
+        rollout batch's network inputs, checked before anything is built; ``max_bytes`` (default
+        :data:`engine.checkpoint.MAX_BYTES`, 1 GiB) the file size. Every failure is an
+        :class:`~engine.errors.InvalidInputError` naming the file.
         """
-        from engine import checkpoint
-
-        torch = _torch()
         where = f"{cls.__name__}.load()"
         if not isinstance(env, GridWorld):
             raise InvalidInputError(f"{where}: env must be a GridWorld, got {type(env).__name__}")
@@ -602,19 +653,15 @@ class SubPO:
         checkpoint.check_limit(batch * width, max_parameters, f"config.batch_size x {width} network inputs",
                                context=ck.context)
         params = ck.sequence("params")
-        if cls is ModularRL:
-            cfg.pop("reward")
         try:
-            agent = cls(env, device=device, **cfg)
+            agent = cls(env, SubPOConfig.from_dict(cfg, f"{cls.__name__}()"), device=device)
         except InvalidInputError as err:
             ck.fail(f"config: {err}")
         mine = agent.parameters()
         if len(params) != len(mine):
             ck.fail(f"params must hold {len(mine)} tensors for a {kind} policy, got {len(params)}")
-        vals = [ck.tensor(("params", i), dtype=p.dtype, shape=tuple(p.shape)) for i, p in enumerate(mine)]
-        with torch.no_grad():
-            for p, v in zip(mine, vals):
-                p.copy_(v.to(p.device))
+        agent.load_state_dict({"params": [ck.tensor(("params", i), dtype=p.dtype, shape=tuple(p.shape))
+                                          for i, p in enumerate(mine)]})
         return agent
 
 
@@ -629,7 +676,9 @@ class ModularRL(SubPO):
     'modular'
     """
 
-    def __init__(self, env: GridWorld, **options: Any) -> None:
-        if "reward" in options:
+    def __init__(self, env: GridWorld, config: Optional[SubPOConfig] = None, *, device: str = "auto",
+                 **overrides: Any) -> None:
+        if "reward" in overrides:
             raise InvalidInputError("ModularRL(): the reward is always 'modular'")
-        super().__init__(env, reward="modular", **options)
+        # config.reward is replaced, whatever it says: the class is the modular baseline
+        super().__init__(env, config, device=device, **overrides, reward="modular")

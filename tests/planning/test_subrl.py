@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from engine.errors import InvalidInputError
+from engine.events import Iteration
 from engine.status import Status
 from planning.objectives import GraphCoverage, FacilityLocation
 from planning.subrl import GridWorld, ModularRL, SubPO
@@ -131,7 +132,7 @@ def test_sampled_gradient_mean_converges():
     assert np.all(err <= 5 * sem + 1e-3)
     assert np.linalg.norm(mean - exact) <= 0.1 * np.linalg.norm(exact)
     # the estimator without baseline is unbiased too (only noisier)
-    agent.baseline = False
+    agent.config = agent.config.replace_fields(baseline=False)
     mean_nb = np.mean([agent.gradient(4000).numpy() for _ in range(10)], axis=0)
     assert np.linalg.norm(mean_nb - exact) <= 0.2 * np.linalg.norm(exact)
 
@@ -147,8 +148,11 @@ def test_subpo_approaches_optimum_and_beats_modular_rl():
     v_sub, v_mod = sub.evaluate(512), mod.evaluate(512)
     assert v_sub >= 0.9 * opt
     assert v_sub > v_mod + 1.0
-    assert res.status is Status.ITERATION_LIMIT and res.history.shape == (120,) and res.n_episodes == 120 * 64
-    assert res.history[-10:].mean() > res.history[:10].mean()
+    assert res.status is Status.FEASIBLE and res.success and res.episodes == 120 * 64
+    hist = res.curve("return")
+    assert hist.shape == (120,) and res.stats["best_value"] == hist.max() and res.objective == hist[-1]
+    assert res.model is sub and res.x.shape == (6 * 16 * 5,) and res.params["config"]["lr"] == 0.3
+    assert hist[-10:].mean() > hist[:10].mean()
 
 
 def test_history_policy_learns():
@@ -178,7 +182,7 @@ def test_determinism_save_load_and_callback(tmp_path):
     env = GridWorld((3, 3), horizon=4)
     a = SubPO(env, seed=7, batch_size=16)
     b = SubPO(env, seed=7, batch_size=16)
-    ha, hb = a.train(5).history, b.train(5).history
+    ha, hb = a.train(5).curve("return"), b.train(5).curve("return")
     np.testing.assert_array_equal(ha, hb)
     path = tmp_path / "agent.pt"
     a.save(path)
@@ -195,9 +199,10 @@ def test_determinism_save_load_and_callback(tmp_path):
     events = []
 
     def stop(event):
-        events.append(event)
-        if event.nit == 3:
-            raise StopIteration
+        if isinstance(event, Iteration):
+            events.append(event)
+            if event.nit == 3:
+                raise StopIteration
 
     res = SubPO(env, seed=1, batch_size=8).train(10, callback=stop)
     assert res.status is Status.STOPPED and res.nit == 3 and len(events) == 3
