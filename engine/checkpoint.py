@@ -48,6 +48,7 @@ from typing import Any, Collection, Mapping, NoReturn, Optional, Sequence, Union
 
 from engine.errors import InvalidInputError
 from engine.validation import short_repr as _short
+from engine.io import atomic_write_bytes
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MAGIC", "MAX_BYTES", "MAX_PARAMETERS", "MAX_OPTION", "Checkpoint", "write",
            "read", "check_limit", "check_threads"]
@@ -108,7 +109,6 @@ def write(path: PathLike, state: Mapping[str, Any], *, kind: str, version: int) 
     """
     import torch
 
-    from engine.io import atomic_write_bytes
 
     _check_kind(kind, version)
     if not isinstance(state, Mapping):

@@ -22,7 +22,7 @@ import click
 
 from engine import __version__
 from engine.errors import EngineError, InvalidInputError
-from engine.events import Progress
+from engine.events import emit, Progress
 from engine.io import atomic_write_json
 from engine.runner import run_case
 from engine.suites import RunContext, Suite, discover_suites, load_suite
@@ -62,7 +62,6 @@ def run_suite(suite: Suite, options: Mapping[str, Any], *, seed: int = 0, repeat
     others still run. With ``out``, each record is written atomically to
     ``out/<suite>/<case>__seed<seed>.json`` (a later run with another seed adds files).
     """
-    from engine.events import emit
 
     cases = suite.cases(**options)
     if out is not None:
@@ -392,7 +391,6 @@ def run_command(ctx: click.Context, suite_name: Optional[str], seed: int, time_l
         raise InvalidInputError(f"engine-bench run: --time-limit must be > 0 seconds, got {time_limit}")
     if threads is not None and threads < 1:
         raise InvalidInputError(f"engine-bench run: --threads must be >= 1, got {threads}")
-    from engine.progress import RichProgress
 
     planned = len(suite.cases(**options)) * repeat
     t0 = time.perf_counter()
@@ -475,8 +473,6 @@ def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Opti
 
     A sweep file is data: it may name installed suites only, unless --allow-import is given.
     """
-    from engine.progress import RichProgress
-    from engine.sweep import ResultStore, parse_sweep, run_sweep
 
     spec = parse_sweep(spec_path, allow_import=allow_import, max_runs=max_runs)
     if dry_run:
@@ -513,7 +509,6 @@ def sweep_command(ctx: click.Context, spec_path: Path, out: Path, executor: Opti
 def report_command(ctx: click.Context, directory: Path, out: Optional[Path], baseline: Optional[str],
                    metric: Optional[str], ci: str, no_plots: bool) -> None:
     """Markdown/HTML report with mean ± SEM tables, gains, performance profiles and plots."""
-    from engine.report import write_report
 
     paths = write_report(directory, out, baseline=baseline, metric=metric, ci=ci, plots=not no_plots)
     click.echo(paths["markdown"].read_text(), nl=False)
@@ -536,7 +531,6 @@ def compare_command(ctx: click.Context, dir_a: Path, dir_b: Path, fmt: str, rel_
     """What changed between two result directories of the same sweep (changes in percent, B vs A).
 
     Exits 2 when the directories share no run (different sweeps)."""
-    from engine.report import compare
 
     diff = compare(dir_a, dir_b, rel_tol=rel_tol, time_rel_tol=time_tol)
     if fmt == "json":
@@ -587,6 +581,9 @@ def _split_global_flags(args: Sequence[str]) -> tuple[list[str], _Ctx]:
 # `solve` (your own instance, engine.solve) and `serve` (HTTP, engine.serve) live in their modules
 from engine.serve import serve_command  # noqa: E402
 from engine.solve import solve_command  # noqa: E402
+from engine.progress import RichProgress
+from engine.report import compare, write_report
+from engine.sweep import parse_sweep, ResultStore, run_sweep
 
 cli.add_command(solve_command)
 cli.add_command(serve_command)

@@ -178,7 +178,7 @@ def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8", fsy
 def atomic_write_json(path: PathLike, data: Any, *, indent: int | None = 2, fsync: bool = True,
                       clean_stale: bool = True) -> Path:
     """Write ``data`` (numpy values and results allowed) as JSON atomically."""
-    from engine.result import to_jsonable
+    from engine.result import to_jsonable  # here, not at the top: engine.result imports engine.io
 
     return atomic_write_text(path, json.dumps(to_jsonable(data), indent=indent, allow_nan=True) + "\n",
                              fsync=fsync, clean_stale=clean_stale)

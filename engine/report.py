@@ -19,7 +19,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.io import atomic_write_text, read_json
+from engine.io import atomic_path, atomic_write_text, read_json
+from engine.schemas import upgrade, validate
 
 __all__ = ["load_records", "summarize", "relative_gains", "performance_profile", "write_report", "compare",
            "is_time_metric", "gain_text", "TIME_REL_TOL"]
@@ -79,7 +80,6 @@ def load_records(directory: "str | os.PathLike[str]") -> list[dict]:
         except InvalidInputError:
             continue  # unreadable or damaged: not a record (a sweep resume re-runs it)
         if isinstance(rec, dict) and "suite" in rec and "case" in rec:
-            from engine.schemas import upgrade, validate
 
             where = f"load_records(): {p}"
             rec = upgrade(rec, expected="gameplan/run_record", where=where)
@@ -314,7 +314,6 @@ def write_report(directory: "str | os.PathLike[str]", out: Optional["str | os.Pa
         ax.set_title("Performance profile")
         fig.tight_layout()
         p = out_dir / "performance_profile.png"
-        from engine.io import atomic_path
 
         with atomic_path(p, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=110, format="png")

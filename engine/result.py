@@ -35,6 +35,8 @@ from engine.errors import (
 )
 from engine.status import Status
 from engine.validation import short_repr as _short
+from engine.io import json_path, loads_json, MAX_JSON_DEPTH
+from engine.schemas import upgrade
 
 __all__ = ["SolveResult", "to_jsonable", "from_jsonable", "result_class", "result_kinds", "ARRAY_DTYPES",
            "MAX_ARRAY_BYTES", "MAX_STRING_ITEMSIZE"]
@@ -138,7 +140,6 @@ class SolveResult:
                   max_depth: int | None = None) -> "SolveResult":
         """Rebuild a result from JSON text (:meth:`to_json`); see :meth:`from_dict` and
         :func:`engine.io.loads_json` for the limits."""
-        from engine.io import loads_json
 
         where = f"{cls.__name__}.from_json()"
         data = loads_json(text, where=where, max_bytes=max_bytes, max_depth=max_depth)
@@ -212,7 +213,6 @@ class _Limits:
 
     @staticmethod
     def of(max_array_bytes: int | None, max_depth: int | None) -> "_Limits":
-        from engine.io import MAX_JSON_DEPTH
 
         return _Limits(MAX_ARRAY_BYTES if max_array_bytes is None else int(max_array_bytes),
                        MAX_JSON_DEPTH if max_depth is None else int(max_depth))
@@ -234,7 +234,6 @@ def from_jsonable(value: Any, *, max_array_bytes: int | None = None, max_depth: 
 
 
 def _path(parts: tuple) -> str:
-    from engine.io import json_path
 
     return json_path(parts)
 
@@ -335,7 +334,6 @@ def _from_dict(cls: type[SolveResult], data: Any, path: tuple, depth: int, limit
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"{where}: {at}: expected a mapping, got {type(data).__name__}")
     if "schema" in data or "version" in data:
-        from engine.schemas import upgrade
 
         data = upgrade(data, expected="gameplan/result", where=f"{where} at {at}" if path else where)
     kind = data.get("kind", cls.kind)

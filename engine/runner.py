@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from engine import __version__
 from engine.result import to_jsonable
 from engine.suites import Case, RunContext
+from engine.threads import blas_threads
 
 __all__ = ["run_case", "error_text"]
 
@@ -34,7 +35,6 @@ def run_case(suite_name: str, case: Case, ctx: RunContext, *, extra: Mapping[str
         record.update(extra)
     t0 = time.perf_counter()
     try:
-        from engine.threads import blas_threads
 
         with blas_threads(ctx.threads):
             metrics = dict(case.run(ctx))

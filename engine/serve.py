@@ -58,6 +58,9 @@ from typing import Any, Iterator, Optional
 import click
 
 from engine.errors import EngineError, InvalidInputError
+from engine import __version__
+from engine.schemas import schema as engine_schema, SCHEMAS
+from engine.solve import field_of, load_kinds, result_document, solve_source, Source
 
 __all__ = ["ServeConfig", "create_app", "running_server", "serve_command", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -145,7 +148,6 @@ class _Pool:
 
 
 def _schema_names() -> dict[str, str]:
-    from engine.schemas import SCHEMAS
 
     out = {}
     for name in SCHEMAS:
@@ -179,10 +181,6 @@ def create_app(config: Optional[ServeConfig] = None, *, kinds: Optional[Any] = N
     from fastapi.openapi.utils import get_openapi
     from fastapi.responses import JSONResponse
 
-    from engine import __version__
-    from engine.schemas import SCHEMAS
-    from engine.schemas import schema as engine_schema
-    from engine.solve import Source, field_of, load_kinds, result_document, solve_source
 
     cfg = replace(config or ServeConfig(), **overrides).checked()
     assert cfg.queue is not None  # checked() fills it

@@ -46,6 +46,9 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 import click
 
 from engine.errors import EngineError, InvalidInputError, UnsupportedProblemError
+from engine.io import atomic_write_text, loads_json
+from engine.suites import SuiteOption
+from engine.threads import blas_threads
 
 __all__ = ["ENTRY_POINT_GROUP", "MAX_INPUT_BYTES", "KindOption", "Kind", "Source", "SolveRequest", "Solved",
            "discover_kinds", "load_kinds", "detect", "parse_kind_options", "solve_source", "result_document",
@@ -189,7 +192,6 @@ class Source:
     def document(self) -> Optional[dict]:
         if not self.head.startswith(b"{"):
             return None
-        from engine.io import loads_json
 
         try:
             doc = loads_json(self.data, where=self.name)
@@ -427,7 +429,6 @@ def solve_source(source: Source, *, method: Optional[str] = None, time_limit: Op
     t0 = time.perf_counter()
     request = SolveRequest(method=method, time_limit=time_limit, threads=threads, seed=seed, options=values,
                            deadline=None if time_limit is None else t0 + time_limit, http=http, where=where)
-    from engine.threads import blas_threads
 
     try:
         with blas_threads(threads):
@@ -496,7 +497,6 @@ def with_instances(suite: Any, kind: Kind) -> Any:
     apply where they make sense for a given instance). Without ``--instances`` the suite is
     unchanged. A domain registers the wrapped suite as its entry point.
     """
-    from engine.suites import SuiteOption
 
     if kind.instance_cases is None:
         raise TypeError(f"with_instances(): kind {kind.name!r} has no instance_cases")
@@ -608,7 +608,6 @@ def solve_command(ctx: click.Context, path: str, method: Optional[str], fmt: str
                                 options=list(ctx.args), where=where)
     doc = result_document(solved.result)
     if out is not None:
-        from engine.io import atomic_write_text
 
         try:
             atomic_write_text(out, json.dumps(doc) + "\n")
@@ -617,7 +616,7 @@ def solve_command(ctx: click.Context, path: str, method: Optional[str], fmt: str
     if fmt == "json":
         click.echo(json.dumps(doc))
     else:
-        from engine.cli import render
+        from engine.cli import render  # here, not at the top: engine.cli imports engine.solve
 
         click.echo(render(_table_rows(kind, solved), "table", title=f"{source.name}: {kind.name}"), nl=False)
         if solved.rows:

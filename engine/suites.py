@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from engine.errors import InvalidInputError
+from engine.events import emit
 
 __all__ = ["SuiteOption", "RunContext", "Case", "Suite", "ENTRY_POINT_GROUP", "discover_suites", "load_suite",
            "parse_int_list", "parse_float_list", "parse_str_list", "MAX_LIST_ITEMS"]
@@ -139,7 +140,6 @@ class RunContext:
 
     def emit(self, event: Any) -> bool:
         """Deliver ``event`` to the callback; True when it asked to stop (raised StopIteration)."""
-        from engine.events import emit
 
         return emit(self.callback, event)
 

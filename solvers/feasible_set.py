@@ -36,6 +36,7 @@ from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, check_int, check_real
+from solvers.highs import LinearModel
 
 __all__ = ["FeasibleSet"]
 
@@ -459,7 +460,6 @@ class FeasibleSet:
         >>> res.objective, res.x[:4].astype(int).tolist()
         (8.0, [1, 0, 0, 1])
         """
-        from solvers.highs import LinearModel
 
         where = "FeasibleSet.to_linear_model()"
         c = np.zeros(self._n + self._k)
@@ -523,7 +523,6 @@ class FeasibleSet:
     def _aux_model(self):
         """Feasibility model over the auxiliary variables; rows shifted by the action part per call."""
         if "aux_model" not in self._cache:
-            from solvers.highs import LinearModel
 
             csc = self._A.tocsc()
             self._cache["A_act"] = csc[:, : self._n].tocsr()

@@ -75,6 +75,8 @@ from solvers.highs import LinearModel
 from solvers.network_bab import DEFAULT_BATCH_SIZE, DEFAULT_LEAF_LIMIT, CardinalityBaB
 from solvers.network_bounds import forward_from_first, gradient_through, layer_bounds, max_linear
 from solvers.network_heuristics import ActionNetwork, local_search, multi_start
+from solvers.certificate import Certificate, certify_max
+from solvers.pyomo_backend import solve_pyomo
 
 __all__ = ["NetworkMIP", "NetworkMIPResult", "network_layers", "DEFAULT_ENUMERATE_LIMIT"]
 
@@ -451,7 +453,6 @@ class NetworkMIP:
     # ------------------------------------------------------------------ model
     def _build(self) -> LinearModel:
         """Build the MIP once: columns ``[a, aux, h_1, d_1, ..., h_H, d_H]``."""
-        from solvers.highs import LinearModel
 
         fs = self._fs
         n, k = self._n, fs.n_aux
@@ -854,7 +855,6 @@ class NetworkMIP:
         if tl is not None:              # the time limit is for the whole decision, not HiGHS alone
             tl = max(tl - (time.perf_counter() - t0), 1e-3)
         if backend == "pyomo":
-            from solvers.pyomo_backend import solve_pyomo
 
             opts = dict(options or {})
             res = solve_pyomo(self._mip_model(), solver=solver, time_limit=tl, mip_rel_gap=rel_gap, options=opts)
@@ -1017,7 +1017,6 @@ class NetworkMIP:
         """Re-prove the solver's answer (its own bound is not trusted): by the exact action
         branch-and-bound on cardinality sets, by enumeration when the set is small and has no auxiliary
         variables, else by a branch-and-bound over the actions with safe LP bounds."""
-        from solvers.certificate import Certificate, certify_max
 
         value = -INF if x is None else sign * self._action_value(x, c0)
         if self._card is not None:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from engine.errors import BackendError, InvalidInputError
 from engine.status import Status
 from engine.validation import check_time_limit
+from solvers.highs import LinearModel, LinearResult
 
 __all__ = ["to_pyomo", "solve_pyomo"]
 
@@ -98,7 +99,6 @@ def solve_pyomo(model: Any, *, solver: str = "appsi_highs", time_limit: Optional
     """
     import pyomo.environ as pyo
 
-    from solvers.highs import LinearModel, LinearResult
 
     where = "solve_pyomo()"
     if isinstance(model, LinearModel):

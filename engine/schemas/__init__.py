@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, MutableMapping
 
 from engine.errors import InvalidInputError
 from engine.validation import short_repr as _short
+from engine.io import json_path, loads_json, read_json
 
 __all__ = ["SCHEMAS", "CURRENT", "schema", "validate", "upgrade", "register_migration", "load_document"]
 
@@ -116,7 +117,6 @@ def validate(doc: Mapping[str, Any], *, expected: str | None = None, where: str 
     if errors:
         errors.sort(key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
         first = errors[0]
-        from engine.io import json_path
 
         path = json_path(first.absolute_path)
         n = len(errors) - 1
@@ -135,7 +135,6 @@ def load_document(source: Any, *, expected: str, where: str = "load_document()",
     """
     import os
 
-    from engine.io import loads_json, read_json
 
     if isinstance(source, Mapping):
         doc: Any = dict(source)
