@@ -31,7 +31,7 @@ from typing import Any, Optional
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.validation import as_float_array
+from engine.validation import as_float_array, short_repr
 
 __all__ = ["Arms", "MultiStateArms", "InterventionArms", "birth_death_matrix"]
 
@@ -74,21 +74,37 @@ def birth_death_matrix(p_up: Any, n_states: int) -> np.ndarray:
     return out
 
 
-def _as_states(states: Any, J: int, S: int, where: str) -> np.ndarray:
-    arr = np.asarray(states)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != J:
-        raise InvalidInputError(f"{where}: states must have shape (J,) or (B, J) with J = {J}, got {np.shape(states)}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        f = np.asarray(arr, dtype=np.float64)
-        if not np.all(np.isfinite(f)) or not np.all(f == np.round(f)):
-            raise InvalidInputError(f"{where}: states must be integers in [0, {S}), got {states!r}")
-        arr = f.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= S):
-        raise InvalidInputError(f"{where}: states must be integers in [0, {S}), got values in "
-                                f"[{arr.min()}, {arr.max()}]")
-    return arr.astype(np.int64)
+def _as_states(states: Any, J: int, S: int, where: str, *, single: bool = False, name: str = "states"
+               ) -> np.ndarray:
+    """The one state validator of the package: integer states in ``[0, S)`` of ``J`` arms, as int64.
+
+    A batch (default) may be one state ``(J,)`` or ``(B, J)`` and comes back ``(B, J)``;
+    ``single=True`` takes exactly one state ``(J,)`` (what a policy acts on) and returns it as is.
+    Integral floats are accepted; anything else is :class:`~engine.errors.InvalidInputError`
+    naming ``where`` and ``name``.
+    """
+    try:
+        arr = np.asarray(states)
+        num = arr if np.issubdtype(arr.dtype, np.integer) else np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):  # ragged lists, strings, objects
+        num = None
+    integral = num is not None and (np.issubdtype(num.dtype, np.integer)
+                                    or bool(np.all(np.isfinite(num)) and np.all(num == np.round(num))))
+    if single:
+        if num is None or num.shape != (J,) or not integral or num.min() < 0 or num.max() >= S:
+            raise InvalidInputError(f"{where}: {name} must be {J} integers in [0, {S}), got {short_repr(states)}")
+        return num.astype(np.int64)
+    if num is not None and num.ndim == 1:
+        num = num[None, :]
+    if num is None or num.ndim != 2 or num.shape[1] != J:
+        raise InvalidInputError(f"{where}: {name} must have shape (J,) or (B, J) with J = {J}, "
+                                f"got {np.shape(states) if num is not None else short_repr(states)}")
+    if not integral:
+        raise InvalidInputError(f"{where}: {name} must be integers in [0, {S}), got {short_repr(states)}")
+    if num.size and (num.min() < 0 or num.max() >= S):
+        raise InvalidInputError(f"{where}: {name} must be integers in [0, {S}), got values in "
+                                f"[{num.min()}, {num.max()}]")
+    return num.astype(np.int64)
 
 
 def _as_actions(actions: Any, n: int, where: str) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from bandits.arms import _as_states
 from bandits.exact import MAX_STATES, as_policy_action, check_feasible, joint_states, policy_actions
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
@@ -71,16 +72,7 @@ def _validate_evaluate(problem: Any, policy: Any, episodes: Any, horizon: Any, i
     check_choice(method, "method", where, ("monte_carlo", "exact"))
     s0 = None
     if initial_state is not None:
-        arr = np.asarray(initial_state)
-        try:
-            f = np.asarray(arr, dtype=float)
-        except (TypeError, ValueError):
-            f = None
-        if (f is None or f.shape != (problem.n_arms,) or not np.all(np.isfinite(f)) or not np.all(f == np.round(f))
-                or f.min() < 0 or f.max() >= problem.n_states):
-            raise InvalidInputError(f"{where}: initial_state must be {problem.n_arms} integers in "
-                                    f"[0, {problem.n_states}), got {initial_state!r}")
-        s0 = f.astype(np.int64)
+        s0 = _as_states(initial_state, problem.n_arms, problem.n_states, where, single=True, name="initial_state")
     return E, H, s0
 
 

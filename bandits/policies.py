@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bandits.arms import InterventionArms
+from bandits.arms import InterventionArms, _as_states
 from bandits.problem import CoRMAB, action_key
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.seeding import resolve_seed
@@ -44,16 +44,7 @@ def _check_problem(problem: Any, where: str) -> CoRMAB:
 
 
 def _state(problem: CoRMAB, state: Any, where: str) -> np.ndarray:
-    s = np.asarray(state)
-    try:
-        f = np.asarray(s, dtype=float)
-    except (TypeError, ValueError):
-        f = None
-    if (f is None or f.shape != (problem.n_arms,) or not np.all(np.isfinite(f)) or not np.all(f == np.round(f))
-            or f.min() < 0 or f.max() >= problem.n_states):
-        raise InvalidInputError(f"{where}: state must be {problem.n_arms} integers in [0, {problem.n_states}), "
-                                f"got {state!r}")
-    return f.astype(np.int64)
+    return _as_states(state, problem.n_arms, problem.n_states, where, single=True, name="state")
 
 
 class Policy:
