@@ -32,11 +32,42 @@ from typing import Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from engine.errors import InvalidInputError
 from engine.status import Status
+from engine.validation import check_int, check_real
 
 __all__ = ["safe_dual_bound", "farkas_infeasible", "certify_max", "Certificate"]
 
 _EPS = np.finfo(np.float64).eps
+
+
+def _vector(value, n: int, name: str, where: str, *, allow_inf: bool = True) -> np.ndarray:
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{where}: {name} must be an array of numbers, got {type(value).__name__}") from None
+    if v.shape != (n,):
+        raise InvalidInputError(f"{where}: {name} must have shape ({n},), got {v.shape}")
+    if np.isnan(v).any() or (not allow_inf and np.isinf(v).any()):
+        raise InvalidInputError(f"{where}: {name} must be {'finite' if not allow_inf else 'free of NaN'}")
+    return v
+
+
+def _validate_lp_arrays(where: str, A, row_lower, row_upper, col_lower, col_upper, c=None) -> tuple:
+    if not sp.issparse(A) and not isinstance(A, np.ndarray):
+        raise InvalidInputError(f"{where}: A must be a scipy.sparse matrix or a 2-d array, got {type(A).__name__}")
+    A = sp.csr_matrix(A, dtype=np.float64)
+    m, n = A.shape
+    if not np.all(np.isfinite(A.data)):
+        raise InvalidInputError(f"{where}: A has non-finite entries")
+    rl, ru = (_vector(v, m, name, where) for v, name in ((row_lower, "row_lower"), (row_upper, "row_upper")))
+    cl, cu = (_vector(v, n, name, where) for v, name in ((col_lower, "col_lower"), (col_upper, "col_upper")))
+    if np.any(rl > ru) or np.any(cl > cu):
+        raise InvalidInputError(f"{where}: a lower bound exceeds its upper bound")
+    out: tuple = (A, rl, ru, cl, cu)
+    if c is not None:
+        out = (_vector(c, n, "c", where, allow_inf=False),) + out
+    return out
 
 
 def _box_max(r: np.ndarray, r_err: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -100,6 +131,14 @@ def safe_dual_bound(c: np.ndarray, A: sp.spmatrix, row_lower: np.ndarray, row_up
     >>> bool(11.0 <= b <= 11.0 + 1e-12)
     True
     """
+    where = "safe_dual_bound()"
+    c, A, row_lower, row_upper, col_lower, col_upper = _validate_lp_arrays(where, A, row_lower, row_upper, col_lower,
+                                                                           col_upper, c)
+    if y is not None:
+        y = _vector(y, A.shape[0], "y", where)
+    if x_hint is not None:
+        x_hint = _vector(x_hint, A.shape[1], "x_hint", where)
+    offset = check_real(offset, "offset", where)
     return _Transposed(A).bound(c, row_lower, row_upper, col_lower, col_upper, y, offset, x_hint)
 
 
@@ -137,6 +176,10 @@ def farkas_infeasible(A: sp.spmatrix, row_lower: np.ndarray, row_upper: np.ndarr
     so a ray that makes the right side negative is a proof (checked with rounding error added, for
     both signs of ``ray`` since solvers differ in their convention).
     """
+    where = "farkas_infeasible()"
+    A, row_lower, row_upper, col_lower, col_upper = _validate_lp_arrays(where, A, row_lower, row_upper, col_lower,
+                                                                        col_upper)
+    ray = _vector(ray, A.shape[0], "ray", where)
     return _farkas(_Transposed(A), row_lower, row_upper, col_lower, col_upper, ray)
 
 
@@ -180,7 +223,7 @@ def certify_max(lp, branch_cols: np.ndarray, leaf: Callable[[np.ndarray], Option
         The LP relaxation, sense ``"max"``, every column continuous; its column bounds of
         ``branch_cols`` are changed during the search and restored afterwards.
     branch_cols : array of int
-        The integer columns branched on (0/1 or general integers with finite bounds).
+        The integer columns branched on (0/1 or general integers).
     leaf : callable
         ``leaf(values)`` with ``values`` the integer values of ``branch_cols`` at a node where all
         of them are fixed: ``(value, x)`` of the best completion (its exact value), or None when no
@@ -194,7 +237,29 @@ def certify_max(lp, branch_cols: np.ndarray, leaf: Callable[[np.ndarray], Option
     node_limit : int
         Most LPs solved.
     """
+    where = "certify_max()"
+    if not callable(getattr(lp, "arrays", None)) or getattr(lp, "sense", None) != "max":
+        raise InvalidInputError(f"{where}: lp must be a solvers.LinearModel with sense 'max', got "
+                                f"{type(lp).__name__}")
+    if not callable(leaf):
+        raise InvalidInputError(f"{where}: leaf must be callable, got {type(leaf).__name__}")
     arr = lp.arrays()
+    try:
+        cols_in = np.asarray(branch_cols)
+    except (TypeError, ValueError):
+        cols_in = np.asarray([None], dtype=object)
+    if cols_in.ndim != 1 or (cols_in.size and cols_in.dtype.kind not in "iu"):
+        raise InvalidInputError(f"{where}: branch_cols must be a 1-d array of column indices")
+    n_cols = arr["c"].shape[0]
+    if cols_in.size and (cols_in.min() < 0 or cols_in.max() >= n_cols or np.unique(cols_in).size != cols_in.size):
+        raise InvalidInputError(f"{where}: branch_cols must be distinct indices in [0, {n_cols})")
+    abs_gap = check_real(abs_gap, "abs_gap", where, lower=0.0)
+    integral_tol = check_real(integral_tol, "integral_tol", where, lower=0.0, upper=0.5)
+    node_limit = check_int(node_limit, "node_limit", where, lower=1)
+    if deadline is not None:
+        deadline = check_real(deadline, "deadline", where)
+    if incumbent_value is not None and not isinstance(incumbent_value, (int, float, np.floating, np.integer)):
+        raise InvalidInputError(f"{where}: incumbent_value must be a number, got {type(incumbent_value).__name__}")
     T = _Transposed(arr["A"].tocsr())
     c, rl, ru = arr["c"], arr["row_lower"], arr["row_upper"]
     base_lo, base_hi = arr["col_lower"].copy(), arr["col_upper"].copy()

@@ -159,3 +159,37 @@ def test_network_mip_records_the_solvers_bound_apart():
     best = NetworkMIP(net, fs, state_dim=2, method="enumerate").maximize([0.5, -1.0])
     assert res.status == Status.OPTIMAL and res.objective == pytest.approx(best.objective, abs=1e-9)
     assert np.isfinite(res.solver_bound) and res.bound == pytest.approx(res.objective, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- argument validation
+def test_certificate_functions_validate_their_arguments():
+    """The array-level building blocks refuse malformed input by name instead of computing a
+    meaningless bound (a wrong-length multiplier vector would broadcast or crash deep inside)."""
+    from engine.errors import InvalidInputError
+    from solvers import LinearModel
+    from solvers.certificate import certify_max, farkas_infeasible, safe_dual_bound
+
+    A = sp.csr_matrix([[1.0, 1.0]])
+    args = (np.array([1.0, 1.0]), A, np.array([-np.inf]), np.array([1.0]), np.zeros(2), np.ones(2))
+    assert safe_dual_bound(*args, np.array([1.0])) >= 1.0
+    with pytest.raises(InvalidInputError, match=r"safe_dual_bound\(\): y must have shape \(1,\)"):
+        safe_dual_bound(*args, np.array([1.0, 2.0]))
+    with pytest.raises(InvalidInputError, match=r"safe_dual_bound\(\): c must be finite"):
+        safe_dual_bound(np.array([np.inf, 1.0]), *args[1:], None)
+    with pytest.raises(InvalidInputError, match=r"safe_dual_bound\(\): a lower bound exceeds"):
+        safe_dual_bound(args[0], A, np.array([2.0]), np.array([1.0]), np.zeros(2), np.ones(2), None)
+    with pytest.raises(InvalidInputError, match=r"farkas_infeasible\(\): ray must have shape"):
+        farkas_infeasible(A, np.array([3.0]), np.array([3.0]), np.zeros(2), np.ones(2), np.ones(3))
+    assert farkas_infeasible(A, np.array([3.0]), np.array([3.0]), np.zeros(2), np.ones(2), np.array([1.0]))
+
+    lp = LinearModel([1.0, 1.0], [[1.0, 1.0]], row_upper=[1.5], col_upper=[1.0, 1.0], sense="max")
+    leaf = lambda v: (float(v.sum()), v.astype(float)) if v.sum() <= 1.5 else None  # noqa: E731
+    assert certify_max(lp, np.array([0, 1]), leaf).value == 1.0
+    with pytest.raises(InvalidInputError, match=r"certify_max\(\): branch_cols must be distinct indices"):
+        certify_max(lp, np.array([0, 2]), leaf)
+    with pytest.raises(InvalidInputError, match=r"certify_max\(\): leaf must be callable"):
+        certify_max(lp, np.array([0, 1]), None)
+    with pytest.raises(InvalidInputError, match=r"certify_max\(\): lp must be a solvers.LinearModel with sense 'max'"):
+        certify_max(LinearModel([1.0], [[1.0]], row_upper=[1.0], col_upper=[1.0]), np.array([0]), leaf)
+    with pytest.raises(InvalidInputError, match=r"certify_max\(\).*node_limit"):
+        certify_max(lp, np.array([0, 1]), leaf, node_limit=0)
