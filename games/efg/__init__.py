@@ -9,7 +9,8 @@
   :class:`games.NormalFormGame`, strategy labels as Gambit writes them (``"12"``, ``"2*"``).
 * :func:`sequence_form_lp` - two-player zero-sum (constant-sum) trees by the sequence-form LP of
   Koller, Megiddo and von Stengel on one HiGHS model: value and behaviour strategies of both.
-* :func:`subgame_perfect` - backward induction in perfect-information trees (one or all pure SPE).
+* :func:`subgame_perfect` - backward induction in perfect-information trees (one or all pure SPE),
+  subgame decomposition in general (:meth:`ExtensiveFormGame.subgame_roots`, per-subgame regrets).
 * :func:`sequence_form_milp` - a Nash equilibrium of a two-player general-sum tree (one MILP).
 * :func:`stackelberg` - the leader's optimal commitment in a two-player tree (one MILP).
 * :func:`solve` - dispatcher.

@@ -26,7 +26,9 @@ class EFGResult(SolveResult):
     (``x`` is their concatenation); ``payoffs``: expected payoff per player; ``max_regret``: the
     largest gain of a unilateral deviation (the certificate); ``realization``: the realization
     plans (probability per sequence) for the sequence-form methods; ``value``: the value of a
-    zero-sum game to player 1."""
+    zero-sum game to player 1. ``subgame_regrets``: for :func:`subgame_perfect`, the max regret
+    in every proper subgame (order of ``game.subgame_roots()``), ``subgame_max_regret`` their
+    largest (the subgame-perfection certificate)."""
 
     behavior: tuple = ()
     payoffs: Optional[np.ndarray] = None
@@ -34,6 +36,8 @@ class EFGResult(SolveResult):
     realization: tuple = ()
     value: float = math.nan
     equilibria: tuple = ()
+    subgame_regrets: Optional[np.ndarray] = None
+    subgame_max_regret: float = math.nan
 
 
 def _finish(game: ExtensiveFormGame, behavior: list, *, status: Status, method: str, backend: str,

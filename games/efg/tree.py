@@ -532,6 +532,28 @@ class ExtensiveFormGame:
         """The largest regret of any player (0 exactly at a Nash equilibrium)."""
         return float(max(0.0, self.regrets(profile).max()))
 
+    # ------------------------------------------------------------------ subgames
+    # (games.efg.subgames imports this module, hence the imports inside the methods)
+    def subgame_roots(self) -> tuple:
+        """The nodes where a proper subgame starts (no information set crosses the boundary of
+        their subtree), in prefix order: node 0 first, unless the tree is a single terminal."""
+        from games.efg.subgames import subgame_roots
+        return subgame_roots(self)
+
+    def subgame(self, node: int) -> "ExtensiveFormGame":
+        """The proper subgame at ``node`` (one of :meth:`subgame_roots`) as a game of its own;
+        the payoffs of outcomes above ``node`` are left out."""
+        from games.efg.subgames import subtree_game
+        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or int(node) not in self.subgame_roots():
+            raise InvalidInputError(f"ExtensiveFormGame.subgame(): node must be one of subgame_roots(), got {node!r}")
+        return subtree_game(self, int(node))[0]
+
+    def subgame_regrets(self, profile: Any) -> np.ndarray:
+        """Per subgame (:meth:`subgame_roots`, same order) the max regret of ``profile``
+        restricted to it; all are 0 exactly at a subgame-perfect equilibrium."""
+        from games.efg.subgames import subgame_regrets
+        return subgame_regrets(self, profile)
+
     def behavior_from_realization(self, x: np.ndarray, player: int) -> np.ndarray:
         """Behaviour strategy of a realization plan (uniform where the infoset is not reached)."""
         s = self._sequences()

@@ -395,9 +395,11 @@ def test_subgame_perfect_matches_brute_force(seed: int) -> None:
     assert r.max_regret <= 1e-9
 
 
-def test_subgame_perfect_refuses_imperfect_information() -> None:
+def test_subgame_perfect_decomposes_imperfect_information() -> None:
+    r = subgame_perfect(kuhn_poker())  # no proper subgame below the root: the LP on the whole tree
+    assert r.payoffs[0] == pytest.approx(-1 / 18, abs=1e-9) and r.subgame_max_regret <= 1e-9
     with pytest.raises(UnsupportedProblemError, match="perfect information"):
-        subgame_perfect(kuhn_poker())
+        subgame_perfect(kuhn_poker(), all_equilibria=True)
     assert solve(kuhn_poker()).method == "sequence_form_lp"
 
 
