@@ -60,6 +60,8 @@ COUPLINGS = ("hull", "relaxation")
 ENUMERATE_LIMIT = 5_000
 #: most interventions that may touch one arm (``2**bits`` local actions)
 MAX_LOCAL_BITS = 12
+#: largest joint state count of a unit of arms merged because they share interventions
+GROUP_STATES = 64
 _EPS = np.finfo(np.float64).eps
 
 
@@ -94,48 +96,83 @@ class FluidBound(SolveResult):
 
 # ---------------------------------------------------------------------------------------------
 class _Local:
-    """Each arm's local actions: scope (the action columns it reads), transition matrices, rewards."""
+    """The LP's *units* and their local actions: scope (the action columns a unit reads), transition
+    matrices over the unit's states, expected rewards.
 
-    def __init__(self, problem: CoRMAB, where: str) -> None:
+    A unit is one arm, except for :class:`~bandits.InterventionArms`, where arms touched by the same
+    interventions are merged into one unit whose state is their joint state (``S**g`` states for
+    ``g`` arms, at most :data:`GROUP_STATES`): their local actions are then one variable, as in the
+    real system, instead of per-arm marginals that the LP may pair with different states (the
+    per-arm relaxation's loss on that domain). Every unit is padded to the largest unit's state
+    count (padded states are unreachable: no initial mass, self-loops, no reward).
+    """
+
+    def __init__(self, problem: CoRMAB, where: str, group_arms: bool = True) -> None:
         arms = problem.arms
-        J, S, n = problem.n_arms, problem.n_states, problem.n_actions
-        self.J, self.S, self.n = J, S, n
+        n_arms, S0, n = problem.n_arms, problem.n_states, problem.n_actions
+        self.n_arms, self.n = n_arms, n
         self.standard = not isinstance(arms, InterventionArms)
         if self.standard:
-            scopes = [np.array([j]) for j in range(J)]
+            arm_scopes = [np.array([j]) for j in range(n_arms)]
         else:
             weights = cast(InterventionArms, arms).weights
-            scopes = [np.flatnonzero(weights[j] != 0) for j in range(J)]
-        kmax = max(len(sc) for sc in scopes)
+            arm_scopes = [np.flatnonzero(weights[j] != 0) for j in range(n_arms)]
+        kmax = max(len(sc) for sc in arm_scopes)
         if kmax > MAX_LOCAL_BITS:
             raise UnsupportedProblemError(f"{where}: an arm is touched by {kmax} interventions, above "
                                           f"bandits.bounds.MAX_LOCAL_BITS = {MAX_LOCAL_BITS}")
+        units = _group_arms(arm_scopes, S0) if (group_arms and not self.standard) else [[j] for j in range(n_arms)]
+        self.units = [np.array(u, dtype=np.int64) for u in units]
+        self.J = J = len(units)
+        self.Sn = np.array([S0 ** len(u) for u in units], dtype=np.int64)  # real states of each unit
+        self.S = S = int(self.Sn.max())
+        self.S_arm = S0
+        scopes = [np.unique(np.concatenate([arm_scopes[j] for j in u])).astype(np.int64) for u in units]
         self.scopes = scopes
-        self.kmax = kmax
+        self.kmax = kmax = max(len(sc) for sc in scopes)
         self.U = np.array([1 << len(sc) for sc in scopes], dtype=np.int64)
         self.Umax = int(self.U.max())
-        # P[j][u] (S, S), rbar[j] (S, U_j)
+        # unit of each arm and the arm's place (most significant first) in the unit's joint state
+        self.unit_of = np.zeros(n_arms, dtype=np.int64)
+        self.place = np.zeros(n_arms, dtype=np.int64)
+        for i, u in enumerate(units):
+            for k, j in enumerate(u):
+                self.unit_of[j] = i
+                self.place[j] = S0 ** (len(u) - 1 - k)
+        # P[i][u] (S, S), rbar[i] (S, U_i)
         self.P: list[np.ndarray] = []
         self.rbar: list[np.ndarray] = []
         R = arms.rewards
-        for j in range(J):
-            sc = scopes[j]
+        for i, u in enumerate(units):
+            sc = scopes[i]
+            Ui, Si = int(self.U[i]), int(self.Sn[i])
             if self.standard:
-                Pj = np.asarray(arms.transitions[j], dtype=float)  # (2, S, S)
+                Pu = np.asarray(arms.transitions[u[0]], dtype=float)  # (2, S, S)
+                Ru = np.asarray(R[u[0]], dtype=float)
             else:
-                acts = np.zeros((int(self.U[j]), n), dtype=np.int64)
-                for u in range(int(self.U[j])):
+                acts = np.zeros((Ui, n), dtype=np.int64)
+                for a in range(Ui):
                     for b, col in enumerate(sc):
-                        acts[u, col] = (u >> b) & 1
-                Pj = np.stack([arms.arm_matrices(a)[j] for a in acts])
-            self.P.append(Pj)
-            self.rbar.append(np.einsum("usk,k->su", Pj, R[j]))
+                        acts[a, col] = (a >> b) & 1
+                mats = [arms.arm_matrices(a) for a in acts]
+                Pu = np.stack([_kron_all([M[j] for j in u]) for M in mats])
+                Ru = np.zeros(Si)
+                for k, j in enumerate(u):
+                    Ru += np.repeat(np.tile(R[j], S0 ** k), S0 ** (len(u) - 1 - k))
+            if Si < S:
+                Pp = np.zeros((Ui, S, S))
+                Pp[:, :Si, :Si] = Pu
+                Pp[:, np.arange(Si, S), np.arange(Si, S)] = 1.0
+                Pu = Pp
+                Ru = np.concatenate([Ru, np.zeros(S - Si)])
+            self.P.append(Pu)
+            self.rbar.append(np.einsum("usk,k->su", Pu, Ru))
         self.pad = np.full((J, max(kmax, 1)), -1, dtype=np.int64)
-        for j, sc in enumerate(scopes):
-            self.pad[j, : len(sc)] = sc
+        for i, sc in enumerate(scopes):
+            self.pad[i, : len(sc)] = sc
 
     def project(self, actions: np.ndarray) -> np.ndarray:
-        """Local action index of every arm for each action row: ``(K, J)``."""
+        """Local action index of every unit for each action row: ``(K, J)``."""
         A = np.asarray(actions, dtype=np.int64).reshape(-1, self.n)
         out = np.zeros((A.shape[0], self.J), dtype=np.int64)
         for b in range(self.pad.shape[1]):
@@ -143,6 +180,63 @@ class _Local:
             ok = col >= 0
             out[:, ok] += A[:, col[ok]] << b
         return out
+
+    def unit_states(self, states: np.ndarray) -> np.ndarray:
+        """Joint states ``(K, n_arms)`` of the arms -> each unit's state index ``(K, J)``."""
+        s = np.asarray(states, dtype=np.int64).reshape(-1, self.n_arms)
+        out = np.zeros((s.shape[0], self.J), dtype=np.int64)
+        np.add.at(out, (slice(None), self.unit_of), s * self.place)
+        return out
+
+    def initial(self, mu_arms: Optional[np.ndarray] = None, states: Optional[np.ndarray] = None) -> np.ndarray:
+        """Each unit's initial distribution ``(J, S)``: the average of the start states' point masses, or
+        the product of the per-arm distributions ``mu_arms`` ``(n_arms, S_arm)`` (independent arms)."""
+        mu = np.zeros((self.J, self.S))
+        if states is not None:
+            us = self.unit_states(states)
+            np.add.at(mu, (np.tile(np.arange(self.J), us.shape[0]), us.ravel()), 1.0 / us.shape[0])
+            return mu
+        m = np.asarray(mu_arms, dtype=float)
+        for i, u in enumerate(self.units):
+            mu[i, : int(self.Sn[i])] = _kron_all([m[j] for j in u])
+        return mu
+
+
+def _kron_all(mats: list) -> np.ndarray:
+    out = mats[0]
+    for M in mats[1:]:
+        out = np.kron(out, M)
+    return out
+
+
+def _group_arms(scopes: list, S: int) -> list[list[int]]:
+    """Units of arms for :class:`_Local`: greedily merge units that share interventions (the largest
+    overlap first) while a unit has at most :data:`GROUP_STATES` joint states and
+    :data:`MAX_LOCAL_BITS` interventions."""
+    n_arms = len(scopes)
+    max_g = max(1, int(math.floor(math.log(GROUP_STATES) / math.log(S) + 1e-9))) if S > 1 else n_arms
+    unit = list(range(n_arms))
+    members: dict[int, list[int]] = {j: [j] for j in range(n_arms)}
+    uscope: dict[int, set] = {j: set(scopes[j].tolist()) for j in range(n_arms)}
+    touching: dict[int, list[int]] = {}
+    for j, sc in enumerate(scopes):
+        for c in sc.tolist():
+            touching.setdefault(c, []).append(j)
+    pairs = {}
+    for js in touching.values():
+        for x in range(len(js)):
+            for y in range(x + 1, min(len(js), x + 1 + 4 * max_g)):
+                a, b = js[x], js[y]
+                pairs[(a, b)] = len(uscope[a] & uscope[b])
+    for (a, b), _ in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
+        ua, ub = unit[a], unit[b]
+        if ua == ub or len(members[ua]) + len(members[ub]) > max_g or len(uscope[ua] | uscope[ub]) > MAX_LOCAL_BITS:
+            continue
+        members[ua] += members.pop(ub)
+        uscope[ua] |= uscope.pop(ub)
+        for j in members[ua]:
+            unit[j] = ua
+    return [sorted(m) for m in sorted(members.values(), key=min)]
 
 
 class _SeparableMax:
@@ -264,15 +358,6 @@ class _SeparableMax:
         return a[None, :], bound, np.array([val])
 
 
-def _add_columns(model: Any, M: sp.csc_matrix, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
-    """Append continuous columns to a :class:`solvers.LinearModel` in one bulk ``addCols`` call."""
-    k = M.shape[1]
-    model.highs.addCols(k, cost, lower, upper, M.nnz, M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32),
-                        M.data)
-    model._n += k
-    model._integer = np.concatenate([model._integer, np.zeros(k, dtype=bool)])
-
-
 # ---------------------------------------------------------------------------------------------
 class FluidLP:
     """The fluid LP of a problem, built once from arrays; :meth:`solve` re-solves from an initial
@@ -282,7 +367,7 @@ class FluidLP:
     """
 
     def __init__(self, problem: CoRMAB, *, horizon: int = 20, coupling: str = "hull", seed: Any = 0,
-                 enumerate_limit: int = ENUMERATE_LIMIT, threads: int = 1) -> None:
+                 enumerate_limit: int = ENUMERATE_LIMIT, threads: int = 1, group_arms: bool = True) -> None:
         where = "FluidLP()"
         if not isinstance(problem, CoRMAB):
             raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
@@ -291,7 +376,7 @@ class FluidLP:
         self.coupling = check_choice(coupling, "coupling", where, COUPLINGS)
         self.seed = resolve_seed(seed, where=where)
         self.threads = check_int(threads, "threads", where, lower=1)
-        self.local = loc = _Local(problem, where)
+        self.local = loc = _Local(problem, where, group_arms=bool(group_arms))
         J, S = loc.J, loc.S
         self.pricer = _SeparableMax(problem, loc, check_int(enumerate_limit, "enumerate_limit", where, lower=0),
                                     self.threads)
@@ -428,7 +513,7 @@ class FluidLP:
             rows += r.tolist(); cols += [i] * len(r); data += [-1.0] * len(r)
             rows.append(self.conv0 + t); cols.append(i); data.append(1.0)
         M = sp.csc_matrix((data, (rows, cols)), shape=(self.m, len(new)))
-        _add_columns(self.model, M, np.zeros(len(new)), np.zeros(len(new)), np.ones(len(new)))
+        self.model.add_cols(np.zeros(len(new)), M, 0.0, 1.0)
         self.columns += [(t, a.astype(np.int8).tobytes()) for t, a in new]
         self._col_actions += [a for _, a in new]
         return len(new)
@@ -452,12 +537,14 @@ class FluidLP:
                 Q[:, j, 1:U] = seg
         return Q
 
-    def solve(self, mu0: np.ndarray, *, time_limit: Optional[float] = None, max_rounds: int = 1000,
-              tol: float = 1e-9, top: int = 5) -> FluidBound:
-        """Solve from the per-arm initial distribution ``mu0`` (shape ``(J, S)``)."""
+    def solve(self, mu0: Optional[np.ndarray], *, states: Optional[np.ndarray] = None,
+              time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
+              top: int = 5) -> FluidBound:
+        """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
+        or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored)."""
         t_start = time.perf_counter()
         deadline = math.inf if time_limit is None else t_start + time_limit
-        self._set_initial(np.asarray(mu0, dtype=float))
+        self._set_initial(self.local.initial(mu_arms=mu0) if states is None else self.local.initial(states=states))
         H = self.H
         lp_time = pricing_time = 0.0
         best_cert = math.inf

@@ -453,6 +453,59 @@ class LinearModel:
         self._m += k
         return np.arange(first, self._m)
 
+    def add_cols(self, c: Any, A: Any = None, lower: Any = 0.0, upper: Any = INF, *,
+                 integrality: Any = None) -> np.ndarray:
+        """Append columns in one bulk ``addCols`` call; returns their indices.
+
+        ``A`` has shape ``(n_rows, k)`` (the new columns' entries in the existing rows; None for
+        empty columns). HiGHS keeps the current basis, the new columns entering nonbasic, so the next
+        LP solve is a warm-started primal simplex (column generation's re-solve), not a rebuild.
+
+        Parameters
+        ----------
+        c : array_like, shape (k,)
+            Objective coefficients of the new columns.
+        A : array_like or scipy.sparse matrix, shape (n_rows, k), optional
+        lower, upper : array_like or float
+            Column bounds (default ``0`` and ``inf``).
+        integrality : array_like of bool, shape (k,), optional
+            True where a new column is integer (default continuous).
+
+        Examples
+        --------
+        >>> m = LinearModel([1.0], [[1.0]], row_lower=[2.0], sense="min")
+        >>> m.add_cols([0.5], [[1.0]], upper=1.0).tolist()
+        [1]
+        >>> float(m.solve().objective)
+        1.5
+        """
+        where = "LinearModel.add_cols()"
+        cost = as_float_array(c, "c", where, ndim=1)
+        k = cost.shape[0]
+        if A is None:
+            M = sp.csc_matrix((self._m, k))
+        else:
+            M = _as_matrix(A, k, where)
+            if M.shape[0] != self._m:
+                raise InvalidInputError(f"{where}: A has {M.shape[0]} rows but the model has {self._m}")
+        lo = _bound_vector(lower, k, "lower", where, 0.0)
+        hi = _bound_vector(upper, k, "upper", where, INF)
+        _check_order(lo, hi, np.arange(self._n, self._n + k), where)
+        integ = np.zeros(k, dtype=bool) if integrality is None else _flags(integrality, k, "integrality", where)
+        if k == 0:
+            return np.arange(self._n, self._n)
+        status = self._highs.addCols(k, cost, lo, hi, M.nnz, M.indptr[:-1].astype(np.int32),
+                                     M.indices.astype(np.int32), M.data)
+        if int(status) < 0:
+            raise BackendError(f"{where}: HiGHS refused the {k} new columns")
+        first = self._n
+        self._n += k
+        self._integer = np.concatenate([self._integer, integ])
+        idx = np.arange(first, self._n)
+        if integ.any():
+            self.set_integrality(idx[integ], True)
+        return idx
+
     # ------------------------------------------------------------------ reading back
     def arrays(self) -> dict[str, Any]:
         """The model as arrays (read back from HiGHS, so it reflects every change)."""

@@ -231,3 +231,57 @@ def test_bad_model_arguments_are_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="cannot write"):
         m.write_mps(tmp_path / "missing" / "m.mps")
     assert m.solve().objective == 1.0          # nothing above changed the model
+
+
+# ---------------------------------------------------------------- add_cols (column generation)
+def test_add_cols_resolve_equals_fresh_build():
+    # an LP and a MIP: re-solving after add_cols must equal building the wider model from scratch
+    rng = np.random.default_rng(7)
+    m, n, k = 5, 6, 4
+    A = rng.uniform(0, 2, (m, n))
+    ub = A.sum(axis=1) * 0.4
+    c = rng.uniform(1, 3, n)
+    Anew = sp.random(m, k, density=0.6, random_state=3, format="csc") * 2
+    cnew = rng.uniform(1, 4, k)
+    for integer in (False, True):
+        model = LinearModel(c, A, row_upper=ub, col_upper=1, integrality=np.full(n, integer), sense="max")
+        first = model.solve(mip_rel_gap=0)
+        idx = model.add_cols(cnew, Anew, 0, 1, integrality=np.full(k, integer))
+        assert idx.tolist() == list(range(n, n + k)) and model.n_cols == n + k and model.is_mip == integer
+        again = model.solve(mip_rel_gap=0)
+        fresh = solve_milp(np.concatenate([c, cnew]), sp.hstack([sp.csc_matrix(A), Anew]), row_upper=ub, col_upper=1,
+                           integrality=np.full(n + k, integer), sense="max", mip_rel_gap=0)
+        assert again.status == fresh.status == Status.OPTIMAL
+        assert again.objective == pytest.approx(fresh.objective, abs=1e-9)
+        assert again.objective >= first.objective - 1e-9  # more columns can only help a max
+        arr = model.arrays()
+        assert np.allclose(arr["A"].toarray(), np.hstack([A, Anew.toarray()]))
+        assert np.array_equal(arr["c"], np.concatenate([c, cnew])) and np.array_equal(arr["col_upper"], np.ones(n + k))
+        if not integer:  # an LP re-solve keeps duals of the right length
+            assert again.col_dual.shape == (n + k,)
+
+
+def test_add_cols_keeps_the_basis():
+    # column generation's point: after adding one column the LP re-solve starts from the old basis
+    rng = np.random.default_rng(1)
+    m, n = 30, 60
+    A = rng.uniform(0, 1, (m, n))
+    model = LinearModel(rng.uniform(0, 1, n), A, row_upper=np.ones(m), col_upper=1, sense="max")
+    model.solve()
+    model.add_cols([0.0], np.zeros((m, 1)), 0, 1)  # a zero column cannot enter: no pivot at all
+    assert model.solve().nit == 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"c": [1.0, np.nan]}, "c"),
+    ({"c": [1.0], "A": [[1.0], [2.0], [3.0]]}, "rows"),
+    ({"c": [1.0], "A": [[1.0, 2.0], [1.0, 2.0]]}, "columns"),
+    ({"c": [1.0], "lower": [2.0], "upper": [1.0]}, "exceeds"),
+    ({"c": [1.0], "integrality": ["yes"]}, "integrality"),
+    ({"c": [1.0, 2.0], "upper": [1.0]}, "upper"),
+])
+def test_add_cols_validates(kwargs, match):
+    model = LinearModel([1.0, 1.0], [[1.0, 1.0], [1.0, -1.0]], row_upper=[4.0, 1.0])
+    with pytest.raises(InvalidInputError, match=match):
+        model.add_cols(**kwargs)
+    assert model.n_cols == 2 and model.arrays()["A"].shape == (2, 2)  # nothing half-added
