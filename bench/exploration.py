@@ -87,12 +87,12 @@ def main(argv=None) -> int:
 
     policy = a.policy
     if "fare_learned" in planners and policy is None:
-        from planning.exploration.local import train_policy
+        from planning.exploration.training import train_policy
 
         t0 = time.perf_counter()
         res = train_policy(episodes=episodes, size=50, max_steps=150, seed=0)
-        policy = str(res.policy.save(out / "learned_policy.pt"))
-        r = res.returns
+        policy = str(res.model.save(out / "learned_policy.pt"))
+        r = res.curve("return")
         k = max(1, len(r) // 4)
         print(f"trained {res.nit} episodes in {time.perf_counter() - t0:.0f} s: mean return first quarter "
               f"{r[:k].mean():.3f}, last quarter {r[-k:].mean():.3f}", file=sys.stderr)

@@ -288,7 +288,7 @@ class SubPO:
     ('FEASIBLE', True)
     """
 
-    def __init__(self, env: GridWorld, config: Optional[SubPOConfig] = None, *, device: str = "auto",
+    def __init__(self, env: GridWorld, *, config: Optional[SubPOConfig] = None, device: str = "auto",
                  **overrides: Any) -> None:
         where = f"{type(self).__name__}()"
         if not isinstance(env, GridWorld):
@@ -654,7 +654,7 @@ class SubPO:
                                context=ck.context)
         params = ck.sequence("params")
         try:
-            agent = cls(env, SubPOConfig.from_dict(cfg, f"{cls.__name__}()"), device=device)
+            agent = cls(env, config=SubPOConfig.from_dict(cfg, f"{cls.__name__}()"), device=device)
         except InvalidInputError as err:
             ck.fail(f"config: {err}")
         mine = agent.parameters()
@@ -676,9 +676,9 @@ class ModularRL(SubPO):
     'modular'
     """
 
-    def __init__(self, env: GridWorld, config: Optional[SubPOConfig] = None, *, device: str = "auto",
+    def __init__(self, env: GridWorld, *, config: Optional[SubPOConfig] = None, device: str = "auto",
                  **overrides: Any) -> None:
         if "reward" in overrides:
             raise InvalidInputError("ModularRL(): the reward is always 'modular'")
         # config.reward is replaced, whatever it says: the class is the modular baseline
-        super().__init__(env, config, device=device, **overrides, reward="modular")
+        super().__init__(env, config=config, device=device, **overrides, reward="modular")

@@ -17,22 +17,25 @@ Examples
 'explored'
 """
 
-from planning.exploration.explore import (FARE, PLANNERS, CellGreedyPlanner, ExplorationResult, ExplorationState,
-                                          NearestFrontier, NearestViewpoint, UtilityGreedyPlanner, describe_environment,
-                                          explore, make_planner)
-from planning.exploration.local import CellGreedy, LearnedPolicy, TrainingResult, UtilityGreedy, train_policy
+from planning.exploration.explore import (FARE, PLANNERS, CellGreedyPlanner, ExplorationEnv, ExplorationResult,
+                                          NearestFrontier, NearestViewpoint, StepInfo, UtilityGreedyPlanner, explore,
+                                          make_planner)
+from planning.exploration.local import CellGreedy, Decision, LearnedPolicy, UtilityGreedy
 from planning.exploration.maps import (FREE, MAP_KINDS, OCCUPIED, UNKNOWN, OccupancyMap, forest, generate, indoor,
                                        load_map, make_map, save_map, warehouse)
 from planning.exploration.sensing import frontier_mask, sense
 from planning.exploration.strategists import (GreedyStrategist, LLMStrategist, RouteStrategist, Strategist,
                                               plan_waypoints, validate_sequence)
+from planning.exploration.state import ExplorationState, Guide, describe_environment
 from planning.exploration.topology import Community, TopologicalGraph, build_topology, detect_communities, modularity
+from planning.exploration.training import ExplorationTrainingConfig, train_policy
 from planning.exploration.viewpoints import ViewpointGraph
 
 __all__ = [
-    "explore", "ExplorationResult", "ExplorationState", "PLANNERS", "make_planner", "describe_environment",
-    "NearestFrontier", "NearestViewpoint", "UtilityGreedyPlanner", "CellGreedyPlanner", "FARE", "UtilityGreedy",
-    "CellGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
+    "explore", "ExplorationEnv", "StepInfo", "ExplorationResult", "ExplorationState", "Guide", "PLANNERS",
+    "make_planner", "describe_environment", "NearestFrontier", "NearestViewpoint", "UtilityGreedyPlanner",
+    "CellGreedyPlanner", "FARE", "UtilityGreedy", "CellGreedy", "LearnedPolicy", "Decision",
+    "ExplorationTrainingConfig", "train_policy", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
     "warehouse", "generate", "MAP_KINDS", "FREE", "OCCUPIED", "UNKNOWN", "sense", "frontier_mask", "ViewpointGraph", "Community",
     "TopologicalGraph", "build_topology", "detect_communities", "modularity", "Strategist", "RouteStrategist",
     "GreedyStrategist", "LLMStrategist", "plan_waypoints", "validate_sequence",

@@ -15,34 +15,34 @@ robot follows the 8-connected shortest path like the classic nearest frontier.
 over per-node features (position relative to the robot, utility, visited flag, distance from
 the robot, distance to the waypoint and its decrease) plus a mean-pooled context, added to the
 greedy log-score (a residual policy: an untrained policy, whose last layer is zero, *is*
-utility-greedy). :func:`train_policy` trains it with REINFORCE on procedural maps under FARE
-waypoints with reward
+utility-greedy). :func:`planning.exploration.training.train_policy` trains it with REINFORCE;
+while :attr:`LearnedPolicy.training` is set, every decision is sampled and recorded in
+:attr:`LearnedPolicy.trace` as a :class:`Decision` (log-probability, entropy, waypoint and the
+robot's distance to it before the move), all the trainer needs to compute rewards.
 
-``r_t = new_free_cells / A - lambda_d * distance / R + (Phi(s_{t+1}) - Phi(s_t)) + bonus * [waypoint reached]``
-
-where ``Phi(s) = -alpha * d_graph(robot, waypoint) / R`` is the potential-based waypoint
-adherence term (``A = pi R^2 / 4``). Training reports progress through a callback, writes
-checkpoints, and uses CUDA when available.
+These planners read the simulation through :class:`~planning.exploration.state.ExplorationState`
+and know nothing of the driver (:mod:`planning.exploration.explore`), which imports them.
+torch is imported inside the functions that build or run the network: it is heavy, and the greedy
+planners here do not need it.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
+from engine import checkpoint
 from engine.errors import InvalidInputError
-from engine.events import Finished, Iteration, Progress, emit
-from engine.result import SolveResult
 from engine.seeding import resolve_seed
-from engine.status import Status
 from engine.validation import check_choice, check_int, check_real
+from planning.exploration.sensing import grid_backtrack, grid_distances, grid_path_to_frontier
 
-__all__ = ["UtilityGreedy", "CellGreedy", "LearnedPolicy", "TrainingResult", "train_policy", "greedy_scores"]
+__all__ = ["UtilityGreedy", "CellGreedy", "LearnedPolicy", "Decision", "greedy_scores"]
 
 N_FEATURES = 8
 
@@ -134,7 +134,7 @@ class CellGreedy:
 
     With ``worthwhile`` (FARE's default local planner) the waypoint guides instead of biasing:
     at every re-target the planner asks for its waypoint, which FARE gives as a
-    :class:`~planning.exploration.explore.Guide`. While some viewpoint facing open unknown space
+    :class:`~planning.exploration.state.Guide`. While some viewpoint facing open unknown space
     (``guide.open``; any viewpoint when there is none) scores at least ``worthwhile`` (gain per
     cell of path cost) the best of them is the target, plain gain-greedy; otherwise the target is
     the best-scoring viewpoint of the waypoint's community (``guide.targets``), and when none of
@@ -199,8 +199,6 @@ class CellGreedy:
         return int(state.spacing)
 
     def _retarget(self, state: Any, waypoint: Optional[Callable[[], Optional[int]]]) -> None:
-        from planning.exploration.sensing import grid_backtrack, grid_distances, grid_path_to_frontier
-
         g = state.graph
         h, w = state.belief.shape
         r, c = state.position
@@ -241,8 +239,6 @@ class CellGreedy:
     def _guided(self, state: Any, waypoint: Any, cand: np.ndarray, cells: np.ndarray, d: np.ndarray,
                 val: np.ndarray, prev: np.ndarray) -> None:
         """The ``worthwhile`` rule (see the class docs): sets ``target`` and ``path``."""
-        from planning.exploration.sensing import grid_backtrack, grid_path_to_frontier
-
         w = state.belief.shape[1]
         r, c = state.position
         score = val[cand] / (d + state.spacing)
@@ -288,6 +284,22 @@ class CellGreedy:
         return cell
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One sampled choice of a :class:`LearnedPolicy` in training mode (what REINFORCE needs).
+
+    ``log_prob`` and ``entropy`` are torch scalars (differentiable in the weights); ``waypoint``
+    the waypoint node the choice was made under (None without one) and ``distance_before`` the
+    robot's graph distance to it at that moment (nan without one), from which the trainer
+    computes the waypoint-adherence reward once the move is made.
+    """
+
+    log_prob: Any
+    entropy: Any
+    waypoint: Optional[int]
+    distance_before: float
+
+
 def _mlp(hidden: int):
     import torch.nn as nn
 
@@ -324,8 +336,19 @@ class LearnedPolicy:
         Softmax temperature of the greedy log-score when sampling during training.
     device : str, optional
         Torch device (default: CUDA when available).
-    seed : int, optional
-        Seeds the initial weights.
+    seed : int, numpy Generator or None
+        Seeds the initial weights. The default is 0, not None: the last layer starts at zero, so
+        an untrained policy acts as utility-greedy whatever the seed, and a fixed default keeps
+        the hidden layers (what training starts from) reproducible;
+        :func:`~planning.exploration.training.train_policy` derives it from its own ``seed``.
+
+    Attributes
+    ----------
+    training : bool
+        While True (set by the trainer), :meth:`choose` samples from the policy with
+        ``sample_generator`` and appends a :class:`Decision` to ``trace`` for every choice.
+    trained_episodes : int
+        Training episodes so far (saved with the weights).
 
     Examples
     --------
@@ -335,7 +358,6 @@ class LearnedPolicy:
     """
 
     name = "learned"
-    _dw_before: float  # distance to the waypoint before the last decision (set by train_learned's hook)
 
     def __init__(self, *, hidden: int = 32, n_candidates: int = 16, beta: float = 0.3, value: str = "gain",
                  temperature: float = 0.25, device: Optional[str] = None, seed: Any = 0) -> None:
@@ -357,7 +379,7 @@ class LearnedPolicy:
         self.training = False
         self.sample_generator = None
         self.last_waypoint: Optional[int] = None
-        self.trace: list[Any] = []  # (log_prob, entropy) per decision while training
+        self.trace: list[Decision] = []
         self.trained_episodes = 0
         self._np_cache: Optional[list] = None
 
@@ -370,14 +392,37 @@ class LearnedPolicy:
         return {"hidden": self.hidden, "n_candidates": self.n_candidates, "beta": self.beta, "value": self.value,
                 "temperature": self.temperature, "seed": self.seed}
 
-    def save(self, path: Any) -> Path:
-        """Write the weights and configuration (atomically) as a versioned, SHA-256-checksummed
-        :mod:`engine.checkpoint` file (kind ``"planning.exploration.LearnedPolicy"``, version 2)."""
-        from engine import checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """``{"config": config(), "trained_episodes": int, "state_dict": the network's tensors on the CPU}``
+        (what :meth:`save` writes)."""
+        return {"config": self.config(), "trained_episodes": self.trained_episodes,
+                "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
 
-        state = {"config": self.config(), "trained_episodes": self.trained_episodes,
-                 "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
-        return checkpoint.write(path, state, kind=_KIND, version=_VERSION)
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load the weights (``state["state_dict"]``, same architecture) and ``trained_episodes`` of a
+        :meth:`state_dict`; the settings in ``state["config"]`` are not changed here (see :meth:`load`)."""
+        import torch
+
+        self.net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in state["state_dict"].items()})
+        self.net.to(self.device)
+        self.trained_episodes = int(state.get("trained_episodes", 0))
+        self.weights_changed()
+
+    def to(self, device: Optional[str]) -> "LearnedPolicy":
+        """Move the network to ``device`` (None: CUDA when available); returns the policy."""
+        self.device = _device(device)
+        self.net.to(self.device)
+        return self
+
+    def weights_changed(self) -> None:
+        """Call after changing the network's weights in place (an optimiser step): acting uses a
+        float64 numpy copy of them, rebuilt on the next :meth:`choose`."""
+        self._np_cache = None
+
+    def save(self, path: Any) -> Path:
+        """Write :meth:`state_dict` (atomically) as a versioned, SHA-256-checksummed
+        :mod:`engine.checkpoint` file (kind ``"planning.exploration.LearnedPolicy"``, version 2)."""
+        return checkpoint.write(path, self.state_dict(), kind=_KIND, version=_VERSION)
 
     @classmethod
     def load(cls, path: Any, *, device: Optional[str] = None, max_parameters: Optional[int] = None,
@@ -392,8 +437,6 @@ class LearnedPolicy:
         ``max_bytes`` (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB) the file size. Every
         failure is an :class:`~engine.errors.InvalidInputError` naming the file.
         """
-        from engine import checkpoint
-
         where = "LearnedPolicy.load()"
         if device is not None and not isinstance(device, str):
             raise InvalidInputError(f"{where}: device must be a string or None, got {device!r}")
@@ -418,9 +461,9 @@ class LearnedPolicy:
             ck.fail(f"config: {err}")
         except (RuntimeError, AssertionError, ValueError) as err:  # torch refuses the device
             raise InvalidInputError(f"{where}: cannot use device {device!r} ({err})") from err
-        ck.load_module("state_dict", pol.net)
-        pol._np_cache = None
+        ck.load_module("state_dict", pol.net)  # checks keys, shapes, dtypes and values, then loads
         pol.trained_episodes = episodes
+        pol.weights_changed()
         return pol
 
     @classmethod
@@ -432,19 +475,12 @@ class LearnedPolicy:
         like FARE's utility-greedy local planner; pass a trained policy with
         ``FARE(local=LearnedPolicy.load(path))``.
         """
-        import json
-
-        import torch
-
         path = Path(__file__).with_name("data") / "learned_policy.json"
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text())
         pol = cls(**{"value": "frontier", **data["config"]})
-        pol.net.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in data["state_dict"].items()})
-        pol._np_cache = None
-        pol.net.to(pol.device)
-        pol.trained_episodes = int(data.get("trained_episodes", 0))
+        pol.load_state_dict(data)
         return pol
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -498,7 +534,9 @@ class LearnedPolicy:
             logits = self.net(x).squeeze(-1) + prior
             dist = torch.distributions.Categorical(logits=logits)
             idx = torch.multinomial(dist.probs.detach().cpu(), 1, generator=self.sample_generator).item()
-            self.trace.append((dist.log_prob(torch.tensor(idx, device=self.device)), dist.entropy()))
+            before = state.dist_from(int(waypoint))[state.robot] if waypoint is not None else math.nan
+            self.trace.append(Decision(dist.log_prob(torch.tensor(idx, device=self.device)), dist.entropy(),
+                                       waypoint, float(before)))
             return int(cand[idx])
         logits = self._numpy_forward(feats) + logs / self.temperature
         return int(cand[int(np.argmax(logits))])
@@ -515,188 +553,3 @@ class LearnedPolicy:
             if i < len(self._np_cache) - 1:
                 h = np.tanh(h)
         return h[:, 0]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainingResult(SolveResult):
-    """Outcome of :func:`train_policy`: the policy and per-episode returns and coverage."""
-
-    policy: Any = None
-    returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    explored: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    checkpoints: tuple = ()
-
-    def to_dict(self) -> dict[str, Any]:  # the torch policy does not go to JSON
-        d = super().to_dict()
-        d["policy"] = None
-        return d
-
-
-def train_policy(policy: Optional[LearnedPolicy] = None, *, episodes: int = 60, maps: Sequence[str] = ("indoor",
-                 "forest", "warehouse"), size: int = 50, max_steps: int = 150, lr: float = 3e-3, gamma: float = 0.97,
-                 distance_cost: float = 0.05, adherence: float = 0.3, waypoint_bonus: float = 0.5,
-                 entropy: float = 0.01, seed: Any = None, device: Optional[str] = None,
-                 callback: Optional[Callable] = None, checkpoint_dir: Any = None, checkpoint_every: int = 20,
-                 time_limit: Optional[float] = None) -> TrainingResult:
-    """Train a :class:`LearnedPolicy` with REINFORCE under FARE (route strategist) waypoints.
-
-    Each episode explores a fresh procedural map (kinds cycling through ``maps``, size
-    ``size``) for at most ``max_steps`` steps. Returns are discounted by ``gamma`` and
-    normalised per episode (a baseline); ``entropy`` weights an entropy bonus.
-
-    Parameters
-    ----------
-    callback : callable, optional
-        Receives ``Progress`` per episode and an ``Iteration`` with the episode return;
-        StopIteration stops training (status STOPPED, the policy so far is returned).
-    checkpoint_dir : path, optional
-        ``policy_<episode>.pt`` every ``checkpoint_every`` episodes and ``policy_final.pt``.
-
-    Examples
-    --------
-    >>> res = train_policy(episodes=1, size=50, max_steps=5, seed=0)
-    >>> res.returns.shape
-    (1,)
-    """
-    import torch
-
-    from planning.exploration.explore import FARE, explore
-    from planning.exploration.maps import MAP_KINDS, generate
-
-    where = "train_policy()"
-    episodes = check_int(episodes, "episodes", where, lower=1)
-    if isinstance(maps, str) or not maps:
-        raise InvalidInputError(f"{where}: maps must be a non-empty sequence of map kinds, got {maps!r}")
-    for k in maps:
-        if k not in MAP_KINDS:
-            raise InvalidInputError(f"{where}: unknown map kind {k!r}; choose from {list(MAP_KINDS)}")
-    size = check_int(size, "size", where, lower=50, upper=1000)
-    max_steps = check_int(max_steps, "max_steps", where, lower=1)
-    lr = check_real(lr, "lr", where, lower=0.0, lower_strict=True)
-    gamma = check_real(gamma, "gamma", where, lower=0.0, upper=1.0)
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, lower=1)
-    s = resolve_seed(seed, where=where)
-    if policy is None:
-        policy = LearnedPolicy(seed=s.int_seed("init"), device=device)
-    elif not isinstance(policy, LearnedPolicy):
-        raise InvalidInputError(f"{where}: policy must be a LearnedPolicy, got {type(policy).__name__}")
-    elif device is not None:
-        policy.device = _device(device)
-        policy.net.to(policy.device)
-    torch.manual_seed(s.int_seed("torch", bits=63))
-    opt = torch.optim.Adam(policy.net.parameters(), lr=lr)
-    threads = torch.get_num_threads()
-    if policy.device == "cpu":
-        torch.set_num_threads(1)  # tiny per-step batches: one thread is fastest; restored below
-    try:
-        return _train_loop(policy, opt, s, episodes=episodes, maps=maps, size=size, max_steps=max_steps, gamma=gamma,
-                           distance_cost=distance_cost, adherence=adherence, waypoint_bonus=waypoint_bonus,
-                           entropy=entropy, callback=callback, checkpoint_dir=checkpoint_dir,
-                           checkpoint_every=checkpoint_every, time_limit=time_limit, lr=lr)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train_loop(policy: LearnedPolicy, opt: Any, s: Any, *, episodes: int, maps: Sequence[str], size: int,
-                max_steps: int, gamma: float, distance_cost: float, adherence: float, waypoint_bonus: float,
-                entropy: float, callback: Optional[Callable], checkpoint_dir: Any, checkpoint_every: int,
-                time_limit: Optional[float], lr: float) -> TrainingResult:
-    import torch
-
-    from planning.exploration.explore import FARE, explore
-    from planning.exploration.maps import generate
-
-    policy.sample_generator = s.torch_generator("sample")
-    t0 = time.perf_counter()
-    rets, expl, dists, ckpts = [], [], [], []
-    status, msg = Status.FEASIBLE, f"trained {episodes} episodes"
-    for ep in range(episodes):
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            status, msg = Status.TIME_LIMIT, f"time limit after {ep} episodes"
-            break
-        kind = maps[ep % len(maps)]
-        m = generate(kind, size, seed=s.int_seed(f"map/{ep}"))
-        planner = FARE(local=policy, name="fare_learned")
-        rewards: list[float] = []
-        policy.trace = []
-        policy.training = True
-        R = max(3.0, round(size / 10))
-        area = math.pi * R * R / 4.0
-
-        def on_step(state: Any, info: dict) -> None:
-            if info["fallback"] or len(policy.trace) <= len(rewards):
-                # a grid-fallback move is not the policy's decision: fold its reward into the last one
-                if rewards:
-                    rewards[-1] += info["new_free"] / area - distance_cost * info["distance"] / R
-                return
-            r = info["new_free"] / area - distance_cost * info["distance"] / R
-            wp = policy.last_waypoint
-            if wp is not None:
-                before = policy._dw_before
-                after = state.dist_from(int(wp))[state.robot]
-                if np.isfinite(before) and np.isfinite(after):
-                    r += adherence * (before - after) / R
-                if state.robot == wp:
-                    r += waypoint_bonus
-            rewards.append(r)
-
-        orig_choose = policy.choose
-
-        def choose(state: Any, waypoint: Optional[int]) -> Optional[int]:
-            policy._dw_before = state.dist_from(int(waypoint))[state.robot] if waypoint is not None else math.nan
-            n0 = len(policy.trace)
-            out = orig_choose(state, waypoint)
-            if len(policy.trace) == n0:  # no candidate: not a decision
-                policy._dw_before = math.nan
-            return out
-
-        policy.choose = choose  # type: ignore[method-assign]
-        try:
-            res = explore(m, planner, seed=s.int_seed(f"explore/{ep}"), max_steps=max_steps, on_step=on_step)
-        finally:
-            del policy.choose
-            policy.training = False
-        trace = policy.trace[: len(rewards)]
-        policy.trace = []
-        ep_ret = float(sum(rewards))
-        if trace:
-            G = np.zeros(len(trace))
-            acc = 0.0
-            for t in range(len(trace) - 1, -1, -1):
-                acc = rewards[t] + gamma * acc
-                G[t] = acc
-            G = (G - G.mean()) / (G.std() + 1e-8) if len(G) > 1 else G * 0.0
-            logp = torch.stack([lp for lp, _ in trace])
-            ent = torch.stack([e for _, e in trace])
-            loss = -(logp * torch.as_tensor(G, dtype=torch.float32, device=policy.device)).mean() - entropy * ent.mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.net.parameters(), 1.0)
-            opt.step()
-            policy._np_cache = None
-        policy.trained_episodes += 1
-        rets.append(ep_ret)
-        expl.append(float(res.explored[-1]))
-        dists.append(float(res.distance[-1]))
-        if checkpoint_dir is not None and ((ep + 1) % checkpoint_every == 0):
-            ckpts.append(str(policy.save(Path(checkpoint_dir) / f"policy_{ep + 1}.pt")))
-        stop = emit(callback, Progress("train_policy", completed=ep + 1, total=episodes, description=kind))
-        stop = emit(callback, Iteration("train_policy", nit=ep + 1, objective=ep_ret,
-                                        info={"explored": expl[-1], "distance": dists[-1]})) or stop
-        if stop:
-            status, msg = Status.STOPPED, f"stopped after {ep + 1} episodes"
-            break
-    if checkpoint_dir is not None:
-        ckpts.append(str(policy.save(Path(checkpoint_dir) / "policy_final.pt")))
-    policy.sample_generator = None
-    params = {"seed": s.root, "episodes": episodes, "maps": tuple(maps), "size": size, "max_steps": max_steps,
-              "lr": lr, "gamma": gamma, "distance_cost": distance_cost, "adherence": adherence,
-              "waypoint_bonus": waypoint_bonus, "entropy": entropy, "device": policy.device,
-              "checkpoint_every": checkpoint_every, "time_limit": time_limit, **policy.config()}
-    result = TrainingResult(status=status, message=msg, objective=float(np.mean(rets)) if rets else math.nan,
-                            nit=len(rets), runtime=time.perf_counter() - t0, method="reinforce", backend="torch",
-                            params=params, policy=policy, returns=np.asarray(rets), explored=np.asarray(expl),
-                            distances=np.asarray(dists), checkpoints=tuple(ckpts))
-    emit(callback, Finished("train_policy", result=result))
-    return result

@@ -24,6 +24,7 @@ shows the explored share) and ``StopIteration`` stops the episode (status ``stop
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from typing import Any, Mapping, Optional, Sequence
 
@@ -85,16 +86,15 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
     ``time.perf_counter()`` instant, e.g. the end of the suite's run) shortens ``time_limit`` by
     the time the map generation and planner loading took.
     """
-    import time
-
+    # imported here, not at the top: `engine-bench list` imports every suite module, and these pull in
+    # the Numba kernels, OR-Tools and networkx
     from planning.exploration.explore import FARE, explore
+    from planning.exploration.local import LearnedPolicy
     from planning.exploration.maps import generate
 
     m = generate(kind, size, seed=map_seed) if occupancy is None else occupancy
     plan: Any = planner
     if planner == "fare_learned" and policy:
-        from planning.exploration.local import LearnedPolicy
-
         plan = FARE(local=LearnedPolicy.load(policy), name="fare_learned")
     if deadline is not None:
         left = max(deadline - time.perf_counter(), 1e-6)
@@ -108,7 +108,7 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
            "explored": float(res.explored[-1]), "grid_fallbacks": int(np.sum(res.grid_fallback)),
            "strategist_fallbacks": len(res.strategist_fallbacks)}
     if figures:
-        from planning.exploration.figures import save_figures
+        from planning.exploration.figures import save_figures  # matplotlib: only when figures are asked for
 
         save_figures(res, m.grid, figures, f"{kind}_s{map_seed}_{planner}")
     return out

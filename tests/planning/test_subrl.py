@@ -311,3 +311,21 @@ def test_declared_sizes_are_checked_before_the_policy_is_built(tmp_path, monkeyp
     for p, q in zip(back.parameters(), agent.parameters()):
         assert np.array_equal(p.detach().numpy(), q.detach().numpy())
     assert back.act(4, 1, visited=[0, 4]) == agent.act(4, 1, visited=[0, 4])
+
+
+def test_config_object_and_overrides_give_the_same_agent():
+    from planning.subrl import SubPOConfig
+
+    env = GridWorld((3, 3), horizon=4)
+    cfg = SubPOConfig(lr=0.3, batch_size=8, seed=4)
+    a = SubPO(env, config=cfg).train(3)
+    b = SubPO(env, lr=0.3, batch_size=8, seed=4).train(3)
+    np.testing.assert_array_equal(a.curve("return"), b.curve("return"))
+    assert a.params["config"] == b.params["config"] == {**cfg.to_dict(), "seed": 4}
+    # keyword overrides replace fields of the config object; the modular baseline forces its reward
+    assert SubPO(env, config=cfg, batch_size=16).config.batch_size == 16
+    assert ModularRL(env, config=cfg).config.reward == "modular"
+    with pytest.raises(InvalidInputError, match="unknown option"):
+        SubPO(env, learning_rate=0.1)
+    with pytest.raises(InvalidInputError, match="config must be a SubPOConfig"):
+        SubPO(env, config={"lr": 0.1})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.errors import InvalidInputError
-from planning.exploration import FARE, LearnedPolicy, explore, make_map, maps
+from planning.exploration import FARE, ExplorationEnv, LearnedPolicy, explore, make_map, maps
 from planning.exploration.explore import CellGreedyPlanner, ExplorationState
 from planning.exploration.local import CellGreedy
 from planning.exploration.sensing import (frontier_mask, grid_distances, grid_path_to_frontier, sense,
@@ -69,13 +69,10 @@ def test_gain_equals_brute_force_and_is_sure_to_be_revealed(kind):
 
 def test_incremental_gains_match_a_fresh_computation():
     m = maps.indoor(60, seed=2)
-    res_state = {}
-
-    def hook(state, info):
-        res_state["s"] = state
-
-    explore(m, "utility_greedy", seed=0, max_steps=25, on_step=hook)
-    st = res_state["s"]
+    env = ExplorationEnv(m, "utility_greedy", seed=0)
+    st = env.reset()
+    for _ in range(25):
+        env.step()
     g = st.graph
     util = np.zeros(g.n, dtype=np.int64)
     gain = np.zeros(g.n, dtype=np.int64)
