@@ -1,0 +1,807 @@
+"""General-sum two-player trees: one Nash equilibrium by Lemke's algorithm on the sequence form.
+
+The linear complementarity problem of Koller, Megiddo and von Stengel (1996) over realization
+plans, with the covering vector of von Stengel, van den Elzen and Talman (2002): from a starting
+profile (the *prior*), the algorithm follows the linear tracing procedure from the players' best
+responses to the prior down to an equilibrium (a normal-form perfect one for a completely mixed
+prior). Several priors give several (possibly different) equilibria.
+
+With payoffs shifted to be negative (an equivalent game), the system is, for realization plans
+``x`` (``E x = e``) and ``y`` (``F y = f``), free dual values ``u``, ``v`` and the extra
+variable ``z0 >= 0``::
+
+    r = E'u - A y - (A q) z0 >= 0,   x >= 0,   x'r = 0
+    s = F'v - B'x - (B'p) z0 >= 0,   y >= 0,   y's = 0
+
+where ``p``, ``q`` are the prior's realization plans. For large ``z0`` the players' lexicographic
+best responses to the prior (then to each other) solve it; complementary pivoting drives ``z0``
+to 0. The tableau is kept condensed (one row per constrained basic variable, one column per
+nonbasic one; the free ``u``, ``v`` never leave the basis, so their rows are dropped), the
+minimum-ratio test is lexicographic, and pivoting is either in floating point (a Numba kernel,
+then the final basis is refactorised from the sparse system and the profile's regret checked)
+or exact (integer tableau, fraction-free Bareiss-style pivots).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Optional
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from numba import njit
+
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from engine.events import Iteration, emit
+from engine.seeding import resolve_seed
+from engine.status import Status
+from engine.validation import check_choice, check_int, check_real, check_time_limit
+from games.efg.results import EFGResult, _check_game, _finish
+from games.efg.tree import ExtensiveFormGame
+
+__all__ = ["sequence_form_lcp", "LCPResult", "MAX_LCP_SEQUENCES", "EXACT_FALLBACK_SEQUENCES"]
+
+#: largest total number of sequences (both players) the dense tableau is built for (about 1.2 GB
+#: of float64 at the limit)
+MAX_LCP_SEQUENCES = 12_000
+#: floating-point pivoting falls back to exact pivoting, when the final profile's regret exceeds
+#: ``tol`` after refactorisation, only up to this many sequences (exact pivoting is quadratic in
+#: Python integers per pivot)
+EXACT_FALLBACK_SEQUENCES = 600
+
+_PIVOTINGS = ("float", "exact")
+_CHUNK = 64          # pivots between two deadline / callback checks in floating point
+_PERTURB_TRIES = 6   # perturbed priors tried when the lexicographic start is not feasible
+
+
+@dataclass(frozen=True, kw_only=True)
+class LCPResult(EFGResult):
+    """An equilibrium of a two-player tree from :func:`sequence_form_lcp`: an :class:`EFGResult`
+    plus, with exact pivoting, ``exact_realization``: the first equilibrium's realization plans
+    (one tuple per player, a ``"p/q"`` string per sequence, sequence 0 the empty one)."""
+
+    exact_realization: tuple = ()
+
+
+# ====================================================================== problem data
+class _Problem:
+    """The sequence-form data of one game in one arithmetic (float64 or Python integers)."""
+
+    def __init__(self, g: ExtensiveFormGame, exact: bool) -> None:
+        s = g._sequences()
+        self.g = g
+        self.s = s
+        self.exact = exact
+        self.n1, self.n2 = (int(k) for k in s["n_seq"])
+        self.order = [g._seq_depth_order(p) for p in (0, 1)]        # deepest infosets first
+        self.first = s["first_seq"]
+        self.par = s["iset_parent"]
+        self.n_act = [len(a) for a in g.infoset_actions]
+        L = s["leaf_seq"]
+        if exact:
+            # payoffs times D (ints), chance probabilities times their common denominator: an
+            # integer game with the same equilibria; every payoff shifted to <= -D < 0
+            D, ints = g._leaf_int_payoffs()
+            chance = [s["chance_f"][v] for v in s["leaf"].tolist()]
+            den = 1
+            for c in chance:
+                den = den * c.denominator // math.gcd(den, c.denominator)
+            w = [int(c * den) for c in chance]
+            A = np.zeros((self.n1, self.n2), dtype=object)
+            B = np.zeros((self.n1, self.n2), dtype=object)
+            if ints:
+                shift = [max(p[k] for p in ints) + D for k in (0, 1)]
+                for (i, j), wk, pay in zip(L.tolist(), w, ints):
+                    if wk:
+                        A[i, j] += wk * (pay[0] - shift[0])
+                        B[i, j] += wk * (pay[1] - shift[1])
+            self.A, self.B = A, B
+        else:
+            pay = s["leaf_pay"]
+            w = s["leaf_chance"]
+            costs = []
+            for k in (0, 1):
+                c = pay[:, k] - (pay[:, k].max(initial=0.0) + 1.0)
+                # scaled to [-1, 0): tolerances below are then absolute
+                costs.append(w * c / max(1.0, float(np.abs(c).max(initial=1.0))))
+            self.A = sp.csr_matrix((costs[0], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
+            self.B = sp.csr_matrix((costs[1], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
+        self.Bt = self.B.T if exact else self.B.T.tocsr()
+
+    # ------------------------------------------------------------------ plans and best responses
+    def plan(self, p: int, behavior: list) -> np.ndarray:
+        """Realization plan of player p from behaviour probabilities (floats or Fractions)."""
+        n = self.n1 if p == 0 else self.n2
+        x = np.zeros(n, dtype=object if self.exact else np.float64)
+        x[0] = 1
+        for h in reversed(self.order[p]):
+            k = int(self.first[h])
+            for a in range(self.n_act[h]):
+                x[k + a] = x[self.par[h]] * behavior[k - 1 + a]
+        return x
+
+    def times(self, p: int, v: np.ndarray) -> np.ndarray:
+        """``A v`` (p = 0: values of player 1's sequences) or ``B' v`` (p = 1)."""
+        M = self.A if p == 0 else self.Bt
+        return M.dot(v) if self.exact else M @ v
+
+    def best_response(self, p: int, keys: list, tol: float) -> np.ndarray:
+        """Player p's pure realization plan that is a best response at every information set to
+        ``keys[0]`` (values of its sequences), ties broken by ``keys[1]``, then ... (first action)."""
+        V = [k.copy() for k in keys]
+        choice = {}
+        for h in self.order[p]:
+            k0 = int(self.first[h])
+            best = 0
+            for a in range(1, self.n_act[h]):
+                for Vk in V:
+                    diff = Vk[k0 + a] - Vk[k0 + best]
+                    if diff > tol:
+                        best = a
+                        break
+                    if diff < -tol:
+                        break
+            choice[h] = best
+            for Vk in V:
+                Vk[self.par[h]] += Vk[k0 + best]
+        n = self.n1 if p == 0 else self.n2
+        chosen = np.zeros(n, dtype=bool)
+        chosen[0] = True
+        for h, a in choice.items():
+            chosen[int(self.first[h]) + a] = True
+        return chosen
+
+    def chosen_plan(self, p: int, chosen: np.ndarray) -> np.ndarray:
+        """The pure plan (0/1) whose played sequences are those of ``chosen`` below the root."""
+        n = len(chosen)
+        x = np.zeros(n, dtype=object if self.exact else np.float64)
+        x[0] = 1
+        for h in reversed(self.order[p]):
+            k0 = int(self.first[h])
+            for a in range(self.n_act[h]):
+                if chosen[k0 + a]:
+                    x[k0 + a] = x[self.par[h]]
+        return x
+
+    # ------------------------------------------------------------------ the initial tableau
+    def elimination(self, p: int, chosen: np.ndarray) -> tuple:
+        """``(a, P)`` with ``x_C = a - P x_N``: the chosen sequences' plan values in terms of the
+        others' (entries 0, +1, -1; the constraint matrix restricted to C is unimodular)."""
+        n = len(chosen)
+        C = np.flatnonzero(chosen)
+        N = np.flatnonzero(~chosen)
+        col = np.full(n, -1, dtype=np.int64)
+        col[N] = np.arange(len(N))
+        row = np.full(n, -1, dtype=np.int64)
+        row[C] = np.arange(len(C))
+        P = np.zeros((len(C), len(N)), dtype=np.int64)
+        a = np.zeros(len(C), dtype=np.int64)
+        a[0] = 1
+        for h in reversed(self.order[p]):  # parents first
+            k0 = int(self.first[h])
+            c = next(k0 + b for b in range(self.n_act[h]) if chosen[k0 + b])
+            par = int(self.par[h])
+            rc = row[c]
+            if chosen[par]:
+                P[rc] = P[row[par]]
+                a[rc] = a[row[par]]
+            else:
+                P[rc, col[par]] = -1
+            for b in range(self.n_act[h]):
+                if k0 + b != c:
+                    P[rc, col[k0 + b]] += 1
+        return C, N, a, P
+
+    def tableau(self, chosen1: np.ndarray, chosen2: np.ndarray, pq: tuple) -> tuple:
+        """Condensed tableau of the start basis and the variable bookkeeping.
+
+        Variables: x_j = j, y_j = n1 + j, r_j = n + j, s_j = n + n1 + j, z0 = 2n (n = n1 + n2).
+        Rows (basic): x_C1, y_C2, r_N1, s_N2; columns (nonbasic): x_N1, y_N2, r_C1, s_C2, z0, then
+        the right-hand side; ``basic = rhs - T_N nonbasic``."""
+        n1, n2 = self.n1, self.n2
+        n = n1 + n2
+        C1, N1, a1, P1 = self.elimination(0, chosen1)
+        C2, N2, a2, P2 = self.elimination(1, chosen2)
+        p, q = pq
+        dt: Any = object if self.exact else np.float64
+        if self.exact:
+            A, Bt = self.A, self.B.T
+            H1 = P1.T.astype(object).dot(A[C1]) - A[N1]
+            H2 = P2.T.astype(object).dot(Bt[C2]) - Bt[N2]
+        else:
+            P1f, P2f = P1.astype(np.float64), P2.astype(np.float64)
+            H1 = np.asarray((self.A[C1].T @ P1f).T) - self.A[N1].toarray()
+            H2 = np.asarray((self.Bt[C2].T @ P2f).T) - self.Bt[N2].toarray()
+        m1, m2, k1, k2 = len(C1), len(C2), len(N1), len(N2)
+        T = np.zeros((n, n + 2), dtype=dt)
+        rx, ry, rr, rs = 0, m1, m1 + m2, m1 + m2 + k1
+        cx, cy, cr, cs, cz = 0, k1, k1 + k2, k1 + k2 + m1, n
+        T[rx:ry, cx:cx + k1] = P1
+        T[rx:ry, -1] = a1
+        T[ry:rr, cy:cy + k2] = P2
+        T[ry:rr, -1] = a2
+        T[rr:rs, cr:cr + m1] = -P1.T
+        T[rr:rs, cy:cy + k2] = -(H1[:, N2] - H1[:, C2].dot(P2.astype(dt)))
+        T[rr:rs, cz] = -H1.dot(q)
+        T[rr:rs, -1] = H1[:, C2].dot(a2.astype(dt))
+        T[rs:, cs:cs + m2] = -P2.T
+        T[rs:, cx:cx + k1] = -(H2[:, N1] - H2[:, C1].dot(P1.astype(dt)))
+        T[rs:, cz] = -H2.dot(p)
+        T[rs:, -1] = H2[:, C1].dot(a1.astype(dt))
+        basis = np.concatenate([C1, n1 + C2, n + N1, n + n1 + N2]).astype(np.int64)
+        nonbasic = np.concatenate([N1, n1 + N2, n + C1, n + n1 + C2, [2 * n]]).astype(np.int64)
+        pos = np.empty(2 * n + 1, dtype=np.int64)
+        pos[basis] = np.arange(n)
+        pos[nonbasic] = -(np.arange(n + 1) + 1)
+        return T, basis, nonbasic, pos
+
+    # ------------------------------------------------------------------ refactorisation
+    def solve_basis(self, basis: np.ndarray) -> Optional[tuple]:
+        """Plans ``(x, y)`` of a complementary basis, from the sparse system (z0 nonbasic)."""
+        n1, n2 = self.n1, self.n2
+        n = n1 + n2
+        E = _constraint_matrix(self.g, 0)
+        F = _constraint_matrix(self.g, 1)
+        m1, m2 = E.shape[0], F.shape[0]
+        A, B = self.A, self.B
+        # rows: E x = e, F y = f, -A y - r + E'u = 0, -B'x - s + F'v = 0; columns x, y, r, s, u, v
+        K = sp.bmat([[E, None, None, None, None, None],
+                     [None, F, None, None, None, None],
+                     [None, -A, -sp.eye(n1), None, E.T, None],
+                     [-B.T, None, None, -sp.eye(n2), None, F.T]], format="csc")
+        cols = np.concatenate([basis, 2 * n + np.arange(m1 + m2)])
+        rhs = np.zeros(K.shape[0])
+        rhs[0] = 1.0
+        rhs[m1] = 1.0
+        try:
+            z = spla.splu(K[:, cols].tocsc()).solve(rhs)
+        except RuntimeError:  # singular: numerically lost basis
+            return None
+        full = np.zeros(2 * n + m1 + m2)
+        full[cols] = z
+        return np.maximum(full[:n1], 0.0), np.maximum(full[n1:n], 0.0)
+
+
+def _constraint_matrix(g: ExtensiveFormGame, p: int) -> sp.csr_matrix:
+    from games.efg.sequence_form import _constraint_triplets
+
+    r, c, v, m = _constraint_triplets(g, p)
+    return sp.csr_matrix((v, (r, c)), shape=(m, g._sequences()["n_seq"][p]))
+
+
+# ====================================================================== pivoting: floating point
+@njit(cache=True)
+def _choose_row(T: np.ndarray, c: int, pos: np.ndarray, init_basic: np.ndarray, first: bool, zrow: int,
+                piv_tol: float, tie_tol: float) -> int:
+    """Leaving row for entering column ``c`` by the lexicographic ratio test (first step: the
+    lexicographic maximum over rows that ``z0`` makes grow; later: the minimum over rows that
+    shrink, ``z0``'s row preferred on a tie of the ratios)."""
+    n = T.shape[0]
+    rhs = T.shape[1] - 1
+    colmax = 0.0
+    for i in range(n):
+        colmax = max(colmax, abs(T[i, c]))
+    thr = piv_tol * max(colmax, 1e-300)
+    cand = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        a = T[i, c]
+        if (first and a < -thr) or ((not first) and a > thr):
+            cand[k] = i
+            k += 1
+    if k == 0:
+        return -1
+    sign = -1.0 if first else 1.0  # minimise sign * ratio
+    ratio = np.empty(k)
+    best = np.inf
+    for j in range(k):
+        i = cand[j]
+        ratio[j] = sign * T[i, rhs] / T[i, c]
+        best = min(best, ratio[j])
+    kk = 0
+    for j in range(k):
+        if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
+            cand[kk] = cand[j]
+            kk += 1
+    k = kk
+    if not first and zrow >= 0:
+        for j in range(k):
+            if cand[j] == zrow:
+                return zrow
+    t = 0
+    while k > 1 and t < init_basic.shape[0]:
+        v = init_basic[t]
+        t += 1
+        pv = pos[v]
+        best = np.inf
+        for j in range(k):
+            i = cand[j]
+            if pv >= 0:
+                val = 1.0 if pv == i else 0.0
+            else:
+                val = T[i, -pv - 1]
+            ratio[j] = sign * val / T[i, c]
+            best = min(best, ratio[j])
+        kk = 0
+        for j in range(k):
+            if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
+                cand[kk] = cand[j]
+                kk += 1
+        k = kk
+    return cand[0]
+
+
+@njit(cache=True)
+def _pivot(T: np.ndarray, r: int, c: int) -> None:
+    """Gauss-Jordan pivot of the condensed tableau; column c becomes the leaving variable's."""
+    n, w = T.shape
+    p = T[r, c]
+    col = T[:, c].copy()
+    for j in range(w):
+        T[r, j] /= p
+    for i in range(n):
+        f = col[i]
+        if i != r and f != 0.0:
+            for j in range(w):
+                T[i, j] -= f * T[r, j]
+    for i in range(n):
+        T[i, c] = -col[i] / p
+    T[r, c] = 1.0 / p
+
+
+@njit(cache=True)
+def _lemke_float(T: np.ndarray, basis: np.ndarray, nonbasic: np.ndarray, pos: np.ndarray, init_basic: np.ndarray,
+                 entering: int, first: bool, steps: int, piv_tol: float, tie_tol: float) -> tuple:
+    """Up to ``steps`` complementary pivots; returns (state, next entering variable, pivots done):
+    state 0 = not finished, 1 = z0 left the basis (an equilibrium), 2 = unbounded ray."""
+    n = T.shape[0]
+    z0 = 2 * n
+    for step in range(steps):
+        c = -pos[entering] - 1
+        zrow = pos[z0]
+        r = _choose_row(T, c, pos, init_basic, first, zrow, piv_tol, tie_tol)
+        if r < 0:
+            return 2, entering, step
+        _pivot(T, r, c)
+        leaving = basis[r]
+        basis[r] = entering
+        pos[entering] = r
+        nonbasic[c] = leaving
+        pos[leaving] = -(c + 1)
+        first = False
+        if leaving == z0:
+            return 1, leaving, step + 1
+        entering = leaving + n if leaving < n else leaving - n
+    return 0, entering, steps
+
+
+# ====================================================================== pivoting: exact
+def _choose_row_exact(T: np.ndarray, d: int, c: int, pos: np.ndarray, init_basic: np.ndarray, first: bool,
+                      zrow: int) -> int:
+    n = T.shape[0]
+    col = T[:, c]
+    sd = 1 if d > 0 else -1
+    cand = [i for i in range(n) if (col[i] * sd < 0 if first else col[i] * sd > 0)]
+    if not cand:
+        return -1
+    sign = -1 if first else 1
+
+    def keep(vals: list) -> list:
+        best = min(vals)
+        return [i for i, v in zip(cand, vals) if v == best]
+
+    cand = keep([sign * Fraction(T[i, -1], col[i]) for i in cand])
+    if not first and zrow in cand:
+        return zrow
+    for v in init_basic.tolist():
+        if len(cand) == 1:
+            break
+        pv = pos[v]
+        if pv >= 0:
+            cand = keep([sign * Fraction(d if pv == i else 0, col[i]) for i in cand])
+        else:
+            cand = keep([sign * Fraction(T[i, -pv - 1], col[i]) for i in cand])
+    return cand[0]
+
+
+def _pivot_exact(T: np.ndarray, d: int, r: int, c: int) -> int:
+    """Fraction-free pivot: every entry stays an integer (the determinant of the basis relative
+    to the start times the rational tableau); returns the new determinant."""
+    p = T[r, c]
+    col = T[:, c].copy()
+    row = T[r].copy()
+    T[:] = (T * p - np.outer(col, row)) // d
+    T[r] = row
+    T[:, c] = -col
+    T[r, c] = d
+    return p
+
+
+# ====================================================================== one run
+class _Run:
+    """State of one Lemke path (kept so that a limit returns the point reached so far)."""
+
+    def __init__(self, prob: _Problem, T: np.ndarray, basis: np.ndarray, nonbasic: np.ndarray,
+                 pos: np.ndarray) -> None:
+        self.prob = prob
+        self.T, self.basis, self.nonbasic, self.pos = T, basis, nonbasic, pos
+        self.init_basic = basis.copy()
+        self.d: Any = 1
+        self.nit = 0
+        self.state = 0  # 0 running, 1 equilibrium, 2 ray
+
+    def plans(self) -> tuple:
+        """The current basic solution's plans (z0 may be positive), as floats and (exact) Fractions."""
+        n1, n2 = self.prob.n1, self.prob.n2
+        n = n1 + n2
+        vals: list = [0] * n
+        for i, v in enumerate(self.basis.tolist()):
+            if v < n:
+                vals[v] = Fraction(self.T[i, -1], self.d) if self.prob.exact else self.T[i, -1]
+        if self.prob.exact:
+            xf = np.array([float(v) for v in vals])
+            return np.maximum(xf[:n1], 0.0), np.maximum(xf[n1:], 0.0), (vals[:n1], vals[n1:])
+        arr = np.maximum(np.array(vals, dtype=np.float64), 0.0)
+        return arr[:n1], arr[n1:], None
+
+    def z0(self) -> float:
+        pz = self.pos[2 * (self.prob.n1 + self.prob.n2)]
+        if pz < 0:
+            return 0.0
+        return float(Fraction(self.T[pz, -1], self.d)) if self.prob.exact else float(self.T[pz, -1])
+
+
+def _start(prob: _Problem, prior: tuple, tol: float) -> Optional[_Run]:
+    """The start basis from a prior (behaviour profile), or None when the lexicographic best
+    responses do not give a feasible one (a tie the prior leaves open)."""
+    p = prob.plan(0, prior[0])
+    q = prob.plan(1, prior[1])
+    if prob.exact:
+        # one common integer scale for the covering column (it rescales z0 only)
+        den = 1
+        for v in list(p) + list(q):
+            den = den * Fraction(v).denominator // math.gcd(den, Fraction(v).denominator)
+        p = np.array([int(Fraction(v) * den) for v in p], dtype=object)
+        q = np.array([int(Fraction(v) * den) for v in q], dtype=object)
+    btol = 0 if prob.exact else 1e-12
+    wq = prob.times(0, q)
+    wp = prob.times(1, p)
+    ch2 = prob.best_response(1, [wp], btol)
+    ch1 = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, ch2))], btol)
+    for _ in range(20):  # lexicographic best responses to each other: a fixed point settles ties
+        new2 = prob.best_response(1, [wp, prob.times(1, prob.chosen_plan(0, ch1))], btol)
+        new1 = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, new2))], btol)
+        if np.array_equal(new1, ch1) and np.array_equal(new2, ch2):
+            break
+        ch1, ch2 = new1, new2
+    T, basis, nonbasic, pos = prob.tableau(ch1, ch2, (p, q))
+    n = prob.n1 + prob.n2
+    zc, rhs = T[:, n], T[:, -1]
+    if prob.exact:
+        bad = [(a >= 0 and b < 0) for a, b in zip(zc.tolist(), rhs.tolist())]
+        if any(bad):
+            return None
+    elif np.any((zc >= -tol) & (rhs < -tol)):
+        return None
+    return _Run(prob, T, basis, nonbasic, pos)
+
+
+def _advance(run: _Run, budget: int, deadline: float, callback: Optional[Callable], where: str) -> Status:
+    """Pivot until z0 leaves, a ray, the pivot budget, the deadline or a callback stop."""
+    prob = run.prob
+    n = prob.n1 + prob.n2
+    T = run.T
+    rhs = T[:, -1]
+    if (min(rhs.tolist(), default=0) >= 0) if prob.exact else bool(np.all(rhs >= -1e-12)):
+        run.state = 1  # the best responses to the prior are an equilibrium already
+        return Status.OPTIMAL
+    entering = 2 * n
+    first = True
+    while True:
+        if run.nit >= budget:
+            return Status.ITERATION_LIMIT
+        if time.perf_counter() > deadline:
+            return Status.TIME_LIMIT
+        if prob.exact:
+            zrow = int(run.pos[2 * n])
+            r = _choose_row_exact(T, run.d, int(run.pos[entering]) * -1 - 1, run.pos, run.init_basic, first, zrow)
+            if r < 0:
+                run.state = 2
+                return Status.ERROR
+            c = -int(run.pos[entering]) - 1
+            run.d = _pivot_exact(T, run.d, r, c)
+            leaving = int(run.basis[r])
+            run.basis[r] = entering
+            run.pos[entering] = r
+            run.nonbasic[c] = leaving
+            run.pos[leaving] = -(c + 1)
+            run.nit += 1
+            first = False
+            if leaving == 2 * n:
+                run.state = 1
+                return Status.OPTIMAL
+            entering = leaving + n if leaving < n else leaving - n
+            if run.nit % _CHUNK == 0 and emit(callback, Iteration(source=where, nit=run.nit,
+                                                                  info={"z0": run.z0()})):
+                return Status.STOPPED
+        else:
+            steps = min(_CHUNK, budget - run.nit)
+            state, entering, done = _lemke_float(T, run.basis, run.nonbasic, run.pos, run.init_basic, entering,
+                                                 first, steps, 1e-9, 1e-9)
+            run.nit += int(done)
+            first = False
+            if state == 1:
+                run.state = 1
+                return Status.OPTIMAL
+            if state == 2:
+                run.state = 2
+                return Status.ERROR
+            if emit(callback, Iteration(source=where, nit=run.nit, info={"z0": run.z0()})):
+                return Status.STOPPED
+
+
+# ====================================================================== public entry point
+def _validate(game: Any, starts: Any, pivoting: Any, maxiter: Any, tol: Any, time_limit: Any, seed: Any,
+              callback: Any) -> tuple:
+    where = "sequence_form_lcp()"
+    g = _check_game(game, where)
+    if g.n_players != 2:
+        raise UnsupportedProblemError(f"{where}: needs a two-player game, got {g.n_players} players")
+    s = g._require_perfect_recall(where)
+    n = int(sum(s["n_seq"]))
+    pivoting = check_choice(pivoting, "pivoting", where, _PIVOTINGS)
+    if n > MAX_LCP_SEQUENCES:
+        raise UnsupportedProblemError(f"{where}: the game has {n} sequences, more than MAX_LCP_SEQUENCES="
+                                      f"{MAX_LCP_SEQUENCES} (the tableau is dense)")
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    tol = check_real(tol, "tol", where, lower=0.0)
+    tl = check_time_limit(time_limit, where)
+    if callback is not None and not callable(callback):
+        raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
+    sd = resolve_seed(seed, where=where)
+    if isinstance(starts, str):
+        starts = check_choice(starts, "starts", where, ("centroid",))
+        priors: list = [None]
+    elif isinstance(starts, (int, np.integer)) and not isinstance(starts, (bool, np.bool_)):
+        priors = [None] * check_int(starts, "starts", where, lower=1, upper=100_000)
+    elif isinstance(starts, (list, tuple)):
+        if not starts:
+            raise InvalidInputError(f"{where}: starts must list at least one behaviour profile")
+        priors = []
+        for k, prof in enumerate(starts):
+            arrs = g._as_behavior(prof, f"{where}: starts[{k}]")
+            for p, b in enumerate(arrs):
+                for h in g.player_infosets[p]:
+                    k0 = int(s["first_seq"][h])
+                    blk = b[k0 - 1:k0 - 1 + len(g.infoset_actions[h])]
+                    if np.any(blk < 0) or abs(blk.sum() - 1.0) > 1e-9:
+                        raise InvalidInputError(f"{where}: starts[{k}][{p}] is not a behaviour strategy (the "
+                                                f"probabilities of information set {h} are {blk.tolist()})")
+            priors.append(arrs)
+    else:
+        raise InvalidInputError(f"{where}: starts must be a positive int, 'centroid' or a list of behaviour "
+                                f"profiles, got {type(starts).__name__}")
+    return g, n, priors, pivoting, maxiter, tol, tl, sd, callback
+
+
+def _prior(g: ExtensiveFormGame, given: Optional[list], k: int, rng: np.random.Generator, exact: bool,
+           perturb: int) -> tuple:
+    """Behaviour probabilities per player (Fractions when exact): the given profile, the centroid
+    (k = 0) or a random completely mixed one; ``perturb`` > 0 mixes in a little random noise."""
+    out = []
+    for p in range(2):
+        probs: list = []
+        for h in g.player_infosets[p]:
+            m = len(g.infoset_actions[h])
+            if given is not None:
+                k0 = int(g._sequences()["first_seq"][h])
+                blk = [Fraction(float(v)).limit_denominator(10 ** 6) for v in given[p][k0 - 1:k0 - 1 + m]]
+                if sum(blk) <= 0:
+                    blk = [Fraction(1)] * m
+            elif k == 0:
+                blk = [Fraction(1)] * m
+            else:
+                blk = [Fraction(int(v)) for v in rng.integers(1, 1001, size=m)]
+            if perturb:
+                noise = [Fraction(int(v)) for v in rng.integers(1, 1001, size=m)]
+                eps = Fraction(1, 1000 * perturb)
+                blk = [(1 - eps) * b / sum(blk) + eps * e / sum(noise) for b, e in zip(blk, noise)]
+            tot = sum(blk)
+            probs.extend(b / tot for b in blk)
+        out.append(probs if exact else [float(b) for b in probs])
+    return tuple(out)
+
+
+def _regret_exact(prob: _Problem, plans: tuple) -> Fraction:
+    """Largest regret of the exact plans in the integer game (0 exactly at an equilibrium)."""
+    g, s = prob.g, prob.s
+    x, y = (np.array(pl, dtype=object) for pl in plans)
+    worst = Fraction(0)
+    for p, (own, other) in enumerate(((x, y), (y, x))):
+        w = prob.times(p, other)
+        cur = Fraction(sum((a * b for a, b in zip(w.tolist(), own.tolist())), Fraction(0)))
+        V = list(w)
+        for h in prob.order[p]:
+            k0 = int(s["first_seq"][h])
+            V[prob.par[h]] += max(V[k0:k0 + len(g.infoset_actions[h])])
+        worst = max(worst, Fraction(V[0]) - cur)
+    return worst
+
+
+def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: str = "float",
+                      maxiter: int = 100_000, tol: float = 1e-9, time_limit: Optional[float] = None,
+                      seed: Any = 0, callback: Optional[Callable] = None) -> LCPResult:
+    """One Nash equilibrium of a two-player (general-sum) tree with perfect recall, by Lemke's
+    algorithm on the sequence form; several from different starting points on request.
+
+    Koller, Megiddo and von Stengel (1996) write the equilibria of a two-player tree as a linear
+    complementarity problem over realization plans, of the size of the tree; von Stengel, van den
+    Elzen and Talman (2002) start Lemke's algorithm from a *prior* profile: the path follows the
+    linear tracing procedure from the players' best responses to the prior to an equilibrium,
+    normal-form perfect when the prior is completely mixed.
+
+    Parameters
+    ----------
+    game : ExtensiveFormGame
+        Two players, perfect recall. Chance nodes (zero-probability branches included), a player
+        without information sets, and any payoffs (shifted internally) are fine.
+    starts : int, "centroid" or list of behaviour profiles
+        The priors: ``k`` runs from the centroid (every action equally likely) then ``k - 1``
+        random completely mixed profiles drawn from ``seed``; ``"centroid"`` is ``1``; or a list of
+        behaviour profiles (each one array per player, as :attr:`EFGResult.behavior`).
+    pivoting : {"float", "exact"}
+        ``"float"``: a dense tableau pivoted by a Numba kernel with a lexicographic minimum-ratio
+        test; the final basis is refactorised from the sparse system, and if the profile's
+        regret still exceeds ``tol`` the run is repeated with exact pivoting (up to
+        :data:`EXACT_FALLBACK_SEQUENCES` sequences; the message says so). ``"exact"``: an integer
+        tableau with fraction-free pivots; the equilibrium is exact (regret exactly 0 in
+        rationals, checked) and its plans are in ``params``-free field ``realization`` as floats
+        and in the message-free attribute ``exact_realization`` as ``"p/q"`` strings.
+    maxiter : int
+        Pivots allowed over all starts together.
+    tol : float
+        Largest max-regret accepted from floating-point pivoting (payoffs as given).
+    time_limit : float, optional
+        Wall-clock seconds over all starts.
+    seed : int, numpy Generator or None
+        Draws the random priors (and the perturbation of a prior whose best responses tie).
+    callback : callable, optional
+        Receives :class:`engine.events.Iteration` events (``nit``, ``info={"z0": ..., "start":
+        k}``) every 64 pivots in floating point and every 64 exact pivots; raising
+        ``StopIteration`` stops with status STOPPED.
+
+    Returns
+    -------
+    EFGResult
+        ``behavior``, ``payoffs``, ``max_regret`` (the certificate) and ``realization`` of the
+        first equilibrium found; ``equilibria``: the distinct equilibria found, one behaviour
+        profile each, in the order of the starts; ``nit``: pivots over all starts. Status
+        OPTIMAL when every start reached an equilibrium with max regret at most ``tol`` (exactly
+        0 with exact pivoting); ITERATION_LIMIT / TIME_LIMIT / STOPPED return the equilibria found
+        so far, or else the point the path had reached (``max_regret`` says how far it is).
+
+    Examples
+    --------
+    >>> from games.efg import kuhn_poker, random_tree
+    >>> r = sequence_form_lcp(kuhn_poker())
+    >>> round(float(r.payoffs[0]), 6), r.max_regret < 1e-9
+    (-0.055556, True)
+    >>> r = sequence_form_lcp(random_tree(4, seed=3), starts=3, pivoting="exact")
+    >>> r.status.name, len(r.equilibria) >= 1
+    ('OPTIMAL', True)
+    """
+    t0 = time.perf_counter()
+    where = "sequence_form_lcp()"
+    g, n, priors, pivoting, maxiter, tol, tl, sd, callback = _validate(
+        game, starts, pivoting, maxiter, tol, time_limit, seed, callback)
+    params = {"starts": starts if isinstance(starts, (int, str)) else f"{len(priors)} profiles",
+              "pivoting": pivoting, "maxiter": maxiter, "tol": tol, "time_limit": tl, "seed": sd.root}
+    deadline = math.inf if tl is None else t0 + tl
+    rng = sd.generator("sequence_form_lcp")
+    problems: dict = {}
+
+    def problem(exact: bool) -> _Problem:
+        if exact not in problems:
+            problems[exact] = _Problem(g, exact)
+        return problems[exact]
+
+    found: list = []        # (behaviour profile, plans, exact plans or None)
+    notes: list = []
+    nit = 0
+    status = Status.OPTIMAL
+    last_run: Optional[_Run] = None
+    for k, given in enumerate(priors):
+        exact = pivoting == "exact"
+        outcome = None
+        for attempt in ("first", "fallback"):
+            prob = problem(exact)
+            run = None
+            for perturb in range(_PERTURB_TRIES + 1):
+                prior = _prior(g, given, k, rng, exact, perturb)
+                run = _start(prob, prior, 1e-9)
+                if run is not None:
+                    if perturb:
+                        notes.append(f"start {k}: the best responses to the prior tie; the prior was perturbed "
+                                     f"by 1/{1000 * perturb}")
+                    break
+            if run is None:
+                notes.append(f"start {k}: no feasible start basis after {_PERTURB_TRIES} perturbations")
+                status = Status.ERROR
+                break
+
+            def cb(ev: Any, k: int = k) -> None:
+                if callback is not None:
+                    callback(Iteration(source=where, nit=nit + ev.nit, info={**ev.info, "start": k}))
+
+            st = _advance(run, maxiter - nit, deadline, cb if callback is not None else None, where)
+            nit += run.nit
+            last_run = run
+            if st is not Status.OPTIMAL:
+                if st is Status.ERROR:
+                    notes.append(f"start {k}: the path ended on a ray ({'exact' if exact else 'float'} pivoting)")
+                    if not exact and n <= EXACT_FALLBACK_SEQUENCES:
+                        exact = True
+                        continue
+                status = st
+                break
+            x, y, xq = run.plans()
+            if not exact:
+                beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+                if g.max_regret(beh) > tol:
+                    plans = prob.solve_basis(run.basis)
+                    if plans is not None:
+                        x, y = plans
+                        beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+                    reg = g.max_regret(beh)
+                    if reg > tol:
+                        if n <= EXACT_FALLBACK_SEQUENCES:
+                            notes.append(f"start {k}: floating-point regret {reg:.2e} > tol after "
+                                         "refactorisation; repeated with exact pivoting")
+                            exact = True
+                            continue
+                        notes.append(f"start {k}: max regret {reg:.2e} > tol={tol:g} after refactorisation")
+                        status = Status.FEASIBLE
+                    else:
+                        notes.append(f"start {k}: refactorised the final basis")
+                outcome = (beh, (x, y), None)
+            else:
+                assert xq is not None
+                reg_q = _regret_exact(prob, xq)
+                if reg_q != 0:  # cannot happen at a complementary basis; kept as a guard
+                    notes.append(f"start {k}: exact regret {reg_q} (not an equilibrium)")
+                    status = Status.ERROR
+                beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+                outcome = (beh, (x, y), xq)
+            break
+        if outcome is not None:
+            beh = outcome[0]
+            if not any(all(np.allclose(a, b, atol=1e-9) for a, b in zip(beh, f[0])) for f in found):
+                found.append(outcome)
+        if status not in (Status.OPTIMAL, Status.FEASIBLE):
+            break
+
+    if found:
+        beh, plans, xq = found[0]
+    elif last_run is not None:
+        x, y, xq = last_run.plans()
+        plans = (x, y)
+        beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+        notes.append(f"no equilibrium reached; the point of the path at z0 = {last_run.z0():.3g}")
+    else:
+        beh = list(g.uniform_behavior())
+        plans = (g.realization_plan(beh[0], 0), g.realization_plan(beh[1], 1))
+        xq = None
+    used_exact = any(f[2] is not None for f in found)
+    msg = "; ".join([f"{len(found)} distinct equilibri{'um' if len(found) == 1 else 'a'} from "
+                     f"{len(priors)} start{'s' if len(priors) != 1 else ''}"] + notes)
+    res = _finish(g, list(beh), status=status, method="sequence_form_lcp",
+                  backend="python-exact" if used_exact else "numba", t0=t0, params=params, message=msg, nit=nit,
+                  realization=tuple(np.asarray(p, dtype=np.float64) for p in plans))
+    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res) if f.init}
+    fields["equilibria"] = tuple(tuple(f[0]) for f in found)
+    return LCPResult(**fields, exact_realization=(tuple(tuple(str(v) for v in pl) for pl in xq) if xq else ()))
