@@ -23,27 +23,42 @@ __all__ = ["sense", "visible", "frontier_mask", "update_frontier", "utilities", 
            "grid_path_to_frontier", "grid_distances", "grid_backtrack"]
 
 
+@njit(inline="always")
+def _walk_start(r0, c0, r1, c1):
+    """Bresenham walk from ``(r0, c0)`` to ``(r1, c1)``: ``(n cells, dr, dc, sr, sc, err)``.
+
+    The one walk every ray and segment kernel here shares (inlined into each at compile time,
+    so sharing it costs nothing): start with :func:`_walk_start`, visit the cell, step with
+    :func:`_walk_step`, ``n`` times.
+    """
+    dr = abs(r1 - r0)
+    dc = abs(c1 - c0)
+    return max(dr, dc) + 1, dr, dc, 1 if r1 > r0 else -1, 1 if c1 > c0 else -1, dc - dr
+
+
+@njit(inline="always")
+def _walk_step(y, x, err, dr, dc, sr, sc):
+    """The next cell ``(y, x)`` and error term of the Bresenham walk (see :func:`_walk_start`)."""
+    e2 = 2 * err
+    if e2 > -dr:
+        err -= dr
+        x += sc
+    if e2 < dc:
+        err += dc
+        y += sr
+    return y, x, err
+
+
 @njit(cache=True)
 def line_cells(r0, c0, r1, c1):
     """The Bresenham line from ``(r0, c0)`` to ``(r1, c1)`` as an ``(n, 2)`` int64 array, ends included."""
-    dr = abs(r1 - r0)
-    dc = abs(c1 - c0)
-    n = max(dr, dc) + 1
+    n, dr, dc, sr, sc, err = _walk_start(r0, c0, r1, c1)
     out = np.empty((n, 2), dtype=np.int64)
-    sr = 1 if r1 > r0 else -1
-    sc = 1 if c1 > c0 else -1
-    err = dc - dr
     r, c = r0, c0
     for k in range(n):
         out[k, 0] = r
         out[k, 1] = c
-        e2 = 2 * err
-        if e2 > -dr:
-            err -= dr
-            c += sc
-        if e2 < dc:
-            err += dc
-            r += sr
+        r, c, err = _walk_step(r, c, err, dr, dc, sr, sc)
     return out
 
 
@@ -63,12 +78,7 @@ def sense(truth, belief, r, c, radius):
         for j in range(max(0, c - rad), min(w, c + rad + 1)):
             if (i - r) * (i - r) + (j - c) * (j - c) > r2:
                 continue
-            dr = abs(i - r)
-            dc = abs(j - c)
-            n = max(dr, dc) + 1
-            sr = 1 if i > r else -1
-            sc = 1 if j > c else -1
-            err = dc - dr
+            n, dr, dc, sr, sc, err = _walk_start(r, c, i, j)
             y, x = r, c
             for _ in range(n):
                 if truth[y, x] != 0:
@@ -80,13 +90,7 @@ def sense(truth, belief, r, c, radius):
                     belief[y, x] = 0
                     new_free += 1
                     new_known += 1
-                e2 = 2 * err
-                if e2 > -dr:
-                    err -= dr
-                    x += sc
-                if e2 < dc:
-                    err += dc
-                    y += sr
+                y, x, err = _walk_step(y, x, err, dr, dc, sr, sc)
     return new_free, new_known
 
 
@@ -95,23 +99,12 @@ def visible(belief, r0, c0, r1, c1, radius):
     """True when ``(r1, c1)`` is within ``radius`` of ``(r0, c0)`` and every cell strictly between is known free."""
     if (r1 - r0) * (r1 - r0) + (c1 - c0) * (c1 - c0) > radius * radius:
         return False
-    dr = abs(r1 - r0)
-    dc = abs(c1 - c0)
-    n = max(dr, dc) + 1
-    sr = 1 if r1 > r0 else -1
-    sc = 1 if c1 > c0 else -1
-    err = dc - dr
+    n, dr, dc, sr, sc, err = _walk_start(r0, c0, r1, c1)
     y, x = r0, c0
     for k in range(n):
         if k > 0 and k < n - 1 and belief[y, x] != 0:
             return False
-        e2 = 2 * err
-        if e2 > -dr:
-            err -= dr
-            x += sc
-        if e2 < dc:
-            err += dc
-            y += sr
+        y, x, err = _walk_step(y, x, err, dr, dc, sr, sc)
     return True
 
 
@@ -138,12 +131,7 @@ def segment_status(belief, r0, c0, r1, c1):
 
 @njit(cache=True)
 def _segment_status_dir(belief, r0, c0, r1, c1):
-    dr = abs(r1 - r0)
-    dc = abs(c1 - c0)
-    n = max(dr, dc) + 1
-    sr = 1 if r1 > r0 else -1
-    sc = 1 if c1 > c0 else -1
-    err = dc - dr
+    n, dr, dc, sr, sc, err = _walk_start(r0, c0, r1, c1)
     y, x = r0, c0
     status = 0
     for _ in range(n):
@@ -152,13 +140,7 @@ def _segment_status_dir(belief, r0, c0, r1, c1):
             return 1
         if v == -1:
             status = 2
-        e2 = 2 * err
-        if e2 > -dr:
-            err -= dr
-            x += sc
-        if e2 < dc:
-            err += dc
-            y += sr
+        y, x, err = _walk_step(y, x, err, dr, dc, sr, sc)
     return status
 
 
