@@ -230,7 +230,7 @@ def create_app(config: Optional[ServeConfig] = None, *, kinds: Optional[Any] = N
     content: dict[str, Any] = {
         "application/json": {"schema": {"oneOf": [{"$ref": f"#/components/schemas/{_ref(k.schema)}"}
                                                   for k in kinds if k.schema]}},
-        "text/plain": {"schema": {"type": "string", "description": "a Gambit .nfg file (text starting with NFG)"}},
+        "text/plain": {"schema": {"type": "string", "description": "a Gambit .nfg or .efg file (text starting with NFG or EFG)"}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "GTAlign payoff matrices, one JSON "
                                                                              "object per line"}},
         "application/octet-stream": {"schema": {"type": "string", "format": "binary",

@@ -19,8 +19,15 @@ Two input kinds, registered under ``engine_bench.kinds`` in ``pyproject.toml``:
   ...}`` or ``{"id": .., "matrix": {...}}`` per line, :func:`games.gtalign.score_jsonl`); the
   method is the selection rule (``product`` by default). The answer is a :class:`GTAlignBatch`.
 
+* ``tree`` -- a Gambit ``.efg`` game tree or a ``gameplan/tree`` JSON document
+  (:meth:`games.efg.ExtensiveFormGame.to_dict`). Methods: ``auto`` (:func:`games.efg.solve`),
+  ``subgame_perfect`` (backward induction / subgame decomposition, with the per-subgame regrets),
+  ``sequence_form_lp``, ``sequence_form_milp``, ``stackelberg`` (``--leader``).
+
 ``engine-bench run games --instances 'DIR/*.nfg'`` runs the games suite's methods (``qre`` at
-each ``--lams``, ``nash``, ``stackelberg``) on the files, with the suite's metrics.
+each ``--lams``, ``nash``, ``stackelberg``) on the files, with the suite's metrics; ``.efg``
+files and ``gameplan/tree`` documents get the tree methods (``spe``, ``nash``, ``stackelberg``,
+see :func:`games.suites.tree_cases`).
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ from engine.result import SolveResult
 from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with
 from engine.status import Status
 
-__all__ = ["game_kind", "gtalign_kind", "tree_kind", "GTAlignBatch", "load_game", "GAME_METHODS", "games_suite"]
+__all__ = ["game_kind", "gtalign_kind", "tree_kind", "GTAlignBatch", "load_game", "load_tree", "GAME_METHODS",
+           "TREE_METHODS", "games_suite"]
 
 _NASH_METHODS = ("lemke_howson", "support_enumeration", "vertex_enumeration", "zero_sum_lp", "pure")
 #: Methods of the ``game`` kind; the first is the default.
@@ -143,14 +151,23 @@ TREE_METHODS = ("auto", "subgame_perfect", "sequence_form_lp", "sequence_form_mi
 
 
 def _sniff_tree(src: Source) -> bool:
-    return src.head.startswith(b"EFG")
+    return src.head.startswith(b"EFG") or src.schema == "gameplan/tree"
+
+
+def load_tree(src: Source) -> Any:
+    """The :class:`games.efg.ExtensiveFormGame` of an ``.efg`` text or a ``gameplan/tree`` document."""
+    from games.efg import ExtensiveFormGame
+    from games.efg_io import read_efg
+
+    if src.schema == "gameplan/tree":
+        return ExtensiveFormGame.from_dict(src.document)
+    return read_efg(src.data)
 
 
 def _solve_tree(src: Source, req: SolveRequest) -> Solved:
     from games import efg
-    from games.efg_io import read_efg
 
-    game = read_efg(src.data)
+    game = load_tree(src)
     method, opts = req.method, req.options
     if method != "stackelberg" and opts.get("leader") is not None:
         raise InvalidInputError(f"{req.where}: --leader applies to --method stackelberg only")
@@ -158,7 +175,7 @@ def _solve_tree(src: Source, req: SolveRequest) -> Solved:
     if method == "auto":
         res = efg.solve(game)
     elif method == "subgame_perfect":
-        res = efg.subgame_perfect(game)
+        res = efg.subgame_perfect(game, **tl)
     elif method == "sequence_form_lp":
         res = efg.sequence_form_lp(game, **tl)
     elif method == "sequence_form_milp":
@@ -169,16 +186,20 @@ def _solve_tree(src: Source, req: SolveRequest) -> Solved:
              "payoff": float(np.asarray(res.payoffs)[p]) if res.payoffs is not None else math.nan}
             for p, b in enumerate(res.behavior)]
     rows.append({"player": "max_regret", "behaviour": f"{float(res.max_regret):.3g}", "payoff": math.nan})
+    if res.subgame_regrets is not None:
+        rows.append({"player": "subgame_max_regret", "behaviour": f"{float(res.subgame_max_regret):.3g} "
+                     f"({len(res.subgame_regrets)} subgames)", "payoff": math.nan})
     return Solved(res, rows, title=f"game tree: {res.method}")
 
 
 tree_kind = Kind(
     name="tree",
-    accepts="a Gambit .efg game tree (text starting with EFG)",
+    accepts="a Gambit .efg game tree (text starting with EFG) or a gameplan/tree JSON document",
     sniff=_sniff_tree,
     solve=_solve_tree,
     methods=TREE_METHODS,
     options=(KindOption("leader", _parse_leader, None, "the committing player of --method stackelberg (0 or 1)"),),
+    schema="gameplan/tree",
 )
 
 
@@ -189,9 +210,18 @@ def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, players: An
     from engine.suites import Case
     from games.suites import METHODS
 
-    games = [(src.name, load_game(src)) for src in sources]
-    chosen = list(methods) if methods is not None else list(METHODS)
-    cases = []
+    from games.suites import TREE_METHODS as SUITE_TREE_METHODS
+    from games.suites import tree_cases
+
+    trees = [(src.name, load_tree(src)) for src in sources if _sniff_tree(src)]
+    games = [(src.name, load_game(src)) for src in sources if not _sniff_tree(src)]
+    if "spe" in (methods or ()) and games:
+        raise InvalidInputError(f"engine-bench run games: spe applies to game trees; {games[0][0]} is a "
+                                "strategic-form game")
+    cases = [c for name, tree in trees
+             for c in tree_cases(name, tree, methods=methods if methods is not None else SUITE_TREE_METHODS,
+                                 explicit=methods is not None)]
+    chosen = [m for m in (methods if methods is not None else METHODS) if m != "spe"]
     for name, game in games:
         base = {"instance": name, "players": game.n_players, "shape": list(game.shape)}
         if "qre" in chosen:
@@ -378,10 +408,15 @@ gtalign_kind = Kind(
 
 
 def _games_suite() -> Any:
+    import dataclasses
+
     from engine.solve import with_instances
     from games.suites import games_suite as generated
 
-    return with_instances(generated, game_kind)
+    # run --instances takes strategic-form games and game trees alike
+    either = dataclasses.replace(game_kind, sniff=lambda src: _sniff_game(src) or _sniff_tree(src),
+                                 accepts="Gambit .nfg or .efg files, gameplan/game or gameplan/tree documents")
+    return with_instances(generated, either)
 
 
 #: The ``games`` suite of ``engine-bench run`` plus ``--instances GLOB`` (its entry point).

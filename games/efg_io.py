@@ -26,7 +26,8 @@ from typing import Any, Optional, Union
 
 from engine.errors import InvalidInputError
 
-__all__ = ["read_efg", "write_efg", "MAX_NODES", "MAX_PLAYERS", "MAX_NUMBER_DIGITS", "parse_number"]
+__all__ = ["read_efg", "write_efg", "tree_to_dict", "tree_from_dict", "MAX_NODES", "MAX_PLAYERS", "MAX_NUMBER_DIGITS",
+           "parse_number"]
 
 #: default limit on the nodes of a tree read from a file (``max_nodes=`` overrides it)
 MAX_NODES = 5_000_000
@@ -433,3 +434,122 @@ def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -
 
     atomic_write_text(path, text)
     return None
+
+
+# ---------------------------------------------------------------------------- JSON documents
+def tree_to_dict(game: Any) -> dict:
+    """``game`` as a ``gameplan/tree`` v1 JSON document (``engine/schemas/tree.v1.json``):
+    numbers as the exact text they were read or built with."""
+    from games.efg.tree import ExtensiveFormGame
+
+    if not isinstance(game, ExtensiveFormGame):
+        raise InvalidInputError(f"tree_to_dict(): expected an ExtensiveFormGame, got {type(game).__name__}")
+    infosets = []
+    for h, pl in enumerate(game.infoset_player):
+        entry: dict = {"player": pl, "label": game.infoset_label[h], "actions": list(game.infoset_actions[h])}
+        if pl < 0:
+            entry["probs"] = list(game.infoset_prob_texts[h])
+        infosets.append(entry)
+    return {"schema": "gameplan/tree", "version": 1, "title": game.title, "comment": game.comment,
+            "players": list(game.players), "infosets": infosets,
+            "outcomes": [{"label": lab, "payoffs": list(texts)}
+                         for lab, texts in zip(game.outcome_label, game.outcome_texts)],
+            "nodes": {"infoset": game.node_infoset.tolist(), "outcome": game.node_outcome.tolist(),
+                      "label": list(game.node_label)}}
+
+
+def _json_number(value: Any, where: str) -> tuple:
+    """(exact value, text) of a number in a document: JSON numbers or exact text."""
+    if isinstance(value, str):
+        f = parse_number(value)
+        if f is None:
+            raise InvalidInputError(f"{where}: not a number within the limits (at most {MAX_NUMBER_DIGITS} digits, "
+                                    f"exponent at most {MAX_EXPONENT}): {_shown(value)}")
+        return f, value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 3.33 * MAX_NUMBER_DIGITS:
+            raise InvalidInputError(f"{where}: an integer with more than {MAX_NUMBER_DIGITS} digits")
+        return Fraction(value), str(value)
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        text = repr(value)
+        f = parse_number(text[:-2] if text.endswith(".0") else text)
+        if f is None:
+            raise InvalidInputError(f"{where}: number out of range: {text}")
+        return f, (text[:-2] if text.endswith(".0") else text)
+    raise InvalidInputError(f"{where}: expected a number, got {_shown(repr(value))}")
+
+
+def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: int = MAX_PLAYERS) -> Any:
+    """An :class:`~games.efg.ExtensiveFormGame` from a ``gameplan/tree`` document (a mapping,
+    JSON text or a path), validated against its schema.
+
+    Untrusted input: the JSON text is size- and depth-limited (:func:`engine.schemas.load_document`);
+    the numbers of players and nodes are checked against ``max_players`` and ``max_nodes`` before
+    the tree is built, every loop runs over the document's own lists once, numbers are limited as
+    in ``.efg`` files, and every problem is an :class:`~engine.errors.InvalidInputError` naming the
+    JSON path."""
+    from engine.schemas import load_document
+    from games.efg.tree import ExtensiveFormGame, _GameParts
+
+    where = "ExtensiveFormGame.from_dict()"
+    for name, val in (("max_nodes", max_nodes), ("max_players", max_players)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise InvalidInputError(f"{where}: {name} must be a positive integer, got {val!r}")
+    doc = load_document(source, expected="gameplan/tree", where=where)
+    players = doc["players"]
+    nodes = doc["nodes"]
+    isets_of, outs_of = nodes["infoset"], nodes["outcome"]
+    labels = nodes.get("label", [""] * len(isets_of))
+    N, n = len(players), len(isets_of)
+    if N > max_players:
+        raise InvalidInputError(f"{where}: {N} players, more than max_players={max_players}")
+    if n > max_nodes:
+        raise InvalidInputError(f"{where}: {n} nodes, more than max_nodes={max_nodes}")
+    if len(outs_of) != n or len(labels) != n:
+        raise InvalidInputError(f"{where}: $['nodes']: 'infoset', 'outcome' and 'label' must have one entry per node "
+                                f"(got {n}, {len(outs_of)}, {len(labels)})")
+    if len(doc["infosets"]) > n or len(doc["outcomes"]) > n:
+        raise InvalidInputError(f"{where}: more information sets or outcomes than nodes ({n})")
+    parts = _GameParts(players=list(players), title=doc.get("title", ""), comment=doc.get("comment", ""))
+    for h, entry in enumerate(doc["infosets"]):
+        at = f"{where}: $['infosets'][{h}]"
+        pl, acts = entry["player"], entry["actions"]
+        if pl >= N:
+            raise InvalidInputError(f"{at}: player {pl} out of range (players 0..{N - 1}, -1 for chance)")
+        probs = entry.get("probs")
+        if (pl < 0) != (probs is not None):
+            raise InvalidInputError(f"{at}: 'probs' belongs to chance information sets (player -1) and only to them")
+        if probs is not None and len(probs) != len(acts):
+            raise InvalidInputError(f"{at}: {len(acts)} actions but {len(probs)} probabilities")
+        pr = None if probs is None else [_json_number(v, f"{at}['probs'][{i}]") for i, v in enumerate(probs)]
+        parts.add_infoset(pl, h + 1, entry.get("label", ""), acts, pr, lambda msg: InvalidInputError(f"{at}: {msg}"))
+    for o, entry in enumerate(doc["outcomes"]):
+        at = f"{where}: $['outcomes'][{o}]"
+        pays = entry["payoffs"]
+        if len(pays) != N:
+            raise InvalidInputError(f"{at}: {len(pays)} payoffs for {N} players")
+        parts.add_outcome(o + 1, entry.get("label", ""),
+                          [_json_number(v, f"{at}['payoffs'][{i}]") for i, v in enumerate(pays)])
+    n_isets, n_outs = len(parts.infoset_player), len(parts.outcome_label)
+    used = [False] * n_isets
+    pending = 1  # children still to come in prefix order (the root)
+    for v in range(n):
+        if pending == 0:
+            raise InvalidInputError(f"{where}: $['nodes']: the tree is complete after {v} nodes, got {n}")
+        pending -= 1
+        h, o = isets_of[v], outs_of[v]
+        if h >= n_isets or o >= n_outs:
+            raise InvalidInputError(f"{where}: $['nodes'] node {v}: information set {h} or outcome {o} does not exist")
+        if h >= 0:
+            used[h] = True
+            pending += len(parts.infoset_actions[h])
+        parts.kind.append("t" if h < 0 else ("c" if parts.infoset_player[h] < 0 else "p"))
+    if pending:
+        raise InvalidInputError(f"{where}: $['nodes']: {pending} more nodes expected (the moves' actions ask for them)")
+    if not all(used):
+        raise InvalidInputError(f"{where}: $['infosets'][{used.index(False)}] belongs to no node")
+    parts.label = list(labels)
+    parts.node_infoset = list(isets_of)
+    parts.node_outcome = list(outs_of)
+    parts.finish_labels()
+    return ExtensiveFormGame._from_parts(parts)

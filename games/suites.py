@@ -42,10 +42,12 @@ import numpy as np
 from engine.errors import InvalidInputError
 from engine.suites import Case, RunContext, Suite, SuiteOption, parse_float_list, parse_int_list, parse_str_list
 
-__all__ = ["games_suite", "METHODS"]
+__all__ = ["games_suite", "METHODS", "TREE_METHODS", "tree_cases"]
 
 #: Methods of the suite, in table order.
 METHODS = ("qre", "nash", "stackelberg")
+#: Methods on game trees (``--instances`` with ``.efg`` files or ``gameplan/tree`` documents).
+TREE_METHODS = ("spe", "nash", "stackelberg")
 
 _MAX_CONTINGENCIES = 10**7  # per game: 80 MB of payoffs per player
 
@@ -75,9 +77,10 @@ def _parse_lams(text: str) -> list[float]:
 
 def _parse_methods(text: str) -> list[str]:
     methods = parse_str_list(text)
-    unknown = [m for m in methods if m not in METHODS]
+    known = tuple(dict.fromkeys(METHODS + TREE_METHODS))
+    unknown = [m for m in methods if m not in known]
     if unknown:
-        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(known)}")
     return list(dict.fromkeys(methods))  # drop repeats, keep order
 
 
@@ -210,6 +213,8 @@ def build_cases(*, sizes: Sequence[int], players: int = 2, lams: Sequence[float]
                                 f"{too_big[0] ** players} contingencies (limit {_MAX_CONTINGENCIES:g})")
     explicit = methods is not None
     chosen = list(methods) if methods is not None else list(METHODS)
+    if "spe" in chosen:
+        raise InvalidInputError(f"{where}: spe applies to game trees (--instances with .efg files)")
     if "stackelberg" in chosen and players != 2:
         if explicit:
             raise InvalidInputError(f"{where}: stackelberg needs --players 2, got {players}")
@@ -228,6 +233,74 @@ def build_cases(*, sizes: Sequence[int], players: int = 2, lams: Sequence[float]
     return cases
 
 
+# ---------------------------------------------------------------------------- game trees
+def _tree_metrics(game: Any, res: Any, t0: float) -> dict:
+    """Status, time and the certificates of a tree result, recomputed from the game as well."""
+    out: dict = {"status": _status(res), "runtime": time.perf_counter() - t0, "method": str(res.method),
+                 "max_regret": float(res.max_regret)}
+    if res.behavior:
+        out["max_regret_check"] = game.max_regret(list(res.behavior))
+        out["payoff_1"] = float(np.asarray(res.payoffs)[0])
+    if res.subgame_regrets is not None:
+        out["subgame_max_regret"] = float(res.subgame_max_regret)
+        out["subgame_max_regret_check"] = float(game.subgame_regrets(list(res.behavior)).max(initial=0.0))
+        out["subgames"] = len(res.subgame_regrets)
+    return out
+
+
+def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, explicit: bool = False) -> list[Case]:
+    """The cases of one game tree (``name`` is its file):
+
+    * ``spe``: :func:`games.efg.subgame_perfect` (backward induction, subgame decomposition) with
+      ``max_regret`` and ``subgame_max_regret`` (reported and recomputed: ``*_check``);
+    * ``nash``: two players: :func:`games.efg.sequence_form_lp` on constant-sum trees (with the
+      ``value``), :func:`games.efg.sequence_form_milp` otherwise; ``max_regret`` and its check;
+    * ``stackelberg``: :func:`games.efg.stackelberg` with player 0 leading: ``leader_value`` and
+      ``follower_regret``.
+
+    Methods that do not apply (``nash``/``stackelberg`` with more than two players, ``qre``) are
+    skipped, or refused when named explicitly (``explicit``)."""
+    where = "engine-bench run games"
+    base = {"instance": name, "players": game.n_players, "nodes": game.n_nodes, "infosets": game.n_infosets}
+    cases = []
+    for method in methods:
+        if method not in TREE_METHODS or (method != "spe" and game.n_players != 2):
+            if explicit:
+                raise InvalidInputError(f"{where}: {method} does not apply to the game tree {name} "
+                                        f"({game.n_players} players); tree methods: {', '.join(TREE_METHODS)}")
+            continue
+        cases.append(Case(f"{method}/{name}", {**base, "method": method}, _run_tree(game, method)))
+    return cases
+
+
+def _run_tree(game: Any, method: str) -> Any:
+    def run(ctx: RunContext) -> Mapping[str, Any]:
+        from games import efg
+
+        if (late := _out_of_time(ctx)) is not None:
+            return late
+        tl = ctx.remaining()
+        t0 = time.perf_counter()
+        res: Any
+        if method == "spe":
+            res = efg.subgame_perfect(game, time_limit=tl)
+        elif method == "nash" and game.is_constant_sum():
+            res = efg.sequence_form_lp(game, time_limit=tl)
+        elif method == "nash":
+            res = efg.sequence_form_milp(game, time_limit=tl)
+        else:
+            res = efg.stackelberg(game, 0, time_limit=tl)
+        out = _tree_metrics(game, res, t0)
+        if method == "nash" and game.is_constant_sum():
+            out["value"] = float(res.value)
+        if method == "stackelberg":
+            out["leader_value"] = float(res.value)
+            out["follower_regret"] = float(res.follower_regret)
+        return out
+
+    return run
+
+
 games_suite = Suite(
     name="games",
     description="Random n x n games: logit QRE at several lambda, Nash, Stackelberg; time and certificate per run.",
@@ -236,6 +309,7 @@ games_suite = Suite(
         SuiteOption("sizes", _parse_sizes, [5, 10, 20], "strategies per player, e.g. 5,10,20"),
         SuiteOption("players", _parse_players, 2, "number of players (Stackelberg needs 2)"),
         SuiteOption("lams", _parse_lams, [1.0, 5.0, 10.0], "QRE precisions, e.g. 1,5,10"),
-        SuiteOption("methods", _parse_methods, None, "subset of qre,nash,stackelberg (default: all that apply)"),
+        SuiteOption("methods", _parse_methods, None, "subset of qre,nash,stackelberg (default: all that apply); "
+                    "spe on game trees (--instances with .efg files)"),
     ),
 )

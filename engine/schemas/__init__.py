@@ -27,6 +27,7 @@ CURRENT: dict[str, int] = {
     "gameplan/result": 1,
     "gameplan/run_record": 1,
     "gameplan/game": 1,
+    "gameplan/tree": 1,
     "gameplan/cormab": 1,
     "gameplan/submodular": 1,
     "gameplan/map": 1,

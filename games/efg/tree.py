@@ -687,6 +687,29 @@ class ExtensiveFormGame:
         return NormalFormGame(tuple(arrays), strategies=tuple(labels), players=self.players, title=self.title,
                               comment=self.comment)
 
+    # ------------------------------------------------------------------ JSON documents
+    def to_dict(self) -> dict:
+        """The tree as a ``gameplan/tree`` v1 JSON document (see ``engine.schemas``); numbers
+        keep their exact text."""
+        from games.efg_io import tree_to_dict
+        return tree_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, source: Any, *, max_nodes: Optional[int] = None,
+                  max_players: Optional[int] = None) -> "ExtensiveFormGame":
+        """A tree from a ``gameplan/tree`` document (a mapping, JSON text or a path), validated
+        against its schema; safe on untrusted input (:func:`games.efg_io.tree_from_dict`).
+
+        Examples
+        --------
+        >>> from games.efg import kuhn_poker
+        >>> ExtensiveFormGame.from_dict(kuhn_poker().to_dict()) == kuhn_poker()
+        True
+        """
+        from games.efg_io import MAX_NODES, MAX_PLAYERS, tree_from_dict
+        return tree_from_dict(source, max_nodes=MAX_NODES if max_nodes is None else max_nodes,
+                              max_players=MAX_PLAYERS if max_players is None else max_players)
+
     # ------------------------------------------------------------------ pygambit
     def to_pygambit(self) -> Any:
         """The game as a ``pygambit.Game`` (through the ``.efg`` text)."""

@@ -93,7 +93,7 @@ def test_openapi_generated_from_the_schemas(client):
     assert spec["components"]["schemas"]["gameplan_game"] == schema("gameplan/game")
     body = spec["paths"]["/v1/solve"]["post"]["requestBody"]["content"]
     refs = {r["$ref"] for r in body["application/json"]["schema"]["oneOf"]}
-    assert refs == {f"#/components/schemas/gameplan_{k}" for k in ("game", "cormab", "submodular", "map")}
+    assert refs == {f"#/components/schemas/gameplan_{k}" for k in ("game", "cormab", "submodular", "map", "tree")}
     assert {"text/plain", "application/octet-stream", "application/x-ndjson"} <= set(body)
     names = {p["name"] for p in spec["paths"]["/v1/solve"]["post"]["parameters"]}
     assert names >= {"method", "time_limit", "threads", "seed"}

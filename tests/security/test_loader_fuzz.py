@@ -75,6 +75,42 @@ def _result_doc(tmp):
     return LinearModel([1.0, 2.0], [[1.0, 1.0]], row_lower=[1.0]).solve().to_json().encode()
 
 
+def _small_tree():
+    from games.efg import TreeBuilder
+
+    b = TreeBuilder(["P1", "P2"], title="fuzz")
+    h, t = b.chance(b.root, ["H", "T"], ["1/3", "2/3"])
+    for node, sign in ((h, 1), (t, -1)):
+        x, y = b.move(node, "P1", ["l", "r"], infoset="I")
+        b.outcome(x, [sign, "-1/2"])
+        u, v = b.move(y, "P2", ["u", "d"])
+        b.outcome(u, ["0.25", 1])
+        b.outcome(v, [-2 * sign, 3])
+    return b.build()
+
+
+def _tree_doc(tmp):
+    return json.dumps(_small_tree().to_dict()).encode()
+
+
+def _efg(tmp):
+    from games.efg_io import write_efg
+
+    return write_efg(_small_tree()).encode()
+
+
+def _load_tree(p):
+    from games.efg import ExtensiveFormGame
+
+    return ExtensiveFormGame.from_dict(p)
+
+
+def _load_efg(p):
+    from games.efg_io import read_efg
+
+    return read_efg(p)
+
+
 def _load_game(p):
     from games import NormalFormGame
 
@@ -114,6 +150,8 @@ def _load_result(p):
 LOADERS = {
     "game": (_game_doc, _load_game, ".json"),
     "nfg": (_nfg, _load_nfg, ".nfg"),
+    "tree": (_tree_doc, _load_tree, ".json"),
+    "efg": (_efg, _load_efg, ".efg"),
     "cormab": (_cormab_doc, _load_cormab, ".json"),
     "submodular": (_submodular_doc, _load_submodular, ".json"),
     "map": (_map_doc, _load_map, ".json"),
