@@ -59,7 +59,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,12 +70,12 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import blas_threads
 from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
+from solvers.certificate import Certificate, certify_max
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 from solvers.network_bab import DEFAULT_BATCH_SIZE, DEFAULT_LEAF_LIMIT, CardinalityBaB
 from solvers.network_bounds import forward_from_first, gradient_through, layer_bounds, max_linear
 from solvers.network_heuristics import ActionNetwork, local_search, multi_start
-from solvers.certificate import Certificate, certify_max
 from solvers.pyomo_backend import solve_pyomo
 
 __all__ = ["NetworkMIP", "NetworkMIPResult", "network_layers", "DEFAULT_ENUMERATE_LIMIT"]
@@ -87,6 +87,33 @@ DEFAULT_ENUMERATE_LIMIT = 20_000
 _AUX_ENUMERATE_LIMIT = 256
 #: HiGHS refuses matrix coefficients of this magnitude (its ``large_matrix_value``)
 _HIGHS_MAX_COEFFICIENT = 1e15
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """One decision's settings, validated once by :meth:`NetworkMIP.solve` and passed whole to each
+    private step (the time limit has one form here: ``deadline``, a ``time.perf_counter()`` value)."""
+
+    sense: str
+    sign: float
+    t0: float
+    deadline: Optional[float]
+    warm_start: Optional[np.ndarray]
+    heuristic: bool
+    abs_gap: float
+    rel_gap: float
+    threads: Optional[int]
+    seed: Any
+    callback: Optional[Callable]
+    options: Mapping[str, Any]
+    backend: str
+    solver: str
+    certificate_node_limit: int
+    params: dict  # filled in as the decision goes (n_binaries, ...), recorded in the result
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left before the deadline (at least 1 ms, so a solver still returns its incumbent)."""
+        return None if self.deadline is None else max(self.deadline - time.perf_counter(), 1e-3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -722,7 +749,11 @@ class NetworkMIP:
             threads of the numpy work (enumeration, branch-and-bound, local search; default 1,
             the fastest for these small matrices).
         backend : {"highs", "pyomo"}
-            ``"pyomo"`` exports the model for ``state`` and solves it with Pyomo's ``solver``.
+            ``"pyomo"`` exports the model for ``state`` and solves it with Pyomo's ``solver``
+            (``"appsi_highs"`` gets the time limit, both gaps, ``threads`` and the seed; other solvers
+            the time limit and ``mip_rel_gap``, the rest through ``options``). The engine's heuristic,
+            ``warm_start`` and ``callback`` are not used there: the settings a backend ignored are
+            listed in ``params["ignored"]`` and in the message.
         certificate_node_limit : int
             ``"mip"`` answers are never taken on the solver's word: the engine re-proves them by a
             best-first branch-and-bound over the actions whose node bounds are *safe* dual bounds of
@@ -755,16 +786,18 @@ class NetworkMIP:
             return NetworkMIPResult(status=Status.INFEASIBLE, message="the feasible set is empty", x=None,
                                     runtime=time.perf_counter() - t0, method=self._method, backend="none",
                                     params=params, sense=sense)
+        st = _Settings(sense=sense, sign=sign, t0=t0, deadline=None if tl is None else t0 + tl, warm_start=ws,
+                       heuristic=bool(heuristic), abs_gap=abs_gap, rel_gap=rel_gap, threads=threads, seed=seed_obj,
+                       callback=callback, options=dict(options or {}), backend=backend, solver=solver,
+                       certificate_node_limit=params["certificate_node_limit"], params=params)
         # the forward passes, the search and the local search multiply small matrices (widths of
         # tens): one BLAS thread is fastest, and on a busy machine several times faster
         with blas_threads(1 if threads is None else threads):
             if self._method == "enumerate":
-                return self._solve_enumerate(c0, sign, sense, params, t0)
+                return self._solve_enumerate(c0, st)
             if self._method == "bab" and backend == "highs":
-                return self._solve_bab(where, c0, sign, sense, ws, heuristic, tl, abs_gap, seed_obj, callback,
-                                       options, params, t0)
-            return self._solve_mip(s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj,
-                                   callback, options, backend, solver, params, t0)
+                return self._solve_bab(where, c0, st)
+            return self._solve_mip(s, c0, st)
 
     def _enumerated(self) -> tuple[np.ndarray, np.ndarray]:
         if self._enum_cache is None:
@@ -773,19 +806,19 @@ class NetworkMIP:
             self._enum_cache = (X, X.astype(np.float64) @ self._Wa.T)
         return self._enum_cache
 
-    def _solve_enumerate(self, c0, sign, sense, params, t0) -> NetworkMIPResult:
+    def _solve_enumerate(self, c0: np.ndarray, st: _Settings) -> NetworkMIPResult:
         X, Y = self._enumerated()
         vals = self._forward_from_first(Y, c0)
-        i = int(np.argmax(sign * vals))
+        i = int(np.argmax(st.sign * vals))
         v = float(vals[i])
         return NetworkMIPResult(status=Status.OPTIMAL, message=f"enumerated {len(X)} feasible actions",
                                 x=X[i].astype(np.int64).copy(), objective=v, bound=v, gap=0.0, nit=len(X),
-                                runtime=time.perf_counter() - t0, method="enumerate", backend="numpy",
-                                params=params, proven_optimal=True, sense=sense)
+                                runtime=time.perf_counter() - st.t0, method="enumerate", backend="numpy",
+                                params=st.params, proven_optimal=True, sense=st.sense)
 
-    def _solve_bab(self, where, c0, sign, sense, ws, heuristic, tl, abs_gap, seed_obj, callback, options, params,
-                   t0) -> NetworkMIPResult:
-        opts = check_options(options, ("batch_size", "leaf_limit", "node_limit"), where)
+    def _solve_bab(self, where: str, c0: np.ndarray, st: _Settings) -> NetworkMIPResult:
+        sign, params = st.sign, st.params
+        opts = check_options(st.options, ("batch_size", "leaf_limit", "node_limit"), where)
         batch = check_int(opts.get("batch_size", DEFAULT_BATCH_SIZE), "options['batch_size']", where, lower=1)
         leaf = check_int(opts.get("leaf_limit", DEFAULT_LEAF_LIMIT), "options['leaf_limit']", where, lower=1)
         node_limit = opts.get("node_limit")
@@ -794,16 +827,14 @@ class NetworkMIP:
         params.update({"batch_size": batch, "leaf_limit": leaf, "node_limit": node_limit})
         if self._card is None:          # pragma: no cover - excluded in __init__
             raise UnsupportedProblemError(f"{where}: method='bab' needs a cardinality-type feasible set")
-        start, start_val = None, -INF
-        if ws is not None:
-            start, start_val = ws, sign * self._action_value(ws, c0)
+        start = st.warm_start
         # no multi-start heuristic here: the search improves every new incumbent (starting with the
         # root relaxation's maximiser) by local search, which finds the same actions far cheaper
-        improve = (lambda x: self._local_search(x, c0, sign)) if heuristic else None
-        deadline = None if tl is None else t0 + tl
+        improve = (lambda x: self._local_search(x, c0, sign)) if st.heuristic else None
         c0b = c0 if self._H else np.concatenate([c0, -c0])
-        out = self._bab_search().run(c0b, sign, start=start, abs_gap=abs_gap, deadline=deadline, batch_size=batch,
-                            leaf_limit=leaf, node_limit=node_limit, improve=improve, callback=callback)
+        out = self._bab_search().run(c0b, sign, start=start, abs_gap=st.abs_gap, deadline=st.deadline,
+                                     batch_size=batch, leaf_limit=leaf, node_limit=node_limit, improve=improve,
+                                     callback=st.callback)
         params["n_binaries"] = out.root_unstable
         x = out.x
         objective = math.nan if x is None else self._action_value(x, c0)
@@ -817,12 +848,12 @@ class NetworkMIP:
             status, message = Status.ITERATION_LIMIT, f"node limit {node_limit} reached"
         else:
             status, message = Status.TIME_LIMIT, f"time limit reached after {out.nodes} nodes"
-        proven = bool(out.finished and math.isfinite(gap) and gap <= abs_gap + 1e-9 * (1 + abs(objective)))
+        proven = bool(out.finished and math.isfinite(gap) and gap <= st.abs_gap + 1e-9 * (1 + abs(objective)))
         if status == Status.OPTIMAL and not proven:
             status = Status.FEASIBLE
         return NetworkMIPResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
-                                nit=out.nodes, runtime=time.perf_counter() - t0, method="bab", backend="numpy",
-                                params=params, proven_optimal=proven, sense=sense, n_binaries=out.root_unstable,
+                                nit=out.nodes, runtime=time.perf_counter() - st.t0, method="bab", backend="numpy",
+                                params=params, proven_optimal=proven, sense=st.sense, n_binaries=out.root_unstable,
                                 node_count=out.nodes)
 
     def _prepare(self, s: np.ndarray, c0: np.ndarray, sense: str) -> tuple[int, list]:
@@ -834,35 +865,29 @@ class NetworkMIP:
         self._set_sense_and_offset(model, sense, c0, s)
         return n_bin, bounds
 
-    def _solve_mip(self, s, c0, sign, sense, ws, heuristic, tl, abs_gap, rel_gap, threads, seed_obj, callback,
-                   options, backend, solver, params, t0) -> NetworkMIPResult:
-        deadline = None if tl is None else t0 + tl
-        n_bin, layer_bounds = self._prepare(s, c0, sense)
-        if n_bin == 0 and self._H and backend == "highs" and ws is None:
-            return self._solve_affine(c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj,
-                                      options, params, t0)
-        start = None
-        start_val = -INF
-        if ws is not None:
-            start = ws
-            start_val = sign * self._action_value(ws, c0)
-        if heuristic and backend == "highs":
-            hx = self._heuristic(c0, sign, seed_obj, None if tl is None else t0 + 0.5 * tl)
+    def _solve_mip(self, s: np.ndarray, c0: np.ndarray, st: _Settings) -> NetworkMIPResult:
+        sign, params = st.sign, st.params
+        n_bin, layer_bounds = self._prepare(s, c0, st.sense)
+        if n_bin == 0 and self._H and st.backend == "highs" and st.warm_start is None:
+            return self._solve_affine(c0, layer_bounds, st)
+        start = st.warm_start
+        start_val = -INF if start is None else sign * self._action_value(start, c0)
+        if st.heuristic and st.backend == "highs":
+            half = None if st.deadline is None else st.t0 + 0.5 * (st.deadline - st.t0)
+            hx = self._heuristic(c0, sign, st.seed, half)
             if hx is not None:
                 hv = sign * self._action_value(hx, c0)
                 if hv > start_val:
                     start, start_val = hx, hv
-        if tl is not None:              # the time limit is for the whole decision, not HiGHS alone
-            tl = max(tl - (time.perf_counter() - t0), 1e-3)
-        if backend == "pyomo":
-
-            opts = dict(options or {})
-            res = solve_pyomo(self._mip_model(), solver=solver, time_limit=tl, mip_rel_gap=rel_gap, options=opts)
+        if st.backend == "pyomo":
+            res = self._solve_pyomo(st)
         else:
-            hopts = {**_HIGHS_TOLERANCES, **dict(options or {})}
+            hopts = {**_HIGHS_TOLERANCES, **st.options}
             full = self._full_start(start, c0) if start is not None else None
-            res = self._mip_model().solve(time_limit=tl, mip_rel_gap=rel_gap, mip_abs_gap=abs_gap, threads=threads,
-                                    seed=seed_obj, warm_start=full, callback=callback, options=hopts)
+            # the time limit is for the whole decision, not HiGHS alone
+            res = self._mip_model().solve(time_limit=st.remaining(), mip_rel_gap=st.rel_gap, mip_abs_gap=st.abs_gap,
+                                          threads=st.threads, seed=st.seed, warm_start=full, callback=st.callback,
+                                          options=hopts)
         params["n_binaries"] = n_bin
         x = None
         objective = math.nan
@@ -875,15 +900,35 @@ class NetworkMIP:
         solver_bound = float(res.bound) if res.bound is not None else math.nan
         # the solver's "optimal" is a claim: re-prove it with safe LP bounds over the actions
         lp = self._network_lp(c0, layer_bounds, sign, s)
-        cert, cert_bound = self._certify(lp, c0, sign, x, deadline, abs_gap, params["certificate_node_limit"])
-        return self._certified_result(res, cert, cert_bound, x, objective, c0, sign, sense, abs_gap, params, t0,
-                                      n_bin=n_bin, solver_bound=solver_bound, affine=False)
+        cert, cert_bound = self._certify(lp, c0, x, st)
+        return self._certified_result(res, cert, cert_bound, x, objective, c0, st, n_bin=n_bin,
+                                      solver_bound=solver_bound, affine=False)
 
-    def _certified_result(self, res, cert, cert_bound: float, x, objective: float, c0, sign: float, sense: str,
-                          abs_gap: float, params: dict, t0: float, *, n_bin: int, solver_bound: float,
-                          affine: bool, objective_shift: float = 0.0) -> NetworkMIPResult:
+    def _solve_pyomo(self, st: _Settings):
+        """The MIP through Pyomo. HiGHS via ``appsi_highs`` takes the gaps, threads and seed; any other
+        solver gets the time limit and relative gap only (option names differ between solvers: pass
+        them in ``options``). What the backend ignores is listed in ``params["ignored"]``."""
+        opts = dict(st.options)
+        ignored = [name for name, used in (("heuristic", not st.heuristic), ("warm_start", st.warm_start is None),
+                                           ("callback", st.callback is None)) if not used]
+        if st.solver == "appsi_highs":
+            opts.setdefault("mip_abs_gap", st.abs_gap)
+            if st.threads is not None:
+                opts.setdefault("threads", st.threads)
+            opts.setdefault("random_seed", st.seed.int_seed("highs"))  # as LinearModel.solve derives it
+        else:
+            ignored += [name for name, used in (("mip_abs_gap", st.abs_gap == 1e-6), ("threads", st.threads is None))
+                        if not used] + ["seed"]
+        st.params["ignored"] = ignored
+        return solve_pyomo(self._mip_model(), solver=st.solver, time_limit=st.remaining(), mip_rel_gap=st.rel_gap,
+                           options=opts)
+
+    def _certified_result(self, res, cert, cert_bound: float, x, objective: float, c0: np.ndarray, st: _Settings, *,
+                          n_bin: int, solver_bound: float, affine: bool,
+                          objective_shift: float = 0.0) -> NetworkMIPResult:
         """The answer from the solver's result and the engine's certificate: OPTIMAL only when the
         certificate closed; the bound is always the certificate's."""
+        sign, params = st.sign, st.params
         improved = cert.x is not None and (x is None or cert.value > sign * objective + 1e-12 * (1 + abs(objective)))
         if improved:
             solver_value = objective
@@ -913,29 +958,29 @@ class NetworkMIP:
                        f"{cert.reason}, proven bound {bound:.9g}")
         if affine:
             message = f"every neuron is stable over the set (affine network); {message}"
+        if params.get("ignored"):
+            message = f"{message}; ignored by the {st.solver} backend: {', '.join(params['ignored'])}"
         proven = status == Status.OPTIMAL
         mip_obj = float(res.objective) + objective_shift if res.x is not None else math.nan
         return NetworkMIPResult(status=status, message=message, x=x, objective=objective, bound=bound, gap=gap,
-                                nit=int(res.nit), runtime=time.perf_counter() - t0, method="mip", backend=res.backend,
-                                params=params, proven_optimal=proven, sense=sense, mip_objective=mip_obj,
+                                nit=int(res.nit), runtime=time.perf_counter() - st.t0, method="mip",
+                                backend=res.backend, params=params, proven_optimal=proven, sense=st.sense,
+                                mip_objective=mip_obj,
                                 n_binaries=n_bin, node_count=int(getattr(res, "node_count", 0)),
                                 solver_bound=solver_bound, certificate_nodes=cert.nodes)
 
-    def _solve_affine(self, c0, sign, sense, layer_bounds, tl, abs_gap, rel_gap, threads, seed_obj, options, params,
-                      t0) -> NetworkMIPResult:
+    def _solve_affine(self, c0: np.ndarray, layer_bounds: list, st: _Settings) -> NetworkMIPResult:
         """Every neuron is stable over the set at this state, so the network is affine there:
         ``f(a) = g @ a + const`` with ``g`` from the stable pattern. One MIP of the set alone decides,
         without the network's columns or the heuristics (a network trained with SEQUOIA's
         ReLU-stability penalty is usually in this case)."""
-        deadline = None if tl is None else t0 + tl
+        sign, params = st.sign, st.params
         g = self._gradient_through([L >= 0 for L, _ in layer_bounds])
         model = self._set_lp()
-        model.set_objective(np.concatenate([g, np.zeros(self._fs.n_aux)]), sense=sense)
-        if tl is not None:
-            tl = max(tl - (time.perf_counter() - t0), 1e-3)
-        hopts = {**_HIGHS_TOLERANCES, **dict(options or {})}
-        res = model.solve(time_limit=tl, mip_rel_gap=rel_gap, mip_abs_gap=abs_gap, threads=threads, seed=seed_obj,
-                          options=hopts)
+        model.set_objective(np.concatenate([g, np.zeros(self._fs.n_aux)]), sense=st.sense)
+        hopts = {**_HIGHS_TOLERANCES, **st.options}
+        res = model.solve(time_limit=st.remaining(), mip_rel_gap=st.rel_gap, mip_abs_gap=st.abs_gap,
+                          threads=st.threads, seed=st.seed, options=hopts)
         params["n_binaries"] = 0
         params["affine"] = True
         x, objective = None, math.nan
@@ -949,10 +994,9 @@ class NetworkMIP:
         margin = 1e-9 * (1.0 + abs(const) + float(np.abs(g).sum()))
         lp = self._set_relaxation()
         lp.set_objective(np.concatenate([sign * g, np.zeros(self._fs.n_aux)]), offset=sign * const, sense="max")
-        cert, cert_bound = self._certify(lp, c0, sign, x, deadline, abs_gap, params["certificate_node_limit"],
-                                         margin=margin)
-        return self._certified_result(res, cert, cert_bound, x, objective, c0, sign, sense, abs_gap, params, t0,
-                                      n_bin=0, solver_bound=solver_bound, affine=True, objective_shift=const)
+        cert, cert_bound = self._certify(lp, c0, x, st, margin=margin)
+        return self._certified_result(res, cert, cert_bound, x, objective, c0, st, n_bin=0,
+                                      solver_bound=solver_bound, affine=True, objective_shift=const)
 
     def _set_relaxation(self) -> LinearModel:
         """The LP relaxation of the feasible set alone (built once; objectives change per use)."""
@@ -1012,12 +1056,11 @@ class NetworkMIP:
         X, Y = self._cert_actions
         return None if X is None else (X, Y)
 
-    def _certify(self, lp: LinearModel, c0: np.ndarray, sign: float, x: Optional[np.ndarray], deadline: Optional[float],
-                 abs_gap: float, node_limit: int, margin: float = 0.0):
+    def _certify(self, lp: LinearModel, c0: np.ndarray, x: Optional[np.ndarray], st: _Settings, margin: float = 0.0):
         """Re-prove the solver's answer (its own bound is not trusted): by the exact action
         branch-and-bound on cardinality sets, by enumeration when the set is small and has no auxiliary
         variables, else by a branch-and-bound over the actions with safe LP bounds."""
-
+        sign, deadline, abs_gap, node_limit = st.sign, st.deadline, st.abs_gap, st.certificate_node_limit
         value = -INF if x is None else sign * self._action_value(x, c0)
         if self._card is not None:
             c0b = c0 if self._H else np.concatenate([c0, -c0])

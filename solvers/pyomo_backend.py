@@ -97,8 +97,7 @@ def solve_pyomo(model: Any, *, solver: str = "appsi_highs", time_limit: Optional
     Returns a :class:`solvers.LinearResult` whose ``backend`` is ``"pyomo:<solver>"``. Options are
     passed verbatim to the Pyomo solver.
     """
-    import pyomo.environ as pyo
-
+    import pyomo.environ as pyo  # optional dependency: imported only when used
 
     where = "solve_pyomo()"
     if isinstance(model, LinearModel):

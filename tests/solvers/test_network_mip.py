@@ -266,6 +266,10 @@ def test_exports_and_pyomo_backend(tmp_path):
         pytest.skip("appsi_highs not available")
     res = mip.maximize(s, backend="pyomo")
     assert res.backend.startswith("pyomo") and res.objective == pytest.approx(ref.objective, abs=1e-6)
+    # the engine's own heuristic and callback do not run through Pyomo: the result says so
+    res = mip.maximize(s, backend="pyomo", callback=lambda event: None)
+    assert res.params["ignored"] == ["heuristic", "callback"] and "ignored by the appsi_highs backend" in res.message
+    assert res.objective == pytest.approx(ref.objective, abs=1e-6)
 
 
 def test_result_round_trip():
