@@ -22,7 +22,7 @@ Two input kinds, registered under ``engine_bench.kinds`` in ``pyproject.toml``:
 * ``tree`` -- a Gambit ``.efg`` game tree or a ``gameplan/tree`` JSON document
   (:meth:`games.efg.ExtensiveFormGame.to_dict`). Methods: ``auto`` (:func:`games.efg.solve`),
   ``subgame_perfect`` (backward induction / subgame decomposition, with the per-subgame regrets),
-  ``sequence_form_lp``, ``sequence_form_milp``, ``stackelberg`` (``--leader``).
+  ``sequence_form_lp``, ``sequence_form_lcp``, ``sequence_form_milp``, ``stackelberg`` (``--leader``).
 
 ``engine-bench run games --instances 'DIR/*.nfg'`` runs the games suite's methods (``qre`` at
 each ``--lams``, ``nash``, ``stackelberg``) on the files, with the suite's metrics; ``.efg``
@@ -147,7 +147,8 @@ def _solve_game(src: Source, req: SolveRequest) -> Solved:
 
 # ---------------------------------------------------------------------------- tree (.efg)
 #: Methods of the ``tree`` kind (Gambit ``.efg`` game trees); the first is the default.
-TREE_METHODS = ("auto", "subgame_perfect", "sequence_form_lp", "sequence_form_milp", "stackelberg")
+TREE_METHODS = ("auto", "subgame_perfect", "sequence_form_lp", "sequence_form_lcp", "sequence_form_milp",
+                "stackelberg")
 
 
 def _sniff_tree(src: Source) -> bool:
@@ -166,6 +167,7 @@ def load_tree(src: Source) -> Any:
 
 def _solve_tree(src: Source, req: SolveRequest) -> Solved:
     from games import efg
+    from games.efg.lcp import sequence_form_lcp
 
     game = load_tree(src)
     method, opts = req.method, req.options
@@ -178,6 +180,8 @@ def _solve_tree(src: Source, req: SolveRequest) -> Solved:
         res = efg.subgame_perfect(game, **tl)
     elif method == "sequence_form_lp":
         res = efg.sequence_form_lp(game, **tl)
+    elif method == "sequence_form_lcp":
+        res = sequence_form_lcp(game, seed=req.seed, **tl)
     elif method == "sequence_form_milp":
         res = efg.sequence_form_milp(game, **tl)
     else:

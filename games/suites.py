@@ -254,7 +254,8 @@ def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, e
     * ``spe``: :func:`games.efg.subgame_perfect` (backward induction, subgame decomposition) with
       ``max_regret`` and ``subgame_max_regret`` (reported and recomputed: ``*_check``);
     * ``nash``: two players: :func:`games.efg.sequence_form_lp` on constant-sum trees (with the
-      ``value``), :func:`games.efg.sequence_form_milp` otherwise; ``max_regret`` and its check;
+      ``value``), :func:`games.efg.lcp.sequence_form_lcp` (Lemke) otherwise; ``max_regret`` and
+      its check;
     * ``stackelberg``: :func:`games.efg.stackelberg` with player 0 leading: ``leader_value`` and
       ``follower_regret``.
 
@@ -276,6 +277,7 @@ def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, e
 def _run_tree(game: Any, method: str) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
         from games import efg
+        from games.efg.lcp import sequence_form_lcp
 
         if (late := _out_of_time(ctx)) is not None:
             return late
@@ -287,7 +289,7 @@ def _run_tree(game: Any, method: str) -> Any:
         elif method == "nash" and game.is_constant_sum():
             res = efg.sequence_form_lp(game, time_limit=tl)
         elif method == "nash":
-            res = efg.sequence_form_milp(game, time_limit=tl)
+            res = sequence_form_lcp(game, time_limit=tl, seed=ctx.seed)
         else:
             res = efg.stackelberg(game, 0, time_limit=tl)
         out = _tree_metrics(game, res, t0)

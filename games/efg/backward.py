@@ -16,16 +16,16 @@ import numpy as np
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.status import Status
 from engine.validation import check_time_limit
+from games.efg.lcp import sequence_form_lcp
 from games.efg.results import EFGResult, _check_game, _finish
 from games.efg.sequence_form import sequence_form_lp
-from games.efg.stackelberg import sequence_form_milp
 from games.efg.subgames import _structure, extend_profile, subgame_regrets, subtree_game
 from games.efg.tree import ExtensiveFormGame
 
 
 def _general_sum_equilibrium(game: ExtensiveFormGame, *, time_limit: Optional[float]) -> EFGResult:
     """The equilibrium solver of two-player general-sum subgames (one line to swap)."""
-    return sequence_form_milp(game, time_limit=time_limit)
+    return sequence_form_lcp(game, time_limit=time_limit)
 
 
 # ====================================================================== backward induction
@@ -109,7 +109,7 @@ def subgame_perfect(game: ExtensiveFormGame, /, *, all_equilibria: bool = False,
     (:meth:`ExtensiveFormGame.subgame_roots`) are solved deepest first, each with the subgames
     below it replaced by their values: by backward induction where what is left has perfect
     information, by :func:`sequence_form_lp` for two-player constant-sum ones, by
-    :func:`sequence_form_milp` for other two-player ones; an imperfect-information subgame with
+    :func:`sequence_form_lcp` (Lemke) for other two-player ones; an imperfect-information subgame with
     more than two players is refused (:class:`UnsupportedProblemError`). ``time_limit`` bounds
     the whole run (status TIME_LIMIT from the subgame that ran out).
 

@@ -109,6 +109,9 @@ def test_tree_cases_report_certificates() -> None:
     assert spe["status"] == "optimal" and spe["subgame_max_regret"] <= 1e-9 and spe["subgame_max_regret_check"] <= 1e-9
     assert nash["max_regret_check"] <= 1e-9 and abs(nash["value"] - spe["payoff_1"]) <= 1e-9  # one value
     assert sse["leader_value"] >= nash["value"] - 1e-9 and sse["follower_regret"] <= 1e-9
+    general = random_tree(4, seed=101, group=2)
+    nash = tree_cases("g.efg", general, methods=["nash"])[0].run(RunContext(seed=0, repeat=0))
+    assert nash["method"] == "sequence_form_lcp" and nash["max_regret_check"] <= 1e-9
     three = random_tree(3, seed=1, n_players=3, group=1)
     assert [c.name for c in tree_cases("p3", three)] == ["spe/p3"]
     with pytest.raises(InvalidInputError, match="nash does not apply"):
@@ -136,4 +139,7 @@ def test_solve_tree_document(tmp_path, capsys) -> None:
     rc = main(["solve", str(path), "--method", "sequence_form_lp", "--format", "json", "-q"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and abs(doc["value"] + 1 / 18) <= 1e-9
+    rc = main(["solve", str(path), "--method", "sequence_form_lcp", "--format", "json", "-q"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["max_regret"] <= 1e-9 and abs(doc["payoffs"]["__ndarray__"][0] + 1 / 18) <= 1e-9
     assert read_efg(write_efg(kuhn_poker())) == ExtensiveFormGame.from_dict(path)
