@@ -11,7 +11,7 @@ from bandits.arms import Arms, InterventionArms, MultiStateArms
 from bandits.domains import DOMAINS, make_domain, tube_graph
 from bandits.evaluate import EvaluationResult, evaluate
 from bandits.problem import CoRMAB
-from bandits.sequoia import Sequoia, TrainingResult
+from bandits.sequoia import Sequoia, SequoiaConfig
 
 __all__ = ["Arms", "MultiStateArms", "InterventionArms", "CoRMAB", "make_domain", "DOMAINS", "tube_graph",
-           "evaluate", "EvaluationResult", "exact", "policies", "bounds", "Sequoia", "TrainingResult"]
+           "evaluate", "EvaluationResult", "exact", "policies", "bounds", "Sequoia", "SequoiaConfig"]

@@ -134,7 +134,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             agent = Sequoia(problem, seed=train_seed, **opts)
             train_end = t0 + TRAIN_SHARE * (share_end - t0) if math.isfinite(share_end) else math.inf
             watch = _StopWatch(callback)
-            tr = agent.train(episodes=episodes, callback=watch if callback is not None else None, progress=callback,
+            tr = agent.train(episodes=episodes, callback=watch if callback is not None else None,
                              time_limit=None if not math.isfinite(train_end)
                              else max(train_end - time.perf_counter(), 1e-6))
             out[f"{m}_train_time"] = time.perf_counter() - t0
@@ -145,9 +145,9 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             elif train_status == "time_limit":
                 status = "time_limit"
             out[f"{m}_train_status"] = train_status
-            curves[m] = list(map(float, tr.history))
-            st = tr.solver_stats
-            out[f"{m}_params"] = {k: v for k, v in tr.params.items()}
+            curves[m] = list(map(float, tr.curve("return")))
+            st = tr.stats
+            out[f"{m}_params"] = {**tr.params["config"], **{k: v for k, v in tr.params.items() if k != "config"}}
             out[f"{m}_solves_per_step"] = st["solves_per_step"]
             out[f"{m}_time_per_solve"] = st["time_per_solve"]
             out[f"{m}_fraction_proven"] = st["fraction_proven_optimal"]

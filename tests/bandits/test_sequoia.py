@@ -8,7 +8,9 @@ import pytest
 from bandits import exact, policies
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate
-from bandits.sequoia import Sequoia
+from bandits.sequoia import Sequoia, SequoiaConfig
+from engine.events import Iteration, Progress
+from engine.training import TrainingResult
 from engine.errors import InvalidInputError
 from tests.checkpoint_corruption import assert_corruptions_refused
 
@@ -20,13 +22,14 @@ def test_sequoia_reaches_optimum_and_beats_myopic(trap3, seed):
     H, s0 = 20, [0, 0, 0]
     agent = Sequoia(trap3, seed=seed, horizon=H, train_frequency=2, **FAST)
     res = agent.train(episodes=30)
-    assert res.episodes == 30 and len(res.history) == 30
+    assert isinstance(res, TrainingResult) and res.model is agent and res.status.value == "feasible"
+    assert res.episodes == 30 and len(res.history["return"]) == 30
     opt = exact.optimal_value(trap3, H, s0)
     v = exact.policy_value(trap3, agent.policy(), H, s0)
     v_my = exact.policy_value(trap3, policies.myopic(trap3), H, s0)
     assert v >= 0.95 * opt
     assert v > v_my
-    st = res.solver_stats
+    st = res.stats
     assert st["mode"] == "enumerate" and st["fraction_proven_optimal"] == 1.0 and st["fallbacks"] == 0
     assert st["solves"] > 0
 
@@ -63,9 +66,10 @@ def test_callback_stop_and_bad_inputs(trap3, tmp_path):
     seen = []
 
     def cb(ev):
-        seen.append(ev.nit)
-        if ev.nit == 2:
-            raise StopIteration
+        if isinstance(ev, Iteration):
+            seen.append(ev.nit)
+            if ev.nit == 2:
+                raise StopIteration
 
     res = agent.train(episodes=10, callback=cb)
     assert res.status.value == "stopped" and seen == [1, 2] and agent.episodes_done == 2
@@ -111,7 +115,7 @@ def test_mip_and_enumeration_argmax_agree():
     agent.train(episodes=3)
     states = problem.initial_states(np.random.default_rng(1), 8)
     a_enum, v_enum = agent._maximize(agent.q, states, ("online", agent._version))
-    agent._mode = "mip"
+    agent.argmax.mode = "mip"
     a_mip, v_mip = agent._maximize(agent.q, states, ("online-mip", agent._version))
     np.testing.assert_allclose(v_mip, v_enum, atol=1e-5)
     assert all(problem.contains(a) for a in a_mip)
@@ -192,7 +196,7 @@ def test_checkpoint_round_trip_is_exact(tiny_checkpoint):
     back = Sequoia.load(path)
     for k, v in agent.q.state_dict().items():
         assert torch.equal(v, back.q.state_dict()[k])
-    assert back.history == agent.history and back._buf_n == agent._buf_n
+    assert back.history == agent.history and len(back.buffer) == len(agent.buffer)
     assert back._rng_agent.bit_generator.state == agent._rng_agent.bit_generator.state
     assert back.stats == agent.stats and back._target_memo == agent._target_memo
 
@@ -270,13 +274,15 @@ def test_structural_problems_are_invalid_input(tiny_checkpoint, tmp_path, mutate
 
 
 def test_declared_sizes_are_checked_before_anything_is_built(tiny_checkpoint, tmp_path, monkeypatch):
+    from bandits import sequoia
+
     agent, path = tiny_checkpoint
     forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("hidden", [20000, 20000]))
 
-    def must_not_build(self, rng):
+    def must_not_build(sizes, rng):
         raise AssertionError("the network was built before the size check")
 
-    monkeypatch.setattr(Sequoia, "_build_networks", must_not_build)
+    monkeypatch.setattr(sequoia, "_q_network", must_not_build)
     with pytest.raises(InvalidInputError, match="max_parameters=10,000,000"):
         Sequoia.load(forged)
     forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("warm_start_samples", 10**6))
@@ -297,3 +303,44 @@ def test_cuda_without_cuda_is_invalid_input(trap3):
         pytest.skip("CUDA is available here")
     with pytest.raises(InvalidInputError, match="CUDA is not available"):
         Sequoia(trap3, device="cuda")
+
+
+# ---------------------------------------------------------------------------- the training protocol
+def test_config_overrides_progress_events_and_checkpoint_record(trap3, tmp_path):
+    config = SequoiaConfig(horizon=3, warm_start_steps=5, hidden=[8])
+    agent = Sequoia(trap3, config, seed=4, learning_starts=4)
+    assert agent.config == config.replace_fields(hidden=(8,), learning_starts=4)
+    events = []
+    res = agent.train(episodes=3, callback=events.append, checkpoint_every=2, checkpoint_path=tmp_path / "a.pt")
+    assert [type(e) for e in events] == [Iteration, Progress] * 3
+    assert [e.completed for e in events if isinstance(e, Progress)] == [1, 2, 3]
+    assert res.params["config"] == agent.config.to_dict() and res.params["seed"] == 4
+    assert res.checkpoints == (str(tmp_path / "a.pt"),) and res.stats["steps"] == 9
+    back = Sequoia.load(tmp_path / "a.pt", trap3)     # saved after episode 2
+    assert back.config == agent.config.replace_fields(device="auto") and back.seed == 4
+    assert back.episodes_done == 2 and back.history == agent.history[:2]
+    with pytest.raises(InvalidInputError, match=r"Sequoia\(\): unknown option"):
+        Sequoia(trap3, epochs=3)
+    with pytest.raises(InvalidInputError, match="config must be a SequoiaConfig"):
+        Sequoia(trap3, {"horizon": 3})
+    with pytest.raises(TypeError):
+        agent.train(episodes=1, progress=print)
+
+
+def test_version_3_checkpoints_still_load(tiny_checkpoint, tmp_path):
+    """Version 3 kept the seed inside the config; the state is otherwise the same."""
+    import torch
+
+    from bandits import sequoia
+    from engine import checkpoint
+
+    agent, _ = tiny_checkpoint
+    state = copy.deepcopy(agent.state_dict())
+    state["config"] = {"seed": state.pop("seed"), **state["config"], "hidden": list(state["config"]["hidden"])}
+    path = checkpoint.write(tmp_path / "v3.pt", state, kind=sequoia._KIND, version=3)
+    back = Sequoia.load(path)
+    assert back.seed == agent.seed and back.config == agent.config
+    for k, v in agent.q.state_dict().items():
+        assert torch.equal(v, back.q.state_dict()[k])
+    s = np.zeros(agent.problem.n_arms, dtype=int)
+    np.testing.assert_array_equal(back.act(s), agent.act(s))
