@@ -36,6 +36,7 @@ from engine.status import Status
 from engine.threads import current_threads, default_threads, hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from games.normal_form import NormalFormGame, batch_payoffs_and_regrets, flat_payoffs
+from games.qre_path import _k_lu, _k_lu_solve
 
 __all__ = ["NashResult", "VertexEnumerationResult", "solve", "zero_sum_lp", "lemke_howson", "support_enumeration",
            "vertex_enumeration", "pure", "METHODS"]
@@ -429,49 +430,13 @@ def _k_indifference(U, I, J, k, transpose, S, Sc, piv, sol):  # pragma: no cover
             Sc[a, b] = S[a, b]
             if abs(S[a, b]) > big:
                 big = abs(S[a, b])
-    # LU with partial pivoting on the (k + 1) x (k + 1) block
     m = k + 1
-    for c in range(m):
-        p = c
-        best = abs(S[c, c])
-        for r in range(c + 1, m):
-            if abs(S[r, c]) > best:
-                best = abs(S[r, c])
-                p = r
-        piv[c] = p
-        if best == 0.0:
-            return False
-        if p != c:
-            for j in range(m):
-                tmp = S[c, j]
-                S[c, j] = S[p, j]
-                S[p, j] = tmp
-        d = S[c, c]
-        for r in range(c + 1, m):
-            f = S[r, c] / d
-            S[r, c] = f
-            if f != 0.0:
-                for j in range(c + 1, m):
-                    S[r, j] -= f * S[c, j]
+    if _k_lu(S, piv, m) != 0:
+        return False
     for i in range(m):
         sol[i] = 0.0
     sol[k] = 1.0
-    for c in range(m):
-        p = piv[c]
-        if p != c:
-            tmp = sol[c]
-            sol[c] = sol[p]
-            sol[p] = tmp
-    for i in range(m):
-        acc = sol[i]
-        for j in range(i):
-            acc -= S[i, j] * sol[j]
-        sol[i] = acc
-    for i in range(m - 1, -1, -1):
-        acc = sol[i]
-        for j in range(i + 1, m):
-            acc -= S[i, j] * sol[j]
-        sol[i] = acc / S[i, i]
+    _k_lu_solve(S, piv, sol, sol, m)  # in place: it copies b into x before anything else
     smax = 0.0
     for i in range(m):
         if not np.isfinite(sol[i]):
