@@ -3,6 +3,10 @@
 The objectives live in :mod:`planning.objectives` and are re-exported here
 (:class:`FacilityLocation`, :class:`WeightedCoverage`, :class:`GraphCoverage`,
 :class:`FeatureBased`, :class:`LogDet`, :class:`Modular`, :class:`Mixture`, :class:`SetFunction`).
+This module holds the public optimisers and their result kinds; the greedy loops are in
+:mod:`planning.greedy_loops`, the walk planner behind :func:`path_greedy` in
+:mod:`planning.paths`, and instance files (:func:`instance_to_dict`, :func:`load_instance`,
+re-exported here) in :mod:`planning.instances`.
 
 Optimisers (all return a :class:`SubmodularResult` or a subclass):
 
@@ -35,20 +39,21 @@ import math
 import numbers
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
-from engine.errors import InvalidInputError, UnsupportedProblemError
-from engine.events import Incumbent, emit
+from engine.errors import InvalidInputError
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, as_int_array, check_choice, check_int, check_real, check_time_limit
+from planning.greedy_loops import GreedyRun, run_budget, run_cardinality, run_stochastic
+from planning.instances import SubmodularInstance, instance_to_dict, load_instance
 from planning.objectives import (CONCAVE_FUNCTIONS, FacilityLocation, FeatureBased, GainState, GraphCoverage,
                                  LogDet, Mixture, Modular, SetFunction, SubmodularFunction, WeightedCoverage,
-                                 graph_adjacency)
+                                 check_objective, graph_adjacency)
+from planning.paths import Metric, PathPlanner
 
 __all__ = [
     "SubmodularResult", "KnapsackResult", "MatroidResult", "PathResult", "MultiPathResult",
@@ -146,13 +151,6 @@ class MultiPathResult(SubmodularResult):
 
 
 # ============================================================================ validation
-def _check_objective(f: Any, where: str) -> SubmodularFunction:
-    if not isinstance(f, SubmodularFunction):
-        raise InvalidInputError(f"{where}: f must be a planning.submodular objective (SubmodularFunction), "
-                                f"got {type(f).__name__}")
-    return f
-
-
 def _check_callback(callback: Any, where: str) -> Any:
     if callback is not None and not callable(callback):
         raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
@@ -164,7 +162,7 @@ def _check_k(k: Any, f: SubmodularFunction, where: str) -> int:
 
 
 def _validate_cardinality(f, k, time_limit, callback, where):
-    f = _check_objective(f, where)
+    f = check_objective(f, where)
     return f, _check_k(k, f, where), check_time_limit(time_limit, where), _check_callback(callback, where)
 
 
@@ -179,7 +177,7 @@ def _validate_stochastic(f, k, epsilon, seed, time_limit, callback):
 
 def _validate_knapsack(f, costs, budget, rule, lazy, time_limit, callback):
     where = "knapsack_greedy()"
-    f = _check_objective(f, where)
+    f = check_objective(f, where)
     c = as_float_array(costs, "costs", where, shape=(f.n,))
     if c.size and c.min() <= 0:
         raise InvalidInputError(f"{where}: costs must be > 0, got {c.min()}")
@@ -192,7 +190,7 @@ def _validate_knapsack(f, costs, budget, rule, lazy, time_limit, callback):
 
 def _validate_matroid(f, partition, capacities, lazy, time_limit, callback):
     where = "matroid_greedy()"
-    f = _check_objective(f, where)
+    f = check_objective(f, where)
     part = as_int_array(partition, "partition", where, ndim=1, lower=0)
     if part.shape != (f.n,):
         raise InvalidInputError(f"{where}: partition must give a block for each of the {f.n} elements, "
@@ -213,207 +211,7 @@ def _validate_matroid(f, partition, capacities, lazy, time_limit, callback):
     return f, part, cap, bool(lazy), check_time_limit(time_limit, where), _check_callback(callback, where)
 
 
-# ============================================================================ greedy engine
-class _Run:
-    """Shared bookkeeping: picks, gains, evaluation count, limits, callback and status."""
-
-    def __init__(self, f: SubmodularFunction, source: str, time_limit: Optional[float], callback: Any,
-                 state: Optional[GainState] = None) -> None:
-        self.f = f
-        self.source = source
-        self.state = state if state is not None else f.new_state()
-        self.t0 = time.perf_counter()
-        self.deadline = None if time_limit is None else self.t0 + time_limit
-        self.callback = callback
-        self.n_evals = 0
-        self.status: Optional[Status] = None
-        self.message = ""
-        self.selected: list[int] = []
-        self.gains: list[float] = []
-
-    def interrupted(self) -> bool:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            self.status, self.message = Status.TIME_LIMIT, "time limit reached; the selection so far is returned"
-            return True
-        return False
-
-    def pick(self, c: int) -> bool:
-        """Add ``c``; return True if the callback asked to stop.
-
-        A non-finite gain (an objective that returned NaN or an infinity) raises
-        InvalidInputError: such a run has no value to report, as OPTIMAL, FEASIBLE or otherwise.
-        """
-        g = self.state.add(c)
-        if not math.isfinite(g) or not math.isfinite(self.state.value):
-            raise InvalidInputError(f"{self.source}(): the objective {type(self.f).__name__} gave element {c} the "
-                                    f"marginal gain {g} (value {self.state.value}); objectives must return finite "
-                                    f"values")
-        self.selected.append(int(c))
-        self.gains.append(float(g))
-        if self.callback is None:
-            return False
-        event = Incumbent(self.source, objective=float(self.state.value), x=np.asarray(self.selected, dtype=np.int64))
-        if emit(self.callback, event):
-            self.status, self.message = Status.STOPPED, "stopped by the callback; the selection so far is returned"
-            return True
-        return False
-
-    def fields(self) -> dict:
-        return dict(selected=np.asarray(self.selected, dtype=np.int64), value=float(self.state.value),
-                    gains=np.asarray(self.gains, dtype=np.float64), n_evaluations=int(self.n_evals),
-                    runtime=time.perf_counter() - self.t0, nit=len(self.selected))
-
-
-def _topk_sum(values: np.ndarray, k: int) -> float:
-    if k <= 0 or values.size == 0:
-        return 0.0
-    if k >= values.size:
-        return float(np.maximum(values, 0.0).sum())
-    part = np.partition(values, values.size - k)[values.size - k:]
-    return float(np.maximum(part, 0.0).sum())
-
-
-def _cardinality_greedy(run: _Run, k: int, *, lazy: bool) -> float:
-    """Greedy for ``|S| <= k``; returns the best upper bound on OPT it could certify."""
-    n = run.f.n
-    state = run.state
-    bound = math.inf
-    monotone = run.f.monotone
-    if k == 0:
-        return _topk_sum(state.gains(np.arange(n, dtype=np.int64)), 0) if monotone else math.nan
-    if not lazy or getattr(state, "cheap_gains", False):  # exact gains are lookups: a scan beats a heap
-        alive = np.ones(n, dtype=bool)
-        for step in range(k):
-            if run.interrupted():
-                break
-            cands = np.flatnonzero(alive)
-            g = state.gains(cands)
-            run.n_evals += cands.size
-            if monotone:
-                bound = min(bound, state.value + _topk_sum(g, k))
-            c = int(cands[int(np.argmax(g))])
-            alive[c] = False
-            if run.pick(c):
-                break
-        if monotone and run.status is None and len(run.selected) < n:
-            cands = np.flatnonzero(alive)
-            g = state.gains(cands)
-            run.n_evals += cands.size
-            bound = min(bound, state.value + _topk_sum(g, k))
-        elif monotone and len(run.selected) == n:
-            bound = min(bound, state.value)
-        return bound if monotone else math.nan
-    # lazy greedy: heap of (-stale gain, index); a popped entry evaluated at this step wins.
-    all_idx = np.arange(n, dtype=np.int64)
-    g0 = state.gains(all_idx)
-    run.n_evals += n
-    ub = g0.copy()
-    alive = np.ones(n, dtype=bool)
-    if monotone:
-        bound = min(bound, _topk_sum(g0, k))
-    heap = list(zip((-g0).tolist(), range(n)))
-    heapq.heapify(heap)
-    stamp = np.zeros(n, dtype=np.int64)  # step at which ub[c] was computed
-    check_every = max(1, k // 8)
-    gain_one = state.gain
-    for step in range(k):
-        if run.interrupted():
-            break
-        if monotone and step and step % check_every == 0:
-            bound = min(bound, state.value + _topk_sum(ub[alive], k))
-        while True:
-            neg, c = heap[0]
-            if stamp[c] == step:
-                heapq.heappop(heap)
-                break
-            gc = gain_one(c)
-            run.n_evals += 1
-            ub[c] = gc
-            stamp[c] = step
-            heapq.heapreplace(heap, (-gc, c))
-        alive[c] = False
-        if run.pick(c):  # entries evaluated at this step are stale from the next one on
-            break
-    if monotone:
-        if alive.any():
-            bound = min(bound, state.value + _topk_sum(ub[alive], k))
-        else:
-            bound = min(bound, state.value)
-    return bound if monotone else math.nan
-
-
-def _stochastic_greedy(run: _Run, k: int, sample_size: int, rng: np.random.Generator) -> None:
-    """Stochastic greedy for ``|S| <= k`` (see :func:`stochastic_greedy` for the argument).
-
-    ``pool[:size]`` holds the elements still sampled from: the unselected ones, less (for a
-    monotone objective) those whose gain was found to be 0, which stays 0. ``ub[c]`` is the
-    last evaluated gain of ``c`` (``inf`` if never evaluated), an upper bound on its gain now.
-    """
-    f, state = run.f, run.state
-    n = f.n
-    prune = f.monotone
-    lazy = not getattr(state, "cheap_gains", False)  # a lookup is cheaper than the bookkeeping
-    pool = np.arange(n, dtype=np.int64)
-    size = n
-    ub = np.full(n, np.inf)
-    chunk = 8
-    for _ in range(k):
-        if run.interrupted():
-            return
-        if size == 0:
-            break
-        m = min(sample_size, size)
-        pos = rng.choice(size, size=m, replace=False, shuffle=False) if m < size else np.arange(size)
-        cands = pool[pos]
-        if lazy:
-            # Evaluate in decreasing order of the stale bounds (never evaluated first) until the
-            # next bound is below the best fresh gain: the maximisers of the sample are all found.
-            order = np.argsort(-ub[cands], kind="stable")
-            cands, pos = cands[order], pos[order]
-            u = ub[cands]
-            g = np.full(m, -np.inf)
-            i = int(np.count_nonzero(np.isinf(u)))
-            if i:
-                g[:i] = state.gains(cands[:i])
-            best = float(g[:i].max()) if i else -math.inf
-            while i < m and u[i] >= best:
-                j = i + int(np.count_nonzero(u[i:i + chunk] >= best))  # u is sorted: a prefix
-                g[i:j] = state.gains(cands[i:j])
-                best = max(best, float(g[i:j].max()))
-                i = j
-            cands, pos, g = cands[:i], pos[:i], g[:i]
-        else:
-            g = state.gains(cands)
-            best = float(g.max())
-        run.n_evals += cands.size
-        if np.isnan(g).any():
-            c = int(cands[np.flatnonzero(np.isnan(g))[0]])
-            raise InvalidInputError(f"{run.source}(): the objective {type(f).__name__} gave element {c} the marginal "
-                                    f"gain nan; objectives must return finite values")
-        ub[cands] = g
-        if prune and m == size and best <= 0.0:
-            break  # the whole pool was looked at and gains 0: so does every element left
-        winners = np.flatnonzero(g == best)
-        w = winners[int(np.argmin(cands[winners]))]  # ties: the smallest index, as greedy
-        c = int(cands[w])
-        out = [int(pos[w])]
-        if prune:
-            out += pos[g <= 0.0].tolist()
-        for p in sorted(set(out), reverse=True):  # swap with the last live slot, highest first
-            size -= 1
-            pool[p], pool[size] = pool[size], pool[p]
-        if run.pick(c):
-            return
-    if len(run.selected) < k and run.status is None:
-        # every element left has gain 0: complete the selection in index order, as greedy would
-        chosen = np.zeros(n, dtype=bool)
-        chosen[run.selected] = True
-        for c in np.flatnonzero(~chosen)[:k - len(run.selected)]:
-            if run.interrupted() or run.pick(int(c)):
-                return
-
-
-def _finish_cardinality(run: _Run, k: int, bound: float, method: str, params: dict, *, guarantee: bool) -> SubmodularResult:
+def _finish_cardinality(run: GreedyRun, k: int, bound: float, method: str, params: dict, *, guarantee: bool) -> SubmodularResult:
     fields = run.fields()
     value = fields["value"]
     if run.f.monotone and guarantee and run.status is None and k > 0:
@@ -469,8 +267,8 @@ def greedy(f: SubmodularFunction, k: int, *, time_limit: Optional[float] = None,
     ([0, 2], 5.0)
     """
     f, k, time_limit, callback = _validate_cardinality(f, k, time_limit, callback, "greedy()")
-    run = _Run(f, "greedy", time_limit, callback)
-    bound = _cardinality_greedy(run, k, lazy=False)
+    run = GreedyRun(f, "greedy", time_limit, callback)
+    bound = run_cardinality(run, k, lazy=False)
     return _finish_cardinality(run, k, bound, "greedy", {"k": k, "time_limit": time_limit}, guarantee=True)
 
 
@@ -506,8 +304,8 @@ def lazy_greedy(f: SubmodularFunction, k: int, *, time_limit: Optional[float] = 
     True
     """
     f, k, time_limit, callback = _validate_cardinality(f, k, time_limit, callback, "lazy_greedy()")
-    run = _Run(f, "lazy_greedy", time_limit, callback)
-    bound = _cardinality_greedy(run, k, lazy=True)
+    run = GreedyRun(f, "lazy_greedy", time_limit, callback)
+    bound = run_cardinality(run, k, lazy=True)
     return _finish_cardinality(run, k, bound, "lazy_greedy", {"k": k, "time_limit": time_limit}, guarantee=True)
 
 
@@ -576,74 +374,13 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
     f, k, epsilon, seed, time_limit, callback = _validate_stochastic(f, k, epsilon, seed, time_limit, callback)
     sample_size = int(math.ceil(f.n / max(k, 1) * math.log(1.0 / epsilon))) if k else 0
     sample_size = max(1, min(f.n, sample_size))
-    run = _Run(f, "stochastic_greedy", time_limit, callback)
-    _stochastic_greedy(run, k, sample_size, seed.generator("stochastic_greedy"))
+    run = GreedyRun(f, "stochastic_greedy", time_limit, callback)
+    run_stochastic(run, k, sample_size, seed.generator("stochastic_greedy"))
     params = {"k": k, "epsilon": epsilon, "seed": seed.root, "sample_size": sample_size, "time_limit": time_limit}
     return _finish_cardinality(run, k, math.nan, "stochastic_greedy", params, guarantee=False)
 
 
 # ============================================================================ public: knapsack
-def _budget_greedy(run: _Run, costs: np.ndarray, budget: float, *, cost_benefit: bool, lazy: bool) -> float:
-    """Greedy under ``sum costs <= budget``; returns the spent cost."""
-    n = run.f.n
-    state = run.state
-    spent = 0.0
-    alive = costs <= budget
-    if not lazy:
-        step = 0
-        while True:
-            if run.interrupted():
-                break
-            alive &= costs <= budget - spent
-            cands = np.flatnonzero(alive)
-            if cands.size == 0:
-                break
-            g = state.gains(cands)
-            run.n_evals += cands.size
-            score = g / costs[cands] if cost_benefit else g
-            c = int(cands[int(np.argmax(score))])
-            alive[c] = False
-            spent += float(costs[c])
-            step += 1
-            if run.pick(c):
-                break
-        return spent
-    cands = np.flatnonzero(alive)
-    g0 = state.gains(cands)
-    run.n_evals += cands.size
-    score0 = g0 / costs[cands] if cost_benefit else g0
-    heap = list(zip((-score0).tolist(), cands.tolist()))
-    heapq.heapify(heap)
-    stamp = np.zeros(n, dtype=np.int64)
-    step = 0
-    gain_one = state.gain
-    while heap:
-        if run.interrupted():
-            break
-        left = budget - spent
-        chosen = -1
-        while heap:
-            neg, c = heap[0]
-            if costs[c] > left:
-                heapq.heappop(heap)  # never fits again: the budget only shrinks
-                continue
-            if stamp[c] == step:
-                heapq.heappop(heap)
-                chosen = c
-                break
-            gc = gain_one(c)
-            run.n_evals += 1
-            stamp[c] = step
-            heapq.heapreplace(heap, (-(gc / costs[c] if cost_benefit else gc), c))
-        if chosen < 0:
-            break
-        spent += float(costs[chosen])
-        step += 1
-        if run.pick(chosen):
-            break
-    return spent
-
-
 def knapsack_greedy(f: SubmodularFunction, costs: Any, budget: float, *, rule: str = "best", lazy: bool = True,
                     time_limit: Optional[float] = None, callback: Any = None) -> KnapsackResult:
     """Greedy maximisation under a knapsack budget ``sum(costs[S]) <= budget``.
@@ -696,8 +433,8 @@ def knapsack_greedy(f: SubmodularFunction, costs: Any, budget: float, *, rule: s
     deadline = None if time_limit is None else t0 + time_limit
     for r in rules:
         left = None if deadline is None else max(1e-9, deadline - time.perf_counter())
-        run = _Run(f, "knapsack_greedy", left, callback)
-        spent = _budget_greedy(run, costs, budget, cost_benefit=(r == "cost_benefit"), lazy=lazy)
+        run = GreedyRun(f, "knapsack_greedy", left, callback)
+        spent = run_budget(run, costs, budget, cost_benefit=(r == "cost_benefit"), lazy=lazy)
         runs.append((r, run, spent))
         if run.status is not None:
             break
@@ -755,7 +492,7 @@ def matroid_greedy(f: SubmodularFunction, partition: Any, capacities: Any, *, la
     [0, 2]
     """
     f, part, cap, lazy, time_limit, callback = _validate_matroid(f, partition, capacities, lazy, time_limit, callback)
-    run = _Run(f, "matroid_greedy", time_limit, callback)
+    run = GreedyRun(f, "matroid_greedy", time_limit, callback)
     counts = np.zeros(cap.size, dtype=np.int64)
     state = run.state
     n = f.n
@@ -821,241 +558,9 @@ def matroid_greedy(f: SubmodularFunction, partition: Any, capacities: Any, *, la
 
 
 # ============================================================================ public: paths
-class _Metric:
-    """Shortest-path distances from/to nodes on demand (Dijkstra rows, cached), and walks."""
-
-    def __init__(self, A: sp.csr_matrix) -> None:
-        self.A = A
-        self.AT = A.T.tocsr()
-        self.directed = (A != A.T).nnz > 0
-        self._from: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._to: dict[int, np.ndarray] = {}
-
-    def dist_from(self, a: int) -> np.ndarray:
-        if a not in self._from:
-            from scipy.sparse.csgraph import dijkstra
-
-            d, pred = dijkstra(self.A, directed=True, indices=a, return_predecessors=True)
-            self._from[a] = (d, pred)
-        return self._from[a][0]
-
-    def dist_to(self, b: int) -> np.ndarray:
-        if not self.directed:
-            return self.dist_from(b)
-        if b not in self._to:
-            from scipy.sparse.csgraph import dijkstra
-
-            self._to[b] = dijkstra(self.AT, directed=True, indices=b)
-        return self._to[b]
-
-    def path(self, a: int, b: int) -> list[int]:
-        self.dist_from(a)
-        pred = self._from[a][1]
-        out = [b]
-        while out[-1] != a:
-            p = int(pred[out[-1]])
-            if p < 0:
-                raise InvalidInputError(f"path_greedy(): node {b} is unreachable from {a}")
-            out.append(p)
-        return out[::-1]
-
-    def edge(self, u: int, v: int) -> float:
-        row = self.A.getrow(u)
-        hit = row.indices == v
-        return float(row.data[hit].min())
-
-
-def _tour_cost(M: np.ndarray, order: Sequence[int], closed: bool) -> float:
-    idx = list(order) + ([order[0]] if closed else [])
-    return float(sum(M[idx[i], idx[i + 1]] for i in range(len(idx) - 1)))
-
-
-def _ortools_order(M: np.ndarray, closed: bool, time_limit: Optional[float]) -> list[int]:
-    """Visiting order (starting at 0) of a small TSP (closed) or Hamiltonian path from 0 (open)."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
-
-    m = M.shape[0]
-    finite = M[np.isfinite(M)]
-    scale = 1e6 / max(float(finite.max()) if finite.size else 1.0, 1e-12)
-    big = 10 ** 12
-    Mi = np.where(np.isfinite(M), np.rint(M * scale), big).astype(np.int64)
-    if not closed:  # dummy end node reachable from everywhere at cost 0
-        Mi = np.pad(Mi, ((0, 1), (0, 1)))
-        Mi[m, :] = big
-        Mi[m, m] = 0
-    nn = Mi.shape[0]
-    manager = pywrapcp.RoutingIndexManager(nn, 1, [0], [0 if closed else m])
-    routing = pywrapcp.RoutingModel(manager)
-    transit = routing.RegisterTransitMatrix(Mi.tolist())
-    routing.SetArcCostEvaluatorOfAllVehicles(transit)
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    if time_limit is not None:
-        params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-        params.time_limit.FromMilliseconds(max(1, int(1000 * time_limit)))
-    sol = routing.SolveWithParameters(params)
-    if sol is None:
-        return list(range(m))
-    order = []
-    idx = routing.Start(0)
-    while not routing.IsEnd(idx):
-        order.append(manager.IndexToNode(idx))
-        idx = sol.Value(routing.NextVar(idx))
-    return [v for v in order if v < m]
-
-
-class _PathPlanner:
-    """Generalised cost-benefit greedy for one walk (see :func:`path_greedy`)."""
-
-    def __init__(self, f, metric: _Metric, closed: bool, count_passing: bool, n_refine: int,
-                 tsp_time_limit: Optional[float], run: _Run, base_visited: Sequence[int]) -> None:
-        self.f, self.metric, self.closed = f, metric, closed
-        self.count_passing, self.n_refine, self.tsp_time_limit = count_passing, n_refine, tsp_time_limit
-        self.run = run
-        self.base_visited = list(base_visited)
-        self.cache: dict[frozenset, tuple[float, list[int]]] = {}
-        self.n_tsp = 0
-
-    def matrix(self, nodes: Sequence[int]) -> np.ndarray:
-        return np.stack([self.metric.dist_from(a)[list(nodes)] for a in nodes])
-
-    def best_tour(self, nodes: list[int], guess: list[int]) -> tuple[float, list[int]]:
-        """Shortest known tour over ``nodes`` (``nodes[0]`` is the start); ``guess`` is one order."""
-        key = frozenset(nodes)
-        M = self.matrix(nodes)
-        pos = {v: i for i, v in enumerate(nodes)}
-        g_cost = _tour_cost(M, [pos[v] for v in guess], self.closed)
-        if key in self.cache and self.cache[key][0] <= g_cost:
-            return self.cache[key]
-        best = (g_cost, list(guess))
-        if len(nodes) > (3 if self.closed else 2):
-            order = _ortools_order(M, self.closed, self.tsp_time_limit)
-            self.n_tsp += 1
-            if len(order) == len(nodes) and order[0] == 0:
-                c = _tour_cost(M, order, self.closed)
-                if c < best[0]:
-                    best = (c, [nodes[i] for i in order])
-        self.cache[key] = best
-        return best
-
-    def expand(self, tour: list[int]) -> tuple[list[int], float]:
-        seq = tour + ([tour[0]] if self.closed else [])
-        walk = [seq[0]]
-        length = 0.0
-        for a, b in zip(seq[:-1], seq[1:]):
-            p = self.metric.path(a, b)
-            for u, v in zip(p[:-1], p[1:]):
-                length += self.metric.edge(u, v)
-            walk.extend(p[1:])
-        return walk, length
-
-    def state_for(self, walk: list[int], picks: list[int]) -> GainState:
-        state = self.f.new_state()
-        seen: set[int] = set()
-        nodes = self.base_visited + (walk if self.count_passing else picks)
-        for v in nodes:
-            if v not in seen:
-                seen.add(v)
-                state.add(v)
-        if not math.isfinite(state.value):
-            raise InvalidInputError(f"{self.run.source}(): the objective {type(self.f).__name__} has the non-finite "
-                                    f"value {state.value} on the walk's nodes; objectives must return finite values")
-        return state
-
-    def plan(self, start: int, budget: float) -> dict:
-        run, metric = self.run, self.metric
-        tour = [start]
-        cost = 0.0
-        walk = [start] + ([start] if self.closed else [])
-        picks = [start]
-        base_value = self.state_for([], []).value
-        state = self.state_for(walk, picks)
-        run.state = state
-        run.selected.append(start)
-        run.gains.append(float(state.value - base_value))
-        if emit(run.callback, Incumbent(run.source, objective=float(state.value), x=np.asarray([start]))):
-            run.status, run.message = Status.STOPPED, "stopped by the callback"
-        d_start = metric.dist_from(start)
-        d_back = metric.dist_to(start)
-        reach = (d_start + (d_back if self.closed else 0.0)) <= budget
-        dead = ~reach
-        dead[start] = True
-        while run.status is None and not run.interrupted():
-            visited = np.zeros(self.f.n, dtype=bool)
-            visited[walk] = True
-            visited[self.base_visited] = True
-            cands = np.flatnonzero(~dead & ~visited)
-            if cands.size == 0:
-                break
-            g = state.gains(cands)
-            run.n_evals += cands.size
-            keep = g > 0
-            dead[cands[~keep]] = True
-            cands, g = cands[keep], g[keep]
-            if cands.size == 0:
-                break
-            # cheapest insertion of each candidate into the current tour (an actual tour: an upper bound)
-            seq = tour + ([tour[0]] if self.closed else [])
-            ins = np.full(cands.size, np.inf)
-            for a, b in zip(seq[:-1], seq[1:]):
-                da = metric.dist_from(a)[cands]
-                db = metric.dist_to(b)[cands]
-                ins = np.minimum(ins, da + db - metric.dist_from(a)[b])
-            if not self.closed:
-                ins = np.minimum(ins, metric.dist_from(tour[-1])[cands])
-            ins = np.maximum(ins, 0.0)
-            scale = max(budget, 1e-12)
-            ratio = g / np.maximum(ins, 1e-12 * scale)
-            order = np.lexsort((cands, -g, -ratio))
-            accepted = None
-            tried = 0
-            for pos in order:
-                if tried >= self.n_refine and accepted is not None:
-                    break
-                v = int(cands[pos])
-                if not np.isfinite(ins[pos]):
-                    dead[v] = True
-                    continue
-                tried += 1
-                # insertion tour as the guess
-                best_i, best_d = 0, np.inf
-                for i, (a, b) in enumerate(zip(seq[:-1], seq[1:])):
-                    d = metric.dist_from(a)[v] + metric.dist_to(b)[v] - metric.dist_from(a)[b]
-                    if d < best_d:
-                        best_i, best_d = i, d
-                guess = tour[:best_i + 1] + [v] + tour[best_i + 1:]
-                if not self.closed and metric.dist_from(tour[-1])[v] < best_d:
-                    guess = tour + [v]
-                c_new, t_new = self.best_tour(tour + [v], guess)
-                if c_new > budget:
-                    dead[v] = True  # tours only grow with the node set
-                    continue
-                w_new, length = self.expand(t_new)
-                if length > budget:
-                    dead[v] = True
-                    continue
-                marg = max(c_new - cost, 0.0)
-                r = g[pos] / max(marg, 1e-12 * scale)
-                if accepted is None or r > accepted[0] or (r == accepted[0] and g[pos] > accepted[1]):
-                    accepted = (r, g[pos], v, c_new, t_new, w_new, length)
-            if accepted is None:
-                break
-            _, _, v, cost, tour, walk, length = accepted
-            picks.append(v)
-            before = state.value
-            state = self.state_for(walk, picks)
-            run.state = state
-            run.selected.append(v)
-            run.gains.append(float(state.value - before))
-            if emit(run.callback, Incumbent(run.source, objective=float(state.value), x=np.asarray(run.selected))):
-                run.status, run.message = Status.STOPPED, "stopped by the callback; the walk so far is returned"
-        walk_out, length = self.expand(tour)
-        return {"tour": tour, "walk": walk_out, "walk_length": length, "state": state}
-
-
 def _validate_path(f, graph, start, budget, closed, count_passing, n_refine, tsp_time_limit, time_limit, callback,
                    where, multi: bool):
-    f = _check_objective(f, where)
+    f = check_objective(f, where)
     A, nodes = graph_adjacency(graph, where)
     if A.shape[0] != f.n:
         raise InvalidInputError(f"{where}: the graph has {A.shape[0]} nodes but f's ground set has {f.n} elements")
@@ -1141,8 +646,8 @@ def path_greedy(f: SubmodularFunction, graph: Any, start: Any, budget: float, *,
     (f, A, nodes, starts, budgets, closed, count_passing, n_refine, tsp_time_limit, time_limit,
      callback) = _validate_path(f, graph, start, budget, closed, count_passing, n_refine, tsp_time_limit, time_limit,
                                 callback, where, multi=False)
-    run = _Run(f, "path_greedy", time_limit, callback)
-    planner = _PathPlanner(f, _Metric(A), closed, count_passing, n_refine, tsp_time_limit, run, [])
+    run = GreedyRun(f, "path_greedy", time_limit, callback)
+    planner = PathPlanner(f, Metric(A), closed, count_passing, n_refine, tsp_time_limit, run, [])
     out = planner.plan(starts[0], float(budgets[0]))
     fields = run.fields()
     visited = np.unique(np.asarray(out["walk"], dtype=np.int64))
@@ -1195,16 +700,15 @@ def multi_path_greedy(f: SubmodularFunction, graph: Any, starts: Sequence[Any], 
      callback) = _validate_path(f, graph, starts, budget, closed, count_passing, n_refine, tsp_time_limit, time_limit,
                                 callback, where, multi=True)
     t0 = time.perf_counter()
-    metric = _Metric(A)
+    metric = Metric(A)
     visited: list[int] = []
     walks, lengths, robot, selected, gains = [], [], [], [], []
     n_evals = n_tsp = 0
     status, message = None, ""
-    state = f.new_state()
     for r, (s, b) in enumerate(zip(starts_i, budgets)):
         left = None if time_limit is None else max(1e-9, time_limit - (time.perf_counter() - t0))
-        run = _Run(f, "multi_path_greedy", left, callback)
-        planner = _PathPlanner(f, metric, closed, count_passing, n_refine, tsp_time_limit, run, visited)
+        run = GreedyRun(f, "multi_path_greedy", left, callback)
+        planner = PathPlanner(f, metric, closed, count_passing, n_refine, tsp_time_limit, run, visited)
         out = planner.plan(s, float(b))
         walks.append(np.asarray(out["walk"], dtype=np.int64))
         lengths.append(out["walk_length"])
@@ -1214,7 +718,6 @@ def multi_path_greedy(f: SubmodularFunction, graph: Any, starts: Sequence[Any], 
         n_evals += run.n_evals
         n_tsp += planner.n_tsp
         visited = list(dict.fromkeys(visited + list(out["walk"])))
-        state = out["state"]
         if run.status is not None:
             status, message = run.status, run.message
             break
@@ -1252,180 +755,6 @@ def solve(f: SubmodularFunction, k: int, *, method: str = "auto", **options: Any
 
 
 # ============================================================================ instance files
-class SubmodularInstance(NamedTuple):
-    """An objective and its constraint, as read by :func:`load_instance`.
-
-    ``constraint`` is ``None`` or a dict in the ``gameplan/submodular`` form:
-    ``{"type": "cardinality", "k": int}``, ``{"type": "knapsack", "costs": [...], "budget": float}``
-    or ``{"type": "partition_matroid", "partition": [...], "capacities": [...]}``.
-    """
-
-    objective: SubmodularFunction
-    constraint: Optional[dict]
-    name: str = ""
-
-
-def _objective_out(f: Any, where: str) -> dict:
-    if isinstance(f, FacilityLocation):
-        sim = f.similarity.toarray() if f.sparse else np.asarray(f.similarity)
-        return {"type": "facility_location", "similarity": np.asarray(sim, dtype=np.float64).tolist()}
-    if isinstance(f, WeightedCoverage):      # GraphCoverage included: stored as its incidence
-        inc = f.incidence
-        sets = [inc.indices[inc.indptr[j]:inc.indptr[j + 1]].astype(int).tolist() for j in range(f.n)]
-        return {"type": "weighted_coverage", "sets": sets, "weights": np.asarray(f.weights, dtype=float).tolist()}
-    if isinstance(f, Modular):               # f(S) = sum w[S] is the coverage of singleton sets
-        return {"type": "weighted_coverage", "sets": [[j] for j in range(f.n)],
-                "weights": np.asarray(f.weights, dtype=float).tolist()}
-    if isinstance(f, LogDet):
-        return {"type": "log_det", "kernel": np.asarray(f.kernel, dtype=float).tolist(), "noise": float(f.noise)}
-    raise UnsupportedProblemError(f"{where}: the gameplan/submodular v1 format stores FacilityLocation, "
-                                  f"WeightedCoverage (GraphCoverage, Modular) and LogDet objectives, got "
-                                  f"{type(f).__name__}")
-
-
-def _constraint_check(c: Any, n: int, where: str, prefix: str) -> Optional[dict]:
-    """A normalised constraint dict (plain Python values), or InvalidInputError naming ``prefix[...]``."""
-    if c is None:
-        return None
-    if not isinstance(c, Mapping):
-        raise InvalidInputError(f"{where}: {prefix} must be a mapping with a 'type', got {type(c).__name__}")
-    kind = check_choice(c.get("type"), f"{prefix}['type']", where, ("cardinality", "knapsack", "partition_matroid"))
-    if kind == "cardinality":
-        k = check_int(c.get("k"), f"{prefix}['k']", where, lower=0, upper=n)
-        return {"type": kind, "k": k}
-    if kind == "knapsack":
-        costs = as_float_array(c.get("costs"), f"{prefix}['costs']", where, shape=(n,))
-        if costs.size and costs.min() <= 0:
-            i = int(np.argmin(costs))
-            raise InvalidInputError(f"{where}: {prefix}['costs'][{i}] must be > 0, got {costs[i]}")
-        budget = check_real(c.get("budget"), f"{prefix}['budget']", where, lower=0.0)
-        return {"type": kind, "costs": costs.tolist(), "budget": budget}
-    part = as_int_array(c.get("partition"), f"{prefix}['partition']", where, ndim=1, lower=0)
-    if part.shape != (n,):
-        raise InvalidInputError(f"{where}: {prefix}['partition'] must give a block for each of the {n} elements, "
-                                f"got {part.size}")
-    cap = as_int_array(c.get("capacities"), f"{prefix}['capacities']", where, ndim=1, lower=0)
-    if part.size and part.max() >= cap.size:
-        i = int(np.argmax(part >= cap.size))
-        raise InvalidInputError(f"{where}: {prefix}['partition'][{i}] = {int(part[i])} names a block but "
-                                f"{prefix}['capacities'] has only {cap.size}")
-    return {"type": kind, "partition": part.tolist(), "capacities": cap.tolist()}
-
-
-def instance_to_dict(objective: SubmodularFunction, constraint: Optional[Mapping[str, Any]] = None, *,
-                     name: str = "") -> dict[str, Any]:
-    """A ``gameplan/submodular`` v1 JSON document for ``objective`` and an optional constraint.
-
-    Parameters
-    ----------
-    objective : FacilityLocation, WeightedCoverage or LogDet
-        A sparse :class:`FacilityLocation` is written dense (missing entries are 0), a
-        :class:`GraphCoverage` as its incidence and a :class:`Modular` as the coverage of
-        singleton sets: the values of every set are unchanged.
-    constraint : dict, optional
-        ``{"type": "cardinality", "k": k}``, ``{"type": "knapsack", "costs": c, "budget": b}`` or
-        ``{"type": "partition_matroid", "partition": p, "capacities": caps}``.
-    name : str
-        Stored as the document's ``name``.
-
-    Raises
-    ------
-    engine.errors.UnsupportedProblemError
-        Another objective type (FeatureBased, Mixture, SetFunction).
-    engine.errors.InvalidInputError
-        A constraint that does not fit the objective (wrong lengths, ``k > n``, ...).
-
-    Examples
-    --------
-    >>> doc = instance_to_dict(WeightedCoverage([[0, 1], [1]], weights=[1, 2]), {"type": "cardinality", "k": 1})
-    >>> doc["objective"]
-    {'type': 'weighted_coverage', 'sets': [[0, 1], [1]], 'weights': [1.0, 2.0]}
-    """
-    where = "instance_to_dict()"
-    f = _check_objective(objective, where)
-    doc: dict[str, Any] = {"schema": "gameplan/submodular", "version": 1}
-    if name:
-        doc["name"] = str(name)
-    doc["objective"] = _objective_out(f, where)
-    c = _constraint_check(constraint, f.n, where, "constraint")
-    if c is not None:
-        doc["constraint"] = c
-    return doc
-
-
-def load_instance(source: Any) -> SubmodularInstance:
-    """Read a ``gameplan/submodular`` document (a mapping, JSON text or a path).
-
-    The document is validated against its schema (migrated from older versions, refused with
-    a clear message when it cannot be), then the objective is built and the constraint checked
-    against it; errors name the JSON path (``$['objective']['kernel']``).
-
-    Returns
-    -------
-    SubmodularInstance
-        ``(objective, constraint, name)``: a :class:`FacilityLocation`, :class:`WeightedCoverage`
-        or :class:`LogDet`, and the constraint dict (or ``None``).
-
-    Examples
-    --------
-    >>> f = LogDet([[1.0, 0.5], [0.5, 1.0]], noise=0.1)
-    >>> g, constraint, _ = load_instance(instance_to_dict(f, {"type": "cardinality", "k": 1}))
-    >>> g.evaluate([0, 1]) == f.evaluate([0, 1]), constraint
-    (True, {'type': 'cardinality', 'k': 1})
-    """
-    from engine.schemas import load_document
-
-    where = "load_instance()"
-    try:
-        doc = load_document(source, expected="gameplan/submodular", where=where)
-    except InvalidInputError:
-        raise
-    except RecursionError:
-        raise InvalidInputError(f"{where}: the document is nested too deeply to read") from None
-    except (ValueError, OverflowError) as err:  # json: integers beyond 4300 digits, bad UTF-8 in a file
-        raise InvalidInputError(f"{where}: cannot read the document: {str(err)[:200]}") from None
-    try:
-        return _instance_from(doc, where)
-    except OverflowError as err:  # a JSON integer beyond the float64 range (10**400)
-        raise InvalidInputError(f"{where}: a number of the document is beyond the float64 range ({err})") from None
-
-
-def _instance_from(doc: dict, where: str) -> SubmodularInstance:
-    obj = doc["objective"]
-    kind = obj["type"]
-    try:
-        if kind == "facility_location":
-            path = "$['objective']['similarity']"
-            f: SubmodularFunction = FacilityLocation(_regular_2d(obj["similarity"], path, where))
-        elif kind == "weighted_coverage":
-            path = "$['objective']"
-            weights = np.asarray(obj["weights"], dtype=np.float64)
-            top = max((max(s) for s in obj["sets"] if s), default=-1)
-            if top >= weights.size:
-                raise InvalidInputError(f"$['objective']['sets'] names item {top} but $['objective']['weights'] "
-                                        f"has {weights.size} items")
-            f = WeightedCoverage(obj["sets"], weights, n_items=weights.size)
-        else:
-            path = "$['objective']['kernel']"
-            f = LogDet(_regular_2d(obj["kernel"], path, where), noise=obj.get("noise", 1.0))
-    except InvalidInputError as err:
-        msg = str(err)
-        raise InvalidInputError(msg if msg.startswith(where) else f"{where}: {path}: {msg}") from err
-    constraint = _constraint_check(doc.get("constraint"), f.n, where, "$['constraint']")
-    return SubmodularInstance(f, constraint, doc.get("name", ""))
-
-
-def _regular_2d(value: Any, path: str, where: str) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError) as err:
-        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) 2-D array of numbers within the "
-                                f"float64 range") from err
-    if arr.ndim != 2:
-        raise InvalidInputError(f"{where}: {path} must be a regular (non-ragged) 2-D array, got shape {arr.shape}")
-    return arr
-
-
 def solve_instance(source: Any, *, method: str = "auto", **options: Any) -> SubmodularResult:
     """Read an instance (see :func:`load_instance`) and run the optimiser its constraint calls for.
 

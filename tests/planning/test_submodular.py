@@ -171,25 +171,25 @@ def _brute_knn(X, k):
 
 @pytest.mark.parametrize("d", [1, 2, 3, 8, 20])
 def test_knn_graph_equals_brute_force(d):
-    from planning.objectives import _knn_graph
+    from planning.knn import knn_graph
 
     rng = np.random.default_rng(d)
     for n, k in ((1, 1), (5, 5), (70, 7), (700, 20)):
         X = rng.normal(size=(n, d))
         for workers in ((1, -1) if d == 8 else (1,)):  # -1: the parallel kernel (one compile, cached)
-            d2, idx = _knn_graph(X, k, workers)
+            d2, idx = knn_graph(X, k, workers)
             bd, bi = _brute_knn(X, k)
             assert idx.tolist() == bi.tolist()
             np.testing.assert_allclose(d2, bd, rtol=1e-12, atol=1e-12)
 
 
 def test_knn_graph_ties_and_duplicates_go_to_the_smaller_index():
-    from planning.objectives import _knn_graph
+    from planning.knn import knn_graph
 
     grid = np.array([[i, j] for i in range(15) for j in range(15)], dtype=float)  # many equal distances
     dups = np.repeat(np.random.default_rng(0).normal(size=(40, 3)), 4, axis=0)    # zero distances
     for X, k in ((grid, 9), (dups, 10)):
-        d2, idx = _knn_graph(X, k, 1)
+        d2, idx = knn_graph(X, k, 1)
         bd, bi = _brute_knn(X, k)
         assert idx.tolist() == bi.tolist() and d2.tolist() == bd.tolist()
 
