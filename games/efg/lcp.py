@@ -52,7 +52,7 @@ MAX_LCP_SEQUENCES = 12_000
 #: floating-point pivoting falls back to exact pivoting, when the final profile's regret exceeds
 #: ``tol`` after refactorisation, only up to this many sequences (exact pivoting is quadratic in
 #: Python integers per pivot)
-EXACT_FALLBACK_SEQUENCES = 600
+EXACT_FALLBACK_SEQUENCES = 400
 
 _PIVOTINGS = ("float", "exact")
 _CHUNK = 64          # pivots between two deadline / callback checks in floating point
@@ -100,7 +100,8 @@ class _Problem:
                     if wk:
                         A[i, j] += wk * (pay[0] - shift[0])
                         B[i, j] += wk * (pay[1] - shift[1])
-            self.A, self.B = A, B
+            self.A: Any = A
+            self.B: Any = B
         else:
             pay = s["leaf_pay"]
             w = s["leaf_chance"]
@@ -526,8 +527,7 @@ def _advance(run: _Run, budget: int, deadline: float, callback: Optional[Callabl
                 run.state = 1
                 return Status.OPTIMAL
             entering = leaving + n if leaving < n else leaving - n
-            if run.nit % _CHUNK == 0 and emit(callback, Iteration(source=where, nit=run.nit,
-                                                                  info={"z0": run.z0()})):
+            if emit(callback, Iteration(source=where, nit=run.nit, info={"z0": run.z0()})):
                 return Status.STOPPED
         else:
             steps = min(_CHUNK, budget - run.nit)
@@ -618,18 +618,21 @@ def _prior(g: ExtensiveFormGame, given: Optional[list], k: int, rng: np.random.G
 
 
 def _regret_exact(prob: _Problem, plans: tuple) -> Fraction:
-    """Largest regret of the exact plans in the integer game (0 exactly at an equilibrium)."""
+    """Largest regret of the exact plans in the integer game (0 exactly at an equilibrium); in
+    integers: the plans times their common denominator."""
     g, s = prob.g, prob.s
-    x, y = (np.array(pl, dtype=object) for pl in plans)
+    den = 1
+    for v in plans[0] + plans[1]:
+        den = den * v.denominator // math.gcd(den, v.denominator)
+    x, y = (np.array([int(v * den) for v in pl], dtype=object) for pl in plans)
     worst = Fraction(0)
     for p, (own, other) in enumerate(((x, y), (y, x))):
-        w = prob.times(p, other)
-        cur = Fraction(sum((a * b for a, b in zip(w.tolist(), own.tolist())), Fraction(0)))
-        V = list(w)
+        w = prob.times(p, other).tolist()
+        cur = sum(a * b for a, b in zip(w, own.tolist()))
         for h in prob.order[p]:
             k0 = int(s["first_seq"][h])
-            V[prob.par[h]] += max(V[k0:k0 + len(g.infoset_actions[h])])
-        worst = max(worst, Fraction(V[0]) - cur)
+            w[prob.par[h]] += max(w[k0:k0 + len(g.infoset_actions[h])])
+        worst = max(worst, Fraction(w[0] * den - cur, den * den))
     return worst
 
 
@@ -672,7 +675,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
         Draws the random priors (and the perturbation of a prior whose best responses tie).
     callback : callable, optional
         Receives :class:`engine.events.Iteration` events (``nit``, ``info={"z0": ..., "start":
-        k}``) every 64 pivots in floating point and every 64 exact pivots; raising
+        k}``) after every 64 pivots in floating point, after every exact pivot; raising
         ``StopIteration`` stops with status STOPPED.
 
     Returns

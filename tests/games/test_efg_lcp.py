@@ -1,0 +1,282 @@
+"""games.efg.sequence_form_lcp: Lemke's algorithm on the sequence form, checked by regret (ours
+and pygambit's computation of it), in exact rationals, against pygambit's lcp_solve and on Kuhn
+poker."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from engine import Status
+from engine.errors import InvalidInputError, UnsupportedProblemError
+from engine.events import Iteration
+from engine.result import SolveResult
+from games.efg import (ExtensiveFormGame, LCPResult, TreeBuilder, kuhn_poker, random_tree, sequence_form_lcp,
+                       solve)
+from games.efg import lcp as lcp_module
+from tests.games.test_efg import pyg, random_tree as gen_tree
+
+gbt = pytest.importorskip("pygambit")
+
+
+# ---------------------------------------------------------------------------- oracles
+def exact_regrets(g: ExtensiveFormGame, plans: tuple) -> list:
+    """Per player, best-response value minus value under exact realization plans, in Fractions
+    from the tree's leaves (independent of the solver's integer game)."""
+    s = g._sequences()
+    pays = g._leaf_fraction_payoffs()
+    chance = [s["chance_f"][v] for v in s["leaf"].tolist()]
+    L = s["leaf_seq"].tolist()
+    out = []
+    for p in (0, 1):
+        w = [Fraction(0)] * int(s["n_seq"][p])
+        for (i, j), c, pay in zip(L, chance, pays):
+            own, other = (i, j) if p == 0 else (j, i)
+            w[own] += c * pay[p] * plans[1 - p][other]
+        cur = sum((a * b for a, b in zip(w, plans[p])), Fraction(0))
+        for h in g._seq_depth_order(p):
+            k0 = int(s["first_seq"][h])
+            w[int(s["iset_parent"][h])] += max(w[k0:k0 + len(g.infoset_actions[h])])
+        out.append(w[0] - cur)
+    return out
+
+
+def is_realization_plan(g: ExtensiveFormGame, p: int, x: list) -> bool:
+    s = g._sequences()
+    if x[0] != 1 or any(v < 0 for v in x):
+        return False
+    for h in g.player_infosets[p]:
+        k0 = int(s["first_seq"][h])
+        if sum(x[k0:k0 + len(g.infoset_actions[h])]) != x[int(s["iset_parent"][h])]:
+            return False
+    return True
+
+
+def gambit_regret(g: ExtensiveFormGame, behavior: tuple) -> float:
+    """pygambit's max regret of our behaviour profile."""
+    gg = pyg(g)
+    prof = gg.mixed_behavior_profile(rational=False)
+    for p, pl in enumerate(gg.players):
+        k = 0
+        for inf in pl.infosets:
+            for a in inf.actions:
+                prof[a] = float(behavior[p][k])
+                k += 1
+    return float(prof.max_regret())
+
+
+# ---------------------------------------------------------------------------- against pygambit
+@pytest.mark.parametrize("seed", range(20))
+def test_equilibrium_by_regret_against_pygambit(seed: int) -> None:
+    g = gen_tree(seed, depth=2 + seed % 5)            # chance, imperfect information, perfect recall
+    r = sequence_form_lcp(g)
+    assert isinstance(r, LCPResult) and r.status is Status.OPTIMAL
+    assert r.max_regret <= 1e-9
+    assert gambit_regret(g, r.behavior) <= 1e-9      # pygambit agrees it is an equilibrium
+    np.testing.assert_allclose(r.payoffs, g.behavior_payoffs(list(r.behavior)), atol=1e-12)
+    gg = pyg(g)
+    for eq in gbt.nash.lcp_solve(gg, rational=False).equilibria:
+        # pygambit's equilibria pass our certificate too (the sets may differ)
+        beh = [np.array([float(eq[a]) for inf in pl.infosets for a in inf.actions]) for pl in gg.players]
+        assert g.max_regret(beh) <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_larger_random_trees_with_several_starts(seed: int) -> None:
+    g = random_tree(4, seed=seed)
+    r = sequence_form_lcp(g, starts=4, seed=seed)
+    assert r.status is Status.OPTIMAL and len(r.equilibria) >= 1
+    for beh in r.equilibria:
+        assert g.max_regret(list(beh)) <= 1e-9
+        assert gambit_regret(g, beh) <= 1e-9
+    # the equilibria listed are distinct
+    flat = [np.concatenate(b) for b in r.equilibria]
+    assert all(not np.allclose(a, b) for i, a in enumerate(flat) for b in flat[:i])
+
+
+# ---------------------------------------------------------------------------- exact pivoting
+@pytest.mark.parametrize("seed", range(10))
+def test_exact_pivoting_gives_regret_exactly_zero(seed: int) -> None:
+    g = gen_tree(100 + seed, depth=2 + seed % 4)
+    r = sequence_form_lcp(g, pivoting="exact", starts=2, seed=seed)
+    assert r.status is Status.OPTIMAL and r.backend == "python-exact"
+    plans = tuple([Fraction(v) for v in pl] for pl in r.exact_realization)
+    assert is_realization_plan(g, 0, plans[0]) and is_realization_plan(g, 1, plans[1])
+    assert exact_regrets(g, plans) == [0, 0]
+    np.testing.assert_allclose(r.realization[0], [float(v) for v in plans[0]], atol=1e-15)
+    # the float path follows the same pivots from the same prior
+    f = sequence_form_lcp(g, starts=2, seed=seed)
+    assert f.nit == r.nit
+    np.testing.assert_allclose(f.realization[0], r.realization[0], atol=1e-9)
+
+
+def test_kuhn_poker_value_both_pivotings() -> None:
+    k = kuhn_poker()
+    for piv in ("float", "exact"):
+        r = sequence_form_lcp(k, pivoting=piv)
+        assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12
+        assert r.payoffs[0] == pytest.approx(-1 / 18, abs=1e-12)
+    plans = tuple([Fraction(v) for v in pl] for pl in r.exact_realization)
+    assert exact_regrets(k, plans) == [0, 0]
+    # value exactly -1/18: x'Ay from the exact plans
+    s = k._sequences()
+    val = sum(s["chance_f"][v] * pay[0] * plans[0][i] * plans[1][j]
+              for v, (i, j), pay in zip(s["leaf"].tolist(), s["leaf_seq"].tolist(), k._leaf_fraction_payoffs()))
+    assert val == Fraction(-1, 18)
+
+
+# ---------------------------------------------------------------------------- special trees
+def test_zero_probability_chance_and_a_player_without_moves() -> None:
+    b = TreeBuilder(["A", "B"], title="zero chance")
+    left, right = b.chance(b.root, ["never", "always"], [0, 1])
+    for node in (left, right):
+        u, d = b.move(node, "A", ["U", "D"], infoset="a")
+        for i, v in enumerate((u, d)):
+            l_, r_ = b.move(v, "B", ["L", "R"], infoset="b")
+            b.outcome(l_, [3 * i - 1, 2 - i] if node == right else [100, -100])
+            b.outcome(r_, [1 - i, i - 2] if node == right else [-100, 100])
+    g = b.build()
+    for piv in ("float", "exact"):
+        r = sequence_form_lcp(g, pivoting=piv)
+        assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12
+        assert gambit_regret(g, r.behavior) <= 1e-12
+    # B never moves: its best response to A is the whole story
+    b = TreeBuilder(["A", "B"])
+    c = b.chance(b.root, ["x", "y"], ["1/3", "2/3"])
+    for i, node in enumerate(c):
+        kids = b.move(node, "A", ["p", "q", "r"], infoset=f"A{i}")
+        for j, kid in enumerate(kids):
+            b.outcome(kid, [(i + 2 * j) % 3, j])
+    g2 = b.build()
+    r = sequence_form_lcp(g2, pivoting="exact")
+    assert r.status is Status.OPTIMAL and r.max_regret == 0.0 and r.behavior[1].size == 0
+    assert r.payoffs[0] == pytest.approx(2.0)
+
+
+def test_ties_everywhere() -> None:
+    # all payoffs equal: every profile is an equilibrium, the start is one (no pivot)
+    g = random_tree(4, seed=2, payoff_range=0)
+    r = sequence_form_lcp(g, pivoting="exact")
+    assert r.status is Status.OPTIMAL and r.nit == 0 and r.max_regret == 0.0
+    # a tree whose best responses to the centroid tie: the prior is perturbed, said in the message
+    g = random_tree(2, seed=160, payoff_range=1)
+    for piv in ("float", "exact"):
+        r = sequence_form_lcp(g, pivoting=piv)
+        assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12
+        assert "perturbed" in r.message
+
+
+def test_given_starting_profiles_and_determinism() -> None:
+    g = random_tree(4, seed=0)
+    rng = np.random.default_rng(1)
+    priors = []
+    for _ in range(3):
+        prof = []
+        for p in range(2):
+            arr = []
+            for h in g.player_infosets[p]:
+                v = rng.random(len(g.infoset_actions[h]))
+                arr.extend(v / v.sum())
+            prof.append(np.array(arr))
+        priors.append(prof)
+    r = sequence_form_lcp(g, starts=priors)
+    assert r.status is Status.OPTIMAL and r.params["starts"] == "3 profiles"
+    assert all(g.max_regret(list(b)) <= 1e-9 for b in r.equilibria)
+    # the centroid is the default start; a seed fixes the random ones
+    assert np.array_equal(sequence_form_lcp(g, starts="centroid").x, sequence_form_lcp(g).x)
+    a, b = sequence_form_lcp(g, starts=3, seed=5), sequence_form_lcp(g, starts=3, seed=5)
+    assert a.nit == b.nit and all(np.array_equal(np.concatenate(u), np.concatenate(v))
+                                  for u, v in zip(a.equilibria, b.equilibria))
+    # results round-trip through JSON
+    back = SolveResult.from_dict(a.to_dict())
+    assert isinstance(back, LCPResult) and back.nit == a.nit
+
+
+# ---------------------------------------------------------------------------- limits and hooks
+def test_iteration_limit_time_limit_and_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_tree(5, seed=0)
+    full = sequence_form_lcp(g)
+    assert full.nit > 3
+    r = sequence_form_lcp(g, maxiter=2, pivoting="exact")
+    assert r.status is Status.ITERATION_LIMIT and r.nit == 2 and np.isfinite(r.max_regret)
+    assert "no equilibrium reached" in r.message
+    r = sequence_form_lcp(g, maxiter=2)
+    assert r.status is Status.ITERATION_LIMIT and r.nit == 2
+    # first start done, second cut: the equilibrium found is returned
+    r = sequence_form_lcp(g, starts=2, maxiter=full.nit + 1)
+    assert r.status is Status.ITERATION_LIMIT and len(r.equilibria) == 1 and r.max_regret <= 1e-9
+    assert sequence_form_lcp(g, time_limit=1e-9).status is Status.TIME_LIMIT
+    seen: list = []
+
+    def stop(ev: Iteration) -> None:
+        seen.append(ev)
+        if ev.nit >= 3:
+            raise StopIteration
+
+    r = sequence_form_lcp(g, pivoting="exact", callback=stop)
+    assert r.status is Status.STOPPED and r.nit == 3 and [e.nit for e in seen] == [1, 2, 3]
+    assert seen[0].info["start"] == 0 and seen[0].info["z0"] > 0
+    monkeypatch.setattr(lcp_module, "_CHUNK", 2)  # float events come once per chunk of pivots
+    seen.clear()
+    r = sequence_form_lcp(g, callback=stop)
+    assert r.status is Status.STOPPED and [e.nit for e in seen] == [2, 4]
+
+
+def test_float_falls_back_to_exact_when_the_regret_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_tree(4, seed=0)
+    plans = lcp_module._Run.plans
+
+    def spoiled(self):  # type: ignore[no-untyped-def]
+        x, y, xq = plans(self)
+        if not self.prob.exact:  # a float path that went numerically wrong
+            x, y = np.ones_like(x), np.ones_like(y)
+        return x, y, xq
+
+    monkeypatch.setattr(lcp_module._Run, "plans", spoiled)
+    monkeypatch.setattr(lcp_module._Problem, "solve_basis", lambda self, basis: None)
+    r = sequence_form_lcp(g)
+    assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12 and r.backend == "python-exact"
+    assert "repeated with exact pivoting" in r.message
+
+
+# ---------------------------------------------------------------------------- dispatcher and refusals
+def test_dispatcher_picks_lcp_for_general_sum_trees() -> None:
+    g = random_tree(4, seed=1)
+    assert not g.is_constant_sum() and not g.is_perfect_information
+    r = solve(g)
+    assert r.method == "sequence_form_lcp" and r.max_regret <= 1e-9
+    assert solve(kuhn_poker()).method == "sequence_form_lp"
+    assert solve(kuhn_poker(), method="sequence_form_lcp", pivoting="exact").max_regret <= 1e-12
+
+
+def test_refusals() -> None:
+    g = random_tree(3, seed=0)
+    with pytest.raises(UnsupportedProblemError, match="two-player"):
+        sequence_form_lcp(random_tree(3, n_players=3, seed=0))
+    with pytest.raises(InvalidInputError, match="pivoting"):
+        sequence_form_lcp(g, pivoting="rational")
+    with pytest.raises(InvalidInputError, match="maxiter"):
+        sequence_form_lcp(g, maxiter=0)
+    with pytest.raises(InvalidInputError, match="starts"):
+        sequence_form_lcp(g, starts=0)
+    with pytest.raises(InvalidInputError, match="starts"):
+        sequence_form_lcp(g, starts="middle")
+    with pytest.raises(InvalidInputError, match="starts"):
+        sequence_form_lcp(g, starts=[])
+    bad = [np.full(len(b), 0.9) for b in g.uniform_behavior()]
+    with pytest.raises(InvalidInputError, match="behaviour strategy"):
+        sequence_form_lcp(g, starts=[bad])
+    with pytest.raises(InvalidInputError, match="callback"):
+        sequence_form_lcp(g, callback=3)
+    with pytest.raises(InvalidInputError, match="ExtensiveFormGame"):
+        sequence_form_lcp("tree")
+    b = TreeBuilder(["A", "B"])
+    x, y = b.move(b.root, "A", ["l", "r"])
+    for v in (x, y):
+        u, w = b.move(v, "A", ["u", "w"], infoset="forgetful")
+        b.outcome(u, [1, 0])
+        b.outcome(w, [0, 1])
+    with pytest.raises(UnsupportedProblemError, match="perfect recall"):
+        sequence_form_lcp(b.build())
