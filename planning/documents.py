@@ -19,7 +19,10 @@ import time
 from typing import Any, Mapping, Optional, Sequence
 
 from engine.errors import InvalidInputError
-from engine.solve import Kind, Solved, SolveRequest, Source
+from engine.solve import Kind, Solved, SolveRequest, Source, with_instances
+from engine.suites import Case
+from planning import submodular
+from planning.suites import submodular_suite as _generated_suite
 
 __all__ = ["submodular_kind", "submodular_suite", "METHODS"]
 
@@ -33,8 +36,6 @@ def _sniff(src: Source) -> bool:
 
 
 def _solve(src: Source, req: SolveRequest) -> Solved:
-    from planning import submodular
-
     inst = submodular.load_instance(src.document)
     c = inst.constraint
     if c is None:
@@ -70,15 +71,12 @@ def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, ks: Optiona
                     methods: Sequence[str] = ("greedy", "lazy", "stochastic"), objectives: Any = None) -> list:
     """One case per file and method; ``--ks`` (default: each instance's own ``k``) and ``--methods``
     apply, ``--sizes`` and ``--objectives`` do not (the files fix them)."""
-    from engine.suites import Case
-    from planning.submodular import load_instance
-
     defaults = {opt.name: opt.default for opt in _suite_options()}
     if ks == defaults.get("ks"):
         ks = None  # the suite's default k is for generated instances; a file brings its own
     cases = []
     for src in sources:
-        inst = load_instance(src.document)
+        inst = submodular.load_instance(src.document)
         c = inst.constraint
         if c is None or c["type"] != "cardinality":
             raise InvalidInputError(f"engine-bench run submodular: {src.name} has a "
@@ -95,15 +93,11 @@ def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, ks: Optiona
 
 
 def _suite_options() -> Sequence[Any]:
-    from planning.suites import submodular_suite
-
-    return submodular_suite.options
+    return _generated_suite.options
 
 
 def _run(f: Any, k: int, method: str) -> Any:
     def run(ctx: Any) -> Mapping[str, Any]:
-        from planning import submodular
-
         fn = {"greedy": submodular.greedy, "lazy": submodular.lazy_greedy,
               "stochastic": submodular.stochastic_greedy}[method]
         opts = ctx.options_for(fn)
@@ -130,10 +124,7 @@ submodular_kind = Kind(
 
 
 def _submodular_suite() -> Any:
-    from engine.solve import with_instances
-    from planning.suites import submodular_suite as generated
-
-    return with_instances(generated, submodular_kind)
+    return with_instances(_generated_suite, submodular_kind)
 
 
 #: The ``submodular`` suite of ``engine-bench run`` plus ``--instances GLOB`` (its entry point).

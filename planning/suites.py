@@ -30,6 +30,8 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+from planning import submodular
+from planning.submodular import FacilityLocation, WeightedCoverage
 
 __all__ = ["submodular_suite", "build_cases", "METHODS", "OBJECTIVES"]
 
@@ -56,8 +58,6 @@ def _parse_choice(choices: Sequence[str]):
 
 
 def _objective(kind: str, n: int, seed: int) -> Any:
-    from planning.submodular import FacilityLocation, WeightedCoverage
-
     rng = np.random.default_rng(seed)
     if kind == "facility":
         return FacilityLocation.from_features(rng.normal(size=(n, 10)), metric="rbf")
@@ -68,8 +68,6 @@ def _objective(kind: str, n: int, seed: int) -> Any:
 
 def _run(kind: str, n: int, k: int, method: str):
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from planning import submodular
-
         f = _objective(kind, n, ctx.seed)
         fn = {"greedy": submodular.greedy, "lazy": submodular.lazy_greedy,
               "stochastic": submodular.stochastic_greedy}[method]

@@ -12,10 +12,16 @@ The answer is an :class:`planning.exploration.ExplorationResult`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 from engine.errors import InvalidInputError
-from engine.solve import Kind, KindOption, Solved, SolveRequest, Source
+from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, with_instances
+from engine.suites import Case
+from planning.exploration.explore import explore
+from planning.exploration.maps import OccupancyMap, load_map
+from planning.exploration.suites import _PLANNERS, run_one
+from planning.exploration.suites import exploration_suite as _generated_suite
 
 __all__ = ["map_kind", "load_source_map"]
 
@@ -30,8 +36,6 @@ def _sniff(src: Source) -> bool:
 
 def load_source_map(src: Source, start: Optional[tuple] = None) -> Any:
     """The :class:`~planning.exploration.OccupancyMap` of a map document, PNG or ``.npy`` input."""
-    from planning.exploration.maps import OccupancyMap, load_map
-
     if src.schema == "gameplan/map":
         return OccupancyMap.from_dict(src.document, start=start)
     with src.as_file(".png" if src.is_png else ".npy") as path:
@@ -71,8 +75,6 @@ def _parse_range(text: str) -> float:
 
 
 def _solve(src: Source, req: SolveRequest) -> Solved:
-    from planning.exploration import explore
-
     opts = req.options
     planner = opts.get("planner")
     if planner is not None and req.method != _planners()[0] and planner != req.method:
@@ -93,11 +95,6 @@ def _instance_cases(sources: Any, *, maps: Any = None, seeds: Any = None, size: 
                     max_steps: Optional[int] = None) -> list:
     """The exploration suite's planners on each map file (``--maps``, ``--seeds`` and ``--size`` do not
     apply: the file is the map)."""
-    from pathlib import Path
-
-    from engine.suites import Case
-    from planning.exploration.suites import _PLANNERS, run_one
-
     chosen = list(planners) if planners is not None else list(_PLANNERS)
     cases = []
     for src in sources:
@@ -115,10 +112,7 @@ def _instance_cases(sources: Any, *, maps: Any = None, seeds: Any = None, size: 
 
 
 def _exploration_suite() -> Any:
-    from engine.solve import with_instances
-    from planning.exploration.suites import exploration_suite as generated
-
-    return with_instances(generated, map_kind)
+    return with_instances(_generated_suite, map_kind)
 
 
 map_kind = Kind(

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from engine.errors import InvalidInputError
+from engine.io import atomic_path
 
 __all__ = ["plot_trajectory", "plot_communities", "plot_waypoints", "save_figures"]
 
@@ -44,8 +45,6 @@ def _background(ax: Any, grid: np.ndarray, belief: Optional[np.ndarray]) -> None
 
 
 def _save(fig: Any, path: Any) -> Path:
-    from engine.io import atomic_path
-
     p = Path(path)
     with atomic_path(p, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")

@@ -23,9 +23,10 @@ import numpy as np
 from scipy import ndimage
 
 from engine.errors import InvalidInputError
+from engine.io import atomic_path, atomic_write_text
 from engine.schemas import load_document
 from engine.seeding import resolve_seed
-from engine.validation import check_choice, check_int
+from engine.validation import check_choice, check_int, check_real
 
 __all__ = ["FREE", "OCCUPIED", "UNKNOWN", "OccupancyMap", "make_map", "load_map", "save_map", "indoor", "forest",
            "warehouse", "generate", "MAP_KINDS", "reachable_mask", "MAX_MAP_CELLS"]
@@ -445,8 +446,6 @@ def save_map(m: OccupancyMap, path: PathLike) -> Path:
     >>> m2.grid.tolist(), m2.start, m2.name
     ([[0, 0], [1, -1]], (0, 1), 'small')
     """
-    from engine.io import atomic_path, atomic_write_text
-
     if not isinstance(m, OccupancyMap):
         raise InvalidInputError(f"save_map(): expected an OccupancyMap, got {type(m).__name__}")
     p = Path(path)
@@ -579,8 +578,6 @@ def forest(size: Any = 200, *, seed: Any = None, density: float = 0.08, max_radi
     >>> forest(50, seed=3).n_free > 1000
     True
     """
-    from engine.validation import check_real
-
     where = "forest()"
     h, w = _check_size(size, where)
     s = resolve_seed(seed, where=where)

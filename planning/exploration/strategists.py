@@ -20,7 +20,6 @@ Built-in strategists:
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 

@@ -31,6 +31,10 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+from planning.exploration.explore import FARE, explore
+from planning.exploration.figures import save_figures
+from planning.exploration.local import LearnedPolicy
+from planning.exploration.maps import generate
 
 __all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
 
@@ -86,12 +90,6 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
     ``time.perf_counter()`` instant, e.g. the end of the suite's run) shortens ``time_limit`` by
     the time the map generation and planner loading took.
     """
-    # imported here, not at the top: `engine-bench list` imports every suite module, and these pull in
-    # the Numba kernels, OR-Tools and networkx
-    from planning.exploration.explore import FARE, explore
-    from planning.exploration.local import LearnedPolicy
-    from planning.exploration.maps import generate
-
     m = generate(kind, size, seed=map_seed) if occupancy is None else occupancy
     plan: Any = planner
     if planner == "fare_learned" and policy:
@@ -108,8 +106,6 @@ def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, pol
            "explored": float(res.explored[-1]), "grid_fallbacks": int(np.sum(res.grid_fallback)),
            "strategist_fallbacks": len(res.strategist_fallbacks)}
     if figures:
-        from planning.exploration.figures import save_figures  # matplotlib: only when figures are asked for
-
         save_figures(res, m.grid, figures, f"{kind}_s{map_seed}_{planner}")
     return out
 

@@ -29,7 +29,7 @@ def test_time_limit_stops_the_episode():
 def test_seed_time_limit_and_callback_reach_explore(monkeypatch):
     import importlib
 
-    explore_module = importlib.import_module("planning.exploration.explore")
+    explore_module = importlib.import_module("planning.exploration.suites")  # run_one's explore
     seen = {}
     real = explore_module.explore
 
