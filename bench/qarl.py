@@ -53,7 +53,7 @@ def learning(steps: int, seed: int) -> None:
     for mode in ("qarl", "rarl", "none"):
         t0 = time.perf_counter()
         res = train(env, mode=mode, total_steps=steps, seed=seed)
-        rep = evaluate_robustness(res.agent, adversary_steps=max(steps // 2, 500), seed=seed + 1)
+        rep = evaluate_robustness(res.model, adversary_steps=max(steps // 2, 500), seed=seed + 1)
         print(f"{mode:<8}{rep.nominal_return:>10.3f}{rep.worst_case_return:>12.3f}{rep.grid_returns.mean():>11.3f}"
               f"{rep.grid_returns.min():>10.3f}{res.runtime:>9.1f}")
 

@@ -45,6 +45,7 @@ from engine.status import Status
 from engine.threads import current_threads, default_threads, hot_path
 from engine.validation import as_float_array, check_choice, check_int, check_real
 from games.nash import MatrixGameLP
+from games.normal_form import NormalFormGame
 
 __all__ = ["ZeroSumMarkovGame", "MarkovSolution", "SoftMatrixSolution", "shapley", "soft", "solve",
            "soft_matrix_game", "matrix_game_value", "evaluate", "best_response", "exploitability",
@@ -171,15 +172,21 @@ class ZeroSumMarkovGame:
 
 
 def _check_game(game: Any, where: str) -> ZeroSumMarkovGame:
+    """``game`` as a :class:`ZeroSumMarkovGame`: one as is, a payoff matrix (row player maximises) or a
+    two-player zero-sum :class:`~games.normal_form.NormalFormGame` as a one-state game."""
     if isinstance(game, ZeroSumMarkovGame):
         return game
+    if isinstance(game, NormalFormGame):
+        if game.n_players != 2 or not game.is_zero_sum(1e-9):
+            raise InvalidInputError(f"{where}: a NormalFormGame must be a two-player zero-sum game")
+        return ZeroSumMarkovGame.from_matrix(game.payoffs[0])
     if isinstance(game, (np.ndarray, list, tuple)):
         try:
             return ZeroSumMarkovGame.from_matrix(game)
         except InvalidInputError as err:
-            raise InvalidInputError(f"{where}: game must be a ZeroSumMarkovGame or a payoff matrix: {err}") from err
-    raise InvalidInputError(f"{where}: game must be a ZeroSumMarkovGame or a payoff matrix, "
-                            f"got {type(game).__name__}")
+            raise InvalidInputError(f"{where}: game must be a payoff matrix or a ZeroSumMarkovGame: {err}") from err
+    raise InvalidInputError(f"{where}: game must be a payoff matrix, a zero-sum NormalFormGame or a "
+                            f"ZeroSumMarkovGame, got {type(game).__name__}")
 
 
 def random_markov_game(n_states: int, n_actions: int, m_actions: Optional[int] = None, *, gamma: float = 0.9,

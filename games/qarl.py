@@ -31,41 +31,49 @@ and the exploitability of the protagonist's policy (what a rational adversary ta
 On matching-pennies-like games a rational adversary makes the fixed-step learner cycle (the
 exploitability oscillates at a level set by ``lr``), while the curriculum follows the QRE branch.
 
-**Learning version** (:func:`train`): soft actor-critic protagonist and temperature-conditioned
-SAC adversary in torch on :class:`games.envs.AdversarialPointMass`, with the same curricula,
-``save``/``load`` and :func:`evaluate_robustness`.
+**Learning version** (:func:`train`, settings :class:`QARLConfig`, result
+:class:`engine.training.TrainingResult`; defined in :mod:`games.qarl_learning` and available from
+here): soft actor-critic protagonist and temperature-conditioned SAC adversary (:mod:`games.sac`) in
+torch on :class:`games.envs.AdversarialPointMass`, with the same curricula, ``save``/``load`` and
+:func:`evaluate_robustness`.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import math
-import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import digamma, gammaln
 
 from engine.errors import InvalidInputError
-from engine.events import Iteration, Progress, emit
+from engine.events import Iteration, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_real
-from games.markov import ZeroSumMarkovGame, _softmax, shapley
+from games.markov import ZeroSumMarkovGame, _check_game, _softmax, shapley
 
 __all__ = ["SCHEDULES", "CurriculumResult", "curriculum", "compare", "gamma_kl", "self_paced_step",
-           "TrainConfig", "QARLAgent", "TrainResult", "RobustnessReport", "train", "load", "evaluate_robustness",
+           "QARLConfig", "TrainConfig", "QARLAgent", "RobustnessReport", "train", "load", "evaluate_robustness",
            "train_worst_case_adversary"]
 
 SCHEDULES = ("linear", "geometric", "self_paced", "rational", "fixed")
 
-#: Checkpoint kind and state layout of :meth:`QARLAgent.save` (:mod:`engine.checkpoint`). Files in
-#: the earlier ``"qarl-agent-1"`` format (a plain torch pickle) are refused.
-_KIND = "games.qarl.QARLAgent"
-_VERSION = 2
-_LEGACY = ("qarl-agent-1",)
+#: The learning version lives in :mod:`games.qarl_learning` (it imports torch, about 5 s, which
+#: ``import games`` should not pay); its names are served from here on first use.
+_LEARNING = ("QARLConfig", "TrainConfig", "QARLAgent", "RobustnessReport", "train", "load", "evaluate_robustness",
+             "train_worst_case_adversary")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LEARNING:
+        return getattr(importlib.import_module("games.qarl_learning"), name)
+    raise AttributeError(f"module 'games.qarl' has no attribute {name!r}")
 
 
 # ============================================================================ self-paced teacher
@@ -77,15 +85,11 @@ def gamma_kl(k1: float, theta1: float, k2: float, theta2: float) -> float:
     >>> gamma_kl(2.0, 0.5, 2.0, 0.5)
     0.0
     """
-    from scipy.special import digamma, gammaln
-
     return float((k1 - k2) * digamma(k1) - gammaln(k1) + gammaln(k2) + k2 * (math.log(theta2) - math.log(theta1))
                  + k1 * (theta1 - theta2) / theta2)
 
 
 def _gamma_logpdf(x: np.ndarray, k: float, theta: float) -> np.ndarray:
-    from scipy.special import gammaln
-
     return (k - 1) * np.log(x) - x / theta - gammaln(k) - k * math.log(theta)
 
 
@@ -107,8 +111,6 @@ def self_paced_step(current: tuple, target: tuple, samples: Any, returns: Any, *
     >>> new[0] * new[1] < 1.0
     True
     """
-    from scipy.optimize import minimize
-
     where = "self_paced_step()"
     k0, th0 = (check_real(v, "current", where, lower=0.0, lower_strict=True) for v in current)
     kt, tht = (check_real(v, "target", where, lower=0.0, lower_strict=True) for v in target)
@@ -178,28 +180,10 @@ class CurriculumResult(SolveResult):
     tail_exploitability: float = math.nan
 
 
-def _as_markov(game: Any, where: str) -> ZeroSumMarkovGame:
-    if isinstance(game, ZeroSumMarkovGame):
-        return game
-    from games.normal_form import NormalFormGame
-
-    if isinstance(game, NormalFormGame):
-        if game.n_players != 2 or not game.is_zero_sum(1e-9):
-            raise InvalidInputError(f"{where}: a NormalFormGame must be a two-player zero-sum game")
-        return ZeroSumMarkovGame.from_matrix(game.payoffs[0])
-    if isinstance(game, (np.ndarray, list, tuple)):
-        try:
-            return ZeroSumMarkovGame.from_matrix(game)
-        except InvalidInputError as err:
-            raise InvalidInputError(f"{where}: game must be a payoff matrix or a ZeroSumMarkovGame: {err}") from err
-    raise InvalidInputError(f"{where}: game must be a payoff matrix, a zero-sum NormalFormGame or a "
-                            f"ZeroSumMarkovGame, got {type(game).__name__}")
-
-
 def _validate_curriculum(game, schedule, alpha, start, target, steps, inner, lr, threshold, kl_bound, n_samples,
                          start_shape, target_shape, callback):
     where = "curriculum()"
-    g = _as_markov(game, where)
+    g = _check_game(game, where)
     schedule = check_choice(schedule, "schedule", where, SCHEDULES)
     alpha = check_real(alpha, "alpha", where, lower=0.0)
     start = check_real(start, "start", where, lower=0.0, lower_strict=True)
@@ -399,570 +383,3 @@ def compare(game: Any, /, schedules: Sequence[str] = ("self_paced", "geometric",
     for s in schedules:
         check_choice(s, "schedule", "compare()", SCHEDULES)
     return {s: curriculum(game, s, **options) for s in schedules}
-
-
-# ============================================================================ learning version (SAC)
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of :func:`train` (all recorded in the result's ``params``)."""
-
-    mode: str = "qarl"              # "qarl" (curriculum), "rarl" (alpha_bar fixed small), "none" (no adversary)
-    schedule: str = "self_paced"    # curriculum of the adversary temperature for mode="qarl"
-    total_steps: int = 4000
-    warmup: int = 500
-    batch_size: int = 128
-    hidden: int = 64
-    lr: float = 3e-3
-    gamma: float = 0.97
-    tau: float = 0.02
-    alpha: float = 0.05             # protagonist entropy weight
-    start: float = 1.0              # initial mean adversary temperature
-    target: float = 0.01            # target (and RARL) adversary temperature
-    start_shape: float = 2.0
-    target_shape: float = 20.0
-    kl_bound: float = 0.25
-    threshold: Optional[float] = None  # protagonist episode return the teacher requires (default: auto)
-    update_every: int = 1
-    device: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _validate_config(config: Any, overrides: Mapping[str, Any], where: str) -> TrainConfig:
-    if config is None:
-        config = TrainConfig()
-    if not isinstance(config, TrainConfig):
-        raise InvalidInputError(f"{where}: config must be a TrainConfig, got {type(config).__name__}")
-    unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
-    if unknown:
-        raise InvalidInputError(f"{where}: unknown option(s) {sorted(unknown)}")
-    d = {**config.to_dict(), **overrides}
-    check_choice(d["mode"], "mode", where, ("qarl", "rarl", "none"))
-    check_choice(d["schedule"], "schedule", where, ("self_paced", "linear", "geometric"))
-    for name in ("total_steps", "warmup", "batch_size", "hidden", "update_every"):
-        d[name] = check_int(d[name], name, where, lower=1 if name != "warmup" else 0)
-    for name in ("lr", "tau", "start", "target", "start_shape", "target_shape", "kl_bound"):
-        d[name] = check_real(d[name], name, where, lower=0.0, lower_strict=True)
-    d["alpha"] = check_real(d["alpha"], "alpha", where, lower=0.0)
-    d["gamma"] = check_real(d["gamma"], "gamma", where, lower=0.0, upper=1.0)
-    if d["target"] > d["start"]:
-        raise InvalidInputError(f"{where}: target ({d['target']}) must be <= start ({d['start']})")
-    if d["threshold"] is not None:
-        d["threshold"] = check_real(d["threshold"], "threshold", where)
-    if d["device"] is not None:
-        check_choice(d["device"], "device", where, ("cpu", "cuda"))
-    return TrainConfig(**d)
-
-
-class _SAC:
-    """A small soft actor-critic (tanh-Gaussian actor, twin critics, fixed entropy weight).
-
-    ``cond`` extra inputs (the adversary's temperature) are appended to the observation.
-    """
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden: int, lr: float, gamma: float, tau: float,
-                 act_scale: float, cond: int, device, gen):
-        import torch
-        import torch.nn as nn
-
-        self.torch = torch
-        self.device = device
-        self.gamma, self.tau, self.act_scale = gamma, tau, act_scale
-        inp = obs_dim + cond
-
-        def mlp(i, o):
-            return nn.Sequential(nn.Linear(i, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, o)).to(device)
-
-        self.actor = mlp(inp, 2 * act_dim)
-        self.q1, self.q2 = mlp(inp + act_dim, 1), mlp(inp + act_dim, 1)
-        self.q1_t, self.q2_t = mlp(inp + act_dim, 1), mlp(inp + act_dim, 1)
-        self.q1_t.load_state_dict(self.q1.state_dict())
-        self.q2_t.load_state_dict(self.q2.state_dict())
-        self.opt_a = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.opt_q = torch.optim.Adam(list(self.q1.parameters()) + list(self.q2.parameters()), lr=lr)
-        self.gen = gen
-
-    def _dist(self, obs):
-        torch = self.torch
-        out = self.actor(obs)
-        mu, log_std = out.chunk(2, dim=-1)
-        log_std = log_std.clamp(-5, 1)
-        return mu, log_std.exp()
-
-    def sample(self, obs, deterministic: bool = False):
-        torch = self.torch
-        mu, std = self._dist(obs)
-        if deterministic:
-            u = mu
-        else:
-            noise = torch.randn(mu.shape, generator=self.gen, device="cpu").to(mu.device)
-            u = mu + std * noise
-        a = torch.tanh(u)
-        logp = (-0.5 * ((u - mu) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
-        logp = logp - torch.log(1 - a.pow(2) + 1e-6).sum(-1)
-        return a * self.act_scale, logp
-
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        torch = self.torch
-        with torch.no_grad():
-            o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
-            a, _ = self.sample(o, deterministic)
-        return a[0].cpu().numpy().astype(np.float64)
-
-    def update(self, o, a, r, o2, d, ent):
-        """One SAC step; ``ent`` is the entropy weight per transition (a tensor, shape (B,))."""
-        torch = self.torch
-        with torch.no_grad():
-            a2, logp2 = self.sample(o2)
-            x2 = torch.cat([o2, a2 / self.act_scale], -1)
-            qt = torch.min(self.q1_t(x2), self.q2_t(x2)).squeeze(-1) - ent * logp2
-            y = r + self.gamma * (1 - d) * qt
-        x = torch.cat([o, a / self.act_scale], -1)
-        lq = ((self.q1(x).squeeze(-1) - y) ** 2).mean() + ((self.q2(x).squeeze(-1) - y) ** 2).mean()
-        self.opt_q.zero_grad()
-        lq.backward()
-        self.opt_q.step()
-        an, logp = self.sample(o)
-        xn = torch.cat([o, an / self.act_scale], -1)
-        la = (ent * logp - torch.min(self.q1(xn), self.q2(xn)).squeeze(-1)).mean()
-        self.opt_a.zero_grad()
-        la.backward()
-        self.opt_a.step()
-        with torch.no_grad():
-            for net, tgt in ((self.q1, self.q1_t), (self.q2, self.q2_t)):
-                for p, pt in zip(net.parameters(), tgt.parameters()):
-                    pt.mul_(1 - self.tau).add_(self.tau * p)
-
-    def state_dict(self) -> dict:
-        return {n: getattr(self, n).state_dict() for n in ("actor", "q1", "q2", "q1_t", "q2_t")}
-
-    def load_state_dict(self, sd: Mapping) -> None:
-        for n, v in sd.items():
-            getattr(self, n).load_state_dict(v)
-
-
-class _Replay:
-    def __init__(self, obs_dim: int, act_dim: int, size: int, extra: int = 0):
-        self.o = np.zeros((size, obs_dim), np.float32)
-        self.o2 = np.zeros((size, obs_dim), np.float32)
-        self.a = np.zeros((size, act_dim), np.float32)
-        self.b = np.zeros((size, act_dim), np.float32)
-        self.r = np.zeros(size, np.float32)
-        self.d = np.zeros(size, np.float32)
-        self.t = np.zeros(size, np.float32)   # adversary temperature of the episode
-        self.n, self.i, self.size = 0, 0, size
-
-    def add(self, o, a, b, r, o2, d, t):
-        i = self.i
-        self.o[i], self.a[i], self.b[i], self.r[i], self.o2[i], self.d[i], self.t[i] = o, a, b, r, o2, d, t
-        self.i = (i + 1) % self.size
-        self.n = min(self.n + 1, self.size)
-
-    def sample(self, rng: np.random.Generator, k: int):
-        idx = rng.integers(0, self.n, size=k)
-        return idx
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainResult(SolveResult):
-    """A :func:`train` run.
-
-    Attributes
-    ----------
-    agent : QARLAgent
-        The trained protagonist (and adversary); ``agent.save(path)`` / :func:`load`.
-    episode_returns : numpy.ndarray
-        Protagonist return of every training episode.
-    temperatures : numpy.ndarray
-        Mean adversary temperature used in every episode (0 where there was no adversary).
-    mode : str
-    """
-
-    agent: Any = None
-    episode_returns: Any = None
-    temperatures: Any = None
-    mode: str = ""
-
-    def to_dict(self) -> dict:  # the agent (torch modules) is saved with agent.save(), not as JSON
-        d = super().to_dict()
-        d["agent"] = None
-        return d
-
-
-class QARLAgent:
-    """A trained protagonist (SAC) with its temperature-conditioned adversary."""
-
-    def __init__(self, env_params: Mapping[str, Any], config: TrainConfig, protagonist: _SAC,
-                 adversary: Optional[_SAC]):
-        self.env_params = dict(env_params)
-        self.config = config
-        self.protagonist = protagonist
-        self.adversary = adversary
-
-    def act(self, obs: Any, *, deterministic: bool = True) -> np.ndarray:
-        """The protagonist's action for one observation."""
-        return self.protagonist.act(np.asarray(obs, dtype=np.float32), deterministic)
-
-    def save(self, path: "str | os.PathLike[str]") -> None:
-        """Write the agent (networks, config, environment parameters) to one file, atomically: a
-        versioned, SHA-256-checksummed :mod:`engine.checkpoint` file (kind ``"games.qarl.QARLAgent"``,
-        version 2) that :func:`load` reads."""
-        from engine import checkpoint
-
-        state = {"config": self.config.to_dict(), "env_params": dict(self.env_params),
-                 "protagonist": self.protagonist.state_dict(),
-                 "adversary": None if self.adversary is None else self.adversary.state_dict()}
-        checkpoint.write(path, state, kind=_KIND, version=_VERSION)
-
-
-def _make_sac(env, cfg: TrainConfig, device, seed_obj, key: str, adversary: bool) -> _SAC:
-    import torch
-
-    torch.manual_seed(seed_obj.int_seed(f"torch.init.{key}", bits=63))
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(seed_obj.int_seed(f"torch.noise.{key}", bits=63))
-    scale = env.adversary_max if adversary else env.action_max
-    return _SAC(env.obs_dim, 1, cfg.hidden, cfg.lr, cfg.gamma, cfg.tau, scale, 1 if adversary else 0, device, gen)
-
-
-def _sac_parameters(obs_dim: int, hidden: int, cond: int) -> int:
-    """Parameters of one :class:`_SAC` (actor and four critics), computed without building it."""
-    def mlp(i: int, o: int) -> int:
-        return (i + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * o
-
-    inp = obs_dim + cond
-    return mlp(inp, 2) + 4 * mlp(inp + 1, 1)
-
-
-def load(path: "str | os.PathLike[str]", *, device: Optional[str] = None, max_parameters: Optional[int] = None,
-         max_bytes: Optional[int] = None) -> QARLAgent:
-    """Load an agent written by :meth:`QARLAgent.save`; the file is treated as untrusted input.
-
-    Parameters
-    ----------
-    path : str or PathLike
-    device : {"cpu", "cuda"}, optional
-        Where the networks live (default CPU).
-    max_parameters : int, optional
-        Refuse a file whose declared ``hidden`` width implies more network parameters (protagonist
-        and adversary together) than this (default :data:`engine.checkpoint.MAX_PARAMETERS`,
-        10 million); checked before any network is built.
-    max_bytes : int, optional
-        Refuse larger files unread (default :data:`engine.checkpoint.MAX_BYTES`, 1 GiB).
-
-    The container is checked by :func:`engine.checkpoint.read` (checksum, format, kind, version;
-    files in the earlier ``"qarl-agent-1"`` format, which was unpickled with
-    ``weights_only=False``, are refused), then the exact key sets, the config (as :func:`train`
-    validates it; integer options at most :data:`engine.checkpoint.MAX_OPTION`), the environment
-    parameters, and every network's keys, shapes, dtypes and finite values. Every failure is an
-    :class:`~engine.errors.InvalidInputError` naming the file.
-
-    Examples
-    --------
-    >>> # agent = load("agent.pt"); agent.act([0.5, 0.0])
-    """
-    from engine import checkpoint
-    from games.envs import AdversarialPointMass
-
-    where = "load()"
-    if device is not None:
-        check_choice(device, "device", where, ("cpu", "cuda"))
-    max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
-                               "max_parameters", where, lower=1)
-    max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
-    ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes,
-                         legacy=_LEGACY)
-    ck.mapping((), keys=("config", "env_params", "protagonist", "adversary"))
-    raw = ck.mapping("config", keys=tuple(TrainConfig.__dataclass_fields__))
-    for name in ("total_steps", "warmup", "batch_size", "hidden", "update_every"):
-        ck.integer(f"config.{name}", upper=checkpoint.MAX_OPTION)
-    cfg = _validate_config(None, raw, f"{ck.context}: config")
-    env_raw = ck.mapping("env_params", keys=tuple(AdversarialPointMass().params()))
-    ck.integer("env_params.horizon", upper=checkpoint.MAX_OPTION)
-    try:
-        env = AdversarialPointMass(**env_raw)
-    except InvalidInputError as err:
-        ck.fail(f"env_params: {err}")
-    adversary = ck.get("adversary")
-    if (adversary is None) != (cfg.mode == "none"):
-        ck.fail(f"adversary must be {'None' if cfg.mode == 'none' else 'saved'} for mode {cfg.mode!r}")
-    total = _sac_parameters(env.obs_dim, cfg.hidden, 0) + (0 if adversary is None else
-                                                           _sac_parameters(env.obs_dim, cfg.hidden, 1))
-    checkpoint.check_limit(total, max_parameters, f"networks of hidden={cfg.hidden} with a number of parameters",
-                           context=ck.context)
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"{where}: device='cuda' requested but CUDA is not available")
-    dev = torch.device(device or "cpu")
-    seed_obj = resolve_seed(0)
-    nets = ("actor", "q1", "q2", "q1_t", "q2_t")
-    prot = _make_sac(env, cfg, dev, seed_obj, "protagonist", False)
-    ck.mapping("protagonist", keys=nets)
-    for n in nets:
-        ck.load_module(("protagonist", n), getattr(prot, n))
-    adv = None
-    if adversary is not None:
-        adv = _make_sac(env, cfg, dev, seed_obj, "adversary", True)
-        ck.mapping("adversary", keys=nets)
-        for n in nets:
-            ck.load_module(("adversary", n), getattr(adv, n))
-    return QARLAgent(env.params(), cfg, prot, adv)
-
-
-def _device(cfg: TrainConfig):
-    import torch
-
-    if cfg.device is not None:
-        if cfg.device == "cuda" and not torch.cuda.is_available():
-            raise InvalidInputError("train(): device='cuda' requested but CUDA is not available")
-        return torch.device(cfg.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def train(env: Any, /, config: Optional[TrainConfig] = None, *, seed: Any = 0, callback: Optional[Callable] = None,
-          **options: Any) -> TrainResult:
-    """Train a SAC protagonist against a temperature-conditioned SAC adversary (QARL).
-
-    Each episode draws the adversary temperature ``alpha_bar`` (self-paced: from the current Gamma
-    distribution; linear/geometric: the scheduled value); the adversary, whose networks take
-    ``alpha_bar`` as an extra input, maximises ``-reward + alpha_bar * entropy`` and the protagonist
-    ``reward + alpha * entropy``. The self-paced teacher (:func:`self_paced_step`) moves the
-    distribution towards the target only while the protagonist's recent episode returns stay
-    above ``threshold``. ``mode="rarl"`` fixes ``alpha_bar = target`` (a near-rational adversary
-    from the start); ``mode="none"`` trains without an adversary.
-
-    Parameters
-    ----------
-    env : games.envs.AdversarialPointMass
-        The two-player environment.
-    config : TrainConfig, optional
-        Hyper-parameters; any field may also be given as a keyword (``total_steps=2000``).
-    seed : int, Generator or None
-        Drives torch initialisation, exploration noise, the environment and replay sampling.
-        CPU runs with the same seed are reproducible.
-    callback : callable, optional
-        Receives :class:`engine.events.Iteration` per episode (``objective`` = its return);
-        ``StopIteration`` stops with status STOPPED.
-
-    Returns
-    -------
-    TrainResult
-
-    Examples
-    --------
-    >>> from games.envs import AdversarialPointMass
-    >>> res = train(AdversarialPointMass(), total_steps=300, warmup=100, seed=0)   # doctest: +SKIP
-    >>> res.agent.act([0.5, 0.0]).shape                                            # doctest: +SKIP
-    (1,)
-    """
-    import torch
-
-    from games.envs import AdversarialPointMass
-
-    where = "train()"
-    if not isinstance(env, AdversarialPointMass):
-        raise InvalidInputError(f"train(): env must be a games.envs.AdversarialPointMass, got {type(env).__name__}")
-    cfg = _validate_config(config, options, where)
-    if callback is not None and not callable(callback):
-        raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
-    seed_obj = resolve_seed(seed, where=where)
-    device = _device(cfg)
-    t0 = time.perf_counter()
-    rng = seed_obj.generator("qarl.train")
-    env_rng = seed_obj.generator("qarl.env")
-    prot = _make_sac(env, cfg, device, seed_obj, "protagonist", False)
-    adv = _make_sac(env, cfg, device, seed_obj, "adversary", True) if cfg.mode != "none" else None
-    buf = _Replay(env.obs_dim, 1, max(cfg.total_steps, 1))
-    dist = (cfg.start_shape, cfg.start / cfg.start_shape)
-    tgt = (cfg.target_shape, cfg.target / cfg.target_shape)
-    threshold = cfg.threshold if cfg.threshold is not None else env.reference_return()
-    returns: list = []
-    temps: list = []
-    ep_temps: list = []
-    ep_rets: list = []
-    o = env.reset(env_rng)
-    abar = _draw_temperature(cfg, dist, 0, rng)
-    ep_ret = 0.0
-    status, message = Status.FEASIBLE, f"{cfg.total_steps} environment steps"   # trained, not proven
-    T = torch.as_tensor
-    episode = 0
-    for step in range(cfg.total_steps):
-        cond = np.array([abar], np.float32)
-        if step < cfg.warmup:
-            a = rng.uniform(-env.action_max, env.action_max, size=1)
-            b = rng.uniform(-env.adversary_max, env.adversary_max, size=1) if adv is not None else np.zeros(1)
-        else:
-            a = prot.act(o)
-            b = adv.act(np.concatenate([o, cond])) if adv is not None else np.zeros(1)
-        o2, r, done, trunc = env.step(a, b)
-        buf.add(o, a, b, r, o2, float(done), abar)
-        ep_ret += r
-        o = o2
-        if step >= cfg.warmup and step % cfg.update_every == 0:
-            idx = buf.sample(rng, cfg.batch_size)
-            ob, ab, bb = (T(x[idx], device=device) for x in (buf.o, buf.a, buf.b))
-            rb, ob2, db, tb = (T(x[idx], device=device) for x in (buf.r, buf.o2, buf.d, buf.t))
-            prot.update(ob, ab, rb, ob2, db, torch.full_like(rb, cfg.alpha))
-            if adv is not None:
-                tc = tb[:, None]
-                adv.update(torch.cat([ob, tc], -1), bb, -rb, torch.cat([ob2, tc], -1), db, tb)
-        if done or trunc:
-            episode += 1
-            returns.append(ep_ret)
-            temps.append(abar if adv is not None else 0.0)
-            ep_temps.append(abar)
-            ep_rets.append(ep_ret)
-            if (cfg.mode == "qarl" and cfg.schedule == "self_paced" and step >= cfg.warmup
-                    and len(ep_temps) >= 8):
-                dist = self_paced_step(dist, tgt, np.maximum(np.array(ep_temps), 1e-6), np.array(ep_rets),
-                                       threshold=threshold, kl_bound=cfg.kl_bound)
-                ep_temps, ep_rets = [], []
-            if emit(callback, Iteration("train()", nit=episode, objective=ep_ret,
-                                        info={"temperature": temps[-1], "step": step + 1})):
-                status, message = Status.STOPPED, "stopped by callback"
-                break
-            o = env.reset(env_rng)
-            ep_ret = 0.0
-            abar = _draw_temperature(cfg, dist, (step + 1) / cfg.total_steps, rng)
-    agent = QARLAgent(env.params(), cfg, prot, adv)
-    R = np.array(returns, dtype=float)
-    params = {**cfg.to_dict(), "device": str(device), "seed": seed_obj.root, "threshold": threshold,
-              "final_distribution": list(dist)}
-    tail = float(R[-max(1, len(R) // 4):].mean()) if R.size else math.nan
-    return TrainResult(status=status, message=message, x=None, objective=tail, nit=episode,
-                       runtime=time.perf_counter() - t0, method=f"sac_{cfg.mode}", backend="torch", params=params,
-                       agent=agent, episode_returns=R, temperatures=np.array(temps, dtype=float), mode=cfg.mode)
-
-
-def _draw_temperature(cfg: TrainConfig, dist: tuple, frac: float, rng: np.random.Generator) -> float:
-    if cfg.mode == "none":
-        return 0.0
-    if cfg.mode == "rarl":
-        return cfg.target
-    if cfg.schedule == "self_paced":
-        return float(max(rng.gamma(dist[0], dist[1]), 1e-6))
-    if cfg.schedule == "linear":
-        return cfg.start + (cfg.target - cfg.start) * min(frac, 1.0)
-    return cfg.start * (cfg.target / cfg.start) ** min(frac, 1.0)
-
-
-def _rollout(env, agent_act, adv_act, rng, episodes: int) -> float:
-    total = 0.0
-    for _ in range(episodes):
-        o = env.reset(rng)
-        done = trunc = False
-        while not (done or trunc):
-            a = agent_act(o)
-            b = adv_act(o) if adv_act is not None else np.zeros(1)
-            o, r, done, trunc = env.step(a, b)
-            total += r
-    return total / episodes
-
-
-def train_worst_case_adversary(agent: QARLAgent, env: Any, /, *, steps: int = 3000, seed: Any = 0,
-                               beta: float = 0.01) -> tuple:
-    """Train a fresh SAC adversary (temperature ``beta``) against the frozen protagonist.
-
-    Returns ``(adversary, return_of_protagonist_against_it)`` (10 evaluation episodes).
-    """
-    import torch
-
-    where = "train_worst_case_adversary()"
-    if not isinstance(agent, QARLAgent):
-        raise InvalidInputError(f"{where}: agent must be a QARLAgent, got {type(agent).__name__}")
-    steps = check_int(steps, "steps", where, lower=1)
-    beta = check_real(beta, "beta", where, lower=0.0)
-    seed_obj = resolve_seed(seed, where=where)
-    cfg = agent.config
-    device = agent.protagonist.device
-    adv = _make_sac(env, cfg, device, seed_obj, "worst_case", True)
-    rng = seed_obj.generator("qarl.worst")
-    env_rng = seed_obj.generator("qarl.worst.env")
-    buf = _Replay(env.obs_dim, 1, steps)
-    o = env.reset(env_rng)
-    cond = np.array([beta], np.float32)
-    warm = min(cfg.warmup, steps // 4)
-    T = torch.as_tensor
-    for step in range(steps):
-        a = agent.act(o)
-        b = (rng.uniform(-env.adversary_max, env.adversary_max, size=1) if step < warm
-             else adv.act(np.concatenate([o, cond])))
-        o2, r, done, trunc = env.step(a, b)
-        buf.add(o, a, b, r, o2, float(done), beta)
-        o = o2
-        if step >= warm:
-            idx = buf.sample(rng, cfg.batch_size)
-            ob, bb, rb, ob2, db = (T(x[idx], device=device) for x in (buf.o, buf.b, buf.r, buf.o2, buf.d))
-            tc = torch.full((idx.size, 1), beta, device=device)
-            adv.update(torch.cat([ob, tc], -1), bb, -rb, torch.cat([ob2, tc], -1), db, torch.full_like(rb, beta))
-        if done or trunc:
-            o = env.reset(env_rng)
-    ret = _rollout(env, agent.act, lambda ob: adv.act(np.concatenate([ob, cond]), True),
-                   seed_obj.generator("qarl.worst.eval"), 10)
-    return adv, ret
-
-
-@dataclass(frozen=True, kw_only=True)
-class RobustnessReport(SolveResult):
-    """Robustness of a protagonist (:func:`evaluate_robustness`).
-
-    Attributes
-    ----------
-    nominal_return : float
-        Mean return without an adversary at the nominal parameters.
-    worst_case_return : float
-        Mean return against a freshly trained near-rational adversary (``objective``).
-    grid_masses, grid_frictions : numpy.ndarray
-        The perturbed parameters.
-    grid_returns : numpy.ndarray, shape (len(masses), len(frictions))
-        Mean return (no adversary) at each perturbed parameter pair.
-    """
-
-    nominal_return: float = math.nan
-    worst_case_return: float = math.nan
-    grid_masses: Any = None
-    grid_frictions: Any = None
-    grid_returns: Any = None
-
-
-def evaluate_robustness(agent: QARLAgent, /, *, masses: Sequence[float] = (0.5, 1.0, 2.0),
-                        frictions: Sequence[float] = (0.0, 0.5, 1.0), episodes: int = 5,
-                        adversary_steps: int = 3000, seed: Any = 0) -> RobustnessReport:
-    """Protagonist return against a freshly trained worst-case adversary and on a parameter grid.
-
-    Examples
-    --------
-    >>> # rep = evaluate_robustness(train(AdversarialPointMass()).agent); rep.grid_returns.shape
-    """
-    from games.envs import AdversarialPointMass
-
-    where = "evaluate_robustness()"
-    if not isinstance(agent, QARLAgent):
-        raise InvalidInputError(f"{where}: agent must be a QARLAgent, got {type(agent).__name__}")
-    from engine.validation import as_float_array
-
-    ms = as_float_array(masses, "masses", where, ndim=1, lower=1e-6)
-    fs = as_float_array(frictions, "frictions", where, ndim=1, lower=0.0)
-    if ms.size == 0 or fs.size == 0:
-        raise InvalidInputError(f"{where}: masses and frictions must be non-empty")
-    episodes = check_int(episodes, "episodes", where, lower=1)
-    adversary_steps = check_int(adversary_steps, "adversary_steps", where, lower=1)
-    seed_obj = resolve_seed(seed, where=where)
-    t0 = time.perf_counter()
-    env = AdversarialPointMass(**agent.env_params)
-    nominal = _rollout(env, agent.act, None, seed_obj.generator("robust.nominal"), episodes)
-    _, worst = train_worst_case_adversary(agent, env, steps=adversary_steps, seed=seed_obj.int_seed("robust.adv"))
-    grid = np.zeros((ms.size, fs.size))
-    for i, m in enumerate(ms):
-        for j, f in enumerate(fs):
-            e = AdversarialPointMass(**{**agent.env_params, "mass": float(m), "friction": float(f)})
-            grid[i, j] = _rollout(e, agent.act, None, seed_obj.generator(f"robust.grid.{i}.{j}"), episodes)
-    params = {"masses": ms.tolist(), "frictions": fs.tolist(), "episodes": episodes,
-              "adversary_steps": adversary_steps, "seed": seed_obj.root}
-    return RobustnessReport(status=Status.OPTIMAL, message="", x=grid, objective=worst,
-                            runtime=time.perf_counter() - t0, method="robustness", backend="torch", params=params,
-                            nominal_return=nominal, worst_case_return=worst, grid_masses=ms, grid_frictions=fs,
-                            grid_returns=grid)

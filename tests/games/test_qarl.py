@@ -120,19 +120,23 @@ _TINY = dict(total_steps=110, warmup=100, batch_size=16, hidden=16)
 def test_train_save_load_and_determinism(tmp_path):
     pytest.importorskip("torch")
     from games.envs import AdversarialPointMass
-    from games.qarl import evaluate_robustness, load, train
+    from engine.training import TrainingResult
+    from games.qarl import QARLConfig, evaluate_robustness, load, train
 
     env = AdversarialPointMass()
     r1 = train(env, seed=0, **_TINY)
-    r2 = train(env, seed=0, **_TINY)
-    np.testing.assert_array_equal(r1.episode_returns, r2.episode_returns)
-    assert r1.episode_returns.size == 2 and (r1.temperatures > 0).all()
-    assert r1.params["device"] in ("cpu", "cuda") and r1.params["seed"] == 0
+    r2 = train(env, QARLConfig(**_TINY), seed=0)
+    assert isinstance(r1, TrainingResult) and r1.status.value == "feasible" and r1.episodes == 2
+    np.testing.assert_array_equal(r1.history["return"], r2.history["return"])
+    assert r1.history["return"].size == 2 and (r1.history["temperature"] > 0).all()
+    assert r1.params["device"] in ("cpu", "cuda") and r1.params["seed"] == 0 and r1.params["mode"] == "qarl"
+    assert r1.params["config"] == QARLConfig(**_TINY).to_dict() and r1.stats["steps"] == 110
     path = tmp_path / "agent.pt"
-    r1.agent.save(path)
+    r1.model.save(path)
     agent = load(path)
+    assert agent.config == r1.model.config
     for obs in ([0.5, 0.0], [-1.0, 0.3]):
-        np.testing.assert_allclose(agent.act(obs), r1.agent.act(obs), atol=1e-6)
+        np.testing.assert_allclose(agent.act(obs), r1.model.act(obs), atol=1e-6)
     rep = evaluate_robustness(agent, masses=[0.5, 2.0], frictions=[0.5], episodes=1, adversary_steps=20)
     assert rep.grid_returns.shape == (2, 1) and np.isfinite(rep.worst_case_return)
     assert rep.worst_case_return <= 0 and rep.nominal_return <= 0
@@ -161,7 +165,7 @@ def test_qarl_protagonist_is_more_robust_than_no_adversary():
 
     env = AdversarialPointMass()
     res = {m: train(env, mode=m, total_steps=6000, seed=0) for m in ("qarl", "none")}
-    rob = {m: evaluate_robustness(r.agent, adversary_steps=3000, seed=1) for m, r in res.items()}
+    rob = {m: evaluate_robustness(r.model, adversary_steps=3000, seed=1) for m, r in res.items()}
     assert rob["qarl"].worst_case_return >= rob["none"].worst_case_return - 1.0
 
 
@@ -182,7 +186,7 @@ def tiny_agent(tmp_path_factory):
     from games.envs import AdversarialPointMass
     from games.qarl import train
 
-    agent = train(AdversarialPointMass(), seed=0, total_steps=60, warmup=50, batch_size=4, hidden=4).agent
+    agent = train(AdversarialPointMass(), seed=0, total_steps=60, warmup=50, batch_size=4, hidden=4).model
     path = tmp_path_factory.mktemp("qarl") / "agent.pt"
     agent.save(path)
     return agent, path
@@ -214,13 +218,11 @@ def _forge(tmp_path, agent, mutate):
     import copy
 
     from engine import checkpoint
-    from games import qarl
+    from games import qarl_learning
 
-    state = copy.deepcopy({"config": agent.config.to_dict(), "env_params": dict(agent.env_params),
-                           "protagonist": agent.protagonist.state_dict(),
-                           "adversary": agent.adversary.state_dict()})
+    state = copy.deepcopy(agent.state_dict())
     mutate(state)
-    return checkpoint.write(tmp_path / "forged.pt", state, kind=qarl._KIND, version=qarl._VERSION)
+    return checkpoint.write(tmp_path / "forged.pt", state, kind=qarl_learning._KIND, version=qarl_learning._VERSION)
 
 
 @pytest.mark.parametrize("mutate, match", [
@@ -246,7 +248,7 @@ def test_structural_problems_are_invalid_input(tiny_agent, tmp_path, mutate, mat
 
 
 def test_declared_sizes_are_checked_before_networks_are_built(tiny_agent, tmp_path, monkeypatch):
-    from games import qarl
+    from games import qarl, qarl_learning
 
     agent, path = tiny_agent
     forged = _forge(tmp_path, agent, lambda s: s["config"].__setitem__("hidden", 20000))
@@ -254,7 +256,7 @@ def test_declared_sizes_are_checked_before_networks_are_built(tiny_agent, tmp_pa
     def must_not_build(*args, **kwargs):
         raise AssertionError("a network was built before the size check")
 
-    monkeypatch.setattr(qarl, "_make_sac", must_not_build)
+    monkeypatch.setattr(qarl_learning, "_make_sac", must_not_build)
     with pytest.raises(InvalidInputError, match="max_parameters=10,000,000"):
         qarl.load(forged)
     with pytest.raises(InvalidInputError, match="max_parameters"):
@@ -265,3 +267,33 @@ def test_declared_sizes_are_checked_before_networks_are_built(tiny_agent, tmp_pa
     back = qarl.load(path, max_parameters=10_000)
     for obs in ([0.5, 0.0], [-1.0, 0.3]):
         np.testing.assert_array_equal(back.act(obs), agent.act(obs))
+
+
+def test_train_protocol_callback_time_limit_and_config():
+    from engine.events import Iteration, Progress
+    from games.envs import AdversarialPointMass
+    from games.qarl import QARLConfig, TrainConfig, train, train_worst_case_adversary
+
+    assert TrainConfig is QARLConfig            # the earlier name
+    env = AdversarialPointMass()
+    events = []
+
+    def cb(ev):
+        events.append(ev)
+        if isinstance(ev, Iteration) and ev.nit == 1:
+            raise StopIteration
+
+    res = train(env, seed=0, callback=cb, **_TINY)
+    assert res.status.value == "stopped" and res.episodes == 1 and res.history["return"].size == 1
+    assert [type(e) for e in events] == [Iteration, Progress] and events[1].total == 110
+    cut = train(env, seed=0, time_limit=1e-9, **_TINY)
+    assert cut.status.value == "time_limit" and cut.stats["steps"] < 110
+    with pytest.raises(InvalidInputError, match="time_limit"):
+        train(env, time_limit=-1.0, **_TINY)
+    with pytest.raises(InvalidInputError, match="config must be a QARLConfig"):
+        train(env, {"mode": "rarl"})
+    agent = train(env, seed=0, **_TINY).model
+    adv = train_worst_case_adversary(agent, env, steps=60, seed=0)
+    assert adv.status.value == "feasible" and adv.episodes == 1 and np.isfinite(adv.objective)
+    again = train_worst_case_adversary(agent, env, steps=60, seed=0)
+    assert again.objective == adv.objective
