@@ -24,7 +24,6 @@ or exact (integer tableau, fraction-free Bareiss-style pivots).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from engine.events import Iteration, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_real, check_time_limit
-from games.efg.results import EFGResult, _check_game, _finish
+from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
 
 __all__ = ["sequence_form_lcp", "LCPResult", "MAX_LCP_SEQUENCES", "EXACT_FALLBACK_SEQUENCES"]
@@ -57,6 +56,9 @@ EXACT_FALLBACK_SEQUENCES = 400
 _PIVOTINGS = ("float", "exact")
 _CHUNK = 64          # pivots between two deadline / callback checks in floating point
 _PERTURB_TRIES = 6   # perturbed priors tried when the lexicographic start is not feasible
+#: up to this many sequences the float payoff matrices are dense numpy arrays (scipy.sparse costs
+#: more per call than the whole small product)
+_DENSE_SEQUENCES = 600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,11 +79,14 @@ class _Problem:
         self.g = g
         self.s = s
         self.exact = exact
+        self.dense = exact or int(sum(s["n_seq"])) <= _DENSE_SEQUENCES
         self.n1, self.n2 = (int(k) for k in s["n_seq"])
         self.order = [g._seq_depth_order(p) for p in (0, 1)]        # deepest infosets first
         self.first = s["first_seq"]
         self.par = s["iset_parent"]
         self.n_act = [len(a) for a in g.infoset_actions]
+        # per player, deepest first: (first sequence, number of actions, parent sequence)
+        self.isets = [[(int(self.first[h]), self.n_act[h], int(self.par[h])) for h in self.order[p]] for p in (0, 1)]
         L = s["leaf_seq"]
         if exact:
             # payoffs times D (ints), chance probabilities times their common denominator: an
@@ -110,64 +115,70 @@ class _Problem:
                 c = pay[:, k] - (pay[:, k].max(initial=0.0) + 1.0)
                 # scaled to [-1, 0): tolerances below are then absolute
                 costs.append(w * c / max(1.0, float(np.abs(c).max(initial=1.0))))
-            self.A = sp.csr_matrix((costs[0], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
-            self.B = sp.csr_matrix((costs[1], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
-        self.Bt = self.B.T if exact else self.B.T.tocsr()
+            if self.dense:
+                self.A = np.zeros((self.n1, self.n2))
+                self.B = np.zeros((self.n1, self.n2))
+                np.add.at(self.A, (L[:, 0], L[:, 1]), costs[0])
+                np.add.at(self.B, (L[:, 0], L[:, 1]), costs[1])
+            else:
+                self.A = sp.csr_matrix((costs[0], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
+                self.B = sp.csr_matrix((costs[1], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
+        self.Bt = self.B.T if self.dense else self.B.T.tocsr()
 
     # ------------------------------------------------------------------ plans and best responses
-    def plan(self, p: int, behavior: list) -> np.ndarray:
+    def plan(self, p: int, behavior: Any) -> np.ndarray:
         """Realization plan of player p from behaviour probabilities (floats or Fractions)."""
         n = self.n1 if p == 0 else self.n2
-        x = np.zeros(n, dtype=object if self.exact else np.float64)
+        x: list = [0] * n
         x[0] = 1
-        for h in reversed(self.order[p]):
-            k = int(self.first[h])
-            for a in range(self.n_act[h]):
-                x[k + a] = x[self.par[h]] * behavior[k - 1 + a]
-        return x
+        b = list(behavior)
+        for k0, m, par in reversed(self.isets[p]):
+            xp = x[par]
+            for a in range(m):
+                x[k0 + a] = xp * b[k0 - 1 + a]
+        return np.array(x, dtype=object if self.exact else np.float64)
 
     def times(self, p: int, v: np.ndarray) -> np.ndarray:
         """``A v`` (p = 0: values of player 1's sequences) or ``B' v`` (p = 1)."""
-        M = self.A if p == 0 else self.Bt
-        return M.dot(v) if self.exact else M @ v
+        return (self.A if p == 0 else self.Bt).dot(v)
 
-    def best_response(self, p: int, keys: list, tol: float) -> np.ndarray:
-        """Player p's pure realization plan that is a best response at every information set to
-        ``keys[0]`` (values of its sequences), ties broken by ``keys[1]``, then ... (first action)."""
-        V = [k.copy() for k in keys]
-        choice = {}
-        for h in self.order[p]:
-            k0 = int(self.first[h])
-            best = 0
-            for a in range(1, self.n_act[h]):
+    def best_response(self, p: int, keys: list, tol: float) -> tuple:
+        """Player p's pure strategy that is a best response at every information set to ``keys[0]``
+        (values of its sequences), ties broken by ``keys[1]``, then by the first action: a mask
+        of its chosen sequences, and whether two actions tied on every key."""
+        V = [k.tolist() for k in keys]
+        n = self.n1 if p == 0 else self.n2
+        chosen = np.zeros(n, dtype=bool)
+        chosen[0] = True
+        tied = False
+        for k0, m, par in self.isets[p]:
+            best = k0
+            for a in range(k0 + 1, k0 + m):
                 for Vk in V:
-                    diff = Vk[k0 + a] - Vk[k0 + best]
+                    diff = Vk[a] - Vk[best]
                     if diff > tol:
                         best = a
                         break
                     if diff < -tol:
                         break
-            choice[h] = best
+                else:
+                    tied = True
+            chosen[best] = True
             for Vk in V:
-                Vk[self.par[h]] += Vk[k0 + best]
-        n = self.n1 if p == 0 else self.n2
-        chosen = np.zeros(n, dtype=bool)
-        chosen[0] = True
-        for h, a in choice.items():
-            chosen[int(self.first[h]) + a] = True
-        return chosen
+                Vk[par] += Vk[best]
+        return chosen, tied
 
     def chosen_plan(self, p: int, chosen: np.ndarray) -> np.ndarray:
         """The pure plan (0/1) whose played sequences are those of ``chosen`` below the root."""
         n = len(chosen)
-        x = np.zeros(n, dtype=object if self.exact else np.float64)
+        x: list = [0] * n
         x[0] = 1
-        for h in reversed(self.order[p]):
-            k0 = int(self.first[h])
-            for a in range(self.n_act[h]):
-                if chosen[k0 + a]:
-                    x[k0 + a] = x[self.par[h]]
-        return x
+        ch = chosen.tolist()
+        for k0, m, par in reversed(self.isets[p]):
+            for a in range(k0, k0 + m):
+                if ch[a]:
+                    x[a] = x[par]
+        return np.array(x, dtype=object if self.exact else np.float64)
 
     # ------------------------------------------------------------------ the initial tableau
     def elimination(self, p: int, chosen: np.ndarray) -> tuple:
@@ -183,19 +194,18 @@ class _Problem:
         P = np.zeros((len(C), len(N)), dtype=np.int64)
         a = np.zeros(len(C), dtype=np.int64)
         a[0] = 1
-        for h in reversed(self.order[p]):  # parents first
-            k0 = int(self.first[h])
-            c = next(k0 + b for b in range(self.n_act[h]) if chosen[k0 + b])
-            par = int(self.par[h])
+        ch = chosen.tolist()
+        for k0, m, par in reversed(self.isets[p]):  # parents first
+            c = next(k0 + b for b in range(m) if ch[k0 + b])
             rc = row[c]
             if chosen[par]:
                 P[rc] = P[row[par]]
                 a[rc] = a[row[par]]
             else:
                 P[rc, col[par]] = -1
-            for b in range(self.n_act[h]):
-                if k0 + b != c:
-                    P[rc, col[k0 + b]] += 1
+            for b in range(k0, k0 + m):
+                if b != c:
+                    P[rc, col[b]] += 1
         return C, N, a, P
 
     def tableau(self, chosen1: np.ndarray, chosen2: np.ndarray, pq: tuple) -> tuple:
@@ -210,10 +220,10 @@ class _Problem:
         C2, N2, a2, P2 = self.elimination(1, chosen2)
         p, q = pq
         dt: Any = object if self.exact else np.float64
-        if self.exact:
-            A, Bt = self.A, self.B.T
-            H1 = P1.T.astype(object).dot(A[C1]) - A[N1]
-            H2 = P2.T.astype(object).dot(Bt[C2]) - Bt[N2]
+        if self.dense:
+            A, Bt = self.A, self.Bt
+            H1 = P1.T.astype(dt).dot(A[C1]) - A[N1]
+            H2 = P2.T.astype(dt).dot(Bt[C2]) - Bt[N2]
         else:
             P1f, P2f = P1.astype(np.float64), P2.astype(np.float64)
             H1 = np.asarray((self.A[C1].T @ P1f).T) - self.A[N1].toarray()
@@ -249,7 +259,7 @@ class _Problem:
         E = _constraint_matrix(self.g, 0)
         F = _constraint_matrix(self.g, 1)
         m1, m2 = E.shape[0], F.shape[0]
-        A, B = self.A, self.B
+        A, B = sp.csr_matrix(self.A), sp.csr_matrix(self.B)
         # rows: E x = e, F y = f, -A y - r + E'u = 0, -B'x - s + F'v = 0; columns x, y, r, s, u, v
         K = sp.bmat([[E, None, None, None, None, None],
                      [None, F, None, None, None, None],
@@ -440,14 +450,16 @@ class _Run:
         """The current basic solution's plans (z0 may be positive), as floats and (exact) Fractions."""
         n1, n2 = self.prob.n1, self.prob.n2
         n = n1 + n2
-        vals: list = [0] * n
-        for i, v in enumerate(self.basis.tolist()):
-            if v < n:
-                vals[v] = Fraction(self.T[i, -1], self.d) if self.prob.exact else self.T[i, -1]
         if self.prob.exact:
+            vals: list = [Fraction(0)] * n
+            for i, v in enumerate(self.basis.tolist()):
+                if v < n:
+                    vals[v] = Fraction(self.T[i, -1], self.d)
             xf = np.array([float(v) for v in vals])
             return np.maximum(xf[:n1], 0.0), np.maximum(xf[n1:], 0.0), (vals[:n1], vals[n1:])
-        arr = np.maximum(np.array(vals, dtype=np.float64), 0.0)
+        arr = np.zeros(n)
+        mask = self.basis < n
+        arr[self.basis[mask]] = np.maximum(self.T[mask, -1], 0.0)
         return arr[:n1], arr[n1:], None
 
     def z0(self) -> float:
@@ -472,14 +484,18 @@ def _start(prob: _Problem, prior: tuple, tol: float) -> Optional[_Run]:
     btol = 0 if prob.exact else 1e-12
     wq = prob.times(0, q)
     wp = prob.times(1, p)
-    ch2 = prob.best_response(1, [wp], btol)
-    ch1 = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, ch2))], btol)
-    for _ in range(20):  # lexicographic best responses to each other: a fixed point settles ties
-        new2 = prob.best_response(1, [wp, prob.times(1, prob.chosen_plan(0, ch1))], btol)
-        new1 = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, new2))], btol)
-        if np.array_equal(new1, ch1) and np.array_equal(new2, ch2):
-            break
-        ch1, ch2 = new1, new2
+    ch2, tie2 = prob.best_response(1, [wp], btol)
+    ch1, tie1 = prob.best_response(0, [wq], btol)
+    if tie1 or tie2:
+        # ties against the prior are broken by the best response to the other's start, and
+        # those depend on each other: look for a fixed point
+        ch1, _ = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, ch2))], btol)
+        for _ in range(20):
+            new2, _ = prob.best_response(1, [wp, prob.times(1, prob.chosen_plan(0, ch1))], btol)
+            new1, _ = prob.best_response(0, [wq, prob.times(0, prob.chosen_plan(1, new2))], btol)
+            if np.array_equal(new1, ch1) and np.array_equal(new2, ch2):
+                break
+            ch1, ch2 = new1, new2
     T, basis, nonbasic, pos = prob.tableau(ch1, ch2, (p, q))
     n = prob.n1 + prob.n2
     zc, rhs = T[:, n], T[:, -1]
@@ -589,31 +605,43 @@ def _validate(game: Any, starts: Any, pivoting: Any, maxiter: Any, tol: Any, tim
     return g, n, priors, pivoting, maxiter, tol, tl, sd, callback
 
 
-def _prior(g: ExtensiveFormGame, given: Optional[list], k: int, rng: np.random.Generator, exact: bool,
-           perturb: int) -> tuple:
+def _prior(g: ExtensiveFormGame, given: Optional[list], k: int, rng: Callable[[], np.random.Generator],
+           exact: bool, perturb: int) -> tuple:
     """Behaviour probabilities per player (Fractions when exact): the given profile, the centroid
     (k = 0) or a random completely mixed one; ``perturb`` > 0 mixes in a little random noise."""
+    if not exact and given is None and k == 0 and not perturb:
+        return g.uniform_behavior()
+    first = g._sequences()["first_seq"]
     out = []
     for p in range(2):
         probs: list = []
         for h in g.player_infosets[p]:
             m = len(g.infoset_actions[h])
+            k0 = int(first[h])
+            blk: Any
             if given is not None:
-                k0 = int(g._sequences()["first_seq"][h])
-                blk = [Fraction(float(v)).limit_denominator(10 ** 6) for v in given[p][k0 - 1:k0 - 1 + m]]
-                if sum(blk) <= 0:
-                    blk = [Fraction(1)] * m
+                blk = given[p][k0 - 1:k0 - 1 + m]
+                if exact:
+                    blk = [Fraction(float(v)).limit_denominator(10 ** 6) for v in blk]
             elif k == 0:
-                blk = [Fraction(1)] * m
+                blk = [Fraction(1)] * m if exact else np.ones(m)
             else:
-                blk = [Fraction(int(v)) for v in rng.integers(1, 1001, size=m)]
+                blk = rng().integers(1, 1001, size=m)
+                blk = [Fraction(int(v)) for v in blk] if exact else blk.astype(np.float64)
+            if sum(blk) <= 0:
+                blk = [Fraction(1)] * m if exact else np.ones(m)
             if perturb:
-                noise = [Fraction(int(v)) for v in rng.integers(1, 1001, size=m)]
-                eps = Fraction(1, 1000 * perturb)
-                blk = [(1 - eps) * b / sum(blk) + eps * e / sum(noise) for b, e in zip(blk, noise)]
+                noise = rng().integers(1, 1001, size=m)
+                if exact:
+                    eps = Fraction(1, 1000 * perturb)
+                    blk = [(1 - eps) * b / sum(blk) + eps * Fraction(int(e)) / int(noise.sum())
+                           for b, e in zip(blk, noise)]
+                else:
+                    feps = 1.0 / (1000 * perturb)
+                    blk = (1 - feps) * np.asarray(blk) / np.sum(blk) + feps * noise / noise.sum()
             tot = sum(blk)
             probs.extend(b / tot for b in blk)
-        out.append(probs if exact else [float(b) for b in probs])
+        out.append(probs)
     return tuple(out)
 
 
@@ -705,7 +733,13 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
     params = {"starts": starts if isinstance(starts, (int, str)) else f"{len(priors)} profiles",
               "pivoting": pivoting, "maxiter": maxiter, "tol": tol, "time_limit": tl, "seed": sd.root}
     deadline = math.inf if tl is None else t0 + tl
-    rng = sd.generator("sequence_form_lcp")
+    gen: list = []
+
+    def rng() -> np.random.Generator:  # drawn only for random priors and perturbations
+        if not gen:
+            gen.append(sd.generator("sequence_form_lcp"))
+        return gen[0]
+
     problems: dict = {}
 
     def problem(exact: bool) -> _Problem:
@@ -713,7 +747,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
             problems[exact] = _Problem(g, exact)
         return problems[exact]
 
-    found: list = []        # (behaviour profile, plans, exact plans or None)
+    found: list = []        # (behaviour profile, plans, exact plans or None, max regret)
     notes: list = []
     nit = 0
     status = Status.OPTIMAL
@@ -753,33 +787,33 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                 status = st
                 break
             x, y, xq = run.plans()
-            if not exact:
-                beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-                if g.max_regret(beh) > tol:
-                    plans = prob.solve_basis(run.basis)
-                    if plans is not None:
-                        x, y = plans
-                        beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-                    reg = g.max_regret(beh)
-                    if reg > tol:
-                        if n <= EXACT_FALLBACK_SEQUENCES:
-                            notes.append(f"start {k}: floating-point regret {reg:.2e} > tol after "
-                                         "refactorisation; repeated with exact pivoting")
-                            exact = True
-                            continue
-                        notes.append(f"start {k}: max regret {reg:.2e} > tol={tol:g} after refactorisation")
-                        status = Status.FEASIBLE
-                    else:
-                        notes.append(f"start {k}: refactorised the final basis")
-                outcome = (beh, (x, y), None)
-            else:
+            beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+            reg = g.max_regret(beh)
+            if exact:
                 assert xq is not None
                 reg_q = _regret_exact(prob, xq)
                 if reg_q != 0:  # cannot happen at a complementary basis; kept as a guard
                     notes.append(f"start {k}: exact regret {reg_q} (not an equilibrium)")
                     status = Status.ERROR
-                beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-                outcome = (beh, (x, y), xq)
+            elif reg > tol:
+                # the basis is combinatorial: solving its sparse system afresh removes the
+                # rounding the pivots accumulated
+                plans = prob.solve_basis(run.basis)
+                if plans is not None:
+                    x, y = plans
+                    beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+                    reg = g.max_regret(beh)
+                if reg > tol:
+                    if n <= EXACT_FALLBACK_SEQUENCES:
+                        notes.append(f"start {k}: floating-point regret {reg:.2e} > tol after "
+                                     "refactorisation; repeated with exact pivoting")
+                        exact = True
+                        continue
+                    notes.append(f"start {k}: max regret {reg:.2e} > tol={tol:g} after refactorisation")
+                    status = Status.FEASIBLE
+                else:
+                    notes.append(f"start {k}: refactorised the final basis")
+            outcome = (beh, (x, y), xq, reg)
             break
         if outcome is not None:
             beh = outcome[0]
@@ -789,22 +823,25 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
             break
 
     if found:
-        beh, plans, xq = found[0]
-    elif last_run is not None:
-        x, y, xq = last_run.plans()
-        plans = (x, y)
-        beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-        notes.append(f"no equilibrium reached; the point of the path at z0 = {last_run.z0():.3g}")
+        beh, plans, xq, reg = found[0]
     else:
-        beh = list(g.uniform_behavior())
-        plans = (g.realization_plan(beh[0], 0), g.realization_plan(beh[1], 1))
-        xq = None
+        if last_run is not None:
+            x, y, xq = last_run.plans()
+            plans = (x, y)
+            beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+            notes.append(f"no equilibrium reached; the point of the path at z0 = {last_run.z0():.3g}")
+        else:
+            beh = list(g.uniform_behavior())
+            plans = (g.realization_plan(beh[0], 0), g.realization_plan(beh[1], 1))
+            xq = None
+        reg = g.max_regret(beh)
     used_exact = any(f[2] is not None for f in found)
     msg = "; ".join([f"{len(found)} distinct equilibri{'um' if len(found) == 1 else 'a'} from "
                      f"{len(priors)} start{'s' if len(priors) != 1 else ''}"] + notes)
-    res = _finish(g, list(beh), status=status, method="sequence_form_lcp",
-                  backend="python-exact" if used_exact else "numba", t0=t0, params=params, message=msg, nit=nit,
-                  realization=tuple(np.asarray(p, dtype=np.float64) for p in plans))
-    fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(res) if f.init}
-    fields["equilibria"] = tuple(tuple(f[0]) for f in found)
-    return LCPResult(**fields, exact_realization=(tuple(tuple(str(v) for v in pl) for pl in xq) if xq else ()))
+    beh_t = tuple(np.asarray(b, dtype=np.float64) for b in beh)
+    return LCPResult(status=status, message=msg, x=np.concatenate(beh_t), nit=nit, runtime=time.perf_counter() - t0,
+                     method="sequence_form_lcp", backend="python-exact" if used_exact else "numba", params=params,
+                     behavior=beh_t, payoffs=g.behavior_payoffs(list(beh_t)), max_regret=reg,
+                     realization=tuple(np.asarray(p, dtype=np.float64) for p in plans),
+                     equilibria=tuple(tuple(f[0]) for f in found),
+                     exact_realization=tuple(tuple(str(v) for v in pl) for pl in xq) if xq else ())
