@@ -42,11 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from engine.suites import parse_int_list  # noqa: E402
+from engine.suites import parse_int_list
 
 PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 KINDS = ("indoor", "forest", "warehouse")

@@ -41,9 +41,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from planning.submodular import (FacilityLocation, WeightedCoverage, greedy, lazy_greedy,  # noqa: E402
+from planning.submodular import (FacilityLocation, WeightedCoverage, greedy, lazy_greedy,
                                  stochastic_greedy)
 
 

@@ -245,6 +245,8 @@ def solve(P: Any, R: Any, *, horizon: int, k: int = 2, n_rollouts: int = 1000, i
     initial : array_like, optional
         Initial state distribution (default uniform).
     seed : int, numpy Generator or None
+        Drives every rollout (one generator). None (the default) draws a fresh root;
+        ``params["seed"]`` records the one used.
     time_limit : float, optional
         On expiry the stages not reached keep action 0 (status TIME_LIMIT).
     callback : callable, optional

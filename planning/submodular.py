@@ -352,7 +352,8 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
     epsilon : float
         In ``(0, 1)``.
     seed : int, numpy Generator or None
-        The same seed gives the same selection.
+        The same seed gives the same selection. None (the default) draws a fresh root;
+        ``params["seed"]`` records the one used.
     time_limit, callback
         As in :func:`greedy`.
 

@@ -334,7 +334,8 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         ``next_cell(state) -> (row, col) or None`` (an 8-neighbouring known free cell) and
         optionally ``moves_per_step(state)`` (e.g. :class:`NearestFrontier`).
     seed : int, numpy Generator or None
-        Drives every random choice (community detection); same seed, same run.
+        Drives every random choice (community detection); same seed, same run. None (the
+        default) draws a fresh root; ``params["seed"]`` records the one used.
     max_steps : int, optional
         Step budget (default ``10 * free cells + 100``); reaching it gives ITERATION_LIMIT.
     sensor_range : float, optional

@@ -512,6 +512,7 @@ def indoor(size: Any = 200, *, seed: Any = None, min_room: Optional[int] = None,
     size : int or (rows, cols)
         50 to 1000 cells per side.
     seed : int, numpy Generator or None
+        Drives the layout. None (the default) draws a fresh root; ``params["seed"]`` records it.
     min_room : int, optional
         Rooms are not split below this side (default ``max(10, size // 6)``).
     door : int, optional

@@ -74,6 +74,9 @@ def detect_communities(G: Any, *, method: str = "louvain", seed: int = 0, resolu
                        ) -> list[frozenset]:
     """Communities of a networkx graph (unweighted), sorted by their smallest node.
 
+    ``seed`` drives Louvain's random node order (default 0, so the same graph gives the same
+    communities; the greedy method is deterministic and ignores it).
+
     Examples
     --------
     >>> import networkx as nx
@@ -267,7 +270,8 @@ def build_topology(graph: Any, robot: int, *, method: str = "louvain", seed: int
         The robot's node.
     method : {"louvain", "greedy"}
     seed : int
-        Seed of Louvain.
+        Seed of Louvain (default 0: the graph alone fixes the answer; :class:`FARE` passes one
+        derived from the run's seed for every replan).
     resolution : float
         Modularity resolution (lower gives fewer, larger communities).
     prune : bool
