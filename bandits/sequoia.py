@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bandits.argmax import MODES, STAT_KEYS, FeasibleArgmax, StateEncoding, network_weights
+from bandits.argmax import MODES, STAT_KEYS, FeasibleArgmax, StateEncoding
 from bandits.arms import _as_states
 from bandits.domains import domain_from_spec
 from bandits.policies import Policy
@@ -368,11 +368,6 @@ class Sequoia:
     # ------------------------------------------------------------------ network pieces
     def _inputs(self, states: np.ndarray, actions: np.ndarray) -> torch.Tensor:
         return self.encoding.inputs(states, actions)
-
-    def _scale(self, states: np.ndarray) -> np.ndarray:
-        return self.encoding.features(states)
-
-    _weights = staticmethod(network_weights)
 
     def _stability_bounds(self, states: np.ndarray) -> list:
         """Pre-activation ranges ``[(L, U), ...]`` (torch, one row per state) of the hidden layers over

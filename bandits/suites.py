@@ -34,14 +34,16 @@ _DOMAINS = ("path", "matching", "capacity", "multiple_interventions")
 def _run_seeds(seed: int, run_seed: Optional[int]) -> tuple[int, int]:
     """(training/policy seed, evaluation seed) of instance ``seed`` under the run seed ``run_seed``.
 
-    ``run_seed`` 0 or None keeps the historical streams (``seed`` and ``10_000 + seed``); another
-    run seed draws independent streams from both (SeedSequence keys), so ``--seed``/``--repeat``
-    give other trainings and evaluations of the same instances.
+    Both follow ``seed``: with ``run_seed`` 0 or None the training seed is ``seed`` itself and the
+    evaluation seed the independent SeedSequence stream ``derive_seed(seed, "cormab/eval")`` (it
+    was ``10_000 + seed`` before issue 21); another run seed draws independent streams from both
+    (keys ``cormab/run<k>/train`` and ``.../eval``), so ``--seed``/``--repeat`` give other
+    trainings and evaluations of the same instances.
     """
-    if not run_seed:
-        return seed, 10_000 + seed
     from engine.seeding import derive_seed
 
+    if not run_seed:
+        return seed, derive_seed(seed, "cormab/eval")
     return derive_seed(seed, f"cormab/run{run_seed}/train"), derive_seed(seed, f"cormab/run{run_seed}/eval")
 
 

@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import bandits
+    from bandits.argmax import network_weights
     from solvers.network_mip import NetworkMIP
 
     rows = []
@@ -54,14 +55,14 @@ def main(argv=None) -> int:
                                 stability_weight=args.stability_weight)
         agent.train(episodes=args.episodes)
         train = time.perf_counter() - t0
-        # exactly the model SEQUOIA builds for its decisions (bandits.Sequoia._mip_max)
-        mip = NetworkMIP(agent._weights(agent.q), problem.feasible_set, state_dim=agent.n_features, method="auto",
+        # exactly the model SEQUOIA builds for its decisions (bandits.argmax.FeasibleArgmax)
+        mip = NetworkMIP(network_weights(agent.q), problem.feasible_set, state_dim=agent.n_features, method="auto",
                          enumerate_limit=0)
         rng = np.random.default_rng(args.seed + 1)
         times, proven, same, gaps, unstable = [], 0, 0, [], []
         for _ in range(args.states):
             s = rng.integers(0, problem.n_states, args.arms)
-            x = agent._scale(s[None])[0]
+            x = agent.encoding.features(s[None])[0]
             t = time.perf_counter()
             short = mip.maximize(x, time_limit=args.time_limit)
             times.append(time.perf_counter() - t)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bandits import exact, policies
+from bandits.argmax import network_weights
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate
 from bandits.sequoia import Sequoia, SequoiaConfig
@@ -152,8 +153,9 @@ def test_stability_penalty_makes_the_network_mip_stable(tmp_path):
         agent = Sequoia(problem, seed=0, hidden=(32, 32), action_selection="greedy", warm_start_steps=300,
                         stability_weight=weight)
         agent.train(episodes=1)
-        mip = NetworkMIP(agent._weights(agent.q), problem.feasible_set, state_dim=agent.n_features)
-        unstable[weight] = sum(int(((L < 0) & (U > 0)).sum()) for s in states for L, U in mip.bounds(agent._scale(s[None])[0]))
+        mip = NetworkMIP(network_weights(agent.q), problem.feasible_set, state_dim=agent.n_features)
+        unstable[weight] = sum(int(((L < 0) & (U > 0)).sum())
+                               for s in states for L, U in mip.bounds(agent.encoding.features(s[None])[0]))
     assert agent.stability_weight == 0.1 and agent._stability_k == 6
     assert unstable[0.1] <= 0.25 * unstable[0.0] and unstable[0.0] > 0
     agent.save(tmp_path / "a.pt")

@@ -1,4 +1,5 @@
 from bandits.suites import cormab_suite, run_cormab, summarize_cormab
+from engine.seeding import derive_seed
 
 
 def test_run_and_summarize_tiny():
@@ -69,8 +70,8 @@ def test_run_seed_gives_other_trainings_and_evaluations():
     a = run_cormab("capacity", 6, 2, 0, **_TINY)
     b = run_cormab("capacity", 6, 2, 0, run_seed=1, **_TINY)
     again = run_cormab("capacity", 6, 2, 0, run_seed=1, **_TINY)
-    assert (a["train_seed"], a["eval_seed"]) == (0, 10_000)  # --seed 0: the historical streams
-    assert (b["train_seed"], b["eval_seed"]) != (0, 10_000)
+    assert (a["train_seed"], a["eval_seed"]) == (0, derive_seed(0, "cormab/eval"))  # both follow the seed
+    assert (b["train_seed"], b["eval_seed"]) != (a["train_seed"], a["eval_seed"])
     assert b["random_mean"] == again["random_mean"] and b["random_mean"] != a["random_mean"]
 
 
