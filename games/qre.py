@@ -56,9 +56,10 @@ from games.normal_form import NormalFormGame, regrets_flat
 from games.qre_nf import (_FastPath, _Prepared, _System, _candidate_supports, _k_correct, _k_jacobian,  # noqa: F401
                           _k_newton, _k_residual, _k_step, _k_support_nash, _new_path, _newton_fixed_t, _prepared,
                           _support_nash)
-from games.qre_path import (_FLOAT_MAX, _Controls, _check_callback, _controls, _deadline, _e_last,  # noqa: F401
-                            _emit_point, _k_absmax, _k_all_finite, _k_lu, _k_lu_solve, _lu, _lu_solve, _Path,
-                            _polish_status, _quiet_fp, _regret_tol, _residual_tol, _threads_in_force, _trace_end)
+from games.qre_path import (_FLOAT_MAX, _Controls, _check_callback, _check_lam, _controls,  # noqa: F401
+                            _deadline, _e_last, _emit_point, _k_absmax, _k_all_finite, _k_lu, _k_lu_solve, _lu,
+                            _lu_solve, _Path, _polish_status, _quiet_fp, _regret_tol, _residual_tol,
+                            _threads_in_force, _trace_end)
 
 __all__ = ["QREResult", "QREBranch", "QREEstimate", "logit_solve", "logit_branch", "logit_estimate"]
 
@@ -160,31 +161,10 @@ def _check_game(game: Any, where: str) -> NormalFormGame:
     return game
 
 
-def _check_lam(lam: Any, game: NormalFormGame, where: str) -> np.ndarray:
-    N = game.n_players
-    if isinstance(lam, (bool, np.bool_)):
-        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
-    if isinstance(lam, numbers.Real):
-        v = check_real(lam, "lam", where, lower=0.0)
-        return np.full(N, v)
-    if isinstance(lam, (str, bytes)) or lam is None:
-        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
-    arr = as_float_array(lam, "lam", where, ndim=(0, 1))
-    if arr.ndim == 0:
-        arr = np.full(N, float(arr))
-        if not np.isfinite(arr).all():
-            raise InvalidInputError(f"{where}: lam must be finite, got {lam!r}")
-    if arr.shape != (N,):
-        raise InvalidInputError(f"{where}: lam must be one number or {N} numbers (one per player), got {arr.size}")
-    if np.any(arr < 0):
-        raise InvalidInputError(f"{where}: lam must be >= 0, got {arr[arr < 0][0]}")
-    return arr
-
-
 def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start):
     where = "logit_solve()"
     game = _check_game(game, where)
-    lam_arr = _check_lam(lam, game, where)
+    lam_arr = _check_lam(lam, game.n_players, where)
     tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
     maxiter = check_int(maxiter, "maxiter", where, lower=1)
     time_limit = check_time_limit(time_limit, where)

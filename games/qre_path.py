@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
@@ -35,7 +36,7 @@ from engine.events import Iteration, emit
 from engine.status import Status
 from engine.threads import current_threads, default_threads
 from engine.errors import InvalidInputError
-from engine.validation import check_real
+from engine.validation import as_float_array, check_real
 
 
 class _Equations(Protocol):
@@ -370,6 +371,27 @@ def _check_callback(callback: Any, where: str) -> Optional[Callable]:
     if callback is not None and not callable(callback):
         raise InvalidInputError(f"{where}: callback must be callable, got {callback!r}")
     return callback
+
+
+def _check_lam(lam: Any, N: int, where: str) -> np.ndarray:
+    """``lam`` as one non-negative precision per player (``N`` players)."""
+    if isinstance(lam, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
+    if isinstance(lam, numbers.Real):
+        v = check_real(lam, "lam", where, lower=0.0)
+        return np.full(N, v)
+    if isinstance(lam, (str, bytes)) or lam is None:
+        raise InvalidInputError(f"{where}: lam must be a number or one number per player, got {lam!r}")
+    arr = as_float_array(lam, "lam", where, ndim=(0, 1))
+    if arr.ndim == 0:
+        arr = np.full(N, float(arr))
+        if not np.isfinite(arr).all():
+            raise InvalidInputError(f"{where}: lam must be finite, got {lam!r}")
+    if arr.shape != (N,):
+        raise InvalidInputError(f"{where}: lam must be one number or {N} numbers (one per player), got {arr.size}")
+    if np.any(arr < 0):
+        raise InvalidInputError(f"{where}: lam must be >= 0, got {arr[arr < 0][0]}")
+    return arr
 
 
 def _controls(where: str, first_step: Any, max_accel: Any) -> _Controls:

@@ -15,6 +15,8 @@
   algorithm on the sequence form (floating-point or exact pivoting), several from several priors.
 * :func:`sequence_form_milp` - a Nash equilibrium of a two-player general-sum tree (one MILP).
 * :func:`stackelberg` - the leader's optimal commitment in a two-player tree (one MILP).
+* :func:`logit_solve`, :func:`logit_branch` - the agent logit QRE (behaviour strategies, N players)
+  at a precision and its principal branch, traced like the normal-form QRE of :mod:`games.qre`.
 * :func:`solve` - dispatcher.
 
 Every result is an :class:`EFGResult` (an :class:`engine.SolveResult`) carrying ``max_regret``,
@@ -31,6 +33,7 @@ from games.efg.backward import subgame_perfect
 from games.efg.builder import TreeBuilder
 from games.efg.examples import kuhn_poker, random_tree
 from games.efg.lcp import LCPResult, sequence_form_lcp
+from games.efg.qre import TreeQREBranch, TreeQREResult, logit_branch, logit_solve
 from games.efg.results import EFGResult, _check_game
 from games.efg.sequence_form import sequence_form_lp, sequence_form_matrices
 from games.efg.stackelberg import TreeStackelbergResult, sequence_form_milp, stackelberg
@@ -39,7 +42,8 @@ from games.efg_io import MAX_NODES, MAX_PLAYERS
 
 __all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
            "random_tree", "kuhn_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult",
-           "sequence_form_milp", "sequence_form_lcp", "LCPResult", "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES"]
+           "sequence_form_milp", "sequence_form_lcp", "LCPResult", "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES",
+           "logit_solve", "logit_branch", "TreeQREResult", "TreeQREBranch"]
 
 
 def solve(game: ExtensiveFormGame, /, method: str = "auto", **options: Any) -> EFGResult:
