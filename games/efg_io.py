@@ -228,11 +228,195 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none of them
     try:
-        parts = _parse(_Reader(text, source), max_nodes, max_players)
+        parts = _parse_fast(text, max_nodes, max_players)
+        if parts is None:  # anything unusual, errors included: the token-by-token reader decides
+            parts = _parse(_Reader(text, source), max_nodes, max_players)
         return ExtensiveFormGame._from_parts(parts)
     finally:
         if was_enabled:
             gc.enable()
+
+
+# ---------------------------------------------------------------------------- fast path
+# One regular expression per node line in the layout Gambit and write_efg use (whitespace between
+# tokens, one node after another); the matches must cover the file exactly, and every check of
+# the token reader below is repeated. Whatever this path does not recognise, and every error, goes
+# to the token reader, which accepts exactly the same files and gives the message.
+_WS = r"[ \t\n\r\f\v]"
+_STR = r'"(?:[^"\\]|\\.)*"'
+_WORD = r'[^ \t\n\r\f\v{},"]+'
+_INT = r"[0-9]+(?![^ \t\n\r\f\v{},\"])"
+_HEADER_RE = re.compile(rf"{_WS}*EFG{_WS}+2{_WS}+R{_WS}+({_STR}){_WS}*\{{((?:{_WS}*{_STR})*){_WS}*\}}"
+                        rf"(?:{_WS}*({_STR}))?")
+_PART = rf"(?:{_WS}+({_STR})(?:{_WS}*\{{([^{{}}]*)\}})?)?"
+_NODE_RE = re.compile(rf"({_WS}*([pct]){_WS}+({_STR})((?:{_WS}+{_INT}){{1,3}}){_PART}(?:{_WS}+({_INT}))?{_PART})")
+_STR_ONLY_RE = re.compile(rf"{_WS}*{_STR}")
+_STRS_RE = re.compile(rf"(?:{_WS}*{_STR})*{_WS}*")
+_CHANCE_RE = re.compile(rf"(?:{_WS}*{_STR}{_WS}+{_WORD})*{_WS}*")
+_CHANCE_ITEM_RE = re.compile(rf"{_WS}*({_STR}){_WS}+({_WORD})")
+_PAY_RE = re.compile(rf"(?:{_WS}*{_WORD}{_WS}*,?)*{_WS}*")
+_WORD_RE = re.compile(_WORD)
+_SPACES = " \t\n\r\f\v"
+
+
+def _unquote(t: str) -> str:
+    s = t[1:-1]
+    return _UNESCAPE_RE.sub('"', s) if "\\" in s else s
+
+
+class _NotFast(Exception):
+    """The fast path does not take this file."""
+
+
+def _fast_number(text: str, cache: dict) -> tuple:
+    got = cache.get(text)
+    if got is None:
+        if text.isdigit() and len(text) <= MAX_NUMBER_DIGITS:
+            got = cache[text] = (Fraction(int(text)), text)
+            return got
+        val = parse_number(text)
+        if val is None:
+            raise _NotFast
+        got = cache[text] = (val, text)
+    return got
+
+
+def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
+    from games.efg.tree import _GameParts
+
+    head = _HEADER_RE.match(text)
+    if head is None:
+        return None
+    players = [_unquote(m.group(0).lstrip(_SPACES)) for m in _STR_ONLY_RE.finditer(head.group(2))]
+    if not players or len(players) > max_players:
+        return None
+    body = text[head.end():].rstrip(_SPACES)
+    nodes = _NODE_RE.findall(body)
+    if sum(len(m[0]) for m in nodes) != len(body) or len(nodes) > max_nodes:
+        return None
+    n_players = len(players)
+    parts = _GameParts(players=players, title=_unquote(head.group(1)),
+                       comment=_unquote(head.group(3)) if head.group(3) else "")
+    kinds, labels, node_infoset, node_outcome = parts.kind, parts.label, parts.node_infoset, parts.node_outcome
+    iset_actions, iset_labels, iset_probs = parts.infoset_actions, parts.infoset_label, parts.infoset_prob_texts
+    out_texts, out_labels = parts.outcome_texts, parts.outcome_label
+    infoset_key: dict = {}
+    outcome_key: dict = {}
+    blobs: dict = {}
+    numbers: dict = {}
+    seen_labels: dict = {}
+    notes = parts.notes
+    pending, count = 1, 0
+    try:
+        for _, kind, qlabel, ints_text, s1, b1, oint, s2, b2 in nodes:
+            if not pending:
+                return None
+            count += 1
+            pending -= 1
+            label = _unquote(qlabel)
+            if label:
+                if label in seen_labels:
+                    notes.append(f"node label {label!r} repeats (nodes {seen_labels[label]} and {count}); "
+                                 "labels do not identify these nodes")
+                else:
+                    seen_labels[label] = count
+            kinds.append(kind)
+            labels.append(label)
+            ints = ints_text.split()
+            if len(max(ints, key=len)) > 18 or len(oint) > 18:
+                return None
+            if kind == "t":
+                if len(ints) != 1 or oint or s2:
+                    return None
+                onum, os_, ob = ints[0], s1, b1
+                node_infoset.append(-1)
+            else:
+                n_head = 2 if kind == "p" else 1
+                if len(ints) == n_head:  # the information set's part, then the outcome's
+                    if not oint:
+                        return None
+                    is_, ib, onum, os_, ob = s1, b1, oint, s2, b2
+                elif len(ints) == n_head + 1 and not oint and not s2:
+                    is_, ib, onum, os_, ob = "", "", ints[-1], s1, b1
+                else:
+                    return None
+                player = int(ints[0]) - 1 if kind == "p" else -1
+                number = int(ints[n_head - 1])
+                if kind == "p" and not 0 <= player < n_players or not 1 <= number <= max_nodes:
+                    return None
+                key = (player, number)
+                idx = infoset_key.get(key)
+                actions = probs = None
+                if ib:
+                    got = blobs.get((kind, ib))
+                    if got is None:
+                        if kind == "p":
+                            if not _STRS_RE.fullmatch(ib):
+                                return None
+                            got = (tuple(_unquote(m.group(0).lstrip(_SPACES)) for m in _STR_ONLY_RE.finditer(ib)),
+                                   None)
+                        else:
+                            if not _CHANCE_RE.fullmatch(ib):
+                                return None
+                            items = _CHANCE_ITEM_RE.findall(ib)
+                            got = (tuple(_unquote(a) for a, _ in items), [_fast_number(w, numbers) for _, w in items])
+                        if not got[0]:
+                            return None
+                        blobs[(kind, ib)] = got
+                    actions, probs = got
+                if idx is None:
+                    if actions is None:
+                        return None
+                    idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs,
+                                            where=lambda m: _NotFast())
+                    infoset_key[key] = idx
+                else:
+                    if actions is not None and (actions != iset_actions[idx] or (
+                            probs is not None and [t for _, t in probs] != list(iset_probs[idx]))):
+                        return None
+                    if is_ and _unquote(is_) != iset_labels[idx]:
+                        return None
+                node_infoset.append(idx)
+                n_children = len(iset_actions[idx])
+                if count + pending + n_children > max_nodes:
+                    return None
+                pending += n_children
+            o = int(onum)
+            if o == 0:
+                if os_:  # the reader would take the label for the next node
+                    return None
+                node_outcome.append(-1)
+                continue
+            payoffs = None
+            if ob:
+                got = blobs.get(("o", ob))
+                if got is None:
+                    if not _PAY_RE.fullmatch(ob):
+                        return None
+                    got = [_fast_number(w, numbers) for w in _WORD_RE.findall(ob)]
+                    if len(got) != n_players:
+                        return None
+                    blobs[("o", ob)] = got
+                payoffs = got
+            oidx = outcome_key.get(o)
+            if oidx is None:
+                if payoffs is None or len(outcome_key) >= max_nodes:
+                    return None
+                oidx = parts.add_outcome(o, _unquote(os_) if os_ else "", payoffs)
+                outcome_key[o] = oidx
+            else:
+                if payoffs is not None and [t for _, t in payoffs] != list(out_texts[oidx]) and \
+                        [f for f, _ in payoffs] != list(parts.outcome_payoffs[oidx]):
+                    return None
+                if os_ and _unquote(os_) != out_labels[oidx]:
+                    return None
+            node_outcome.append(oidx)
+    except _NotFast:
+        return None
+    if pending:
+        return None
+    parts.finish_labels()
+    return parts
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:

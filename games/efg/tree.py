@@ -171,28 +171,28 @@ class ExtensiveFormGame:
         # infosets ordered by (player, number); chance infosets last as in Gambit's player list
         # infosets by player (chance last, as in Gambit's player list), then by first appearance in
         # prefix order; outcomes by first appearance (Gambit numbers both that way when it reads)
-        first: dict = {}
-        for h in parts.node_infoset:
-            if h >= 0 and h not in first:
-                first[h] = len(first)
-        order = sorted(range(len(parts.infoset_player)),
-                       key=lambda h: (parts.infoset_player[h] < 0, parts.infoset_player[h],
-                                      first.get(h, len(first) + h)))
-        remap = np.empty(len(order), dtype=np.int64)
-        remap[order] = np.arange(len(order))
-        node_infoset = np.asarray(parts.node_infoset, dtype=np.int64)
-        mask = node_infoset >= 0
-        node_infoset[mask] = remap[node_infoset[mask]]
-        ofirst: dict = {}
-        for o in parts.node_outcome:
-            if o >= 0 and o not in ofirst:
-                ofirst[o] = len(ofirst)
-        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, len(ofirst) + o))
-        oremap = np.empty(len(oorder), dtype=np.int64)
-        oremap[oorder] = np.arange(len(oorder))
-        node_outcome = np.asarray(parts.node_outcome, dtype=np.int64)
-        omask = node_outcome >= 0
-        node_outcome[omask] = oremap[node_outcome[omask]]
+        # (plain lists up to the end: most trees are small, and numpy's per-call cost dominates there)
+        iplayer = parts.infoset_player
+        first = {h: i for i, h in enumerate(dict.fromkeys(h for h in parts.node_infoset if h >= 0))}
+        n_first = len(first)
+        order = sorted(range(len(iplayer)), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, n_first + h)))
+        isets = list(parts.node_infoset)
+        if order != list(range(len(order))):
+            remap = [0] * len(order)
+            for new, old in enumerate(order):
+                remap[old] = new
+            isets = [remap[h] if h >= 0 else -1 for h in isets]
+        ofirst = {o: i for i, o in enumerate(dict.fromkeys(o for o in parts.node_outcome if o >= 0))}
+        n_ofirst = len(ofirst)
+        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, n_ofirst + o))
+        outs = list(parts.node_outcome)
+        if oorder != list(range(len(oorder))):
+            oremap = [0] * len(oorder)
+            for new, old in enumerate(oorder):
+                oremap[old] = new
+            outs = [oremap[o] if o >= 0 else -1 for o in outs]
+        node_infoset = np.array(isets, dtype=np.int64)
+        node_outcome = np.array(outs, dtype=np.int64)
         self.players = tuple(parts.players)
         self.title = parts.title
         self.comment = parts.comment
@@ -219,11 +219,12 @@ class ExtensiveFormGame:
         self.player_infosets = tuple(tuple(h for h, pl in enumerate(self.infoset_player) if pl == p)
                                      for p in range(n_players))
         # parents and children from the prefix order
-        parent = np.full(n, -1, dtype=np.int64)
-        action = np.full(n, -1, dtype=np.int64)
+        parent = [-1] * n
+        action = [-1] * n
         children: list[tuple] = [()] * n
         stack: list[list] = []  # [node, next action, n actions, child list]
-        n_act = [len(self.infoset_actions[h]) if h >= 0 else 0 for h in node_infoset.tolist()]
+        acts = self.infoset_actions
+        n_act = [len(acts[h]) if h >= 0 else 0 for h in isets]
         for v in range(n):
             if stack:
                 top = stack[-1]
@@ -237,12 +238,12 @@ class ExtensiveFormGame:
             if n_act[v]:
                 stack.append([v, 0, n_act[v], []])
         members: list[list[int]] = [[] for _ in self.infoset_player]
-        for v, h in enumerate(node_infoset.tolist()):
+        for v, h in enumerate(isets):
             if h >= 0:
                 members[h].append(v)
         self.infoset_members = tuple(tuple(m) for m in members)
-        self.node_parent = parent
-        self.node_action = action
+        self.node_parent = np.array(parent, dtype=np.int64)
+        self.node_action = np.array(action, dtype=np.int64)
         self.node_children = tuple(children)
         for arr in (self.node_infoset, self.node_outcome, self.node_parent, self.node_action):
             arr.setflags(write=False)

@@ -1,0 +1,77 @@
+"""The fast path of ``read_efg`` (one regular expression per node) against the token reader: on
+every file the fast path takes, both give the same game, notes included; on the others (hostile
+mutations, legacy layouts) the token reader decides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from engine.errors import InvalidInputError
+from games.efg import kuhn_poker, random_tree
+from games.efg_io import _parse, _parse_fast, _Reader, write_efg
+
+
+def _slow(text: str, max_nodes: int = 10 ** 6):
+    try:
+        return _parse(_Reader(text, "<t>"), max_nodes, 64)
+    except InvalidInputError:
+        return None
+
+
+def _same(fast, slow) -> None:
+    assert slow is not None, "the fast path took a file the token reader refuses"
+    assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+
+
+def _texts():
+    yield write_efg(kuhn_poker())
+    for seed in range(12):
+        yield write_efg(random_tree(2 + seed % 4, seed=seed, n_players=1 + seed % 3, group=1 + seed % 3))
+    # numbers in every form, escaped quotes, labels that repeat, comments, no comment
+    yield ('EFG 2 R "t \\"q\\"" { "A" "B" } "c"\n'
+           'c "n" 1 "ch" { "x" 0.50 "y" 1/2 } 0\n'
+           'p "n" 1 1 "I" { "l" "r" } 1 "o" { 6/4, -1e-2 }\n'
+           't "" 2 "p" { 1 2 }\nt "" 3 "" { -3, 4, }\n'
+           'p "n" 1 1 "I" { "l" "r" } 0\nt "" 2 "p" { 1 2 }\nt "" 1 "o" { 6/4, -1e-2 }\n')
+    yield 'EFG 2 R "" { "A" }\np "" 1 1 "" { "a" } 0\nt "" 1 "" { 5 }\n'
+
+
+@pytest.mark.parametrize("text", list(_texts()))
+def test_fast_path_gives_the_token_readers_game(text: str) -> None:
+    fast = _parse_fast(text, 10 ** 6, 64)
+    assert fast is not None
+    _same(fast, _slow(text))
+
+
+def test_legacy_layout_taken_glued_tokens_go_to_the_token_reader() -> None:
+    legacy = 'EFG 2 R "" { "A" "B" }\np "" 1 1 "" { "a" "b" } 0\nt "" 1 "" { 1 2 }\np "" 1 1 0\nt "" 1\nt "" 1\n'
+    _same(_parse_fast(legacy, 10 ** 6, 64), _slow(legacy))  # actions and payoffs at first use only
+    glued = 'EFG 2 R "" { "A" }\np "" 1 1 "" {"a"}0\nt "" 1 "" {5}\n'
+    assert _slow(glued) is not None and _parse_fast(glued, 10 ** 6, 64) is None
+
+
+def test_mutated_files_agree_with_the_token_reader() -> None:
+    rng = np.random.default_rng(0)
+    base = list(_texts())
+    pieces = ["", " ", "0", "9", "-", '"', "{", "}", ",", "p", "t", "c", "\\", "\n", "1/0", "1e999", "\u00a0"]
+    taken = 0
+    for k in range(3000):
+        text = base[k % len(base)]
+        i = int(rng.integers(len(text)))
+        j = min(len(text), i + int(rng.integers(0, 3)))
+        mutated = text[:i] + pieces[int(rng.integers(len(pieces)))] + text[j:]
+        fast = _parse_fast(mutated, 10 ** 6, 64)
+        if fast is not None:
+            _same(fast, _slow(mutated))
+            taken += 1
+    assert taken > 500  # most mutations keep the layout
+
+
+def test_limits_are_the_token_readers() -> None:
+    text = write_efg(kuhn_poker())
+    assert _parse_fast(text, 54, 64) is None and _slow(text, 54) is None
+    assert _parse_fast(text, 55, 64) is not None
+    assert _parse_fast(text, 10 ** 6, 1) is None
