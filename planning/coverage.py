@@ -205,11 +205,7 @@ class WeightedCoverage(SubmodularFunction):
         return float(self.weights[covered].sum())
 
     def path_gains(self, paths: Any, *, modular: bool = False) -> np.ndarray:
-        P = np.asarray(paths, dtype=np.int64)
-        if P.ndim != 2:
-            raise InvalidInputError(f"{type(self).__name__}.path_gains(): paths must be 2-D, got shape {P.shape}")
-        if P.size and (P.min() < 0 or P.max() >= self.n):
-            raise InvalidInputError(f"{type(self).__name__}.path_gains(): an element lies outside [0, {self.n})")
+        P = self._check_paths(paths)
         out = np.zeros(P.shape, dtype=np.float64)
         _cov_paths(self._indptr, self._indices, self.weights, np.ascontiguousarray(P), self.n_items, bool(modular), out)
         return out

@@ -140,11 +140,7 @@ class SubmodularFunction:
         ``modular=True`` each visit instead earns its singleton value ``f({p})`` again (the
         "modular RL" reward that counts revisits).
         """
-        P = np.asarray(paths, dtype=np.int64)
-        if P.ndim != 2:
-            raise InvalidInputError(f"{type(self).__name__}.path_gains(): paths must be 2-D, got shape {P.shape}")
-        if P.size and (P.min() < 0 or P.max() >= self.n):
-            raise InvalidInputError(f"{type(self).__name__}.path_gains(): an element lies outside [0, {self.n})")
+        P = self._check_paths(paths)
         out = np.zeros(P.shape, dtype=np.float64)
         if modular:
             single = self.new_state().gains(np.arange(self.n, dtype=np.int64))
@@ -158,6 +154,15 @@ class SubmodularFunction:
                     seen.add(j)
                     out[b, t] = state.add(j)
         return out
+
+    def _check_paths(self, paths: Any) -> np.ndarray:
+        """``paths`` as a 2-D int64 array of elements of the ground set (what :meth:`path_gains` takes)."""
+        P = np.asarray(paths, dtype=np.int64)
+        if P.ndim != 2:
+            raise InvalidInputError(f"{type(self).__name__}.path_gains(): paths must be 2-D, got shape {P.shape}")
+        if P.size and (P.min() < 0 or P.max() >= self.n):
+            raise InvalidInputError(f"{type(self).__name__}.path_gains(): an element lies outside [0, {self.n})")
+        return P
 
     # mixtures -----------------------------------------------------------------------------
     def __add__(self, other: "SubmodularFunction") -> "Mixture":
