@@ -31,9 +31,9 @@ from __future__ import annotations
 import copy
 import math
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
@@ -49,6 +49,7 @@ from engine.errors import InvalidInputError
 from engine.events import Iteration, Progress, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.threads import limit
 from engine.training import TrainingConfig, TrainingResult
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 
@@ -103,8 +104,9 @@ class SequoiaConfig(TrainingConfig):
     enumerate_limit : int
         Largest feasible set enumerated under ``"auto"``.
     threads : int or None
-        torch intra-op threads while the agent trains or acts (default 1, restored afterwards;
-        None leaves torch's setting alone).
+        Threads of torch and the BLAS pools while the agent trains or acts (the engine's thread
+        policy, :func:`engine.threads.limit`; default 1, restored afterwards; None leaves the
+        settings alone).
     mip_time_limit : float, optional
         Per-solve time limit of the network MIP.
     state_encoding : {"onehot", "scaled"}
@@ -245,22 +247,13 @@ class ReplayBuffer:
 
 
 # ============================================================================ helpers
-@contextmanager
-def _torch_threads(n: Optional[int]) -> Iterator[None]:
-    """Run with ``n`` torch intra-op threads, restoring the previous setting afterwards.
+def _threads(n: Optional[int]) -> Any:
+    """The engine's thread policy (:func:`engine.threads.limit`) with ``n`` threads, or nothing for None.
 
     Tiny Q-networks are much faster single-threaded, above all on a shared machine where the
     OpenMP workers of a multi-threaded torch spin against other processes.
     """
-    if n is None:
-        yield
-        return
-    prev = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
+    return nullcontext() if n is None else limit(n, where="Sequoia()")
 
 
 def _resolve_device(device: str, where: str) -> str:
@@ -416,7 +409,7 @@ class Sequoia:
         hit = self._act_memo.get(key)
         if hit is None:
             self.stats["decisions"] += 1
-            with _torch_threads(self.config.threads):
+            with _threads(self.config.threads):
                 a, _ = self._maximize(self.q, s[None], ("online", self._version))
             hit = a[0]
             self._act_memo[key] = hit
@@ -549,7 +542,7 @@ class Sequoia:
         c, p = self.config, self.problem
         status = Status.FEASIBLE          # a trained policy is a valid answer, not a proven optimum
         written: list[str] = []
-        with _torch_threads(c.threads):
+        with _threads(c.threads):
             if not self.warm_started and c.warm_start_steps > 0:
                 self._warm_start(deadline)
             self.warm_started = True
