@@ -224,10 +224,16 @@ class _Problem:
             A, Bt = self.A, self.Bt
             H1 = P1.T.astype(dt).dot(A[C1]) - A[N1]
             H2 = P2.T.astype(dt).dot(Bt[C2]) - Bt[N2]
+            H1P2 = H1[:, C2].dot(P2.astype(dt))
+            H2P1 = H2[:, C1].dot(P1.astype(dt))
         else:
-            P1f, P2f = P1.astype(np.float64), P2.astype(np.float64)
-            H1 = np.asarray((self.A[C1].T @ P1f).T) - self.A[N1].toarray()
-            H2 = np.asarray((self.Bt[C2].T @ P2f).T) - self.Bt[N2].toarray()
+            # P (entries 0, +-1 along paths) and A, B are very sparse: everything stays in
+            # scipy.sparse until it is written into the dense tableau
+            P1s, P2s = sp.csr_matrix(P1.astype(np.float64)), sp.csr_matrix(P2.astype(np.float64))
+            H1 = (P1s.T @ self.A[C1] - self.A[N1]).tocsc()
+            H2 = (P2s.T @ self.Bt[C2] - self.Bt[N2]).tocsc()
+            H1P2 = (H1[:, C2] @ P2s).toarray()
+            H2P1 = (H2[:, C1] @ P1s).toarray()
         m1, m2, k1, k2 = len(C1), len(C2), len(N1), len(N2)
         T = np.zeros((n, n + 2), dtype=dt)
         rx, ry, rr, rs = 0, m1, m1 + m2, m1 + m2 + k1
@@ -237,11 +243,13 @@ class _Problem:
         T[ry:rr, cy:cy + k2] = P2
         T[ry:rr, -1] = a2
         T[rr:rs, cr:cr + m1] = -P1.T
-        T[rr:rs, cy:cy + k2] = -(H1[:, N2] - H1[:, C2].dot(P2.astype(dt)))
+        T[rr:rs, cy:cy + k2] = H1P2
+        T[rr:rs, cy:cy + k2] -= H1[:, N2] if self.dense else H1[:, N2].toarray()
         T[rr:rs, cz] = -H1.dot(q)
         T[rr:rs, -1] = H1[:, C2].dot(a2.astype(dt))
         T[rs:, cs:cs + m2] = -P2.T
-        T[rs:, cx:cx + k1] = -(H2[:, N1] - H2[:, C1].dot(P1.astype(dt)))
+        T[rs:, cx:cx + k1] = H2P1
+        T[rs:, cx:cx + k1] -= H2[:, N1] if self.dense else H2[:, N1].toarray()
         T[rs:, cz] = -H2.dot(p)
         T[rs:, -1] = H2[:, C1].dot(a1.astype(dt))
         basis = np.concatenate([C1, n1 + C2, n + N1, n + n1 + N2]).astype(np.int64)
@@ -324,25 +332,37 @@ def _choose_row(T: np.ndarray, c: int, pos: np.ndarray, init_basic: np.ndarray, 
         for j in range(k):
             if cand[j] == zrow:
                 return zrow
+    is_cand = np.zeros(n, dtype=np.bool_)
+    for j in range(k):
+        is_cand[cand[j]] = True
     t = 0
     while k > 1 and t < init_basic.shape[0]:
         v = init_basic[t]
         t += 1
         pv = pos[v]
+        if pv >= 0:
+            # a unit column: its row has the one positive ratio and drops out, the others tie at 0
+            if is_cand[pv]:
+                is_cand[pv] = False
+                kk = 0
+                for j in range(k):
+                    if cand[j] != pv:
+                        cand[kk] = cand[j]
+                        kk += 1
+                k = kk
+            continue
         best = np.inf
         for j in range(k):
             i = cand[j]
-            if pv >= 0:
-                val = 1.0 if pv == i else 0.0
-            else:
-                val = T[i, -pv - 1]
-            ratio[j] = sign * val / T[i, c]
+            ratio[j] = sign * T[i, -pv - 1] / T[i, c]
             best = min(best, ratio[j])
         kk = 0
         for j in range(k):
             if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
                 cand[kk] = cand[j]
                 kk += 1
+            else:
+                is_cand[cand[j]] = False
         k = kk
     return cand[0]
 
@@ -353,13 +373,23 @@ def _pivot(T: np.ndarray, r: int, c: int) -> None:
     n, w = T.shape
     p = T[r, c]
     col = T[:, c].copy()
+    # the tableau of a tree stays sparse (about 1% nonzero): update only the pivot row's nonzeros
+    nz = np.empty(w, dtype=np.int64)
+    k = 0
     for j in range(w):
         T[r, j] /= p
+        if T[r, j] != 0.0:
+            nz[k] = j
+            k += 1
     for i in range(n):
         f = col[i]
         if i != r and f != 0.0:
-            for j in range(w):
-                T[i, j] -= f * T[r, j]
+            for t in range(k):
+                j = nz[t]
+                old = T[i, j]
+                new = old - f * T[r, j]
+                # a cancellation leaves rounding noise that would fill the sparse tableau in
+                T[i, j] = 0.0 if abs(new) <= 1e-13 * abs(old) else new
     for i in range(n):
         T[i, c] = -col[i] / p
     T[r, c] = 1.0 / p
@@ -413,8 +443,9 @@ def _choose_row_exact(T: np.ndarray, d: int, c: int, pos: np.ndarray, init_basic
         if len(cand) == 1:
             break
         pv = pos[v]
-        if pv >= 0:
-            cand = keep([sign * Fraction(d if pv == i else 0, col[i]) for i in cand])
+        if pv >= 0:  # a unit column: its row has the one positive ratio (see _choose_row)
+            if pv in cand:
+                cand.remove(pv)
         else:
             cand = keep([sign * Fraction(T[i, -pv - 1], col[i]) for i in cand])
     return cand[0]
