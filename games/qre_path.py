@@ -293,7 +293,7 @@ class _Path:
                 h = (target - self.z[n]) / tau_t
                 final = True
             z_pred = self.z + h * self.tau
-            if not np.all(np.isfinite(z_pred)):
+            if not _k_all_finite(z_pred):
                 return "nonfinite"
             if final:
                 z_pred[n] = target
@@ -343,10 +343,10 @@ class _Path:
             self.n_newton += 1
             rhs[:n] = self.sys.residual(w)
             rhs[n] = a @ (w - z_pred)
-            if not np.all(np.isfinite(rhs)):
+            if not _k_all_finite(rhs):  # compiled checks: a trace's many small vectors
                 return False, w, d0, kappa
             delta = _lu_solve(lu, -rhs)
-            nd = float(np.abs(delta).max())
+            nd = _k_absmax(delta)
             if not math.isfinite(nd):
                 return False, w, d0, kappa
             if k == 0:
@@ -360,7 +360,7 @@ class _Path:
                 if ratio > ctl.kappa_max:
                     return False, w, d0, kappa
             w += delta
-            if nd <= ctl.corrector_tol * max(1.0, float(np.abs(w).max()) * 1e-3):
+            if nd <= ctl.corrector_tol * max(1.0, _k_absmax(w) * 1e-3):
                 return True, w, d0, kappa
             prev = nd
         return False, w, d0, kappa
