@@ -10,15 +10,33 @@ information sets of up to 3 nodes, perfect recall) for growing depth, and Kuhn p
   and, up to ``--rational-max-nodes``, ``lp_solve(game)`` (its default, exact rationals). Our side
   is timed from a freshly read game (sequence-form matrices not cached). Reported: the value of
   both and our max regret (the certificate).
+* LCP: ``games.efg.sequence_form_lcp(game)`` (Lemke on the sequence form from the centroid,
+  floating-point pivoting; ``pivoting="exact"`` up to ``--lcp-exact-max-nodes``) against
+  ``pygambit.nash.lcp_solve(game, rational=False)`` (Gambit's sequence-form LCP, which returns the
+  equilibria its path search finds) on general-sum ``random_tree(depth, seed=s)``. pygambit runs in
+  a child process killed after ``--gambit-timeout`` seconds (then not run on larger depths of that
+  seed); our side is timed from a freshly read game, after one warm-up call that loads the Numba
+  kernels. Reported: pivots, both max regrets and the ratio.
+* agent QRE: ``games.efg.logit_solve(game, lam)`` at ``lam`` = 1, 5, 10 (each warm-started from the
+  previous: one trace) against ``pygambit.qre.logit_solve_lambda(game, [1, 5, 10])`` (one trace),
+  and ``games.efg.logit_branch(game)`` against ``pygambit.nash.logit_solve(game,
+  use_strategic=False)`` (both to max regret 1e-8 times the payoff range), on general-sum
+  ``random_tree(depth, seed=s)``. pygambit runs in a child process killed after
+  ``--gambit-timeout`` seconds; our side is timed from a freshly read game after a warm-up call.
+  Reported: the largest difference of the behaviour profiles at the three precisions and both
+  end points' max regrets.
 
     python bench/efg_vs_gambit.py                       # depths 4 6 8 10 12, seeds 0 1
     python bench/efg_vs_gambit.py --depths 4 6 8 --seeds 0 --repeat 1
+    python bench/efg_vs_gambit.py --lcp-only --lcp-depths 3 4 5 6 7 --lcp-seeds 0 1 2   # LCP table only
+    python bench/efg_vs_gambit.py --qre-only --qre-depths 2 3 4 5 6 7 --qre-seeds 0 1  # agent QRE table only
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import sys
 import time
@@ -37,6 +55,18 @@ def _parse(argv=None):
                          "at ~1900 nodes and grows fast); above it only our LP is timed")
     ap.add_argument("--rational-max-nodes", type=int, default=400,
                     help="run pygambit's exact (rational) lp_solve only up to this many nodes")
+    ap.add_argument("--lcp-depths", type=int, nargs="*", default=[3, 4, 5, 6, 7, 8, 10],
+                    help="depths of the general-sum trees of the LCP table (none: no LCP table)")
+    ap.add_argument("--lcp-only", action="store_true", help="only the LCP table")
+    ap.add_argument("--qre-depths", type=int, nargs="*", default=[2, 3, 4, 5, 6, 7],
+                    help="depths of the general-sum trees of the agent QRE table (none: no QRE table)")
+    ap.add_argument("--qre-only", action="store_true", help="only the agent QRE table")
+    ap.add_argument("--qre-seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--lcp-seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--gambit-timeout", type=float, default=60.0,
+                    help="seconds pygambit's lcp_solve may take per tree (run in a child process)")
+    ap.add_argument("--lcp-exact-max-nodes", type=int, default=500,
+                    help="time our exact pivoting only up to this many nodes")
     return ap.parse_args(argv)
 
 
@@ -50,8 +80,179 @@ def best(fn, repeat):
     return min(times), out
 
 
+def _gambit_lcp(text: str, conn) -> None:
+    """Child process: time pygambit's floating-point sequence-form LCP on the tree ``text``."""
+    import pygambit as gbt
+
+    gg = gbt.read_efg(io.StringIO(text))
+    t = time.perf_counter()
+    res = gbt.nash.lcp_solve(gg, rational=False)
+    dt = time.perf_counter() - t
+    conn.send((dt, [float(eq.max_regret()) for eq in res.equilibria]))
+    conn.close()
+
+
+def gambit_lcp(text: str, timeout: float):
+    """(seconds, max regrets of its equilibria) of pygambit's lcp_solve, or None past ``timeout``."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_gambit_lcp, args=(text, child))
+    proc.start()
+    out = parent.recv() if parent.poll(timeout) else None
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    return out
+
+
+def lcp_table(args) -> int:
+    """Our sequence-form LCP against pygambit's on general-sum random trees of growing depth."""
+    from games.efg import kuhn_poker, random_tree, sequence_form_lcp
+    from games.efg_io import read_efg, write_efg
+
+    sequence_form_lcp(kuhn_poker())  # loads the Numba kernels (cached on disk) before timing
+    cases = [("kuhn", 0, kuhn_poker())]
+    for d in args.lcp_depths:
+        for s in args.lcp_seeds:
+            cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
+    head = (f"{'tree':>10} {'nodes':>7} {'seqs':>6} | {'LCP ours':>9} {'pivots':>6} {'gambit fl':>10} {'ratio':>7} | "
+            f"{'exact':>9} | {'regret':>8} {'gambit regret':>13} {'#eq':>4}")
+    print(head)
+    print("-" * len(head))
+    gave_up: set = set()
+    for name, seed, g in cases:
+        text = write_efg(g)
+        fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
+        t_ours, r = best(lambda: sequence_form_lcp(next(fresh)), args.repeat)
+        n_seq = int(sum(g._sequences()["n_seq"]))
+        if g.n_nodes <= args.lcp_exact_max_nodes:
+            t_ex, rx = best(lambda: sequence_form_lcp(read_efg(text), pivoting="exact"), 1)
+            ex = f"{t_ex * 1e3:8.1f}m"
+        else:
+            ex = f"{'-':>9}"
+        if name != "kuhn" and seed in gave_up:
+            gb = f"{'-':>10} {'-':>7}"
+            greg = f"{'-':>13} {'-':>4}"
+        else:
+            out = gambit_lcp(text, args.gambit_timeout)
+            if out is None:
+                gave_up.add(seed)
+                gb = f"{'>' + format(args.gambit_timeout, 'g') + 's':>10} {'>' + format(args.gambit_timeout / t_ours, '.0f') + 'x':>7}"
+                greg = f"{'-':>13} {'-':>4}"
+            else:
+                t_g, regs = out
+                gb = f"{t_g * 1e3:9.1f}m {t_g / t_ours:6.1f}x"
+                greg = f"{max(regs, default=float('nan')):13.1e} {len(regs):>4}"
+        print(f"{name:>10} {g.n_nodes:>7} {n_seq:>6} | {t_ours * 1e3:8.2f}m {r.nit:>6} {gb} | {ex} | "
+              f"{r.max_regret:8.1e} {greg}", flush=True)
+    print("\ntimes in milliseconds (m); ratio = pygambit / ours (> 1: ours faster); gambit fl = "
+          "lcp_solve(rational=False) in a child process; exact = our pivoting='exact'")
+    return 0
+
+
+QRE_LAMS = (1.0, 5.0, 10.0)
+
+
+def in_child(target, args: tuple, timeout: float):
+    """``target(conn, *args)`` in a forked child process: what it sends, or None past ``timeout``."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=target, args=(child, *args))
+    proc.start()
+    out = parent.recv() if parent.poll(timeout) else None
+    if proc.is_alive():
+        proc.kill()
+    proc.join()
+    return out
+
+
+def _gambit_qre(conn, text: str, branch: bool) -> None:
+    """Child process: pygambit's agent QRE at QRE_LAMS (one trace), or its branch to a Nash equilibrium."""
+    import pygambit as gbt
+
+    gg = gbt.read_efg(io.StringIO(text))
+    t = time.perf_counter()
+    if branch:
+        eq = gbt.nash.logit_solve(gg, use_strategic=False).equilibria[0]
+        conn.send((time.perf_counter() - t, float(eq.max_regret())))
+    else:
+        qs = gbt.qre.logit_solve_lambda(gg, list(QRE_LAMS))
+        dt = time.perf_counter() - t
+        conn.send((dt, [[q[i] for i in range(len(q))] for q in qs], [q.lam for q in qs]))
+    conn.close()
+
+
+def qre_table(args) -> int:
+    """Our agent QRE (at three precisions, and the branch) against pygambit's on general-sum trees."""
+    import numpy as np
+
+    from games.efg import kuhn_poker, logit_branch, logit_solve, random_tree
+    from games.efg_io import read_efg, write_efg
+
+    def at_lams(g):
+        r = None
+        xs = []
+        for lam in QRE_LAMS:
+            r = logit_solve(g, lam, warm_start=r)
+            xs.append(r.x)
+        return r, xs
+
+    at_lams(kuhn_poker())  # loads the Numba kernel (cached on disk) before timing
+    cases = [("kuhn", 0, kuhn_poker())]
+    for d in args.qre_depths:
+        for s in args.qre_seeds:
+            cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
+    head = (f"{'tree':>10} {'nodes':>7} {'acts':>5} | {'QRE ours':>9} {'gambit':>10} {'ratio':>7} {'max|dx|':>8} | "
+            f"{'branch ours':>11} {'gambit':>10} {'ratio':>7} | {'regret':>8} {'gambit':>8} {'lam':>7}")
+    print(head)
+    print("-" * len(head))
+    gave_up: dict = {False: set(), True: set()}
+    for name, seed, g in cases:
+        text = write_efg(g)
+        n_act = sum(len(g.infoset_actions[h]) for h in range(g.n_infosets) if g.infoset_player[h] >= 0)
+        fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
+        t_q, (r, xs) = best(lambda: at_lams(next(fresh)), args.repeat)
+        fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
+        t_b, br = best(lambda: logit_branch(next(fresh)), args.repeat)
+        cols = []
+        for branch, t_ours in ((False, t_q), (True, t_b)):
+            out = None if (name != "kuhn" and seed in gave_up[branch]) else in_child(
+                _gambit_qre, (text, branch), args.gambit_timeout)
+            if out is None:
+                if name == "kuhn" or seed not in gave_up[branch]:
+                    gave_up[branch].add(seed)
+                    cols.append((f"{'>' + format(args.gambit_timeout, 'g') + 's':>10} "
+                                 f"{'>' + format(args.gambit_timeout / t_ours, '.0f') + 'x':>7}", None))
+                else:
+                    cols.append((f"{'-':>10} {'-':>7}", None))
+            else:
+                cols.append((f"{out[0] * 1e3:9.1f}m {out[0] / t_ours:6.1f}x", out))
+        (qcol, qout), (bcol, bout) = cols
+        if qout is not None:
+            reached = all(abs(lg - lam) <= 1e-6 * lam for lg, lam in zip(qout[2], QRE_LAMS))
+            dx = max(float(np.abs(np.asarray(gx) - x).max()) for gx, x in zip(qout[1], xs)) if reached else math.nan
+            dxs = f"{dx:8.1e}" if reached else f"{'stalled':>8}"
+        else:
+            dxs = f"{'-':>8}"
+        greg = f"{bout[1]:8.1e}" if bout is not None else f"{'-':>8}"
+        print(f"{name:>10} {g.n_nodes:>7} {n_act:>5} | {t_q * 1e3:8.2f}m {qcol} {dxs} | {t_b * 1e3:10.2f}m {bcol} | "
+              f"{br.max_regret:8.1e} {greg} {br.lam:7.3g}", flush=True)
+    print("\ntimes in milliseconds (m); ratio = pygambit / ours (> 1: ours faster); QRE = the three precisions "
+          f"{list(QRE_LAMS)} in one trace; max|dx| = largest difference of the behaviour profiles; lam = where our "
+          "branch stopped")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parse(argv)
+    if args.lcp_only:
+        return lcp_table(args)
+    if args.qre_only:
+        return qre_table(args)
     import pygambit as gbt
 
     from games.efg import kuhn_poker, random_tree, sequence_form_lp
@@ -90,6 +291,12 @@ def main(argv=None) -> int:
               flush=True)
     print("\ntimes in milliseconds (m); ratio = pygambit / ours (> 1: ours faster); gambit fl = "
           "lp_solve(rational=False), gambit Q = lp_solve() in rationals")
+    if args.lcp_depths:
+        print()
+        lcp_table(args)
+    if args.qre_depths:
+        print()
+        qre_table(args)
     return 0
 
 

@@ -39,6 +39,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.events import Iteration, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
+from engine.threads import hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
@@ -695,9 +696,11 @@ def _regret_exact(prob: _Problem, plans: tuple) -> Fraction:
     return worst
 
 
+@hot_path
 def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: str = "float",
                       maxiter: int = 100_000, tol: float = 1e-9, time_limit: Optional[float] = None,
-                      seed: Any = 0, callback: Optional[Callable] = None) -> LCPResult:
+                      seed: Any = 0, callback: Optional[Callable] = None,
+                      threads: Optional[int] = None) -> LCPResult:
     """One Nash equilibrium of a two-player (general-sum) tree with perfect recall, by Lemke's
     algorithm on the sequence form; several from different starting points on request.
 
@@ -732,6 +735,9 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
         Wall-clock seconds over all starts.
     seed : int, numpy Generator or None
         Draws the random priors (and the perturbation of a prior whose best responses tie).
+    threads : int, optional
+        Threads of the BLAS products that build the tableau (:mod:`engine.threads`; default
+        the engine's, 1); the pivoting kernel is sequential.
     callback : callable, optional
         Receives :class:`engine.events.Iteration` events (``nit``, ``info={"z0": ..., "start":
         k}``) after every 64 pivots in floating point, after every exact pivot; raising
@@ -762,7 +768,8 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
     g, n, priors, pivoting, maxiter, tol, tl, sd, callback = _validate(
         game, starts, pivoting, maxiter, tol, time_limit, seed, callback)
     params = {"starts": starts if isinstance(starts, (int, str)) else f"{len(priors)} profiles",
-              "pivoting": pivoting, "maxiter": maxiter, "tol": tol, "time_limit": tl, "seed": sd.root}
+              "pivoting": pivoting, "maxiter": maxiter, "tol": tol, "time_limit": tl, "seed": sd.root,
+              "threads": threads}
     deadline = math.inf if tl is None else t0 + tl
     gen: list = []
 

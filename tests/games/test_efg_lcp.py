@@ -270,6 +270,8 @@ def test_refusals() -> None:
         sequence_form_lcp(g, starts=[bad])
     with pytest.raises(InvalidInputError, match="callback"):
         sequence_form_lcp(g, callback=3)
+    with pytest.raises(InvalidInputError, match="threads"):
+        sequence_form_lcp(g, threads=0)
     with pytest.raises(InvalidInputError, match="ExtensiveFormGame"):
         sequence_form_lcp("tree")
     b = TreeBuilder(["A", "B"])
