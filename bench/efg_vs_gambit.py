@@ -64,7 +64,7 @@ def _parse(argv=None):
     ap.add_argument("--qre-seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--lcp-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--gambit-timeout", type=float, default=60.0,
-                    help="seconds pygambit's lcp_solve may take per tree (run in a child process)")
+                    help="seconds pygambit may take per tree and method (lcp_solve, QRE; run in a child process)")
     ap.add_argument("--lcp-exact-max-nodes", type=int, default=500,
                     help="time our exact pivoting only up to this many nodes")
     return ap.parse_args(argv)
@@ -80,8 +80,9 @@ def best(fn, repeat):
     return min(times), out
 
 
-def _gambit_lcp(text: str, conn) -> None:
-    """Child process: time pygambit's floating-point sequence-form LCP on the tree ``text``."""
+def _gambit_lcp(conn, text: str) -> None:
+    """Child process: time pygambit's floating-point sequence-form LCP on the tree ``text``; sends
+    (seconds, max regrets of its equilibria)."""
     import pygambit as gbt
 
     gg = gbt.read_efg(io.StringIO(text))
@@ -90,21 +91,6 @@ def _gambit_lcp(text: str, conn) -> None:
     dt = time.perf_counter() - t
     conn.send((dt, [float(eq.max_regret()) for eq in res.equilibria]))
     conn.close()
-
-
-def gambit_lcp(text: str, timeout: float):
-    """(seconds, max regrets of its equilibria) of pygambit's lcp_solve, or None past ``timeout``."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_gambit_lcp, args=(text, child))
-    proc.start()
-    out = parent.recv() if parent.poll(timeout) else None
-    if proc.is_alive():
-        proc.kill()
-    proc.join()
-    return out
 
 
 def lcp_table(args) -> int:
@@ -136,7 +122,7 @@ def lcp_table(args) -> int:
             gb = f"{'-':>10} {'-':>7}"
             greg = f"{'-':>13} {'-':>4}"
         else:
-            out = gambit_lcp(text, args.gambit_timeout)
+            out = in_child(_gambit_lcp, (text,), args.gambit_timeout)
             if out is None:
                 gave_up.add(seed)
                 gb = f"{'>' + format(args.gambit_timeout, 'g') + 's':>10} {'>' + format(args.gambit_timeout / t_ours, '.0f') + 'x':>7}"
