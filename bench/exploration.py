@@ -53,7 +53,7 @@ def _job(args):
     from planning.exploration.suites import run_one
 
     t0 = time.perf_counter()
-    out = run_one(kind, size, map_seed, planner, 0, policy=policy, figures=figures)
+    out = run_one(kind, size, map_seed, planner, seed=0, policy=policy, figures=figures)
     out["wall"] = time.perf_counter() - t0
     return (kind, map_seed, planner), out
 

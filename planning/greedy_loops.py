@@ -28,7 +28,7 @@ __all__ = ["GreedyRun", "run_cardinality", "run_stochastic", "run_budget", "topk
 class GreedyRun:
     """Shared bookkeeping: picks, gains, evaluation count, limits, callback and status."""
 
-    def __init__(self, f: SubmodularFunction, source: str, time_limit: Optional[float], callback: Any,
+    def __init__(self, f: SubmodularFunction, source: str, *, time_limit: Optional[float], callback: Any,
                  state: Optional[GainState] = None) -> None:
         self.f = f
         self.source = source

@@ -223,7 +223,7 @@ def _validate_solve(P, R, horizon, k, n_rollouts, initial, seed, time_limit, cal
     return P, R, T, k, n_rollouts, mu, resolve_seed(seed, where=where), check_time_limit(time_limit, where), callback
 
 
-def solve(P: Any, R: Any, *, horizon: int, k: int = 2, n_rollouts: int = 1000, initial: Any = None, seed: Any = None,
+def solve(P: Any, R: Any, *, horizon: int, k: int = 2, n_rollouts: int = 1000, initial: Any = None, seed: Any = 0,
           time_limit: Optional[float] = None, callback: Any = None) -> SQIRLResult:
     """SQIRL on a tabular MDP: random-policy rollouts, a regression of the random policy's Q,
     ``k - 1`` fitted-Q backups, greedy action; one stage per time step.
@@ -245,8 +245,8 @@ def solve(P: Any, R: Any, *, horizon: int, k: int = 2, n_rollouts: int = 1000, i
     initial : array_like, optional
         Initial state distribution (default uniform).
     seed : int, numpy Generator or None
-        Drives every rollout (one generator). None (the default) draws a fresh root;
-        ``params["seed"]`` records the one used.
+        Drives every rollout (one generator). Default 0 (reproducible); None draws a fresh
+        root. ``params["seed"]`` records the one used.
     time_limit : float, optional
         On expiry the stages not reached keep action 0 (status TIME_LIMIT).
     callback : callable, optional

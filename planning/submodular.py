@@ -267,7 +267,7 @@ def greedy(f: SubmodularFunction, k: int, *, time_limit: Optional[float] = None,
     ([0, 2], 5.0)
     """
     f, k, time_limit, callback = _validate_cardinality(f, k, time_limit, callback, "greedy()")
-    run = GreedyRun(f, "greedy", time_limit, callback)
+    run = GreedyRun(f, "greedy", time_limit=time_limit, callback=callback)
     bound = run_cardinality(run, k, lazy=False)
     return _finish_cardinality(run, k, bound, "greedy", {"k": k, "time_limit": time_limit}, guarantee=True)
 
@@ -304,12 +304,12 @@ def lazy_greedy(f: SubmodularFunction, k: int, *, time_limit: Optional[float] = 
     True
     """
     f, k, time_limit, callback = _validate_cardinality(f, k, time_limit, callback, "lazy_greedy()")
-    run = GreedyRun(f, "lazy_greedy", time_limit, callback)
+    run = GreedyRun(f, "lazy_greedy", time_limit=time_limit, callback=callback)
     bound = run_cardinality(run, k, lazy=True)
     return _finish_cardinality(run, k, bound, "lazy_greedy", {"k": k, "time_limit": time_limit}, guarantee=True)
 
 
-def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, seed: Any = None,
+def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, seed: Any = 0,
                       time_limit: Optional[float] = None, callback: Any = None) -> SubmodularResult:
     """Stochastic greedy (Mirzasoleiman et al., 2015).
 
@@ -352,8 +352,8 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
     epsilon : float
         In ``(0, 1)``.
     seed : int, numpy Generator or None
-        The same seed gives the same selection. None (the default) draws a fresh root;
-        ``params["seed"]`` records the one used.
+        The same seed gives the same selection. Default 0 (reproducible); None draws a fresh
+        root. ``params["seed"]`` records the one used.
     time_limit, callback
         As in :func:`greedy`.
 
@@ -375,7 +375,7 @@ def stochastic_greedy(f: SubmodularFunction, k: int, *, epsilon: float = 0.1, se
     f, k, epsilon, seed, time_limit, callback = _validate_stochastic(f, k, epsilon, seed, time_limit, callback)
     sample_size = int(math.ceil(f.n / max(k, 1) * math.log(1.0 / epsilon))) if k else 0
     sample_size = max(1, min(f.n, sample_size))
-    run = GreedyRun(f, "stochastic_greedy", time_limit, callback)
+    run = GreedyRun(f, "stochastic_greedy", time_limit=time_limit, callback=callback)
     run_stochastic(run, k, sample_size, seed.generator("stochastic_greedy"))
     params = {"k": k, "epsilon": epsilon, "seed": seed.root, "sample_size": sample_size, "time_limit": time_limit}
     return _finish_cardinality(run, k, math.nan, "stochastic_greedy", params, guarantee=False)
@@ -434,7 +434,7 @@ def knapsack_greedy(f: SubmodularFunction, costs: Any, budget: float, *, rule: s
     deadline = None if time_limit is None else t0 + time_limit
     for r in rules:
         left = None if deadline is None else max(1e-9, deadline - time.perf_counter())
-        run = GreedyRun(f, "knapsack_greedy", left, callback)
+        run = GreedyRun(f, "knapsack_greedy", time_limit=left, callback=callback)
         spent = run_budget(run, costs, budget, cost_benefit=(r == "cost_benefit"), lazy=lazy)
         runs.append((r, run, spent))
         if run.status is not None:
@@ -493,7 +493,7 @@ def matroid_greedy(f: SubmodularFunction, partition: Any, capacities: Any, *, la
     [0, 2]
     """
     f, part, cap, lazy, time_limit, callback = _validate_matroid(f, partition, capacities, lazy, time_limit, callback)
-    run = GreedyRun(f, "matroid_greedy", time_limit, callback)
+    run = GreedyRun(f, "matroid_greedy", time_limit=time_limit, callback=callback)
     counts = np.zeros(cap.size, dtype=np.int64)
     state = run.state
     n = f.n
@@ -647,7 +647,7 @@ def path_greedy(f: SubmodularFunction, graph: Any, start: Any, budget: float, *,
     (f, A, nodes, starts, budgets, closed, count_passing, n_refine, tsp_time_limit, time_limit,
      callback) = _validate_path(f, graph, start, budget, closed, count_passing, n_refine, tsp_time_limit, time_limit,
                                 callback, where, multi=False)
-    run = GreedyRun(f, "path_greedy", time_limit, callback)
+    run = GreedyRun(f, "path_greedy", time_limit=time_limit, callback=callback)
     planner = PathPlanner(f, Metric(A), closed, count_passing, n_refine, tsp_time_limit, run, [])
     out = planner.plan(starts[0], float(budgets[0]))
     fields = run.fields()
@@ -708,7 +708,7 @@ def multi_path_greedy(f: SubmodularFunction, graph: Any, starts: Sequence[Any], 
     status, message = None, ""
     for r, (s, b) in enumerate(zip(starts_i, budgets)):
         left = None if time_limit is None else max(1e-9, time_limit - (time.perf_counter() - t0))
-        run = GreedyRun(f, "multi_path_greedy", left, callback)
+        run = GreedyRun(f, "multi_path_greedy", time_limit=left, callback=callback)
         planner = PathPlanner(f, metric, closed, count_passing, n_refine, tsp_time_limit, run, visited)
         out = planner.plan(s, float(b))
         walks.append(np.asarray(out["walk"], dtype=np.int64))

@@ -226,9 +226,10 @@ class SubPOConfig(TrainingConfig):
         small, and spinning thread pools only slow them down); restored afterwards. ``None``
         leaves torch's setting alone.
     seed : int, numpy Generator or None
-        Drives the policy's initialisation and all rollouts. ``None`` (the default) draws a fresh
-        root from the operating system; the resolved integer is what the config holds after
-        validation, so a result or checkpoint always records the seed that reproduces it.
+        Drives the policy's initialisation and all rollouts. Default 0 (reproducible); ``None``
+        draws a fresh root from the operating system. The resolved integer is what the config
+        holds after validation, so a result or checkpoint always records the seed that
+        reproduces it.
     """
 
     policy: str = "markov"
@@ -239,7 +240,7 @@ class SubPOConfig(TrainingConfig):
     entropy_coef: float = 0.0
     hidden: int = 64
     threads: Optional[int] = 1
-    seed: Any = None
+    seed: Any = 0
 
     def validated(self, where: str) -> "SubPOConfig":
         if not isinstance(self.baseline, (bool, np.bool_)):

@@ -103,7 +103,7 @@ def _instance_cases(sources: Any, *, maps: Any = None, seeds: Any = None, size: 
         for planner in chosen:
             def run(ctx: Any, occupancy=occupancy, name=name, planner=planner) -> Any:
                 deadline = None if ctx.time_limit is None else ctx.started + ctx.time_limit
-                return run_one(name, int(max(occupancy.grid.shape)), 0, planner, ctx.seed, policy=policy,
+                return run_one(name, int(max(occupancy.grid.shape)), 0, planner, seed=ctx.seed, policy=policy,
                                figures=figures, max_steps=max_steps, callback=ctx.callback, deadline=deadline,
                                occupancy=occupancy)
             cases.append(Case(f"{name} {planner}", {"map": name, "map_seed": 0, "size": int(max(occupancy.grid.shape)),

@@ -220,7 +220,7 @@ class ExplorationEnv:
     (1, True, True)
     """
 
-    def __init__(self, map: Any, planner: Any = "fare", *, seed: Any = None, sensor_range: Optional[float] = None,
+    def __init__(self, map: Any, planner: Any = "fare", *, seed: Any = 0, sensor_range: Optional[float] = None,
                  spacing: Optional[int] = None, k: int = 16, link_radius: Optional[float] = None,
                  stale_limit: int = 8, sense_en_route: bool = True, where: str = "ExplorationEnv()") -> None:
         (self.map, self.planner, self.seed, self.sensor_range, self.spacing, self.k, self.link_radius,
@@ -317,7 +317,7 @@ class ExplorationEnv:
         return StepInfo(self.steps, int(new_free), int(new_known), float(d), fallback, tplan, self.done)
 
 
-def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Optional[int] = None,
+def explore(map: Any, planner: Any = "fare", *, seed: Any = 0, max_steps: Optional[int] = None,
             sensor_range: Optional[float] = None, spacing: Optional[int] = None, k: int = 16,
             link_radius: Optional[float] = None, time_limit: Optional[float] = None, stale_limit: int = 8,
             sense_en_route: bool = True, callback: Optional[Callable] = None) -> ExplorationResult:
@@ -334,8 +334,8 @@ def explore(map: Any, planner: Any = "fare", *, seed: Any = None, max_steps: Opt
         ``next_cell(state) -> (row, col) or None`` (an 8-neighbouring known free cell) and
         optionally ``moves_per_step(state)`` (e.g. :class:`NearestFrontier`).
     seed : int, numpy Generator or None
-        Drives every random choice (community detection); same seed, same run. None (the
-        default) draws a fresh root; ``params["seed"]`` records the one used.
+        Drives every random choice (community detection); same seed, same run. Default 0
+        (reproducible); None draws a fresh root. ``params["seed"]`` records the one used.
     max_steps : int, optional
         Step budget (default ``10 * free cells + 100``); reaching it gives ITERATION_LIMIT.
     sensor_range : float, optional

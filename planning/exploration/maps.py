@@ -503,7 +503,7 @@ def _finish(grid: np.ndarray, rng: np.random.Generator, name: str, params: dict)
                     where=f"{name}()")
 
 
-def indoor(size: Any = 200, *, seed: Any = None, min_room: Optional[int] = None, door: Optional[int] = None
+def indoor(size: Any = 200, *, seed: Any = 0, min_room: Optional[int] = None, door: Optional[int] = None
            ) -> OccupancyMap:
     """Rooms and corridors by recursive division: walls split the space, doors link the parts.
 
@@ -512,7 +512,7 @@ def indoor(size: Any = 200, *, seed: Any = None, min_room: Optional[int] = None,
     size : int or (rows, cols)
         50 to 1000 cells per side.
     seed : int, numpy Generator or None
-        Drives the layout. None (the default) draws a fresh root; ``params["seed"]`` records it.
+        Drives the layout (default 0; None draws a fresh root); ``params["seed"]`` records it.
     min_room : int, optional
         Rooms are not split below this side (default ``max(10, size // 6)``).
     door : int, optional
@@ -570,7 +570,7 @@ def indoor(size: Any = 200, *, seed: Any = None, min_room: Optional[int] = None,
     return _finish(grid, rng, "indoor", params)
 
 
-def forest(size: Any = 200, *, seed: Any = None, density: float = 0.08, max_radius: Optional[int] = None
+def forest(size: Any = 200, *, seed: Any = 0, density: float = 0.08, max_radius: Optional[int] = None
            ) -> OccupancyMap:
     """Scattered round obstacles ("trees") of random radius covering about ``density`` of the area.
 
@@ -604,7 +604,7 @@ def forest(size: Any = 200, *, seed: Any = None, density: float = 0.08, max_radi
     return _finish(grid, rng, "forest", params)
 
 
-def warehouse(size: Any = 200, *, seed: Any = None, aisle: Optional[int] = None, shelf: Optional[int] = None
+def warehouse(size: Any = 200, *, seed: Any = 0, aisle: Optional[int] = None, shelf: Optional[int] = None
               ) -> OccupancyMap:
     """Rows of shelves separated by aisles, cross aisles, and a few pallets in the open floor.
 
@@ -648,7 +648,7 @@ def warehouse(size: Any = 200, *, seed: Any = None, aisle: Optional[int] = None,
     return _finish(grid, rng, "warehouse", params)
 
 
-def generate(kind: str, size: Any = 200, *, seed: Any = None, **options: Any) -> OccupancyMap:
+def generate(kind: str, size: Any = 200, *, seed: Any = 0, **options: Any) -> OccupancyMap:
     """Dispatch to :func:`indoor`, :func:`forest` or :func:`warehouse` by name.
 
     Examples

@@ -76,7 +76,7 @@ def _optional_text(text: str) -> Optional[str]:
     return text or None
 
 
-def run_one(kind: str, size: int, map_seed: int, planner: str, seed: int, *, policy: Optional[str] = None,
+def run_one(kind: str, size: int, map_seed: int, planner: str, *, seed: int = 0, policy: Optional[str] = None,
             figures: Optional[str] = None, max_steps: Optional[int] = None, time_limit: Optional[float] = None,
             callback: Any = None, deadline: Optional[float] = None, occupancy: Any = None) -> dict[str, Any]:
     """One run as a flat metrics dict (used by the suite and ``bench/exploration.py``).
@@ -120,7 +120,7 @@ def build_cases(*, maps: Sequence[str] = _MAPS, seeds: Sequence[int] = tuple(ran
             for planner in planners:
                 def run(ctx: RunContext, kind=kind, ms=ms, planner=planner) -> Mapping[str, Any]:
                     deadline = None if ctx.time_limit is None else ctx.started + ctx.time_limit
-                    return run_one(kind, size, ms, planner, ctx.seed, policy=policy, figures=figures,
+                    return run_one(kind, size, ms, planner, seed=ctx.seed, policy=policy, figures=figures,
                                    max_steps=max_steps, callback=ctx.callback, deadline=deadline)
 
                 cases.append(Case(f"{kind} s{ms} {planner}", {"map": kind, "map_seed": ms, "size": size,

@@ -66,8 +66,8 @@ class ExplorationTrainingConfig(TrainingConfig):
         Episodes between checkpoints (with a ``checkpoint_dir``).
     seed : int, numpy Generator or None
         Drives the initial weights of a new policy, every map, every exploration and every sampled
-        decision. None (the default) draws a fresh root; the resolved integer is what the config
-        holds after validation, so the result records the seed that reproduces it.
+        decision. Default 0 (reproducible); None draws a fresh root. The resolved integer is what
+        the config holds after validation, so the result records the seed that reproduces it.
     """
 
     episodes: int = 60
@@ -81,7 +81,7 @@ class ExplorationTrainingConfig(TrainingConfig):
     waypoint_bonus: float = 0.5
     entropy: float = 0.01
     checkpoint_every: int = 20
-    seed: Any = None
+    seed: Any = 0
 
     def validated(self, where: str) -> "ExplorationTrainingConfig":
         maps = self.maps
