@@ -51,7 +51,9 @@ VALUES = ("frontier", "gain")
 #: Checkpoint kind and state layout of :meth:`LearnedPolicy.save` (:mod:`engine.checkpoint`); files
 #: of the earlier plain ``torch.save`` format are refused.
 _KIND = "planning.exploration.LearnedPolicy"
-_VERSION = 2
+_VERSION = 3  # 3 adds "training": the settings of the last train_policy run (files of version 2 still load)
+#: Most settings a checkpoint's ``training`` mapping may hold (ExplorationTrainingConfig has 12).
+_MAX_TRAINING_KEYS = 64
 
 
 def greedy_scores(state: Any, cand: np.ndarray, waypoint: Optional[int], beta: float, value: str = "frontier"
@@ -319,6 +321,28 @@ def _device(device: Optional[str]) -> str:
     return str(device)
 
 
+def _check_training(ck: Any) -> Optional[dict[str, Any]]:
+    """A checkpoint's ``training`` entry: None, or a mapping of setting names to plain values
+    (numbers, strings, booleans, None, lists of strings). Its meaning is checked by
+    ``ExplorationTrainingConfig.from_dict`` when a user rebuilds the config from it."""
+    raw = ck.state.get("training")
+    if raw is None:
+        return None
+    data = ck.mapping("training")
+    if len(data) > _MAX_TRAINING_KEYS:
+        ck.fail(f"training holds {len(data)} settings (at most {_MAX_TRAINING_KEYS})")
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        ok = isinstance(k, str) and (
+            v is None or isinstance(v, (bool, str))
+            or (isinstance(v, (int, float)) and math.isfinite(v))
+            or (isinstance(v, (list, tuple)) and len(v) <= _MAX_TRAINING_KEYS and all(isinstance(x, str) for x in v)))
+        if not ok:
+            ck.fail(f"training.{str(k)[:40]} must be a number, a string, a boolean or a list of strings")
+        out[k] = list(v) if isinstance(v, (list, tuple)) else v
+    return out
+
+
 class LearnedPolicy:
     """A residual MLP policy over candidate viewpoints (see the module docs).
 
@@ -349,6 +373,9 @@ class LearnedPolicy:
         ``sample_generator`` and appends a :class:`Decision` to ``trace`` for every choice.
     trained_episodes : int
         Training episodes so far (saved with the weights).
+    training_config : dict or None
+        The settings of the last :func:`~planning.exploration.training.train_policy` run
+        (``ExplorationTrainingConfig.to_dict()``; saved with the weights; None before training).
 
     Examples
     --------
@@ -381,6 +408,7 @@ class LearnedPolicy:
         self.last_waypoint: Optional[int] = None
         self.trace: list[Decision] = []
         self.trained_episodes = 0
+        self.training_config: Optional[dict[str, Any]] = None
         self._np_cache: Optional[list] = None
 
     # -- config / persistence ------------------------------------------------------------
@@ -393,9 +421,10 @@ class LearnedPolicy:
                 "temperature": self.temperature, "seed": self.seed}
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"config": config(), "trained_episodes": int, "state_dict": the network's tensors on the CPU}``
-        (what :meth:`save` writes)."""
+        """``{"config": config(), "trained_episodes": int, "training": training_config,
+        "state_dict": the network's tensors on the CPU}`` (what :meth:`save` writes)."""
         return {"config": self.config(), "trained_episodes": self.trained_episodes,
+                "training": None if self.training_config is None else dict(self.training_config),
                 "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -406,6 +435,8 @@ class LearnedPolicy:
         self.net.load_state_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in state["state_dict"].items()})
         self.net.to(self.device)
         self.trained_episodes = int(state.get("trained_episodes", 0))
+        training = state.get("training")
+        self.training_config = None if training is None else dict(training)
         self.weights_changed()
 
     def to(self, device: Optional[str]) -> "LearnedPolicy":
@@ -421,7 +452,7 @@ class LearnedPolicy:
 
     def save(self, path: Any) -> Path:
         """Write :meth:`state_dict` (atomically) as a versioned, SHA-256-checksummed
-        :mod:`engine.checkpoint` file (kind ``"planning.exploration.LearnedPolicy"``, version 2)."""
+        :mod:`engine.checkpoint` file (kind ``"planning.exploration.LearnedPolicy"``, version 3)."""
         return checkpoint.write(path, self.state_dict(), kind=_KIND, version=_VERSION)
 
     @classmethod
@@ -443,8 +474,9 @@ class LearnedPolicy:
         max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
                                    "max_parameters", where, lower=1)
         max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
-        ck = checkpoint.read(path, kind=_KIND, versions=(_VERSION,), where=where, max_bytes=max_bytes)
-        ck.mapping((), keys=("config", "trained_episodes", "state_dict"))
+        ck = checkpoint.read(path, kind=_KIND, versions=(2, _VERSION), where=where, max_bytes=max_bytes)
+        ck.mapping((), keys=("config", "trained_episodes", "state_dict") + (("training",) if ck.version >= 3 else ()))
+        training = _check_training(ck) if ck.version >= 3 else None
         cfg = dict(ck.mapping("config", keys=("hidden", "n_candidates", "beta", "value", "temperature", "seed")))
         hidden = ck.integer("config.hidden", lower=1, upper=checkpoint.MAX_OPTION)
         ck.integer("config.n_candidates", lower=1, upper=checkpoint.MAX_OPTION)
@@ -463,6 +495,7 @@ class LearnedPolicy:
             raise InvalidInputError(f"{where}: cannot use device {device!r} ({err})") from err
         ck.load_module("state_dict", pol.net)  # checks keys, shapes, dtypes and values, then loads
         pol.trained_episodes = episodes
+        pol.training_config = training
         pol.weights_changed()
         return pol
 

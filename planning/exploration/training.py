@@ -201,6 +201,7 @@ def _train_loop(policy: LearnedPolicy, opt: Any, s: Seed, cfg: ExplorationTraini
     import torch
 
     policy.sample_generator = s.torch_generator("sample")
+    policy.training_config = cfg.to_dict()  # saved with every checkpoint of this run
     t0 = time.perf_counter()
     rets: list[float] = []
     expl: list[float] = []

@@ -33,8 +33,7 @@ def _saved(tmp_path):
 
 
 def _forge(tmp_path, pol, mutate):
-    state = copy.deepcopy({"config": pol.config(), "trained_episodes": pol.trained_episodes,
-                           "state_dict": dict(pol.net.state_dict())})
+    state = copy.deepcopy(pol.state_dict())
     mutate(state)
     return checkpoint.write(tmp_path / "forged.pt", state, kind=local._KIND, version=local._VERSION)
 
@@ -93,3 +92,23 @@ def test_declared_hidden_width_is_checked_before_the_network_is_built(tmp_path, 
         LearnedPolicy.load(forged)
     with pytest.raises(InvalidInputError, match="max_parameters"):
         LearnedPolicy.load(path, max_parameters=10)
+
+
+def test_training_settings_ride_with_the_weights_and_version_2_files_still_load(tmp_path):
+    from planning.exploration import ExplorationTrainingConfig, train_policy
+
+    res = train_policy(episodes=1, size=50, max_steps=5, maps=("forest",), seed=4, checkpoint_dir=tmp_path,
+                       checkpoint_every=1)
+    back = LearnedPolicy.load(tmp_path / "policy_final.pt", device="cpu")
+    cfg = ExplorationTrainingConfig.from_dict(back.training_config, "test")
+    assert cfg.to_dict() == res.params["config"] and cfg.seed == 4 and cfg.maps == ("forest",)
+    # the earlier layout (version 2: no "training" entry) is read as before
+    pol, _ = _saved(tmp_path)
+    state = copy.deepcopy(pol.state_dict())
+    state.pop("training")
+    old = checkpoint.write(tmp_path / "v2.pt", state, kind=local._KIND, version=2)
+    assert LearnedPolicy.load(old, device="cpu").training_config is None
+    # a forged training entry is refused, not trusted
+    bad = _forge(tmp_path, pol, lambda s: s.__setitem__("training", {"episodes": {"nested": 1}}))
+    with pytest.raises(InvalidInputError, match="training.episodes"):
+        LearnedPolicy.load(bad)
