@@ -42,20 +42,16 @@ _PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_gr
 _MAPS = ("indoor", "forest", "warehouse")
 
 
-def _parse_maps(text: str) -> list[str]:
-    out = parse_str_list(text)
-    bad = [m for m in out if m not in _MAPS]
-    if bad:
-        raise ValueError(f"unknown map kind {bad[0]!r}; choose from {', '.join(_MAPS)}")
-    return list(dict.fromkeys(out))
+def _parse_choices(what: str, choices: Sequence[str]):
+    """A parser of a comma list of ``choices`` (duplicates dropped, order kept)."""
+    def parse(text: str) -> list[str]:
+        out = parse_str_list(text)
+        bad = [v for v in out if v not in choices]
+        if bad:
+            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
+        return list(dict.fromkeys(out))
 
-
-def _parse_planners(text: str) -> list[str]:
-    out = parse_str_list(text)
-    bad = [p for p in out if p not in _PLANNERS]
-    if bad:
-        raise ValueError(f"unknown planner {bad[0]!r}; choose from {', '.join(_PLANNERS)}")
-    return list(dict.fromkeys(out))
+    return parse
 
 
 def _parse_size(text: str) -> int:
@@ -174,10 +170,10 @@ exploration_suite = Suite(
                 "FARE learned; distance/steps to 90%/99% explored and planning time per step.",
     build=build_cases,
     options=(
-        SuiteOption("maps", _parse_maps, list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
+        SuiteOption("maps", _parse_choices("map kind", _MAPS), list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
         SuiteOption("seeds", _parse_seeds, list(range(10)), "map seeds, e.g. 0-9"),
         SuiteOption("size", _parse_size, 200, "map side in cells (50..1000)"),
-        SuiteOption("planners", _parse_planners, list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
+        SuiteOption("planners", _parse_choices("planner", _PLANNERS), list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
         SuiteOption("figures", _optional_text, None, "directory for PNG figures of every run"),
         SuiteOption("policy", _optional_text, None, "LearnedPolicy checkpoint (.pt) for fare_learned"),
         SuiteOption("max_steps", lambda t: int(t), None, "step budget per run"),
