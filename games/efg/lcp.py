@@ -296,6 +296,26 @@ def _constraint_matrix(g: ExtensiveFormGame, p: int) -> sp.csr_matrix:
 
 # ====================================================================== pivoting: floating point
 @njit(cache=True)
+def _keep_least(T: np.ndarray, src: int, c: int, sign: float, cand: np.ndarray, k: int, ratio: np.ndarray,
+                is_cand: np.ndarray, tie_tol: float) -> int:
+    """Keep the candidate rows whose ratio ``sign * T[i, src] / T[i, c]`` is least (up to
+    ``tie_tol``, relative); returns how many remain at the front of ``cand``."""
+    best = np.inf
+    for j in range(k):
+        i = cand[j]
+        ratio[j] = sign * T[i, src] / T[i, c]
+        best = min(best, ratio[j])
+    kk = 0
+    for j in range(k):
+        if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
+            cand[kk] = cand[j]
+            kk += 1
+        else:
+            is_cand[cand[j]] = False
+    return kk
+
+
+@njit(cache=True)
 def _choose_row(T: np.ndarray, c: int, pos: np.ndarray, init_basic: np.ndarray, first: bool, zrow: int,
                 piv_tol: float, tie_tol: float) -> int:
     """Leaving row for entering column ``c`` by the lexicographic ratio test (first step: the
@@ -318,24 +338,12 @@ def _choose_row(T: np.ndarray, c: int, pos: np.ndarray, init_basic: np.ndarray, 
         return -1
     sign = -1.0 if first else 1.0  # minimise sign * ratio
     ratio = np.empty(k)
-    best = np.inf
-    for j in range(k):
-        i = cand[j]
-        ratio[j] = sign * T[i, rhs] / T[i, c]
-        best = min(best, ratio[j])
-    kk = 0
-    for j in range(k):
-        if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
-            cand[kk] = cand[j]
-            kk += 1
-    k = kk
-    if not first and zrow >= 0:
-        for j in range(k):
-            if cand[j] == zrow:
-                return zrow
     is_cand = np.zeros(n, dtype=np.bool_)
     for j in range(k):
         is_cand[cand[j]] = True
+    k = _keep_least(T, rhs, c, sign, cand, k, ratio, is_cand, tie_tol)
+    if not first and zrow >= 0 and is_cand[zrow]:
+        return zrow
     t = 0
     while k > 1 and t < init_basic.shape[0]:
         v = init_basic[t]
@@ -352,19 +360,7 @@ def _choose_row(T: np.ndarray, c: int, pos: np.ndarray, init_basic: np.ndarray, 
                         kk += 1
                 k = kk
             continue
-        best = np.inf
-        for j in range(k):
-            i = cand[j]
-            ratio[j] = sign * T[i, -pv - 1] / T[i, c]
-            best = min(best, ratio[j])
-        kk = 0
-        for j in range(k):
-            if ratio[j] <= best + tie_tol * max(1.0, abs(best)):
-                cand[kk] = cand[j]
-                kk += 1
-            else:
-                is_cand[cand[j]] = False
-        k = kk
+        k = _keep_least(T, -pv - 1, c, sign, cand, k, ratio, is_cand, tie_tol)
     return cand[0]
 
 
