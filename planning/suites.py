@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -46,12 +46,15 @@ def _parse_positive(text: str) -> list[int]:
     return vals
 
 
-def _parse_choice(choices: Sequence[str]):
+def parse_choice_list(what: str, choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """A suite-option parser of a comma list of ``choices`` (duplicates dropped, order kept);
+    an unknown value is a ValueError naming ``what`` (the CLI turns it into a usage error).
+    Shared by the planning suites (``submodular`` and ``exploration``)."""
     def parse(text: str) -> list[str]:
         vals = parse_str_list(text)
         bad = [v for v in vals if v not in choices]
         if bad:
-            raise ValueError(f"unknown {bad[0]!r}; choose from {', '.join(choices)}")
+            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
         return list(dict.fromkeys(vals))
 
     return parse
@@ -118,7 +121,7 @@ submodular_suite = Suite(
     options=(
         SuiteOption("sizes", _parse_positive, [1000], "ground-set sizes, e.g. 1000,5000"),
         SuiteOption("ks", _parse_positive, [20], "cardinalities, e.g. 20,100"),
-        SuiteOption("methods", _parse_choice(METHODS), list(METHODS), "subset of greedy,lazy,stochastic"),
-        SuiteOption("objectives", _parse_choice(OBJECTIVES), list(OBJECTIVES), "subset of facility,coverage"),
+        SuiteOption("methods", parse_choice_list("method", METHODS), list(METHODS), "subset of greedy,lazy,stochastic"),
+        SuiteOption("objectives", parse_choice_list("objective", OBJECTIVES), list(OBJECTIVES), "subset of facility,coverage"),
     ),
 )

@@ -30,28 +30,17 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list
 from planning.exploration.explore import FARE, explore
 from planning.exploration.figures import save_figures
 from planning.exploration.local import LearnedPolicy
 from planning.exploration.maps import generate
+from planning.suites import parse_choice_list
 
 __all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
 
 _PLANNERS = ("nearest_frontier", "nearest_viewpoint", "utility_greedy", "gain_greedy", "fare", "fare_learned")
 _MAPS = ("indoor", "forest", "warehouse")
-
-
-def _parse_choices(what: str, choices: Sequence[str]):
-    """A parser of a comma list of ``choices`` (duplicates dropped, order kept)."""
-    def parse(text: str) -> list[str]:
-        out = parse_str_list(text)
-        bad = [v for v in out if v not in choices]
-        if bad:
-            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
-        return list(dict.fromkeys(out))
-
-    return parse
 
 
 def _parse_size(text: str) -> int:
@@ -170,10 +159,10 @@ exploration_suite = Suite(
                 "FARE learned; distance/steps to 90%/99% explored and planning time per step.",
     build=build_cases,
     options=(
-        SuiteOption("maps", _parse_choices("map kind", _MAPS), list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
+        SuiteOption("maps", parse_choice_list("map kind", _MAPS), list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
         SuiteOption("seeds", _parse_seeds, list(range(10)), "map seeds, e.g. 0-9"),
         SuiteOption("size", _parse_size, 200, "map side in cells (50..1000)"),
-        SuiteOption("planners", _parse_choices("planner", _PLANNERS), list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
+        SuiteOption("planners", parse_choice_list("planner", _PLANNERS), list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
         SuiteOption("figures", _optional_text, None, "directory for PNG figures of every run"),
         SuiteOption("policy", _optional_text, None, "LearnedPolicy checkpoint (.pt) for fare_learned"),
         SuiteOption("max_steps", lambda t: int(t), None, "step budget per run"),
