@@ -241,6 +241,33 @@ def test_float_falls_back_to_exact_when_the_regret_is_off(monkeypatch: pytest.Mo
     assert "repeated with exact pivoting" in r.message
 
 
+def test_refactorisation_recovers_the_basis_solution(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_tree(5, seed=3)
+    ref = sequence_form_lcp(g)
+    plans = lcp_module._Run.plans
+
+    def spoiled(self):  # type: ignore[no-untyped-def]
+        x, y, xq = plans(self)
+        return np.ones_like(x), np.ones_like(y), xq
+
+    monkeypatch.setattr(lcp_module._Run, "plans", spoiled)
+    r = sequence_form_lcp(g)
+    assert "refactorised the final basis" in r.message and r.backend == "numba"
+    assert r.max_regret <= 1e-9
+    np.testing.assert_allclose(r.realization[0], ref.realization[0], atol=1e-12)
+    np.testing.assert_allclose(r.realization[1], ref.realization[1], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_build_for_large_trees_matches_dense(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = gen_tree(200 + seed, depth=4 + seed % 2)
+    dense = sequence_form_lcp(g, starts=2, seed=seed)
+    monkeypatch.setattr(lcp_module, "_DENSE_SEQUENCES", 0)  # the scipy.sparse path of big trees
+    sparse = sequence_form_lcp(g, starts=2, seed=seed)
+    assert sparse.status is Status.OPTIMAL and sparse.max_regret <= 1e-9 and sparse.nit == dense.nit
+    np.testing.assert_allclose(sparse.x, dense.x, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------- dispatcher and refusals
 def test_dispatcher_picks_lcp_for_general_sum_trees() -> None:
     g = random_tree(4, seed=1)
