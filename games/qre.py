@@ -56,10 +56,11 @@ from games.normal_form import NormalFormGame, regrets_flat
 from games.qre_nf import (_FastPath, _Prepared, _System, _candidate_supports, _k_correct, _k_jacobian,  # noqa: F401
                           _k_newton, _k_residual, _k_step, _k_support_nash, _new_path, _newton_fixed_t, _prepared,
                           _support_nash)
-from games.qre_path import (_FLOAT_MAX, _Controls, _check_callback, _check_lam, _controls,  # noqa: F401
-                            _deadline, _e_last, _emit_point, _k_absmax, _k_all_finite, _k_lu, _k_lu_solve, _lu,
-                            _lu_solve, _Path, _polish_status, _quiet_fp, _regret_tol, _residual_tol,
-                            _threads_in_force, _trace_end)
+from games.qre_path import (_FLOAT_MAX, _Controls, _branch_options, _check_callback, _check_lam,  # noqa: F401
+                            _check_warm_start, _controls, _deadline, _e_last, _emit_point, _k_absmax, _k_all_finite,
+                            _k_lu, _k_lu_solve, _lu, _lu_solve, _Path, _polish_status, _quiet_fp, _regret_tol,
+                            _residual_tol, _solve_at, _solve_options, _solve_params, _target_and_start,
+                            _threads_in_force, _trace_end, _weights)
 
 __all__ = ["QREResult", "QREBranch", "QREEstimate", "logit_solve", "logit_branch", "logit_estimate"]
 
@@ -164,37 +165,18 @@ def _check_game(game: Any, where: str) -> NormalFormGame:
 def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start):
     where = "logit_solve()"
     game = _check_game(game, where)
-    lam_arr = _check_lam(lam, game.n_players, where)
-    tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
-    maxiter = check_int(maxiter, "maxiter", where, lower=1)
-    time_limit = check_time_limit(time_limit, where)
-    callback = _check_callback(callback, where)
-    ctl = _controls(where, first_step, max_accel)
+    lam_arr, tol, maxiter, time_limit, callback, ctl = _solve_options(
+        where, game.n_players, lam, tol, maxiter, time_limit, callback, first_step, max_accel)
     if warm_start is not None:
-        if not isinstance(warm_start, QREResult) or warm_start.log_profile is None:
-            raise InvalidInputError(f"{where}: warm_start must be a QREResult from logit_solve(), got "
-                                    f"{type(warm_start).__name__}")
-        lp = np.asarray(warm_start.log_profile, dtype=float)
-        prev = np.asarray(warm_start.lam, dtype=float)
-        if lp.shape != (sum(game.shape),) or prev.shape != lam_arr.shape or not warm_start.success:
-            raise InvalidInputError(f"{where}: warm_start does not belong to this game (or did not succeed)")
-        mx, mxp = lam_arr.max(), prev.max()
-        proportional = (mxp == 0) or (mx > 0 and np.allclose(prev / mxp, lam_arr / mx, rtol=1e-12, atol=1e-14))
-        if not proportional or mxp > mx * (1 + 1e-14):
-            raise InvalidInputError(f"{where}: warm_start must be a QRE at a precision c * lam with 0 <= c <= 1, "
-                                    f"got lam={prev.tolist()} for lam={lam_arr.tolist()}")
+        _check_warm_start(warm_start, QREResult, "log_profile", sum(game.shape), lam_arr, where, "logit_solve()")
     return game, lam_arr, tol, maxiter, time_limit, callback, ctl
 
 
 def _validate_branch(game, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel, polish):
     where = "logit_branch()"
     game = _check_game(game, where)
-    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
-    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
-    maxiter = check_int(maxiter, "maxiter", where, lower=1)
-    time_limit = check_time_limit(time_limit, where)
-    callback = _check_callback(callback, where)
-    ctl = _controls(where, first_step, max_accel)
+    maxregret, lam_max, maxiter, time_limit, callback, ctl = _branch_options(
+        where, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel)
     if not isinstance(polish, (bool, np.bool_)):
         raise InvalidInputError(f"{where}: polish must be True or False, got {polish!r}")
     return game, maxregret, lam_max, maxiter, time_limit, callback, ctl, bool(polish)
@@ -316,58 +298,16 @@ def logit_solve(game: NormalFormGame, lam: Any = 1.0, *, tol: float = 1e-12, max
     game, lam_arr, tol, maxiter, time_limit, callback, ctl = _validate_solve(
         game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start)
     where = "logit_solve()"
-    seed_obj = resolve_seed(seed, where=where)
-    params = {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
-              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None,
-              "seed": seed_obj.root, "threads": _threads_in_force(threads)}
-    lmax = float(lam_arr.max()) if lam_arr.size else 0.0
-    w = lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr)
+    params = _solve_params(lam_arr, tol, maxiter, time_limit, ctl, warm_start, seed, threads, where)
+    lmax, w = _weights(lam_arr)
     sys = _System(game, w, where, _FAST_MAX_2P)
-    if not math.isfinite(lmax * sys.payoff_max * sys.n):
-        raise InvalidInputError(f"{where}: lam * max|payoff| overflows double precision (lam = {lmax:g}, "
-                                f"max|payoff| = {sys.payoff_max:g}, {sys.n} strategies in all)")
-    target = lmax * sys.scale
-    deadline = _deadline(time_limit, t0)
-
-    if warm_start is not None:
-        z = np.concatenate([np.asarray(warm_start.log_profile, dtype=float),
-                            [float(np.max(warm_start.lam)) * sys.scale]])
-    else:
-        z = sys.start()
-
-    def finish(z: np.ndarray, status: Status, message: str, nit: int, res: Optional[float] = None) -> QREResult:
-        if res is None:
-            res = float(np.abs(sys.residual(z)).max()) if sys.n else 0.0
-        y = z[:sys.n].copy()
-        sig = np.exp(y)
-        return QREResult(status=status, message=message, x=sig, nit=nit, runtime=time.perf_counter() - t0,
-                         method="logit_solve", backend="numpy", params=params, lam=sys.lam_of(float(z[-1])),
-                         profile=_profile_tuple(sys, sig), log_profile=y, residual=res)
-
-    tol_eff = _residual_tol(sys, tol, target)
-    params["residual_tol"] = tol_eff
-
-    if target == 0 or z[-1] >= target:
-        z[-1] = target
-        z, res, it = _newton_fixed_t(sys, z, tol, deadline=deadline, clock=_now)
-        status, message = _polish_status(res, tol, tol_eff, deadline, _now)
-        return finish(z, status, message, it, res)
-
-    path = _new_path(sys, z, _e_last(sys.n), ctl, _now)
-    accepted = 0
-    while True:
-        outcome = path.step(target, max_nit=maxiter, deadline=deadline)
-        if outcome not in ("point", "target"):
-            status, message = _trace_end(outcome, maxiter)
-            return finish(path.z, status, message + " before lam", path.nit + path.n_newton)
-        accepted += 1
-        if _emit_point(callback, where, accepted, sys, path.z):
-            return finish(path.z, Status.STOPPED, "stopped by callback", path.nit + path.n_newton)
-        if outcome == "target":
-            break
-    z, res, it = _newton_fixed_t(sys, path.z, tol, deadline=deadline, clock=_now)
-    status, message = _polish_status(res, tol, tol_eff, deadline, _now)
-    return finish(z, status, message, path.nit + path.n_newton + it, res)
+    z, y, sig, status, message, nit, res = _solve_at(
+        sys, lmax, warm_start, params, log_attr="log_profile", unit="strategies", tol=tol, maxiter=maxiter,
+        time_limit=time_limit, t0=t0, ctl=ctl, callback=callback, where=where, new_path=_new_path,
+        newton=_newton_fixed_t, clock=_now)
+    return QREResult(status=status, message=message, x=sig, nit=nit, runtime=time.perf_counter() - t0,
+                     method="logit_solve", backend="numpy", params=params, lam=sys.lam_of(float(z[-1])),
+                     profile=_profile_tuple(sys, sig), log_profile=y, residual=res)
 
 
 # ====================================================================== logit_branch
@@ -590,13 +530,9 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
     where = "logit_estimate()"
     game = _check_game(game, where)
     c = _check_counts(counts, game, where)
-    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
-    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
-    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    maxregret, lam_max, maxiter, time_limit, callback, ctl = _branch_options(
+        where, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel)
     tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
-    time_limit = check_time_limit(time_limit, where)
-    callback = _check_callback(callback, where)
-    ctl = _controls(where, first_step, max_accel)
     if not isinstance(local_max, (bool, np.bool_)):
         raise InvalidInputError(f"{where}: local_max must be True or False, got {local_max!r}")
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "tol": tol,

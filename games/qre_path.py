@@ -4,12 +4,12 @@
 A system of ``n`` equations ``F(y, t) = 0`` in ``z = (y, t)`` (log-probabilities ``y``, a scaled
 precision ``t``) is anything with the attributes of :class:`_Equations`: ``n``, ``w`` (relative
 precision per player), ``scale`` (payoff range the precision is divided by), ``payoff_max``,
-``residual(z)``, ``jacobian(z)`` (``n x (n + 1)``) and ``lam_of(t)``. :class:`_Path` traces its
-solution curve from a point: the tangent comes from the null space of the Jacobian, its
-orientation is kept by the sign of its product with the previous tangent (folds in ``t`` are
-passed), steps are accepted or rejected from the corrector's first displacement, its contraction
-rate and the turn of the tangent, and the corrector is a chord Newton iteration on the factorised
-augmented Jacobian. :func:`_newton` polishes a point at fixed ``t``.
+``residual(z)``, ``jacobian(z)`` (``n x (n + 1)``), ``lam_of(t)`` and ``start()`` (the uniform
+profile at ``t = 0``). :class:`_Path` traces its solution curve from a point: the tangent comes
+from the null space of the Jacobian, its orientation is kept by the sign of its product with the
+previous tangent (folds in ``t`` are passed), steps are accepted or rejected from the corrector's
+first displacement, its contraction rate and the turn of the tangent, and the corrector is a
+chord Newton iteration on the factorised augmented Jacobian. :func:`_newton` polishes a point at fixed ``t``.
 
 Also here: the compiled LU factorisation with partial pivoting (:func:`_k_lu`, :func:`_k_lu_solve`)
 that the compiled QRE kernels and :mod:`games.nash` share, and the helpers the QRE entry points
@@ -33,10 +33,11 @@ import scipy.linalg as sla
 from numba import njit
 
 from engine.events import Iteration, emit
+from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import current_threads, default_threads
 from engine.errors import InvalidInputError
-from engine.validation import as_float_array, check_real
+from engine.validation import as_float_array, check_int, check_real, check_time_limit
 
 
 class _Equations(Protocol):
@@ -52,6 +53,8 @@ class _Equations(Protocol):
     def jacobian(self, z: np.ndarray) -> np.ndarray: ...
 
     def lam_of(self, t: float) -> np.ndarray: ...
+
+    def start(self) -> np.ndarray: ...
 
 
 _FLOAT_MAX = float(np.finfo(float).max)
@@ -398,6 +401,120 @@ def _controls(where: str, first_step: Any, max_accel: Any) -> _Controls:
     fs = check_real(first_step, "first_step", where, lower=0.0, lower_strict=True)
     ma = check_real(max_accel, "max_accel", where, lower=1.0)
     return _Controls(first_step=fs, max_accel=ma)
+
+
+def _solve_options(where: str, n_players: int, lam: Any, tol: Any, maxiter: Any, time_limit: Any, callback: Any,
+                   first_step: Any, max_accel: Any) -> tuple:
+    """The checked options of a ``logit_solve``: ``(lam per player, tol, maxiter, time_limit,
+    callback, controls)``."""
+    lam_arr = _check_lam(lam, n_players, where)
+    tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    time_limit = check_time_limit(time_limit, where)
+    callback = _check_callback(callback, where)
+    return lam_arr, tol, maxiter, time_limit, callback, _controls(where, first_step, max_accel)
+
+
+def _branch_options(where: str, maxregret: Any, lam_max: Any, maxiter: Any, time_limit: Any, callback: Any,
+                    first_step: Any, max_accel: Any) -> tuple:
+    """The checked options of a ``logit_branch``: ``(maxregret, lam_max, maxiter, time_limit,
+    callback, controls)``."""
+    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
+    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
+    maxiter = check_int(maxiter, "maxiter", where, lower=1)
+    time_limit = check_time_limit(time_limit, where)
+    callback = _check_callback(callback, where)
+    return maxregret, lam_max, maxiter, time_limit, callback, _controls(where, first_step, max_accel)
+
+
+def _check_warm_start(warm_start: Any, kind: type, log_attr: str, n: int, lam_arr: np.ndarray, where: str,
+                      source: str) -> None:
+    """``warm_start`` must be a successful ``kind`` of this game (``n`` log-probabilities in
+    ``log_attr``) at a precision ``c * lam`` with ``0 <= c <= 1``."""
+    if not isinstance(warm_start, kind) or getattr(warm_start, log_attr) is None:
+        raise InvalidInputError(f"{where}: warm_start must be a {kind.__name__} from {source}, got "
+                                f"{type(warm_start).__name__}")
+    lp = np.asarray(getattr(warm_start, log_attr), dtype=float)
+    prev = np.asarray(getattr(warm_start, "lam"), dtype=float)
+    if lp.shape != (n,) or prev.shape != lam_arr.shape or not getattr(warm_start, "success"):
+        raise InvalidInputError(f"{where}: warm_start does not belong to this game (or did not succeed)")
+    mx, mxp = lam_arr.max(), prev.max()
+    proportional = (mxp == 0) or (mx > 0 and np.allclose(prev / mxp, lam_arr / mx, rtol=1e-12, atol=1e-14))
+    if not proportional or mxp > mx * (1 + 1e-14):
+        raise InvalidInputError(f"{where}: warm_start must be a QRE at a precision c * lam with 0 <= c <= 1, "
+                                f"got lam={prev.tolist()} for lam={lam_arr.tolist()}")
+
+
+def _solve_params(lam_arr: np.ndarray, tol: float, maxiter: int, time_limit: Optional[float], ctl: _Controls,
+                  warm_start: Any, seed: Any, threads: Optional[int], where: str) -> dict:
+    """The ``params`` of a ``logit_solve`` result (the seed resolved, the threads in force)."""
+    return {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
+            "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None,
+            "seed": resolve_seed(seed, where=where).root, "threads": _threads_in_force(threads)}
+
+
+def _weights(lam_arr: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(lam_max, w)``: the largest precision and each player's relative to it (the branch is ``t * w``)."""
+    lmax = float(lam_arr.max()) if lam_arr.size else 0.0
+    return lmax, (lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr))
+
+
+def _target_and_start(sys: _Equations, lmax: float, warm_start: Any, log_attr: str, unit: str,
+                      where: str) -> tuple[float, np.ndarray]:
+    """``(target t, starting point z)``: the uniform profile at ``t = 0`` (``sys.start()``) or the
+    warm start's point; refuses a precision whose terms overflow."""
+    if not math.isfinite(lmax * sys.payoff_max * max(sys.n, 1)):
+        raise InvalidInputError(f"{where}: lam * max|payoff| overflows double precision (lam = {lmax:g}, "
+                                f"max|payoff| = {sys.payoff_max:g}, {sys.n} {unit} in all)")
+    if warm_start is not None:
+        z = np.concatenate([np.asarray(getattr(warm_start, log_attr), dtype=float),
+                            [float(np.max(getattr(warm_start, "lam"))) * sys.scale]])
+    else:
+        z = sys.start()
+    return lmax * sys.scale, z
+
+
+def _solve_at(sys: _Equations, lmax: float, warm_start: Any, params: dict, *, log_attr: str, unit: str,
+              tol: float, maxiter: int, time_limit: Optional[float], t0: float, ctl: _Controls,
+              callback: Optional[Callable], where: str, new_path: Callable, newton: Callable,
+              clock: Callable[[], float]) -> tuple:
+    """The body of a ``logit_solve``: trace the branch of ``sys`` from the uniform profile (or
+    ``warm_start``) to the precision ``lmax`` (``new_path(sys, z, orient, ctl, clock)`` builds the
+    tracer) and polish there (``newton(sys, z, tol, deadline=, clock=)``); records
+    ``params["residual_tol"]``.
+
+    Returns ``(z, y, sigma, status, message, nit, residual)`` of the last point."""
+    target, z = _target_and_start(sys, lmax, warm_start, log_attr, unit, where)
+    deadline = _deadline(time_limit, t0)
+    tol_eff = _residual_tol(sys, tol, target)
+    params["residual_tol"] = tol_eff
+    res: Optional[float] = None
+    if sys.n == 0 or target == 0 or z[-1] >= target:
+        z[-1] = target
+        z, res, nit = newton(sys, z, tol, deadline=deadline, clock=clock)
+        status, message = _polish_status(res, tol, tol_eff, deadline, clock)
+    else:
+        path = new_path(sys, z, _e_last(sys.n), ctl, clock)
+        accepted = 0
+        while True:
+            outcome = path.step(target, max_nit=maxiter, deadline=deadline)
+            if outcome not in ("point", "target"):
+                status, message = _trace_end(outcome, maxiter)
+                z, nit, message = path.z, path.nit + path.n_newton, message + " before lam"
+                break
+            accepted += 1
+            if _emit_point(callback, where, accepted, sys, path.z):
+                z, status, message, nit = path.z, Status.STOPPED, "stopped by callback", path.nit + path.n_newton
+                break
+            if outcome == "target":
+                z, res, it = newton(sys, path.z, tol, deadline=deadline, clock=clock)
+                status, message = _polish_status(res, tol, tol_eff, deadline, clock)
+                nit = path.nit + path.n_newton + it
+                break
+    if res is None:
+        res = float(np.abs(sys.residual(z)).max()) if sys.n else 0.0
+    y = z[:sys.n].copy()
+    return z, y, np.exp(y), status, message, nit, res
 
 
 def _threads_in_force(threads: Optional[int]) -> int:

@@ -40,11 +40,11 @@ from engine.errors import InvalidInputError
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import hot_path
-from engine.validation import check_int, check_real, check_time_limit
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
-from games.qre_path import (_check_callback, _check_lam, _controls, _deadline, _e_last, _emit_point, _newton, _Path,
-                            _polish_status, _quiet_fp, _regret_tol, _residual_tol, _threads_in_force, _trace_end)
+from games.qre_path import (_branch_options, _check_warm_start, _deadline, _e_last, _emit_point, _newton,
+                            _Path, _quiet_fp, _regret_tol, _solve_at, _solve_options, _solve_params,
+                            _threads_in_force, _trace_end, _weights)
 
 __all__ = ["TreeQREResult", "TreeQREBranch", "logit_solve", "logit_branch"]
 
@@ -408,25 +408,11 @@ def _now() -> float:
 def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start):
     where = "efg.logit_solve()"
     game = _check_game(game, where)
-    lam_arr = _check_lam(lam, game.n_players, where)
-    tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
-    maxiter = check_int(maxiter, "maxiter", where, lower=1)
-    time_limit = check_time_limit(time_limit, where)
-    callback = _check_callback(callback, where)
-    ctl = _controls(where, first_step, max_accel)
+    lam_arr, tol, maxiter, time_limit, callback, ctl = _solve_options(
+        where, game.n_players, lam, tol, maxiter, time_limit, callback, first_step, max_accel)
     if warm_start is not None:
-        if not isinstance(warm_start, TreeQREResult) or warm_start.log_behavior is None:
-            raise InvalidInputError(f"{where}: warm_start must be a TreeQREResult from efg.logit_solve(), got "
-                                    f"{type(warm_start).__name__}")
-        prev = np.asarray(warm_start.lam, dtype=float)
         n = sum(len(b) for b in game.uniform_behavior())
-        if np.asarray(warm_start.log_behavior).shape != (n,) or prev.shape != lam_arr.shape or not warm_start.success:
-            raise InvalidInputError(f"{where}: warm_start does not belong to this game (or did not succeed)")
-        mx, mxp = lam_arr.max(), prev.max()
-        proportional = (mxp == 0) or (mx > 0 and np.allclose(prev / mxp, lam_arr / mx, rtol=1e-12, atol=1e-14))
-        if not proportional or mxp > mx * (1 + 1e-14):
-            raise InvalidInputError(f"{where}: warm_start must be a QRE at a precision c * lam with 0 <= c <= 1, "
-                                    f"got lam={prev.tolist()} for lam={lam_arr.tolist()}")
+        _check_warm_start(warm_start, TreeQREResult, "log_behavior", n, lam_arr, where, "efg.logit_solve()")
     return game, lam_arr, tol, maxiter, time_limit, callback, ctl
 
 
@@ -491,56 +477,18 @@ def logit_solve(game: ExtensiveFormGame, lam: Any = 1.0, /, *, tol: float = 1e-1
     game, lam_arr, tol, maxiter, time_limit, callback, ctl = _validate_solve(
         game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start)
     where = "efg.logit_solve()"
-    params = {"lam": lam_arr.copy(), "tol": tol, "maxiter": maxiter, "time_limit": time_limit,
-              "first_step": ctl.first_step, "max_accel": ctl.max_accel, "warm_start": warm_start is not None,
-              "seed": resolve_seed(seed, where=where).root, "threads": _threads_in_force(threads)}
-    lmax = float(lam_arr.max()) if lam_arr.size else 0.0
-    w = lam_arr / lmax if lmax > 0 else np.ones_like(lam_arr)
+    params = _solve_params(lam_arr, tol, maxiter, time_limit, ctl, warm_start, seed, threads, where)
+    lmax, w = _weights(lam_arr)
     sys = _AgentSystem(game, w, where)
-    if not math.isfinite(lmax * sys.payoff_max * max(sys.n, 1)):
-        raise InvalidInputError(f"{where}: lam * max|payoff| overflows double precision (lam = {lmax:g}, "
-                                f"max|payoff| = {sys.payoff_max:g})")
-    target = lmax * sys.scale
-    deadline = _deadline(time_limit, t0)
-    if warm_start is not None:
-        z = np.concatenate([np.asarray(warm_start.log_behavior, dtype=float),
-                            [float(np.max(warm_start.lam)) * sys.scale]])
-    else:
-        z = sys.start()
-
-    def finish(z: np.ndarray, status: Status, message: str, nit: int, res: Optional[float] = None) -> TreeQREResult:
-        if res is None:
-            res = float(np.abs(sys.residual(z)).max()) if sys.n else 0.0
-        y = z[:sys.n].copy()
-        sig = np.exp(y)
-        beh = sys.behavior(sig)
-        return TreeQREResult(status=status, message=message, x=sig, nit=nit, runtime=time.perf_counter() - t0,
-                             method="efg.logit_solve", backend="numba", params=params, behavior=beh,
-                             payoffs=game.behavior_payoffs(list(beh)), max_regret=game.max_regret(list(beh)),
-                             lam=sys.lam_of(float(z[-1])), log_behavior=y, beliefs=sys.beliefs(z), residual=res)
-
-    tol_eff = _residual_tol(sys, tol, target)
-    params["residual_tol"] = tol_eff
-    if sys.n == 0 or target == 0 or z[-1] >= target:
-        z[-1] = target
-        z, res, it = _newton(sys, z, tol, deadline=deadline, clock=_now)
-        status, message = _polish_status(res, tol, tol_eff, deadline, _now)
-        return finish(z, status, message, it, res)
-    path = _Path(sys, z, _e_last(sys.n), ctl, _now)
-    accepted = 0
-    while True:
-        outcome = path.step(target, max_nit=maxiter, deadline=deadline)
-        if outcome not in ("point", "target"):
-            status, message = _trace_end(outcome, maxiter)
-            return finish(path.z, status, message + " before lam", path.nit + path.n_newton)
-        accepted += 1
-        if _emit_point(callback, where, accepted, sys, path.z):
-            return finish(path.z, Status.STOPPED, "stopped by callback", path.nit + path.n_newton)
-        if outcome == "target":
-            break
-    z, res, it = _newton(sys, path.z, tol, deadline=deadline, clock=_now)
-    status, message = _polish_status(res, tol, tol_eff, deadline, _now)
-    return finish(z, status, message, path.nit + path.n_newton + it, res)
+    z, y, sig, status, message, nit, res = _solve_at(
+        sys, lmax, warm_start, params, log_attr="log_behavior", unit="actions", tol=tol, maxiter=maxiter,
+        time_limit=time_limit, t0=t0, ctl=ctl, callback=callback, where=where, new_path=_Path, newton=_newton,
+        clock=_now)
+    beh = sys.behavior(sig)
+    return TreeQREResult(status=status, message=message, x=sig, nit=nit, runtime=time.perf_counter() - t0,
+                         method="efg.logit_solve", backend="numba", params=params, behavior=beh,
+                         payoffs=game.behavior_payoffs(list(beh)), max_regret=game.max_regret(list(beh)),
+                         lam=sys.lam_of(float(z[-1])), log_behavior=y, beliefs=sys.beliefs(z), residual=res)
 
 
 # ====================================================================== logit_branch
@@ -596,12 +544,8 @@ def logit_branch(game: ExtensiveFormGame, /, *, maxregret: float = 1e-8, lam_max
     t0 = time.perf_counter()
     where = "efg.logit_branch()"
     game = _check_game(game, where)
-    maxregret = check_real(maxregret, "maxregret", where, lower=0.0, lower_strict=True)
-    lam_max = check_real(lam_max, "lam_max", where, lower=0.0, lower_strict=True)
-    maxiter = check_int(maxiter, "maxiter", where, lower=1)
-    time_limit = check_time_limit(time_limit, where)
-    callback = _check_callback(callback, where)
-    ctl = _controls(where, first_step, max_accel)
+    maxregret, lam_max, maxiter, time_limit, callback, ctl = _branch_options(
+        where, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel)
     params = {"maxregret": maxregret, "lam_max": lam_max, "maxiter": maxiter, "time_limit": time_limit,
               "first_step": ctl.first_step, "max_accel": ctl.max_accel,
               "seed": resolve_seed(seed, where=where).root, "threads": _threads_in_force(threads)}
