@@ -873,9 +873,13 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
     msg = "; ".join([f"{len(found)} distinct equilibri{'um' if len(found) == 1 else 'a'} from "
                      f"{len(priors)} start{'s' if len(priors) != 1 else ''}"] + notes)
     beh_t = tuple(np.asarray(b, dtype=np.float64) for b in beh)
+    real = tuple(np.asarray(p, dtype=np.float64) for p in plans)
+    s = g._sequences()
+    # expected payoffs straight from the realization plans (the behaviour profile's own plans
+    # agree with them wherever the tree is reached)
+    pays = (s["leaf_chance"] * real[0][s["leaf_seq"][:, 0]] * real[1][s["leaf_seq"][:, 1]]) @ s["leaf_pay"]
     return LCPResult(status=status, message=msg, x=np.concatenate(beh_t), nit=nit, runtime=time.perf_counter() - t0,
                      method="sequence_form_lcp", backend="python-exact" if used_exact else "numba", params=params,
-                     behavior=beh_t, payoffs=g.behavior_payoffs(list(beh_t)), max_regret=reg,
-                     realization=tuple(np.asarray(p, dtype=np.float64) for p in plans),
+                     behavior=beh_t, payoffs=pays, max_regret=reg, realization=real,
                      equilibria=tuple(tuple(f[0]) for f in found),
                      exact_realization=tuple(tuple(str(v) for v in pl) for pl in xq) if xq else ())
