@@ -183,6 +183,27 @@ def test_set_reached_only_through_a_zero_chance_move_has_uniform_beliefs():
         assert np.abs(logit_solve(game, lam).x - gv).max() <= 1e-6
 
 
+def test_bayes_beliefs_ignore_members_behind_a_zero_chance_move():
+    # B's information set spans three chance branches, one of probability zero: its beliefs are
+    # Bayes' rule on the other two (zero on the third), as in pygambit
+    b = TreeBuilder(["A", "B"])
+    kids = b.chance(b.root, ["l", "m", "r"], [Fraction(1, 2), Fraction(1, 2), Fraction(0)])
+    pays = ([[1, 2], [3, 0], [0, 1]], [[2, 0], [0, 3], [1, -1]], [[5, 5], [-4, 2], [3, 3]])
+    for node, tag, pay in zip(kids, "LMR", pays):
+        up, down = b.move(node, "A", ["u", "d"], infoset="A" + tag)
+        b.outcome(up, pay[0])
+        x, y = b.move(down, "B", ["x", "y"], infoset="B")
+        b.outcome(x, pay[1])
+        b.outcome(y, pay[2])
+    game = b.build()
+    lams = [0.3, 1.0, 3.0, 8.0]
+    members = list(game.infoset_members[game.player_infosets[1][0]])
+    for lam, gv in zip(lams, gambit_agent_qre(game, lams)):
+        r = logit_solve(game, lam)
+        assert np.abs(r.x - gv).max() <= 1e-6
+        assert r.beliefs[members[2]] == 0.0 and r.beliefs[members].sum() == pytest.approx(1.0)
+
+
 # ---------------------------------------------------------------------------- the equations
 @pytest.mark.parametrize("game", [kuhn_poker(), zero_chance_tree(), small_tree(5, 3, 1),
                                   random_tree(4, n_players=2, seed=3, p_chance=0.3)],
