@@ -3,8 +3,8 @@
 The linear complementarity problem of Koller, Megiddo and von Stengel (1996) over realization
 plans, with the covering vector of von Stengel, van den Elzen and Talman (2002): from a starting
 profile (the *prior*), the algorithm follows the linear tracing procedure from the players' best
-responses to the prior down to an equilibrium (a normal-form perfect one for a completely mixed
-prior). Several priors give several (possibly different) equilibria.
+responses to the prior down to an equilibrium (generically a normal-form perfect one for a
+completely mixed prior). Several priors give several (possibly different) equilibria.
 
 With payoffs shifted to be negative (an equivalent game), the system is, for realization plans
 ``x`` (``E x = e``) and ``y`` (``F y = f``), free dual values ``u``, ``v`` and the extra
@@ -17,9 +17,9 @@ where ``p``, ``q`` are the prior's realization plans. For large ``z0`` the playe
 best responses to the prior (then to each other) solve it; complementary pivoting drives ``z0``
 to 0. The tableau is kept condensed (one row per constrained basic variable, one column per
 nonbasic one; the free ``u``, ``v`` never leave the basis, so their rows are dropped), the
-minimum-ratio test is lexicographic, and pivoting is either in floating point (a Numba kernel,
-then the final basis is refactorised from the sparse system and the profile's regret checked)
-or exact (integer tableau, fraction-free Bareiss-style pivots).
+minimum-ratio test is lexicographic, and pivoting is either in floating point (a Numba kernel;
+the profile's regret is checked, and the final basis refactorised from the sparse system when
+it is off) or exact (integer tableau, fraction-free Bareiss-style pivots).
 """
 
 from __future__ import annotations
@@ -716,13 +716,14 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
         random completely mixed profiles drawn from ``seed``; ``"centroid"`` is ``1``; or a list of
         behaviour profiles (each one array per player, as :attr:`EFGResult.behavior`).
     pivoting : {"float", "exact"}
-        ``"float"``: a dense tableau pivoted by a Numba kernel with a lexicographic minimum-ratio
-        test; the final basis is refactorised from the sparse system, and if the profile's
-        regret still exceeds ``tol`` the run is repeated with exact pivoting (up to
-        :data:`EXACT_FALLBACK_SEQUENCES` sequences; the message says so). ``"exact"``: an integer
-        tableau with fraction-free pivots; the equilibrium is exact (regret exactly 0 in
-        rationals, checked) and its plans are in ``params``-free field ``realization`` as floats
-        and in the message-free attribute ``exact_realization`` as ``"p/q"`` strings.
+        ``"float"``: a dense tableau (updated only where the pivot row is nonzero) pivoted by a
+        Numba kernel with a lexicographic minimum-ratio test. When the final profile's max regret
+        exceeds ``tol``, the final basis is solved afresh from the sparse system (one sparse LU),
+        and if the regret still exceeds ``tol`` the start is repeated with exact pivoting (up to
+        :data:`EXACT_FALLBACK_SEQUENCES` sequences); the message says which happened.
+        ``"exact"``: an integer tableau with fraction-free (Bareiss) pivots: the equilibrium is
+        exact, its regret is checked to be exactly 0 in rationals, and its realization plans are
+        in ``exact_realization`` as ``"p/q"`` strings (``realization`` holds them as floats).
     maxiter : int
         Pivots allowed over all starts together.
     tol : float
@@ -741,13 +742,15 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
 
     Returns
     -------
-    EFGResult
+    LCPResult
         ``behavior``, ``payoffs``, ``max_regret`` (the certificate) and ``realization`` of the
         first equilibrium found; ``equilibria``: the distinct equilibria found, one behaviour
         profile each, in the order of the starts; ``nit``: pivots over all starts. Status
         OPTIMAL when every start reached an equilibrium with max regret at most ``tol`` (exactly
-        0 with exact pivoting); ITERATION_LIMIT / TIME_LIMIT / STOPPED return the equilibria found
-        so far, or else the point the path had reached (``max_regret`` says how far it is).
+        0 with exact pivoting); FEASIBLE when a large tree's floating-point regret stayed above
+        ``tol``; ITERATION_LIMIT / TIME_LIMIT / STOPPED return the equilibria found so far, or
+        else the point the path had reached (``max_regret`` says how far it is from one); ERROR
+        when a path ended on a ray (which the negative-payoff shift rules out in theory).
 
     Examples
     --------
