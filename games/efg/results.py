@@ -44,8 +44,8 @@ def _finish(game: ExtensiveFormGame, behavior: list, *, status: Status, method: 
             t0: float, params: dict, message: str = "", nit: int = 0, realization: tuple = (),
             objective: float = math.nan, bound: float = math.nan, value: float = math.nan) -> EFGResult:
     beh = tuple(np.asarray(b, dtype=np.float64) for b in behavior)
-    pays = game.behavior_payoffs(list(beh))
-    reg = game.max_regret(list(beh))
+    pays, regrets = game._payoffs_and_regrets(list(beh), "EFGResult")
+    reg = float(max(0.0, regrets.max(initial=0.0)))
     gap = abs(objective - bound) if math.isfinite(objective) and math.isfinite(bound) else math.nan
     return EFGResult(status=status, message=message, x=np.concatenate(beh) if beh else np.zeros(0),
                      objective=objective, bound=bound, gap=gap, nit=nit, runtime=time.perf_counter() - t0,

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.status import Status
@@ -16,10 +17,151 @@ from games.efg.results import EFGResult, _check_game, _finish
 from games.efg.tree import ExtensiveFormGame
 
 
+#: largest dense tableau (rows x columns) the small-tree simplex takes; larger LPs go to HiGHS
+SIMPLEX_MAX_ENTRIES = 60_000
+
+
+# ====================================================================== small LPs: dense simplex
+@njit(cache=True)
+def _simplex_pivot(T: np.ndarray, r: int, c: int) -> None:
+    m1, w = T.shape
+    T[r, :] /= T[r, c]
+    for i in range(m1):
+        f = T[i, c]
+        if i != r and f != 0.0:
+            for j in range(w):
+                if T[r, j] != 0.0:
+                    T[i, j] -= f * T[r, j]
+            T[i, c] = 0.0
+
+
+@njit(cache=True)
+def _simplex_phase(T: np.ndarray, basis: np.ndarray, n_enter: int, maxiter: int, tol: float) -> tuple:
+    """Minimise the tableau's last row over columns ``< n_enter``: Dantzig's rule, and Bland's
+    (which cannot cycle) after a run of degenerate pivots, until a pivot makes progress.
+    Returns (0 optimal | 1 unbounded | 2 iteration limit, pivots)."""
+    m = T.shape[0] - 1
+    rhs = T.shape[1] - 1
+    degenerate = 0
+    for it in range(maxiter):
+        e = -1
+        if degenerate < 20:
+            low = -tol
+            for j in range(n_enter):
+                if T[m, j] < low:
+                    low = T[m, j]
+                    e = j
+        else:
+            for j in range(n_enter):
+                if T[m, j] < -tol:
+                    e = j
+                    break
+        if e < 0:
+            return 0, it
+        r = -1
+        best = np.inf
+        for i in range(m):
+            a = T[i, e]
+            if a > tol:
+                ratio = T[i, rhs] / a
+                if ratio < best - tol or (ratio <= best + tol and r >= 0 and basis[i] < basis[r]):
+                    best = ratio
+                    r = i
+        if r < 0:
+            return 1, it
+        degenerate = degenerate + 1 if best <= tol else 0
+        _simplex_pivot(T, r, e)
+        basis[r] = e
+    return 2, maxiter
+
+
+@njit(cache=True)
+def _simplex_solve(M: np.ndarray, b: np.ndarray, c: np.ndarray, n_eq: int, maxiter: int, tol: float) -> tuple:
+    """``min c'z  s.t.  M z (=, <=) b,  z >= 0`` with ``b >= 0``: the first ``n_eq`` rows are
+    equalities (an artificial each, phase I), the others ``<=`` (a slack each, starting basis).
+    Returns (status, z, reduced costs of the slacks, pivots); status 0 optimal, 1 unbounded,
+    2 iteration limit, 3 infeasible."""
+    m, n = M.shape
+    n_slack = m - n_eq
+    w = n + n_slack + n_eq
+    T = np.zeros((m + 1, w + 1))
+    T[:m, :n] = M
+    T[:m, w] = b
+    basis = np.empty(m, dtype=np.int64)
+    for i in range(n_eq):
+        T[i, n + n_slack + i] = 1.0
+        basis[i] = n + n_slack + i
+    for k in range(n_slack):
+        T[n_eq + k, n + k] = 1.0
+        basis[n_eq + k] = n + k
+    # phase I: minimise the sum of the artificials
+    for i in range(n_eq):
+        for j in range(n + n_slack):
+            T[m, j] -= T[i, j]
+        T[m, w] -= T[i, w]
+    st, it1 = _simplex_phase(T, basis, n + n_slack, maxiter, tol)
+    z = np.zeros(n)
+    d = np.zeros(n_slack)
+    if st != 0:
+        return st, z, d, it1
+    if T[m, w] < -tol * 100:
+        return 3, z, d, it1
+    for i in range(m):  # an artificial left in the basis (at 0): pivot it out where the row allows
+        if basis[i] >= n + n_slack:
+            for j in range(n + n_slack):
+                if abs(T[i, j]) > tol:
+                    _simplex_pivot(T, i, j)
+                    basis[i] = j
+                    break
+    # phase II: the objective row from scratch, c - c_B B^-1 M
+    T[m, :] = 0.0
+    T[m, :n] = c
+    for i in range(m):
+        if basis[i] < n:
+            cb = c[basis[i]]
+            if cb != 0.0:
+                for j in range(w + 1):
+                    T[m, j] -= cb * T[i, j]
+    st, it2 = _simplex_phase(T, basis, n + n_slack, maxiter, tol)
+    for i in range(m):
+        if basis[i] < n:
+            z[basis[i]] = T[i, w]
+    for k in range(n_slack):
+        d[k] = T[m, n + k]
+    return st, z, d, it1 + it2
+
+
+def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
+    """Player 1's and player 2's realization plans of a small zero-sum tree by the dense simplex
+    (payoffs scaled to at most 1 in magnitude), or None when it does not finish."""
+    n1, n2 = s["n_seq"]
+    r1, c1, v1, m1 = _constraint_triplets(game, 0)
+    r2, c2, v2, m2 = _constraint_triplets(game, 1)
+    L = s["leaf_seq"]
+    w = s["leaf_chance"] * s["leaf_pay"][:, 0]
+    scale = float(np.abs(w).max(initial=0.0)) or 1.0
+    # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
+    M = np.zeros((m1 + n2, n1 + 2 * m2))
+    M[r1, c1] = v1
+    np.add.at(M, (m1 + L[:, 1], L[:, 0]), -w / scale)
+    M[m1 + c2, n1 + r2] = v2
+    M[m1 + c2, n1 + m2 + r2] = -v2
+    b = np.zeros(m1 + n2)
+    b[0] = 1.0
+    c = np.zeros(n1 + 2 * m2)
+    c[n1] = -1.0
+    c[n1 + m2] = 1.0
+    st, z, d, nit = _simplex_solve(M, b, c, m1, 50 * (M.shape[0] + M.shape[1]), 1e-11)
+    if st != 0:
+        return None
+    return np.maximum(z[:n1], 0.0), np.maximum(d, 0.0), float(z[n1] - z[n1 + m2]) * scale, int(nit)
+
+
 # ====================================================================== sequence-form LP
-def _validate_sequence_form_lp(game: Any, time_limit: Any, options: Any) -> tuple:
-    from engine.validation import check_time_limit
+def _validate_sequence_form_lp(game: Any, time_limit: Any, options: Any, backend: Any = "auto") -> tuple:
+    from engine.validation import check_choice, check_time_limit
     where = "sequence_form_lp()"
+    check_choice(backend, "backend", where, ("auto", "highs", "simplex"))
     g = _check_game(game, where)
     if g.n_players != 2:
         raise UnsupportedProblemError(f"{where}: needs a two-player game, got {g.n_players} players")
@@ -71,19 +213,39 @@ def sequence_form_matrices(game: ExtensiveFormGame) -> dict:
 
 
 def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] = None,
-                     options: Optional[dict] = None) -> EFGResult:
+                     options: Optional[dict] = None, backend: str = "auto") -> EFGResult:
     """A Nash equilibrium of a two-player zero-sum (or constant-sum) tree with perfect recall, by
-    the sequence-form LP (Koller, Megiddo and von Stengel 1996) solved once by HiGHS.
+    the sequence-form LP (Koller, Megiddo and von Stengel 1996).
 
     ``max x,q  f'q  s.t.  E x = e,  F' q - A' x <= 0,  x >= 0`` gives player 1's realization plan
     ``x`` and the value; player 2's plan is the dual of the second block. ``value`` is player 1's
-    value (``objective`` too); ``max_regret`` certifies both strategies."""
+    value (``objective`` too); ``max_regret`` certifies both strategies.
+
+    ``backend``: ``"highs"`` solves the LP once with HiGHS; ``"simplex"`` with a dense simplex
+    (Numba; Dantzig's rule, Bland's after degenerate pivots) for LPs of at most
+    :data:`SIMPLEX_MAX_ENTRIES` tableau entries, its answer accepted only when the exact
+    ``max_regret`` certificate is at most 1e-9 times the largest payoff (else HiGHS runs);
+    ``"auto"`` (default) is ``"simplex"`` for small trees without ``options``: HiGHS's fixed cost
+    per model dominates there."""
     from solvers import LinearModel
 
     t0 = time.perf_counter()
-    g, s, tl = _validate_sequence_form_lp(game, time_limit, options)
-    # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)
+    g, s, tl = _validate_sequence_form_lp(game, time_limit, options, backend)
     n1, n2 = s["n_seq"]
+    m1, m2 = len(g.player_infosets[0]) + 1, len(g.player_infosets[1]) + 1
+    small = (m1 + n2) * (n1 + 2 * m2 + n2 + m1) <= SIMPLEX_MAX_ENTRIES
+    if backend == "simplex" or (backend == "auto" and options is None and small):
+        got = _lp_by_simplex(g, s) if small else None
+        if got is not None:
+            x, y, value, nit = got
+            res = _finish(g, [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)],
+                          status=Status.OPTIMAL, method="sequence_form_lp", backend="simplex", t0=t0,
+                          params={"time_limit": tl, "options": dict(options or {}), "backend": backend},
+                          message="dense simplex; max_regret certifies it", nit=nit, realization=(x, y),
+                          objective=value, bound=value, value=value)
+            if res.max_regret <= 1e-9 * max(1.0, float(np.abs(s["leaf_pay"]).max(initial=0.0))):
+                return res
+    # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)
     r1, c1, v1, m1 = _constraint_triplets(g, 0)
     r2, c2, v2, m2 = _constraint_triplets(g, 1)
     L = s["leaf_seq"]
@@ -102,7 +264,7 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
     model = LinearModel(c, Acon, lo, hi, col_lower=np.concatenate([np.zeros(n1), np.full(m2, -np.inf)]),
                         col_upper=np.inf, sense="max")
     res = model.solve(time_limit=tl, options=options)
-    params = {"time_limit": tl, "options": dict(options or {})}
+    params = {"time_limit": tl, "options": dict(options or {}), "backend": backend}
     if res.x is None:
         return EFGResult(status=res.status, message=f"sequence_form_lp(): {res.message}",
                          runtime=time.perf_counter() - t0,

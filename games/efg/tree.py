@@ -398,25 +398,25 @@ class ExtensiveFormGame:
                 chance_f[v] = chance_f[u] * self.infoset_probs[h][acts[v]]
         if n:
             node_seq = np.array(seq_l, dtype=np.int64).reshape(n, N)
-            depth_all = np.array(dep_l, dtype=np.int64).reshape(n, N)
+        ip_l = [-2] * self.n_infosets
         for v in range(n):
             h = isets[v]
             if h >= 0 and iplayer[h] >= 0:
-                s = node_seq[v, iplayer[h]]
-                if iset_parent[h] == -2:
-                    iset_parent[h] = s
-                elif iset_parent[h] != s:
+                s = seq_l[v][iplayer[h]]
+                if ip_l[h] == -2:
+                    ip_l[h] = s
+                elif ip_l[h] != s:
                     violations.append(f"information set {self._infoset_number[h]} of "
                                       f"{self.players[iplayer[h]]!r} ({self.infoset_label[h]!r}): its nodes differ in "
                                       f"what {self.players[iplayer[h]]!r} did before")
-                    iset_parent[h] = -3
-        iset_depth = np.zeros(self.n_infosets, dtype=np.int64)
-        for h, mem in enumerate(self.infoset_members):
-            if iplayer[h] >= 0 and mem:
-                iset_depth[h] = depth_all[mem[0], iplayer[h]]
-        del own_depth
-        leaves = np.array([v for v in range(n) if kinds[v] == "t"], dtype=np.int64)
-        chance = np.array([float(chance_f[v]) for v in leaves.tolist()], dtype=np.float64)
+                    ip_l[h] = -3
+        iset_parent = np.array(ip_l, dtype=np.int64)
+        iset_depth = np.array([dep_l[mem[0]][iplayer[h]] if iplayer[h] >= 0 and mem else 0
+                               for h, mem in enumerate(self.infoset_members)], dtype=np.int64)
+        del own_depth, depth_all
+        leaf_l = [v for v in range(n) if kinds[v] == "t"]
+        leaves = np.array(leaf_l, dtype=np.int64)
+        chance = np.array([float(chance_f[v]) for v in leaf_l], dtype=np.float64)
         D, ints = self._leaf_int_payoffs()
         if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
             pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
@@ -429,11 +429,10 @@ class ExtensiveFormGame:
                                               "(about 1.8e308); the solvers compute in floating point") from None
         seq_parent = []
         for p in range(N):
-            sp_ = np.full(n_seq[p], -1, dtype=np.int64)
+            sp_ = [-1]
             for h in self.player_infosets[p]:
-                m = len(self.infoset_actions[h])
-                sp_[first_seq[h]:first_seq[h] + m] = max(iset_parent[h], 0)
-            seq_parent.append(sp_)
+                sp_.extend([max(ip_l[h], 0)] * len(self.infoset_actions[h]))
+            seq_parent.append(np.array(sp_, dtype=np.int64))
         c = {"n_seq": n_seq, "first_seq": first_seq, "seq_infoset": seq_infoset, "seq_action": seq_action,
              "seq_parent": seq_parent, "iset_parent": iset_parent, "leaf": leaves, "leaf_seq": node_seq[leaves],
              "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
@@ -508,11 +507,16 @@ class ExtensiveFormGame:
     def regrets(self, profile: Any) -> np.ndarray:
         """Per player, the best-response payoff minus the payoff under ``profile`` (behaviour
         strategies; the best response is computed over the player's sequences)."""
-        prof = self._as_behavior(profile, "ExtensiveFormGame.regrets()")
-        s = self._require_perfect_recall("ExtensiveFormGame.regrets()")
+        return self._payoffs_and_regrets(profile, "ExtensiveFormGame.regrets()")[1]
+
+    def _payoffs_and_regrets(self, profile: Any, where: str) -> tuple:
+        """(expected payoffs, regrets) of a behaviour profile, the realization plans computed once."""
+        prof = self._as_behavior(profile, where)
+        s = self._require_perfect_recall(where)
         N = self.n_players
         plans = [self.realization_plan(prof[p], p) for p in range(N)]
         reach = [plans[p][s["leaf_seq"][:, p]] for p in range(N)]
+        pays = np.zeros(N)
         out = np.zeros(N)
         for p in range(N):
             w = s["leaf_chance"].copy()
@@ -520,14 +524,13 @@ class ExtensiveFormGame:
                 if q != p:
                     w *= reach[q]
             g = np.bincount(s["leaf_seq"][:, p], weights=w * s["leaf_pay"][:, p], minlength=s["n_seq"][p])
-            current = float(g @ plans[p])
+            pays[p] = current = float(g @ plans[p])
             V = g.copy()
             for h in self._seq_depth_order(p):
                 k = s["first_seq"][h]
-                m = len(self.infoset_actions[h])
-                V[s["iset_parent"][h]] += V[k:k + m].max()
+                V[s["iset_parent"][h]] += V[k:k + len(self.infoset_actions[h])].max()
             out[p] = V[0] - current
-        return out
+        return pays, out
 
     def max_regret(self, profile: Any) -> float:
         """The largest regret of any player (0 exactly at a Nash equilibrium)."""

@@ -332,6 +332,43 @@ def test_sequence_form_lp_matches_pygambit(seed: int) -> None:
         assert np.all(x >= -1e-12) and beh_plan[0] == 1.0
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sequence_form_lp_simplex_and_highs_agree(seed: int) -> None:
+    """The dense simplex of small trees and HiGHS give the same value (the game's), both
+    certified; pygambit's LP too."""
+    g = random_tree(400 + seed, depth=2 + seed % 5, zero_sum=True)
+    fast, highs = sequence_form_lp(g, backend="simplex"), sequence_form_lp(g, backend="highs")
+    assert fast.backend == "simplex" and highs.backend == "highs" and sequence_form_lp(g).backend == "simplex"
+    assert fast.status is Status.OPTIMAL and fast.max_regret <= 1e-9 and highs.max_regret <= 1e-9
+    assert fast.value == pytest.approx(highs.value, abs=1e-9)
+    assert fast.value == pytest.approx(float(fast.payoffs[0]), abs=1e-9)
+    eq = gbt.nash.lp_solve(pyg(g), rational=False).equilibria[0]
+    assert fast.value == pytest.approx(float(eq.payoff("P1")), abs=1e-9)
+    for p in range(2):  # realization plans: E x = e
+        x = fast.realization[p]
+        s = g._sequences()
+        assert x[0] == pytest.approx(1.0, abs=1e-12) and np.all(x >= 0)
+        for h in g.player_infosets[p]:
+            k = s["first_seq"][h]
+            assert x[k:k + len(g.infoset_actions[h])].sum() == pytest.approx(x[s["iset_parent"][h]], abs=1e-9)
+
+
+def test_sequence_form_lp_backends_and_fallback() -> None:
+    from games.efg import sequence_form as sf
+
+    g = kuhn_poker()
+    assert sequence_form_lp(g, options={"presolve": "off"}).backend == "highs"  # HiGHS options: HiGHS
+    with pytest.raises(InvalidInputError, match="backend"):
+        sequence_form_lp(g, backend="cplex")
+    old = sf.SIMPLEX_MAX_ENTRIES
+    try:
+        sf.SIMPLEX_MAX_ENTRIES = 10  # too big for the simplex: HiGHS answers
+        r = sequence_form_lp(g, backend="simplex")
+        assert r.backend == "highs" and r.value == pytest.approx(-1 / 18, abs=1e-9)
+    finally:
+        sf.SIMPLEX_MAX_ENTRIES = old
+
+
 def test_sequence_form_lp_refuses() -> None:
     with pytest.raises(UnsupportedProblemError, match="zero-sum"):
         sequence_form_lp(random_tree(3, depth=3))
