@@ -32,9 +32,14 @@ from typing import Any, Optional
 import numpy as np
 
 from engine.errors import InvalidInputError
+from engine.io import loads_json
 from engine.result import SolveResult
 from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with
 from engine.status import Status
+
+# The bandits modules are imported inside the functions that use them: the engine imports every
+# registered kind's module to sniff an input file, and importing bandits pulls in torch (SEQUOIA),
+# which a game or planning file must not pay for.
 
 __all__ = ["cormab_kind", "Decision", "METHODS"]
 
@@ -83,8 +88,6 @@ def _parse_count(text: str) -> int:
 def _parse_state(text: str) -> list:
     if len(text) > _MAX_STATE_TEXT:
         raise ValueError(f"longer than {_MAX_STATE_TEXT} characters")
-    from engine.io import loads_json
-
     value = loads_json(text, where="--state", max_depth=2)
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise ValueError("a JSON list of integers, one state per arm, e.g. [0,1,2]")

@@ -22,6 +22,7 @@ Every factory takes the problem first and returns an object with ``act(state) ->
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Optional
 
 import numpy as np
@@ -335,6 +336,8 @@ def greedy_construct(problem: CoRMAB, state: np.ndarray, score: Any) -> tuple[np
 
 
 _MEMO_LIMIT = 1_000_000
+# (contains memo, partial_ok memo) per problem, dropped with the problem
+_MEMOS: weakref.WeakKeyDictionary[CoRMAB, tuple[dict, dict]] = weakref.WeakKeyDictionary()
 
 
 def _memo_check(problem: CoRMAB, A: np.ndarray, *, partial: bool) -> np.ndarray:
@@ -345,7 +348,10 @@ def _memo_check(problem: CoRMAB, A: np.ndarray, *, partial: bool) -> np.ndarray:
     one dict lookup on the packed bits replaces the domain's exact check (a bin packing, a
     matching) on a hit. The memo is cleared beyond a million actions.
     """
-    memo: dict = problem.__dict__.setdefault("_partial_memo" if partial else "_contains_memo", {})
+    memos = _MEMOS.get(problem)
+    if memos is None:
+        memos = _MEMOS[problem] = ({}, {})
+    memo = memos[1] if partial else memos[0]
     check = problem.partial_ok if partial else problem.contains
     packed = np.packbits(A.astype(np.uint8), axis=1)
     out = np.empty(len(A), dtype=bool)

@@ -1,13 +1,19 @@
+import ast
 import itertools
 import math
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
 
-from bandits.domains import TUBE_SIZES, make_domain, tube_graph
+import bandits.constraints
+from bandits.constraints import DOMAIN_TYPES, Domain, generate
+from bandits.domains import (DOMAINS, TUBE_SIZES, CapacityConstraint, MatchingConstraint, enumerate_down_closed,
+                             make_domain, tube_graph)
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
+from solvers.feasible_set import FeasibleSet
 
 
 def all_actions(n):
@@ -59,7 +65,6 @@ def test_matching_agrees():
 def test_matching_hall_rows_are_exact(seed):
     """Hall's rows over slot sets, the assignment formulation and the augmenting-path checker agree
     on every action (random slots, scarce workers, a pull cap that binds and one that does not)."""
-    from bandits.domains import MatchingConstraint
 
     rng = np.random.default_rng(seed)
     J, W, T = 9, 3, 4
@@ -91,7 +96,6 @@ def test_capacity_agrees():
 def test_capacity_pattern_formulation_is_exact(costs, caps):
     """The pattern formulation, the assignment formulation and the exact bin-packing checker agree
     on every action."""
-    from bandits.domains import CapacityConstraint
 
     cc = CapacityConstraint(np.array(costs, float), np.array(caps, float))
     patterns, assignment = cc.feasible_set(), cc._assignment_feasible_set()
@@ -232,10 +236,6 @@ def test_domains_seeded():
 
 
 def test_enumerate_down_closed_stops_early_on_large_families():
-    from math import comb
-
-    from bandits.domains import enumerate_down_closed
-
     calls = []
 
     def at_most(k):
@@ -246,7 +246,7 @@ def test_enumerate_down_closed_stops_early_on_large_families():
 
     # sum_{i <= 3} C(12, i) = 299 sets: enumerated exactly, each once
     rows = enumerate_down_closed(12, at_most(3), limit=299)
-    assert rows is not None and len(rows) == sum(comb(12, i) for i in range(4))
+    assert rows is not None and len(rows) == sum(math.comb(12, i) for i in range(4))
     assert len({r.tobytes() for r in rows}) == len(rows)
     assert enumerate_down_closed(12, at_most(3), limit=298) is None
     # a feasible set of 19 pulls proves >= 2**19 > 300,000 members: stop after a few dozen checks
@@ -257,7 +257,6 @@ def test_enumerate_down_closed_stops_early_on_large_families():
 
 def test_capacity_patterns_with_only_free_arms_have_one_empty_pattern_per_capacity():
     """Costs all 0 once raised a numpy reshape error inside packing_patterns."""
-    from bandits.domains import CapacityConstraint
 
     cc = CapacityConstraint(np.zeros(3), np.array([2.0, 2.0, 5.0]))
     assert [(cap, k, Q.shape) for cap, k, Q in cc.packing_patterns()] == [(2.0, 2, (1, 0)), (5.0, 1, (1, 0))]
@@ -267,3 +266,91 @@ def test_capacity_patterns_with_only_free_arms_have_one_empty_pattern_per_capaci
 def test_zero_costs_next_to_positive_ones_are_still_accepted():
     p = make_domain("capacity", n_arms=4, budget=2, costs=[0, 0, 3, 3], capacities=[3, 3], seed=0)
     assert p.contains([1, 1, 1, 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# the one constraint interface (bandits.constraints.Domain)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", DOMAINS)
+def test_every_domain_answers_the_interface_consistently(name):
+    """check, partial_check, sample, enumerate and feasible_set describe one set (brute force over 2^n)."""
+    inst = generate(name, n_arms=7, budget=2, seed=4)
+    dom = inst.domain
+    assert isinstance(dom, DOMAIN_TYPES[name]) and dom.name == name and dom.n == inst.arms.n_actions
+    X = all_actions(dom.n)
+    feasible = {tuple(a) for a in X if dom.check(a)}
+    assert feasible == {tuple(a) for a in dom.feasible_set().enumerate()}
+    assert dom.feasible_set() is dom.feasible_set()  # built once
+    assert {tuple(a) for a in dom.enumerate(10_000)} == feasible
+    assert dom.enumerate(len(feasible) - 1) is None
+    # a partial action that can be completed passes partial_check
+    for a in X:
+        if any(np.all(np.asarray(f) >= a) for f in feasible):
+            assert dom.partial_check(a), a
+    rng = np.random.default_rng(0)
+    assert all(tuple(dom.sample(rng)) in feasible for _ in range(20))
+
+
+@pytest.mark.parametrize("name", ["budget", "path", "matching", "capacity"])
+def test_domains_serialise_themselves(name):
+    dom = generate(name, n_arms=9, budget=3, seed=2).domain
+    info = dom.to_dict()
+    assert info["name"] == name
+    back = type(dom).from_dict(info, 9, max_cells=10**7, where="test")
+    assert type(back) is type(dom)
+    fa, fb = dom.feasible_set(), back.feasible_set()
+    assert (fa.A != fb.A).nnz == 0 and np.array_equal(fa.row_upper, fb.row_upper)
+    assert back.attributes().keys() == dom.attributes().keys()
+    # sizes that disagree with the arms give None, not a domain (a budget entry holds no size)
+    if name != "budget":
+        assert type(dom).from_dict(info, 8, max_cells=10**7, where="test") is None
+
+
+def test_make_domain_is_a_registry_lookup_and_the_problem_shows_the_domain():
+    assert DOMAINS == tuple(DOMAIN_TYPES) == ("budget", "path", "matching", "capacity", "multiple_interventions")
+    for name in DOMAINS:
+        p = make_domain(name, n_arms=6, budget=2, seed=1)
+        assert type(p.domain) is DOMAIN_TYPES[name] and p.feasible_set is p.domain.feasible_set()
+        for attr, value in p.domain.attributes().items():
+            assert getattr(p, attr) is value
+    assert make_domain("path", n_arms=6, budget=2, seed=1).constraint.name == "path"
+    assert not hasattr(make_domain("budget", n_arms=6, budget=2, seed=1), "constraint")
+    with pytest.raises(AttributeError, match="no attribute 'graph'"):
+        make_domain("capacity", n_arms=6, budget=2, seed=1).graph
+
+
+def test_a_new_domain_plugs_into_cormab():
+    """A Domain subclass is all a problem needs: its checker, sampler and enumerator are the problem's."""
+
+    class AtMostOneOfFirstTwo(Domain):
+        name = "one_of_two"
+
+        def __init__(self, n):
+            self.n = n
+
+        def check(self, action):
+            return int(action[0]) + int(action[1]) <= 1
+
+        def build_feasible_set(self):
+            return FeasibleSet(self.n, np.eye(1, self.n) + np.eye(1, self.n, 1), [-np.inf], [1.0])
+
+    arms = make_domain("budget", n_arms=3, budget=3, seed=0).arms
+    dom = AtMostOneOfFirstTwo(3)
+    p = CoRMAB(arms, dom.feasible_set(), domain=dom, name=dom.name)
+    assert len(p.feasible_actions()) == 6 and not p.contains([1, 1, 0]) and p.partial_ok([0, 1, 1])
+    assert p.contains(p.sample_action(np.random.default_rng(0)))
+    assert "domain" not in p.to_dict()["metadata"]  # to_dict() is None: the feasible set alone is stored
+    with pytest.raises(InvalidInputError, match="either domain= or checker"):
+        CoRMAB(arms, dom.feasible_set(), domain=dom, checker=dom.check)
+    with pytest.raises(InvalidInputError, match="domain must be a bandits.constraints.Domain"):
+        CoRMAB(arms, dom.feasible_set(), domain=object())
+
+
+def test_the_domain_classes_do_not_import_the_problem():
+    """bandits.constraints sits below bandits.problem and bandits.io: no import cycle through them."""
+    for path in Path(bandits.constraints.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name not in ("bandits.problem", "bandits.io", "bandits.domains"), (path.name, name)

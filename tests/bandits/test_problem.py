@@ -1,8 +1,12 @@
 """CoRMAB's constructor and sampler: bad arguments are InvalidInputError naming CoRMAB() and the value."""
 
+import gc
+
 import numpy as np
 import pytest
 
+import bandits
+from bandits import policies
 from bandits.arms import MultiStateArms
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
@@ -50,3 +54,16 @@ def test_good_arguments_still_work(parts):
     p = CoRMAB(arms, fs, budget=np.int64(1), name="ok", spec={"name": "budget"},
                sampler=lambda rng: np.array([1.0, 0.0, 0.0, 0.25]))   # extra (auxiliary) entries are ignored
     assert p.budget == 1 and p.sample_action(np.random.default_rng(0)).tolist() == [1, 0, 0]
+
+
+def test_greedy_construction_memo_lives_outside_the_problem():
+    """policies._memo_check memoises feasibility per problem without writing into the problem."""
+    p = bandits.make_domain("capacity", n_arms=8, budget=2, seed=0)
+    before = dict(vars(p))
+    a, ok = policies.greedy_construct(p, np.zeros(8, dtype=np.int64), lambda A: A.sum(axis=1))
+    assert ok and p.contains(a) and vars(p).keys() == before.keys()
+    assert len(policies._MEMOS[p][1]) > 0
+    n = len(policies._MEMOS)
+    del p
+    gc.collect()
+    assert len(policies._MEMOS) == n - 1  # dropped with the problem

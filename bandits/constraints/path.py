@@ -1,0 +1,345 @@
+"""The path (routing) domain: pulled arms lie on a closed walk of exactly ``2B`` edges from a source.
+
+Encoding: time-unrolled arc variables ``x[t, u->v]`` (``t = 0..2B-1``, both directions of every
+edge, no self-loops) with unit flow out of the source at ``t = 0``, flow conservation between
+consecutive times and every arc of the last time entering the source; ``a_v <= sum_t sum_u
+x[t, u->v]``: an arm counts as visited only when a real arc enters it; at most ``B`` pulls.
+Checker: shortest closed walk through the pulled nodes with the right parity (Held–Karp over the
+pulled set on parity-aware shortest paths; a walk can be padded by going back and forth along an
+edge, so an even closed walk of length <= 2B exists iff one of length exactly 2B does).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Optional
+
+import networkx as nx
+import numpy as np
+from numba import njit
+
+from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells
+from engine.errors import InvalidInputError
+from engine.validation import check_int
+from solvers.feasible_set import FeasibleSet
+
+__all__ = ["PathConstraint", "tube_graph", "TUBE_SIZES"]
+
+#: sizes of the London Underground subgraphs in ``bandits/data/tube_network.json``
+TUBE_SIZES = (20, 40, 60, 80, 100)
+_BIG = 1 << 28  # "no walk" in the parity distance tables
+
+
+@lru_cache(maxsize=None)
+def _tube_cached(n: int) -> tuple[tuple, int, tuple]:
+    text = resources.files("bandits").joinpath("data/tube_network.json").read_text(encoding="utf-8")
+    data = json.loads(text)["graphs"][str(n)]
+    return tuple(map(tuple, data["edges"])), int(data["source_node"]), tuple(data["nodes"])
+
+
+def tube_graph(n_stations: int) -> tuple[nx.Graph, int]:
+    """The London Underground subgraph with ``n_stations`` in {20, 40, 60, 80, 100} and its source node.
+
+    Returns ``(graph, source)`` with ``graph`` an undirected ``networkx.Graph`` on nodes
+    ``0..n-1`` (data: ``bandits/data/tube_network.json``, MIT, see ``bandits/data/README.md``).
+
+    Examples
+    --------
+    >>> g, source = tube_graph(20)
+    >>> g.number_of_nodes(), g.number_of_edges(), source
+    (20, 29, 0)
+    """
+    n = check_int(n_stations, "n_stations", "tube_graph()")
+    if n not in TUBE_SIZES:
+        raise InvalidInputError(f"tube_graph(): n_stations must be one of {TUBE_SIZES}, got {n}")
+    edges, source, nodes = _tube_cached(n)
+    g = nx.Graph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    return g, source
+
+
+def _random_graph(n: int, rng: np.random.Generator) -> nx.Graph:
+    """A random connected graph: a random tree plus ``n // 2`` random edges."""
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    for v in range(1, n):
+        g.add_edge(v, int(rng.integers(0, v)))
+    for _ in range(n // 2):
+        u, v = rng.choice(n, size=2, replace=False)
+        g.add_edge(int(u), int(v))
+    return g
+
+
+@njit(cache=True)
+def _min_even_closed_walk(D):  # pragma: no cover - compiled
+    # D[u, v, p]: shortest walk u -> v with parity p (large = none); node 0 is the source.
+    k = D.shape[0] - 1
+    big = 1 << 28
+    full = 1 << k
+    C = np.full((full, k, 2), big, dtype=np.int64)
+    for i in range(k):
+        for p in range(2):
+            C[1 << i, i, p] = D[0, i + 1, p]
+    for mask in range(1, full):
+        for last in range(k):
+            if not (mask >> last) & 1:
+                continue
+            for p in range(2):
+                c = C[mask, last, p]
+                if c >= big:
+                    continue
+                for nxt in range(k):
+                    if (mask >> nxt) & 1:
+                        continue
+                    nm = mask | (1 << nxt)
+                    for q in range(2):
+                        d = D[last + 1, nxt + 1, q]
+                        if d >= big:
+                            continue
+                        if c + d < C[nm, nxt, (p + q) % 2]:
+                            C[nm, nxt, (p + q) % 2] = c + d
+    best = big
+    for last in range(k):
+        for p in range(2):
+            c = C[full - 1, last, p]
+            if c >= big:
+                continue
+            q = p  # the return leg must make the total even
+            d = D[last + 1, 0, q]
+            if d < big and c + d < best:
+                best = c + d
+    return best
+
+
+def path_cells(n: int, budget: int) -> int:
+    """Cells a path constraint allocates: parity distances ``[n, n, 2]`` plus its time-unrolled arcs (bound)."""
+    return 2 * n * n + 2 * budget * 3 * n
+
+
+class PathConstraint(Domain):
+    """Closed walks of exactly ``2B`` edges from ``source``: exact checker, sampler, FeasibleSet.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        Undirected; its nodes are the arms, in ``list(graph.nodes)`` order (``nodes``).
+    source : node of ``graph``
+    budget : int
+        ``B``: walks have ``2B`` edges and at most ``B`` arms are pulled.
+    """
+
+    name = "path"
+    parameters = ("graph", "source")
+
+    def __init__(self, graph: Any, source: Any, budget: int, where: str = "PathConstraint()") -> None:
+        try:
+            nodes = list(graph.nodes)
+            edges = list(graph.edges)
+        except AttributeError as err:
+            raise InvalidInputError(f"{where}: graph must be a networkx graph, got {type(graph).__name__}") from err
+        if source not in graph:
+            raise InvalidInputError(f"{where}: the source node {source!r} is not in the graph")
+        self.graph = graph
+        self.nodes = nodes
+        self.index = {v: i for i, v in enumerate(nodes)}
+        self.n = len(nodes)
+        self.source = self.index[source]
+        self.source_node = source
+        self.budget = int(budget)
+        self.L = 2 * self.budget
+        adj: list[list[int]] = [[] for _ in range(self.n)]
+        for u, v in edges:
+            iu, iv = self.index[u], self.index[v]
+            if iu == iv:
+                continue  # a self-loop is not a move
+            if iv not in adj[iu]:
+                adj[iu].append(iv)
+                adj[iv].append(iu)
+        self.adj = [sorted(x) for x in adj]
+        self.dist = self._parity_distances()  # [n, n, 2]
+
+    def _parity_distances(self) -> np.ndarray:
+        n = self.n
+        D = np.full((n, n, 2), _BIG, dtype=np.int64)
+        for s in range(n):
+            D[s, s, 0] = 0
+            q = deque([(s, 0)])
+            while q:
+                u, p = q.popleft()
+                d = D[s, u, p]
+                for v in self.adj[u]:
+                    if D[s, v, 1 - p] > d + 1:
+                        D[s, v, 1 - p] = d + 1
+                        q.append((v, 1 - p))
+        return D
+
+    # ------------------------------------------------------------------ exact checker
+    def min_walk(self, targets: list[int]) -> int:
+        """Length of the shortest even closed walk from the source visiting ``targets`` (large = none)."""
+        big = _BIG
+        s = self.source
+        if not self.adj[s]:
+            return big
+        tg = [t for t in targets if t != s]
+        if not tg:
+            return 2
+        idx = [s] + tg
+        D = np.ascontiguousarray(self.dist[np.ix_(idx, idx)])
+        # cheap certificate first: nearest-neighbour order, best parities along it
+        order, cur, left = [], 0, list(range(1, len(idx)))
+        while left:
+            nxt = min(left, key=lambda k: D[cur, k].min())
+            order.append(nxt)
+            left.remove(nxt)
+            cur = nxt
+        best = {0: 0}
+        prev = 0
+        for k in order:
+            nb: dict[int, int] = {}
+            for p, c in best.items():
+                for q in range(2):
+                    if D[prev, k, q] < big:
+                        key = (p + q) % 2
+                        nb[key] = min(nb.get(key, big), c + int(D[prev, k, q]))
+            best, prev = nb, k
+        cert = min((c + int(D[prev, 0, p]) for p, c in best.items() if D[prev, 0, p] < big), default=big)
+        cert = max(cert, 2)
+        if cert <= self.L:
+            return cert
+        # exact lower bound: farthest target
+        lb = max(int(min(D[0, k, 0] + D[k, 0, 0], D[0, k, 1] + D[k, 0, 1])) for k in range(1, len(idx)))
+        if lb > self.L:
+            return lb
+        return max(int(_min_even_closed_walk(D)), 2)
+
+    def check(self, a: Any) -> bool:
+        """Exact: is there a closed walk of exactly ``2B`` edges from the source visiting every pulled arm?"""
+        arr = check_action_vector(a, self.n, "PathConstraint.check()")
+        pulled = np.flatnonzero(arr).tolist()
+        if len(pulled) > self.budget:
+            return False
+        if self.L > 0 and not self.adj[self.source]:
+            return False  # no walk at all
+        if not pulled:
+            return True
+        return self.min_walk(pulled) <= self.L
+
+    # ------------------------------------------------------------------ sampler
+    def random_walk(self, rng: np.random.Generator) -> list[int]:
+        """A random closed walk of ``2B`` edges from the source (uniform among moves that can still return)."""
+        s, L = self.source, self.L
+        walk = [s]
+        cur = s
+        for t in range(L):
+            rest = L - t - 1
+            opts = [v for v in self.adj[cur] if self.dist[v, s, rest % 2] <= rest]
+            cur = int(opts[int(rng.integers(len(opts)))])
+            walk.append(cur)
+        return walk
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        a = np.zeros(self.n, dtype=np.int64)
+        if self.L == 0 or not self.adj[self.source]:
+            return a
+        visited = sorted(set(self.random_walk(rng)[1:]))
+        m = min(self.budget, len(visited))
+        k = int(rng.integers(math.ceil(m / 2), m + 1))
+        a[rng.choice(visited, size=k, replace=False)] = 1
+        return a
+
+    # ------------------------------------------------------------------ FeasibleSet
+    def arcs(self) -> list[tuple[int, int, int]]:
+        """Time-unrolled arcs ``(t, u, v)`` that lie on some closed walk of length ``2B``."""
+        s, L = self.source, self.L
+        out = []
+        for t in range(L):
+            for u in range(self.n):
+                if self.dist[s, u, t % 2] > t:
+                    continue
+                rest = L - t - 1
+                for v in self.adj[u]:
+                    if self.dist[v, s, rest % 2] <= rest:
+                        out.append((t, u, v))
+        return out
+
+    def build_feasible_set(self) -> FeasibleSet:
+        n, L = self.n, self.L
+        arcs = self.arcs()
+        K = len(arcs)
+        rows = RowBuilder()
+        # flow out of the source at t = 0
+        start = 1.0 if L > 0 else 0.0
+        rows.add([(n + k, 1.0) for k, (t, _, _) in enumerate(arcs) if t == 0], start, start)
+        # conservation: inflow at (t-1) == outflow at t for every node and 1 <= t < L
+        into: dict[tuple[int, int], list[int]] = {}
+        outof: dict[tuple[int, int], list[int]] = {}
+        for k, (t, u, v) in enumerate(arcs):
+            into.setdefault((t, v), []).append(k)
+            outof.setdefault((t, u), []).append(k)
+        for t in range(1, L):
+            for w in range(n):
+                ins, outs = into.get((t - 1, w), []), outof.get((t, w), [])
+                if ins or outs:
+                    rows.add([(n + k, 1.0) for k in ins] + [(n + k, -1.0) for k in outs], 0.0, 0.0)
+        # visited only through a real arc: a_v - sum_t sum_u x[t, u->v] <= 0
+        for w in range(n):
+            rows.add([(w, 1.0)] + [(n + k, -1.0) for t in range(L) for k in into.get((t, w), [])], -INF, 0.0)
+        rows.add([(w, 1.0) for w in range(n)], -INF, float(self.budget))  # at most B pulls
+        return rows.feasible_set(n, K, aux_lower=0.0, aux_upper=1.0, aux_integer=np.ones(K, dtype=bool))
+
+    # ------------------------------------------------------------------ problem attributes, documents
+    def attributes(self) -> dict[str, Any]:
+        return {"graph": self.graph, "source": self.source_node, "constraint": self}
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.graph
+        return {"name": self.name, "nodes": list(g.nodes), "edges": [list(e) for e in g.edges],
+                "source": self.source_node, "budget": int(self.budget)}
+
+    @classmethod
+    def from_dict(cls, info: Mapping, n_arms: int, *, max_cells: int, where: str) -> Optional["PathConstraint"]:
+        budget = info.get("budget")
+        if isinstance(budget, bool) or not isinstance(budget, int) or not 0 <= budget <= n_arms \
+                or not isinstance(info["nodes"], list) or len(info["nodes"]) != n_arms:
+            return None
+        g = nx.Graph()
+        g.add_nodes_from(info["nodes"])
+        if g.number_of_nodes() != n_arms:
+            return None
+        g.add_edges_from(tuple(e) for e in info["edges"])
+        if g.number_of_nodes() != n_arms:
+            return None  # an edge named a node that is not in the list
+        check_cells(path_cells(n_arms, budget), max_cells, "$['metadata']['domain']",
+                    f"a path domain on {n_arms} arms", where)
+        return cls(g, info["source"], budget)
+
+    @classmethod
+    def spec_cells(cls, n_arms: int, budget: int, spec: Mapping) -> Optional[tuple[int, str]]:
+        return path_cells(n_arms, budget), f"a path domain on {n_arms} arms"
+
+    @classmethod
+    def generate(cls, n_arms: int, budget: int, rng: np.random.Generator, params: dict,
+                 where: str) -> "PathConstraint":
+        """The tube subgraph for J in :data:`TUBE_SIZES`, else a random connected graph; or ``graph=``."""
+        J = n_arms
+        graph = params.pop("graph", None)
+        source = params.pop("source", None)
+        if graph is None:
+            if J in TUBE_SIZES:
+                graph, tube_source = tube_graph(J)
+                source = tube_source if source is None else source
+            else:
+                graph = _random_graph(J, rng)
+                source = 0 if source is None else source
+        elif source is None:
+            raise InvalidInputError(f"{where}: the path domain with a user graph needs source=")
+        if getattr(graph, "number_of_nodes", lambda: -1)() != J:
+            raise InvalidInputError(f"{where}: the graph has {getattr(graph, 'number_of_nodes', lambda: '?')()} "
+                                    f"nodes but n_arms = {J}")
+        return cls(graph, source, budget, where=where)
