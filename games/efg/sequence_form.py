@@ -238,13 +238,13 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
         got = _lp_by_simplex(g, s) if small else None
         if got is not None:
             x, y, value, nit = got
-            res = _finish(g, [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)],
+            fast = _finish(g, [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)],
                           status=Status.OPTIMAL, method="sequence_form_lp", backend="simplex", t0=t0,
                           params={"time_limit": tl, "options": dict(options or {}), "backend": backend},
                           message="dense simplex; max_regret certifies it", nit=nit, realization=(x, y),
                           objective=value, bound=value, value=value)
-            if res.max_regret <= 1e-9 * max(1.0, float(np.abs(s["leaf_pay"]).max(initial=0.0))):
-                return res
+            if fast.max_regret <= 1e-9 * max(1.0, float(np.abs(s["leaf_pay"]).max(initial=0.0))):
+                return fast
     # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)
     r1, c1, v1, m1 = _constraint_triplets(g, 0)
     r2, c2, v2, m2 = _constraint_triplets(g, 1)
