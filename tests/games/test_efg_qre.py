@@ -256,6 +256,9 @@ def test_limits_and_callback():
     b = logit_branch(game, callback=cb)
     assert b.status == Status.STOPPED and len(seen) == 4 and b.lam == pytest.approx(seen[-1])
     assert logit_branch(game, lam_max=0.5).status == Status.ITERATION_LIMIT
+    late = logit_solve(game, 50.0, time_limit=1e-9)       # the deadline passes before the first step
+    assert late.status == Status.TIME_LIMIT and late.lam.max() == 0.0 and np.isfinite(late.residual)
+    assert logit_branch(game, time_limit=1e-9).status == Status.TIME_LIMIT
 
 
 def test_trivial_trees():
