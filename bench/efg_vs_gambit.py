@@ -5,11 +5,12 @@ information sets of up to 3 nodes, perfect recall) for growing depth, and Kuhn p
 
 * read: ``games.read_efg(text)`` against ``pygambit.read_efg(StringIO(text))`` on the same
   ``.efg`` text (best of ``--repeat``).
-* LP: ``games.efg.sequence_form_lp(game)`` (HiGHS, one sequence-form LP) against
+* LP: ``games.efg.sequence_form_lp(game)`` (small trees: a dense Numba simplex accepted on its
+  max-regret certificate; larger ones: HiGHS, one sequence-form LP; column ``by``) against
   ``pygambit.nash.lp_solve(game, rational=False)`` (Gambit's sequence-form LP in floating point)
   and, up to ``--rational-max-nodes``, ``lp_solve(game)`` (its default, exact rationals). Our side
-  is timed from a freshly read game (sequence-form matrices not cached). Reported: the value of
-  both and our max regret (the certificate).
+  is timed from a freshly read game (sequence-form matrices not cached), after one warm-up call
+  that loads the simplex kernel. Reported: the value of both and our max regret (the certificate).
 * LCP: ``games.efg.sequence_form_lcp(game)`` (Lemke on the sequence form from the centroid,
   floating-point pivoting; ``pivoting="exact"`` up to ``--lcp-exact-max-nodes``) against
   ``pygambit.nash.lcp_solve(game, rational=False)`` (Gambit's sequence-form LCP, which returns the
@@ -254,7 +255,8 @@ def main(argv=None) -> int:
             cases.append((f"d{d}/s{s}", random_tree(d, zero_sum=True, seed=s)))
     head = (f"{'tree':>10} {'nodes':>7} {'isets':>6} | {'read ours':>9} {'gambit':>9} {'ratio':>6} | "
             f"{'LP ours':>9} {'gambit fl':>9} {'ratio':>6} {'gambit Q':>9} {'ratio':>7} | {'value':>10} "
-            f"{'|dv|':>8} {'regret':>8}")
+            f"{'|dv|':>8} {'regret':>8} {'by':>7}")
+    sequence_form_lp(kuhn_poker())  # loads the simplex kernel (cached on disk by Numba)
     print(head)
     print("-" * len(head))
     for name, g in cases:
@@ -277,7 +279,7 @@ def main(argv=None) -> int:
         else:
             q = f"{'-':>9} {'-':>7}"
         print(f"{name:>10} {g.n_nodes:>7} {g.n_infosets:>6} | {t_read * 1e3:8.2f}m {t_gread * 1e3:8.2f}m "
-              f"{t_gread / t_read:5.2f}x | {t_lp * 1e3:8.2f}m {fl} {q} | {r.value:10.6f} {dv} {r.max_regret:8.1e}",
+              f"{t_gread / t_read:5.2f}x | {t_lp * 1e3:8.2f}m {fl} {q} | {r.value:10.6f} {dv} {r.max_regret:8.1e} {r.backend:>7}",
               flush=True)
     print("\ntimes in milliseconds (m); ratio = pygambit / ours (> 1: ours faster); gambit fl = "
           "lp_solve(rational=False), gambit Q = lp_solve() in rationals")

@@ -18,7 +18,7 @@ from games.efg.tree import ExtensiveFormGame
 
 
 #: largest dense tableau (rows x columns) the small-tree simplex takes; larger LPs go to HiGHS
-SIMPLEX_MAX_ENTRIES = 60_000
+SIMPLEX_MAX_ENTRIES = 20_000
 
 
 # ====================================================================== small LPs: dense simplex
@@ -38,7 +38,7 @@ def _simplex_pivot(T: np.ndarray, r: int, c: int) -> None:
 @njit(cache=True)
 def _simplex_phase(T: np.ndarray, basis: np.ndarray, n_enter: int, maxiter: int, tol: float) -> tuple:
     """Minimise the tableau's last row over columns ``< n_enter``: Dantzig's rule, and Bland's
-    (which cannot cycle) after a run of degenerate pivots, until a pivot makes progress.
+    (which cannot cycle) from the first run of 20 degenerate pivots on.
     Returns (0 optimal | 1 unbounded | 2 iteration limit, pivots)."""
     m = T.shape[0] - 1
     rhs = T.shape[1] - 1
@@ -62,14 +62,15 @@ def _simplex_phase(T: np.ndarray, basis: np.ndarray, n_enter: int, maxiter: int,
         best = np.inf
         for i in range(m):
             a = T[i, e]
-            if a > tol:
+            if a > 1e-9:  # no tiny pivots: they would blow the tableau's round-off up
                 ratio = T[i, rhs] / a
                 if ratio < best - tol or (ratio <= best + tol and r >= 0 and basis[i] < basis[r]):
                     best = ratio
                     r = i
         if r < 0:
             return 1, it
-        degenerate = degenerate + 1 if best <= tol else 0
+        if degenerate < 20:
+            degenerate = degenerate + 1 if best <= tol else 0
         _simplex_pivot(T, r, e)
         basis[r] = e
     return 2, maxiter
