@@ -82,6 +82,22 @@ def best(fn, repeat):
     return min(times), out
 
 
+def general_sum_cases(depths, seeds) -> list:
+    """(name, seed, game) rows: Kuhn poker, then general-sum ``random_tree(depth, seed=s)``."""
+    from games.efg import kuhn_poker, random_tree
+
+    cases = [("kuhn", 0, kuhn_poker())]
+    for d in depths:
+        for s in seeds:
+            cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
+    return cases
+
+
+def print_head(head: str) -> None:
+    print(head)
+    print("-" * len(head))
+
+
 def _gambit_lcp(conn, text: str, repeat: int) -> None:
     """Child process: time pygambit's floating-point sequence-form LCP on the tree ``text`` (best
     of ``repeat`` runs while a run takes under a second); sends (seconds, max regrets of its
@@ -98,20 +114,15 @@ def _gambit_lcp(conn, text: str, repeat: int) -> None:
 
 def lcp_table(args) -> int:
     """Our sequence-form LCP against pygambit's on general-sum random trees of growing depth."""
-    from games.efg import kuhn_poker, random_tree, sequence_form_lcp
+    from games.efg import kuhn_poker, sequence_form_lcp
     from games.efg_io import read_efg, write_efg
 
     for _ in range(2):  # loads the Numba kernels (cached on disk) and the thread-policy controller
         sequence_form_lcp(kuhn_poker())
     gc.collect()  # a full collection of what the imports left would otherwise land in a timed call
-    cases = [("kuhn", 0, kuhn_poker())]
-    for d in args.lcp_depths:
-        for s in args.lcp_seeds:
-            cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
-    head = (f"{'tree':>10} {'nodes':>7} {'seqs':>6} | {'LCP ours':>9} {'pivots':>6} {'gambit fl':>10} {'ratio':>7} | "
-            f"{'exact':>9} | {'regret':>8} {'gambit regret':>13} {'#eq':>4}")
-    print(head)
-    print("-" * len(head))
+    cases = general_sum_cases(args.lcp_depths, args.lcp_seeds)
+    print_head(f"{'tree':>10} {'nodes':>7} {'seqs':>6} | {'LCP ours':>9} {'pivots':>6} {'gambit fl':>10} "
+               f"{'ratio':>7} | {'exact':>9} | {'regret':>8} {'gambit regret':>13} {'#eq':>4}")
     gave_up: set = set()
     for name, seed, g in cases:
         text = write_efg(g)
@@ -181,7 +192,7 @@ def qre_table(args) -> int:
     """Our agent QRE (at three precisions, and the branch) against pygambit's on general-sum trees."""
     import numpy as np
 
-    from games.efg import kuhn_poker, logit_branch, logit_solve, random_tree
+    from games.efg import kuhn_poker, logit_branch, logit_solve
     from games.efg_io import read_efg, write_efg
 
     def at_lams(g):
@@ -193,14 +204,9 @@ def qre_table(args) -> int:
         return r, xs
 
     at_lams(kuhn_poker())  # loads the Numba kernel (cached on disk) before timing
-    cases = [("kuhn", 0, kuhn_poker())]
-    for d in args.qre_depths:
-        for s in args.qre_seeds:
-            cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
-    head = (f"{'tree':>10} {'nodes':>7} {'acts':>5} | {'QRE ours':>9} {'gambit':>10} {'ratio':>7} {'max|dx|':>8} | "
-            f"{'branch ours':>11} {'gambit':>10} {'ratio':>7} | {'regret':>8} {'gambit':>8} {'lam':>7}")
-    print(head)
-    print("-" * len(head))
+    cases = general_sum_cases(args.qre_depths, args.qre_seeds)
+    print_head(f"{'tree':>10} {'nodes':>7} {'acts':>5} | {'QRE ours':>9} {'gambit':>10} {'ratio':>7} {'max|dx|':>8} | "
+               f"{'branch ours':>11} {'gambit':>10} {'ratio':>7} | {'regret':>8} {'gambit':>8} {'lam':>7}")
     gave_up: dict = {False: set(), True: set()}
     for name, seed, g in cases:
         text = write_efg(g)
