@@ -120,6 +120,8 @@ def test_kuhn_poker_value_both_pivotings() -> None:
         assert r.payoffs[0] == pytest.approx(-1 / 18, abs=1e-12)
     plans = tuple([Fraction(v) for v in pl] for pl in r.exact_realization)
     assert exact_regrets(k, plans) == [0, 0]
+    back = SolveResult.from_dict(r.to_dict())
+    assert isinstance(back, LCPResult) and back.exact_realization == r.exact_realization
     # value exactly -1/18: x'Ay from the exact plans
     s = k._sequences()
     val = sum(s["chance_f"][v] * pay[0] * plans[0][i] * plans[1][j]
