@@ -264,6 +264,15 @@ def _unquote(t: str) -> str:
     return _UNESCAPE_RE.sub('"', s) if "\\" in s else s
 
 
+def _note_label(label: str, count: int, seen: dict, notes: list) -> None:
+    """Record node ``count``'s label; a repeat goes into the notes (labels then identify nothing)."""
+    if label in seen:
+        notes.append(f"node label {label!r} repeats (nodes {seen[label]} and {count}); "
+                     "labels do not identify these nodes")
+    else:
+        seen[label] = count
+
+
 class _NotFast(Exception):
     """The fast path does not take this file."""
 
@@ -315,11 +324,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
             pending -= 1
             label = _unquote(qlabel)
             if label:
-                if label in seen_labels:
-                    notes.append(f"node label {label!r} repeats (nodes {seen_labels[label]} and {count}); "
-                                 "labels do not identify these nodes")
-                else:
-                    seen_labels[label] = count
+                _note_label(label, count, seen_labels, notes)
             kinds.append(kind)
             labels.append(label)
             ints = ints_text.split()
@@ -473,11 +478,7 @@ def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
             raise r.error(f"more than max_nodes={max_nodes} nodes", p)
         label, _ = r.expect(STR, "the node label")
         if label:
-            if label in seen_labels:
-                notes.append(f"node label {label!r} repeats (nodes {seen_labels[label]} and {count}); "
-                             "labels do not identify these nodes")
-            else:
-                seen_labels[label] = count
+            _note_label(label, count, seen_labels, notes)
         kinds.append(v)
         labels.append(label)
         pending -= 1

@@ -48,6 +48,21 @@ def _as_number(value: Any, what: str, where: str) -> tuple[Fraction, str]:
     raise InvalidInputError(f"{where}: {what} must be a number, got {type(value).__name__}")
 
 
+def _first_use(refs: list) -> dict:
+    """{index: rank of its first use} of the non-negative entries of ``refs``."""
+    return {h: i for i, h in enumerate(dict.fromkeys(h for h in refs if h >= 0))}
+
+
+def _renumbered(refs: list, order: list) -> list:
+    """``refs`` (indices, -1 for none) after renumbering ``order[k]`` to ``k``."""
+    if order == list(range(len(order))):
+        return list(refs)
+    remap = [0] * len(order)
+    for new, old in enumerate(order):
+        remap[old] = new
+    return [remap[h] if h >= 0 else -1 for h in refs]
+
+
 @dataclass
 class _GameParts:
     """The mutable parts a reader or builder fills; nodes are in prefix order."""
@@ -173,24 +188,12 @@ class ExtensiveFormGame:
         # prefix order; outcomes by first appearance (Gambit numbers both that way when it reads)
         # (plain lists up to the end: most trees are small, and numpy's per-call cost dominates there)
         iplayer = parts.infoset_player
-        first = {h: i for i, h in enumerate(dict.fromkeys(h for h in parts.node_infoset if h >= 0))}
-        n_first = len(first)
-        order = sorted(range(len(iplayer)), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, n_first + h)))
-        isets = list(parts.node_infoset)
-        if order != list(range(len(order))):
-            remap = [0] * len(order)
-            for new, old in enumerate(order):
-                remap[old] = new
-            isets = [remap[h] if h >= 0 else -1 for h in isets]
-        ofirst = {o: i for i, o in enumerate(dict.fromkeys(o for o in parts.node_outcome if o >= 0))}
-        n_ofirst = len(ofirst)
-        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, n_ofirst + o))
-        outs = list(parts.node_outcome)
-        if oorder != list(range(len(oorder))):
-            oremap = [0] * len(oorder)
-            for new, old in enumerate(oorder):
-                oremap[old] = new
-            outs = [oremap[o] if o >= 0 else -1 for o in outs]
+        first = _first_use(parts.node_infoset)
+        order = sorted(range(len(iplayer)), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, len(first) + h)))
+        isets = _renumbered(parts.node_infoset, order)
+        ofirst = _first_use(parts.node_outcome)
+        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, len(ofirst) + o))
+        outs = _renumbered(parts.node_outcome, oorder)
         node_infoset = np.array(isets, dtype=np.int64)
         node_outcome = np.array(outs, dtype=np.int64)
         self.players = tuple(parts.players)
