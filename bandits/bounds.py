@@ -139,6 +139,8 @@ class _Local:
             for k, j in enumerate(u):
                 self.unit_of[j] = i
                 self.place[j] = S0 ** (len(u) - 1 - k)
+        self._member = np.zeros((n_arms, J), dtype=np.int64)
+        self._member[np.arange(n_arms), self.unit_of] = 1
         # P[i][u] (S, S), rbar[i] (S, U_i)
         self.P: list[np.ndarray] = []
         self.rbar: list[np.ndarray] = []
@@ -184,9 +186,7 @@ class _Local:
     def unit_states(self, states: np.ndarray) -> np.ndarray:
         """Joint states ``(K, n_arms)`` of the arms -> each unit's state index ``(K, J)``."""
         s = np.asarray(states, dtype=np.int64).reshape(-1, self.n_arms)
-        out = np.zeros((s.shape[0], self.J), dtype=np.int64)
-        np.add.at(out, (slice(None), self.unit_of), s * self.place)
-        return out
+        return (s * self.place) @ self._member
 
     def initial(self, mu_arms: Optional[np.ndarray] = None, states: Optional[np.ndarray] = None) -> np.ndarray:
         """Each unit's initial distribution ``(J, S)``: the average of the start states' point masses, or
@@ -319,7 +319,7 @@ class _SeparableMax:
             out.append((self._enumerated()[idx], float(vals[idx[0]] + err), vals[idx]))
         return out
 
-    def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None
+    def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None, certify: bool = False
               ) -> tuple[np.ndarray, float, np.ndarray]:
         """``(actions (<= top, n), upper bound of the max, their values)``; ``Q`` is ``(J, Umax)``."""
         loc = self.local
@@ -345,7 +345,7 @@ class _SeparableMax:
             m.set_objective_coefficients(cols, vals_z)
             const = 0.0
         gap = 1e-9
-        res = m.solve(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=gap, threads=self.threads)
+        res = m.solve(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=gap, threads=self.threads, certify=certify)
         if res.x is None:
             raise UnsupportedProblemError(f"fluid pricing: the MIP over the feasible set returned no action "
                                           f"({res.status.value}: {res.message})")
@@ -354,7 +354,9 @@ class _SeparableMax:
         bound = float(res.bound) + const if math.isfinite(res.bound) else math.inf
         if res.status != Status.OPTIMAL:
             bound = max(bound, val) if math.isfinite(bound) else math.inf
-        bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const))
+        # the MIP's weights w = Q1 - Q0 are rounded: their error over J arms is added
+        bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) \
+            + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
         return a[None, :], bound, np.array([val])
 
 
@@ -377,6 +379,7 @@ class FluidLP:
         self.seed = resolve_seed(seed, where=where)
         self.threads = check_int(threads, "threads", where, lower=1)
         self.local = loc = _Local(problem, where, group_arms=bool(group_arms))
+        self.group_arms = bool(group_arms)
         J, S = loc.J, loc.S
         self.pricer = _SeparableMax(problem, loc, check_int(enumerate_limit, "enumerate_limit", where, lower=0),
                                     self.threads)
@@ -485,6 +488,8 @@ class FluidLP:
         self.columns: list[tuple[int, bytes]] = []  # (t, action key) of generated lambda columns
         self._seen: set[tuple[int, bytes]] = set()
         self._col_actions: list[np.ndarray] = []
+        self._relax: Optional[FluidLP] = None  # the relaxation LP whose duals start the hull's pricing
+        self._n_solves = 0
         if self.coupling == "hull":
             rng = self.seed.generator("fluid_initial_columns")
             start = [problem.sample_action(rng) for _ in range(4)]
@@ -539,21 +544,67 @@ class FluidLP:
 
     def solve(self, mu0: Optional[np.ndarray], *, states: Optional[np.ndarray] = None,
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
-              top: int = 5) -> FluidBound:
+              top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
+              certify_pricing: bool = False) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
-        or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored)."""
+        or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
+
+        Hull column generation (re-solves of the kept master: :meth:`solvers.LinearModel.add_cols`
+        keeps HiGHS's basis, so each round is a warm primal re-solve):
+
+        * ``warm_duals`` (default: on the first solve of this LP, MIP pricing only): the first
+          pricing uses the duals of the *relaxation* LP (flow duals, and coupling duals summed from
+          the per-intervention consistency duals), so the first certificate is already at most the
+          relaxation's bound and the first columns are good; later solves (the policy's re-solves)
+          start from the kept column pool instead;
+        * ``stabilize`` in ``[0, 1)``: Wentges smoothing; pricing at ``stabilize * center + (1 -
+          stabilize) * y_master`` where ``center`` is the multiplier with the best Lagrangian bound
+          so far (a mispriced round prices at ``y_master`` too);
+        * each round adds, for every step, up to ``top`` priced actions with a positive reduced
+          cost at the master's duals (the actions priced at *any* step are tried at every step);
+        * it stops when no action prices out at the master's duals or when the certified bound is
+          within ``gap_tol`` (relative) of the master's value.
+
+        **Pricing rigour.** The certificate's pricing term is, per step, an upper bound on
+        ``max_a price_t(a)``: enumeration (exact, rounding added) or the pricing MIP's *dual bound*
+        (``mip_dual_bound``, valid even when the MIP is not solved to optimality, never its
+        incumbent). With ``certify_pricing=True`` the center's pricing MIPs are re-solved once at the
+        end with :meth:`solvers.LinearModel.solve` ``(certify=True)`` (the engine's own
+        branch-and-bound with safe dual bounds, :func:`solvers.certificate.certify_max`), so the
+        quoted value does not rest on HiGHS's branch-and-cut at all.
+        """
         t_start = time.perf_counter()
         deadline = math.inf if time_limit is None else t_start + time_limit
-        self._set_initial(self.local.initial(mu_arms=mu0) if states is None else self.local.initial(states=states))
+        mu_units = self.local.initial(mu_arms=mu0) if states is None else self.local.initial(states=states)
+        self._set_initial(mu_units)
         H = self.H
         lp_time = pricing_time = 0.0
         best_cert = math.inf
+        center: Optional[np.ndarray] = None
         status = Status.OPTIMAL
         message = ""
         nit = 0
         res = None
         rounds = 0
+        hull = self.coupling == "hull"
+        if warm_duals is None:
+            warm_duals = self._n_solves == 0
+        self._n_solves += 1
+        if hull and warm_duals and self.pricer.method == "mip":
+            t0 = time.perf_counter()
+            y0 = self._relaxation_duals(mu_units)
+            lp_time += time.perf_counter() - t0
+            if y0 is not None:
+                t1 = time.perf_counter()
+                cert0, priced0 = self._lagrangian(y0, None, top)
+                pricing_time += time.perf_counter() - t1
+                best_cert, center = cert0, y0
+                self._add_actions([(t, a) for t, (acts, _, _) in enumerate(priced0) for a in acts])
         while True:
+            if res is None and center is not None and time.perf_counter() >= deadline:
+                status = Status.TIME_LIMIT
+                message = "fluid LP: time limit before the first master solve (bound from the relaxation's duals)"
+                break
             rounds += 1
             t0 = time.perf_counter()
             # no per-solve HiGHS time limit (its clock runs across re-solves of one model): the
@@ -567,34 +618,32 @@ class FluidLP:
                 break
             y = res.row_dual
             self.last_x = res.x
-            if self.coupling == "relaxation":
+            if not hull:
                 best_cert = min(best_cert, self._T.bound(self.c, self.rl, self.ru, self.col_lo, self.col_hi, y, 0.0,
                                                          res.x))
                 message = "fluid LP (LP relaxation of the feasible set) solved"
                 break
             t1 = time.perf_counter()
-            Q = self._coupling_duals(y)
-            conv = y[self.conv0: self.conv0 + H]
-            add: list[tuple[int, np.ndarray]] = []
-            price_total = 0.0
-            if self.pricer.method == "enumeration":
-                priced = self.pricer.solve_steps(Q, top=top)
-            else:
-                priced = [self.pricer.solve(Q[t], top=top) for t in range(H)]
-            for t, (acts, ub, vals) in enumerate(priced):
-                price_total += ub
-                for a, v in zip(acts, vals):
-                    if v > conv[t] + tol * (1.0 + abs(conv[t])):
-                        add.append((t, a))
+            ys = y if center is None or stabilize <= 0 else stabilize * center + (1.0 - stabilize) * y
+            smoothed = ys is not y
+            cert, priced = self._lagrangian(ys, res.x, top)
+            if cert < best_cert:
+                best_cert, center = cert, ys
+            acts = [a for p in priced for a in p[0]]
+            add = self._improving(acts, y, top, tol)
+            if not add and smoothed:
+                # mispricing: nothing priced at the smoothed point improves the master; price at its duals
+                cert, priced = self._lagrangian(y, res.x, top)
+                if cert < best_cert:
+                    best_cert, center = cert, y
+                add = self._improving([a for p in priced for a in p[0]], y, top, tol)
             pricing_time += time.perf_counter() - t1
-            yx = y[: self.conv0]
-            lag = self._T.bound(self.c[: self.NX], self.rl[: self.conv0], self.ru[: self.conv0], self.col_lo,
-                                self.col_hi, yx, 0.0, res.x[: self.NX])
-            cert = lag + price_total
-            cert += 4 * _EPS * (abs(lag) + abs(price_total))
-            best_cert = min(best_cert, cert)
             if not add or self._add_actions(add) == 0:
                 message = "fluid LP (convex hull of the feasible set, column generation) converged"
+                break
+            if best_cert - res.objective <= gap_tol * max(1.0, abs(res.objective)):
+                message = (f"fluid LP (convex hull of the feasible set, column generation): certified bound within "
+                           f"{gap_tol:g} of the master's value")
                 break
             if time.perf_counter() >= deadline:
                 status = Status.TIME_LIMIT
@@ -604,8 +653,74 @@ class FluidLP:
                 status = Status.ITERATION_LIMIT
                 message = f"fluid LP: {rounds} column-generation rounds"
                 break
+        if hull and certify_pricing and center is not None and self.pricer.method == "mip":
+            t1 = time.perf_counter()
+            best_cert, _ = self._lagrangian(center, None, 1, certify=True)
+            pricing_time += time.perf_counter() - t1
+            message += "; pricing certified by the engine"
         return self._result(res, status, message, best_cert, nit, rounds, lp_time, pricing_time,
                             time.perf_counter() - t_start)
+
+    def _lagrangian(self, y: np.ndarray, x_hint: Optional[np.ndarray], top: int, certify: bool = False
+                    ) -> tuple[float, list]:
+        """The hull's Lagrangian bound at row multipliers ``y`` (valid for any ``y``): the box term
+        over the ``x`` columns plus, per step, an upper bound on the best action's price; and the
+        priced actions ``[(actions, upper bound, values)]`` per step."""
+        Q = self._coupling_duals(y)
+        if self.pricer.method == "enumeration":
+            priced = self.pricer.solve_steps(Q, top=top)
+        else:
+            priced = [self.pricer.solve(Q[t], top=top, certify=certify) for t in range(self.H)]
+        price_total = float(sum(ub for _, ub, _ in priced))
+        lag = self._T.bound(self.c[: self.NX], self.rl[: self.conv0], self.ru[: self.conv0], self.col_lo,
+                            self.col_hi, y[: self.conv0], 0.0, None if x_hint is None else x_hint[: self.NX])
+        return lag + price_total + 4 * _EPS * (abs(lag) + abs(price_total)), priced
+
+    def _improving(self, actions: list, y: np.ndarray, top: int, tol: float) -> list[tuple[int, np.ndarray]]:
+        """``(t, a)`` for the (at most ``top`` per step) actions not yet in the master with a positive
+        reduced cost at the master's duals ``y``; every action is tried at every step (neighbouring
+        steps price alike)."""
+        if not actions:
+            return []
+        loc = self.local
+        uniq = np.unique(np.stack([np.asarray(a, dtype=np.int64) for a in actions]), axis=0)
+        proj = loc.project(uniq)  # (K, J)
+        Q = self._coupling_duals(y)
+        conv = y[self.conv0: self.conv0 + self.H]
+        rc = Q[:, np.arange(loc.J)[None, :], proj].sum(axis=2) - conv[:, None]  # (H, K)
+        out = []
+        keys = [k.tobytes() for k in uniq.astype(np.int8)]
+        for t in range(self.H):
+            # a column already in the master may keep a reduced cost up to HiGHS's dual tolerance
+            ok = np.array([k for k in np.flatnonzero(rc[t] > tol * (1.0 + abs(conv[t])))
+                           if (t, keys[k]) not in self._seen], dtype=np.int64)
+            for k in ok[np.argsort(-rc[t, ok])][: max(top, 1)]:
+                out.append((t, uniq[k]))
+        return out
+
+    def _relaxation_duals(self, mu_units: np.ndarray) -> Optional[np.ndarray]:
+        """Hull row multipliers from the relaxation LP's optimal duals (None if it fails): the flow
+        duals as they are, ``Q[t, j, u] = sum of the consistency duals of u's interventions``."""
+        if self._relax is None:
+            self._relax = FluidLP(self.problem, horizon=self.H, coupling="relaxation", threads=self.threads,
+                                  enumerate_limit=0, group_arms=self.group_arms)
+        rel = self._relax
+        rel._set_initial(mu_units)
+        res = rel.model.solve(threads=self.threads)
+        if res.status != Status.OPTIMAL or res.row_dual is None:
+            return None
+        d = res.row_dual
+        loc = self.local
+        y = np.zeros(self.m)
+        y[: self.n_flow] = d[: self.n_flow]
+        for j in range(loc.J):
+            U, nb = int(loc.U[j]), len(loc.scopes[j])
+            if U == 1:
+                continue
+            dj = d[rel.n_flow + rel.cons_off[j]: rel.n_flow + rel.cons_off[j + 1]].reshape(self.H, nb)
+            bits = ((np.arange(1, U)[:, None] >> np.arange(nb)[None, :]) & 1).astype(float)  # (U-1, nb)
+            y[self.n_flow + self.coup_off[j]: self.n_flow + self.coup_off[j + 1]] = (dj @ bits.T).ravel()
+        return y
 
     def _result(self, res, status, message, best_cert, nit, rounds, lp_time, pricing_time, runtime) -> FluidBound:
         H, loc = self.H, self.local
@@ -655,9 +770,14 @@ def initial_distribution(problem: CoRMAB, initial: Any, where: str) -> np.ndarra
     """``initial`` as per-arm distributions ``(J, S)``: None (uniform), a joint state ``(J,)`` of ints,
     a per-arm distribution ``(J, S)`` of floats with rows summing to 1, or start states ``(K, J)`` of
     ints (their average)."""
+    return _parse_initial(problem, initial, where)[0]
+
+
+def _parse_initial(problem: CoRMAB, initial: Any, where: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(per-arm distributions ``(J, S)``, the start states ``(K, J)`` when ``initial`` lists them)."""
     J, S = problem.n_arms, problem.n_states
     if initial is None:
-        return np.full((J, S), 1.0 / S)
+        return np.full((J, S), 1.0 / S), None
     try:
         raw = np.asarray(initial)
         arr = np.asarray(initial, dtype=float)
@@ -671,7 +791,7 @@ def initial_distribution(problem: CoRMAB, initial: Any, where: str) -> np.ndarra
     is_float = np.issubdtype(raw.dtype, np.floating)
     if arr.ndim == 2 and arr.shape == (J, S) and is_float and np.all(arr >= 0) \
             and np.allclose(arr.sum(axis=1), 1.0, atol=1e-9):
-        return arr / arr.sum(axis=1, keepdims=True)
+        return arr / arr.sum(axis=1, keepdims=True), None
     states = arr.reshape(1, -1) if arr.ndim == 1 else arr
     if states.shape[1] != J or not integral or states.min() < 0 or states.max() >= S:
         raise InvalidInputError(f"{where}: initial must be a joint state of {J} integers in [0, {S}), a per-arm "
@@ -680,7 +800,7 @@ def initial_distribution(problem: CoRMAB, initial: Any, where: str) -> np.ndarra
     s = states.astype(np.int64)
     mu = np.zeros((J, S))
     np.add.at(mu, (np.tile(np.arange(J), s.shape[0]), s.ravel()), 1.0)
-    return mu / s.shape[0]
+    return mu / s.shape[0], s
 
 
 def _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where):
@@ -689,8 +809,8 @@ def _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where
     H = check_int(horizon, "horizon", where, lower=1)
     check_choice(coupling, "coupling", where, COUPLINGS)
     tl = check_time_limit(time_limit, where)
-    mu0 = initial_distribution(problem, initial, where)
-    return H, mu0, tl
+    mu0, states = _parse_initial(problem, initial, where)
+    return H, mu0, states, tl
 
 
 def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coupling: str = "hull",
@@ -737,12 +857,12 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     True
     """
     where = "bounds.fluid_bound()"
-    H, mu0, tl = _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where)
+    H, mu0, states, tl = _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where)
     t0 = time.perf_counter()
     lp = FluidLP(problem, horizon=H, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit, threads=threads)
     build = time.perf_counter() - t0
     rest = None if tl is None else max(tl - build, 1e-3)
-    out = lp.solve(mu0, time_limit=rest)
+    out = lp.solve(mu0, states=states, time_limit=rest)
     params = dict(out.params)
     params.update({"time_limit": tl, "initial": None if initial is None else "given", "build_time": build,
                    "enumerate_limit": enumerate_limit})
