@@ -27,7 +27,7 @@ Two input kinds, registered under ``engine_bench.kinds`` in ``pyproject.toml``:
 ``engine-bench run games --instances 'DIR/*.nfg'`` runs the games suite's methods (``qre`` at
 each ``--lams``, ``nash``, ``stackelberg``) on the files, with the suite's metrics; ``.efg``
 files and ``gameplan/tree`` documents get the tree methods (``spe``, ``nash``, ``stackelberg``,
-see :func:`games.suites.tree_cases`).
+``qre``; see :func:`games.suites.tree_cases`).
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, players: An
                                 "strategic-form game")
     cases = [c for name, tree in trees
              for c in tree_cases(name, tree, methods=methods if methods is not None else SUITE_TREE_METHODS,
-                                 explicit=methods is not None)]
+                                 explicit=methods is not None, lams=lams)]
     chosen = [m for m in (methods if methods is not None else METHODS) if m != "spe"]
     for name, game in games:
         base = {"instance": name, "players": game.n_players, "shape": list(game.shape)}

@@ -47,7 +47,7 @@ __all__ = ["games_suite", "METHODS", "TREE_METHODS", "tree_cases"]
 #: Methods of the suite, in table order.
 METHODS = ("qre", "nash", "stackelberg")
 #: Methods on game trees (``--instances`` with ``.efg`` files or ``gameplan/tree`` documents).
-TREE_METHODS = ("spe", "nash", "stackelberg")
+TREE_METHODS = ("spe", "nash", "stackelberg", "qre")
 
 _MAX_CONTINGENCIES = 10**7  # per game: 80 MB of payoffs per player
 
@@ -248,7 +248,8 @@ def _tree_metrics(game: Any, res: Any, t0: float) -> dict:
     return out
 
 
-def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, explicit: bool = False) -> list[Case]:
+def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, explicit: bool = False,
+               lams: Sequence[float] = (1.0, 5.0, 10.0)) -> list[Case]:
     """The cases of one game tree (``name`` is its file):
 
     * ``spe``: :func:`games.efg.subgame_perfect` (backward induction, subgame decomposition) with
@@ -257,24 +258,30 @@ def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, e
       ``value``), :func:`games.efg.lcp.sequence_form_lcp` (Lemke) otherwise; ``max_regret`` and
       its check;
     * ``stackelberg``: :func:`games.efg.stackelberg` with player 0 leading: ``leader_value`` and
-      ``follower_regret``.
+      ``follower_regret``;
+    * ``qre``: the agent logit QRE :func:`games.efg.logit_solve` at each of ``lams``: its
+      fixed-point ``residual`` and the profile's ``max_regret`` (and check).
 
-    Methods that do not apply (``nash``/``stackelberg`` with more than two players, ``qre``) are
-    skipped, or refused when named explicitly (``explicit``)."""
+    Methods that do not apply (``nash``/``stackelberg`` with more than two players) are skipped,
+    or refused when named explicitly (``explicit``)."""
     where = "engine-bench run games"
     base = {"instance": name, "players": game.n_players, "nodes": game.n_nodes, "infosets": game.n_infosets}
-    cases = []
+    cases: list[Case] = []
     for method in methods:
-        if method not in TREE_METHODS or (method != "spe" and game.n_players != 2):
+        if method not in TREE_METHODS or (method in ("nash", "stackelberg") and game.n_players != 2):
             if explicit:
                 raise InvalidInputError(f"{where}: {method} does not apply to the game tree {name} "
                                         f"({game.n_players} players); tree methods: {', '.join(TREE_METHODS)}")
             continue
-        cases.append(Case(f"{method}/{name}", {**base, "method": method}, _run_tree(game, method)))
+        if method == "qre":
+            cases.extend(Case(f"qre/{name}/lam={lam:g}", {**base, "method": "qre", "lam": lam},
+                              _run_tree(game, "qre", lam)) for lam in lams)
+        else:
+            cases.append(Case(f"{method}/{name}", {**base, "method": method}, _run_tree(game, method)))
     return cases
 
 
-def _run_tree(game: Any, method: str) -> Any:
+def _run_tree(game: Any, method: str, lam: float = 1.0) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
         from games import efg
         from games.efg.lcp import sequence_form_lcp
@@ -290,11 +297,15 @@ def _run_tree(game: Any, method: str) -> Any:
             res = efg.sequence_form_lp(game, time_limit=tl)
         elif method == "nash":
             res = sequence_form_lcp(game, time_limit=tl, seed=ctx.seed)
+        elif method == "qre":
+            res = efg.logit_solve(game, lam, time_limit=tl, seed=ctx.seed, threads=ctx.threads)
         else:
             res = efg.stackelberg(game, 0, time_limit=tl)
         out = _tree_metrics(game, res, t0)
         if method == "nash" and game.is_constant_sum():
             out["value"] = float(res.value)
+        if method == "qre":
+            out["residual"] = float(res.residual)
         if method == "stackelberg":
             out["leader_value"] = float(res.value)
             out["follower_regret"] = float(res.follower_regret)

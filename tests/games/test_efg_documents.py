@@ -103,9 +103,10 @@ def test_limits_checked_before_building() -> None:
 # ---------------------------------------------------------------------------- suite and CLI
 def test_tree_cases_report_certificates() -> None:
     g = random_tree(4, seed=101, group=2, zero_sum=True)
-    cases = tree_cases("z.efg", g)
-    assert [c.name for c in cases] == ["spe/z.efg", "nash/z.efg", "stackelberg/z.efg"]
-    spe, nash, sse = (c.run(RunContext(seed=0, repeat=0)) for c in cases)
+    cases = tree_cases("z.efg", g, lams=[2.0])
+    assert [c.name for c in cases] == ["spe/z.efg", "nash/z.efg", "stackelberg/z.efg", "qre/z.efg/lam=2"]
+    spe, nash, sse, qre = (c.run(RunContext(seed=0, repeat=0)) for c in cases)
+    assert qre["residual"] <= 1e-9 and qre["max_regret"] == pytest.approx(qre["max_regret_check"], abs=1e-12)
     assert spe["status"] == "optimal" and spe["subgame_max_regret"] <= 1e-9 and spe["subgame_max_regret_check"] <= 1e-9
     assert nash["max_regret_check"] <= 1e-9 and abs(nash["value"] - spe["payoff_1"]) <= 1e-9  # one value
     assert sse["leader_value"] >= nash["value"] - 1e-9 and sse["follower_regret"] <= 1e-9
@@ -113,7 +114,7 @@ def test_tree_cases_report_certificates() -> None:
     nash = tree_cases("g.efg", general, methods=["nash"])[0].run(RunContext(seed=0, repeat=0))
     assert nash["method"] == "sequence_form_lcp" and nash["max_regret_check"] <= 1e-9
     three = random_tree(3, seed=1, n_players=3, group=1)
-    assert [c.name for c in tree_cases("p3", three)] == ["spe/p3"]
+    assert [c.name for c in tree_cases("p3", three, lams=[1.0])] == ["spe/p3", "qre/p3/lam=1"]
     with pytest.raises(InvalidInputError, match="nash does not apply"):
         tree_cases("p3", three, methods=["nash"], explicit=True)
 
