@@ -96,6 +96,15 @@ def test_larger_random_trees_with_several_starts(seed: int) -> None:
     assert all(not np.allclose(a, b) for i, a in enumerate(flat) for b in flat[:i])
 
 
+@pytest.mark.parametrize("seed", [2, 15, 23])
+def test_payoffs_of_a_million_stay_certified(seed: int) -> None:
+    # rounding in the pivots exceeds 1e-9 here; the refactorised basis (or exact pivoting) is certified
+    g = random_tree(5 + seed % 3, seed=seed, payoff_range=10 ** 6, p_chance=0.4)
+    r = sequence_form_lcp(g, starts=2)
+    assert r.status is Status.OPTIMAL and r.max_regret <= 1e-9
+    assert all(g.max_regret(list(b)) <= 1e-9 for b in r.equilibria)
+
+
 # ---------------------------------------------------------------------------- exact pivoting
 @pytest.mark.parametrize("seed", range(10))
 def test_exact_pivoting_gives_regret_exactly_zero(seed: int) -> None:
