@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
         res = bandits.evaluate(p, pol, episodes=episodes, horizon=H, seed=seed)
         rec[m] = {"mean": res.mean, "sem": res.sem, "pct": 100 * res.mean / b.certified,
                   "decision_time_mean": res.decision_time_mean, "decision_time_max": res.decision_time_max,
+                  "decision_time_median": res.decision_time_median,
                   "wall": time.perf_counter() - t1}
     return rec
 
@@ -100,6 +102,26 @@ def table(records: list[dict], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def scale_table(records: list[dict], methods: list[str]) -> str:
+    """One row per (domain, J, seed): both bounds, each method's % of the quoted (smaller) certified
+    bound, decision time median / max, bound time."""
+    head = f"{'domain':<12}{'J':>5}{'seed':>5}{'relax':>10}{'hull':>10}{'t_bound':>9}"
+    for m in methods:
+        head += f"{m + ' %':>10}{'med/max ms':>16}"
+    lines = [head]
+    for r in records:
+        bs = r["bounds"]
+        cell = {c: (f"{bs[c]['certified']:.3f}" if c in bs and math.isfinite(bs[c]["certified"]) else "-")
+                for c in ("relaxation", "hull")}
+        row = f"{r['domain']:<12}{r['J']:>5}{r['seed']:>5}{cell['relaxation']:>10}{cell['hull']:>10}{r['bound_time']:>8.1f}s"
+        for m in methods:
+            d = r[m]
+            row += (f"{d['pct']:>9.1f}%{1000 * d.get('decision_time_median', math.nan):>8.1f}/"
+                    f"{1000 * d['decision_time_max']:<7.0f}")
+        lines.append(row)
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--domain", default=DEFAULT_DOMAINS)
@@ -122,17 +144,22 @@ def main(argv=None) -> int:
     sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes.split(",")]
     methods = args.methods.split(",")
     records = []
+    out = Path(args.out)
     t_all = time.perf_counter()
     for J, B in sizes:
         for dom in domains:
             for seed in parse_int_list(args.seeds):
                 rec = run_case(dom, J, B, seed, args.horizon, args.episodes, methods, args.max_rounds,
                                args.bound_coupling, args.bound_time_limit, args.policy_coupling)
+                rec["load_avg_1min"] = os.getloadavg()[0]  # other processes share the machine's cores
                 records.append(rec)
+                out.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(out / "fluid_bound.json", {"config": vars(args), "records": records})
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} seed={seed}: bound {rec['bound']:.3f} "
                       + " ".join(f"{m} {rec[m]['pct']:.1f}%" for m in methods), file=sys.stderr, flush=True)
     print(table(records, methods))
-    out = Path(args.out)
+    print()
+    print(scale_table(records, methods))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "fluid_bound.json", {"config": vars(args), "records": records})
     print(f"\ntotal {time.perf_counter() - t_all:.0f}s; wrote {out / 'fluid_bound.json'}", file=sys.stderr)
