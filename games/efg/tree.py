@@ -352,7 +352,7 @@ class ExtensiveFormGame:
         N = self.n_players
         n = self.n_nodes
         # sequence index of (h, a): offset[h] + a within the player's numbering
-        first_seq = np.zeros(self.n_infosets, dtype=np.int64)
+        fs = [0] * self.n_infosets
         n_seq = []
         seq_infoset = []
         seq_action = []
@@ -360,7 +360,7 @@ class ExtensiveFormGame:
             k = 1
             si, sa = [-1], [-1]
             for h in self.player_infosets[p]:
-                first_seq[h] = k
+                fs[h] = k
                 m = len(self.infoset_actions[h])
                 si.extend([h] * m)
                 sa.extend(range(m))
@@ -368,12 +368,9 @@ class ExtensiveFormGame:
             n_seq.append(k)
             seq_infoset.append(np.array(si, dtype=np.int64))
             seq_action.append(np.array(sa, dtype=np.int64))
+        first_seq = np.array(fs, dtype=np.int64)
         node_seq = np.zeros((n, N), dtype=np.int64)
-        own_depth = np.zeros(n, dtype=np.int64)  # moves of the node's own player before it
-        depth_all = np.zeros((n, N), dtype=np.int64)
-        chance = np.ones(n, dtype=np.float64)
         chance_f: list = [Fraction(1)] * n
-        iset_parent = np.full(self.n_infosets, -2, dtype=np.int64)
         violations = []
         kinds = self.node_kind
         isets = self.node_infoset.tolist()
@@ -382,7 +379,6 @@ class ExtensiveFormGame:
         iplayer = self.infoset_player
         seq_l: list = [[0] * N for _ in range(n)] if n else []
         dep_l: list = [[0] * N for _ in range(n)] if n else []
-        fs = first_seq.tolist()
         for v in range(1, n):
             u = parents[v]
             h = isets[u]
@@ -416,10 +412,10 @@ class ExtensiveFormGame:
         iset_parent = np.array(ip_l, dtype=np.int64)
         iset_depth = np.array([dep_l[mem[0]][iplayer[h]] if iplayer[h] >= 0 and mem else 0
                                for h, mem in enumerate(self.infoset_members)], dtype=np.int64)
-        del own_depth, depth_all
         leaf_l = [v for v in range(n) if kinds[v] == "t"]
         leaves = np.array(leaf_l, dtype=np.int64)
-        chance = np.array([float(chance_f[v]) for v in leaf_l], dtype=np.float64)
+        one = chance_f[0]
+        chance = np.array([1.0 if chance_f[v] is one else float(chance_f[v]) for v in leaf_l], dtype=np.float64)
         D, ints = self._leaf_int_payoffs()
         if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
             pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
