@@ -30,9 +30,14 @@ start state of a list, on average) is at most the LP value.
 with rounding error added. For the hull the convexity rows are kept and the bound is the
 Lagrangian ``y^T b + max_box (c - A^T y) x + sum_t max_{a feasible} price_t(a)``, the last term
 from an exact pricing over the whole feasible set (enumeration: exact in floating point with
-rounding added; MIP: HiGHS's MIP dual bound plus its absolute gap). It holds for *any* ``y``, so it
-is valid after a time limit too, and equals the LP value (to rounding) once column generation has
-converged.
+rounding added; MIP: the pricing MIP's dual bound ``mip_dual_bound``, an upper bound on the max
+even when the MIP stops short of optimality, never its incumbent, plus the rounding of its weights;
+with ``certify_pricing=True`` the pricing MIPs of the quoted multipliers are re-proved by the
+engine's own branch-and-bound with safe dual bounds, :func:`solvers.certificate.certify_max`, so the
+value does not rest on HiGHS's branch-and-cut). It holds for *any* ``y``, so it is valid after a
+time limit too, and equals the LP value (to rounding) once column generation has converged. MIP
+pricing starts from the relaxation LP's duals, so a hull bound cut by a time limit is never above
+the relaxation's.
 """
 
 from __future__ import annotations
@@ -766,15 +771,10 @@ def _first_arm(loc: _Local, col: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-def initial_distribution(problem: CoRMAB, initial: Any, where: str) -> np.ndarray:
-    """``initial`` as per-arm distributions ``(J, S)``: None (uniform), a joint state ``(J,)`` of ints,
-    a per-arm distribution ``(J, S)`` of floats with rows summing to 1, or start states ``(K, J)`` of
-    ints (their average)."""
-    return _parse_initial(problem, initial, where)[0]
-
-
 def _parse_initial(problem: CoRMAB, initial: Any, where: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """(per-arm distributions ``(J, S)``, the start states ``(K, J)`` when ``initial`` lists them)."""
+    """``initial`` as (per-arm distributions ``(J, S)``, the start states ``(K, J)`` when it lists them):
+    None (uniform), a joint state ``(J,)`` of ints, a per-arm distribution ``(J, S)`` of floats with
+    rows summing to 1, or start states ``(K, J)`` of ints (the distribution is their average)."""
     J, S = problem.n_arms, problem.n_states
     if initial is None:
         return np.full((J, S), 1.0 / S), None
@@ -815,7 +815,7 @@ def _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where
 
 def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coupling: str = "hull",
                 time_limit: Optional[float] = None, seed: Any = 0, enumerate_limit: int = ENUMERATE_LIMIT,
-                threads: int = 1) -> FluidBound:
+                threads: int = 1, certify_pricing: bool = False) -> FluidBound:
     """A certified upper bound on the average reward per step of every policy (the fluid LP).
 
     Parameters
@@ -841,6 +841,10 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
         Price by enumerating the feasible actions when there are at most this many, else by a MIP.
     threads : int
         HiGHS threads.
+    certify_pricing : bool
+        MIP pricing only: re-prove the quoted multipliers' pricing MIPs with the engine's own
+        certificate (:meth:`solvers.LinearModel.solve` ``certify=True``) instead of taking HiGHS's
+        MIP dual bound (default False: the dual bound is used, valid unless HiGHS is wrong).
 
     Returns
     -------
@@ -862,9 +866,10 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     lp = FluidLP(problem, horizon=H, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit, threads=threads)
     build = time.perf_counter() - t0
     rest = None if tl is None else max(tl - build, 1e-3)
-    out = lp.solve(mu0, states=states, time_limit=rest)
+    out = lp.solve(mu0, states=states, time_limit=rest, certify_pricing=bool(certify_pricing))
     params = dict(out.params)
     params.update({"time_limit": tl, "initial": None if initial is None else "given", "build_time": build,
+                   "certify_pricing": bool(certify_pricing),
                    "enumerate_limit": enumerate_limit})
     import dataclasses
 
