@@ -20,6 +20,7 @@ from engine.errors import InvalidInputError
 from engine.result import SolveResult
 from engine.status import Status
 from engine.validation import as_float_array
+from games.nash import MatrixGameLP
 
 __all__ = ["MinimaxWinnerResult", "minimax_winner"]
 
@@ -104,8 +105,6 @@ def minimax_winner(P: Any, /) -> MinimaxWinnerResult:
     >>> minimax_winner([[0.5, 0.7], [0.3, 0.5]]).distribution.round(9).tolist()
     [1.0, 0.0]
     """
-    from games.nash import MatrixGameLP
-
     P = _validate_minimax_winner(P)
     t0 = time.perf_counter()
     n = P.shape[0]

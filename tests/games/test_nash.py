@@ -14,6 +14,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.status import Status
 from games import nash
+from games.nash import lemke, pure_strategies, result, supports, vertices, zero_sum
 from games.normal_form import NormalFormGame, random_game
 
 SHAPES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 4), (5, 3), (5, 5)]
@@ -563,13 +564,14 @@ def test_thread_policy_inside_the_call_and_user_setting_outside(method, monkeypa
     from threadpoolctl import threadpool_limits
 
     seen = []
-    real = nash._result
+    real = result._result
 
     def spy(*args, **kwargs):     # every method builds its answer here, inside the call
         seen.append(frozenset(_blas_threads()))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(nash, "_result", spy)
+    for module in (zero_sum, lemke, supports, vertices, pure_strategies):
+        monkeypatch.setattr(module, "_result", spy)
     game = random_game(3, 3, seed=1, zero_sum=method == "zero_sum_lp")
     func = getattr(nash, method)
     with threadpool_limits(2, user_api="blas"):
@@ -619,7 +621,7 @@ def _support_enumeration_reference(game, tol=1e-10):
 def test_compiled_support_enumeration_equals_the_numpy_reference(shape):
     for seed in range(4):
         for game in (random_game(*shape, seed=seed), random_game(*shape, seed=seed, integer=True, low=0, high=3)):
-            ref = nash._dedupe(_support_enumeration_reference(game))
+            ref = result._dedupe(_support_enumeration_reference(game))
             res = nash.support_enumeration(game)
             assert res.n_equilibria == len(ref)
             for (x, y), eq in zip(ref, res.equilibria):
@@ -652,7 +654,7 @@ def test_integer_payoffs_of_decimals_equal_the_rational_reading():
     import math as _math
 
     def by_fractions(U):
-        R = [[nash._rational(float(v), {}) for v in row] for row in U.tolist()]
+        R = [[vertices._rational(float(v), {}) for v in row] for row in U.tolist()]
         low = min(min(row) for row in R)
         shifted = [[v - low + 1 for v in row] for row in R]
         scale = _math.lcm(*(v.denominator for row in shifted for v in row))
@@ -664,5 +666,5 @@ def test_integer_payoffs_of_decimals_equal_the_rational_reading():
              rng.normal(size=(3, 3))]
     cases += [rng.integers(-10**6, 10**6, (2, 3)) / 10.0**d for d in range(7) for _ in range(20)]
     for U in cases:
-        assert nash._integer_payoffs(U, {}) == by_fractions(U)
-    assert Fraction(1, 3) == nash._rational(1 / 3, {})
+        assert vertices._integer_payoffs(U, {}) == by_fractions(U)
+    assert Fraction(1, 3) == vertices._rational(1 / 3, {})
