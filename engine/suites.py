@@ -18,6 +18,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import inspect
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -26,7 +27,9 @@ from engine.errors import InvalidInputError
 from engine.events import emit
 
 __all__ = ["SuiteOption", "RunContext", "Case", "Suite", "ENTRY_POINT_GROUP", "discover_suites", "load_suite",
-           "parse_int_list", "parse_float_list", "parse_str_list", "MAX_LIST_ITEMS"]
+           "parse_int_list", "parse_float_list", "parse_str_list", "int_at_least", "int_list_at_least",
+           "float_list_at_least", "parse_positive_int", "parse_positive_list", "parse_choice", "parse_choice_list",
+           "MAX_LIST_ITEMS"]
 
 ENTRY_POINT_GROUP = "engine_bench.suites"
 
@@ -80,6 +83,129 @@ def parse_str_list(text: str) -> list[str]:
     if not out:
         raise ValueError(f"no names in {text!r}")
     return out
+
+
+def _must(what: str) -> str:
+    return f"{what} must" if what else "must"
+
+
+def int_at_least(lower: int, *, what: str = "") -> Callable[[str], int]:
+    """A suite-option parser of one integer ``>= lower``.
+
+    A smaller value is a ValueError ``"[what ]must be >= lower, got v"`` (the CLI adds the
+    option's name).
+
+    Examples
+    --------
+    >>> int_at_least(0)("3")
+    3
+    >>> int_at_least(1, what="players")("0")
+    Traceback (most recent call last):
+    ...
+    ValueError: players must be >= 1, got 0
+    """
+    def parse(text: str) -> int:
+        v = int(str(text).strip())
+        if v < lower:
+            raise ValueError(f"{_must(what)} be >= {lower}, got {v}")
+        return v
+
+    return parse
+
+
+def int_list_at_least(lower: int, *, what: str = "") -> Callable[[str], list[int]]:
+    """A suite-option parser of a :func:`parse_int_list` text whose integers are all ``>= lower``.
+
+    The first smaller value is a ValueError ``"[what ]must be >= lower, got v"``.
+
+    Examples
+    --------
+    >>> int_list_at_least(0)("0-2,7")
+    [0, 1, 2, 7]
+    >>> int_list_at_least(1, what="sizes")("5,0,-1")
+    Traceback (most recent call last):
+    ...
+    ValueError: sizes must be >= 1, got 0
+    """
+    def parse(text: str) -> list[int]:
+        vals = parse_int_list(text)
+        bad = [v for v in vals if v < lower]
+        if bad:
+            raise ValueError(f"{_must(what)} be >= {lower}, got {bad[0]}")
+        return vals
+
+    return parse
+
+
+def float_list_at_least(lower: float, *, what: str = "") -> Callable[[str], list[float]]:
+    """A suite-option parser of a :func:`parse_float_list` text of finite numbers ``>= lower``.
+
+    The first other value is a ValueError ``"[what ]must be finite and >= lower, got v"``.
+
+    Examples
+    --------
+    >>> float_list_at_least(0.0, what="epsilon")("0,0.05")
+    [0.0, 0.05]
+    >>> float_list_at_least(0.0, what="lambda")("1,nan")
+    Traceback (most recent call last):
+    ...
+    ValueError: lambda must be finite and >= 0, got nan
+    """
+    def parse(text: str) -> list[float]:
+        vals = parse_float_list(text)
+        bad = [v for v in vals if not (math.isfinite(v) and v >= lower)]
+        if bad:
+            raise ValueError(f"{_must(what)} be finite and >= {lower:g}, got {bad[0]}")
+        return vals
+
+    return parse
+
+
+#: One integer >= 1 (``"must be >= 1, got 0"``).
+parse_positive_int = int_at_least(1)
+#: A :func:`parse_int_list` text of integers >= 1 (``"must be >= 1, got 0"``).
+parse_positive_list = int_list_at_least(1)
+
+
+def parse_choice(what: str, choices: Sequence[str]) -> Callable[[str], str]:
+    """A suite-option parser of one of ``choices``; another value is a ValueError
+    ``"unknown <what> 'x'; choose from a, b"``.
+
+    Examples
+    --------
+    >>> parse_choice("rule", ("sum", "product"))("sum")
+    'sum'
+    """
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"unknown {what} {text!r}; choose from {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def parse_choice_list(what: str, choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """A suite-option parser of a comma list of ``choices`` (duplicates dropped, order kept);
+    an unknown value is a ValueError ``"unknown <what> 'x'; choose from a, b"`` (the CLI turns
+    it into a usage error).
+
+    Examples
+    --------
+    >>> parse_choice_list("method", ("greedy", "lazy"))("lazy,greedy,lazy")
+    ['lazy', 'greedy']
+    >>> parse_choice_list("method", ("greedy", "lazy"))("lp")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown method 'lp'; choose from greedy, lazy
+    """
+    def parse(text: str) -> list[str]:
+        vals = parse_str_list(text)
+        bad = [v for v in vals if v not in choices]
+        if bad:
+            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
+        return list(dict.fromkeys(vals))
+
+    return parse
 
 
 @dataclass(frozen=True)

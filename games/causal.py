@@ -54,6 +54,8 @@ from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import as_float_array, as_int_array, check_int, check_real
+from games.stackelberg import solve as sse_solve
+from solvers.highs import LinearModel
 
 __all__ = ["LEVELS", "SequentialCausalGame", "SCNEResult", "solve", "follower_response", "random_causal_game"]
 
@@ -192,8 +194,6 @@ class _RegionLP:
     """
 
     def __init__(self, B: np.ndarray) -> None:
-        from solvers.highs import LinearModel
-
         n, m = B.shape
         M = np.zeros((m + 1, n + 1))
         M[:m, :n] = B.T
@@ -313,8 +313,6 @@ def solve(game: SequentialCausalGame, /) -> SCNEResult:
     >>> r.level, r.leader_strategy.round(9).tolist(), round(r.welfare_gain, 9)
     ('counterfactual', [0.6, 0.4], 0.1)
     """
-    from games.stackelberg import solve as sse_solve
-
     game = _check_game(game, "solve()")
     t0 = time.perf_counter()
     A, B, eps = game.leader_payoffs, game.follower_payoffs, game.epsilon

@@ -32,18 +32,33 @@ files and ``gameplan/tree`` documents get the tree methods (``spe``, ``nash``, `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from engine.errors import InvalidInputError
+from engine.io import loads_json
 from engine.result import SolveResult
-from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with
+from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, call_with, with_instances
 from engine.status import Status
+from engine.suites import Case
+from games import efg, nash, qre, stackelberg
+from games.efg import ExtensiveFormGame
+from games.efg.lcp import sequence_form_lcp
+from games.efg_io import read_efg
+from games.gtalign import CELLS, score_jsonl
+from games.nfg import read_nfg
+from games.normal_form import NormalFormGame
+from games.suites import METHODS, _logit_residual, tree_cases
+from games.suites import TREE_METHODS as SUITE_TREE_METHODS
+from games.suites import games_suite as generated
 
 __all__ = ["game_kind", "gtalign_kind", "tree_kind", "GTAlignBatch", "load_game", "load_tree", "GAME_METHODS",
            "TREE_METHODS", "games_suite"]
@@ -61,9 +76,6 @@ def _sniff_game(src: Source) -> bool:
 
 def load_game(src: Source) -> Any:
     """The :class:`games.NormalFormGame` of an ``.nfg`` text or a ``gameplan/game`` document."""
-    from games.nfg import read_nfg
-    from games.normal_form import NormalFormGame
-
     if src.schema == "gameplan/game":
         return NormalFormGame.from_dict(src.document)
     return read_nfg(src.data)
@@ -106,8 +118,6 @@ def _nash_rows(game: Any, res: Any) -> list[dict[str, Any]]:
 
 
 def _solve_game(src: Source, req: SolveRequest) -> Solved:
-    from games import nash, qre, stackelberg
-
     game = load_game(src)
     method = req.method
     opts = req.options
@@ -157,18 +167,12 @@ def _sniff_tree(src: Source) -> bool:
 
 def load_tree(src: Source) -> Any:
     """The :class:`games.efg.ExtensiveFormGame` of an ``.efg`` text or a ``gameplan/tree`` document."""
-    from games.efg import ExtensiveFormGame
-    from games.efg_io import read_efg
-
     if src.schema == "gameplan/tree":
         return ExtensiveFormGame.from_dict(src.document)
     return read_efg(src.data)
 
 
 def _solve_tree(src: Source, req: SolveRequest) -> Solved:
-    from games import efg
-    from games.efg.lcp import sequence_form_lcp
-
     game = load_tree(src)
     method, opts = req.method, req.options
     if method != "stackelberg" and opts.get("leader") is not None:
@@ -211,12 +215,6 @@ tree_kind = Kind(
 def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, players: Any = None,
                     lams: Sequence[float] = (1.0, 5.0, 10.0), methods: Optional[Sequence[str]] = None) -> list:
     """The games suite's methods on each file (``--sizes`` and ``--players`` do not apply)."""
-    from engine.suites import Case
-    from games.suites import METHODS
-
-    from games.suites import TREE_METHODS as SUITE_TREE_METHODS
-    from games.suites import tree_cases
-
     trees = [(src.name, load_tree(src)) for src in sources if _sniff_tree(src)]
     games = [(src.name, load_game(src)) for src in sources if not _sniff_tree(src)]
     if "spe" in (methods or ()) and games:
@@ -246,9 +244,6 @@ def _instance_cases(sources: Sequence[Source], *, sizes: Any = None, players: An
 
 def _run_qre(game: Any, lam: float) -> Any:
     def run(ctx: Any) -> Mapping[str, Any]:
-        from games import qre
-        from games.suites import _logit_residual
-
         t0 = time.perf_counter()
         res = qre.logit_solve(game, lam, **ctx.options_for(qre.logit_solve))
         return {"status": res.status.value, "runtime": time.perf_counter() - t0, "residual": float(res.residual),
@@ -259,8 +254,6 @@ def _run_qre(game: Any, lam: float) -> Any:
 
 def _run_nash(game: Any) -> Any:
     def run(ctx: Any) -> Mapping[str, Any]:
-        from games import nash
-
         t0 = time.perf_counter()
         res = nash.solve(game, method="auto")
         regrets = [float(r) for r in res.max_regrets]
@@ -274,8 +267,6 @@ def _run_nash(game: Any) -> Any:
 
 def _run_stackelberg(game: Any) -> Any:
     def run(ctx: Any) -> Mapping[str, Any]:
-        from games import stackelberg
-
         t0 = time.perf_counter()
         res = stackelberg.solve(game, leader=0)
         follower = np.asarray(res.leader_strategy, dtype=float) @ game.payoffs[1]
@@ -327,8 +318,6 @@ class GTAlignBatch(SolveResult):
 
 
 def _sniff_gtalign(src: Source) -> bool:
-    from games.gtalign import CELLS
-
     def looks(obj: Any) -> bool:
         return isinstance(obj, dict) and "schema" not in obj and (
             "matrix" in obj or (bool(obj) and set(obj) <= set(CELLS)))
@@ -341,8 +330,6 @@ def _sniff_gtalign(src: Source) -> bool:
     first = src.data.lstrip().split(b"\n", 1)[0]
     if len(first) > 1_000_000:
         return False
-    from engine.io import loads_json
-
     try:
         return looks(loads_json(first, where=src.name))
     except InvalidInputError:
@@ -367,11 +354,6 @@ def _parse_weight(text: str) -> float:
 
 
 def _solve_gtalign(src: Source, req: SolveRequest) -> Solved:
-    import tempfile
-    from pathlib import Path
-
-    from games.gtalign import score_jsonl
-
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="engine-gtalign-") as tmp:
         out = Path(tmp) / "out.jsonl"
@@ -412,11 +394,6 @@ gtalign_kind = Kind(
 
 
 def _games_suite() -> Any:
-    import dataclasses
-
-    from engine.solve import with_instances
-    from games.suites import games_suite as generated
-
     # run --instances takes strategic-form games and game trees alike
     either = dataclasses.replace(game_kind, sniff=lambda src: _sniff_game(src) or _sniff_tree(src),
                                  accepts="Gambit .nfg or .efg files, gameplan/game or gameplan/tree documents")

@@ -43,10 +43,11 @@ from typing import Any, Mapping, Optional, Sequence, cast
 import numpy as np
 
 from engine.errors import InvalidInputError
+from engine.io import atomic_write_text, loads_json
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import as_float_array, check_choice, check_real
+from engine.validation import as_float_array, check_choice, check_int, check_real
 
 __all__ = ["USER_TYPES", "ACTIONS", "CELLS", "RULES", "PAYOFF_LIMIT", "PayoffMatrix", "Selection", "FlipResult", "RewardBreakdown",
            "select", "select_batch", "pareto_mask", "scale_llm", "scale_user", "price_shift", "flip_point",
@@ -133,8 +134,6 @@ class PayoffMatrix:
 
 def _parse_cells(data: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, (str, bytes)):
-        from engine.io import loads_json
-
         try:  # bounded: size, nesting, digits, UTF-8 (engine.io)
             data = loads_json(data, where=where)
         except InvalidInputError as err:
@@ -534,8 +533,6 @@ def flip_point(matrix: Any, /, transform: str = "shift_llm", *, rule: str = "pro
     c = _costs(costs, where)
     start = 1.0 if transform.startswith("scale") else 0.0
     end = (0.0 if transform.startswith("scale") else 10.0) if to is None else check_real(to, "to", where)
-    from engine.validation import check_int
-
     grid = check_int(grid, "grid", where, lower=2)
     tol = check_real(tol, "tol", where, lower=0.0, lower_strict=True)
     t0 = time.perf_counter()
@@ -713,8 +710,6 @@ def score_jsonl(input_path: "str | os.PathLike[str]", output_path: "Optional[str
     Us: list[np.ndarray] = []
     uts: list[Any] = []
     records: list[Optional[dict[str, Any]]] = []
-    from engine.io import loads_json
-
     with open(src, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -770,8 +765,6 @@ def score_jsonl(input_path: "str | os.PathLike[str]", output_path: "Optional[str
     it = iter(results)
     lines = [json.dumps(rec if rec is not None else next(it)) for rec in records]
     if output_path is not None:
-        from engine.io import atomic_write_text
-
         atomic_write_text(Path(output_path), "\n".join(lines) + ("\n" if lines else ""))
     secs = time.perf_counter() - t0
     return {"matrices": n_ok, "errors": len(records) - n_ok, "actions": actions, "seconds": secs,

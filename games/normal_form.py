@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from engine.errors import InvalidInputError
+from engine.schemas import load_document
 from engine.seeding import resolve_seed
 from engine.threads import limit
 from engine.validation import as_float_array, check_int, check_real
@@ -182,8 +183,6 @@ class NormalFormGame:
         >>> NormalFormGame.from_dict(g.to_dict()) == g
         True
         """
-        from engine.schemas import load_document
-
         doc = load_document(source, expected="gameplan/game", where="NormalFormGame.from_dict()")
         return cls(tuple(doc["payoffs"]), strategies=tuple(doc.get("strategies", ())),
                    players=tuple(doc.get("players", ())), title=doc.get("title", ""), comment=doc.get("comment", ""))

@@ -26,39 +26,25 @@ whose time is used up before it starts returns ``time_limit`` without scoring.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_float_list
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.events import Progress
+from engine.seeding import resolve_seed
+from engine.suites import (Case, RunContext, Suite, SuiteOption, float_list_at_least, parse_choice,
+                           parse_positive_int)
+from games.causal import LEVELS, random_causal_game
+from games.causal import solve as solve_scne
+from games import gtalign
 
 __all__ = ["scne_suite", "gtalign_suite"]
-
-
-def _pos_int(text: str) -> int:
-    v = int(str(text).strip())
-    if v < 1:
-        raise ValueError(f"must be >= 1, got {v}")
-    return v
-
-
-def _epsilons(text: str) -> list:
-    vals = parse_float_list(text)
-    bad = [v for v in vals if not (math.isfinite(v) and v >= 0)]
-    if bad:
-        raise ValueError(f"epsilon must be finite and >= 0, got {bad[0]}")
-    return vals
 
 
 def _scne_build(games: int, size: int, epsilon: Sequence[float]) -> list:
     def make(eps: float) -> Case:
         def run(ctx: RunContext) -> Mapping[str, Any]:
-            import numpy as np
-
-            from engine.seeding import resolve_seed
-            from games.causal import LEVELS, random_causal_game, solve
-
-            from engine.events import Progress
-
             root = resolve_seed(ctx.seed)
             gains, lead, levels = [], [], {lv: 0 for lv in LEVELS}
             status = "ok"
@@ -66,7 +52,7 @@ def _scne_build(games: int, size: int, epsilon: Sequence[float]) -> list:
                 if ctx.expired():
                     status = "time_limit"
                     break
-                r = solve(random_causal_game(size, epsilon=eps, seed=root.int_seed(f"scne.{k}")))
+                r = solve_scne(random_causal_game(size, epsilon=eps, seed=root.int_seed(f"scne.{k}")))
                 gains.append(r.welfare_gain)
                 lead.append(r.leader_value - r.stackelberg_leader_value)
                 levels[r.level] += 1
@@ -92,27 +78,24 @@ scne_suite = Suite(
     name="scne",
     description="S-CNE vs strong Stackelberg: welfare gain on random leader-follower games per epsilon",
     build=_scne_build,
-    options=(SuiteOption("games", _pos_int, 100, "random games per run"),
-             SuiteOption("size", _pos_int, 5, "actions per player"),
-             SuiteOption("epsilon", _epsilons, [0.0, 0.05, 0.1], "follower satisficing tolerances")),
+    options=(SuiteOption("games", parse_positive_int, 100, "random games per run"),
+             SuiteOption("size", parse_positive_int, 5, "actions per player"),
+             SuiteOption("epsilon", float_list_at_least(0.0, what="epsilon"), [0.0, 0.05, 0.1], "follower satisficing tolerances")),
 )
 
 
 def _gtalign_build(input: str, output: str, rule: str, user_type: str) -> list:
-    from engine.errors import InvalidInputError
-
     if not input:
         raise InvalidInputError("suite 'gtalign': --input FILE (JSON Lines of payoff matrices) is required")
 
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from games.gtalign import score_jsonl
-
         ut: Any = None if user_type in ("", "all") else user_type
         if ut not in (None, "DQ", "VQ"):
             ut = float(ut)
         if ctx.expired():  # score_jsonl takes no time limit: the batch runs whole or not at all
             return {"status": "time_limit", "matrices": 0, "errors": 0, "runtime": 0.0}
-        summary = score_jsonl(input, output or None, rule=rule, user_type=ut, **ctx.options_for(score_jsonl))
+        summary = gtalign.score_jsonl(input, output or None, rule=rule, user_type=ut,
+                                       **ctx.options_for(gtalign.score_jsonl))
         out = {"status": "ok", "matrices": summary["matrices"], "errors": summary["errors"],
                "runtime": summary["seconds"], "matrices_per_second": summary["matrices_per_second"]}
         out.update({f"n_{a}": n for a, n in summary["actions"].items()})
@@ -122,20 +105,12 @@ def _gtalign_build(input: str, output: str, rule: str, user_type: str) -> list:
                                                  "user_type": user_type}, run=run)]
 
 
-def _rule(text: str) -> str:
-    from games.gtalign import RULES
-
-    if text not in RULES:
-        raise ValueError(f"unknown rule {text!r}; choose from {', '.join(RULES)}")
-    return text
-
-
 gtalign_suite = Suite(
     name="gtalign",
     description="GTAlign: select responses for a JSON Lines batch of payoff matrices",
     build=_gtalign_build,
     options=(SuiteOption("input", str, "", "JSON Lines file of payoff matrices"),
              SuiteOption("output", str, "", "where to write the JSON Lines selections (optional)"),
-             SuiteOption("rule", _rule, "product", "selection rule"),
+             SuiteOption("rule", parse_choice("rule", gtalign.RULES), "product", "selection rule"),
              SuiteOption("user_type", str, "all", "all, DQ, VQ or a probability P(DQ)")),
 )

@@ -23,7 +23,9 @@ from engine.errors import BackendError, InvalidInputError
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import as_float_array, check_int, check_options, check_real, check_time_limit
+from engine.validation import as_float_array, check_choice, check_int, check_options, check_real, check_time_limit
+from games.normal_form import NormalFormGame
+from solvers.highs import HIGHS_OPTIONS, LinearModel
 
 __all__ = ["SecurityGame", "SecurityResult", "origami", "eraser", "solve"]
 
@@ -110,8 +112,6 @@ class SecurityGame:
         >>> g.to_normal_form().shape
         (3, 3)
         """
-        from games.normal_form import NormalFormGame
-
         T = self.n_targets
         k = min(self.resources, T)
         schedules = list(itertools.combinations(range(T), k))
@@ -249,8 +249,6 @@ def eraser_model(game: SecurityGame):
     >>> eraser_model(g).n_cols
     6
     """
-    from solvers.highs import LinearModel
-
     game = _check_game(game, "eraser_model()")
     T = game.n_targets
     dc, du = game.defender_covered, game.defender_uncovered
@@ -324,8 +322,6 @@ def eraser(game: SecurityGame, /, *, time_limit: Optional[float] = None, mip_rel
     >>> res.coverage.round(6).tolist(), res.attacked_target, round(res.defender_utility, 6)
     ([0.4, 0.6], 1, 0.4)
     """
-    from solvers.highs import HIGHS_OPTIONS
-
     where = "eraser()"
     game = _check_game(game, where)
     tl = check_time_limit(time_limit, where)
@@ -373,7 +369,5 @@ def solve(game: SecurityGame, /, method: str = "origami", **options: Any) -> Sec
     >>> round(solve(g, method="eraser").defender_utility, 6)
     0.4
     """
-    from engine.validation import check_choice
-
     check_choice(method, "method", "solve()", ("origami", "eraser"))
     return (origami if method == "origami" else eraser)(game, **options)

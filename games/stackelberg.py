@@ -25,22 +25,11 @@ from engine.errors import BackendError, InvalidInputError, UnsupportedProblemErr
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_choice, check_int, check_options, check_real, check_time_limit
+from engine.validation import check_choice, check_int, check_real, check_time_limit
 from games.normal_form import NormalFormGame, _real_array
+from solvers.highs import LinearModel, validate_highs_options
 
 __all__ = ["StackelbergResult", "BayesianStackelbergResult", "solve", "bayesian", "never_best_responses"]
-
-_HIGHS_KNOWN = None
-
-
-def _highs_known():
-    global _HIGHS_KNOWN
-    if _HIGHS_KNOWN is None:
-        from solvers.highs import HIGHS_OPTIONS
-
-        _HIGHS_KNOWN = HIGHS_OPTIONS
-    return _HIGHS_KNOWN
-
 
 @dataclass(frozen=True, kw_only=True)
 class StackelbergResult(SolveResult):
@@ -136,8 +125,6 @@ class _CommitmentLP:
     """
 
     def __init__(self, leader: np.ndarray, follower: np.ndarray, weights: np.ndarray) -> None:
-        from solvers.highs import LinearModel
-
         L, n, m = follower.shape
         self.L, self.n, self.m = L, n, m
         self.leader = leader
@@ -195,10 +182,6 @@ def _clean_mix(x: np.ndarray) -> np.ndarray:
 def _merge_options(options: Optional[Mapping[str, Any]], where: str) -> dict:
     """HiGHS ``options``, checked up front so errors name this module's function. They are then
     passed to ``LinearModel.solve`` (never to highspy directly), which validates them again."""
-    try:
-        from solvers.highs import validate_highs_options
-    except ImportError:  # older solvers.highs: key check only (values checked by LinearModel.solve)
-        return check_options(options, _highs_known(), where)
     return dict(validate_highs_options(options, where))
 
 
@@ -499,8 +482,6 @@ def dobss_model(leader_payoffs: Any, follower_payoffs: Any, prior: Any):
 
 
 def _build_dobss(R: np.ndarray, C: np.ndarray, p: np.ndarray):
-    from solvers.highs import LinearModel
-
     L, n, m = R.shape
     Z = L * n * m
     nq = L * m

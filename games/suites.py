@@ -27,8 +27,7 @@ and, for the solvers that take no time limit (Lemke-Howson, pure enumeration, St
 run whose time is already used up returns status ``time_limit`` without solving; ``--threads``
 and the callback reach every solver that takes them (the callback sees QRE's iterations;
 ``StopIteration`` stops it with status ``stopped``). A run that raises is recorded with status
-``error`` and the others still run. The solver modules are imported inside the runs, so
-``engine-bench list`` stays fast.
+``error`` and the others still run.
 """
 
 from __future__ import annotations
@@ -40,7 +39,11 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_float_list, parse_int_list, parse_str_list
+from engine.suites import (Case, RunContext, Suite, SuiteOption, float_list_at_least, int_at_least, int_list_at_least,
+                           parse_choice_list)
+from games import efg, nash, qre, stackelberg
+from games.efg.lcp import sequence_form_lcp
+from games.normal_form import random_game
 
 __all__ = ["games_suite", "METHODS", "TREE_METHODS", "tree_cases"]
 
@@ -52,46 +55,12 @@ TREE_METHODS = ("spe", "nash", "stackelberg", "qre")
 _MAX_CONTINGENCIES = 10**7  # per game: 80 MB of payoffs per player
 
 
-def _parse_sizes(text: str) -> list[int]:
-    sizes = parse_int_list(text)
-    bad = [n for n in sizes if n < 1]
-    if bad:
-        raise ValueError(f"sizes must be >= 1, got {bad[0]}")
-    return sizes
-
-
-def _parse_players(text: str) -> int:
-    n = int(str(text).strip())
-    if n < 1:
-        raise ValueError(f"players must be >= 1, got {n}")
-    return n
-
-
-def _parse_lams(text: str) -> list[float]:
-    lams = parse_float_list(text)
-    bad = [lam for lam in lams if not (math.isfinite(lam) and lam >= 0)]
-    if bad:
-        raise ValueError(f"lambda must be finite and >= 0, got {bad[0]}")
-    return lams
-
-
-def _parse_methods(text: str) -> list[str]:
-    methods = parse_str_list(text)
-    known = tuple(dict.fromkeys(METHODS + TREE_METHODS))
-    unknown = [m for m in methods if m not in known]
-    if unknown:
-        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(known)}")
-    return list(dict.fromkeys(methods))  # drop repeats, keep order
-
-
 def _status(result: Any) -> str:
     status = getattr(result, "status", None)
     return str(getattr(status, "value", status if status is not None else "ok"))
 
 
 def _game(n: int, players: int, seed: int) -> Any:
-    from games.normal_form import random_game
-
     return random_game(*([n] * players), seed=seed)
 
 
@@ -129,8 +98,6 @@ def _out_of_time(ctx: RunContext) -> Optional[dict]:
 
 def _run_qre(n: int, players: int, lam: float) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from games import qre
-
         _warm_up("qre", lambda g: qre.logit_solve(g, 1.0), players)
         ctx = ctx.restarted()
         game = _game(n, players, ctx.seed)
@@ -145,8 +112,6 @@ def _run_qre(n: int, players: int, lam: float) -> Any:
 
 def _run_nash(n: int, players: int) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from games import nash
-
         _warm_up("nash", nash.solve, players)
         ctx = ctx.restarted()
         game = _game(n, players, ctx.seed)
@@ -167,8 +132,6 @@ def _run_nash(n: int, players: int) -> Any:
 
 def _run_stackelberg(n: int) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from games import stackelberg
-
         _warm_up("stackelberg", stackelberg.solve, 2)
         ctx = ctx.restarted()
         game = _game(n, 2, ctx.seed)
@@ -283,9 +246,6 @@ def tree_cases(name: str, game: Any, *, methods: Sequence[str] = TREE_METHODS, e
 
 def _run_tree(game: Any, method: str, lam: float = 1.0) -> Any:
     def run(ctx: RunContext) -> Mapping[str, Any]:
-        from games import efg
-        from games.efg.lcp import sequence_form_lcp
-
         if (late := _out_of_time(ctx)) is not None:
             return late
         tl = ctx.remaining()
@@ -319,10 +279,10 @@ games_suite = Suite(
     description="Random n x n games: logit QRE at several lambda, Nash, Stackelberg; time and certificate per run.",
     build=build_cases,
     options=(
-        SuiteOption("sizes", _parse_sizes, [5, 10, 20], "strategies per player, e.g. 5,10,20"),
-        SuiteOption("players", _parse_players, 2, "number of players (Stackelberg needs 2)"),
-        SuiteOption("lams", _parse_lams, [1.0, 5.0, 10.0], "QRE precisions, e.g. 1,5,10"),
-        SuiteOption("methods", _parse_methods, None, "subset of qre,nash,stackelberg (default: all that apply); "
+        SuiteOption("sizes", int_list_at_least(1, what="sizes"), [5, 10, 20], "strategies per player, e.g. 5,10,20"),
+        SuiteOption("players", int_at_least(1, what="players"), 2, "number of players (Stackelberg needs 2)"),
+        SuiteOption("lams", float_list_at_least(0.0, what="lambda"), [1.0, 5.0, 10.0], "QRE precisions, e.g. 1,5,10"),
+        SuiteOption("methods", parse_choice_list("method", tuple(dict.fromkeys(METHODS + TREE_METHODS))), None, "subset of qre,nash,stackelberg (default: all that apply); "
                     "spe on game trees (--instances with .efg files)"),
     ),
 )
