@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+from engine.suites import Case, RunContext, Suite, SuiteOption, int_list_at_least, parse_choice_list
 from planning import submodular
 from planning.submodular import FacilityLocation, WeightedCoverage
 
@@ -37,27 +37,6 @@ __all__ = ["submodular_suite", "build_cases", "METHODS", "OBJECTIVES"]
 
 METHODS = ("greedy", "lazy", "stochastic")
 OBJECTIVES = ("facility", "coverage")
-
-
-def _parse_positive(text: str) -> list[int]:
-    vals = parse_int_list(text)
-    if any(v < 1 for v in vals):
-        raise ValueError(f"values must be >= 1, got {min(vals)}")
-    return vals
-
-
-def parse_choice_list(what: str, choices: Sequence[str]) -> Callable[[str], list[str]]:
-    """A suite-option parser of a comma list of ``choices`` (duplicates dropped, order kept);
-    an unknown value is a ValueError naming ``what`` (the CLI turns it into a usage error).
-    Shared by the planning suites (``submodular`` and ``exploration``)."""
-    def parse(text: str) -> list[str]:
-        vals = parse_str_list(text)
-        bad = [v for v in vals if v not in choices]
-        if bad:
-            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
-        return list(dict.fromkeys(vals))
-
-    return parse
 
 
 def _objective(kind: str, n: int, seed: int) -> Any:
@@ -119,8 +98,8 @@ submodular_suite = Suite(
                 "time, value and certified gap per run.",
     build=build_cases,
     options=(
-        SuiteOption("sizes", _parse_positive, [1000], "ground-set sizes, e.g. 1000,5000"),
-        SuiteOption("ks", _parse_positive, [20], "cardinalities, e.g. 20,100"),
+        SuiteOption("sizes", int_list_at_least(1, what="values"), [1000], "ground-set sizes, e.g. 1000,5000"),
+        SuiteOption("ks", int_list_at_least(1, what="values"), [20], "cardinalities, e.g. 20,100"),
         SuiteOption("methods", parse_choice_list("method", METHODS), list(METHODS), "subset of greedy,lazy,stochastic"),
         SuiteOption("objectives", parse_choice_list("objective", OBJECTIVES), list(OBJECTIVES), "subset of facility,coverage"),
     ),

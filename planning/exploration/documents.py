@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from engine.errors import InvalidInputError
 from engine.solve import Kind, KindOption, Solved, SolveRequest, Source, with_instances
-from engine.suites import Case
+from engine.suites import Case, parse_positive_int
 from planning.exploration.explore import explore
 from planning.exploration.maps import OccupancyMap, load_map
 from planning.exploration.suites import _PLANNERS, run_one
@@ -58,13 +58,6 @@ def _parse_planner(text: str) -> str:
     if name not in _planners():
         raise ValueError(f"choose from {', '.join(_planners())}")
     return name
-
-
-def _parse_positive(text: str) -> int:
-    v = int(str(text).strip())
-    if v < 1:
-        raise ValueError("must be an integer >= 1")
-    return v
 
 
 def _parse_range(text: str) -> float:
@@ -123,7 +116,7 @@ map_kind = Kind(
     methods=_planners(),
     options=(KindOption("planner", _parse_planner, None, "the exploration planner (same as --method)"),
              KindOption("start", _parse_start, None, "start cell row,col (default: the map's)"),
-             KindOption("max_steps", _parse_positive, None, "step budget (default 10 x free cells + 100)"),
+             KindOption("max_steps", parse_positive_int, None, "step budget (default 10 x free cells + 100)"),
              KindOption("sensor_range", _parse_range, None, "sensor range in cells (default from the map size)")),
     schema="gameplan/map",
     instance_cases=_instance_cases,

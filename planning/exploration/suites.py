@@ -30,12 +30,11 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list
+from engine.suites import Case, RunContext, Suite, SuiteOption, int_list_at_least, parse_choice_list
 from planning.exploration.explore import FARE, explore
 from planning.exploration.figures import save_figures
 from planning.exploration.local import LearnedPolicy
 from planning.exploration.maps import generate
-from planning.suites import parse_choice_list
 
 __all__ = ["exploration_suite", "build_cases", "summarize", "run_one"]
 
@@ -48,13 +47,6 @@ def _parse_size(text: str) -> int:
     if not 50 <= n <= 1000:
         raise ValueError(f"size must be in 50..1000, got {n}")
     return n
-
-
-def _parse_seeds(text: str) -> list[int]:
-    out = parse_int_list(text)
-    if any(s < 0 for s in out):
-        raise ValueError("seeds must be >= 0")
-    return out
 
 
 def _optional_text(text: str) -> Optional[str]:
@@ -160,7 +152,7 @@ exploration_suite = Suite(
     build=build_cases,
     options=(
         SuiteOption("maps", parse_choice_list("map kind", _MAPS), list(_MAPS), "map kinds, e.g. indoor,forest,warehouse"),
-        SuiteOption("seeds", _parse_seeds, list(range(10)), "map seeds, e.g. 0-9"),
+        SuiteOption("seeds", int_list_at_least(0, what="seeds"), list(range(10)), "map seeds, e.g. 0-9"),
         SuiteOption("size", _parse_size, 200, "map side in cells (50..1000)"),
         SuiteOption("planners", parse_choice_list("planner", _PLANNERS), list(_PLANNERS), "subset of " + ",".join(_PLANNERS)),
         SuiteOption("figures", _optional_text, None, "directory for PNG figures of every run"),
