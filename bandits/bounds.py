@@ -5,7 +5,11 @@ For each arm ``j``, step ``t < H``, state ``s`` and *local action* ``u`` the LP 
 local action ``u``. A plain arm's local action is its pull bit; for
 :class:`~bandits.InterventionArms` it is the intervention vector restricted to the interventions
 that touch the arm (the non-zero columns of its weights), so an arm's dynamics depend on its local
-action only. Constraints:
+action only. There, arms touched by the same interventions are merged into one *unit* (``j`` then
+indexes units, ``s`` their joint state; see ``_Local``), up to :data:`GROUP_STATES` joint states:
+their local actions are then one variable, as in the real system, where the per-arm LP could pair
+each arm's use of a shared intervention with different states (on the small exact instances this
+brings the worst gap to the optimum from 6.2% to 2.0%). Constraints:
 
 * flow conservation per arm from the initial distribution ``mu0[j]``:
   ``sum_u x[j, 0, s, u] = mu0[j, s]`` and
@@ -78,7 +82,8 @@ class FluidBound(SolveResult):
     ``certified`` (also ``bound``): a weak-duality upper bound on the LP value computed in float64
     (what the engine quotes as "the best any policy can do"); ``gap = certified - value``.
     ``marginals[t]``: the expected action vector at step ``t`` (shape ``(H, n_actions)``);
-    ``state_values[t, j, s]``: the dual of arm ``j``'s flow row at step ``t`` (value-to-go, total
+    ``state_values[t, j, s]``: the dual of unit ``j``'s flow row at step ``t`` (an arm, or a merged
+    group of intervention arms in joint state ``s``; value-to-go, total
     reward over the remaining steps, not divided by ``H``); ``step_duals[t]``: the dual of the
     step's convexity row (hull) or 0; ``n_rows``/``n_cols``: LP size (columns at the end of column
     generation); ``n_generated``: action columns generated; ``lp_time``/``pricing_time``: seconds.
@@ -756,7 +761,8 @@ class FluidLP:
                           nit=nit, runtime=runtime, method=f"fluid_lp_{self.coupling}", backend="highs",
                           params={"horizon": H, "coupling": self.coupling, "seed": self.seed.root,
                                   "enumerate_limit": self.pricer.actions is not None, "threads": self.threads,
-                                  "rounds": rounds},
+                                  "rounds": rounds, "group_arms": self.group_arms,
+                                  "units": [u.tolist() for u in loc.units] if self.group_arms else None},
                           value=value, certified=certified, horizon=H, coupling=self.coupling, marginals=marg,
                           state_values=sv, step_duals=sd, n_rows=int(self.model.n_rows), n_cols=int(self.model.n_cols),
                           n_generated=len(self.columns), lp_time=lp_time, pricing_time=pricing_time,
@@ -815,7 +821,7 @@ def _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where
 
 def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coupling: str = "hull",
                 time_limit: Optional[float] = None, seed: Any = 0, enumerate_limit: int = ENUMERATE_LIMIT,
-                threads: int = 1, certify_pricing: bool = False) -> FluidBound:
+                threads: int = 1, certify_pricing: bool = False, group_arms: bool = True) -> FluidBound:
     """A certified upper bound on the average reward per step of every policy (the fluid LP).
 
     Parameters
@@ -845,6 +851,9 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
         MIP pricing only: re-prove the quoted multipliers' pricing MIPs with the engine's own
         certificate (:meth:`solvers.LinearModel.solve` ``certify=True``) instead of taking HiGHS's
         MIP dual bound (default False: the dual bound is used, valid unless HiGHS is wrong).
+    group_arms : bool
+        Multiple interventions: merge the arms touched by the same interventions into joint-state
+        units (tighter, a larger LP; see the module docstring). False: one unit per arm.
 
     Returns
     -------
@@ -863,7 +872,8 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     where = "bounds.fluid_bound()"
     H, mu0, states, tl = _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where)
     t0 = time.perf_counter()
-    lp = FluidLP(problem, horizon=H, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit, threads=threads)
+    lp = FluidLP(problem, horizon=H, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit, threads=threads,
+                 group_arms=group_arms)
     build = time.perf_counter() - t0
     rest = None if tl is None else max(tl - build, 1e-3)
     out = lp.solve(mu0, states=states, time_limit=rest, certify_pricing=bool(certify_pricing))

@@ -8,6 +8,7 @@ through the states they visit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from bandits.arms import _as_states
+from bandits.bounds import fluid_bound
 from bandits.exact import MAX_STATES, as_policy_action, check_feasible, joint_states, policy_actions
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError, UnsupportedProblemError
@@ -23,9 +25,9 @@ from engine.events import Progress, emit
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_choice, check_int, check_time_limit
+from engine.validation import check_choice, check_int, check_time_limit, short_repr
 
-__all__ = ["evaluate", "EvaluationResult"]
+__all__ = ["evaluate", "EvaluationResult", "start_states"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,11 @@ class EvaluationResult(SolveResult):
         Number of ``policy.act`` calls.
     policy : str
         The policy's name.
+    certified_bound : float
+        With ``bound=``: a certified upper bound on every policy's value from the same start states
+        (:func:`bandits.bounds.fluid_bound`), else NaN.
+    fraction_of_bound : float
+        ``mean / certified_bound`` (NaN without a bound).
     """
 
     mean: float = math.nan
@@ -59,6 +66,26 @@ class EvaluationResult(SolveResult):
     decision_time_max: float = math.nan
     n_decisions: int = 0
     policy: str = ""
+    certified_bound: float = math.nan
+    fraction_of_bound: float = math.nan
+
+
+def start_states(problem: CoRMAB, episodes: int, seed: Any = 0) -> np.ndarray:
+    """The ``(episodes, n_arms)`` start states :func:`evaluate` draws for ``seed`` (each arm uniform):
+    a bound or another evaluation on exactly the same starts.
+
+    Examples
+    --------
+    >>> import bandits
+    >>> p = bandits.make_domain("budget", n_arms=3, budget=1, seed=0)
+    >>> start_states(p, 2, seed=7).shape
+    (2, 3)
+    """
+    where = "start_states()"
+    if not isinstance(problem, CoRMAB):
+        raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
+    E = check_int(episodes, "episodes", where, lower=1)
+    return problem.initial_states(resolve_seed(seed, where=where).generator("initial_states"), E)
 
 
 def _validate_evaluate(problem: Any, policy: Any, episodes: Any, horizon: Any, initial_state: Any, method: Any,
@@ -78,8 +105,8 @@ def _validate_evaluate(problem: Any, policy: Any, episodes: Any, horizon: Any, i
 
 def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int = 20, seed: Any = 0,
              initial_state: Any = None, method: str = "monte_carlo", check_actions: bool = True,
-             callback: Any = None, max_states: int = MAX_STATES, time_limit: Optional[float] = None
-             ) -> EvaluationResult:
+             callback: Any = None, max_states: int = MAX_STATES, time_limit: Optional[float] = None,
+             bound: Any = None) -> EvaluationResult:
     """Average expected reward per step of ``policy`` on ``problem``.
 
     Parameters
@@ -110,6 +137,13 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
         Wall-clock seconds for a Monte Carlo evaluation, checked before every decision: on expiry
         the result has status TIME_LIMIT and estimates the reward over the first ``params["steps_done"]``
         steps of every episode (the step in progress is dropped; ``nan`` when none was done).
+    bound : None, True, float or FluidBound
+        Report the value as a fraction of a certified upper bound (``certified_bound``,
+        ``fraction_of_bound``): ``True`` computes :func:`bandits.bounds.fluid_bound` over the
+        evaluation's own start states (``initial_state``, the uniform start for ``method="exact"``
+        without one, else the drawn states: :func:`start_states`); a number or a
+        :class:`~bandits.bounds.FluidBound` (its ``certified``) is a bound computed by the caller on
+        the same starts. The bound's time counts against ``time_limit``.
 
     Returns
     -------
@@ -126,6 +160,7 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     where = "evaluate()"
     E, H, s0 = _validate_evaluate(problem, policy, episodes, horizon, initial_state, method, where)
     time_limit = check_time_limit(time_limit, where)
+    given_bound = _check_bound(bound, where)
     seed_obj = resolve_seed(seed, where=where)
     if hasattr(policy, "reset"):
         policy.reset(seed_obj.int_seed("policy"))
@@ -136,13 +171,17 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     t_start = time.perf_counter()
     deadline = math.inf if time_limit is None else t_start + time_limit
     if method == "exact":
-        return _evaluate_exact(problem, policy, H, s0, params, name, t_start, max_states, where)
+        res = _evaluate_exact(problem, policy, H, s0, params, name, t_start, max_states, where)
+        return _with_bound(res, problem, given_bound, H, s0, time_limit, t_start)
 
     rng_init = seed_obj.generator("initial_states")
     rng_step = seed_obj.generator("transitions")
     states = np.repeat(s0[None, :], E, axis=0) if s0 is not None else problem.initial_states(rng_init, E)
+    starts = states.copy()
     rewards = np.zeros((E, H))
     times: list[float] = []
+    # a policy that plans to the end of the episode (bandits.policies.fluid) is told the steps left
+    act_at = getattr(policy, "act_at", None)
     # an estimate, never a proof: a complete Monte Carlo evaluation is FEASIBLE (STYLE.md)
     status, message, done = Status.FEASIBLE, "monte carlo evaluation", H
     for t in range(H):
@@ -152,7 +191,7 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
                 status, done = Status.TIME_LIMIT, t
                 break
             t0 = time.perf_counter()
-            raw = policy.act(states[e])
+            raw = policy.act(states[e]) if act_at is None else act_at(states[e], H - t)
             times.append(time.perf_counter() - t0)
             a = as_policy_action(problem, raw, states[e], where)
             if check_actions:
@@ -173,11 +212,43 @@ def evaluate(problem: CoRMAB, policy: Any, *, episodes: int = 50, horizon: int =
     mean = float(returns.mean())
     sem = float(returns.std(ddof=1) / math.sqrt(E)) if E > 1 and done else math.nan
     tarr = np.asarray(times) if times else np.full(1, math.nan)
-    return EvaluationResult(status=status, message=message, x=None, objective=mean,
-                            runtime=time.perf_counter() - t_start, method="monte_carlo", backend="numpy",
-                            params=params, mean=mean, sem=sem, returns=returns, step_rewards=rewards.mean(axis=0),
-                            decision_time_mean=float(tarr.mean()), decision_time_median=float(np.median(tarr)),
-                            decision_time_max=float(tarr.max()), n_decisions=len(times), policy=name)
+    res = EvaluationResult(status=status, message=message, x=None, objective=mean,
+                           runtime=time.perf_counter() - t_start, method="monte_carlo", backend="numpy",
+                           params=params, mean=mean, sem=sem, returns=returns, step_rewards=rewards.mean(axis=0),
+                           decision_time_mean=float(tarr.mean()), decision_time_median=float(np.median(tarr)),
+                           decision_time_max=float(tarr.max()), n_decisions=len(times), policy=name)
+    return _with_bound(res, problem, given_bound, H, s0 if s0 is not None else starts, time_limit, t_start)
+
+
+def _check_bound(bound: Any, where: str) -> Any:
+    """``bound=`` as None, True (compute it) or a float."""
+    if bound is None or bound is False:
+        return None
+    if bound is True:
+        return True
+    value = getattr(bound, "certified", bound)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or math.isnan(float(value)):
+        raise InvalidInputError(f"{where}: bound must be None, True, a number or a FluidBound, got {short_repr(bound)}")
+    return float(value)
+
+
+def _with_bound(res: EvaluationResult, problem: CoRMAB, bound: Any, H: int, initial: Optional[np.ndarray],
+                time_limit: Optional[float], t_start: float) -> EvaluationResult:
+    """``res`` with ``certified_bound`` and ``fraction_of_bound`` (``bound``: None, True or a float)."""
+    if bound is None:
+        return res
+    params = dict(res.params)
+    if bound is True:
+        left = None if time_limit is None else max(time_limit - (time.perf_counter() - t_start), 1e-3)
+        fb = fluid_bound(problem, horizon=H, initial=initial, time_limit=left)
+        bound = float(fb.certified)
+        params["bound"] = {"method": fb.method, "status": fb.status.value, "runtime": fb.runtime}
+    else:
+        params["bound"] = {"method": "given"}
+    frac = res.mean / bound if math.isfinite(bound) and bound > 0 and math.isfinite(res.mean) else math.nan
+    return dataclasses.replace(res, params=params, certified_bound=bound, fraction_of_bound=frac,
+                               runtime=time.perf_counter() - t_start)
 
 
 def _evaluate_exact(problem: CoRMAB, policy: Any, H: int, s0: Optional[np.ndarray], params: dict, name: str,

@@ -41,30 +41,47 @@ class _Fluid(Policy):
 
     def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
                  time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None,
-                 coupling: str = "hull") -> None:
+                 coupling: str = "hull", episode_aware: bool = True) -> None:
         super().__init__(problem)
         self.max_rounds = max_rounds
         self.horizon = horizon
         self.rounding = rounding
         self.time_limit = time_limit
         self.coupling = coupling
-        self.lp = FluidLP(problem, horizon=horizon, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit,
-                          threads=threads)
-        self._cache: dict[bytes, np.ndarray] = {}
+        self.episode_aware = episode_aware
+        # per-arm LP (no merged units): on multiple interventions the merged units tighten the bound
+        # but not the policy's value (measured), and re-solve many times slower
+        self._lp_args = {"coupling": coupling, "seed": seed, "enumerate_limit": enumerate_limit, "threads": threads,
+                         "group_arms": False}
+        self.lp = FluidLP(problem, horizon=horizon, **self._lp_args)
+        self._lps: dict[int, FluidLP] = {horizon: self.lp}
+        self._cache: dict[tuple[int, bytes], np.ndarray] = {}
         self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0})
 
     def act(self, state: Any) -> np.ndarray:
-        s = _state(self.problem, state, "fluid.act()")
-        key = action_key(s)
+        return self._act(_state(self.problem, state, "fluid.act()"), self.horizon)
+
+    def act_at(self, state: Any, steps_left: int) -> np.ndarray:
+        """The action at ``state`` with ``steps_left`` steps of the episode to go (counting this one):
+        the LP looks ``min(horizon, steps_left)`` steps ahead (when ``episode_aware``)."""
+        s = _state(self.problem, state, "fluid.act_at()")
+        h = min(self.horizon, check_int(steps_left, "steps_left", "fluid.act_at()", lower=1)) \
+            if self.episode_aware else self.horizon
+        return self._act(s, h)
+
+    def _act(self, s: np.ndarray, h: int) -> np.ndarray:
+        key = (h, action_key(s))
         hit = self._cache.get(key)
         if hit is not None:
             return hit.copy()
         t0 = time.perf_counter()
-        lp, loc = self.lp, self.lp.local
+        lp = self._lps.get(h)
+        if lp is None:
+            lp = self._lps[h] = FluidLP(self.problem, horizon=h, **self._lp_args)
+        loc = lp.local
         J, S = loc.J, loc.S
-        mu0 = np.zeros((J, S))
-        mu0[np.arange(J), s] = 1.0
-        res = lp.solve(mu0, time_limit=self.time_limit, max_rounds=self.max_rounds or 1000)
+        us = loc.unit_states(s)[0]
+        res = lp.solve(None, states=s[None, :], time_limit=self.time_limit, max_rounds=self.max_rounds or 1000)
         self.stats["lp_solves"] += 1
         self.stats["lp_time"] += res.runtime
         ok = res.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT) and res.state_values is not None
@@ -74,14 +91,13 @@ class _Fluid(Policy):
         if self.rounding == "marginals" and ok and lp.last_x is not None:
             for j in range(J):
                 U = int(loc.U[j])
-                xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(self.horizon, S, U)
+                xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(h, S, U)
                 Q[j, :U] = xj[0].sum(axis=0)
         else:
-            V1 = res.state_values[1] if ok and res.state_values is not None and self.horizon > 1 else np.zeros((J, S))
-            R = self.problem.arms.rewards
+            V1 = res.state_values[1] if ok and res.state_values is not None and h > 1 else np.zeros((J, S))
             for j in range(J):
                 U = int(loc.U[j])
-                Q[j, :U] = loc.P[j][:, s[j], :] @ (R[j] + V1[j])
+                Q[j, :U] = loc.rbar[j][us[j]] + loc.P[j][:, us[j], :] @ V1[j]
         Q = np.where(np.isfinite(Q), Q, 0.0)
         acts, _, _ = lp.pricer.solve(Q)
         a = np.array(acts[0], dtype=np.int64)
@@ -95,7 +111,7 @@ class _Fluid(Policy):
 
 def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
           time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0,
-          max_rounds: Optional[int] = None, coupling: str = "hull") -> Policy:
+          max_rounds: Optional[int] = None, coupling: str = "hull", episode_aware: bool = True) -> Policy:
     """The fluid re-planning policy (see :mod:`bandits.fluid`).
 
     Parameters
@@ -139,4 +155,4 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     return _Fluid(problem, H, rounding, lim, check_time_limit(time_limit, where),
                   check_int(threads, "threads", where, lower=1), seed,
                   None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1),
-                  check_choice(coupling, "coupling", where, COUPLINGS))
+                  check_choice(coupling, "coupling", where, COUPLINGS), bool(episode_aware))

@@ -25,9 +25,9 @@ import numpy as np
 
 from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
 
-__all__ = ["cormab_suite", "run_cormab", "summarize_cormab", "BASELINES", "plot_learning_curves"]
+__all__ = ["cormab_suite", "run_cormab", "summarize_cormab", "BASELINES", "plot_learning_curves", "gain_over_best"]
 
-BASELINES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittle", "iterative_dqn")
+BASELINES = ("null", "random", "sampling", "myopic", "iterative_myopic", "whittle", "iterative_dqn", "fluid")
 _DOMAINS = ("path", "matching", "capacity", "multiple_interventions")
 
 
@@ -63,6 +63,24 @@ class _StopWatch:
                 raise
 
 
+def gain_over_best(means: Mapping[str, float], method: str = "sequoia") -> Optional[tuple[str, float]]:
+    """``(best other method, 100 * (means[method] - best) / |best|)``, or None without ``method`` or
+    another method; NaN when the best is 0.
+
+    Examples
+    --------
+    >>> gain_over_best({"myopic": 2.0, "random": 1.0, "sequoia": 2.5})
+    ('myopic', 25.0)
+    """
+    if method not in means:
+        return None
+    others = [(k, float(v)) for k, v in means.items() if k != method]
+    if not others:
+        return None
+    name, best = max(others, key=lambda kv: kv[1])
+    return name, 100.0 * (float(means[method]) - best) / abs(best) if best else math.nan
+
+
 #: Share of a learning method's time (see :func:`run_cormab`) that training may use; evaluation gets the rest.
 TRAIN_SHARE = 0.7
 
@@ -72,7 +90,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
                                                              "iterative_dqn", "sequoia"),
                sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None,
                time_limit: Optional[float] = None, threads: Optional[int] = None,
-               run_seed: Optional[int] = None, problem: Any = None) -> dict[str, Any]:
+               run_seed: Optional[int] = None, problem: Any = None, bound: bool = True) -> dict[str, Any]:
     """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...).
 
     ``problem`` (a :class:`bandits.CoRMAB`, e.g. read from a user's file) replaces the generated
@@ -85,6 +103,10 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
     the evaluations' ``Progress`` events (one per step); raising ``StopIteration`` in it ends
     the run: ``status`` ``"stopped"``, the methods not finished are left out.
 
+    ``bound``: compute the certified fluid bound (:func:`bandits.bounds.fluid_bound`) on the
+    evaluation's start states first (``certified_bound``, ``bound_time``) and report every method's
+    value as a fraction of it (``<method>_fraction``): what any policy could still gain.
+
     ``time_limit`` (seconds) bounds the whole run, training and evaluation: each method in turn
     gets an equal share of the time left (what a fast baseline does not use passes on), a learning
     method trains for up to :data:`TRAIN_SHARE` of its share (status of the training:
@@ -94,8 +116,9 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
     (a Monte Carlo estimate).
     """
     from bandits import policies
+    from bandits.bounds import fluid_bound
     from bandits.domains import make_domain
-    from bandits.evaluate import evaluate
+    from bandits.evaluate import evaluate, start_states
     from bandits.sequoia import Sequoia
 
     t_start = time.perf_counter()
@@ -111,6 +134,15 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
     status = "feasible"
     skipped: list[str] = []
     todo = [m for m in methods if not (m == "whittle" and not problem.is_budget_only)]
+    certified = math.nan
+    if bound and time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        left = max((deadline - t0) / (len(todo) + 1), 1e-6) if math.isfinite(deadline) else None
+        fb = fluid_bound(problem, horizon=horizon, initial=start_states(problem, eval_episodes, eval_seed),
+                         time_limit=left, threads=threads or 1)
+        certified = float(fb.certified)
+        out.update({"certified_bound": certified, "bound_time": time.perf_counter() - t0,
+                    "bound_status": fb.status.value})
     for i, m in enumerate(todo):
         now = time.perf_counter()
         if status == "stopped" or now >= deadline:
@@ -167,6 +199,8 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             pol = policies.sampling(problem, seed=train_seed)
         elif m == "myopic":
             pol = policies.myopic(problem, **({} if threads is None else {"threads": threads}))
+        elif m == "fluid":
+            pol = policies.fluid(problem, horizon=horizon, threads=threads or 1)
         else:
             pol = getattr(policies, m)(problem)
         before = dict(agent.stats) if agent is not None else None
@@ -176,7 +210,8 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             skipped.append(m)
             continue
         res = evaluate(problem, pol, episodes=eval_episodes, horizon=horizon, seed=eval_seed, callback=callback,
-                       time_limit=None if not math.isfinite(share_end) else max(left, 1e-6))
+                       time_limit=None if not math.isfinite(share_end) else max(left, 1e-6),
+                       bound=certified if math.isfinite(certified) else None)
         if res.status.value == "stopped":
             status = "stopped"
         elif res.status.value == "time_limit" and status != "stopped":
@@ -194,21 +229,27 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
             out[f"{m}_mean"] = res.mean
             out[f"{m}_sem"] = res.sem
             out[f"{m}_decision_time"] = res.decision_time_median
+            if math.isfinite(res.fraction_of_bound):
+                out[f"{m}_fraction"] = res.fraction_of_bound
     out["curves"] = curves
     out["status"] = status
     if skipped:
         out["skipped"] = ",".join(skipped)
     # the gain compares estimates over the same steps only (a time limit may cut evaluations short)
-    base = [out[f"{m}_mean"] for m in methods if m not in ("sequoia",) and f"{m}_mean" in out
-            and out.get(f"{m}_eval_steps") == out.get("sequoia_eval_steps")]
-    if "sequoia_mean" in out and base:
-        best = max(base)
-        out["gain_pct"] = 100.0 * (out["sequoia_mean"] - best) / abs(best) if best else math.nan
+    same = {m: out[f"{m}_mean"] for m in methods if f"{m}_mean" in out
+            and out.get(f"{m}_eval_steps") == out.get("sequoia_eval_steps")}
+    gain = gain_over_best(same)
+    if gain is not None:
+        out["gain_pct"] = gain[1]
     return out
 
 
 def summarize_cormab(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Mean ± SEM over seeds per (domain, J, B) and method, and SEQUOIA's gain over the best baseline.
+
+    With the certified bound in the records (``run_cormab(bound=True)``) every method's row has
+    ``fraction_of_bound`` (mean over seeds of value / bound, and its SEM ``fraction_sem``) and a
+    ``"certified bound"`` row gives the bound's mean and its time.
 
     ``sem`` is NaN (shown as ``—``) for one seed; the gain row's method says its unit (%).
     Failed runs and methods a time limit left out are not in the means (``seeds`` counts the
@@ -241,12 +282,22 @@ def summarize_cormab(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
             cut = sum(st in ("time_limit", "stopped") for st, _ in have)
             if cut:
                 row["cut"] = cut
+            fr = np.array([m[f"{meth}_fraction"] for _, m in have if f"{meth}_fraction" in m], dtype=float)
+            if fr.size:
+                row["fraction_of_bound"] = float(fr.mean())
+                row["fraction_sem"] = float(fr.std(ddof=1) / math.sqrt(fr.size)) if fr.size > 1 else math.nan
             rows.append(row)
+        bounds = [m for _, m in items if "certified_bound" in m]
+        if bounds:
+            vals = np.array([m["certified_bound"] for m in bounds], dtype=float)
+            rows.append({"case": f"{dom} J={J} B={B}", "method": "certified bound", "mean": float(vals.mean()),
+                         "sem": float(vals.std(ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else math.nan,
+                         "seeds": len(vals), "decision_time_s": math.nan,
+                         "bound_time_s": float(np.mean([m.get("bound_time", math.nan) for m in bounds]))})
         whole = not any(st in ("time_limit", "stopped") for st, _ in items)  # cut runs: estimates over fewer steps
-        if "sequoia" in means and len(means) > 1 and whole:
-            best_name, best = max(((k, v) for k, v in means.items() if k != "sequoia"), key=lambda kv: kv[1])
-            rows.append({"case": f"{dom} J={J} B={B}", "method": f"gain vs {best_name} (%)",
-                         "mean": 100.0 * (means["sequoia"] - best) / abs(best) if best else math.nan,
+        gain = gain_over_best(means)
+        if gain is not None and whole:
+            rows.append({"case": f"{dom} J={J} B={B}", "method": f"gain vs {gain[0]} (%)", "mean": gain[1],
                          "sem": math.nan, "seeds": len(items)})
     return rows
 
@@ -319,6 +370,13 @@ def _int_at_least(lower: int):
     return parse
 
 
+def _parse_on_off(text: str) -> bool:
+    t = str(text).strip().lower()
+    if t not in ("on", "off"):
+        raise ValueError(f"must be on or off, got {text!r}")
+    return t == "on"
+
+
 def _parse_methods(text: str) -> list[str]:
     names = parse_str_list(text)
     known = BASELINES + ("sequoia",)
@@ -341,7 +399,7 @@ class _CurvePlot:
 
 
 def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, eval_episodes: int, horizon: int,
-           methods: list, plot: str) -> list[Case]:
+           methods: list, plot: str, bound: bool = True) -> list[Case]:
     from engine.errors import InvalidInputError
 
     if len(arms) != len(budget):
@@ -359,7 +417,7 @@ def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, e
                     t0 = time.perf_counter()
                     out = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
                                      methods=methods, callback=ctx.callback, time_limit=ctx.remaining(),
-                                     threads=ctx.threads, run_seed=ctx.seed)
+                                     threads=ctx.threads, run_seed=ctx.seed, bound=bound)
                     out["runtime"] = time.perf_counter() - t0
                     if single is not None:
                         single.add(out)
@@ -386,8 +444,11 @@ cormab_suite = Suite(
         SuiteOption("eval_episodes", _int_at_least(1), 50, "evaluation episodes"),
         SuiteOption("horizon", _int_at_least(1), 20, "steps per episode"),
         SuiteOption("methods", _parse_methods,
-                    ["null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle", "sequoia"],
+                    ["null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle", "fluid",
+                     "sequoia"],
                     "methods to run, e.g. myopic,sequoia"),
+        SuiteOption("bound", _parse_on_off, True, "on: the certified fluid bound on the evaluation's start states "
+                    "and every method as a fraction of it; off: none"),
         SuiteOption("plot", str, "", "learning curves: FILE.png (one figure of every case) or a directory (one PNG "
                     "per case); empty: none"),
     ),

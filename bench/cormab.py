@@ -1,18 +1,25 @@
-"""SEQUOIA against the baselines on the coRMAB domains (the paper's kind of table).
+"""Every coRMAB method as a fraction of the certified fluid bound (issue 19), and SEQUOIA against the baselines.
 
-Full configuration (issue 4): the four domains at J = 20, B = 5, and capacity/matching also at
-J = 40, B = 10 and J = 100, B = 20; 5 seeds; H = 20; 50 evaluation episodes::
+Each case (domain, J, B, seed) first computes the certified upper bound on every policy's value
+from the evaluation's own start states (:func:`bandits.bounds.fluid_bound` over
+:func:`bandits.evaluate.start_states` of the evaluation seed), then evaluates each method on those
+starts (:func:`bandits.suites.run_cormab`); the table gives every method's mean ± SEM, its value as
+% of the bound (mean over seeds of the per-seed fraction), decision and training times, and the
+bound and its time.
 
-    python bench/cormab.py --domain all --seeds 0-4
+Issue 19's configuration (J = 20, B = 5, 4 domains × 5 seeds, H = 20, 50 evaluation episodes; the
+fluid policy and myopic; SEQUOIA's and iterative DQN's values recorded in the README, from long
+training runs on the same evaluation seeds, are expressed as fractions of the same bound)::
 
-Reduced configuration (a few minutes on 2 cores)::
+    python bench/cormab.py --domain all --sizes 20:5 --seeds 0-4 --methods fluid,myopic
 
-    python bench/cormab.py --quick
+SEQUOIA against every baseline (issue 4; capacity/matching also at J = 40 and 100)::
 
+    python bench/cormab.py --domain all --seeds 0-4 --methods null,random,sampling,myopic,iterative_myopic,iterative_dqn,fluid,sequoia
+
+Reduced configuration (a few minutes on 2 cores): ``--quick``. ``--no-bound`` skips the bound.
 Runs split by ``--methods`` (e.g. on two machines) are joined with ``--merge a/cormab.json b/cormab.json``.
-
-Prints one table per case (mean ± SEM per method over seeds, decision time, training time) and
-SEQUOIA's gain over the best baseline; writes ``--out/cormab.json`` and a learning-curve PNG.
+Writes ``--out/cormab.json`` and a learning-curve PNG (when a learning method ran).
 """
 
 from __future__ import annotations
@@ -26,12 +33,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bandits.suites import plot_learning_curves, run_cormab, summarize_cormab
+from bandits.suites import gain_over_best, plot_learning_curves, run_cormab, summarize_cormab
 from engine.io import atomic_write_json
 from engine.suites import parse_int_list
 
 FULL_SIZES = {"path": [(20, 5)], "multiple_interventions": [(20, 5)],
               "capacity": [(20, 5), (40, 10), (100, 20)], "matching": [(20, 5), (40, 10), (100, 20)]}
+
+#: Means over seeds 0-4 recorded in the README's SEQUOIA table (J = 20, B = 5, H = 20, 100 training
+#: episodes, 50 evaluation episodes on evaluation seeds 10000 + seed, the starts the bound uses here)
+RECORDED = {"path": {"sequoia": 18.21, "iterative_dqn": 16.83, "myopic": 14.70},
+            "multiple_interventions": {"sequoia": 7.73, "iterative_dqn": 7.73, "myopic": 7.68},
+            "capacity": {"sequoia": 23.53, "iterative_dqn": 22.20, "myopic": 17.93},
+            "matching": {"sequoia": 18.32, "iterative_dqn": 18.32, "myopic": 15.49}}
 
 
 def main(argv=None) -> int:
@@ -42,8 +56,10 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=100, help="SEQUOIA training episodes")
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--horizon", type=int, default=20)
-    ap.add_argument("--methods", default="null,random,sampling,myopic,iterative_myopic,iterative_dqn,sequoia",
-                    help="methods; every baseline the issue names runs by default (whittle applies to budget-only sets)")
+    ap.add_argument("--methods", default="fluid,myopic",
+                    help="methods (null, random, sampling, myopic, iterative_myopic, iterative_dqn, whittle, fluid, "
+                         "sequoia; whittle applies to budget-only sets)")
+    ap.add_argument("--no-bound", action="store_true", help="skip the certified bound")
     ap.add_argument("--quick", action="store_true", help="J=20, B=5 only, seeds 0-1, 60 episodes, 20 eval episodes")
     ap.add_argument("--out", default="bench_out/cormab")
     ap.add_argument("--mip-time-limit", type=float, default=None,
@@ -80,12 +96,13 @@ def main(argv=None) -> int:
             for s in seeds:
                 t0 = time.perf_counter()
                 rec = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
-                                 methods=methods, sequoia_options=sequoia_options)
+                                 methods=methods, sequoia_options=sequoia_options, bound=not args.no_bound)
                 rec["wall_time"] = time.perf_counter() - t0
                 records.append(rec)
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "
-                      + ", ".join(f"{m}={rec[f'{m}_mean']:.3f}" for m in methods if f"{m}_mean" in rec)
-                      + f" gain={rec.get('gain_pct', math.nan):+.1f}%", file=sys.stderr, flush=True)
+                      + f"bound={rec.get('certified_bound', math.nan):.3f} "
+                      + ", ".join(f"{m}={rec[f'{m}_mean']:.3f} ({100 * rec.get(f'{m}_fraction', math.nan):.1f}%)"
+                                  for m in methods if f"{m}_mean" in rec), file=sys.stderr, flush=True)
     config = {"seeds": seeds, "episodes": episodes, "eval_episodes": eval_episodes, "horizon": args.horizon,
               "methods": methods}
     report(records, config, Path(args.out))
@@ -113,28 +130,46 @@ def merge_records(paths) -> tuple[list, dict]:
             into.update({k: v for k, v in rec.items() if k != "curves"})
     records = list(merged.values())
     for rec in records:
-        base = [v for k, v in rec.items() if k.endswith("_mean") and k != "sequoia_mean"]
-        if "sequoia_mean" in rec and base:
-            best = max(base)
-            rec["gain_pct"] = 100.0 * (rec["sequoia_mean"] - best) / abs(best) if best else math.nan
+        gain = gain_over_best({k[:-5]: v for k, v in rec.items() if k.endswith("_mean")})
+        if gain is not None:
+            rec["gain_pct"] = gain[1]
+        bound = rec.get("certified_bound", math.nan)
+        for k in [k for k in rec if k.endswith("_mean")]:
+            if math.isfinite(bound) and bound > 0:
+                rec[f"{k[:-5]}_fraction"] = rec[k] / bound
     return records, config
 
 
 def report(records: list, config: dict, out: Path) -> None:
-    """Print the table (mean ± SEM per method, SEQUOIA's gain) and write the JSON and the PNG."""
+    """Print the table (mean ± SEM and % of the certified bound per method, SEQUOIA's gain, the README's
+    recorded SEQUOIA/iterative DQN/myopic values as % of the same bound) and write the JSON and the PNG."""
     rows = summarize_cormab(records)
     print(f"\ncoRMAB benchmark: seeds={config.get('seeds')}, training episodes={config.get('episodes')}, "
           f"eval episodes={config.get('eval_episodes')}, H={config.get('horizon')}")
-    print(f"{'case':<32} {'method':<26} {'mean ± SEM':>18} {'decision s':>11} {'train s':>9}")
+    print(f"{'case':<32} {'method':<26} {'mean ± SEM':>18} {'% of bound':>13} {'decision s':>11} {'train s':>9}")
     gains = {}
+    bounds: dict[str, float] = {}
     for r in rows:
         if r["method"].startswith("gain"):
             gains.setdefault(r["case"].split()[0], []).append(r["mean"])
             print(f"{r['case']:<32} {r['method']:<26} {r['mean']:>+17.1f}%")
             continue
         pm = f"{r['mean']:.3f} ± {r['sem']:.3f}" if not math.isnan(r["sem"]) else f"{r['mean']:.3f}"
-        print(f"{r['case']:<32} {r['method']:<26} {pm:>18} {r['decision_time_s']:>11.4f} "
+        if r["method"] == "certified bound":
+            bounds[r["case"]] = r["mean"]
+            print(f"{r['case']:<32} {r['method']:<26} {pm:>18} {'':>13} {'bound time':>11} {r['bound_time_s']:>8.1f}s")
+            continue
+        fr = r.get("fraction_of_bound", math.nan)
+        frs = f"{100 * fr:.1f} ± {100 * r.get('fraction_sem', math.nan):.1f}%" if math.isfinite(fr) else ""
+        print(f"{r['case']:<32} {r['method']:<26} {pm:>18} {frs:>13} {r['decision_time_s']:>11.4f} "
               f"{r.get('train_time_s', float('nan')):>9.1f}")
+    recorded = [(case, b) for case, b in bounds.items() if case.split()[0] in RECORDED and " J=20 B=5" in case]
+    if recorded:
+        print("\nREADME's recorded means (seeds 0-4) as % of this run's mean certified bound "
+              "(valid when this run covered seeds 0-4 with 50 evaluation episodes):")
+        for case, b in recorded:
+            rec = RECORDED[case.split()[0]]
+            print(f"{case:<32} " + ", ".join(f"{m} {v:.2f} = {100 * v / b:.1f}%" for m, v in rec.items()))
     if gains:
         per_domain = {d: float(np.mean(v)) for d, v in gains.items()}
         print("\nSEQUOIA gain over the best baseline, per domain: "

@@ -38,8 +38,9 @@ def test_bound_above_exact_optimum_and_certified(dom, J, B, seed):
 
 def test_small_instances_gap_to_exact_optimum_at_h20():
     # measured (README): worst (bound - optimum) / optimum at H = 20 over 2-6 arms, 6 instances per
-    # domain: budget 0.91%, capacity 0.62%, matching 1.42%, path 1.06%, interventions 6.17%
-    limit = {"multiple_interventions": 0.08}
+    # domain: budget 0.91%, capacity 0.62%, matching 1.42%, path 1.06%, interventions 2.04% (6.17%
+    # before arms sharing interventions were merged into units)
+    limit: dict[str, float] = {}
     for dom in DOMAINS:
         for J, B, seed in ((3, 1, 1), (4, 2, 2)):
             p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
@@ -141,7 +142,7 @@ def test_not_a_problem():
 
 
 # ----------------------------------------------------------------------------- merged units (interventions)
-@pytest.mark.parametrize("J,B,seed", [(4, 2, 2), (5, 2, 3), (6, 3, 5)])
+@pytest.mark.parametrize("J,B,seed", [(4, 2, 2), (5, 2, 3), pytest.param(6, 3, 5, marks=pytest.mark.slow)])
 def test_interventions_units_tighten_and_stay_above_the_optimum(J, B, seed):
     # arms touched by the same interventions form one unit (their joint state): still a bound on the
     # exact optimum, never looser than the per-arm LP, within 3% here (per-arm: up to 6.2%)

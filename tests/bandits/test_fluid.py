@@ -84,3 +84,51 @@ def test_relaxation_coupling_policy(dom):
     H = 5
     v = exact.policy_value(p, bandits.policies.fluid(p, horizon=H, coupling="relaxation"), H)
     assert v >= exact.policy_value(p, bandits.policies.myopic(p), H) - 1e-9
+
+
+def test_episode_aware_last_step_is_the_one_step_optimum():
+    # with one step left the LP's value-to-go is 0: the index is the expected reward, so the action is
+    # myopic's exact one-step optimum (same expected reward)
+    p = bandits.make_domain("capacity", n_arms=5, budget=2, seed=2)
+    pol, my = bandits.policies.fluid(p, horizon=6), bandits.policies.myopic(p)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        s = rng.integers(0, p.n_states, size=5)
+        a, m = pol.act_at(s, 1), my.act(s)
+        assert p.expected_reward(s[None], a[None])[0] == pytest.approx(p.expected_reward(s[None], m[None])[0], abs=1e-9)
+    assert np.array_equal(pol.act_at(s, 50), pol.act(s))  # more steps left than the horizon: the horizon
+    with pytest.raises(InvalidInputError, match="steps_left"):
+        pol.act_at(s, 0)
+
+
+def test_evaluate_tells_the_steps_left_and_reports_the_bound():
+    p = bandits.make_domain("path", n_arms=5, budget=2, seed=1)
+    H = 6
+    aware = bandits.policies.fluid(p, horizon=H)
+    res = bandits.evaluate(p, aware, episodes=4, horizon=H, seed=3, bound=True)
+    assert sorted(aware._lps) == list(range(1, H + 1))  # one LP per number of steps left
+    from bandits.evaluate import start_states
+
+    fb = bounds.fluid_bound(p, horizon=H, initial=start_states(p, 4, seed=3))
+    assert res.certified_bound == pytest.approx(fb.certified, abs=1e-9)
+    assert res.fraction_of_bound == pytest.approx(res.mean / fb.certified)
+    # exact evaluation (stationary policy: act) against the bound from the uniform start
+    ex = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H), horizon=H, method="exact", bound=True)
+    assert ex.certified_bound >= exact.optimal_value(p, H) - 1e-7 >= ex.mean - 1e-7
+    assert 0 < ex.fraction_of_bound <= 1 + 1e-9
+    given = bandits.evaluate(p, bandits.policies.null(p), episodes=2, horizon=H, seed=0, bound=fb)
+    assert given.certified_bound == fb.certified and given.params["bound"] == {"method": "given"}
+    with pytest.raises(InvalidInputError, match="bound"):
+        bandits.evaluate(p, aware, episodes=2, horizon=H, bound="fluid")
+
+
+def test_episode_aware_not_worse_than_stationary_on_the_trap():
+    # exact values by forward evaluation are for stationary policies; compare by Monte Carlo with
+    # common random numbers (same seed: same starts and transitions)
+    from bandits.evaluate import evaluate
+
+    p = bandits.make_domain("budget", n_arms=4, budget=1, seed=0)
+    H = 8
+    a = evaluate(p, bandits.policies.fluid(p, horizon=H), episodes=30, horizon=H, seed=0).mean
+    s = evaluate(p, bandits.policies.fluid(p, horizon=H, episode_aware=False), episodes=30, horizon=H, seed=0).mean
+    assert a >= s - 0.02 * abs(s)

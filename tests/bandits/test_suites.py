@@ -140,3 +140,26 @@ def test_plot_file_png_writes_that_file(tmp_path):
         case.run(RunContext(seed=0, repeat=0))
     assert target.is_file() and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+
+
+def test_every_method_as_a_fraction_of_the_certified_bound():
+    from bandits.bounds import fluid_bound
+    from bandits.domains import make_domain
+    from bandits.evaluate import start_states
+    from bandits.suites import gain_over_best
+
+    rec = run_cormab("path", 5, 2, 1, eval_episodes=3, horizon=4, methods=["null", "myopic", "fluid"])
+    p = make_domain("path", n_arms=5, budget=2, seed=1)
+    fb = fluid_bound(p, horizon=4, initial=start_states(p, 3, rec["eval_seed"]))  # the evaluation's starts
+    assert rec["certified_bound"] == pytest.approx(fb.certified, abs=1e-9)
+    for m in ("null", "myopic", "fluid"):
+        assert rec[f"{m}_fraction"] == pytest.approx(rec[f"{m}_mean"] / rec["certified_bound"])
+    assert rec["fluid_fraction"] >= rec["null_fraction"]
+    rows = summarize_cormab([rec, {**rec, "seed": 2}])
+    by = {r["method"]: r for r in rows}
+    assert by["fluid"]["fraction_of_bound"] == pytest.approx(rec["fluid_fraction"])
+    assert by["certified bound"]["mean"] == pytest.approx(rec["certified_bound"])
+    assert "gain_pct" not in rec and not any(r["method"].startswith("gain") for r in rows)  # no SEQUOIA
+    assert gain_over_best({"a": 1.0, "sequoia": 0.5}) == ("a", -50.0) and gain_over_best({"a": 1.0}) is None
+    off = run_cormab("path", 5, 2, 1, eval_episodes=2, horizon=3, methods=["null"], bound=False)
+    assert "certified_bound" not in off and "null_fraction" not in off
