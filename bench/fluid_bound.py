@@ -30,8 +30,8 @@ import numpy as np
 
 import bandits
 from bandits.bounds import fluid_bound
+from bandits.evaluate import start_states
 from engine.io import atomic_write_json
-from engine.seeding import resolve_seed
 from engine.suites import parse_int_list
 
 DEFAULT_DOMAINS = "path,multiple_interventions,capacity,matching"
@@ -41,7 +41,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
              max_rounds: int | None, bound_coupling: str = "hull", bound_time_limit: float | None = None,
              policy_coupling: str = "hull") -> dict:
     p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
-    starts = p.initial_states(resolve_seed(seed, where="bench").generator("initial_states"), episodes)
+    starts = start_states(p, episodes, seed)
     t0 = time.perf_counter()
     couplings = ["hull", "relaxation"] if bound_coupling == "both" else [bound_coupling]
     found = {c: fluid_bound(p, horizon=H, initial=starts, coupling=c, time_limit=bound_time_limit) for c in couplings}
