@@ -85,8 +85,14 @@ def parse_str_list(text: str) -> list[str]:
     return out
 
 
-def _must(what: str) -> str:
-    return f"{what} must" if what else "must"
+def _at_least(values: list, lower: Any, what: str, finite: bool = False) -> list:
+    """``values`` when all are ``>= lower`` (and finite with ``finite``), else a ValueError on the first other."""
+    bad = [v for v in values if not ((math.isfinite(v) or not finite) and v >= lower)]
+    if bad:
+        must = f"{what} must" if what else "must"
+        bound = f"{lower:g}" if isinstance(lower, float) else lower
+        raise ValueError(f"{must} be {'finite and ' if finite else ''}>= {bound}, got {bad[0]}")
+    return values
 
 
 def int_at_least(lower: int, *, what: str = "") -> Callable[[str], int]:
@@ -104,13 +110,7 @@ def int_at_least(lower: int, *, what: str = "") -> Callable[[str], int]:
     ...
     ValueError: players must be >= 1, got 0
     """
-    def parse(text: str) -> int:
-        v = int(str(text).strip())
-        if v < lower:
-            raise ValueError(f"{_must(what)} be >= {lower}, got {v}")
-        return v
-
-    return parse
+    return lambda text: _at_least([int(str(text).strip())], lower, what)[0]
 
 
 def int_list_at_least(lower: int, *, what: str = "") -> Callable[[str], list[int]]:
@@ -127,14 +127,7 @@ def int_list_at_least(lower: int, *, what: str = "") -> Callable[[str], list[int
     ...
     ValueError: sizes must be >= 1, got 0
     """
-    def parse(text: str) -> list[int]:
-        vals = parse_int_list(text)
-        bad = [v for v in vals if v < lower]
-        if bad:
-            raise ValueError(f"{_must(what)} be >= {lower}, got {bad[0]}")
-        return vals
-
-    return parse
+    return lambda text: _at_least(parse_int_list(text), lower, what)
 
 
 def float_list_at_least(lower: float, *, what: str = "") -> Callable[[str], list[float]]:
@@ -151,20 +144,21 @@ def float_list_at_least(lower: float, *, what: str = "") -> Callable[[str], list
     ...
     ValueError: lambda must be finite and >= 0, got nan
     """
-    def parse(text: str) -> list[float]:
-        vals = parse_float_list(text)
-        bad = [v for v in vals if not (math.isfinite(v) and v >= lower)]
-        if bad:
-            raise ValueError(f"{_must(what)} be finite and >= {lower:g}, got {bad[0]}")
-        return vals
-
-    return parse
+    return lambda text: _at_least(parse_float_list(text), lower, what, finite=True)
 
 
 #: One integer >= 1 (``"must be >= 1, got 0"``).
 parse_positive_int = int_at_least(1)
 #: A :func:`parse_int_list` text of integers >= 1 (``"must be >= 1, got 0"``).
 parse_positive_list = int_list_at_least(1)
+
+
+def _known(what: str, values: list, choices: Sequence[str]) -> list:
+    """``values`` when all are in ``choices``, else a ValueError on the first other."""
+    bad = [v for v in values if v not in choices]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
+    return values
 
 
 def parse_choice(what: str, choices: Sequence[str]) -> Callable[[str], str]:
@@ -176,12 +170,7 @@ def parse_choice(what: str, choices: Sequence[str]) -> Callable[[str], str]:
     >>> parse_choice("rule", ("sum", "product"))("sum")
     'sum'
     """
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"unknown {what} {text!r}; choose from {', '.join(choices)}")
-        return text
-
-    return parse
+    return lambda text: _known(what, [text], choices)[0]
 
 
 def parse_choice_list(what: str, choices: Sequence[str]) -> Callable[[str], list[str]]:
@@ -198,14 +187,7 @@ def parse_choice_list(what: str, choices: Sequence[str]) -> Callable[[str], list
     ...
     ValueError: unknown method 'lp'; choose from greedy, lazy
     """
-    def parse(text: str) -> list[str]:
-        vals = parse_str_list(text)
-        bad = [v for v in vals if v not in choices]
-        if bad:
-            raise ValueError(f"unknown {what} {bad[0]!r}; choose from {', '.join(choices)}")
-        return list(dict.fromkeys(vals))
-
-    return parse
+    return lambda text: list(dict.fromkeys(_known(what, parse_str_list(text), choices)))
 
 
 @dataclass(frozen=True)

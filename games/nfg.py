@@ -32,7 +32,7 @@ import numpy as np
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.io import atomic_write_text
 from engine.validation import check_choice, check_int
-from games.normal_form import NormalFormGame
+from games.normal_form import NormalFormGame, check_game
 
 __all__ = ["read_nfg", "write_nfg", "format_number", "to_pygambit", "from_pygambit", "MAX_PLAYERS",
            "MAX_CONTINGENCIES"]
@@ -612,8 +612,7 @@ def write_nfg(game: NormalFormGame, path: Optional[Union[str, "os.PathLike[str]"
     True
     """
     where = "write_nfg()"
-    if not isinstance(game, NormalFormGame):
-        raise InvalidInputError(f"{where}: game must be a NormalFormGame, got {type(game).__name__}")
+    check_game(game, where)
     check_choice(version, "version", where, ("outcome", "payoff"))
     if not isinstance(durable, (bool, np.bool_)):
         raise InvalidInputError(f"{where}: durable must be True or False, got {durable!r}")
@@ -700,8 +699,7 @@ def to_pygambit(game: NormalFormGame, /) -> Any:
     ['Player 1', 'Player 2']
     """
     where = "to_pygambit()"
-    if not isinstance(game, NormalFormGame):
-        raise InvalidInputError(f"{where}: game must be a NormalFormGame, got {type(game).__name__}")
+    check_game(game, where)
     gbt = _pygambit(where)
     text = write_nfg(game, version="outcome")
     return _pygambit_parse(gbt, text)

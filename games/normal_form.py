@@ -15,7 +15,7 @@ from engine.seeding import resolve_seed
 from engine.threads import limit
 from engine.validation import as_float_array, check_int, check_real
 
-__all__ = ["NormalFormGame", "random_game", "as_profile"]
+__all__ = ["NormalFormGame", "random_game", "as_profile", "check_game"]
 
 
 def _real_array(value: Any, name: str, where: str, **kwargs: Any) -> np.ndarray:
@@ -218,6 +218,21 @@ class NormalFormGame:
     def max_regret(self, profile: Any) -> float:
         """The largest gain any player gets by deviating unilaterally (0 at a Nash equilibrium)."""
         return float(self.regrets(profile).max())
+
+
+def check_game(game: Any, where: str) -> NormalFormGame:
+    """``game`` when it is a :class:`NormalFormGame`, else :class:`InvalidInputError` naming ``where``.
+
+    Examples
+    --------
+    >>> check_game([[1, 0]], "solve()")
+    Traceback (most recent call last):
+    ...
+    engine.errors.InvalidInputError: solve(): game must be a games.NormalFormGame, got list
+    """
+    if not isinstance(game, NormalFormGame):
+        raise InvalidInputError(f"{where}: game must be a games.NormalFormGame, got {type(game).__name__}")
+    return game
 
 
 # ---------------------------------------------------------------------- payoff contractions

@@ -50,7 +50,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import as_float_array, check_int, check_real, check_time_limit
-from games.normal_form import NormalFormGame, regrets_flat
+from games.normal_form import NormalFormGame, check_game, regrets_flat
 # The equations, kernels and tracer live in games.qre_nf and games.qre_path; their names are
 # imported here too, so games.qre keeps every name it had.
 from games.qre_nf import (_FastPath, _Prepared, _System, _candidate_supports, _k_correct, _k_jacobian,  # noqa: F401
@@ -156,15 +156,9 @@ def _now() -> float:
 
 
 # ====================================================================== validation
-def _check_game(game: Any, where: str) -> NormalFormGame:
-    if not isinstance(game, NormalFormGame):
-        raise InvalidInputError(f"{where}: game must be a games.NormalFormGame, got {type(game).__name__}")
-    return game
-
-
 def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, max_accel, warm_start):
     where = "logit_solve()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     lam_arr, tol, maxiter, time_limit, callback, ctl = _solve_options(
         where, game.n_players, lam, tol, maxiter, time_limit, callback, first_step, max_accel)
     if warm_start is not None:
@@ -174,7 +168,7 @@ def _validate_solve(game, lam, tol, maxiter, time_limit, callback, first_step, m
 
 def _validate_branch(game, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel, polish):
     where = "logit_branch()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     maxregret, lam_max, maxiter, time_limit, callback, ctl = _branch_options(
         where, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel)
     if not isinstance(polish, (bool, np.bool_)):
@@ -528,7 +522,7 @@ def logit_estimate(game: NormalFormGame, counts: Any, *, maxregret: float = 1e-8
     """
     t0 = time.perf_counter()
     where = "logit_estimate()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     c = _check_counts(counts, game, where)
     maxregret, lam_max, maxiter, time_limit, callback, ctl = _branch_options(
         where, maxregret, lam_max, maxiter, time_limit, callback, first_step, max_accel)

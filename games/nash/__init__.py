@@ -34,11 +34,11 @@ from engine.threads import hot_path
 from engine.validation import check_choice
 from games.nash.lemke import lemke_howson
 from games.nash.pure_strategies import pure
-from games.nash.result import NashResult, _check_game
+from games.nash.result import NashResult
 from games.nash.supports import support_enumeration
 from games.nash.vertices import VertexEnumerationResult, vertex_enumeration
 from games.nash.zero_sum import MatrixGameLP, zero_sum_lp
-from games.normal_form import NormalFormGame
+from games.normal_form import NormalFormGame, check_game
 
 __all__ = ["NashResult", "VertexEnumerationResult", "solve", "zero_sum_lp", "lemke_howson", "support_enumeration",
            "vertex_enumeration", "pure", "METHODS", "MatrixGameLP"]
@@ -90,7 +90,7 @@ def solve(game: NormalFormGame, /, method: str = "auto", *, all_equilibria: bool
     ('vertex_enumeration', 4, ((0, 1, 2, 3),))
     """
     where = "solve()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     check_choice(method, "method", where, METHODS)
     if not isinstance(all_equilibria, (bool, np.bool_)):
         raise InvalidInputError(f"{where}: all_equilibria must be a bool, got {all_equilibria!r}")

@@ -11,15 +11,15 @@ from engine.errors import BackendError
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import check_int
-from games.nash.result import NashResult, _check_game, _require_two_players, _result
-from games.normal_form import NormalFormGame
+from games.nash.result import NashResult, _require_two_players, _result
+from games.normal_form import NormalFormGame, check_game
 
 __all__ = ["lemke_howson"]
 
 
 def _validate_lemke_howson(game: Any, initial_dropped_label: Any, maxiter: Any) -> tuple:
     where = "lemke_howson()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     _require_two_players(game, where)
     m, n = game.shape
     label = check_int(initial_dropped_label, "initial_dropped_label", where, lower=0, upper=m + n - 1)

@@ -11,15 +11,15 @@ from numba import njit
 
 from engine.threads import hot_path
 from engine.validation import check_real
-from games.nash.result import NashResult, _check_game, _result
-from games.normal_form import NormalFormGame, flat_payoffs
+from games.nash.result import NashResult, _result
+from games.normal_form import NormalFormGame, check_game, flat_payoffs
 
 __all__ = ["pure"]
 
 
 def _validate_pure(game: Any, tol: Any) -> tuple:
     where = "pure()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     if not (tol.__class__ is float and tol == 0.0):  # the default needs no checking
         tol = check_real(tol, "tol", where, lower=0.0)
     return game, tol

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from engine.errors import InvalidInputError, UnsupportedProblemError
+from engine.errors import UnsupportedProblemError
 from engine.result import SolveResult
 from engine.status import Status
 from engine.threads import current_threads, default_threads
@@ -55,12 +55,6 @@ class NashResult(SolveResult):
 
 
 # ---------------------------------------------------------------------------- helpers
-def _check_game(game: Any, where: str) -> NormalFormGame:
-    if not isinstance(game, NormalFormGame):
-        raise InvalidInputError(f"{where}: game must be a games.NormalFormGame, got {type(game).__name__}")
-    return game
-
-
 def _require_two_players(game: NormalFormGame, where: str) -> None:
     if game.n_players != 2:
         raise UnsupportedProblemError(f"{where}: needs a two-player (bimatrix) game, got {game.n_players} players")

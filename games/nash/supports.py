@@ -11,8 +11,8 @@ from numba import njit
 
 from engine.threads import hot_path
 from engine.validation import check_real
-from games.nash.result import NashResult, _check_game, _dedupe, _require_two_players, _result
-from games.normal_form import NormalFormGame
+from games.nash.result import NashResult, _dedupe, _require_two_players, _result
+from games.normal_form import NormalFormGame, check_game
 from games.qre_path import _k_lu, _k_lu_solve
 
 __all__ = ["support_enumeration"]
@@ -20,7 +20,7 @@ __all__ = ["support_enumeration"]
 
 def _validate_support_enumeration(game: Any, tol: Any) -> tuple:
     where = "support_enumeration()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     _require_two_players(game, where)
     tol = check_real(tol, "tol", where, lower=0.0)
     return game, tol

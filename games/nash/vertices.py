@@ -16,8 +16,8 @@ from engine.errors import BackendError
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import check_int, check_time_limit
-from games.nash.result import NashResult, _check_game, _profile, _require_two_players, _result
-from games.normal_form import NormalFormGame
+from games.nash.result import NashResult, _profile, _require_two_players, _result
+from games.normal_form import NormalFormGame, check_game
 
 __all__ = ["VertexEnumerationResult", "vertex_enumeration"]
 
@@ -70,7 +70,7 @@ class VertexEnumerationResult(NashResult):
 
 def _validate_vertex_enumeration(game: Any, time_limit: Any, maxiter: Any, max_cliques: Any) -> tuple:
     where = "vertex_enumeration()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     _require_two_players(game, where)
     time_limit = check_time_limit(time_limit, where)
     maxiter = check_int(maxiter, "maxiter", where, lower=1)

@@ -11,8 +11,8 @@ import numpy as np
 from engine.errors import BackendError, UnsupportedProblemError
 from engine.status import Status
 from engine.threads import hot_path
-from games.nash.result import NashResult, _check_game, _require_two_players, _result
-from games.normal_form import NormalFormGame
+from games.nash.result import NashResult, _require_two_players, _result
+from games.normal_form import NormalFormGame, check_game
 from solvers.highs import LinearModel
 
 __all__ = ["MatrixGameLP", "zero_sum_lp"]
@@ -20,7 +20,7 @@ __all__ = ["MatrixGameLP", "zero_sum_lp"]
 
 def _validate_zero_sum_lp(game: Any) -> NormalFormGame:
     where = "zero_sum_lp()"
-    game = _check_game(game, where)
+    game = check_game(game, where)
     _require_two_players(game, where)
     if not game.is_constant_sum(tol=1e-12):
         raise UnsupportedProblemError(f"{where}: the game is not zero-sum or constant-sum "
