@@ -20,6 +20,7 @@ what was expected there.
 from __future__ import annotations
 
 import bisect
+import io
 import math
 import os
 import re
@@ -669,7 +670,7 @@ def write_nfg(game: NormalFormGame, path: Optional[Union[str, "os.PathLike[str]"
 # ----------------------------------------------------------------------------- pygambit
 
 def _pygambit(where: str) -> Any:
-    try:
+    try:  # optional dependency: only the pygambit bridge needs it
         import pygambit
     except ImportError as err:
         raise ImportError(f"{where}: pygambit is not installed; install it with "
@@ -706,8 +707,6 @@ def to_pygambit(game: NormalFormGame, /) -> Any:
 
 
 def _pygambit_parse(gbt: Any, text: str) -> Any:
-    import io
-
     reader = getattr(gbt, "read_nfg", None)
     if reader is not None:
         return reader(io.StringIO(text))
