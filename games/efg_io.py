@@ -260,6 +260,8 @@ _SPACES = " \t\n\r\f\v"
 
 
 def _unquote(t: str) -> str:
+    if t == '""':
+        return ""
     s = t[1:-1]
     return _UNESCAPE_RE.sub('"', s) if "\\" in s else s
 
@@ -280,7 +282,7 @@ class _NotFast(Exception):
 def _fast_number(text: str, cache: dict) -> tuple:
     got = cache.get(text)
     if got is None:
-        if text.isdigit() and len(text) <= MAX_NUMBER_DIGITS:
+        if (text.isdigit() or text[0] == "-" and text[1:].isdigit()) and len(text) <= MAX_NUMBER_DIGITS:
             got = cache[text] = (Fraction(int(text)), text)
             return got
         val = parse_number(text)

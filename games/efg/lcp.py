@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numba import njit
 
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.events import Iteration, emit
@@ -41,7 +42,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
-from games.efg.lemke import _choose_row_exact, _lemke_float, _pivot_exact
+from games.efg.lemke import _choose_row_exact, _lemke_float, _pivot_exact, _tableau_float
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
 
@@ -73,6 +74,25 @@ class LCPResult(EFGResult):
 
 
 # ====================================================================== problem data
+@njit(cache=True)
+def _dense_costs(L: np.ndarray, w: np.ndarray, pay: np.ndarray, n1: int, n2: int) -> tuple:
+    """Dense cost matrices ``A``, ``B`` (n1 x n2): per leaf, chance times the payoff shifted to
+    at most -1 and scaled to [-1, 0) (tolerances are then absolute), added up per sequence pair."""
+    out = []
+    for k in range(2):
+        mx = 0.0
+        for i in range(L.shape[0]):
+            mx = max(mx, pay[i, k])
+        cm = 1.0
+        for i in range(L.shape[0]):
+            cm = max(cm, abs(pay[i, k] - (mx + 1.0)))
+        M = np.zeros((n1, n2))
+        for i in range(L.shape[0]):
+            M[L[i, 0], L[i, 1]] += w[i] * (pay[i, k] - (mx + 1.0)) / cm
+        out.append(M)
+    return out[0], out[1]
+
+
 class _Problem:
     """The sequence-form data of one game in one arithmetic (float64 or Python integers)."""
 
@@ -94,7 +114,7 @@ class _Problem:
             # payoffs times D (ints), chance probabilities times their common denominator: an
             # integer game with the same equilibria; every payoff shifted to <= -D < 0
             D, ints = g._leaf_int_payoffs()
-            chance = [s["chance_f"][v] for v in s["leaf"].tolist()]
+            chance = g._leaf_chance_fractions()
             den = 1
             for c in chance:
                 den = den * c.denominator // math.gcd(den, c.denominator)
@@ -112,17 +132,14 @@ class _Problem:
         else:
             pay = s["leaf_pay"]
             w = s["leaf_chance"]
-            costs = []
-            for k in (0, 1):
-                c = pay[:, k] - (pay[:, k].max(initial=0.0) + 1.0)
-                # scaled to [-1, 0): tolerances below are then absolute
-                costs.append(w * c / max(1.0, float(np.abs(c).max(initial=1.0))))
             if self.dense:
-                self.A = np.zeros((self.n1, self.n2))
-                self.B = np.zeros((self.n1, self.n2))
-                np.add.at(self.A, (L[:, 0], L[:, 1]), costs[0])
-                np.add.at(self.B, (L[:, 0], L[:, 1]), costs[1])
+                self.A, self.B = _dense_costs(L, w, pay, self.n1, self.n2)
             else:
+                costs = []
+                for k in (0, 1):
+                    c = pay[:, k] - (pay[:, k].max(initial=0.0) + 1.0)
+                    # scaled to [-1, 0): tolerances below are then absolute
+                    costs.append(w * c / max(1.0, float(np.abs(c).max(initial=1.0))))
                 self.A = sp.csr_matrix((costs[0], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
                 self.B = sp.csr_matrix((costs[1], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
         self.Bt = self.B.T if self.dense else self.B.T.tocsr()
@@ -218,6 +235,10 @@ class _Problem:
         the right-hand side; ``basic = rhs - T_N nonbasic``."""
         n1, n2 = self.n1, self.n2
         n = n1 + n2
+        if self.dense and not self.exact:
+            _, isets, off = self.g._regret_data()[:3]
+            return _tableau_float(self.A, self.Bt, chosen1, chosen2, isets[off[0]:off[1]], isets[off[1]:off[2]],
+                                  np.asarray(pq[0], dtype=np.float64), np.asarray(pq[1], dtype=np.float64))
         C1, N1, a1, P1 = self.elimination(0, chosen1)
         C2, N2, a2, P2 = self.elimination(1, chosen2)
         p, q = pq

@@ -177,3 +177,139 @@ def _pivot_exact(T: np.ndarray, d: int, r: int, c: int) -> int:
     T[:, c] = -col
     T[r, c] = d
     return p
+
+
+# ====================================================================== the start tableau: floating point
+@njit(cache=True)
+def _elimination(chosen: np.ndarray, isets: np.ndarray) -> tuple:
+    """``(C, N, a, P)`` with ``x_C = a - P x_N`` (see ``_Problem.elimination``); ``isets`` rows
+    ``(first sequence, actions, parent sequence)``, deepest first."""
+    n = chosen.shape[0]
+    nc = 0
+    for j in range(n):
+        if chosen[j]:
+            nc += 1
+    C = np.empty(nc, dtype=np.int64)
+    N = np.empty(n - nc, dtype=np.int64)
+    col = np.full(n, -1, dtype=np.int64)
+    row = np.full(n, -1, dtype=np.int64)
+    ic = 0
+    inn = 0
+    for j in range(n):
+        if chosen[j]:
+            C[ic] = j
+            row[j] = ic
+            ic += 1
+        else:
+            N[inn] = j
+            col[j] = inn
+            inn += 1
+    P = np.zeros((nc, n - nc))
+    a = np.zeros(nc)
+    a[0] = 1.0
+    for r in range(isets.shape[0] - 1, -1, -1):  # parents first
+        k0, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+        c = k0
+        while not chosen[c]:
+            c += 1
+        rc = row[c]
+        if chosen[par]:
+            P[rc, :] = P[row[par], :]
+            a[rc] = a[row[par]]
+        else:
+            P[rc, col[par]] = -1.0
+        for b in range(k0, k0 + m):
+            if b != c:
+                P[rc, col[b]] += 1.0
+    return C, N, a, P
+
+
+@njit(cache=True)
+def _tableau_float(A: np.ndarray, Bt: np.ndarray, ch1: np.ndarray, ch2: np.ndarray, isets1: np.ndarray,
+                   isets2: np.ndarray, p: np.ndarray, q: np.ndarray) -> tuple:
+    """The condensed start tableau of ``_Problem.tableau`` for dense float64 payoff matrices, in
+    one compiled call: ``(T, basis, nonbasic, pos)``."""
+    n1, n2 = A.shape
+    n = n1 + n2
+    C1, N1, a1, P1 = _elimination(ch1, isets1)
+    C2, N2, a2, P2 = _elimination(ch2, isets2)
+    m1, m2, k1, k2 = C1.shape[0], C2.shape[0], N1.shape[0], N2.shape[0]
+    # H1 = P1' A[C1] - A[N1] (k1 x n2), H2 = P2' B'[C2] - B'[N2] (k2 x n1)
+    H1 = np.zeros((k1, n2))
+    for i in range(k1):
+        for c in range(m1):
+            f = P1[c, i]
+            if f != 0.0:
+                for j in range(n2):
+                    H1[i, j] += f * A[C1[c], j]
+        for j in range(n2):
+            H1[i, j] -= A[N1[i], j]
+    H2 = np.zeros((k2, n1))
+    for i in range(k2):
+        for c in range(m2):
+            f = P2[c, i]
+            if f != 0.0:
+                for j in range(n1):
+                    H2[i, j] += f * Bt[C2[c], j]
+        for j in range(n1):
+            H2[i, j] -= Bt[N2[i], j]
+    T = np.zeros((n, n + 2))
+    rx, ry, rr, rs = 0, m1, m1 + m2, m1 + m2 + k1
+    cx, cy, cr, cs, cz = 0, k1, k1 + k2, k1 + k2 + m1, n
+    for i in range(m1):
+        for j in range(k1):
+            T[rx + i, cx + j] = P1[i, j]
+        T[rx + i, n + 1] = a1[i]
+    for i in range(m2):
+        for j in range(k2):
+            T[ry + i, cy + j] = P2[i, j]
+        T[ry + i, n + 1] = a2[i]
+    for i in range(k1):
+        for j in range(m1):
+            T[rr + i, cr + j] = -P1[j, i]
+        for j in range(k2):
+            acc = 0.0
+            for c in range(m2):
+                acc += H1[i, C2[c]] * P2[c, j]
+            T[rr + i, cy + j] = acc - H1[i, N2[j]]
+        acc = 0.0
+        for j in range(n2):
+            acc += H1[i, j] * q[j]
+        T[rr + i, cz] = -acc
+        acc = 0.0
+        for c in range(m2):
+            acc += H1[i, C2[c]] * a2[c]
+        T[rr + i, n + 1] = acc
+    for i in range(k2):
+        for j in range(m2):
+            T[rs + i, cs + j] = -P2[j, i]
+        for j in range(k1):
+            acc = 0.0
+            for c in range(m1):
+                acc += H2[i, C1[c]] * P1[c, j]
+            T[rs + i, cx + j] = acc - H2[i, N1[j]]
+        acc = 0.0
+        for j in range(n1):
+            acc += H2[i, j] * p[j]
+        T[rs + i, cz] = -acc
+        acc = 0.0
+        for c in range(m1):
+            acc += H2[i, C1[c]] * a1[c]
+        T[rs + i, n + 1] = acc
+    basis = np.empty(n, dtype=np.int64)
+    nonbasic = np.empty(n + 1, dtype=np.int64)
+    basis[:m1] = C1
+    basis[m1:m1 + m2] = n1 + C2
+    basis[m1 + m2:m1 + m2 + k1] = n + N1
+    basis[m1 + m2 + k1:] = n + n1 + N2
+    nonbasic[:k1] = N1
+    nonbasic[k1:k1 + k2] = n1 + N2
+    nonbasic[k1 + k2:k1 + k2 + m1] = n + C1
+    nonbasic[k1 + k2 + m1:n] = n + n1 + C2
+    nonbasic[n] = 2 * n
+    pos = np.empty(2 * n + 1, dtype=np.int64)
+    for i in range(n):
+        pos[basis[i]] = i
+    for i in range(n + 1):
+        pos[nonbasic[i]] = -(i + 1)
+    return T, basis, nonbasic, pos

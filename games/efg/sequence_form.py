@@ -132,27 +132,48 @@ def _simplex_solve(M: np.ndarray, b: np.ndarray, c: np.ndarray, n_eq: int, maxit
     return st, z, d, it1 + it2
 
 
-def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
-    """Player 1's and player 2's realization plans of a small zero-sum tree by the dense simplex
-    (payoffs scaled to at most 1 in magnitude), or None when it does not finish."""
-    n1, n2 = s["n_seq"]
-    r1, c1, v1, m1 = _constraint_triplets(game, 0)
-    r2, c2, v2, m2 = _constraint_triplets(game, 1)
-    L = s["leaf_seq"]
-    w = s["leaf_chance"] * s["leaf_pay"][:, 0]
-    scale = float(np.abs(w).max(initial=0.0)) or 1.0
-    # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
+@njit(cache=True)
+def _lp_simplex_kernel(rows1: np.ndarray, rows2: np.ndarray, n1: int, n2: int, leaf_seq: np.ndarray,
+                       w: np.ndarray, scale: float, tol: float) -> tuple:
+    """The dense LP of :func:`_lp_by_simplex` built from the players' information-set rows
+    (``(first sequence, actions, parent sequence)`` in infoset order) and solved."""
+    m1, m2 = rows1.shape[0] + 1, rows2.shape[0] + 1
     M = np.zeros((m1 + n2, n1 + 2 * m2))
-    M[r1, c1] = v1
-    np.add.at(M, (m1 + L[:, 1], L[:, 0]), -w / scale)
-    M[m1 + c2, n1 + r2] = v2
-    M[m1 + c2, n1 + m2 + r2] = -v2
+    M[0, 0] = 1.0
+    for i in range(m1 - 1):
+        k, m, par = rows1[i, 0], rows1[i, 1], rows1[i, 2]
+        M[i + 1, par] = -1.0
+        for a in range(m):
+            M[i + 1, k + a] = 1.0
+    for i in range(leaf_seq.shape[0]):
+        M[m1 + leaf_seq[i, 1], leaf_seq[i, 0]] += -w[i] / scale
+    M[m1, n1] = 1.0
+    M[m1, n1 + m2] = -1.0
+    for i in range(m2 - 1):
+        k, m, par = rows2[i, 0], rows2[i, 1], rows2[i, 2]
+        M[m1 + par, n1 + i + 1] = -1.0
+        M[m1 + par, n1 + m2 + i + 1] = 1.0
+        for a in range(m):
+            M[m1 + k + a, n1 + i + 1] = 1.0
+            M[m1 + k + a, n1 + m2 + i + 1] = -1.0
     b = np.zeros(m1 + n2)
     b[0] = 1.0
     c = np.zeros(n1 + 2 * m2)
     c[n1] = -1.0
     c[n1 + m2] = 1.0
-    st, z, d, nit = _simplex_solve(M, b, c, m1, 50 * (M.shape[0] + M.shape[1]), 1e-11)
+    return _simplex_solve(M, b, c, m1, 50 * (M.shape[0] + M.shape[1]), tol)
+
+
+def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
+    """Player 1's and player 2's realization plans of a small zero-sum tree by the dense simplex
+    (payoffs scaled to at most 1 in magnitude), or None when it does not finish."""
+    n1, n2 = s["n_seq"]
+    # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
+    w = s["leaf_chance"] * s["leaf_pay"][:, 0]
+    scale = float(np.abs(w).max(initial=0.0)) or 1.0
+    m2 = len(game.player_infosets[1]) + 1
+    st, z, d, nit = _lp_simplex_kernel(game._iset_rows(0), game._iset_rows(1), n1, n2,
+                                       np.ascontiguousarray(s["leaf_seq"]), w, scale, 1e-11)
     if st != 0:
         return None
     return np.maximum(z[:n1], 0.0), np.maximum(d, 0.0), float(z[n1] - z[n1 + m2]) * scale, int(nit)

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from numba import njit
 
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from games.efg_io import parse_number
@@ -63,6 +64,73 @@ def _renumbered(refs: list, order: list) -> list:
     return [remap[h] if h >= 0 else -1 for h in refs]
 
 
+@njit(cache=True)
+def _regret_kernel(beh: np.ndarray, seq_off: np.ndarray, isets: np.ndarray, iset_off: np.ndarray,
+                   leaf_seq: np.ndarray, leaf_chance: np.ndarray, leaf_pay: np.ndarray) -> tuple:
+    """(expected payoffs, regrets) of a behaviour profile: the realization plans, each player's
+    sequence values against the others' plans, and the best response by backward induction over
+    its information sets (rows ``(first sequence, actions, parent sequence)``, deepest first).
+    Player p's sequences are ``seq_off[p]:seq_off[p + 1]`` of one plan vector and its behaviour
+    entries start at ``seq_off[p] - p`` in ``beh``."""
+    N = seq_off.shape[0] - 1
+    n_leaf = leaf_seq.shape[0]
+    x = np.empty(seq_off[N])
+    for p in range(N):
+        o = seq_off[p]
+        bo = o - p - 1
+        x[o] = 1.0
+        for r in range(iset_off[p + 1] - 1, iset_off[p] - 1, -1):  # shallowest first
+            k, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+            xp = x[o + par]
+            for a in range(m):
+                x[o + k + a] = xp * beh[bo + k + a]
+    pays = np.zeros(N)
+    regrets = np.zeros(N)
+    w = np.empty(n_leaf)
+    for p in range(N):
+        o = seq_off[p]
+        V = np.zeros(seq_off[p + 1] - o)
+        for i in range(n_leaf):
+            wi = leaf_chance[i]
+            for q in range(N):
+                if q != p:
+                    wi *= x[seq_off[q] + leaf_seq[i, q]]
+            w[i] = wi
+            V[leaf_seq[i, p]] += wi * leaf_pay[i, p]
+        cur = 0.0
+        for k in range(V.shape[0]):
+            cur += V[k] * x[o + k]
+        for r in range(iset_off[p], iset_off[p + 1]):  # deepest first
+            k, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+            best = V[k]
+            for a in range(1, m):
+                if V[k + a] > best:
+                    best = V[k + a]
+            V[par] += best
+        pays[p] = cur
+        regrets[p] = V[0] - cur
+    return pays, regrets
+
+
+@njit(cache=True)
+def _behavior_kernel(x: np.ndarray, isets: np.ndarray, n_beh: int) -> np.ndarray:
+    """Behaviour probabilities of the realization plan ``x`` over the information sets ``isets``
+    (rows as in :func:`_regret_kernel`); uniform where an infoset is not reached."""
+    b = np.zeros(n_beh)
+    for r in range(isets.shape[0]):
+        k, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+        tot = 0.0
+        for a in range(m):
+            tot += x[k + a]
+        if x[par] > 1e-12 and tot > 0:
+            for a in range(m):
+                b[k - 1 + a] = x[k + a] / tot
+        else:
+            for a in range(m):
+                b[k - 1 + a] = 1.0 / m
+    return b
+
+
 @dataclass
 class _GameParts:
     """The mutable parts a reader or builder fills; nodes are in prefix order."""
@@ -89,24 +157,30 @@ class _GameParts:
     def add_infoset(self, player: int, number: int, label: str, actions: Sequence[str],
                     probs: Optional[Sequence[tuple[Fraction, str]]], where: Callable[[str], Exception]) -> int:
         if probs is not None:
-            if any(f < 0 or f > 1 for f, _ in probs):
+            # in ints (numerators over the common denominator): Fraction arithmetic costs more
+            # than the rest of a small file's parse
+            if not all(0 <= f.numerator <= f.denominator for f, _ in probs):
                 raise where(f"chance probabilities must lie in [0, 1], got {[t for _, t in probs]}")
-            total = sum((f for f, _ in probs), Fraction(0))
-            if total != 1:
+            den = 1
+            for f, _ in probs:
+                if den % f.denominator:
+                    den = den * f.denominator // math.gcd(den, f.denominator)
+            if sum(f.numerator * (den // f.denominator) for f, _ in probs) != den:
+                total = sum((f for f, _ in probs), Fraction(0))
                 raise where(f"chance probabilities must sum to exactly 1, got {total}")
         self.infoset_player.append(player)
         self.infoset_number.append(number)
         self.infoset_label.append(label)
         self.infoset_actions.append(tuple(actions))
-        self.infoset_probs.append(tuple(f for f, _ in probs) if probs is not None else None)
-        self.infoset_prob_texts.append(tuple(t for _, t in probs) if probs is not None else None)
+        self.infoset_probs.append(tuple([f for f, _ in probs]) if probs is not None else None)
+        self.infoset_prob_texts.append(tuple([t for _, t in probs]) if probs is not None else None)
         return len(self.infoset_player) - 1
 
     def add_outcome(self, number: int, label: str, payoffs: Sequence[tuple[Fraction, str]]) -> int:
         self.outcome_number.append(number)
         self.outcome_label.append(label)
-        self.outcome_payoffs.append(tuple(f for f, _ in payoffs))
-        self.outcome_texts.append(tuple(t for _, t in payoffs))
+        self.outcome_payoffs.append(tuple([f for f, _ in payoffs]))
+        self.outcome_texts.append(tuple([t for _, t in payoffs]))
         return len(self.outcome_label) - 1
 
     def finish_labels(self) -> None:
@@ -120,6 +194,40 @@ class _GameParts:
                                       "labels do not identify them")
                 else:
                     seen[(pl, lab)] = h
+
+
+class _SequenceData(dict):
+    """The dict :meth:`ExtensiveFormGame._sequences` returns. What a solve does not always need
+    is built on first access (``__missing__``): ``seq_infoset``, ``seq_action``, ``seq_parent``
+    (per player, per sequence), ``leaf`` (leaf nodes) and ``leaf_chance_nd`` (per leaf the exact
+    chance probability as an unreduced (numerator, denominator) pair)."""
+
+    def __init__(self, game: "ExtensiveFormGame", leaf_l: list, cnum: list, cden: list) -> None:
+        super().__init__()
+        self._game, self._leaf_l, self._cnum, self._cden = game, leaf_l, cnum, cden
+
+    def __missing__(self, key: str) -> Any:
+        g = self._game
+        if key == "leaf":
+            val: Any = np.array(self._leaf_l, dtype=np.int64)
+        elif key == "leaf_chance_nd":
+            val = [(self._cnum[v], self._cden[v]) for v in self._leaf_l]
+        elif key in ("seq_infoset", "seq_action", "seq_parent"):
+            ip = self["iset_parent"].tolist()
+            for p in range(g.n_players):
+                si, sa, sp_ = [-1], [-1], [-1]
+                for h in g.player_infosets[p]:
+                    m = len(g.infoset_actions[h])
+                    si.extend([h] * m)
+                    sa.extend(range(m))
+                    sp_.extend([max(ip[h], 0)] * m)
+                for name, lst in (("seq_infoset", si), ("seq_action", sa), ("seq_parent", sp_)):
+                    self.setdefault(name, []).append(np.array(lst, dtype=np.int64))
+            return dict.__getitem__(self, key)
+        else:
+            raise KeyError(key)
+        self[key] = val
+        return val
 
 
 class ExtensiveFormGame:
@@ -298,15 +406,19 @@ class ExtensiveFormGame:
         _, ints = self._leaf_int_payoffs()
         return len({sum(p) for p in ints}) <= 1
 
+    def _scaled_outcomes(self) -> tuple:
+        """(D, per outcome the payoffs times D as Python ints), D the payoffs' common denominator."""
+        D = 1
+        for d in {f.denominator for pay in self.outcome_payoffs for f in pay}:
+            D = D * d // math.gcd(D, d)
+        if D == 1:
+            return 1, [tuple(f.numerator for f in pay) for pay in self.outcome_payoffs]
+        return D, [tuple(f.numerator * (D // f.denominator) for f in pay) for pay in self.outcome_payoffs]
+
     def _leaf_int_payoffs(self) -> tuple:
         """(D, per leaf the payoffs times D as Python ints): exact, without Fraction arithmetic."""
-        if "leaf_int" not in self._cache:
-            D = 1
-            for pay in self.outcome_payoffs:
-                for f in pay:
-                    if D % f.denominator:
-                        D = D * f.denominator // math.gcd(D, f.denominator)
-            scaled = [tuple(f.numerator * (D // f.denominator) for f in pay) for pay in self.outcome_payoffs]
+        if "leaf_int" not in self._cache:  # (_sequences computes them too, on its pass over the nodes)
+            D, scaled = self._scaled_outcomes()
             N = self.n_players
             zero = (0,) * N
             acc: list = [zero] * self.n_nodes
@@ -354,91 +466,105 @@ class ExtensiveFormGame:
         # sequence index of (h, a): offset[h] + a within the player's numbering
         fs = [0] * self.n_infosets
         n_seq = []
-        seq_infoset = []
-        seq_action = []
+        iacts = self.infoset_actions
         for p in range(N):
             k = 1
-            si, sa = [-1], [-1]
             for h in self.player_infosets[p]:
                 fs[h] = k
-                m = len(self.infoset_actions[h])
-                si.extend([h] * m)
-                sa.extend(range(m))
-                k += m
+                k += len(iacts[h])
             n_seq.append(k)
-            seq_infoset.append(np.array(si, dtype=np.int64))
-            seq_action.append(np.array(sa, dtype=np.int64))
         first_seq = np.array(fs, dtype=np.int64)
-        node_seq = np.zeros((n, N), dtype=np.int64)
-        chance_f: list = [Fraction(1)] * n
+        # one pass in prefix order (parents first). Chance reach is kept as an unreduced
+        # (numerator, denominator) pair of ints: exact, and n / d is the correctly rounded float,
+        # as float(Fraction) is, without a gcd per node. Payoffs are summed exactly as ints times D.
         violations = []
-        kinds = self.node_kind
         isets = self.node_infoset.tolist()
         parents = self.node_parent.tolist()
         acts = self.node_action.tolist()
+        outs = self.node_outcome.tolist()
         iplayer = self.infoset_player
-        seq_l: list = [[0] * N for _ in range(n)] if n else []
-        dep_l: list = [[0] * N for _ in range(n)] if n else []
-        for v in range(1, n):
-            u = parents[v]
-            h = isets[u]
-            pl = iplayer[h]
-            if pl >= 0:
-                row = seq_l[u].copy()
-                row[pl] = fs[h] + acts[v]
-                seq_l[v] = row
-                drow = dep_l[u].copy()
-                drow[pl] += 1
-                dep_l[v] = drow
-                chance_f[v] = chance_f[u]
-            else:
-                seq_l[v] = seq_l[u]
-                dep_l[v] = dep_l[u]
-                chance_f[v] = chance_f[u] * self.infoset_probs[h][acts[v]]
-        if n:
-            node_seq = np.array(seq_l, dtype=np.int64).reshape(n, N)
+        iprobs = self.infoset_probs
+        D, scaled = self._scaled_outcomes()
+        zero = [0] * N
+        zpay = (0,) * N
+        seq_l: list = [zero] * n
+        dep_l: list = [zero] * n
+        cnum: list = [1] * n
+        cden: list = [1] * n
+        pacc: list = [zpay] * n
         ip_l = [-2] * self.n_infosets
+        depth_l = [0] * self.n_infosets
+        leaf_l: list = []
+        leaf_rows: list = []
+        ints: list = []
         for v in range(n):
+            if v:
+                u = parents[v]
+                h = isets[u]
+                pl = iplayer[h]
+                if pl >= 0:
+                    row = seq_l[u].copy()
+                    row[pl] = fs[h] + acts[v]
+                    drow = dep_l[u].copy()
+                    drow[pl] += 1
+                    cnum[v] = cnum[u]
+                    cden[v] = cden[u]
+                else:
+                    row = seq_l[u]
+                    drow = dep_l[u]
+                    f = iprobs[h][acts[v]]
+                    cnum[v] = cnum[u] * f.numerator
+                    cden[v] = cden[u] * f.denominator
+                seq_l[v] = row
+                dep_l[v] = drow
+                pay = pacc[u]
+            else:
+                row = drow = zero
+                pay = zpay
+            o = outs[v]
+            if o >= 0:
+                pay = scaled[o] if pay is zpay else tuple(x + y for x, y in zip(pay, scaled[o]))
+            pacc[v] = pay
             h = isets[v]
-            if h >= 0 and iplayer[h] >= 0:
-                s = seq_l[v][iplayer[h]]
+            if h < 0:
+                leaf_l.append(v)
+                leaf_rows.append(row)
+                ints.append(pay)
+            elif (pl := iplayer[h]) >= 0:
+                sq = row[pl]
                 if ip_l[h] == -2:
-                    ip_l[h] = s
-                elif ip_l[h] != s:
+                    ip_l[h] = sq
+                    depth_l[h] = drow[pl]
+                elif ip_l[h] != sq:
                     violations.append(f"information set {self._infoset_number[h]} of "
-                                      f"{self.players[iplayer[h]]!r} ({self.infoset_label[h]!r}): its nodes differ in "
-                                      f"what {self.players[iplayer[h]]!r} did before")
+                                      f"{self.players[pl]!r} ({self.infoset_label[h]!r}): its nodes differ in "
+                                      f"what {self.players[pl]!r} did before")
                     ip_l[h] = -3
+        if "leaf_int" not in self._cache:
+            self._cache["leaf_int"] = (D, ints)
         iset_parent = np.array(ip_l, dtype=np.int64)
-        iset_depth = np.array([dep_l[mem[0]][iplayer[h]] if iplayer[h] >= 0 and mem else 0
-                               for h, mem in enumerate(self.infoset_members)], dtype=np.int64)
-        leaf_l = [v for v in range(n) if kinds[v] == "t"]
-        leaves = np.array(leaf_l, dtype=np.int64)
-        one = chance_f[0]
-        chance = np.array([1.0 if chance_f[v] is one else float(chance_f[v]) for v in leaf_l], dtype=np.float64)
-        D, ints = self._leaf_int_payoffs()
+        iset_depth = np.array(depth_l, dtype=np.int64)
+        leaf_seq = np.array(leaf_rows, dtype=np.int64).reshape(len(leaf_l), N)
+        chance = np.array([cnum[v] / cden[v] if cden[v] != 1 else float(cnum[v]) for v in leaf_l], dtype=np.float64)
         if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
-            pay = (np.array(ints, dtype=np.float64).reshape(len(leaves), N) / D)
+            pay = (np.array(ints, dtype=np.float64).reshape(len(leaf_l), N) / D)
         else:
             try:
                 pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints],
-                               dtype=np.float64).reshape(len(leaves), N)
+                               dtype=np.float64).reshape(len(leaf_l), N)
             except OverflowError:
                 raise UnsupportedProblemError("ExtensiveFormGame: a payoff exceeds the floating-point range "
                                               "(about 1.8e308); the solvers compute in floating point") from None
-        seq_parent = []
-        for p in range(N):
-            sp_ = [-1]
-            for h in self.player_infosets[p]:
-                sp_.extend([max(ip_l[h], 0)] * len(self.infoset_actions[h]))
-            seq_parent.append(np.array(sp_, dtype=np.int64))
-        c = {"n_seq": n_seq, "first_seq": first_seq, "seq_infoset": seq_infoset, "seq_action": seq_action,
-             "seq_parent": seq_parent, "iset_parent": iset_parent, "leaf": leaves, "leaf_seq": node_seq[leaves],
-             "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
-             "iset_depth": iset_depth,
-             "chance_f": chance_f}
+        c = _SequenceData(self, leaf_l, cnum, cden)
+        c.update({"n_seq": n_seq, "first_seq": first_seq, "iset_parent": iset_parent, "leaf_seq": leaf_seq,
+                  "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
+                  "iset_depth": iset_depth})
         self._cache["seq"] = c
         return c
+
+    def _leaf_chance_fractions(self) -> list:
+        """Per leaf (prefix order) the exact probability that chance plays to it."""
+        return [Fraction(a, b) for a, b in self._sequences()["leaf_chance_nd"]]
 
     def _require_perfect_recall(self, where: str) -> dict:
         s = self._sequences()
@@ -458,9 +584,9 @@ class ExtensiveFormGame:
     def uniform_behavior(self) -> tuple:
         """The behaviour profile that plays every action of every information set with equal
         probability: one array per player, the actions of its infosets in order."""
-        return tuple(np.concatenate([np.full(len(self.infoset_actions[h]), 1.0 / len(self.infoset_actions[h]))
-                                     for h in self.player_infosets[p]] or [np.zeros(0)])
-                     for p in range(self.n_players))
+        acts = self.infoset_actions
+        return tuple(np.array([1.0 / len(acts[h]) for h in hs for _ in acts[h]], dtype=np.float64)
+                     for hs in self.player_infosets)
 
     def _as_behavior(self, profile: Any, where: str) -> list:
         s = self._sequences()
@@ -476,7 +602,7 @@ class ExtensiveFormGame:
             if arr.shape[0] != s["n_seq"][p] - 1:
                 raise InvalidInputError(f"{where}: profile[{p}] has {arr.shape[0]} entries, player {p} has "
                                         f"{s['n_seq'][p] - 1} actions over its information sets")
-            if not np.all(np.isfinite(arr)):
+            if not math.isfinite(arr.sum()) and not np.all(np.isfinite(arr)):  # the sum: one cheap test
                 raise InvalidInputError(f"{where}: profile[{p}] must be finite")
             out.append(arr)
         return out
@@ -509,27 +635,46 @@ class ExtensiveFormGame:
         return self._payoffs_and_regrets(profile, "ExtensiveFormGame.regrets()")[1]
 
     def _payoffs_and_regrets(self, profile: Any, where: str) -> tuple:
-        """(expected payoffs, regrets) of a behaviour profile, the realization plans computed once."""
+        """(expected payoffs, regrets) of a behaviour profile, in one compiled pass."""
         prof = self._as_behavior(profile, where)
-        s = self._require_perfect_recall(where)
-        N = self.n_players
-        plans = [self.realization_plan(prof[p], p) for p in range(N)]
-        reach = [plans[p][s["leaf_seq"][:, p]] for p in range(N)]
-        pays = np.zeros(N)
-        out = np.zeros(N)
-        for p in range(N):
-            w = s["leaf_chance"].copy()
-            for q in range(N):
-                if q != p:
-                    w *= reach[q]
-            g = np.bincount(s["leaf_seq"][:, p], weights=w * s["leaf_pay"][:, p], minlength=s["n_seq"][p])
-            pays[p] = current = float(g @ plans[p])
-            V = g.copy()
-            for h in self._seq_depth_order(p):
-                k = s["first_seq"][h]
-                V[s["iset_parent"][h]] += V[k:k + len(self.infoset_actions[h])].max()
-            out[p] = V[0] - current
-        return pays, out
+        self._require_perfect_recall(where)
+        seq_off, isets, iset_off, leaf_seq, chance, pay = self._regret_data()
+        beh = np.concatenate(prof)
+        return _regret_kernel(beh, seq_off, isets, iset_off, leaf_seq, chance, pay)
+
+    def _iset_rows(self, p: int) -> np.ndarray:
+        """Player p's information sets in order as rows ``(first sequence, actions, parent sequence)``."""
+        key = f"rows{p}"
+        got = self._cache.get(key)
+        if got is None:
+            s = self._sequences()
+            fs, ip, acts = s["first_seq"].tolist(), s["iset_parent"].tolist(), self.infoset_actions
+            got = np.array([(fs[h], len(acts[h]), ip[h]) for h in self.player_infosets[p]],
+                           dtype=np.int64).reshape(-1, 3)
+            self._cache[key] = got
+        return got
+
+    def _regret_data(self) -> tuple:
+        """The arrays :func:`_regret_kernel` reads (built once per game)."""
+        got = self._cache.get("regret")
+        if got is None:
+            s = self._sequences()
+            N = self.n_players
+            offs = [0]
+            for k in s["n_seq"]:
+                offs.append(offs[-1] + k)
+            seq_off = np.array(offs, dtype=np.int64)
+            rows: list = []
+            iset_off = [0]
+            fs, ip, acts = s["first_seq"].tolist(), s["iset_parent"].tolist(), self.infoset_actions
+            for p in range(N):
+                rows.extend((fs[h], len(acts[h]), ip[h]) for h in self._seq_depth_order(p))
+                iset_off.append(len(rows))
+            isets = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+            got = (seq_off, isets, np.array(iset_off, dtype=np.int64), np.ascontiguousarray(s["leaf_seq"]),
+                   s["leaf_chance"], np.ascontiguousarray(s["leaf_pay"]))
+            self._cache["regret"] = got
+        return got
 
     def max_regret(self, profile: Any) -> float:
         """The largest regret of any player (0 exactly at a Nash equilibrium)."""
@@ -559,18 +704,10 @@ class ExtensiveFormGame:
 
     def behavior_from_realization(self, x: np.ndarray, player: int) -> np.ndarray:
         """Behaviour strategy of a realization plan (uniform where the infoset is not reached)."""
-        s = self._sequences()
+        seq_off, isets, iset_off = self._regret_data()[:3]
         x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
-        b = np.zeros(s["n_seq"][player] - 1)
-        for h in self.player_infosets[player]:
-            k = s["first_seq"][h]
-            m = len(self.infoset_actions[h])
-            tot = x[k:k + m].sum()
-            if x[s["iset_parent"][h]] > 1e-12 and tot > 0:
-                b[k - 1:k - 1 + m] = x[k:k + m] / tot
-            else:
-                b[k - 1:k - 1 + m] = 1.0 / m
-        return b
+        return _behavior_kernel(x, isets[iset_off[player]:iset_off[player + 1]],
+                                int(seq_off[player + 1] - seq_off[player]) - 1)
 
     # ------------------------------------------------------------------ normal form
     def reduced_strategies(self, player: int, *, max_strategies: int = MAX_REDUCED_STRATEGIES) -> list:

@@ -27,7 +27,7 @@ def exact_regrets(g: ExtensiveFormGame, plans: tuple) -> list:
     from the tree's leaves (independent of the solver's integer game)."""
     s = g._sequences()
     pays = g._leaf_fraction_payoffs()
-    chance = [s["chance_f"][v] for v in s["leaf"].tolist()]
+    chance = g._leaf_chance_fractions()
     L = s["leaf_seq"].tolist()
     out = []
     for p in (0, 1):
@@ -133,8 +133,8 @@ def test_kuhn_poker_value_both_pivotings() -> None:
     assert isinstance(back, LCPResult) and back.exact_realization == r.exact_realization
     # value exactly -1/18: x'Ay from the exact plans
     s = k._sequences()
-    val = sum(s["chance_f"][v] * pay[0] * plans[0][i] * plans[1][j]
-              for v, (i, j), pay in zip(s["leaf"].tolist(), s["leaf_seq"].tolist(), k._leaf_fraction_payoffs()))
+    val = sum(c * pay[0] * plans[0][i] * plans[1][j]
+              for c, (i, j), pay in zip(k._leaf_chance_fractions(), s["leaf_seq"].tolist(), k._leaf_fraction_payoffs()))
     assert val == Fraction(-1, 18)
 
 
