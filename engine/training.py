@@ -1,7 +1,7 @@
 """The one protocol of every algorithm that learns: a validated config and one result kind.
 
 * :class:`TrainingConfig` - base of the frozen, validated settings dataclass each algorithm
-  defines (``SequoiaConfig``, ``SubPOConfig``, ``qarl.TrainConfig``, ...). It is accepted as
+  defines (``SequoiaConfig``, ``SubPOConfig``, ``QARLConfig``, ...). It is accepted as
   ``config=`` and overridable by keyword (:meth:`TrainingConfig.resolve`), recorded in the result's
   ``params["config"]`` and in every checkpoint (:meth:`TrainingConfig.to_dict` /
   :meth:`TrainingConfig.from_dict`, which refuses unknown keys).
