@@ -245,7 +245,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
 _WS = r"[ \t\n\r\f\v]"
 _STR = r'"(?:[^"\\]|\\.)*"'
 _WORD = r'[^ \t\n\r\f\v{},"]+'
-_INT = r"[0-9]+(?![^ \t\n\r\f\v{},\"])"
+_INT = r"[0-9]{1,18}(?![^ \t\n\r\f\v{},\"])"
 _HEADER_RE = re.compile(rf"{_WS}*EFG{_WS}+2{_WS}+R{_WS}+({_STR}){_WS}*\{{((?:{_WS}*{_STR})*){_WS}*\}}"
                         rf"(?:{_WS}*({_STR}))?")
 _PART = rf"(?:{_WS}+({_STR})(?:{_WS}*\{{([^{{}}]*)\}})?)?"
@@ -317,27 +317,36 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
     numbers: dict = {}
     seen_labels: dict = {}
     notes = parts.notes
+    out_numbers, out_values = parts.outcome_number, parts.outcome_payoffs
+    kinds_append, labels_append = kinds.append, labels.append
+    iset_append, out_append = node_infoset.append, node_outcome.append
+    pay_blobs: dict = {}
     pending, count = 1, 0
     try:
+        # (the node expression admits integers of at most 18 digits: longer ones go to the reader)
         for _, kind, qlabel, ints_text, s1, b1, oint, s2, b2 in nodes:
             if not pending:
                 return None
             count += 1
             pending -= 1
-            label = _unquote(qlabel)
-            if label:
-                _note_label(label, count, seen_labels, notes)
-            kinds.append(kind)
-            labels.append(label)
-            ints = ints_text.split()
-            if len(max(ints, key=len)) > 18 or len(oint) > 18:
-                return None
-            if kind == "t":
-                if len(ints) != 1 or oint or s2:
-                    return None
-                onum, os_, ob = ints[0], s1, b1
-                node_infoset.append(-1)
+            if qlabel == '""':
+                label = ""
             else:
+                label = _unquote(qlabel)
+                if label:
+                    _note_label(label, count, seen_labels, notes)
+            kinds_append(kind)
+            labels_append(label)
+            if kind == "t":
+                if oint or s2:
+                    return None
+                onum = ints_text.strip(_SPACES)
+                if not onum.isdigit():  # more than one integer
+                    return None
+                os_, ob = s1, b1
+                iset_append(-1)
+            else:
+                ints = ints_text.split()
                 n_head = 2 if kind == "p" else 1
                 if len(ints) == n_head:  # the information set's part, then the outcome's
                     if not oint:
@@ -383,7 +392,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                         return None
                     if is_ and _unquote(is_) != iset_labels[idx]:
                         return None
-                node_infoset.append(idx)
+                iset_append(idx)
                 n_children = len(iset_actions[idx])
                 if count + pending + n_children > max_nodes:
                     return None
@@ -392,32 +401,36 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
             if o == 0:
                 if os_:  # the reader would take the label for the next node
                     return None
-                node_outcome.append(-1)
+                out_append(-1)
                 continue
-            payoffs = None
-            if ob:
-                got = blobs.get(("o", ob))
+            oidx = outcome_key.get(o)
+            if oidx is None:
+                if not ob or len(outcome_key) >= max_nodes:
+                    return None
+                got = pay_blobs.get(ob)
                 if got is None:
                     if not _PAY_RE.fullmatch(ob):
                         return None
-                    got = [_fast_number(w, numbers) for w in _WORD_RE.findall(ob)]
-                    if len(got) != n_players:
+                    texts = _WORD_RE.findall(ob)
+                    if len(texts) != n_players:
                         return None
-                    blobs[("o", ob)] = got
-                payoffs = got
-            oidx = outcome_key.get(o)
-            if oidx is None:
-                if payoffs is None or len(outcome_key) >= max_nodes:
-                    return None
-                oidx = parts.add_outcome(o, _unquote(os_) if os_ else "", payoffs)
-                outcome_key[o] = oidx
+                    got = pay_blobs[ob] = (tuple([_fast_number(w, numbers)[0] for w in texts]), tuple(texts))
+                oidx = outcome_key[o] = len(out_labels)
+                out_numbers.append(o)
+                out_labels.append(_unquote(os_) if os_ else "")
+                out_values.append(got[0])
+                out_texts.append(got[1])
             else:
-                if payoffs is not None and [t for _, t in payoffs] != list(out_texts[oidx]) and \
-                        [f for f, _ in payoffs] != list(parts.outcome_payoffs[oidx]):
-                    return None
+                if ob:
+                    texts = _WORD_RE.findall(ob) if _PAY_RE.fullmatch(ob) else None
+                    if texts is None or len(texts) != n_players:
+                        return None
+                    if tuple(texts) != out_texts[oidx] and \
+                            tuple([_fast_number(w, numbers)[0] for w in texts]) != out_values[oidx]:
+                        return None
                 if os_ and _unquote(os_) != out_labels[oidx]:
                     return None
-            node_outcome.append(oidx)
+            out_append(oidx)
     except _NotFast:
         return None
     if pending:

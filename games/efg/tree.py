@@ -255,8 +255,8 @@ class ExtensiveFormGame:
     """
 
     __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "node_infoset", "node_outcome",
-                 "node_parent", "node_children", "node_action", "infoset_player", "infoset_label",
-                 "infoset_actions", "infoset_probs", "infoset_prob_texts", "infoset_members", "outcome_label",
+                 "infoset_player", "infoset_label",
+                 "infoset_actions", "infoset_probs", "infoset_prob_texts", "outcome_label",
                  "outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
 
     players: tuple
@@ -267,15 +267,11 @@ class ExtensiveFormGame:
     node_label: tuple
     node_infoset: np.ndarray
     node_outcome: np.ndarray
-    node_parent: np.ndarray
-    node_children: tuple
-    node_action: np.ndarray
     infoset_player: tuple
     infoset_label: tuple
     infoset_actions: tuple
     infoset_probs: tuple
     infoset_prob_texts: tuple
-    infoset_members: tuple
     outcome_label: tuple
     outcome_payoffs: tuple
     outcome_texts: tuple
@@ -329,37 +325,70 @@ class ExtensiveFormGame:
         self._infoset_number = tuple(numbers)
         self.player_infosets = tuple(tuple(h for h, pl in enumerate(self.infoset_player) if pl == p)
                                      for p in range(n_players))
-        # parents and children from the prefix order
-        parent = [-1] * n
-        action = [-1] * n
-        children: list[tuple] = [()] * n
-        stack: list[list] = []  # [node, next action, n actions, child list]
-        acts = self.infoset_actions
-        n_act = [len(acts[h]) if h >= 0 else 0 for h in isets]
-        for v in range(n):
-            if stack:
-                top = stack[-1]
-                parent[v] = top[0]
-                action[v] = top[1]
-                top[3].append(v)
-                top[1] += 1
-                while stack and stack[-1][1] == stack[-1][2]:
-                    done = stack.pop()
-                    children[done[0]] = tuple(done[3])
-            if n_act[v]:
-                stack.append([v, 0, n_act[v], []])
-        members: list[list[int]] = [[] for _ in self.infoset_player]
-        for v, h in enumerate(isets):
-            if h >= 0:
-                members[h].append(v)
-        self.infoset_members = tuple(tuple(m) for m in members)
-        self.node_parent = np.array(parent, dtype=np.int64)
-        self.node_action = np.array(action, dtype=np.int64)
-        self.node_children = tuple(children)
-        for arr in (self.node_infoset, self.node_outcome, self.node_parent, self.node_action):
-            arr.setflags(write=False)
-        self._cache = {}
+        # parents, children, actions and members are built on first use (:meth:`_links`): reading
+        # a file checks everything about it, and a solver pays for what it reads
+        self.node_infoset.setflags(write=False)
+        self.node_outcome.setflags(write=False)
+        self._cache = {"isets_l": isets}
         return self
+
+    def _links(self) -> dict:
+        """Parents, actions leading to each node, children and infoset members, from the prefix
+        order (lists, and the read-only arrays and tuples of the public attributes)."""
+        got = self._cache.get("links")
+        if got is None:
+            n = self.n_nodes
+            isets = self._cache.get("isets_l") or self.node_infoset.tolist()
+            parent = [-1] * n
+            action = [-1] * n
+            children: list[tuple] = [()] * n
+            stack: list[list] = []  # [node, next action, n actions, child list]
+            acts = self.infoset_actions
+            n_act = [len(acts[h]) if h >= 0 else 0 for h in isets]
+            for v in range(n):
+                if stack:
+                    top = stack[-1]
+                    parent[v] = top[0]
+                    action[v] = top[1]
+                    top[3].append(v)
+                    top[1] += 1
+                    while stack and stack[-1][1] == stack[-1][2]:
+                        done = stack.pop()
+                        children[done[0]] = tuple(done[3])
+                if n_act[v]:
+                    stack.append([v, 0, n_act[v], []])
+            members: list[list[int]] = [[] for _ in self.infoset_player]
+            for v, h in enumerate(isets):
+                if h >= 0:
+                    members[h].append(v)
+            parr = np.array(parent, dtype=np.int64)
+            aarr = np.array(action, dtype=np.int64)
+            parr.setflags(write=False)
+            aarr.setflags(write=False)
+            got = {"parent_l": parent, "action_l": action, "parent": parr, "action": aarr,
+                   "children": tuple(children), "members": tuple(tuple(m) for m in members)}
+            self._cache["links"] = got
+        return got
+
+    @property
+    def node_parent(self) -> np.ndarray:
+        """Per node its parent (-1 at the root)."""
+        return self._links()["parent"]
+
+    @property
+    def node_action(self) -> np.ndarray:
+        """Per node the index of the action of its parent's information set leading to it (-1 at the root)."""
+        return self._links()["action"]
+
+    @property
+    def node_children(self) -> tuple:
+        """Per node its children, in action order."""
+        return self._links()["children"]
+
+    @property
+    def infoset_members(self) -> tuple:
+        """Per information set its nodes, in prefix order."""
+        return self._links()["members"]
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -478,9 +507,10 @@ class ExtensiveFormGame:
         # (numerator, denominator) pair of ints: exact, and n / d is the correctly rounded float,
         # as float(Fraction) is, without a gcd per node. Payoffs are summed exactly as ints times D.
         violations = []
-        isets = self.node_infoset.tolist()
-        parents = self.node_parent.tolist()
-        acts = self.node_action.tolist()
+        links = self._links()
+        isets = self._cache.get("isets_l") or self.node_infoset.tolist()
+        parents = links["parent_l"]
+        acts = links["action_l"]
         outs = self.node_outcome.tolist()
         iplayer = self.infoset_player
         iprobs = self.infoset_probs
