@@ -422,8 +422,10 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                 out_texts.append(got[1])
             else:
                 if ob:
-                    texts = _WORD_RE.findall(ob) if _PAY_RE.fullmatch(ob) else None
-                    if texts is None or len(texts) != n_players:
+                    if not _PAY_RE.fullmatch(ob):
+                        return None
+                    texts = _WORD_RE.findall(ob)
+                    if len(texts) != n_players:
                         return None
                     if tuple(texts) != out_texts[oidx] and \
                             tuple([_fast_number(w, numbers)[0] for w in texts]) != out_values[oidx]:

@@ -441,8 +441,8 @@ class ExtensiveFormGame:
         for d in {f.denominator for pay in self.outcome_payoffs for f in pay}:
             D = D * d // math.gcd(D, d)
         if D == 1:
-            return 1, [tuple(f.numerator for f in pay) for pay in self.outcome_payoffs]
-        return D, [tuple(f.numerator * (D // f.denominator) for f in pay) for pay in self.outcome_payoffs]
+            return 1, [tuple([f.numerator for f in pay]) for pay in self.outcome_payoffs]
+        return D, [tuple([f.numerator * (D // f.denominator) for f in pay]) for pay in self.outcome_payoffs]
 
     def _leaf_int_payoffs(self) -> tuple:
         """(D, per leaf the payoffs times D as Python ints): exact, without Fraction arithmetic."""
@@ -507,10 +507,10 @@ class ExtensiveFormGame:
         # (numerator, denominator) pair of ints: exact, and n / d is the correctly rounded float,
         # as float(Fraction) is, without a gcd per node. Payoffs are summed exactly as ints times D.
         violations = []
-        links = self._links()
         isets = self._cache.get("isets_l") or self.node_infoset.tolist()
-        parents = links["parent_l"]
-        acts = links["action_l"]
+        # parents and actions from the prefix order on the way (the game's node_parent and
+        # node_action are not built for this)
+        stack: list = []  # [node, next action, number of actions] of the moves not yet complete
         outs = self.node_outcome.tolist()
         iplayer = self.infoset_player
         iprobs = self.infoset_probs
@@ -529,12 +529,17 @@ class ExtensiveFormGame:
         ints: list = []
         for v in range(n):
             if v:
-                u = parents[v]
+                top = stack[-1]
+                u = top[0]
+                a = top[1]
+                top[1] = a + 1
+                if a + 1 == top[2]:  # a move leaves the stack with its last child
+                    stack.pop()
                 h = isets[u]
                 pl = iplayer[h]
                 if pl >= 0:
                     row = seq_l[u].copy()
-                    row[pl] = fs[h] + acts[v]
+                    row[pl] = fs[h] + a
                     drow = dep_l[u].copy()
                     drow[pl] += 1
                     cnum[v] = cnum[u]
@@ -542,7 +547,7 @@ class ExtensiveFormGame:
                 else:
                     row = seq_l[u]
                     drow = dep_l[u]
-                    f = iprobs[h][acts[v]]
+                    f = iprobs[h][a]
                     cnum[v] = cnum[u] * f.numerator
                     cden[v] = cden[u] * f.denominator
                 seq_l[v] = row
@@ -556,6 +561,8 @@ class ExtensiveFormGame:
                 pay = scaled[o] if pay is zpay else tuple(x + y for x, y in zip(pay, scaled[o]))
             pacc[v] = pay
             h = isets[v]
+            if h >= 0:
+                stack.append([v, 0, len(iacts[h])])
             if h < 0:
                 leaf_l.append(v)
                 leaf_rows.append(row)
@@ -576,8 +583,11 @@ class ExtensiveFormGame:
         iset_depth = np.array(depth_l, dtype=np.int64)
         leaf_seq = np.array(leaf_rows, dtype=np.int64).reshape(len(leaf_l), N)
         chance = np.array([cnum[v] / cden[v] if cden[v] != 1 else float(cnum[v]) for v in leaf_l], dtype=np.float64)
-        if D < 2 ** 52 and all(abs(x) < 2 ** 52 for p in ints for x in p):
-            pay = (np.array(ints, dtype=np.float64).reshape(len(leaf_l), N) / D)
+        flat = [x for p in ints for x in p]
+        if D < 2 ** 52 and (not flat or (max(flat) < 2 ** 52 and min(flat) > -2 ** 52)):
+            pay = np.array(ints, dtype=np.float64).reshape(len(leaf_l), N)
+            if D != 1:
+                pay /= D
         else:
             try:
                 pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints],
