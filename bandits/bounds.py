@@ -483,6 +483,10 @@ class FluidLP:
         self.model = LinearModel(cost, A, rl, ru, col_lower=col_lo, col_upper=col_hi, sense="max")
         self.m = m
         self.c = cost
+        # step of each x column ((t, s, u) order per unit), for re-solves over fewer steps
+        self._x_step = np.concatenate([np.repeat(np.arange(H), S * int(loc.U[j])) for j in range(J)])
+        self._c_full = cost.copy()
+        self._steps = H
         self.A = A.tocsr()
         self.rl, self.ru, self.col_lo, self.col_hi = rl, ru, col_lo, col_hi
         # hull: the x part (without the convexity rows) for the Lagrangian certificate
@@ -555,7 +559,7 @@ class FluidLP:
     def solve(self, mu0: Optional[np.ndarray], *, states: Optional[np.ndarray] = None,
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
               top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
-              certify_pricing: bool = False) -> FluidBound:
+              certify_pricing: bool = False, steps: Optional[int] = None) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
         or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
 
@@ -582,8 +586,14 @@ class FluidLP:
         end with :meth:`solvers.LinearModel.solve` ``(certify=True)`` (the engine's own
         branch-and-bound with safe dual bounds, :func:`solvers.certificate.certify_max`), so the
         quoted value does not rest on HiGHS's branch-and-cut at all.
+
+        ``steps`` (default the LP's horizon): re-solve as the LP of ``steps <= horizon`` steps by
+        zeroing the rewards of the later steps, an objective change on the kept model (a warm
+        re-solve) instead of building another LP; the value is then averaged over ``steps``.
         """
         t_start = time.perf_counter()
+        self._set_steps(self.H if steps is None else check_int(steps, "steps", "FluidLP.solve()", lower=1,
+                                                                upper=self.H))
         deadline = math.inf if time_limit is None else t_start + time_limit
         mu_units = self.local.initial(mu_arms=mu0) if states is None else self.local.initial(states=states)
         self._set_initial(mu_units)
@@ -671,6 +681,29 @@ class FluidLP:
         return self._result(res, status, message, best_cert, nit, rounds, lp_time, pricing_time,
                             time.perf_counter() - t_start)
 
+    def _set_steps(self, h: int) -> None:
+        """The LP of ``h`` steps on the kept model: the flow rows of steps ``>= h`` become free and
+        those steps' rewards zero, so the later columns are cut off from the first ``h`` steps (any
+        values within the coupling are feasible and worth nothing) and their flow duals are 0, as in
+        an LP built with horizon ``h`` (zero rewards alone would leave degenerate tail duals that
+        shift the value-to-go)."""
+        if h == self._steps:
+            return
+        loc, H, S = self.local, self.H, self.local.S
+        c = self._c_full.copy()
+        c[: self.NX][self._x_step >= h] = 0.0
+        self.model.set_objective_coefficients(np.arange(self.NX), c[: self.NX])
+        self.c = c
+        t_ = np.arange(1, H)
+        rows = (np.arange(loc.J)[:, None, None] * H * S + t_[None, :, None] * S + np.arange(S)[None, None, :]).ravel()
+        tail = np.broadcast_to(t_[None, :, None] >= h, (loc.J, H - 1, S)).ravel()
+        lo = np.where(tail, -math.inf, 0.0)
+        hi = np.where(tail, math.inf, 0.0)
+        if rows.size:
+            self.model.set_row_bounds(rows, lo, hi)
+            self.rl[rows], self.ru[rows] = lo, hi
+        self._steps = h
+
     def _lagrangian(self, y: np.ndarray, x_hint: Optional[np.ndarray], top: int, certify: bool = False
                     ) -> tuple[float, list]:
         """The hull's Lagrangian bound at row multipliers ``y`` (valid for any ``y``): the box term
@@ -716,6 +749,7 @@ class FluidLP:
                                   enumerate_limit=0, group_arms=self.group_arms)
         rel = self._relax
         rel._set_initial(mu_units)
+        rel._set_steps(self._steps)
         res = rel.model.solve(threads=self.threads)
         if res.status != Status.OPTIMAL or res.row_dual is None:
             return None
@@ -735,8 +769,8 @@ class FluidLP:
     def _result(self, res, status, message, best_cert, nit, rounds, lp_time, pricing_time, runtime) -> FluidBound:
         H, loc = self.H, self.local
         J, S = loc.J, loc.S
-        value = float(res.objective) / H if res is not None and res.x is not None else math.nan
-        certified = math.nextafter(best_cert / H, math.inf) if math.isfinite(best_cert) else math.inf
+        value = float(res.objective) / self._steps if res is not None and res.x is not None else math.nan
+        certified = math.nextafter(best_cert / self._steps, math.inf) if math.isfinite(best_cert) else math.inf
         if status == Status.OPTIMAL and math.isfinite(certified) and math.isfinite(value):
             # the certificate closes the LP value up to the solver's tolerances
             pass

@@ -238,3 +238,20 @@ def test_stabilized_and_plain_column_generation_agree():
     for r in (plain, smooth):
         assert r.status == Status.OPTIMAL and r.value - 1e-7 <= r.certified <= r.value + 1e-6
     assert plain.value == pytest.approx(smooth.value, abs=1e-6)
+
+
+@pytest.mark.parametrize("coupling", ["hull", "relaxation"])
+def test_fewer_steps_on_the_kept_lp_equals_the_shorter_lp(coupling):
+    # FluidLP.solve(steps=h) zeroes the later steps' rewards on the kept model (a warm re-solve):
+    # same value and certificate as the LP built with horizon h, and back to H afterwards
+    p = bandits.make_domain("matching", n_arms=5, budget=2, seed=3)
+    s = np.array([[0, 1, 2, 3, 0]])
+    lp = bounds.FluidLP(p, horizon=6, coupling=coupling)
+    full = lp.solve(None, states=s)
+    for h in (4, 1, 6):
+        got = lp.solve(None, states=s, steps=h)
+        fresh = bounds.FluidLP(p, horizon=h, coupling=coupling).solve(None, states=s)
+        assert got.status == fresh.status == Status.OPTIMAL
+        assert got.value == pytest.approx(fresh.value, abs=1e-7)
+        assert got.value - 1e-7 <= got.certified <= fresh.certified + 1e-6
+    assert lp.solve(None, states=s).value == pytest.approx(full.value, abs=1e-9)
