@@ -146,7 +146,7 @@ class _Reader:
         i = self.i
         if i < self.n:
             t = self.toks[i]
-            if t.isdigit() and len(t) < 19:  # fast path
+            if t.isascii() and t.isdigit() and len(t) < 19:  # fast path (isdigit alone admits "²")
                 v = int(t)
                 if lower <= v <= upper:
                     self.i = i + 1
@@ -164,7 +164,7 @@ class _Reader:
         k, v, p = self.next()
         if k != WORD:
             raise self.error(f"expected {what} (a number), got {_describe(k, v)}", p)
-        if (v.isdigit() or (v[0] == "-" and v[1:].isdigit())) and len(v) <= MAX_NUMBER_DIGITS:
+        if v.isascii() and (v.isdigit() or (v[0] == "-" and v[1:].isdigit())) and len(v) <= MAX_NUMBER_DIGITS:
             return Fraction(int(v)), v
         val = parse_number(v)
         if val is None:
@@ -282,7 +282,8 @@ class _NotFast(Exception):
 def _fast_number(text: str, cache: dict) -> tuple:
     got = cache.get(text)
     if got is None:
-        if (text.isdigit() or text[0] == "-" and text[1:].isdigit()) and len(text) <= MAX_NUMBER_DIGITS:
+        if text.isascii() and (text.isdigit() or text[0] == "-" and text[1:].isdigit()) and \
+                len(text) <= MAX_NUMBER_DIGITS:
             got = cache[text] = (Fraction(int(text)), text)
             return got
         val = parse_number(text)
@@ -290,6 +291,15 @@ def _fast_number(text: str, cache: dict) -> tuple:
             raise _NotFast
         got = cache[text] = (val, text)
     return got
+
+
+def _fast_payoffs(texts: list, cache: dict) -> Optional[tuple]:
+    """An outcome's payoffs as Fractions, or None when every one is an integer within the digit
+    limit (the game makes their Fractions only when they are asked for)."""
+    for w in texts:
+        if not (w.isascii() and (w.isdigit() or w[0] == "-" and w[1:].isdigit()) and len(w) <= MAX_NUMBER_DIGITS):
+            return tuple([_fast_number(t, cache)[0] for t in texts])
+    return None
 
 
 def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
@@ -414,7 +424,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                     texts = _WORD_RE.findall(ob)
                     if len(texts) != n_players:
                         return None
-                    got = pay_blobs[ob] = (tuple([_fast_number(w, numbers)[0] for w in texts]), tuple(texts))
+                    got = pay_blobs[ob] = (_fast_payoffs(texts, numbers), tuple(texts))
                 oidx = outcome_key[o] = len(out_labels)
                 out_numbers.append(o)
                 out_labels.append(_unquote(os_) if os_ else "")
@@ -428,7 +438,8 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                     if len(texts) != n_players:
                         return None
                     if tuple(texts) != out_texts[oidx] and \
-                            tuple([_fast_number(w, numbers)[0] for w in texts]) != out_values[oidx]:
+                            [_fast_number(w, numbers)[0] for w in texts] != [
+                                _fast_number(w, numbers)[0] for w in out_texts[oidx]]:
                         return None
                 if os_ and _unquote(os_) != out_labels[oidx]:
                     return None

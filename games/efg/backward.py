@@ -121,7 +121,7 @@ def subgame_perfect(game: ExtensiveFormGame, /, *, all_equilibria: bool = False,
     --------
     >>> from games.efg import kuhn_poker
     >>> r = subgame_perfect(kuhn_poker())      # no proper subgame below the root: the LP
-    >>> round(r.payoffs[0], 6), r.subgame_max_regret < 1e-9
+    >>> round(float(r.payoffs[0]), 6), r.subgame_max_regret < 1e-9
     (-0.055556, True)
     """
     t0 = time.perf_counter()

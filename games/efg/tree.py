@@ -150,7 +150,7 @@ class _GameParts:
     infoset_prob_texts: list = field(default_factory=list)
     outcome_number: list = field(default_factory=list)
     outcome_label: list = field(default_factory=list)
-    outcome_payoffs: list = field(default_factory=list)
+    outcome_payoffs: list = field(default_factory=list)  # None: every text is an integer (values on first use)
     outcome_texts: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
@@ -244,6 +244,7 @@ class ExtensiveFormGame:
 
     Examples
     --------
+    >>> from games.efg import TreeBuilder, subgame_perfect
     >>> b = TreeBuilder(["Alice", "Bob"], title="entry")
     >>> stay, enter = b.move(b.root, "Bob", ["out", "in"])
     >>> b.outcome(stay, [2, 0])
@@ -257,7 +258,7 @@ class ExtensiveFormGame:
     __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "node_infoset", "node_outcome",
                  "infoset_player", "infoset_label",
                  "infoset_actions", "infoset_probs", "infoset_prob_texts", "outcome_label",
-                 "outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
+                 "_outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
 
     players: tuple
     title: str
@@ -273,7 +274,7 @@ class ExtensiveFormGame:
     infoset_probs: tuple
     infoset_prob_texts: tuple
     outcome_label: tuple
-    outcome_payoffs: tuple
+    _outcome_payoffs: tuple
     outcome_texts: tuple
     _infoset_number: tuple
     player_infosets: tuple
@@ -314,7 +315,7 @@ class ExtensiveFormGame:
         self.infoset_probs = tuple(parts.infoset_probs[h] for h in order)
         self.infoset_prob_texts = tuple(parts.infoset_prob_texts[h] for h in order)
         self.outcome_label = tuple(parts.outcome_label[o] for o in oorder)
-        self.outcome_payoffs = tuple(parts.outcome_payoffs[o] for o in oorder)
+        self._outcome_payoffs = tuple(parts.outcome_payoffs[o] for o in oorder)
         self.outcome_texts = tuple(parts.outcome_texts[o] for o in oorder)
         # infoset numbers as written: position within the player's (or chance's) list
         numbers = []
@@ -369,6 +370,17 @@ class ExtensiveFormGame:
                    "children": tuple(children), "members": tuple(tuple(m) for m in members)}
             self._cache["links"] = got
         return got
+
+    @property
+    def outcome_payoffs(self) -> tuple:
+        """Per outcome the payoffs as exact Fractions (the reader leaves integers as text until
+        they are asked for)."""
+        pays = self._outcome_payoffs
+        if None in pays:
+            pays = self._outcome_payoffs = tuple(
+                tuple([Fraction(int(t)) for t in texts]) if pay is None else pay
+                for pay, texts in zip(pays, self.outcome_texts))
+        return pays
 
     @property
     def node_parent(self) -> np.ndarray:
@@ -437,6 +449,8 @@ class ExtensiveFormGame:
 
     def _scaled_outcomes(self) -> tuple:
         """(D, per outcome the payoffs times D as Python ints), D the payoffs' common denominator."""
+        if all(pay is None for pay in self._outcome_payoffs):  # integers only, still as text
+            return 1, [tuple([int(t) for t in texts]) for texts in self.outcome_texts]
         D = 1
         for d in {f.denominator for pay in self.outcome_payoffs for f in pay}:
             D = D * d // math.gcd(D, d)

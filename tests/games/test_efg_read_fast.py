@@ -5,13 +5,14 @@ mutations, legacy layouts) the token reader decides."""
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from engine.errors import InvalidInputError
 from games.efg import kuhn_poker, random_tree
-from games.efg_io import _parse, _parse_fast, _Reader, write_efg
+from games.efg_io import _parse, _parse_fast, _Reader, read_efg, write_efg
 
 
 def _slow(text: str, max_nodes: int = 10 ** 6):
@@ -21,9 +22,17 @@ def _slow(text: str, max_nodes: int = 10 ** 6):
         return None
 
 
+def _values(parts) -> dict:
+    """The parts as a dict, integer payoffs the fast path left as text (None) made Fractions."""
+    d = dataclasses.asdict(parts)
+    d["outcome_payoffs"] = [tuple(Fraction(int(t)) for t in texts) if pay is None else pay
+                            for pay, texts in zip(d["outcome_payoffs"], d["outcome_texts"])]
+    return d
+
+
 def _same(fast, slow) -> None:
     assert slow is not None, "the fast path took a file the token reader refuses"
-    assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+    assert _values(fast) == _values(slow)
 
 
 def _texts():
@@ -75,3 +84,19 @@ def test_limits_are_the_token_readers() -> None:
     assert _parse_fast(text, 54, 64) is None and _slow(text, 54) is None
     assert _parse_fast(text, 55, 64) is not None
     assert _parse_fast(text, 10 ** 6, 1) is None
+
+
+@pytest.mark.parametrize("word", ["\u00b2", "\u0663", "1\u0663"])
+def test_non_ascii_digits_are_refused_with_the_position(word: str) -> None:
+    # str.isdigit admits them; int() then refuses "²" and reads "٣" as 3
+    text = 'EFG 2 R "" { "A" "B" }\n""\n\nt "" 1 "o" { ' + word + ', 1 }\n'
+    with pytest.raises(InvalidInputError, match="line 4, column 14"):
+        read_efg(text)
+
+
+def test_integer_payoffs_become_fractions_on_first_use() -> None:
+    g = read_efg('EFG 2 R "" { "A" "B" }\n""\n\nc "" 1 "" { "x" 1/3 "y" 2/3 } 0\n'
+                 't "" 1 "o" { -12345678901234567890123, 7 }\nt "" 2 "p" { 3/4, 0.5 }\n')
+    assert g.outcome_payoffs == ((Fraction(-12345678901234567890123), Fraction(7)), (Fraction(3, 4), Fraction(1, 2)))
+    assert g._leaf_int_payoffs() == (4, [(-4 * 12345678901234567890123, 28), (3, 2)])
+    assert g.is_constant_sum() is False
