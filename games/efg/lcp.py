@@ -42,7 +42,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
-from games.efg.lemke import _choose_row_exact, _lemke_float, _pivot_exact, _tableau_float
+from games.efg.lemke import _choose_row_exact, _lemke_float, _pivot_exact, _start_float, _tableau_float
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
 
@@ -355,6 +355,15 @@ class _Run:
 def _start(prob: _Problem, prior: tuple, tol: float) -> Optional[_Run]:
     """The start basis from a prior (behaviour profile), or None when the lexicographic best
     responses do not give a feasible one (a tie the prior leaves open)."""
+    if prob.dense and not prob.exact:  # one compiled call unless a best response ties
+        _, isets, off = prob.g._regret_data()[:3]
+        st, T, basis, nonbasic, pos = _start_float(
+            prob.A, prob.Bt, isets[off[0]:off[1]], isets[off[1]:off[2]], np.asarray(prior[0], dtype=np.float64),
+            np.asarray(prior[1], dtype=np.float64), tol)
+        if st == 0:
+            return _Run(prob, T, basis, nonbasic, pos)
+        if st == 1:
+            return None
     p = prob.plan(0, prior[0])
     q = prob.plan(1, prior[1])
     if prob.exact:

@@ -313,3 +313,69 @@ def _tableau_float(A: np.ndarray, Bt: np.ndarray, ch1: np.ndarray, ch2: np.ndarr
     for i in range(n + 1):
         pos[nonbasic[i]] = -(i + 1)
     return T, basis, nonbasic, pos
+
+
+@njit(cache=True)
+def _plan_float(isets: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Realization plan of behaviour probabilities ``b`` (``isets`` deepest first)."""
+    x = np.zeros(n)
+    x[0] = 1.0
+    for r in range(isets.shape[0] - 1, -1, -1):
+        k0, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+        for a in range(m):
+            x[k0 + a] = x[par] * b[k0 - 1 + a]
+    return x
+
+
+@njit(cache=True)
+def _best_response_float(isets: np.ndarray, key: np.ndarray, tol: float) -> tuple:
+    """``_Problem.best_response`` with one key: (chosen sequences, whether two actions tied)."""
+    V = key.copy()
+    chosen = np.zeros(V.shape[0], dtype=np.bool_)
+    chosen[0] = True
+    tied = False
+    for r in range(isets.shape[0]):
+        k0, m, par = isets[r, 0], isets[r, 1], isets[r, 2]
+        best = k0
+        for a in range(k0 + 1, k0 + m):
+            diff = V[a] - V[best]
+            if diff > tol:
+                best = a
+            elif diff >= -tol:
+                tied = True
+        chosen[best] = True
+        V[par] += V[best]
+    return chosen, tied
+
+
+@njit(cache=True)
+def _start_float(A: np.ndarray, Bt: np.ndarray, isets1: np.ndarray, isets2: np.ndarray, b1: np.ndarray,
+                 b2: np.ndarray, tol: float) -> tuple:
+    """The start of ``lcp._start`` in floating point without ties: the prior's plans, both best
+    responses to it and the start tableau. Returns (0 feasible | 1 infeasible | 2 a best response
+    ties, T, basis, nonbasic, pos)."""
+    n1, n2 = A.shape
+    p = _plan_float(isets1, b1, n1)
+    q = _plan_float(isets2, b2, n2)
+    wq = np.zeros(n1)
+    for i in range(n1):
+        acc = 0.0
+        for j in range(n2):
+            acc += A[i, j] * q[j]
+        wq[i] = acc
+    wp = np.zeros(n2)
+    for j in range(n2):
+        acc = 0.0
+        for i in range(n1):
+            acc += Bt[j, i] * p[i]
+        wp[j] = acc
+    ch2, tie2 = _best_response_float(isets2, wp, 1e-12)
+    ch1, tie1 = _best_response_float(isets1, wq, 1e-12)
+    n = n1 + n2
+    if tie1 or tie2:
+        return 2, np.zeros((0, 0)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    T, basis, nonbasic, pos = _tableau_float(A, Bt, ch1, ch2, isets1, isets2, p, q)
+    for i in range(n):
+        if T[i, n] >= -tol and T[i, n + 1] < -tol:
+            return 1, T, basis, nonbasic, pos
+    return 0, T, basis, nonbasic, pos
