@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from engine.errors import BackendError, InvalidInputError
 from engine.status import Status
 from engine.validation import check_time_limit
-from solvers.highs import LinearModel, LinearResult
+from solvers.linear_result import LinearResult
 
 __all__ = ["to_pyomo", "solve_pyomo"]
 
@@ -100,7 +100,7 @@ def solve_pyomo(model: Any, *, solver: str = "appsi_highs", time_limit: Optional
     import pyomo.environ as pyo  # optional dependency: imported only when used
 
     where = "solve_pyomo()"
-    if isinstance(model, LinearModel):
+    if callable(getattr(model, "arrays", None)):  # a solvers.LinearModel (not imported: it imports this module)
         arrays = model.arrays()
     elif isinstance(model, Mapping):
         arrays = dict(model)
