@@ -243,7 +243,8 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
 # the token reader below is repeated. Whatever this path does not recognise, and every error, goes
 # to the token reader, which accepts exactly the same files and gives the message.
 _WS = r"[ \t\n\r\f\v]"
-_STR = r'"(?:[^"\\]|\\.)*"'
+# (the unrolled form of "(?:[^"\\]|\\.)*": the same strings, without one alternation per character)
+_STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _WORD = r'[^ \t\n\r\f\v{},"]+'
 _INT = r"[0-9]{1,18}(?![^ \t\n\r\f\v{},\"])"
 _HEADER_RE = re.compile(rf"{_WS}*EFG{_WS}+2{_WS}+R{_WS}+({_STR}){_WS}*\{{((?:{_WS}*{_STR})*){_WS}*\}}"
@@ -313,7 +314,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
         return None
     body = text[head.end():].rstrip(_SPACES)
     nodes = _NODE_RE.findall(body)
-    if sum(len(m[0]) for m in nodes) != len(body) or len(nodes) > max_nodes:
+    if sum([len(m[0]) for m in nodes]) != len(body) or len(nodes) > max_nodes:
         return None
     n_players = len(players)
     parts = _GameParts(players=players, title=_unquote(head.group(1)),
@@ -331,6 +332,8 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
     kinds_append, labels_append = kinds.append, labels.append
     iset_append, out_append = node_infoset.append, node_outcome.append
     pay_blobs: dict = {}
+    out_quoted: list = []   # labels as written, per outcome and infoset: a repeat compares unescaped only
+    iset_quoted: list = []  # when it is written differently
     pending, count = 1, 0
     try:
         # (the node expression admits integers of at most 18 digits: longer ones go to the reader)
@@ -396,11 +399,12 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                     idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs,
                                             where=lambda m: _NotFast())
                     infoset_key[key] = idx
+                    iset_quoted.append(is_)
                 else:
                     if actions is not None and (actions != iset_actions[idx] or (
                             probs is not None and [t for _, t in probs] != list(iset_probs[idx]))):
                         return None
-                    if is_ and _unquote(is_) != iset_labels[idx]:
+                    if is_ and is_ != iset_quoted[idx] and _unquote(is_) != iset_labels[idx]:
                         return None
                 iset_append(idx)
                 n_children = len(iset_actions[idx])
@@ -413,10 +417,8 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                     return None
                 out_append(-1)
                 continue
-            oidx = outcome_key.get(o)
-            if oidx is None:
-                if not ob or len(outcome_key) >= max_nodes:
-                    return None
+            got = None
+            if ob:
                 got = pay_blobs.get(ob)
                 if got is None:
                     if not _PAY_RE.fullmatch(ob):
@@ -425,23 +427,22 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                     if len(texts) != n_players:
                         return None
                     got = pay_blobs[ob] = (_fast_payoffs(texts, numbers), tuple(texts))
+            oidx = outcome_key.get(o)
+            if oidx is None:
+                if got is None or len(outcome_key) >= max_nodes:
+                    return None
                 oidx = outcome_key[o] = len(out_labels)
                 out_numbers.append(o)
                 out_labels.append(_unquote(os_) if os_ else "")
+                out_quoted.append(os_)
                 out_values.append(got[0])
                 out_texts.append(got[1])
             else:
-                if ob:
-                    if not _PAY_RE.fullmatch(ob):
-                        return None
-                    texts = _WORD_RE.findall(ob)
-                    if len(texts) != n_players:
-                        return None
-                    if tuple(texts) != out_texts[oidx] and \
-                            [_fast_number(w, numbers)[0] for w in texts] != [
-                                _fast_number(w, numbers)[0] for w in out_texts[oidx]]:
-                        return None
-                if os_ and _unquote(os_) != out_labels[oidx]:
+                if got is not None and got[1] != out_texts[oidx] and \
+                        [_fast_number(w, numbers)[0] for w in got[1]] != [
+                            _fast_number(w, numbers)[0] for w in out_texts[oidx]]:
+                    return None
+                if os_ and os_ != out_quoted[oidx] and _unquote(os_) != out_labels[oidx]:
                     return None
             out_append(oidx)
     except _NotFast:

@@ -51,7 +51,7 @@ def _as_number(value: Any, what: str, where: str) -> tuple[Fraction, str]:
 
 def _first_use(refs: list) -> dict:
     """{index: rank of its first use} of the non-negative entries of ``refs``."""
-    return {h: i for i, h in enumerate(dict.fromkeys(h for h in refs if h >= 0))}
+    return {h: i for i, h in enumerate(dict.fromkeys([h for h in refs if h >= 0]))}
 
 
 def _renumbered(refs: list, order: list) -> list:
