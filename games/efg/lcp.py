@@ -106,9 +106,7 @@ class _Problem:
         self.order = [g._seq_depth_order(p) for p in (0, 1)]        # deepest infosets first
         self.first = s["first_seq"]
         self.par = s["iset_parent"]
-        self.n_act = [len(a) for a in g.infoset_actions]
-        # per player, deepest first: (first sequence, number of actions, parent sequence)
-        self.isets = [[(int(self.first[h]), self.n_act[h], int(self.par[h])) for h in self.order[p]] for p in (0, 1)]
+        self._isets: Optional[list] = None
         L = s["leaf_seq"]
         if exact:
             # payoffs times D (ints), chance probabilities times their common denominator: an
@@ -143,6 +141,15 @@ class _Problem:
                 self.A = sp.csr_matrix((costs[0], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
                 self.B = sp.csr_matrix((costs[1], (L[:, 0], L[:, 1])), shape=(self.n1, self.n2))
         self.Bt = self.B.T if self.dense else self.B.T.tocsr()
+
+    @property
+    def isets(self) -> list:
+        """Per player, deepest first: (first sequence, number of actions, parent sequence); built
+        when a Python path needs it (the floating-point start is one compiled call)."""
+        if self._isets is None:
+            _, rows, off = self.g._regret_data()[:3]
+            self._isets = [[tuple(r) for r in rows[off[p]:off[p + 1]].tolist()] for p in (0, 1)]
+        return self._isets
 
     # ------------------------------------------------------------------ plans and best responses
     def plan(self, p: int, behavior: Any) -> np.ndarray:
@@ -689,7 +696,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                 break
             x, y, xq = run.plans()
             beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-            reg = g.max_regret(beh)
+            reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
             if exact:
                 assert xq is not None
                 reg_q = _regret_exact(prob, xq)
@@ -703,7 +710,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                 if plans is not None:
                     x, y = plans
                     beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-                    reg = g.max_regret(beh)
+                    reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
                 if reg > tol:
                     if n <= EXACT_FALLBACK_SEQUENCES:
                         notes.append(f"start {k}: floating-point regret {reg:.2e} > tol after "

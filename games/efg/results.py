@@ -44,7 +44,7 @@ def _finish(game: ExtensiveFormGame, behavior: list, *, status: Status, method: 
             t0: float, params: dict, message: str = "", nit: int = 0, realization: tuple = (),
             objective: float = math.nan, bound: float = math.nan, value: float = math.nan) -> EFGResult:
     beh = tuple(np.asarray(b, dtype=np.float64) for b in behavior)
-    pays, regrets = game._payoffs_and_regrets(list(beh), "EFGResult")
+    pays, regrets = game._solver_payoffs_and_regrets(beh)
     reg = float(max(0.0, regrets.max(initial=0.0)))
     gap = abs(objective - bound) if math.isfinite(objective) and math.isfinite(bound) else math.nan
     return EFGResult(status=status, message=message, x=np.concatenate(beh) if beh else np.zeros(0),

@@ -249,8 +249,6 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
     ``max_regret`` certificate is at most 1e-9 times the largest payoff (else HiGHS runs);
     ``"auto"`` (default) is ``"simplex"`` for small trees without ``options``: HiGHS's fixed cost
     per model dominates there."""
-    from solvers import LinearModel
-
     t0 = time.perf_counter()
     g, s, tl = _validate_sequence_form_lp(game, time_limit, options, backend)
     n1, n2 = s["n_seq"]
@@ -267,6 +265,8 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
                           objective=value, bound=value, value=value)
             if fast.max_regret <= 1e-9 * max(1.0, float(np.abs(s["leaf_pay"]).max(initial=0.0))):
                 return fast
+    from solvers import LinearModel  # here: the small trees above never load the HiGHS wrapper
+
     # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)
     r1, c1, v1, m1 = _constraint_triplets(g, 0)
     r2, c2, v2, m2 = _constraint_triplets(g, 1)

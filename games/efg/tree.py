@@ -692,9 +692,19 @@ class ExtensiveFormGame:
         """(expected payoffs, regrets) of a behaviour profile, in one compiled pass."""
         prof = self._as_behavior(profile, where)
         self._require_perfect_recall(where)
+        return self._solver_payoffs_and_regrets(prof)
+
+    def _solver_payoffs_and_regrets(self, behavior: Sequence[np.ndarray]) -> tuple:
+        """:meth:`_payoffs_and_regrets` of a profile a solver built (float64 arrays of the right
+        lengths): the certificate without validating the profile again.
+        Only the total length and perfect recall (cached) are checked: the kernel does not check
+        bounds."""
+        self._require_perfect_recall("EFGResult")
         seq_off, isets, iset_off, leaf_seq, chance, pay = self._regret_data()
-        beh = np.concatenate(prof)
-        return _regret_kernel(beh, seq_off, isets, iset_off, leaf_seq, chance, pay)
+        beh = np.concatenate(behavior)
+        if beh.shape[0] != seq_off[-1] - len(seq_off) + 1:
+            raise ValueError(f"a behaviour profile of {beh.shape[0]} entries for {seq_off[-1] - len(seq_off) + 1} actions")
+        return _regret_kernel(beh.astype(np.float64, copy=False), seq_off, isets, iset_off, leaf_seq, chance, pay)
 
     def _iset_rows(self, p: int) -> np.ndarray:
         """Player p's information sets in order as rows ``(first sequence, actions, parent sequence)``."""
