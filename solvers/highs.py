@@ -308,7 +308,7 @@ class LinearModel:
 
         ``A`` has shape ``(n_rows, k)`` (the new columns' entries in the existing rows; None for
         empty columns). HiGHS keeps the current basis, the new columns entering nonbasic, so the next
-        LP solve is a warm-started primal simplex (column generation's re-solve), not a rebuild.
+        LP solve restarts from that basis (column generation's re-solve), not from scratch.
 
         Parameters
         ----------
