@@ -252,6 +252,7 @@ _HEADER_RE = re.compile(rf"{_WS}*EFG{_WS}+2{_WS}+R{_WS}+({_STR}){_WS}*\{{((?:{_W
 _PART = rf"(?:{_WS}+({_STR})(?:{_WS}*\{{([^{{}}]*)\}})?)?"
 _NODE_RE = re.compile(rf"({_WS}*([pct]){_WS}+({_STR})((?:{_WS}+{_INT}){{1,3}}){_PART}(?:{_WS}+({_INT}))?{_PART})")
 _STR_ONLY_RE = re.compile(rf"{_WS}*{_STR}")
+_STR_CAP_RE = re.compile(rf"{_WS}*({_STR})")
 _STRS_RE = re.compile(rf"(?:{_WS}*{_STR})*{_WS}*")
 _CHANCE_RE = re.compile(rf"(?:{_WS}*{_STR}{_WS}+{_WORD})*{_WS}*")
 _CHANCE_ITEM_RE = re.compile(rf"{_WS}*({_STR}){_WS}+({_WORD})")
@@ -382,8 +383,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
                         if kind == "p":
                             if not _STRS_RE.fullmatch(ib):
                                 return None
-                            got = (tuple(_unquote(m.group(0).lstrip(_SPACES)) for m in _STR_ONLY_RE.finditer(ib)),
-                                   None)
+                            got = (tuple([_unquote(t) for t in _STR_CAP_RE.findall(ib)]), None)
                         else:
                             if not _CHANCE_RE.fullmatch(ib):
                                 return None

@@ -297,7 +297,11 @@ class ExtensiveFormGame:
         order = sorted(range(len(iplayer)), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, len(first) + h)))
         isets = _renumbered(parts.node_infoset, order)
         ofirst = _first_use(parts.node_outcome)
-        oorder = sorted(range(len(parts.outcome_label)), key=lambda o: ofirst.get(o, len(ofirst) + o))
+        n_out = len(parts.outcome_label)
+        if len(ofirst) == n_out and all(o == k for o, k in ofirst.items()):  # the readers' usual order
+            oorder = list(range(n_out))
+        else:
+            oorder = sorted(range(n_out), key=lambda o: ofirst.get(o, len(ofirst) + o))
         outs = _renumbered(parts.node_outcome, oorder)
         node_infoset = np.array(isets, dtype=np.int64)
         node_outcome = np.array(outs, dtype=np.int64)
@@ -309,14 +313,14 @@ class ExtensiveFormGame:
         self.node_label = tuple(parts.label)
         self.node_infoset = node_infoset
         self.node_outcome = node_outcome
-        self.infoset_player = tuple(parts.infoset_player[h] for h in order)
-        self.infoset_label = tuple(parts.infoset_label[h] for h in order)
-        self.infoset_actions = tuple(parts.infoset_actions[h] for h in order)
-        self.infoset_probs = tuple(parts.infoset_probs[h] for h in order)
-        self.infoset_prob_texts = tuple(parts.infoset_prob_texts[h] for h in order)
-        self.outcome_label = tuple(parts.outcome_label[o] for o in oorder)
-        self._outcome_payoffs = tuple(parts.outcome_payoffs[o] for o in oorder)
-        self.outcome_texts = tuple(parts.outcome_texts[o] for o in oorder)
+        self.infoset_player = tuple([parts.infoset_player[h] for h in order])
+        self.infoset_label = tuple([parts.infoset_label[h] for h in order])
+        self.infoset_actions = tuple([parts.infoset_actions[h] for h in order])
+        self.infoset_probs = tuple([parts.infoset_probs[h] for h in order])
+        self.infoset_prob_texts = tuple([parts.infoset_prob_texts[h] for h in order])
+        self.outcome_label = tuple([parts.outcome_label[o] for o in oorder])
+        self._outcome_payoffs = tuple([parts.outcome_payoffs[o] for o in oorder])
+        self.outcome_texts = tuple([parts.outcome_texts[o] for o in oorder])
         # infoset numbers as written: position within the player's (or chance's) list
         numbers = []
         counter: dict[int, int] = {}
@@ -324,7 +328,7 @@ class ExtensiveFormGame:
             counter[pl] = counter.get(pl, 0) + 1
             numbers.append(counter[pl])
         self._infoset_number = tuple(numbers)
-        self.player_infosets = tuple(tuple(h for h, pl in enumerate(self.infoset_player) if pl == p)
+        self.player_infosets = tuple(tuple([h for h, pl in enumerate(self.infoset_player) if pl == p])
                                      for p in range(n_players))
         # parents, children, actions and members are built on first use (:meth:`_links`): reading
         # a file checks everything about it, and a solver pays for what it reads
