@@ -18,6 +18,7 @@ or for the process by assigning the module constant (``engine.io.MAX_JSON_BYTES 
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import re
@@ -25,11 +26,13 @@ import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union
+
+import numpy as np
 
 from engine.errors import InvalidDocumentError, InvalidInputError
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "read_json", "loads_json",
+__all__ = ["to_jsonable", "atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "read_json", "loads_json",
            "remove_stale_temps", "json_path", "MAX_JSON_BYTES", "MAX_JSON_DEPTH"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -178,7 +181,6 @@ def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8", fsy
 def atomic_write_json(path: PathLike, data: Any, *, indent: int | None = 2, fsync: bool = True,
                       clean_stale: bool = True) -> Path:
     """Write ``data`` (numpy values and results allowed) as JSON atomically."""
-    from engine.result import to_jsonable  # here, not at the top: engine.result imports engine.io
 
     return atomic_write_text(path, json.dumps(to_jsonable(data), indent=indent, allow_nan=True) + "\n",
                              fsync=fsync, clean_stale=clean_stale)
@@ -347,3 +349,28 @@ def read_json(path: PathLike, *, where: str = "read_json()", max_bytes: Optional
         reason = getattr(err, "strerror", None) or str(err)
         raise InvalidInputError(f"{where}: cannot read {os.fsdecode(path)}: {reason}") from err
     return loads_json(raw, where=where, source=os.fsdecode(path), max_bytes=max_bytes, max_depth=max_depth)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy arrays/scalars, enums, tuples, results (their ``to_dict()``) and nested containers
+    to JSON data (:func:`engine.result.from_jsonable` reads it back)."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, (Mapping, type)):  # an engine.SolveResult (or a config)
+        return to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [to_jsonable(v) for v in value]}
+    if isinstance(value, list):
+        return [to_jsonable(v) for v in value]
+    return value

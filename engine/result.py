@@ -16,7 +16,6 @@ it. Arrays in a document are checked (dtype :data:`ARRAY_DTYPES`, shape against 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import math
 import re
@@ -35,7 +34,7 @@ from engine.errors import (
 )
 from engine.status import Status
 from engine.validation import short_repr as _short
-from engine.io import json_path, loads_json, MAX_JSON_DEPTH
+from engine.io import json_path, loads_json, MAX_JSON_DEPTH, to_jsonable
 from engine.schemas import upgrade
 
 __all__ = ["SolveResult", "to_jsonable", "from_jsonable", "result_class", "result_kinds", "ARRAY_DTYPES",
@@ -181,29 +180,6 @@ def result_class(kind: str, *, where: str = "SolveResult.from_dict()") -> type[S
             f"reading the document" if package.isidentifier() else "")
     raise InvalidInputError(f"{where}: unknown result kind {_short(kind)} (no result class of that kind is "
                             f"defined in this process{hint})")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy arrays/scalars, enums, tuples and nested containers to JSON data."""
-    if isinstance(value, np.ndarray):
-        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, SolveResult):
-        return value.to_dict()
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [to_jsonable(v) for v in value]}
-    if isinstance(value, list):
-        return [to_jsonable(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ import click
 
 from engine.errors import EngineError, InvalidInputError, UnsupportedProblemError
 from engine.io import atomic_write_text, loads_json
+from engine.render import render
 from engine.suites import SuiteOption
 from engine.threads import blas_threads
 
@@ -617,7 +618,6 @@ def solve_command(ctx: click.Context, path: str, method: Optional[str], fmt: str
     if fmt == "json":
         click.echo(json.dumps(doc))
     else:
-        from engine.cli import render  # here, not at the top: engine.cli imports engine.solve
 
         click.echo(render(_table_rows(kind, solved), "table", title=f"{source.name}: {kind.name}"), nl=False)
         if solved.rows:
