@@ -205,6 +205,7 @@ class _SequenceData(dict):
     def __init__(self, game: "ExtensiveFormGame", leaf_l: list, cnum: list, cden: list) -> None:
         super().__init__()
         self._game, self._leaf_l, self._cnum, self._cden = game, leaf_l, cnum, cden
+        self.lists: tuple = ()  # first_seq, iset_parent and iset_depth as lists (numpy scalars are slow)
 
     def __missing__(self, key: str) -> Any:
         g = self._game
@@ -501,7 +502,7 @@ class ExtensiveFormGame:
         return self._cache["leaf_frac"]
 
     # ------------------------------------------------------------------ sequences
-    def _sequences(self) -> dict:
+    def _sequences(self) -> "_SequenceData":
         """Sequence-form data: per player the sequences (0 = empty; then one per (infoset, action)
         in infoset order), each infoset's parent sequence, and per leaf the sequence of every
         player, the chance probability and the payoffs."""
@@ -614,6 +615,7 @@ class ExtensiveFormGame:
                 raise UnsupportedProblemError("ExtensiveFormGame: a payoff exceeds the floating-point range "
                                               "(about 1.8e308); the solvers compute in floating point") from None
         c = _SequenceData(self, leaf_l, cnum, cden)
+        c.lists = (fs, ip_l, depth_l)
         c.update({"n_seq": n_seq, "first_seq": first_seq, "iset_parent": iset_parent, "leaf_seq": leaf_seq,
                   "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
                   "iset_depth": iset_depth})
@@ -634,7 +636,7 @@ class ExtensiveFormGame:
         """Player p's infosets, deepest own history first."""
         key = f"order{p}"
         if key not in self._cache:
-            depth = self._sequences()["iset_depth"]
+            depth = self._sequences().lists[2]
             self._cache[key] = sorted(self.player_infosets[p], key=lambda h: -depth[h])
         return self._cache[key]
 
@@ -715,8 +717,8 @@ class ExtensiveFormGame:
         key = f"rows{p}"
         got = self._cache.get(key)
         if got is None:
-            s = self._sequences()
-            fs, ip, acts = s["first_seq"].tolist(), s["iset_parent"].tolist(), self.infoset_actions
+            fs, ip = self._sequences().lists[:2]
+            acts = self.infoset_actions
             got = np.array([(fs[h], len(acts[h]), ip[h]) for h in self.player_infosets[p]],
                            dtype=np.int64).reshape(-1, 3)
             self._cache[key] = got
@@ -734,7 +736,8 @@ class ExtensiveFormGame:
             seq_off = np.array(offs, dtype=np.int64)
             rows: list = []
             iset_off = [0]
-            fs, ip, acts = s["first_seq"].tolist(), s["iset_parent"].tolist(), self.infoset_actions
+            fs, ip = s.lists[:2]
+            acts = self.infoset_actions
             for p in range(N):
                 rows.extend((fs[h], len(acts[h]), ip[h]) for h in self._seq_depth_order(p))
                 iset_off.append(len(rows))
