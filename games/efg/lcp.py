@@ -93,6 +93,28 @@ def _dense_costs(L: np.ndarray, w: np.ndarray, pay: np.ndarray, n1: int, n2: int
     return out[0], out[1]
 
 
+@njit(cache=True)
+def _basic_plans(T: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
+    """The plan values (x then y, clipped at 0) of the basic variables of a float tableau."""
+    arr = np.zeros(n)
+    for i in range(basis.shape[0]):
+        if basis[i] < n:
+            arr[basis[i]] = max(T[i, T.shape[1] - 1], 0.0)
+    return arr
+
+
+@njit(cache=True)
+def _plan_payoffs(leaf_seq: np.ndarray, chance: np.ndarray, pay: np.ndarray, x: np.ndarray,
+                  y: np.ndarray) -> np.ndarray:
+    """Both players' expected payoffs under realization plans ``x``, ``y``."""
+    out = np.zeros(pay.shape[1])
+    for i in range(leaf_seq.shape[0]):
+        w = chance[i] * x[leaf_seq[i, 0]] * y[leaf_seq[i, 1]]
+        for k in range(pay.shape[1]):
+            out[k] += w * pay[i, k]
+    return out
+
+
 class _Problem:
     """The sequence-form data of one game in one arithmetic (float64 or Python integers)."""
 
@@ -347,9 +369,7 @@ class _Run:
                     vals[v] = Fraction(self.T[i, -1], self.d)
             xf = np.array([float(v) for v in vals])
             return np.maximum(xf[:n1], 0.0), np.maximum(xf[n1:], 0.0), (vals[:n1], vals[n1:])
-        arr = np.zeros(n)
-        mask = self.basis < n
-        arr[self.basis[mask]] = np.maximum(self.T[mask, -1], 0.0)
+        arr = _basic_plans(self.T, self.basis, n)
         return arr[:n1], arr[n1:], None
 
     def z0(self) -> float:
@@ -751,7 +771,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
     s = g._sequences()
     # expected payoffs straight from the realization plans (the behaviour profile's own plans
     # agree with them wherever the tree is reached)
-    pays = (s["leaf_chance"] * real[0][s["leaf_seq"][:, 0]] * real[1][s["leaf_seq"][:, 1]]) @ s["leaf_pay"]
+    pays = _plan_payoffs(s["leaf_seq"], s["leaf_chance"], s["leaf_pay"], real[0], real[1])
     return LCPResult(status=status, message=msg, x=np.concatenate(beh_t), nit=nit, runtime=time.perf_counter() - t0,
                      method="sequence_form_lcp", backend="python-exact" if used_exact else "numba", params=params,
                      behavior=beh_t, payoffs=pays, max_regret=reg, realization=real,
