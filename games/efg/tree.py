@@ -256,7 +256,7 @@ class ExtensiveFormGame:
     array([0., 1.])
     """
 
-    __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "node_infoset", "node_outcome",
+    __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "_node_infoset", "_node_outcome",
                  "infoset_player", "infoset_label",
                  "infoset_actions", "infoset_probs", "infoset_prob_texts", "outcome_label",
                  "_outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
@@ -267,8 +267,6 @@ class ExtensiveFormGame:
     notes: tuple
     node_kind: tuple
     node_label: tuple
-    node_infoset: np.ndarray
-    node_outcome: np.ndarray
     infoset_player: tuple
     infoset_label: tuple
     infoset_actions: tuple
@@ -276,6 +274,8 @@ class ExtensiveFormGame:
     infoset_prob_texts: tuple
     outcome_label: tuple
     _outcome_payoffs: tuple
+    _node_infoset: Optional[np.ndarray]
+    _node_outcome: Optional[np.ndarray]
     outcome_texts: tuple
     _infoset_number: tuple
     player_infosets: tuple
@@ -304,16 +304,14 @@ class ExtensiveFormGame:
         else:
             oorder = sorted(range(n_out), key=lambda o: ofirst.get(o, len(ofirst) + o))
         outs = _renumbered(parts.node_outcome, oorder)
-        node_infoset = np.array(isets, dtype=np.int64)
-        node_outcome = np.array(outs, dtype=np.int64)
         self.players = tuple(parts.players)
         self.title = parts.title
         self.comment = parts.comment
         self.notes = tuple(parts.notes)
         self.node_kind = tuple(parts.kind)
         self.node_label = tuple(parts.label)
-        self.node_infoset = node_infoset
-        self.node_outcome = node_outcome
+        self._node_infoset = None  # the arrays on first use, from the lists
+        self._node_outcome = None
         self.infoset_player = tuple([parts.infoset_player[h] for h in order])
         self.infoset_label = tuple([parts.infoset_label[h] for h in order])
         self.infoset_actions = tuple([parts.infoset_actions[h] for h in order])
@@ -333,10 +331,26 @@ class ExtensiveFormGame:
                                      for p in range(n_players))
         # parents, children, actions and members are built on first use (:meth:`_links`): reading
         # a file checks everything about it, and a solver pays for what it reads
-        self.node_infoset.setflags(write=False)
-        self.node_outcome.setflags(write=False)
-        self._cache = {"isets_l": isets}
+        self._cache = {"isets_l": isets, "outs_l": outs}
         return self
+
+    @property
+    def node_infoset(self) -> np.ndarray:
+        """Per node its information set (-1 at terminals); read-only."""
+        if self._node_infoset is None:
+            arr = np.array(self._cache["isets_l"], dtype=np.int64)
+            arr.setflags(write=False)
+            self._node_infoset = arr
+        return self._node_infoset
+
+    @property
+    def node_outcome(self) -> np.ndarray:
+        """Per node its outcome (-1 for none); read-only."""
+        if self._node_outcome is None:
+            arr = np.array(self._cache["outs_l"], dtype=np.int64)
+            arr.setflags(write=False)
+            self._node_outcome = arr
+        return self._node_outcome
 
     def _links(self) -> dict:
         """Parents, actions leading to each node, children and infoset members, from the prefix
@@ -344,7 +358,7 @@ class ExtensiveFormGame:
         got = self._cache.get("links")
         if got is None:
             n = self.n_nodes
-            isets = self._cache.get("isets_l") or self.node_infoset.tolist()
+            isets = self._cache["isets_l"]
             parent = [-1] * n
             action = [-1] * n
             children: list[tuple] = [()] * n
@@ -472,7 +486,7 @@ class ExtensiveFormGame:
             acc: list = [zero] * self.n_nodes
             out = []
             parents = self.node_parent.tolist()
-            outs = self.node_outcome.tolist()
+            outs = self._cache["outs_l"]
             kinds = self.node_kind
             for v in range(self.n_nodes):
                 cur = acc[parents[v]] if v else zero
@@ -526,11 +540,11 @@ class ExtensiveFormGame:
         # (numerator, denominator) pair of ints: exact, and n / d is the correctly rounded float,
         # as float(Fraction) is, without a gcd per node. Payoffs are summed exactly as ints times D.
         violations = []
-        isets = self._cache.get("isets_l") or self.node_infoset.tolist()
+        isets = self._cache["isets_l"]
         # parents and actions from the prefix order on the way (the game's node_parent and
         # node_action are not built for this)
         stack: list = []  # [node, next action, number of actions] of the moves not yet complete
-        outs = self.node_outcome.tolist()
+        outs = self._cache["outs_l"]
         iplayer = self.infoset_player
         iprobs = self.infoset_probs
         D, scaled = self._scaled_outcomes()
