@@ -42,7 +42,7 @@ from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.threads import hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
-from games.efg.lemke import _choose_row_exact, _lemke_float, _pivot_exact, _start_float, _tableau_float
+from games.efg.lemke import _choose_row_exact, _elimination, _lemke_float, _pivot_exact, _start_float, _tableau_float
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
 
@@ -232,29 +232,10 @@ class _Problem:
     def elimination(self, p: int, chosen: np.ndarray) -> tuple:
         """``(a, P)`` with ``x_C = a - P x_N``: the chosen sequences' plan values in terms of the
         others' (entries 0, +1, -1; the constraint matrix restricted to C is unimodular)."""
-        n = len(chosen)
-        C = np.flatnonzero(chosen)
-        N = np.flatnonzero(~chosen)
-        col = np.full(n, -1, dtype=np.int64)
-        col[N] = np.arange(len(N))
-        row = np.full(n, -1, dtype=np.int64)
-        row[C] = np.arange(len(C))
-        P = np.zeros((len(C), len(N)), dtype=np.int64)
-        a = np.zeros(len(C), dtype=np.int64)
-        a[0] = 1
-        ch = chosen.tolist()
-        for k0, m, par in reversed(self.isets[p]):  # parents first
-            c = next(k0 + b for b in range(m) if ch[k0 + b])
-            rc = row[c]
-            if chosen[par]:
-                P[rc] = P[row[par]]
-                a[rc] = a[row[par]]
-            else:
-                P[rc, col[par]] = -1
-            for b in range(k0, k0 + m):
-                if b != c:
-                    P[rc, col[b]] += 1
-        return C, N, a, P
+        _, rows, off = self.g._regret_data()[:3]
+        C, N, af, Pf = _elimination(np.asarray(chosen, dtype=np.bool_), rows[off[p]:off[p + 1]])
+        # (entries are small integers, exact in float64)
+        return C, N, af.astype(np.int64), Pf.astype(np.int64)
 
     def tableau(self, chosen1: np.ndarray, chosen2: np.ndarray, pq: tuple) -> tuple:
         """Condensed tableau of the start basis and the variable bookkeeping.

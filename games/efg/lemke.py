@@ -225,6 +225,55 @@ def _elimination(chosen: np.ndarray, isets: np.ndarray) -> tuple:
 
 
 @njit(cache=True)
+def _reduced_costs(A: np.ndarray, C: np.ndarray, N: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """``P' A[C] - A[N]``: one player's costs with its chosen sequences eliminated."""
+    H = np.zeros((N.shape[0], A.shape[1]))
+    for i in range(N.shape[0]):
+        for c in range(C.shape[0]):
+            f = P[c, i]
+            if f != 0.0:
+                for j in range(A.shape[1]):
+                    H[i, j] += f * A[C[c], j]
+        for j in range(A.shape[1]):
+            H[i, j] -= A[N[i], j]
+    return H
+
+
+@njit(cache=True)
+def _plan_rows(T: np.ndarray, r0: int, c0: int, P: np.ndarray, a: np.ndarray) -> None:
+    """The rows ``x_C = a - P x_N`` of one player's chosen sequences, from row ``r0``."""
+    for i in range(P.shape[0]):
+        for j in range(P.shape[1]):
+            T[r0 + i, c0 + j] = P[i, j]
+        T[r0 + i, T.shape[1] - 1] = a[i]
+
+
+@njit(cache=True)
+def _cost_rows(T: np.ndarray, r0: int, c_dual: int, c_other: int, P: np.ndarray, H: np.ndarray, C_o: np.ndarray,
+               N_o: np.ndarray, P_o: np.ndarray, a_o: np.ndarray, prior_o: np.ndarray) -> None:
+    """The slack rows of one player's unchosen sequences, from row ``r0``: its own eliminated
+    duals (``-P'`` at ``c_dual``), the other's free plan values (``H P_o - H[:, N_o]`` at
+    ``c_other``), the covering column (``-H prior_o``) and the right-hand side (``H[:, C_o] a_o``)."""
+    n = T.shape[0]
+    for i in range(H.shape[0]):
+        for j in range(P.shape[0]):
+            T[r0 + i, c_dual + j] = -P[j, i]
+        for j in range(N_o.shape[0]):
+            acc = 0.0
+            for c in range(C_o.shape[0]):
+                acc += H[i, C_o[c]] * P_o[c, j]
+            T[r0 + i, c_other + j] = acc - H[i, N_o[j]]
+        acc = 0.0
+        for j in range(H.shape[1]):
+            acc += H[i, j] * prior_o[j]
+        T[r0 + i, n] = -acc
+        acc = 0.0
+        for c in range(C_o.shape[0]):
+            acc += H[i, C_o[c]] * a_o[c]
+        T[r0 + i, n + 1] = acc
+
+
+@njit(cache=True)
 def _tableau_float(A: np.ndarray, Bt: np.ndarray, ch1: np.ndarray, ch2: np.ndarray, isets1: np.ndarray,
                    isets2: np.ndarray, p: np.ndarray, q: np.ndarray) -> tuple:
     """The condensed start tableau of ``_Problem.tableau`` for dense float64 payoff matrices, in
@@ -235,67 +284,15 @@ def _tableau_float(A: np.ndarray, Bt: np.ndarray, ch1: np.ndarray, ch2: np.ndarr
     C2, N2, a2, P2 = _elimination(ch2, isets2)
     m1, m2, k1, k2 = C1.shape[0], C2.shape[0], N1.shape[0], N2.shape[0]
     # H1 = P1' A[C1] - A[N1] (k1 x n2), H2 = P2' B'[C2] - B'[N2] (k2 x n1)
-    H1 = np.zeros((k1, n2))
-    for i in range(k1):
-        for c in range(m1):
-            f = P1[c, i]
-            if f != 0.0:
-                for j in range(n2):
-                    H1[i, j] += f * A[C1[c], j]
-        for j in range(n2):
-            H1[i, j] -= A[N1[i], j]
-    H2 = np.zeros((k2, n1))
-    for i in range(k2):
-        for c in range(m2):
-            f = P2[c, i]
-            if f != 0.0:
-                for j in range(n1):
-                    H2[i, j] += f * Bt[C2[c], j]
-        for j in range(n1):
-            H2[i, j] -= Bt[N2[i], j]
+    H1 = _reduced_costs(A, C1, N1, P1)
+    H2 = _reduced_costs(Bt, C2, N2, P2)
     T = np.zeros((n, n + 2))
     rx, ry, rr, rs = 0, m1, m1 + m2, m1 + m2 + k1
-    cx, cy, cr, cs, cz = 0, k1, k1 + k2, k1 + k2 + m1, n
-    for i in range(m1):
-        for j in range(k1):
-            T[rx + i, cx + j] = P1[i, j]
-        T[rx + i, n + 1] = a1[i]
-    for i in range(m2):
-        for j in range(k2):
-            T[ry + i, cy + j] = P2[i, j]
-        T[ry + i, n + 1] = a2[i]
-    for i in range(k1):
-        for j in range(m1):
-            T[rr + i, cr + j] = -P1[j, i]
-        for j in range(k2):
-            acc = 0.0
-            for c in range(m2):
-                acc += H1[i, C2[c]] * P2[c, j]
-            T[rr + i, cy + j] = acc - H1[i, N2[j]]
-        acc = 0.0
-        for j in range(n2):
-            acc += H1[i, j] * q[j]
-        T[rr + i, cz] = -acc
-        acc = 0.0
-        for c in range(m2):
-            acc += H1[i, C2[c]] * a2[c]
-        T[rr + i, n + 1] = acc
-    for i in range(k2):
-        for j in range(m2):
-            T[rs + i, cs + j] = -P2[j, i]
-        for j in range(k1):
-            acc = 0.0
-            for c in range(m1):
-                acc += H2[i, C1[c]] * P1[c, j]
-            T[rs + i, cx + j] = acc - H2[i, N1[j]]
-        acc = 0.0
-        for j in range(n1):
-            acc += H2[i, j] * p[j]
-        T[rs + i, cz] = -acc
-        acc = 0.0
-        for c in range(m1):
-            acc += H2[i, C1[c]] * a1[c]
-        T[rs + i, n + 1] = acc
+    cx, cy, cr, cs = 0, k1, k1 + k2, k1 + k2 + m1  # the covering column is n, the right-hand side n + 1
+    _plan_rows(T, rx, cx, P1, a1)
+    _plan_rows(T, ry, cy, P2, a2)
+    _cost_rows(T, rr, cr, cy, P1, H1, C2, N2, P2, a2, q)
+    _cost_rows(T, rs, cs, cx, P2, H2, C1, N1, P1, a1, p)
     basis = np.empty(n, dtype=np.int64)
     nonbasic = np.empty(n + 1, dtype=np.int64)
     basis[:m1] = C1
@@ -349,6 +346,18 @@ def _best_response_float(isets: np.ndarray, key: np.ndarray, tol: float) -> tupl
 
 
 @njit(cache=True)
+def _matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``M v``, each entry summed in column order."""
+    out = np.zeros(M.shape[0])
+    for i in range(M.shape[0]):
+        acc = 0.0
+        for j in range(M.shape[1]):
+            acc += M[i, j] * v[j]
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
 def _start_float(A: np.ndarray, Bt: np.ndarray, isets1: np.ndarray, isets2: np.ndarray, b1: np.ndarray,
                  b2: np.ndarray, tol: float) -> tuple:
     """The start of ``lcp._start`` in floating point without ties: the prior's plans, both best
@@ -357,18 +366,8 @@ def _start_float(A: np.ndarray, Bt: np.ndarray, isets1: np.ndarray, isets2: np.n
     n1, n2 = A.shape
     p = _plan_float(isets1, b1, n1)
     q = _plan_float(isets2, b2, n2)
-    wq = np.zeros(n1)
-    for i in range(n1):
-        acc = 0.0
-        for j in range(n2):
-            acc += A[i, j] * q[j]
-        wq[i] = acc
-    wp = np.zeros(n2)
-    for j in range(n2):
-        acc = 0.0
-        for i in range(n1):
-            acc += Bt[j, i] * p[i]
-        wp[j] = acc
+    wq = _matvec(A, q)
+    wp = _matvec(Bt, p)
     ch2, tie2 = _best_response_float(isets2, wp, 1e-12)
     ch1, tie1 = _best_response_float(isets1, wq, 1e-12)
     n = n1 + n2

@@ -49,6 +49,13 @@ def _as_number(value: Any, what: str, where: str) -> tuple[Fraction, str]:
     raise InvalidInputError(f"{where}: {what} must be a number, got {type(value).__name__}")
 
 
+def _read_only(values: list) -> np.ndarray:
+    """``values`` as a read-only int64 array."""
+    arr = np.array(values, dtype=np.int64)
+    arr.setflags(write=False)
+    return arr
+
+
 def _first_use(refs: list) -> dict:
     """{index: rank of its first use} of the non-negative entries of ``refs``."""
     return {h: i for i, h in enumerate(dict.fromkeys([h for h in refs if h >= 0]))}
@@ -338,18 +345,14 @@ class ExtensiveFormGame:
     def node_infoset(self) -> np.ndarray:
         """Per node its information set (-1 at terminals); read-only."""
         if self._node_infoset is None:
-            arr = np.array(self._cache["isets_l"], dtype=np.int64)
-            arr.setflags(write=False)
-            self._node_infoset = arr
+            self._node_infoset = _read_only(self._cache["isets_l"])
         return self._node_infoset
 
     @property
     def node_outcome(self) -> np.ndarray:
         """Per node its outcome (-1 for none); read-only."""
         if self._node_outcome is None:
-            arr = np.array(self._cache["outs_l"], dtype=np.int64)
-            arr.setflags(write=False)
-            self._node_outcome = arr
+            self._node_outcome = _read_only(self._cache["outs_l"])
         return self._node_outcome
 
     def _links(self) -> dict:
@@ -381,11 +384,7 @@ class ExtensiveFormGame:
             for v, h in enumerate(isets):
                 if h >= 0:
                     members[h].append(v)
-            parr = np.array(parent, dtype=np.int64)
-            aarr = np.array(action, dtype=np.int64)
-            parr.setflags(write=False)
-            aarr.setflags(write=False)
-            got = {"parent_l": parent, "action_l": action, "parent": parr, "action": aarr,
+            got = {"parent_l": parent, "action_l": action, "parent": _read_only(parent), "action": _read_only(action),
                    "children": tuple(children), "members": tuple(tuple(m) for m in members)}
             self._cache["links"] = got
         return got
