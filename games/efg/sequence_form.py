@@ -13,6 +13,7 @@ from numba import njit
 
 from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.status import Status
+from engine.validation import check_choice, check_time_limit
 from games.efg.results import EFGResult, _check_game, _finish
 from games.efg.tree import ExtensiveFormGame
 
@@ -134,9 +135,18 @@ def _simplex_solve(M: np.ndarray, b: np.ndarray, c: np.ndarray, n_eq: int, maxit
 
 @njit(cache=True)
 def _lp_simplex_kernel(rows1: np.ndarray, rows2: np.ndarray, n1: int, n2: int, leaf_seq: np.ndarray,
-                       w: np.ndarray, scale: float, tol: float) -> tuple:
+                       chance: np.ndarray, pay: np.ndarray, tol: float) -> tuple:
     """The dense LP of :func:`_lp_by_simplex` built from the players' information-set rows
-    (``(first sequence, actions, parent sequence)`` in infoset order) and solved."""
+    (``(first sequence, actions, parent sequence)`` in infoset order), player 1's leaf payoffs
+    times chance scaled to at most 1 in magnitude, and solved: (status, z, slack reduced costs,
+    pivots, the scale)."""
+    w = np.empty(leaf_seq.shape[0])
+    scale = 0.0
+    for i in range(leaf_seq.shape[0]):
+        w[i] = chance[i] * pay[i, 0]
+        scale = max(scale, abs(w[i]))
+    if scale == 0.0:
+        scale = 1.0
     m1, m2 = rows1.shape[0] + 1, rows2.shape[0] + 1
     M = np.zeros((m1 + n2, n1 + 2 * m2))
     M[0, 0] = 1.0
@@ -161,7 +171,8 @@ def _lp_simplex_kernel(rows1: np.ndarray, rows2: np.ndarray, n1: int, n2: int, l
     c = np.zeros(n1 + 2 * m2)
     c[n1] = -1.0
     c[n1 + m2] = 1.0
-    return _simplex_solve(M, b, c, m1, 50 * (M.shape[0] + M.shape[1]), tol)
+    st, z, d, nit = _simplex_solve(M, b, c, m1, 50 * (M.shape[0] + M.shape[1]), tol)
+    return st, z, d, nit, scale
 
 
 def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
@@ -169,11 +180,9 @@ def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
     (payoffs scaled to at most 1 in magnitude), or None when it does not finish."""
     n1, n2 = s["n_seq"]
     # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
-    w = s["leaf_chance"] * s["leaf_pay"][:, 0]
-    scale = float(np.abs(w).max(initial=0.0)) or 1.0
     m2 = len(game.player_infosets[1]) + 1
-    st, z, d, nit = _lp_simplex_kernel(game._iset_rows(0), game._iset_rows(1), n1, n2,
-                                       np.ascontiguousarray(s["leaf_seq"]), w, scale, 1e-11)
+    st, z, d, nit, scale = _lp_simplex_kernel(game._iset_rows(0), game._iset_rows(1), n1, n2, s["leaf_seq"],
+                                              s["leaf_chance"], s["leaf_pay"], 1e-11)
     if st != 0:
         return None
     return np.maximum(z[:n1], 0.0), np.maximum(d, 0.0), float(z[n1] - z[n1 + m2]) * scale, int(nit)
@@ -181,7 +190,6 @@ def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
 
 # ====================================================================== sequence-form LP
 def _validate_sequence_form_lp(game: Any, time_limit: Any, options: Any, backend: Any = "auto") -> tuple:
-    from engine.validation import check_choice, check_time_limit
     where = "sequence_form_lp()"
     check_choice(backend, "backend", where, ("auto", "highs", "simplex"))
     g = _check_game(game, where)
@@ -263,7 +271,7 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
                           params={"time_limit": tl, "options": dict(options or {}), "backend": backend},
                           message="dense simplex; max_regret certifies it", nit=nit, realization=(x, y),
                           objective=value, bound=value, value=value)
-            if fast.max_regret <= 1e-9 * max(1.0, float(np.abs(s["leaf_pay"]).max(initial=0.0))):
+            if fast.max_regret <= 1e-9 * max(1.0, s["pay_absmax"]):
                 return fast
     from solvers import LinearModel  # here: the small trees above never load the HiGHS wrapper
 

@@ -206,8 +206,9 @@ class _GameParts:
 class _SequenceData(dict):
     """The dict :meth:`ExtensiveFormGame._sequences` returns. What a solve does not always need
     is built on first access (``__missing__``): ``seq_infoset``, ``seq_action``, ``seq_parent``
-    (per player, per sequence), ``leaf`` (leaf nodes) and ``leaf_chance_nd`` (per leaf the exact
-    chance probability as an unreduced (numerator, denominator) pair)."""
+    (per player, per sequence), ``leaf`` (leaf nodes), ``pay_absmax`` (the largest payoff
+    magnitude) and ``leaf_chance_nd`` (per leaf the exact chance probability as an unreduced
+    (numerator, denominator) pair)."""
 
     def __init__(self, game: "ExtensiveFormGame", leaf_l: list, cnum: list, cden: list) -> None:
         super().__init__()
@@ -218,6 +219,8 @@ class _SequenceData(dict):
         g = self._game
         if key == "leaf":
             val: Any = np.array(self._leaf_l, dtype=np.int64)
+        elif key == "pay_absmax":  # the largest payoff magnitude
+            val = float(np.abs(self["leaf_pay"]).max(initial=0.0))
         elif key == "leaf_chance_nd":
             val = [(self._cnum[v], self._cden[v]) for v in self._leaf_l]
         elif key in ("seq_infoset", "seq_action", "seq_parent"):
@@ -616,10 +619,15 @@ class ExtensiveFormGame:
         leaf_seq = np.array(leaf_rows, dtype=np.int64).reshape(len(leaf_l), N)
         chance = np.array([cnum[v] / cden[v] if cden[v] != 1 else float(cnum[v]) for v in leaf_l], dtype=np.float64)
         flat = [x for p in ints for x in p]
-        if D < 2 ** 52 and (not flat or (max(flat) < 2 ** 52 and min(flat) > -2 ** 52)):
+        hi, lo = (max(flat), min(flat)) if flat else (0, 0)
+        absmax: Optional[float] = None
+        if D < 2 ** 52 and hi < 2 ** 52 and lo > -2 ** 52:
             pay = np.array(ints, dtype=np.float64).reshape(len(leaf_l), N)
+            # exact ints: the largest magnitude divides as the array does (rounding is monotone)
+            absmax = float(max(hi, -lo))
             if D != 1:
                 pay /= D
+                absmax /= D
         else:
             try:
                 pay = np.array([[float(Fraction(x, D)) for x in p] for p in ints],
@@ -629,6 +637,8 @@ class ExtensiveFormGame:
                                               "(about 1.8e308); the solvers compute in floating point") from None
         c = _SequenceData(self, leaf_l, cnum, cden)
         c.lists = (fs, ip_l, depth_l)
+        if absmax is not None:
+            c["pay_absmax"] = absmax
         c.update({"n_seq": n_seq, "first_seq": first_seq, "iset_parent": iset_parent, "leaf_seq": leaf_seq,
                   "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
                   "iset_depth": iset_depth})

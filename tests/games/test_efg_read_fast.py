@@ -100,3 +100,5 @@ def test_integer_payoffs_become_fractions_on_first_use() -> None:
     assert g.outcome_payoffs == ((Fraction(-12345678901234567890123), Fraction(7)), (Fraction(3, 4), Fraction(1, 2)))
     assert g._leaf_int_payoffs() == (4, [(-4 * 12345678901234567890123, 28), (3, 2)])
     assert g.is_constant_sum() is False
+    s = g._sequences()  # the largest payoff magnitude from the exact ints, as numpy finds it
+    assert s["pay_absmax"] == float(np.abs(s["leaf_pay"]).max()) == 12345678901234567890123.0
