@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 import numpy as np
+from numba import njit
 
 from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells, number_array
 from engine.errors import InvalidInputError
@@ -22,6 +23,24 @@ __all__ = ["CapacityConstraint", "PATTERN_LIMIT"]
 
 #: the capacity domain uses the pattern formulation up to this many maximal packing patterns
 PATTERN_LIMIT = 2_000
+
+
+@njit(cache=True)
+def _best_fit_decreasing(costs_desc: np.ndarray, capacities: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether best-fit decreasing packs the items: a sufficient condition for feasibility, O(k B)."""
+    room = capacities.copy()
+    for c in costs_desc:
+        best = -1
+        best_room = np.inf
+        for w in range(room.size):
+            r = room[w] - c
+            if r >= -1e-9 and r < best_room:
+                best_room = r
+                best = w
+        if best < 0:
+            return False
+        room[best] -= c
+    return True
 
 
 class CapacityConstraint(Domain):
@@ -53,6 +72,7 @@ class CapacityConstraint(Domain):
             self._level[np.abs(self.costs - v) <= 1e-12] = i
         self._values = levels.tolist()
         self._caps = sorted(self.capacities.tolist(), reverse=True)
+        self._caps_array = np.asarray(self._caps, dtype=np.float64)
         self._cap_suffix = np.concatenate([np.cumsum(self._caps[::-1])[::-1], [0.0]]).tolist()
         self._packable: dict[tuple[int, tuple[int, ...]], bool] = {}   # (worker, counts) -> packable
 
@@ -74,6 +94,10 @@ class CapacityConstraint(Domain):
         c = self.costs[pulled]
         if c.max() > self._caps[0] + 1e-9 or c.sum() > self._cap_suffix[0] + 1e-9:
             return False
+        # a packing found by best fit decreasing settles it at once (large instances: the exact search
+        # below explores many symmetric worker orders before it finds one)
+        if _best_fit_decreasing(np.sort(c)[::-1].copy(), self._caps_array):
+            return True
         counts = tuple(np.bincount(self._level[pulled & (self._level >= 0)], minlength=len(self._values)).tolist())
         budget = [self.node_limit]
         got = self._pack(0, counts, budget)
