@@ -25,7 +25,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from bandits.policies import greedy_construct
+from bandits.policy_base import greedy_construct
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
 from engine.status import Status

@@ -26,7 +26,7 @@ from typing import Any, Optional
 import numpy as np
 
 from bandits.bounds import COUPLINGS, ENUMERATE_LIMIT, FluidLP
-from bandits.policies import Policy, _check_problem, _state
+from bandits.policy_base import Policy, _check_problem, _state
 from bandits.problem import CoRMAB, action_key
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_time_limit

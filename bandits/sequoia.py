@@ -42,7 +42,7 @@ from torch import nn
 from bandits.argmax import MODES, STAT_KEYS, FeasibleArgmax, StateEncoding
 from bandits.arms import _as_states
 from bandits.domains import domain_from_spec
-from bandits.policies import Policy
+from bandits.policy_base import Policy
 from bandits.problem import CoRMAB, action_key
 from engine import checkpoint
 from engine.errors import InvalidInputError

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bandits import policies
+from bandits import policies, policy_base
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate
 from engine.errors import InvalidInputError, UnsupportedProblemError
@@ -103,6 +103,6 @@ def test_greedy_construct_memo_gives_the_same_actions():
                 break
             b, cur = cands[k], float(vals[k])
         assert ok and np.array_equal(a, b) and p.contains(a)
-    partial_memo = policies._MEMOS[p][1]
+    partial_memo = policy_base._MEMOS[p][1]
     assert len(partial_memo) > 0 and all(p.partial_ok(np.unpackbits(np.frombuffer(k, dtype=np.uint8))[:12]) == v
                                          for k, v in partial_memo.items())

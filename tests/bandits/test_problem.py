@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bandits
-from bandits import policies
+from bandits import policies, policy_base
 from bandits.arms import MultiStateArms
 from bandits.problem import CoRMAB
 from engine.errors import InvalidInputError
@@ -57,13 +57,13 @@ def test_good_arguments_still_work(parts):
 
 
 def test_greedy_construction_memo_lives_outside_the_problem():
-    """policies._memo_check memoises feasibility per problem without writing into the problem."""
+    """policy_base._memo_check memoises feasibility per problem without writing into the problem."""
     p = bandits.make_domain("capacity", n_arms=8, budget=2, seed=0)
     before = dict(vars(p))
     a, ok = policies.greedy_construct(p, np.zeros(8, dtype=np.int64), lambda A: A.sum(axis=1))
     assert ok and p.contains(a) and vars(p).keys() == before.keys()
-    assert len(policies._MEMOS[p][1]) > 0
-    n = len(policies._MEMOS)
+    assert len(policy_base._MEMOS[p][1]) > 0
+    n = len(policy_base._MEMOS)
     del p
     gc.collect()
-    assert len(policies._MEMOS) == n - 1  # dropped with the problem
+    assert len(policy_base._MEMOS) == n - 1  # dropped with the problem
