@@ -201,7 +201,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    from games.efg.tree import ExtensiveFormGame
+    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
 
     for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -305,7 +305,7 @@ def _fast_payoffs(texts: list, cache: dict) -> Optional[tuple]:
 
 
 def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
-    from games.efg.tree import _GameParts
+    from games.efg.tree import _GameParts  # here: games.efg.tree imports this module
 
     head = _HEADER_RE.match(text)
     if head is None:
@@ -454,7 +454,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
-    from games.efg.tree import _GameParts
+    from games.efg.tree import _GameParts  # here: games.efg.tree imports this module
 
     v, p = r.expect(WORD, "'EFG' (the file type)")
     if v != "EFG":
@@ -614,7 +614,7 @@ def _quote(text: str) -> str:
 def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -> Optional[str]:
     """Write ``game`` as a Gambit ``.efg`` file (format 2) in the layout pygambit writes; returns the
     text when ``path`` is None. Numbers keep the text they were read with."""
-    from games.efg.tree import ExtensiveFormGame
+    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
 
     if not isinstance(game, ExtensiveFormGame):
         raise InvalidInputError(f"write_efg(): expected an ExtensiveFormGame, got {type(game).__name__}")
@@ -654,7 +654,7 @@ def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -
 def tree_to_dict(game: Any) -> dict:
     """``game`` as a ``gameplan/tree`` v1 JSON document (``engine/schemas/tree.v1.json``):
     numbers as the exact text they were read or built with."""
-    from games.efg.tree import ExtensiveFormGame
+    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
 
     if not isinstance(game, ExtensiveFormGame):
         raise InvalidInputError(f"tree_to_dict(): expected an ExtensiveFormGame, got {type(game).__name__}")
@@ -703,7 +703,7 @@ def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: i
     in ``.efg`` files, and every problem is an :class:`~engine.errors.InvalidInputError` naming the
     JSON path."""
     from engine.schemas import load_document
-    from games.efg.tree import ExtensiveFormGame, _GameParts
+    from games.efg.tree import ExtensiveFormGame, _GameParts  # here: games.efg.tree imports this module
 
     where = "ExtensiveFormGame.from_dict()"
     for name, val in (("max_nodes", max_nodes), ("max_players", max_players)):

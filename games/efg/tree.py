@@ -443,7 +443,7 @@ class ExtensiveFormGame:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ExtensiveFormGame):
             return NotImplemented
-        from games.efg_io import write_efg
+        from games.efg_io import write_efg  # here: games.efg_io imports this module
         return write_efg(self) == write_efg(other)
 
     __hash__ = None  # type: ignore[assignment]
@@ -925,7 +925,7 @@ class ExtensiveFormGame:
     def to_dict(self) -> dict:
         """The tree as a ``gameplan/tree`` v1 JSON document (see ``engine.schemas``); numbers
         keep their exact text."""
-        from games.efg_io import tree_to_dict
+        from games.efg_io import tree_to_dict  # here: games.efg_io imports this module
         return tree_to_dict(self)
 
     @classmethod
@@ -940,7 +940,7 @@ class ExtensiveFormGame:
         >>> ExtensiveFormGame.from_dict(kuhn_poker().to_dict()) == kuhn_poker()
         True
         """
-        from games.efg_io import MAX_NODES, MAX_PLAYERS, tree_from_dict
+        from games.efg_io import MAX_NODES, MAX_PLAYERS, tree_from_dict  # here: games.efg_io imports this module
         return tree_from_dict(source, max_nodes=MAX_NODES if max_nodes is None else max_nodes,
                               max_players=MAX_PLAYERS if max_players is None else max_players)
 
@@ -951,13 +951,13 @@ class ExtensiveFormGame:
 
         import pygambit
 
-        from games.efg_io import write_efg
+        from games.efg_io import write_efg  # here: games.efg_io imports this module
         return pygambit.read_efg(io.StringIO(write_efg(self)))
 
     @classmethod
     def from_pygambit(cls, game: Any) -> "ExtensiveFormGame":
         """A pygambit tree as an :class:`ExtensiveFormGame`."""
-        from games.efg_io import read_efg
+        from games.efg_io import read_efg  # here: games.efg_io imports this module
         if not getattr(game, "is_tree", False):
             raise UnsupportedProblemError("ExtensiveFormGame.from_pygambit(): the game is not a tree")
         return read_efg(game.to_efg())
