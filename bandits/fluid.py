@@ -14,8 +14,18 @@ enumeration of the feasible actions when they are few, else a MIP over the
 :class:`solvers.FeasibleSet` with the index as objective -- never a relaxation.
 ``rounding="marginals"`` instead maximises the LP's step-0 local-action probabilities.
 
-The policy is stationary (a receding horizon of ``H`` steps at every decision) and deterministic;
-decisions are memoised per state.
+The policy is deterministic; decisions are memoised per state and steps left. One LP is kept: a
+decision with ``h < H`` steps of the episode to go (``episode_aware``, :meth:`act_at`) re-solves it
+as the ``h``-step LP (:meth:`bandits.bounds.FluidLP.solve` ``(steps=h)``, a warm re-solve of the
+kept model, equal to a fresh ``h``-step LP).
+
+``resolve_every=k > 1`` (for large ``J``, where one re-solve takes seconds): the LP is re-solved at
+most every ``k`` decisions; in between, a decision keeps the last solve's time-indexed flow duals
+``V_j(t, .)`` and maximises the same index with ``V_j(1 + e, .)``, ``e`` the steps elapsed since the
+solve (its steps to go minus the decision's), so it costs the index and the argmax only. The duals
+are per arm and per arm state, so they apply to any joint state (the decisions of other episodes at
+the same step reuse them too); with ``k > 1`` a decision depends on which solve is kept, not on the
+state alone, and is not memoised.
 """
 
 from __future__ import annotations
@@ -41,8 +51,9 @@ class _Fluid(Policy):
 
     def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
                  time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None,
-                 coupling: str = "hull", episode_aware: bool = True) -> None:
+                 coupling: str = "hull", episode_aware: bool = True, resolve_every: int = 1) -> None:
         super().__init__(problem)
+        self.resolve_every = resolve_every
         self.max_rounds = max_rounds
         self.horizon = horizon
         self.rounding = rounding
@@ -51,12 +62,13 @@ class _Fluid(Policy):
         self.episode_aware = episode_aware
         # per-arm LP (no merged units): on multiple interventions the merged units tighten the bound
         # but not the policy's value (measured), and re-solve many times slower
-        self._lp_args = {"coupling": coupling, "seed": seed, "enumerate_limit": enumerate_limit, "threads": threads,
-                         "group_arms": False}
-        self.lp = FluidLP(problem, horizon=horizon, **self._lp_args)
-        self._lps: dict[int, FluidLP] = {horizon: self.lp}
+        self.lp = FluidLP(problem, horizon=horizon, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit,
+                          threads=threads, group_arms=False)
         self._cache: dict[tuple[int, bytes], np.ndarray] = {}
-        self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0})
+        # the kept solve (resolve_every > 1): its steps to go, flow duals (h, J, S), decisions since
+        self._kept: Optional[tuple[int, np.ndarray, int]] = None
+        self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0,
+                           "kept_dual_decisions": 0})
 
     def act(self, state: Any) -> np.ndarray:
         return self._act(_state(self.problem, state, "fluid.act()"), self.horizon)
@@ -71,47 +83,66 @@ class _Fluid(Policy):
 
     def _act(self, s: np.ndarray, h: int) -> np.ndarray:
         key = (h, action_key(s))
-        hit = self._cache.get(key)
+        memo = self.resolve_every == 1
+        hit = self._cache.get(key) if memo else None
         if hit is not None:
             return hit.copy()
         t0 = time.perf_counter()
-        lp = self._lps.get(h)
-        if lp is None:
-            lp = self._lps[h] = FluidLP(self.problem, horizon=h, **self._lp_args)
+        lp = self.lp
         loc = lp.local
         J, S = loc.J, loc.S
         us = loc.unit_states(s)[0]
-        res = lp.solve(None, states=s[None, :], time_limit=self.time_limit, max_rounds=self.max_rounds or 1000)
-        self.stats["lp_solves"] += 1
-        self.stats["lp_time"] += res.runtime
-        ok = res.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT) and res.state_values is not None
-        if not ok:
-            self.stats["lp_failures"] += 1
-        Q = np.full((J, loc.Umax), -np.inf)
-        if self.rounding == "marginals" and ok and lp.last_x is not None:
-            for j in range(J):
-                U = int(loc.U[j])
-                xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(h, S, U)
-                Q[j, :U] = xj[0].sum(axis=0)
+        kept = self._kept
+        if (not memo and self.rounding == "index" and kept is not None and kept[0] >= h
+                and kept[2] < self.resolve_every):
+            # between re-solves: the kept duals shifted by the steps elapsed since the solve
+            hs, V, n = kept
+            self._kept = (hs, V, n + 1)
+            self.stats["kept_dual_decisions"] += 1
+            e1 = hs - h + 1
+            V1 = V[e1] if e1 < hs else np.zeros((J, S))
         else:
-            V1 = res.state_values[1] if ok and res.state_values is not None and h > 1 else np.zeros((J, S))
-            for j in range(J):
-                U = int(loc.U[j])
-                Q[j, :U] = loc.rbar[j][us[j]] + loc.P[j][:, us[j], :] @ V1[j]
+            res = lp.solve(None, states=s[None, :], time_limit=self.time_limit, max_rounds=self.max_rounds or 1000,
+                           steps=h)
+            self.stats["lp_solves"] += 1
+            self.stats["lp_time"] += res.runtime
+            ok = (res.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT)
+                  and res.state_values is not None)
+            if not ok:
+                self.stats["lp_failures"] += 1
+            if self.rounding == "marginals" and ok and lp.last_x is not None:
+                Q = np.full((J, loc.Umax), -np.inf)
+                for j in range(J):
+                    U = int(loc.U[j])
+                    xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(lp.H, S, U)
+                    Q[j, :U] = xj[0].sum(axis=0)
+                return self._argmax(Q, key, memo, t0)
+            Vall = res.state_values[:h] if ok and res.state_values is not None else np.zeros((h, J, S))
+            self._kept = (h, Vall, 1) if ok else None
+            V1 = Vall[1] if h > 1 else np.zeros((J, S))
+        Q = np.full((J, loc.Umax), -np.inf)
+        for j in range(J):
+            U = int(loc.U[j])
+            Q[j, :U] = loc.rbar[j][us[j]] + loc.P[j][:, us[j], :] @ V1[j]
+        return self._argmax(Q, key, memo, t0)
+
+    def _argmax(self, Q: np.ndarray, key: tuple[int, bytes], memo: bool, t0: float) -> np.ndarray:
+        """The feasible action maximising the separable index ``Q[j, u]`` (exact over the constraints)."""
         Q = np.where(np.isfinite(Q), Q, 0.0)
-        acts, _, _ = lp.pricer.solve(Q)
+        acts, _, _ = self.lp.pricer.solve(Q)
         a = np.array(acts[0], dtype=np.int64)
         if not self.problem.contains(a):  # a MIP answer off by tolerance: fall back to a feasible action
             self.stats["fallbacks"] += 1
             a = self.problem.sample_action(np.random.default_rng(0))
         self.stats["decision_time"] += time.perf_counter() - t0
-        self._cache[key] = a
+        if memo:
+            self._cache[key] = a
         return a.copy()
-
 
 def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
           time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0,
-          max_rounds: Optional[int] = None, coupling: str = "hull", episode_aware: bool = True) -> Policy:
+          max_rounds: Optional[int] = None, coupling: str = "hull", episode_aware: bool = True,
+          resolve_every: int = 1) -> Policy:
     """The fluid re-planning policy (see :mod:`bandits.fluid`).
 
     Parameters
@@ -138,6 +169,13 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
         The LP re-solved at each decision (see :func:`bandits.bounds.fluid_bound`):
         ``"relaxation"`` needs no column generation (one warm-started LP per decision; for large
         sets), the argmax is still exact over the domain's constraints.
+    episode_aware : bool
+        :meth:`act_at` with ``h < horizon`` steps to go plans ``h`` steps (the kept LP re-solved as
+        the ``h``-step LP); ``False``: always ``horizon`` steps.
+    resolve_every : int
+        Re-solve the LP at most every ``k`` decisions (``rounding="index"``); in between, decide by
+        the last solve's time-indexed duals shifted by the steps elapsed (see :mod:`bandits.fluid`).
+        ``1`` (default) re-solves at every decision; larger ``k`` for large ``J``.
 
     Examples
     --------
@@ -155,4 +193,5 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     return _Fluid(problem, H, rounding, lim, check_time_limit(time_limit, where),
                   check_int(threads, "threads", where, lower=1), seed,
                   None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1),
-                  check_choice(coupling, "coupling", where, COUPLINGS), bool(episode_aware))
+                  check_choice(coupling, "coupling", where, COUPLINGS), bool(episode_aware),
+                  check_int(resolve_every, "resolve_every", where, lower=1))

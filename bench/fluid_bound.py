@@ -39,7 +39,7 @@ DEFAULT_DOMAINS = "path,multiple_interventions,capacity,matching"
 
 def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods: list[str],
              max_rounds: int | None, bound_coupling: str = "hull", bound_time_limit: float | None = None,
-             policy_coupling: str = "hull") -> dict:
+             policy_coupling: str = "hull", resolve_every: int = 1) -> dict:
     p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
     starts = start_states(p, episodes, seed)
     t0 = time.perf_counter()
@@ -56,8 +56,9 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
                       for c, r in found.items()}}
     for m in methods:
         if m == "fluid":
-            opts = {"coupling": policy_coupling} if max_rounds is None else {"max_rounds": max_rounds,
-                                                                            "coupling": policy_coupling}
+            opts: dict = {"coupling": policy_coupling, "resolve_every": resolve_every}
+            if max_rounds is not None:
+                opts["max_rounds"] = max_rounds
             pol = bandits.policies.fluid(p, horizon=H, **opts)
         elif m == "myopic":
             pol = bandits.policies.myopic(p)
@@ -138,6 +139,8 @@ def main(argv=None) -> int:
                     help="seconds for each bound (the hull's certified value stays valid when cut)")
     ap.add_argument("--policy-coupling", default="hull", choices=["hull", "relaxation"],
                     help="the LP the fluid policy re-solves at each decision")
+    ap.add_argument("--resolve-every", type=int, default=1,
+                    help="fluid: re-solve the LP at most every k decisions (kept duals in between)")
     ap.add_argument("--out", default="bench_out/fluid_bound")
     args = ap.parse_args(argv)
     domains = args.domain.split(",")
@@ -150,7 +153,8 @@ def main(argv=None) -> int:
         for dom in domains:
             for seed in parse_int_list(args.seeds):
                 rec = run_case(dom, J, B, seed, args.horizon, args.episodes, methods, args.max_rounds,
-                               args.bound_coupling, args.bound_time_limit, args.policy_coupling)
+                               args.bound_coupling, args.bound_time_limit, args.policy_coupling,
+                               args.resolve_every)
                 rec["load_avg_1min"] = os.getloadavg()[0]  # other processes share the machine's cores
                 records.append(rec)
                 out.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,8 @@ def test_evaluate_tells_the_steps_left_and_reports_the_bound():
     H = 6
     aware = bandits.policies.fluid(p, horizon=H)
     res = bandits.evaluate(p, aware, episodes=4, horizon=H, seed=3, bound=True)
-    assert sorted(aware._lps) == list(range(1, H + 1))  # one LP per number of steps left
+    # one kept LP, re-solved at every decision not memoised; the last one with 1 step to go
+    assert 0 < aware.stats["lp_solves"] <= 4 * H and aware.lp.H == H and aware.lp._steps == 1
     from bandits.evaluate import start_states
 
     fb = bounds.fluid_bound(p, horizon=H, initial=start_states(p, 4, seed=3))
@@ -122,7 +123,7 @@ def test_evaluate_tells_the_steps_left_and_reports_the_bound():
         bandits.evaluate(p, aware, episodes=2, horizon=H, bound="fluid")
 
 
-def test_episode_aware_not_worse_than_stationary_on_the_trap():
+def test_episode_aware_not_worse_than_stationary_on_budget():
     # exact values by forward evaluation are for stationary policies; compare by Monte Carlo with
     # common random numbers (same seed: same starts and transitions)
     from bandits.evaluate import evaluate
@@ -132,3 +133,50 @@ def test_episode_aware_not_worse_than_stationary_on_the_trap():
     a = evaluate(p, bandits.policies.fluid(p, horizon=H), episodes=30, horizon=H, seed=0).mean
     s = evaluate(p, bandits.policies.fluid(p, horizon=H, episode_aware=False), episodes=30, horizon=H, seed=0).mean
     assert a >= s - 0.02 * abs(s)
+
+
+@pytest.mark.parametrize("dom,coupling", [("path", "hull"), ("capacity", "hull"), ("matching", "relaxation")])
+def test_one_kept_lp_decides_as_fresh_h_step_lps(dom, coupling):
+    # the kept LP re-solved with steps=h is the h-step LP: the same index, so the same decisions as a
+    # policy whose horizon is h (a fresh h-step LP) -- up to ties, hence compared by expected reward
+    p = bandits.make_domain(dom, n_arms=5, budget=2, seed=1)
+    H = 6
+    kept = bandits.policies.fluid(p, horizon=H, coupling=coupling)
+    rng = np.random.default_rng(4)
+    for h in (H, 4, 2, 1, 3):
+        fresh = bandits.policies.fluid(p, horizon=h, coupling=coupling)
+        for _ in range(3):
+            s = rng.integers(0, p.n_states, size=5)
+            a, b = kept.act_at(s, h), fresh.act(s)
+            assert np.array_equal(a, b) or p.expected_reward(s[None], a[None])[0] == pytest.approx(
+                p.expected_reward(s[None], b[None])[0], abs=1e-9)
+    assert kept.lp.H == H
+
+
+def test_resolve_every_one_is_the_default_policy():
+    p = bandits.make_domain("capacity", n_arms=5, budget=2, seed=0)
+    H = 6
+    a = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H), episodes=6, horizon=H, seed=1)
+    b = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H, resolve_every=1), episodes=6, horizon=H, seed=1)
+    assert np.array_equal(a.returns, b.returns)
+
+
+@pytest.mark.parametrize("dom", ["budget", "capacity", "matching"])
+def test_resolve_every_k_is_feasible_cheaper_and_near_k1(dom):
+    p = bandits.make_domain(dom, n_arms=4, budget=2, seed=0)
+    H = 5
+    k1 = bandits.policies.fluid(p, horizon=H)
+    k3 = bandits.policies.fluid(p, horizon=H, resolve_every=3)
+    v1 = exact.policy_value(p, k1, H)  # exact.policy_value checks every action's feasibility
+    v3 = exact.policy_value(p, k3, H)
+    assert k3.stats["lp_solves"] <= -(-p.n_states ** 4 // 3)  # at most one solve every 3 decisions
+    assert k3.stats["kept_dual_decisions"] > 0
+    assert v3 >= 0.9 * v1  # measured: within 10% on these instances
+    # Monte Carlo with the steps left (the kept duals shifted): feasible actions, near k = 1
+    m1 = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H), episodes=20, horizon=H, seed=0,
+                          check_actions=True).mean
+    m3 = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H, resolve_every=3), episodes=20, horizon=H,
+                          seed=0, check_actions=True).mean
+    assert m3 >= 0.9 * m1
+    with pytest.raises(InvalidInputError, match="resolve_every"):
+        bandits.policies.fluid(p, resolve_every=0)
