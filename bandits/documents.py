@@ -250,7 +250,7 @@ def _instance_cases(sources: Any, *, domain: Any = None, arms: Any = None, budge
             def run(ctx: Any, problem=problem, name=src.name, s=s) -> dict:
                 t0 = time.perf_counter()
                 kwargs = {} if methods is None else {"methods": methods}
-                out = run_cormab(label, problem.n_arms, int(problem.budget or 0), s,
+                out = run_cormab(label, problem.n_arms, int(problem.budget or 0), seed=s,
                                  episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
                                  callback=ctx.callback, time_limit=ctx.remaining(), threads=ctx.threads,
                                  run_seed=ctx.seed, problem=problem, bound=bound, **kwargs)

@@ -70,7 +70,7 @@ class EvaluationResult(SolveResult):
     fraction_of_bound: float = math.nan
 
 
-def start_states(problem: CoRMAB, episodes: int, seed: Any = 0) -> np.ndarray:
+def start_states(problem: CoRMAB, episodes: int, *, seed: Any = 0) -> np.ndarray:
     """The ``(episodes, n_arms)`` start states :func:`evaluate` draws for ``seed`` (each arm uniform):
     a bound or another evaluation on exactly the same starts.
 

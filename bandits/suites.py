@@ -85,7 +85,7 @@ def gain_over_best(means: Mapping[str, float], method: str = "sequoia") -> Optio
 TRAIN_SHARE = 0.7
 
 
-def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: int = 100, eval_episodes: int = 50,
+def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes: int = 100, eval_episodes: int = 50,
                horizon: int = 20, methods: Sequence[str] = ("null", "random", "sampling", "myopic", "iterative_myopic",
                                                              "iterative_dqn", "sequoia"),
                sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None,
@@ -138,7 +138,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, seed: int, *, episodes: in
     if bound and time.perf_counter() < deadline:
         t0 = time.perf_counter()
         left = max((deadline - t0) / (len(todo) + 1), 1e-6) if math.isfinite(deadline) else None
-        fb = fluid_bound(problem, horizon=horizon, initial=start_states(problem, eval_episodes, eval_seed),
+        fb = fluid_bound(problem, horizon=horizon, initial=start_states(problem, eval_episodes, seed=eval_seed),
                          time_limit=left, threads=threads or 1)
         certified = float(fb.certified)
         out.update({"certified_bound": certified, "bound_time": time.perf_counter() - t0,
@@ -415,7 +415,7 @@ def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, e
             for s in seeds:
                 def run(ctx: RunContext, dom=dom, J=J, B=B, s=s) -> dict:
                     t0 = time.perf_counter()
-                    out = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
+                    out = run_cormab(dom, J, B, seed=s, episodes=episodes, eval_episodes=eval_episodes, horizon=horizon,
                                      methods=methods, callback=ctx.callback, time_limit=ctx.remaining(),
                                      threads=ctx.threads, run_seed=ctx.seed, bound=bound)
                     out["runtime"] = time.perf_counter() - t0

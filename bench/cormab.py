@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         for J, B in sizes:
             for s in seeds:
                 t0 = time.perf_counter()
-                rec = run_cormab(dom, J, B, s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
+                rec = run_cormab(dom, J, B, seed=s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
                                  methods=methods, sequoia_options=sequoia_options, bound=not args.no_bound)
                 rec["wall_time"] = time.perf_counter() - t0
                 if (dom in RECORDED and (J, B) == (20, 5) and s in range(5) and eval_episodes == 50
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
                     t1 = time.perf_counter()
                     p = make_domain(dom, n_arms=J, budget=B, seed=s)
                     rec["recorded_starts_bound"] = fluid_bound(
-                        p, horizon=20, initial=start_states(p, 50, 10_000 + s)).certified
+                        p, horizon=20, initial=start_states(p, 50, seed=10_000 + s)).certified
                     rec["recorded_starts_bound_time"] = time.perf_counter() - t1
                 records.append(rec)
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "

@@ -3,7 +3,7 @@ from engine.seeding import derive_seed
 
 
 def test_run_and_summarize_tiny():
-    rec = run_cormab("capacity", 6, 2, 0, episodes=2, eval_episodes=3, horizon=3,
+    rec = run_cormab("capacity", 6, 2, seed=0, episodes=2, eval_episodes=3, horizon=3,
                      methods=["null", "myopic", "sequoia"], sequoia_options={"warm_start_steps": 10})
     assert {"null_mean", "myopic_mean", "sequoia_mean", "gain_pct", "sequoia_train_time"} <= set(rec)
     rows = summarize_cormab([{"status": "ok", "metrics": rec}])
@@ -12,7 +12,7 @@ def test_run_and_summarize_tiny():
 
 def test_run_records_evaluation_solver_stats():
     # the evaluation's argmax solves are counted apart from training's: J = 6 enumerates, so all proven
-    rec = run_cormab("capacity", 6, 2, 0, episodes=1, eval_episodes=2, horizon=3, methods=["sequoia"],
+    rec = run_cormab("capacity", 6, 2, seed=0, episodes=1, eval_episodes=2, horizon=3, methods=["sequoia"],
                      sequoia_options={"warm_start_steps": 5})
     assert 1 <= rec["sequoia_eval_decisions"] <= 2 * 3
     assert rec["sequoia_eval_solves"] == rec["sequoia_eval_decisions"]
@@ -42,7 +42,7 @@ _TINY = dict(episodes=2, eval_episodes=3, horizon=3, methods=["null", "random", 
 
 def test_time_limit_bounds_training_and_evaluation():
     t0 = time.perf_counter()
-    rec = run_cormab("capacity", 6, 2, 0, episodes=10**6, eval_episodes=5, horizon=3,
+    rec = run_cormab("capacity", 6, 2, seed=0, episodes=10**6, eval_episodes=5, horizon=3,
                      methods=["null", "myopic", "sequoia"], time_limit=2.0)
     assert time.perf_counter() - t0 < 60  # a million episodes would take hours: the limit bounds training
     assert rec["status"] == "time_limit"
@@ -67,22 +67,22 @@ def test_time_limit_cuts_an_evaluation_to_the_steps_done():
 
 
 def test_run_seed_gives_other_trainings_and_evaluations():
-    a = run_cormab("capacity", 6, 2, 0, **_TINY)
-    b = run_cormab("capacity", 6, 2, 0, run_seed=1, **_TINY)
-    again = run_cormab("capacity", 6, 2, 0, run_seed=1, **_TINY)
+    a = run_cormab("capacity", 6, 2, seed=0, **_TINY)
+    b = run_cormab("capacity", 6, 2, seed=0, run_seed=1, **_TINY)
+    again = run_cormab("capacity", 6, 2, seed=0, run_seed=1, **_TINY)
     assert (a["train_seed"], a["eval_seed"]) == (0, derive_seed(0, "cormab/eval"))  # both follow the seed
     assert (b["train_seed"], b["eval_seed"]) != (a["train_seed"], a["eval_seed"])
     assert b["random_mean"] == again["random_mean"] and b["random_mean"] != a["random_mean"]
 
 
 def test_threads_reach_sequoia_and_myopic():
-    rec = run_cormab("capacity", 6, 2, 0, threads=2, **{**_TINY, "methods": ["myopic", "sequoia"]})
+    rec = run_cormab("capacity", 6, 2, seed=0, threads=2, **{**_TINY, "methods": ["myopic", "sequoia"]})
     assert rec["threads"] == 2 and rec["sequoia_params"]["threads"] == 2
 
 
 def test_callback_sees_episodes_and_steps_and_can_stop():
     events = []
-    rec = run_cormab("capacity", 6, 2, 0, callback=events.append, **_TINY)
+    rec = run_cormab("capacity", 6, 2, seed=0, callback=events.append, **_TINY)
     assert rec["status"] == "feasible"
     episodes = [e for e in events if isinstance(e, Progress) and e.source == "Sequoia.train"]
     steps = [e for e in events if isinstance(e, Progress) and e.source == "evaluate()"]
@@ -93,7 +93,7 @@ def test_callback_sees_episodes_and_steps_and_can_stop():
         if getattr(event, "source", "") == "Sequoia.train":
             raise StopIteration
 
-    rec = run_cormab("capacity", 6, 2, 0, callback=stop_in_training, **_TINY)
+    rec = run_cormab("capacity", 6, 2, seed=0, callback=stop_in_training, **_TINY)
     assert rec["status"] == "stopped" and rec["sequoia_train_status"] == "stopped" and "sequoia_mean" not in rec
 
 
@@ -123,7 +123,7 @@ def test_bad_options_one_line_exit_2(capsys, args, match):
 
 
 def test_summary_sem_and_gain_unit():
-    rec = run_cormab("capacity", 6, 2, 0, **{**_TINY, "methods": ["null", "sequoia"]})
+    rec = run_cormab("capacity", 6, 2, seed=0, **{**_TINY, "methods": ["null", "sequoia"]})
     rows = summarize_cormab([{"status": "feasible", "metrics": rec}])
     assert all(math.isnan(r["sem"]) for r in rows)  # one seed: no SEM (the table shows —)
     assert rows[-1]["method"] == "gain vs null (%)"
@@ -148,9 +148,9 @@ def test_every_method_as_a_fraction_of_the_certified_bound():
     from bandits.evaluate import start_states
     from bandits.suites import gain_over_best
 
-    rec = run_cormab("path", 5, 2, 1, eval_episodes=3, horizon=4, methods=["null", "myopic", "fluid"])
+    rec = run_cormab("path", 5, 2, seed=1, eval_episodes=3, horizon=4, methods=["null", "myopic", "fluid"])
     p = make_domain("path", n_arms=5, budget=2, seed=1)
-    fb = fluid_bound(p, horizon=4, initial=start_states(p, 3, rec["eval_seed"]))  # the evaluation's starts
+    fb = fluid_bound(p, horizon=4, initial=start_states(p, 3, seed=rec["eval_seed"]))  # the evaluation's starts
     assert rec["certified_bound"] == pytest.approx(fb.certified, abs=1e-9)
     for m in ("null", "myopic", "fluid"):
         assert rec[f"{m}_fraction"] == pytest.approx(rec[f"{m}_mean"] / rec["certified_bound"])
@@ -161,5 +161,5 @@ def test_every_method_as_a_fraction_of_the_certified_bound():
     assert by["certified bound"]["mean"] == pytest.approx(rec["certified_bound"])
     assert "gain_pct" not in rec and not any(r["method"].startswith("gain") for r in rows)  # no SEQUOIA
     assert gain_over_best({"a": 1.0, "sequoia": 0.5}) == ("a", -50.0) and gain_over_best({"a": 1.0}) is None
-    off = run_cormab("path", 5, 2, 1, eval_episodes=2, horizon=3, methods=["null"], bound=False)
+    off = run_cormab("path", 5, 2, seed=1, eval_episodes=2, horizon=3, methods=["null"], bound=False)
     assert "certified_bound" not in off and "null_fraction" not in off
