@@ -273,7 +273,8 @@ def test_run_instances_games_and_submodular(inputs, capsys):
 
 
 def test_run_instances_cormab(inputs, capsys):
-    """The cormab suite's baselines on the user's problem file, summarised per file."""
+    """The cormab suite's baselines on the user's problem file, summarised per file, each method as a
+    fraction of the certified fluid bound on the same evaluation start states (a row of its own)."""
     from bandits import CoRMAB
 
     rc = main(["run", "cormab", "--instances", str(inputs["cormab"]), "--methods", "myopic,random",
@@ -281,10 +282,13 @@ def test_run_instances_cormab(inputs, capsys):
     rows = json.loads(capsys.readouterr().out)
     problem = CoRMAB.from_dict(inputs["cormab"])
     name = inputs["cormab"].name
+    case = f"{name} J={problem.n_arms} B={problem.budget}"
     assert rc == 0 and [(r["case"], r["method"], r["seeds"]) for r in rows] == [
-        (f"{name} J={problem.n_arms} B={problem.budget}", "myopic", 2),
-        (f"{name} J={problem.n_arms} B={problem.budget}", "random", 2)]
+        (case, "myopic", 2), (case, "random", 2), (case, "certified bound", 2)]
     assert all(np.isfinite(r["mean"]) for r in rows)
+    bound = rows[2]["mean"]
+    for r in rows[:2]:  # the mean of the per-seed fractions: near mean / bound (both seeds share the instance)
+        assert 0 < r["fraction_of_bound"] and abs(r["fraction_of_bound"] - r["mean"] / bound) < 0.05
 
 
 def test_run_instances_exploration(inputs, capsys):
