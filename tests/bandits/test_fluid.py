@@ -171,12 +171,12 @@ def test_resolve_every_k_is_feasible_cheaper_and_near_k1(dom):
     v3 = exact.policy_value(p, k3, H)
     assert k3.stats["lp_solves"] <= -(-p.n_states ** 4 // 3)  # at most one solve every 3 decisions
     assert k3.stats["kept_dual_decisions"] > 0
-    assert v3 >= 0.9 * v1  # measured: within 10% on these instances
+    assert v3 >= 0.97 * v1  # measured: >= 0.994 * v1 on these instances
     # Monte Carlo with the steps left (the kept duals shifted): feasible actions, near k = 1
     m1 = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H), episodes=20, horizon=H, seed=0,
                           check_actions=True).mean
     m3 = bandits.evaluate(p, bandits.policies.fluid(p, horizon=H, resolve_every=3), episodes=20, horizon=H,
                           seed=0, check_actions=True).mean
-    assert m3 >= 0.9 * m1
+    assert m3 >= 0.97 * m1  # measured: >= 0.998 * m1
     with pytest.raises(InvalidInputError, match="resolve_every"):
         bandits.policies.fluid(p, resolve_every=0)
