@@ -41,7 +41,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
              max_rounds: int | None, bound_coupling: str = "hull", bound_time_limit: float | None = None,
              policy_coupling: str = "hull", resolve_every: int = 1) -> dict:
     p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
-    starts = start_states(p, episodes, seed)
+    starts = start_states(p, episodes, seed=seed)
     t0 = time.perf_counter()
     couplings = ["hull", "relaxation"] if bound_coupling == "both" else [bound_coupling]
     found = {c: fluid_bound(p, horizon=H, initial=starts, coupling=c, time_limit=bound_time_limit) for c in couplings}
