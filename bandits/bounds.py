@@ -42,6 +42,10 @@ value does not rest on HiGHS's branch-and-cut). It holds for *any* ``y``, so it 
 time limit too, and equals the LP value (to rounding) once column generation has converged. MIP
 pricing starts from the relaxation LP's duals, so a hull bound cut by a time limit is never above
 the relaxation's.
+
+Over 800 lines on purpose: the fluid LP's build, its column generation and the certificate share
+one array layout (:class:`FluidLP`); splitting them would spread that layout over modules. The
+policy built on it is in :mod:`bandits.fluid`.
 """
 
 from __future__ import annotations

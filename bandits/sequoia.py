@@ -24,6 +24,10 @@ simulator, the MIP solves and the fallback actions (independent streams derived 
 ``SeedSequence``); :meth:`Sequoia.save` stores weights, optimiser, replay buffer, memo, every RNG
 state and the config, so training ``n`` episodes, saving, loading and training ``m`` more gives
 the same network as training ``n + m`` episodes in one go (single-threaded, deterministic solves).
+
+Over 800 lines on purpose: like CleanRL's ``dqn.py`` the algorithm reads top to bottom in one file
+(config, replay buffer, agent, training loop, checkpoints); the argmax over the feasible set is
+already apart in :mod:`bandits.argmax`.
 """
 
 from __future__ import annotations

@@ -39,11 +39,7 @@ import argparse
 import gc
 import io
 import math
-import os
-import sys
 import time
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _parse(argv=None):

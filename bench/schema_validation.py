@@ -21,6 +21,7 @@ import numpy as np
 from engine.errors import InvalidInputError
 from engine.io import loads_json
 from engine.schemas import schema, validate
+from harness import best_of
 
 
 def _documents(n_game: int, n_map: int) -> list[tuple[str, dict]]:
@@ -47,15 +48,6 @@ def _engine(doc: dict) -> int:
     return 0
 
 
-def _best(fn, arg, repeat: int) -> tuple[float, int]:
-    best, out = float("inf"), 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn(arg)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--game", type=int, default=700, help="strategies per player of the game document")
@@ -67,21 +59,21 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for label, doc in _documents(args.game, args.map):
         text = json.dumps(doc)
-        t_eng, bad_eng = _best(_engine, doc, args.repeat)
+        t_eng, bad_eng = best_of(lambda: _engine(doc), args.repeat)
         t0 = time.perf_counter()
         validate(loads_json(text))
         t_load = time.perf_counter() - t0
         if args.skip_plain:
             t_plain, bad_plain = float("nan"), 0
         else:
-            t_plain, bad_plain = _best(_plain, doc, args.repeat)
+            t_plain, bad_plain = best_of(lambda: _plain(doc), args.repeat)
         assert bad_eng == 0 and bad_plain == 0, (label, bad_eng, bad_plain)
         ratio = t_plain / t_eng if t_eng > 0 else float("nan")
         print(f"| {label} | {len(text) / 1e6:.1f} | {t_plain:.2f} | {t_eng:.3f} | {t_load:.3f} | {ratio:.0f}x |")
         # one bad value at the very end: both sides refuse it, the engine as fast as a valid one
         last = doc["payoffs"][1][-1] if "payoffs" in doc else doc["grid"][-1]
         last[-1] = "x" if "payoffs" in doc else 2
-        t_bad, refused = _best(_engine, doc, 1)
+        t_bad, refused = best_of(lambda: _engine(doc), 1)
         assert refused == 1, label
         print(f"| {label}, last value bad | | | {t_bad:.3f} (refused) | | |")
 

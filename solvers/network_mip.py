@@ -51,6 +51,13 @@ each is re-proved by the action branch-and-bound on cardinality sets, by enumera
 without auxiliary variables, or else by :mod:`solvers.certificate` (safe LP dual bounds over the
 actions). Measured sizes and decision times are in the README ("Exact ReLU-network argmax"), not
 here, so that they are kept up to date with the benchmarks that produce them.
+
+Over 800 lines on purpose: :class:`NetworkMIP` keeps one formulation per network (the MIP, its LP
+relaxation, the set's LP) and updates it in place per state; the steps that use those cached
+models (formulation, affine shortcut, certificate) stay together. Bound propagation
+(:mod:`solvers.network_bounds`), the heuristics (:mod:`solvers.network_heuristics`), the action
+branch-and-bound (:mod:`solvers.network_bab`) and the certificate (:mod:`solvers.certificate`)
+are modules of their own.
 """
 
 from __future__ import annotations

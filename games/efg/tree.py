@@ -1,6 +1,10 @@
 """The game-tree model: :class:`ExtensiveFormGame` (nodes, players, information sets, perfect
 recall, exact chance probabilities, outcomes), its reduced normal form and behaviour-strategy
 payoffs and regrets.
+
+Over 800 lines on purpose: the tree model keeps its derived arrays (sequences, information-set
+tables, payoffs) lazily on the game object, and the methods that build them share that cache; the
+builder, the solvers and the file formats are in their own modules.
 """
 
 from __future__ import annotations
