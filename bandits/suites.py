@@ -23,7 +23,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from engine.suites import Case, RunContext, Suite, SuiteOption, parse_int_list, parse_str_list
+from engine.suites import (Case, RunContext, Suite, SuiteOption, int_at_least, int_list_at_least, parse_choice_list,
+                           parse_positive_list, parse_str_list)
 
 __all__ = ["cormab_suite", "run_cormab", "summarize_cormab", "BASELINES", "plot_learning_curves", "gain_over_best"]
 
@@ -344,46 +345,11 @@ def _parse_domains(text: str) -> list[str]:
     return names
 
 
-def _positive_list(text: str) -> list[int]:
-    vals = parse_int_list(text)
-    bad = [v for v in vals if v < 1]
-    if bad:
-        raise ValueError(f"must be >= 1, got {bad[0]}")
-    return vals
-
-
-def _positive_or_zero_list(text: str) -> list[int]:
-    vals = parse_int_list(text)
-    bad = [v for v in vals if v < 0]
-    if bad:
-        raise ValueError(f"must be >= 0, got {bad[0]}")
-    return vals
-
-
-def _int_at_least(lower: int):
-    def parse(text: str) -> int:
-        v = int(str(text).strip())
-        if v < lower:
-            raise ValueError(f"must be >= {lower}, got {v}")
-        return v
-
-    return parse
-
-
 def _parse_on_off(text: str) -> bool:
     t = str(text).strip().lower()
     if t not in ("on", "off"):
         raise ValueError(f"must be on or off, got {text!r}")
     return t == "on"
-
-
-def _parse_methods(text: str) -> list[str]:
-    names = parse_str_list(text)
-    known = BASELINES + ("sequoia",)
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise ValueError(f"unknown method {bad[0]!r}; choose from {', '.join(known)}")
-    return list(dict.fromkeys(names))
 
 
 class _CurvePlot:
@@ -436,14 +402,14 @@ cormab_suite = Suite(
     options=(
         SuiteOption("domain", _parse_domains, ["capacity"], "domain(s): path, matching, capacity, "
                     "multiple_interventions, budget, or 'all'"),
-        SuiteOption("arms", _positive_list, [20], "J values, number of arms (paired with --budget)"),
-        SuiteOption("budget", _positive_list, [5], "B values, the budget of each J (B <= J)"),
-        SuiteOption("seeds", _positive_or_zero_list, [0], "instance seeds, e.g. 0-4 (--seed/--repeat vary training "
+        SuiteOption("arms", parse_positive_list, [20], "J values, number of arms (paired with --budget)"),
+        SuiteOption("budget", parse_positive_list, [5], "B values, the budget of each J (B <= J)"),
+        SuiteOption("seeds", int_list_at_least(0), [0], "instance seeds, e.g. 0-4 (--seed/--repeat vary training "
                     "and evaluation)"),
-        SuiteOption("episodes", _int_at_least(0), 100, "SEQUOIA training episodes"),
-        SuiteOption("eval_episodes", _int_at_least(1), 50, "evaluation episodes"),
-        SuiteOption("horizon", _int_at_least(1), 20, "steps per episode"),
-        SuiteOption("methods", _parse_methods,
+        SuiteOption("episodes", int_at_least(0), 100, "SEQUOIA training episodes"),
+        SuiteOption("eval_episodes", int_at_least(1), 50, "evaluation episodes"),
+        SuiteOption("horizon", int_at_least(1), 20, "steps per episode"),
+        SuiteOption("methods", parse_choice_list("method", BASELINES + ("sequoia",)),
                     ["null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle", "fluid",
                      "sequoia"],
                     "methods to run, e.g. myopic,sequoia"),
