@@ -65,6 +65,8 @@ from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_time_limit
+from solvers.certificate import _Transposed
+from solvers.highs import LinearModel
 
 __all__ = ["fluid_bound", "FluidBound", "FluidLP", "COUPLINGS", "ENUMERATE_LIMIT", "MAX_LOCAL_BITS"]
 
@@ -281,7 +283,6 @@ class _SeparableMax:
         return self.actions
 
     def _build_local_mip(self) -> None:
-        from solvers.highs import LinearModel
 
         fs, loc = self.problem.feasible_set, self.local
         n, k = fs.n_actions, fs.n_aux
@@ -482,7 +483,6 @@ class FluidLP:
             cost = np.concatenate([c, np.zeros(ncol - NX)])
             self.conv0 = m
         A = sp.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(m, ncol))
-        from solvers.highs import LinearModel
 
         self.model = LinearModel(cost, A, rl, ru, col_lower=col_lo, col_upper=col_hi, sense="max")
         self.m = m
@@ -495,11 +495,9 @@ class FluidLP:
         self.rl, self.ru, self.col_lo, self.col_hi = rl, ru, col_lo, col_hi
         # hull: the x part (without the convexity rows) for the Lagrangian certificate
         if self.coupling == "hull":
-            from solvers.certificate import _Transposed
 
             self._T = _Transposed(self.A[: self.conv0, :NX].tocsr())
         else:
-            from solvers.certificate import _Transposed
 
             self._T = _Transposed(self.A)
         self.last_x: Optional[np.ndarray] = None

@@ -33,6 +33,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_int, check_real, check_time_limit
+from solvers.highs import LinearModel
 
 __all__ = ["Policy", "null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle",
            "sequoia", "whittle_indices", "greedy_construct", "fluid"]
@@ -199,7 +200,6 @@ class _DiscreteResponseMIP:
     """
 
     def __init__(self, problem: CoRMAB, max_values: int = 4096) -> None:
-        from solvers.highs import LinearModel
         import scipy.sparse as sp
 
         arms = problem.arms

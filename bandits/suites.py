@@ -23,6 +23,13 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from bandits import policies
+from bandits.bounds import fluid_bound
+from bandits.domains import make_domain
+from bandits.evaluate import evaluate, start_states
+from engine.errors import InvalidInputError
+from engine.io import atomic_path
+from engine.seeding import derive_seed
 from engine.suites import (Case, RunContext, Suite, SuiteOption, int_at_least, int_list_at_least, parse_choice_list,
                            parse_positive_list, parse_str_list)
 
@@ -41,7 +48,6 @@ def _run_seeds(seed: int, run_seed: Optional[int]) -> tuple[int, int]:
     (keys ``cormab/run<k>/train`` and ``.../eval``), so ``--seed``/``--repeat`` give other
     trainings and evaluations of the same instances.
     """
-    from engine.seeding import derive_seed
 
     if not run_seed:
         return seed, derive_seed(seed, "cormab/eval")
@@ -116,11 +122,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
     not started are left out (``skipped``). The metrics' ``status`` is otherwise ``"feasible"``
     (a Monte Carlo estimate).
     """
-    from bandits import policies
-    from bandits.bounds import fluid_bound
-    from bandits.domains import make_domain
-    from bandits.evaluate import evaluate, start_states
-    from bandits.sequoia import Sequoia
+    from bandits.sequoia import Sequoia  # on first use: it loads torch
 
     t_start = time.perf_counter()
     deadline = math.inf if time_limit is None else t_start + time_limit
@@ -309,7 +311,6 @@ def plot_learning_curves(records: Sequence[Mapping[str, Any]], path: Any) -> Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from engine.io import atomic_path
 
     groups: dict[str, list] = {}
     for r in records:
@@ -366,7 +367,6 @@ class _CurvePlot:
 
 def _build(domain: list, arms: list, budget: list, seeds: list, episodes: int, eval_episodes: int, horizon: int,
            methods: list, plot: str, bound: bool = True) -> list[Case]:
-    from engine.errors import InvalidInputError
 
     if len(arms) != len(budget):
         raise InvalidInputError(f"engine-bench run cormab: --arms and --budget must have the same number of entries "

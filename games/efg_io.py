@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from engine.errors import InvalidInputError
+from engine.io import atomic_write_text
+from engine.schemas import load_document
 
 __all__ = ["read_efg", "write_efg", "tree_to_dict", "tree_from_dict", "MAX_NODES", "MAX_PLAYERS", "MAX_NUMBER_DIGITS",
            "parse_number"]
@@ -644,7 +646,6 @@ def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -
     text = "".join(out)
     if path is None:
         return text
-    from engine.io import atomic_write_text
 
     atomic_write_text(path, text)
     return None
@@ -702,7 +703,6 @@ def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: i
     the tree is built, every loop runs over the document's own lists once, numbers are limited as
     in ``.efg`` files, and every problem is an :class:`~engine.errors.InvalidInputError` naming the
     JSON path."""
-    from engine.schemas import load_document
     from games.efg.tree import ExtensiveFormGame, _GameParts  # here: games.efg.tree imports this module
 
     where = "ExtensiveFormGame.from_dict()"

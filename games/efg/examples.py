@@ -12,6 +12,8 @@ from engine.errors import InvalidInputError
 from games.efg.builder import TreeBuilder
 from games.efg.tree import ExtensiveFormGame
 from games.efg_io import MAX_PLAYERS
+from engine.seeding import resolve_seed
+from engine.validation import check_int, check_real
 
 
 # ====================================================================== random trees
@@ -25,8 +27,6 @@ def random_tree(depth: int, /, *, n_players: int = 2, seed: Any = 0, zero_sum: b
     belongs to a random player. Nodes of a player at one level with the same own history share
     information sets in groups of up to ``group`` (1 gives perfect information). Integer payoffs in
     ``[-payoff_range, payoff_range]``; ``zero_sum`` makes player 2's the negative of player 1's."""
-    from engine.seeding import resolve_seed
-    from engine.validation import check_int, check_real
 
     where = "random_tree()"
     depth = check_int(depth, "depth", where, lower=1, upper=64)

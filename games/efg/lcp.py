@@ -45,6 +45,7 @@ from engine.validation import check_choice, check_int, check_real, check_time_li
 from games.efg.lemke import _choose_row_exact, _elimination, _lemke_float, _pivot_exact, _start_float, _tableau_float
 from games.efg.results import EFGResult, _check_game
 from games.efg.tree import ExtensiveFormGame
+from games.efg.sequence_form import _constraint_triplets
 
 __all__ = ["sequence_form_lcp", "LCPResult", "MAX_LCP_SEQUENCES", "EXACT_FALLBACK_SEQUENCES"]
 
@@ -320,7 +321,6 @@ class _Problem:
 
 
 def _constraint_matrix(g: ExtensiveFormGame, p: int) -> sp.csr_matrix:
-    from games.efg.sequence_form import _constraint_triplets
 
     r, c, v, m = _constraint_triplets(g, p)
     return sp.csr_matrix((v, (r, c)), shape=(m, g._sequences()["n_seq"][p]))

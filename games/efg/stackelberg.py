@@ -17,6 +17,8 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from games.efg.results import EFGResult, _check_game, _finish
 from games.efg.sequence_form import _constraint_triplets
 from games.efg.tree import ExtensiveFormGame
+from engine.validation import check_choice, check_int, check_time_limit
+from solvers import LinearModel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +39,6 @@ def stackelberg(game: ExtensiveFormGame, /, leader: int = 0, *, time_limit: Opti
     Bošanský and Čermák (2015): the leader's realization plan ``x``, the follower's pure plan
     ``r`` (binary), leaf reach ``p = x * r`` linearised exactly, and the follower's best response
     by big-M constraints on its sequence values."""
-    from engine.validation import check_int, check_time_limit
-    from solvers import LinearModel
 
     t0 = time.perf_counter()
     where = "stackelberg()"
@@ -188,8 +188,6 @@ def sequence_form_milp(game: ExtensiveFormGame, /, *, objective: str = "welfare"
     complementarity). ``objective="welfare"`` picks the equilibrium with the largest sum of
     payoffs (``"player1"``/``"player2"``: the best for that player; ``"none"``: any). Not
     Lemke's algorithm; ``max_regret`` is the certificate (HiGHS tolerances, about 1e-7)."""
-    from engine.validation import check_choice, check_time_limit
-    from solvers import LinearModel
 
     t0 = time.perf_counter()
     where = "sequence_form_milp()"
