@@ -133,7 +133,7 @@ class _Fluid(Policy):
         a = np.array(acts[0], dtype=np.int64)
         if not self.problem.contains(a):  # a MIP answer off by tolerance: fall back to a feasible action
             self.stats["fallbacks"] += 1
-            a = self.problem.sample_action(np.random.default_rng(0))
+            a = self.problem.sample_action(np.random.default_rng(0))  # deterministic policy: fixed fallback
         self.stats["decision_time"] += time.perf_counter() - t0
         if memo:
             self._cache[key] = a

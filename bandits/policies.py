@@ -51,7 +51,7 @@ class _Null(Policy):
         else:  # e.g. "exactly B interventions": the lexicographically smallest feasible action
             acts = problem.feasible_actions(1_000_000)
             self._a = acts[np.lexsort(acts.T[::-1])][0].copy() if acts is not None and len(acts) else \
-                problem.sample_action(np.random.default_rng(0))
+                problem.sample_action(np.random.default_rng(0))  # deterministic policy: fixed fallback
 
     def act(self, state: Any) -> np.ndarray:
         _state(self.problem, state, "null.act()")
@@ -183,11 +183,11 @@ class _Myopic(Policy):
         self.stats["proven_optimal"] += int(res.status == Status.OPTIMAL)
         if res.x is None or res.status not in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT):
             self.stats["fallbacks"] += 1
-            return self.problem.sample_action(np.random.default_rng(0))
+            return self.problem.sample_action(np.random.default_rng(0))  # deterministic policy: fixed fallback
         a = np.round(res.x[: self.problem.n_actions]).astype(np.int64)
         if not self.problem.contains(a):
             self.stats["fallbacks"] += 1
-            return self.problem.sample_action(np.random.default_rng(0))
+            return self.problem.sample_action(np.random.default_rng(0))  # deterministic policy: fixed fallback
         return a
 
 
@@ -296,7 +296,7 @@ class _IterativeMyopic(Policy):
             a, ok = greedy_construct(p, s, lambda A: p.expected_reward(np.repeat(s[None], len(A), axis=0), A))
             if not ok:
                 self.stats["fallbacks"] += 1
-                a = p.sample_action(np.random.default_rng(0))
+                a = p.sample_action(np.random.default_rng(0))  # deterministic policy: fixed fallback
             self._cache[key] = a
         return self._cache[key].copy()
 

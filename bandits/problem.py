@@ -129,7 +129,7 @@ class CoRMAB:
         self._enumerator = enumerator
         self._actions_cache: dict[int, Optional[np.ndarray]] = {}
         try:
-            raw = self._draw(np.random.default_rng(0))
+            raw = self._draw(np.random.default_rng(0))  # a feasibility probe, not a random choice of a run
         except EngineError as err:
             raise InvalidInputError(f"{where}: the constraint set is infeasible (no feasible action): {err}") from err
         first = self._as_sample(raw, where)
