@@ -22,7 +22,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from engine.errors import InvalidInputError
 from engine.io import atomic_write_text
@@ -203,11 +203,13 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
+    from games.efg.tree import ExtensiveFormGame, _GameParts  # here: games.efg.tree imports this module
 
-    for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise InvalidInputError(f"read_efg(): {name} must be a positive integer, got {val!r}")
+    if not (type(max_nodes) is int and type(max_players) is int and type(max_bytes) is int and
+            max_nodes > 0 and max_players > 0 and max_bytes > 0):  # (the usual case in one test)
+        for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise InvalidInputError(f"read_efg(): {name} must be a positive integer, got {val!r}")
     if isinstance(path_or_text, bytes):
         source, text = "<bytes>", _decode(path_or_text, "<bytes>")
     elif isinstance(path_or_text, str) and (path_or_text.lstrip()[:3] in ("EFG", "NFG") or
@@ -230,7 +232,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none of them
     try:
-        parts = _parse_fast(text, max_nodes, max_players)
+        parts = _parse_fast(text, max_nodes, max_players, _GameParts)
         if parts is None:  # anything unusual, errors included: the token-by-token reader decides
             parts = _parse(_Reader(text, source), max_nodes, max_players)
         return ExtensiveFormGame._from_parts(parts)
@@ -260,6 +262,10 @@ _CHANCE_RE = re.compile(rf"(?:{_WS}*{_STR}{_WS}+{_WORD})*{_WS}*")
 _CHANCE_ITEM_RE = re.compile(rf"{_WS}*({_STR}){_WS}+({_WORD})")
 _PAY_RE = re.compile(rf"(?:{_WS}*{_WORD}{_WS}*,?)*{_WS}*")
 _WORD_RE = re.compile(_WORD)
+# the same test for exactly n payoffs in one match (a separator is never empty, so the words are
+# those _WORD_RE finds): most files have few players, and this is one regular expression per outcome
+_PAY_N_RE = [re.compile(rf"{_WS}*({_WORD})" + rf"(?:{_WS}*,{_WS}*|{_WS}+)({_WORD})" * (k - 1) +
+                        rf"{_WS}*,?{_WS}*") if k else None for k in range(5)]
 _SPACES = " \t\n\r\f\v"
 
 
@@ -290,6 +296,12 @@ def _fast_number(text: str, cache: dict) -> tuple:
                 len(text) <= MAX_NUMBER_DIGITS:
             got = cache[text] = (Fraction(int(text)), text)
             return got
+        num, slash, den = text.partition("/")
+        # "p/q" as parse_number reads it, without its regular expressions (chance probabilities)
+        if slash and text.isascii() and den.isdigit() and (num.isdigit() or num[:1] == "-" and num[1:].isdigit()) \
+                and len(num) - (num[0] == "-") <= MAX_NUMBER_DIGITS and len(den) <= MAX_NUMBER_DIGITS and int(den):
+            got = cache[text] = (Fraction(int(num), int(den)), text)
+            return got
         val = parse_number(text)
         if val is None:
             raise _NotFast
@@ -297,7 +309,7 @@ def _fast_number(text: str, cache: dict) -> tuple:
     return got
 
 
-def _fast_payoffs(texts: list, cache: dict) -> Optional[tuple]:
+def _fast_payoffs(texts: Sequence[str], cache: dict) -> Optional[tuple]:
     """An outcome's payoffs as Fractions, or None when every one is an integer within the digit
     limit (the game makes their Fractions only when they are asked for)."""
     for w in texts:
@@ -306,9 +318,11 @@ def _fast_payoffs(texts: list, cache: dict) -> Optional[tuple]:
     return None
 
 
-def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
-    from games.efg.tree import _GameParts  # here: games.efg.tree imports this module
-
+def _parse_fast(text: str, max_nodes: int, max_players: int, parts_cls: Any = None) -> Any:
+    # (parts_cls: games.efg.tree._GameParts from read_efg, which imports it anyway; a second import
+    # statement is a measurable part of a small file's read)
+    if parts_cls is None:
+        from games.efg.tree import _GameParts as parts_cls  # here: games.efg.tree imports this module
     head = _HEADER_RE.match(text)
     if head is None:
         return None
@@ -320,7 +334,8 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
     if sum([len(m[0]) for m in nodes]) != len(body) or len(nodes) > max_nodes:
         return None
     n_players = len(players)
-    parts = _GameParts(players=players, title=_unquote(head.group(1)),
+    pay_re = _PAY_N_RE[n_players] if n_players < len(_PAY_N_RE) else None
+    parts = parts_cls(players=players, title=_unquote(head.group(1)),
                        comment=_unquote(head.group(3)) if head.group(3) else "")
     kinds, labels, node_infoset, node_outcome = parts.kind, parts.label, parts.node_infoset, parts.node_outcome
     iset_actions, iset_labels, iset_probs = parts.infoset_actions, parts.infoset_label, parts.infoset_prob_texts
@@ -423,11 +438,17 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
             if ob:
                 got = pay_blobs.get(ob)
                 if got is None:
-                    if not _PAY_RE.fullmatch(ob):
-                        return None
-                    texts = _WORD_RE.findall(ob)
-                    if len(texts) != n_players:
-                        return None
+                    if pay_re is not None:
+                        pm = pay_re.fullmatch(ob)
+                        if pm is None:
+                            return None
+                        texts: Sequence[str] = pm.groups()
+                    else:
+                        if not _PAY_RE.fullmatch(ob):
+                            return None
+                        texts = _WORD_RE.findall(ob)
+                        if len(texts) != n_players:
+                            return None
                     got = pay_blobs[ob] = (_fast_payoffs(texts, numbers), tuple(texts))
             oidx = outcome_key.get(o)
             if oidx is None:

@@ -60,9 +60,9 @@ def _read_only(values: list) -> np.ndarray:
     return arr
 
 
-def _first_use(refs: list) -> dict:
-    """{index: rank of its first use} of the non-negative entries of ``refs``."""
-    return {h: i for i, h in enumerate(dict.fromkeys([h for h in refs if h >= 0]))}
+def _first_use(refs: list) -> list:
+    """The non-negative entries of ``refs`` in the order of their first use."""
+    return list(dict.fromkeys([h for h in refs if h >= 0]))
 
 
 def _renumbered(refs: list, order: list) -> list:
@@ -308,14 +308,21 @@ class ExtensiveFormGame:
         # prefix order; outcomes by first appearance (Gambit numbers both that way when it reads)
         # (plain lists up to the end: most trees are small, and numpy's per-call cost dominates there)
         iplayer = parts.infoset_player
-        first = _first_use(parts.node_infoset)
-        order = sorted(range(len(iplayer)), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, len(first) + h)))
-        isets = _renumbered(parts.node_infoset, order)
-        ofirst = _first_use(parts.node_outcome)
-        n_out = len(parts.outcome_label)
-        if len(ofirst) == n_out and all(o == k for o, k in ofirst.items()):  # the readers' usual order
-            oorder = list(range(n_out))
+        m = len(iplayer)
+        iset_uses = _first_use(parts.node_infoset)
+        if iset_uses == list(range(m)):  # the readers' order (numbered at first use): sort by player only
+            order = sorted(range(m), key=iplayer.__getitem__)  # (stable; chance, -1, first)
+            n_chance = iplayer.count(-1)
+            order = order[n_chance:] + order[:n_chance]
         else:
+            first = {h: i for i, h in enumerate(iset_uses)}
+            order = sorted(range(m), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, len(first) + h)))
+        isets = _renumbered(parts.node_infoset, order)
+        out_uses = _first_use(parts.node_outcome)
+        n_out = len(parts.outcome_label)
+        oorder = list(range(n_out))
+        if out_uses != oorder:  # not the readers' usual order
+            ofirst = {o: i for i, o in enumerate(out_uses)}
             oorder = sorted(range(n_out), key=lambda o: ofirst.get(o, len(ofirst) + o))
         outs = _renumbered(parts.node_outcome, oorder)
         self.players = tuple(parts.players)
