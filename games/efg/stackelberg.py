@@ -95,25 +95,7 @@ def stackelberg(game: ExtensiveFormGame, /, leader: int = 0, *, time_limit: Opti
           np.concatenate([one, -one, -one]), nZ, -one, np.full(nZ, np.inf))
     # follower sequence values: V(sigma) = sum_z w u_F x(seqL(z)) [seqF(z) = sigma] + sum_{I' after sigma} v(I')
     # rows (one per follower sequence sigma >= 1): v(I(sigma)) - V(sigma) >= 0 and <= M (1 - r(sigma))
-    pos = {h: i for i, h in enumerate(hsF)}
-    vr: list = []
-    vc: list = []
-    vv: list = []
-    mask = seqF > 0
-    vr.append(seqF[mask] - 1)
-    vc.append(ox + seqL[mask])
-    vv.append(-(w * uF)[mask])
-    seq_iset = s["seq_infoset"][F]
-    vr.append(np.arange(nF - 1))
-    vc.append(ov + np.array([pos[int(h)] for h in seq_iset[1:]], dtype=np.int64))
-    vv.append(np.ones(nF - 1))
-    for h in hsF:
-        par = int(s["iset_parent"][h])
-        if par > 0:
-            vr.append(np.array([par - 1]))
-            vc.append(np.array([ov + pos[h]]))
-            vv.append(np.array([-1.0]))
-    br_r, br_c, br_v = np.concatenate(vr), np.concatenate(vc), np.concatenate(vv)
+    br_r, br_c, br_v = _sequence_value_rows(s, F, hsF, seqF, ox + seqL, w * uF, ov)
     block(br_r, br_c, br_v, nF - 1, np.zeros(nF - 1), np.full(nF - 1, np.inf))
     block(np.concatenate([br_r, np.arange(nF - 1)]), np.concatenate([br_c, orr + np.arange(1, nF)]),
           np.concatenate([br_v, np.full(nF - 1, M)]), nF - 1, np.full(nF - 1, -np.inf), np.full(nF - 1, M))
@@ -145,6 +127,28 @@ def stackelberg(game: ExtensiveFormGame, /, leader: int = 0, *, time_limit: Opti
                                  follower_regret=freg)
 
 
+# ====================================================================== shared rows
+def _sequence_value_rows(s: dict, P: int, hs: list, seq_p: np.ndarray, other_cols: np.ndarray, wu: np.ndarray,
+                         o_val: int) -> tuple:
+    """Triplets of ``v(I(sigma)) - V(sigma)`` for every sequence sigma >= 1 of player P (row sigma - 1):
+    ``V(sigma)`` is the payoff ``wu`` of the leaves ending in sigma, weighted by the other player's plan
+    (columns ``other_cols``, one per leaf), plus the values of P's information sets right after sigma;
+    ``v`` are the information-set value columns from ``o_val`` in the order of ``hs``."""
+    pos = {h: i for i, h in enumerate(hs)}
+    n = s["n_seq"][P]
+    mask = seq_p > 0
+    vr = [seq_p[mask] - 1, np.arange(n - 1)]
+    vc = [other_cols[mask], o_val + np.array([pos[int(h)] for h in s["seq_infoset"][P][1:]], dtype=np.int64)]
+    vv = [-wu[mask], np.ones(n - 1)]
+    for h in hs:
+        par = int(s["iset_parent"][h])
+        if par > 0:
+            vr.append(np.array([par - 1]))
+            vc.append(np.array([o_val + pos[h]]))
+            vv.append(np.array([-1.0]))
+    return np.concatenate(vr), np.concatenate(vc), np.concatenate(vv)
+
+
 # ====================================================================== general-sum Nash by MILP
 def _br_block(g: ExtensiveFormGame, s: dict, P: int, o_self: int, o_other: int, o_bin: int, o_val: int,
               M: float) -> tuple:
@@ -157,19 +161,7 @@ def _br_block(g: ExtensiveFormGame, s: dict, P: int, o_self: int, o_other: int, 
     seqP, seqO = s["leaf_seq"][:, P], s["leaf_seq"][:, O]
     wu = s["leaf_chance"] * s["leaf_pay"][:, P]
     hs = list(g.player_infosets[P])
-    pos = {h: i for i, h in enumerate(hs)}
-    mask = seqP > 0
-    vr = [seqP[mask] - 1, np.arange(n - 1)]
-    vc = [o_other + seqO[mask],
-          o_val + np.array([pos[int(h)] for h in s["seq_infoset"][P][1:]], dtype=np.int64)]
-    vv = [-wu[mask], np.ones(n - 1)]
-    for h in hs:
-        par = int(s["iset_parent"][h])
-        if par > 0:
-            vr.append(np.array([par - 1]))
-            vc.append(np.array([o_val + pos[h]]))
-            vv.append(np.array([-1.0]))
-    r, c, v = np.concatenate(vr), np.concatenate(vc), np.concatenate(vv)
+    r, c, v = _sequence_value_rows(s, P, hs, seqP, o_other + seqO, wu, o_val)
     k = n - 1
     seqs = np.arange(k)
     rows = np.concatenate([r, k + r, k + seqs, 2 * k + seqs, 2 * k + seqs])
