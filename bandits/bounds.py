@@ -93,6 +93,10 @@ class FluidBound(SolveResult):
     reward over the remaining steps, not divided by ``H``); ``step_duals[t]``: the dual of the
     step's convexity row (hull) or 0; ``n_rows``/``n_cols``: LP size (columns at the end of column
     generation); ``n_generated``: action columns generated; ``lp_time``/``pricing_time``: seconds.
+    ``basis``: the LP's final simplex basis (HiGHS status codes, ``int8``, the columns then the rows)
+    and, for the hull, ``column_actions``: its action columns in the model's order (``(K, 1 + n)``
+    ``int8``, the step then the action) -- what :func:`bandits.policies.fluid` ``(warm_start=...)``
+    starts its first decision from.
     """
 
     value: float = math.nan
@@ -108,6 +112,8 @@ class FluidBound(SolveResult):
     lp_time: float = 0.0
     pricing_time: float = 0.0
     pricing: str = ""
+    basis: Optional[np.ndarray] = None
+    column_actions: Optional[np.ndarray] = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,6 +553,63 @@ class FluidLP:
         self.rl[rows] = vals
         self.ru[rows] = vals
 
+    # ------------------------------------------------------------------ simplex bases (warm starts)
+    def save_basis(self) -> tuple[Any, int]:
+        """A copy of the model's current simplex basis and the column count it is for (for
+        :meth:`load_basis`; one copy inside HiGHS, no conversion)."""
+        return self.model.highs.getBasis(), int(self.model.n_cols)
+
+    def load_basis(self, saved: tuple[Any, int]) -> bool:
+        """Start the next solve from a basis of :meth:`save_basis` (action columns added since enter
+        nonbasic at 0). The LP's optimum does not depend on the start; only the work to reach it
+        does (and, where the LP's duals are not unique, which optimal duals come back). False when
+        HiGHS refuses it (the current basis is then kept)."""
+        basis, ncols = saved
+        if ncols != self.model.n_cols:
+            basis = _highs_basis(np.concatenate([_status_codes(basis.col_status),
+                                                 np.zeros(self.model.n_cols - ncols, dtype=np.int8)]),
+                                 _status_codes(basis.row_status))
+        return _highs_ok(self.model.highs.setBasis(basis))
+
+    def basis_codes(self) -> Optional[np.ndarray]:
+        """The current simplex basis as HiGHS status codes (``int8``: the columns, then the rows), or
+        None when HiGHS holds no valid basis."""
+        b = self.model.highs.getBasis()
+        if not b.valid:
+            return None
+        return np.concatenate([_status_codes(b.col_status), _status_codes(b.row_status)])
+
+    def column_actions(self) -> Optional[np.ndarray]:
+        """Hull: the action columns in the model's order, ``(K, 1 + n)`` ``int8`` (step, action)."""
+        if self.coupling != "hull":
+            return None
+        out = np.zeros((len(self.columns), 1 + self.local.n), dtype=np.int8)
+        for i, ((t, _), a) in enumerate(zip(self.columns, self._col_actions)):
+            out[i, 0] = t
+            out[i, 1:] = a
+        return out
+
+    def set_basis_codes(self, codes: np.ndarray, column_actions: Optional[np.ndarray] = None) -> bool:
+        """Start the next solve from the basis ``codes`` of an LP of the same problem, horizon,
+        coupling and units (:attr:`FluidBound.basis`). Hull: ``column_actions`` lists that LP's
+        action columns; those missing here are added, and this model's other action columns enter
+        nonbasic at 0. False when the sizes do not match or HiGHS refuses the basis."""
+        codes = np.asarray(codes, dtype=np.int8)
+        if self.coupling == "hull":
+            if column_actions is None:
+                return False
+            ca = np.asarray(column_actions, dtype=np.int64)
+            self._add_actions([(int(r[0]), r[1:]) for r in ca])
+            have = {(int(r[0]), r[1:].astype(np.int8).tobytes()): int(c)
+                    for r, c in zip(ca, codes[self.NX: self.NX + len(ca)])}
+            cols = np.concatenate([codes[: self.NX], np.array([have.get(k, 0) for k in self.columns], dtype=np.int8)])
+            rows = codes[self.NX + len(ca):]
+        else:
+            cols, rows = codes[: self.model.n_cols], codes[self.model.n_cols:]
+        if cols.size != self.model.n_cols or rows.size != self.m:
+            return False
+        return _highs_ok(self.model.highs.setBasis(_highs_basis(cols, rows)))
+
     def _coupling_duals(self, y: np.ndarray) -> np.ndarray:
         """``Q[t, j, u]`` = dual of arm ``j``'s coupling row for local action ``u`` at step ``t`` (0 for u = 0)."""
         loc = self.local
@@ -561,7 +624,7 @@ class FluidLP:
     def solve(self, mu0: Optional[np.ndarray], *, states: Optional[np.ndarray] = None,
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
               top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
-              certify_pricing: bool = False, steps: Optional[int] = None) -> FluidBound:
+              certify_pricing: bool = False, steps: Optional[int] = None, with_basis: bool = True) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
         or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
 
@@ -592,6 +655,10 @@ class FluidLP:
         ``steps`` (default the LP's horizon): re-solve as the LP of ``steps <= horizon`` steps by
         zeroing the rewards of the later steps, an objective change on the kept model (a warm
         re-solve) instead of building another LP; the value is then averaged over ``steps``.
+
+        ``with_basis`` (default True): the result carries the final basis (:attr:`FluidBound.basis`,
+        a conversion of the whole basis: the policy's re-solves skip it and keep HiGHS's own copy,
+        :meth:`save_basis`).
         """
         t_start = time.perf_counter()
         self._set_steps(self.H if steps is None else check_int(steps, "steps", "FluidLP.solve()", lower=1,
@@ -681,7 +748,7 @@ class FluidLP:
             pricing_time += time.perf_counter() - t1
             message += "; pricing certified by the engine"
         return self._result(res, status, message, best_cert, nit, rounds, lp_time, pricing_time,
-                            time.perf_counter() - t_start)
+                            time.perf_counter() - t_start, with_basis)
 
     def _set_steps(self, h: int) -> None:
         """The LP of ``h`` steps on the kept model: the flow rows of steps ``>= h`` become free and
@@ -768,7 +835,8 @@ class FluidLP:
             y[self.n_flow + self.coup_off[j]: self.n_flow + self.coup_off[j + 1]] = (dj @ bits.T).ravel()
         return y
 
-    def _result(self, res, status, message, best_cert, nit, rounds, lp_time, pricing_time, runtime) -> FluidBound:
+    def _result(self, res, status, message, best_cert, nit, rounds, lp_time, pricing_time, runtime,
+                with_basis: bool = True) -> FluidBound:
         H, loc = self.H, self.local
         J, S = loc.J, loc.S
         value = float(res.objective) / self._steps if res is not None and res.x is not None else math.nan
@@ -802,7 +870,32 @@ class FluidLP:
                           value=value, certified=certified, horizon=H, coupling=self.coupling, marginals=marg,
                           state_values=sv, step_duals=sd, n_rows=int(self.model.n_rows), n_cols=int(self.model.n_cols),
                           n_generated=len(self.columns), lp_time=lp_time, pricing_time=pricing_time,
-                          pricing=self.pricer.method if self.coupling == "hull" else "none")
+                          pricing=self.pricer.method if self.coupling == "hull" else "none",
+                          basis=self.basis_codes() if with_basis and res is not None and res.x is not None else None,
+                          column_actions=self.column_actions() if with_basis else None)
+
+
+def _status_codes(statuses: Any) -> np.ndarray:
+    """HiGHS basis statuses as ``int8`` codes (``HighsBasisStatus`` values)."""
+    return np.fromiter(map(int, statuses), dtype=np.int8, count=len(statuses))
+
+
+def _highs_basis(cols: np.ndarray, rows: np.ndarray) -> Any:
+    """A valid ``highspy.HighsBasis`` from status codes."""
+    # highspy is imported lazily, as in solvers.highs (it loads the HiGHS library)
+    import highspy
+
+    member = list(highspy.HighsBasisStatus.__members__.values())
+    by_code = {int(v): v for v in member}
+    b = highspy.HighsBasis()
+    b.col_status = [by_code[c] for c in cols.tolist()]
+    b.row_status = [by_code[c] for c in rows.tolist()]
+    b.valid = True
+    return b
+
+
+def _highs_ok(status: Any) -> bool:
+    return getattr(status, "name", "") == "kOk"
 
 
 def _first_arm(loc: _Local, col: int) -> int:
