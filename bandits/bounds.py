@@ -476,6 +476,7 @@ class FluidLP:
                     data.append(-np.ones(H))
             n_cons = int(self.cons_off[-1])
             f0 = r0 + n_cons
+            self._fs0, self._fs_rows = f0, fs.n_rows
             Afs = fs.A.tocoo()
             for t in range(H):
                 ccol = np.where(Afs.col < n, zoff + t * n + Afs.col, auxoff + t * k + (Afs.col - n))
@@ -497,6 +498,15 @@ class FluidLP:
         self._x_step = np.concatenate([np.repeat(np.arange(H), S * int(loc.U[j])) for j in range(J)])
         self._c_full = cost.copy()
         self._steps = H
+        # relaxation, steps_from_end: the first live step (earlier steps hold no flow) and the steps
+        # the value is averaged over
+        self._start = 0
+        self._live = H
+        self._init_step = 0
+        # a dead step's feasible-set rows stay as they are when the empty action satisfies them
+        # (a pure bound change then keeps the basis dual feasible), else they are freed
+        self._free_dead_rows = (self.coupling == "relaxation"
+                                and not problem.contains(np.zeros(problem.n_actions, dtype=np.int64)))
         self.A = A.tocsr()
         self.rl, self.ru, self.col_lo, self.col_hi = rl, ru, col_lo, col_hi
         # hull: the x part (without the convexity rows) for the Lagrangian certificate
@@ -545,13 +555,46 @@ class FluidLP:
         self._col_actions += [a for _, a in new]
         return len(new)
 
-    def _set_initial(self, mu0: np.ndarray) -> None:
+    def _flow_rows(self, t: int) -> np.ndarray:
+        """The flow rows of step ``t`` (every unit and state)."""
         J, S, H = self.local.J, self.local.S, self.H
-        rows = (np.arange(J)[:, None] * H * S + np.arange(S)[None, :]).ravel()
+        return (np.arange(J)[:, None] * H * S + t * S + np.arange(S)[None, :]).ravel()
+
+    def _set_initial(self, mu0: np.ndarray) -> None:
+        if self._init_step != self._start:
+            # the old initial rows: ordinary flow rows again (= 0), or free past a cut-off tail
+            old = self._flow_rows(self._init_step)
+            b = math.inf if self._init_step >= self._steps else 0.0
+            self.model.set_row_bounds(old, np.full(old.size, -b), np.full(old.size, b))
+            self.rl[old], self.ru[old] = -b, b
+            self._init_step = self._start
+        rows = self._flow_rows(self._start)
         vals = mu0.ravel()
         self.model.set_row_bounds(rows, vals, vals)
         self.rl[rows] = vals
         self.ru[rows] = vals
+
+    def _set_start(self, t0: int) -> None:
+        """Relaxation: the LP of the last ``H - t0`` steps on the kept model. The columns of the steps
+        before ``t0`` are fixed at 0 (their flow rows then hold with 0; the initial-state rows move to
+        step ``t0``): bound changes only, so the basis of a solve at ``t0 - 1`` stays dual feasible
+        and the re-solve is a dual simplex from it, and the later steps' objective is untouched. An
+        LP of ``H - t0`` steps, as one built with that horizon (arms are time-homogeneous)."""
+        if t0 == self._start:
+            return
+        lo_t, hi_t = min(t0, self._start), max(t0, self._start)
+        cols = np.flatnonzero((self._x_step >= lo_t) & (self._x_step < hi_t))
+        up = np.zeros(cols.size) if t0 > self._start else np.ones(cols.size)
+        self.model.set_col_bounds(cols, np.zeros(cols.size), up)
+        self.col_hi[cols] = up
+        if self._free_dead_rows:
+            rows = (self._fs0 + np.arange(lo_t * self._fs_rows, hi_t * self._fs_rows)).astype(np.int64)
+            fs = self.problem.feasible_set
+            lo = np.full(rows.size, -math.inf) if t0 > self._start else np.tile(fs.row_lower, hi_t - lo_t)
+            hi = np.full(rows.size, math.inf) if t0 > self._start else np.tile(fs.row_upper, hi_t - lo_t)
+            self.model.set_row_bounds(rows, lo, hi)
+            self.rl[rows], self.ru[rows] = lo, hi
+        self._start = t0
 
     # ------------------------------------------------------------------ simplex bases (warm starts)
     def save_basis(self) -> tuple[Any, int]:
@@ -624,7 +667,8 @@ class FluidLP:
     def solve(self, mu0: Optional[np.ndarray], *, states: Optional[np.ndarray] = None,
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
               top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
-              certify_pricing: bool = False, steps: Optional[int] = None, with_basis: bool = True) -> FluidBound:
+              certify_pricing: bool = False, steps: Optional[int] = None, steps_from_end: bool = False,
+              with_basis: bool = True) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
         or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
 
@@ -655,14 +699,30 @@ class FluidLP:
         ``steps`` (default the LP's horizon): re-solve as the LP of ``steps <= horizon`` steps by
         zeroing the rewards of the later steps, an objective change on the kept model (a warm
         re-solve) instead of building another LP; the value is then averaged over ``steps``.
+        ``steps_from_end=True`` (relaxation only): the LP of the **last** ``steps`` steps instead
+        (steps ``H - steps .. H - 1``; the earlier steps' columns fixed at 0, the initial-state rows
+        at step ``H - steps``): the same LP and value, but :attr:`FluidBound.state_values` ``[t]`` is
+        then the value at absolute step ``t`` (the value-to-go with ``H - t`` steps left), and a
+        re-solve one step later is a bound change only (its basis stays dual feasible: a dual
+        simplex from it, as a re-solve from another state; at ``J = 1000`` hundreds of iterations
+        instead of thousands for the rewards-zeroing re-solve).
 
         ``with_basis`` (default True): the result carries the final basis (:attr:`FluidBound.basis`,
         a conversion of the whole basis: the policy's re-solves skip it and keep HiGHS's own copy,
         :meth:`save_basis`).
         """
         t_start = time.perf_counter()
-        self._set_steps(self.H if steps is None else check_int(steps, "steps", "FluidLP.solve()", lower=1,
-                                                                upper=self.H))
+        h = self.H if steps is None else check_int(steps, "steps", "FluidLP.solve()", lower=1, upper=self.H)
+        if steps_from_end:
+            if self.coupling != "relaxation":
+                raise InvalidInputError("FluidLP.solve(): steps_from_end needs coupling='relaxation', got "
+                                        f"{self.coupling!r}")
+            self._set_steps(self.H)
+            self._set_start(self.H - h)
+        else:
+            self._set_start(0)
+            self._set_steps(h)
+        self._live = h
         deadline = math.inf if time_limit is None else t_start + time_limit
         mu_units = self.local.initial(mu_arms=mu0) if states is None else self.local.initial(states=states)
         self._set_initial(mu_units)
@@ -839,8 +899,8 @@ class FluidLP:
                 with_basis: bool = True) -> FluidBound:
         H, loc = self.H, self.local
         J, S = loc.J, loc.S
-        value = float(res.objective) / self._steps if res is not None and res.x is not None else math.nan
-        certified = math.nextafter(best_cert / self._steps, math.inf) if math.isfinite(best_cert) else math.inf
+        value = float(res.objective) / self._live if res is not None and res.x is not None else math.nan
+        certified = math.nextafter(best_cert / self._live, math.inf) if math.isfinite(best_cert) else math.inf
         if status == Status.OPTIMAL and math.isfinite(certified) and math.isfinite(value):
             # the certificate closes the LP value up to the solver's tolerances
             pass

@@ -129,8 +129,12 @@ class _Fluid(Policy):
                 # than the current one (an LP of other steps to go)
                 if lp.load_basis(self._bases[h]):
                     self.stats["basis_loads"] += 1
+            # relaxation: the LP of the episode's last h steps (a re-solve one step later is then a
+            # bound change that keeps the basis dual feasible); hull: of the first h steps
+            end = self.coupling == "relaxation"
             res = lp.solve(None, states=s[None, :], time_limit=self.time_limit, max_rounds=self.max_rounds or 1000,
-                           steps=h, with_basis=False)
+                           steps=h, steps_from_end=end, with_basis=False)
+            t_first = self.horizon - h if end else 0
             self._last_h = h
             self.stats["lp_solves"] += 1
             self.stats["lp_time"] += res.runtime
@@ -145,9 +149,10 @@ class _Fluid(Policy):
                 for j in range(J):
                     U = int(loc.U[j])
                     xj = lp.last_x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(lp.H, S, U)
-                    Q[j, :U] = xj[0].sum(axis=0)
+                    Q[j, :U] = xj[t_first].sum(axis=0)
                 return self._argmax(Q, key, memo, t0)
-            Vall = res.state_values[:h] if ok and res.state_values is not None else np.zeros((h, J, S))
+            Vall = res.state_values[t_first: t_first + h] if ok and res.state_values is not None \
+                else np.zeros((h, J, S))
             self._kept = (h, Vall, 1) if ok else None
             V1 = Vall[1] if h > 1 else np.zeros((J, S))
         Q = np.full((J, loc.Umax), -np.inf)

@@ -14,6 +14,11 @@ Issue 19's configuration (J = 20, B = 5, H = 20, seeds 0-4)::
 
 Larger ``J``: ``--sizes 100:20 --bound-coupling both --bound-time-limit 120 --policy-coupling relaxation``
 (the hull's column generation is cut at the time limit; the smaller certified value is quoted).
+
+The fluid policy is warm-started from the bound of its own coupling when one was computed
+(``warm_start=``: its first decision starts from the bound's final basis; the bound's solve is the
+offline step, its time is ``t_bound``); ``--no-warm-start`` starts it cold. Every decision is
+timed (``decisions_s``: the first, the median and the maximum; ``first_per_episode``).
 """
 
 from __future__ import annotations
@@ -37,10 +42,36 @@ from engine.suites import parse_int_list
 DEFAULT_DOMAINS = "path,multiple_interventions,capacity,matching"
 
 
+class _Timed:
+    """A policy whose every decision is timed (``evaluate`` reports the median and maximum only)."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.name, self.times = policy, policy.name, []
+        if callable(getattr(policy, "act_at", None)):  # evaluate tells such a policy the steps left
+            self.act_at = self._act_at
+
+    def reset(self, seed) -> None:
+        self.policy.reset(seed)
+
+    def act(self, state):
+        t0 = time.perf_counter()
+        a = self.policy.act(state)
+        self.times.append(time.perf_counter() - t0)
+        return a
+
+    def _act_at(self, state, steps_left):
+        t0 = time.perf_counter()
+        a = self.policy.act_at(state, steps_left)
+        self.times.append(time.perf_counter() - t0)
+        return a
+
+
 def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods: list[str],
              max_rounds: int | None, bound_coupling: str = "hull", bound_time_limit: float | None = None,
-             policy_coupling: str = "hull", resolve_every: int = 1) -> dict:
+             policy_coupling: str = "hull", resolve_every: int = 1, warm: bool = True) -> dict:
+    t0 = time.perf_counter()
     p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
+    make_time = time.perf_counter() - t0
     starts = start_states(p, episodes, seed=seed)
     t0 = time.perf_counter()
     couplings = ["hull", "relaxation"] if bound_coupling == "both" else [bound_coupling]
@@ -48,7 +79,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
     # every certified value is a valid upper bound: quote the smallest
     best = min(found, key=lambda c: found[c].certified)
     b = found[best]
-    rec = {"domain": dom, "J": J, "B": B, "seed": seed, "H": H, "episodes": episodes,
+    rec = {"domain": dom, "J": J, "B": B, "seed": seed, "H": H, "episodes": episodes, "make_domain_time": make_time,
            "bound": b.certified, "bound_from": best, "lp_value": b.value, "bound_status": b.status.value,
            "bound_time": time.perf_counter() - t0, "bound_pricing": b.pricing, "bound_rounds": b.params["rounds"],
            "lp_rows": b.n_rows, "lp_cols": b.n_cols,
@@ -59,17 +90,30 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
             opts: dict = {"coupling": policy_coupling, "resolve_every": resolve_every}
             if max_rounds is not None:
                 opts["max_rounds"] = max_rounds
+            source = found.get(policy_coupling)
+            units = source.params.get("units") if source is not None else None
+            if warm and source is not None and source.basis is not None \
+                    and (units is None or all(len(u) == 1 for u in units)):
+                opts["warm_start"] = source
             pol = bandits.policies.fluid(p, horizon=H, **opts)
         elif m == "myopic":
             pol = bandits.policies.myopic(p)
         else:
             pol = getattr(bandits.policies, m)(p)
         t1 = time.perf_counter()
-        res = bandits.evaluate(p, pol, episodes=episodes, horizon=H, seed=seed)
+        timed = _Timed(pol)
+        res = bandits.evaluate(p, timed, episodes=episodes, horizon=H, seed=seed)
+        ts = np.asarray(timed.times)
         rec[m] = {"mean": res.mean, "sem": res.sem, "pct": 100 * res.mean / b.certified,
                   "decision_time_mean": res.decision_time_mean, "decision_time_max": res.decision_time_max,
                   "decision_time_median": res.decision_time_median,
+                  # evaluate runs the episodes in lockstep: decision e of step 0 is episode e's first
+                  "decisions_s": {"first": float(ts[0]), "median": float(np.median(ts)), "max": float(ts.max()),
+                                  "first_per_episode": ts[:episodes].tolist()},
                   "wall": time.perf_counter() - t1}
+        if m == "fluid":
+            rec[m]["warm_start"] = "warm_start" in opts
+            rec[m]["stats"] = {k: v for k, v in pol.stats.items() if isinstance(v, (int, float, bool))}
     return rec
 
 
@@ -108,7 +152,7 @@ def scale_table(records: list[dict], methods: list[str]) -> str:
     bound, decision time median / max, bound time."""
     head = f"{'domain':<12}{'J':>5}{'seed':>5}{'relax':>10}{'hull':>10}{'t_bound':>9}"
     for m in methods:
-        head += f"{m + ' %':>10}{'med/max ms':>16}"
+        head += f"{m + ' %':>10}{'first/med/max ms':>22}"
     lines = [head]
     for r in records:
         bs = r["bounds"]
@@ -117,8 +161,9 @@ def scale_table(records: list[dict], methods: list[str]) -> str:
         row = f"{r['domain']:<12}{r['J']:>5}{r['seed']:>5}{cell['relaxation']:>10}{cell['hull']:>10}{r['bound_time']:>8.1f}s"
         for m in methods:
             d = r[m]
-            row += (f"{d['pct']:>9.1f}%{1000 * d.get('decision_time_median', math.nan):>8.1f}/"
-                    f"{1000 * d['decision_time_max']:<7.0f}")
+            dd = d.get("decisions_s", {})
+            row += (f"{d['pct']:>9.1f}%{1000 * dd.get('first', math.nan):>8.0f}/"
+                    f"{1000 * d.get('decision_time_median', math.nan):.1f}/{1000 * d['decision_time_max']:<7.0f}")
         lines.append(row)
     return "\n".join(lines)
 
@@ -141,6 +186,8 @@ def main(argv=None) -> int:
                     help="the LP the fluid policy re-solves at each decision")
     ap.add_argument("--resolve-every", type=int, default=1,
                     help="fluid: re-solve the LP at most every k decisions (kept duals in between)")
+    ap.add_argument("--no-warm-start", action="store_true",
+                    help="start the fluid policy's first LP cold instead of from the bound's basis")
     ap.add_argument("--out", default="bench_out/fluid_bound")
     args = ap.parse_args(argv)
     domains = args.domain.split(",")
@@ -154,7 +201,7 @@ def main(argv=None) -> int:
             for seed in parse_int_list(args.seeds):
                 rec = run_case(dom, J, B, seed, args.horizon, args.episodes, methods, args.max_rounds,
                                args.bound_coupling, args.bound_time_limit, args.policy_coupling,
-                               args.resolve_every)
+                               args.resolve_every, not args.no_warm_start)
                 rec["load_avg_1min"] = os.getloadavg()[0]  # other processes share the machine's cores
                 records.append(rec)
                 out.mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,21 @@ def test_bound_basis_round_trips_and_restarts_in_no_iterations():
     assert lp.set_basis_codes(back.basis)
     res = lp.solve(None, states=starts)
     assert res.nit == 0 and res.value == pytest.approx(b.value, abs=1e-9)
+
+
+@pytest.mark.parametrize("dom", ["budget", "matching", "path", "multiple_interventions"])
+def test_steps_from_end_is_the_h_step_lp(dom):
+    """The relaxation re-solved on its last h steps (any order of h, states and both alignments)
+    has the value and certificate of an LP built with horizon h."""
+    p = bandits.make_domain(dom, n_arms=8, budget=3, seed=0)
+    rng = np.random.default_rng(0)
+    lp = FluidLP(p, horizon=H, coupling="relaxation", group_arms=False)
+    for end in [True, True, False, True, False, False, True]:
+        s = rng.integers(0, p.n_states, size=p.n_arms)
+        h = int(rng.integers(1, H + 1))
+        r = lp.solve(None, states=s[None], steps=h, steps_from_end=end)
+        ref = FluidLP(p, horizon=h, coupling="relaxation", group_arms=False).solve(None, states=s[None])
+        assert r.value == pytest.approx(ref.value, abs=1e-7)
+        assert r.certified == pytest.approx(ref.certified, abs=1e-6) and r.certified >= r.value - 1e-9
+    with pytest.raises(Exception, match="steps_from_end"):
+        FluidLP(p, horizon=H, coupling="hull").solve(None, states=s[None], steps=2, steps_from_end=True)
