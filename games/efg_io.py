@@ -21,6 +21,8 @@ import os
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from itertools import accumulate
+from operator import add
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -194,6 +196,19 @@ def _decode(data: bytes, source: str) -> str:
         raise InvalidInputError(f"read_efg(): {source}: not UTF-8 text (byte {exc.start})") from None
 
 
+_TREE: Any = None
+
+
+def _tree_module() -> Any:
+    """:mod:`games.efg.tree`, imported on first use (it imports this module); kept in ``_TREE``
+    because an import statement is a measurable part of reading a small file."""
+    global _TREE
+    import games.efg.tree
+
+    _TREE = games.efg.tree
+    return _TREE
+
+
 def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_players: int = MAX_PLAYERS,
              max_bytes: int = 1 << 30) -> Any:
     """Read a Gambit ``.efg`` file (format 2) into a :class:`games.efg.ExtensiveFormGame`.
@@ -203,8 +218,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    from games.efg.tree import ExtensiveFormGame, _GameParts  # here: games.efg.tree imports this module
-
+    tree = _TREE or _tree_module()
     if not (type(max_nodes) is int and type(max_players) is int and type(max_bytes) is int and
             max_nodes > 0 and max_players > 0 and max_bytes > 0):  # (the usual case in one test)
         for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
@@ -232,10 +246,10 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none of them
     try:
-        parts = _parse_fast(text, max_nodes, max_players, _GameParts)
+        parts = _parse_fast(text, max_nodes, max_players, tree._GameParts)
         if parts is None:  # anything unusual, errors included: the token-by-token reader decides
             parts = _parse(_Reader(text, source), max_nodes, max_players)
-        return ExtensiveFormGame._from_parts(parts)
+        return tree.ExtensiveFormGame._from_parts(parts)
     finally:
         if was_enabled:
             gc.enable()
@@ -248,13 +262,23 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
 # to the token reader, which accepts exactly the same files and gives the message.
 _WS = r"[ \t\n\r\f\v]"
 # (the unrolled form of "(?:[^"\\]|\\.)*": the same strings, without one alternation per character)
-_STR = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STR = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _WORD = r'[^ \t\n\r\f\v{},"]+'
-_INT = r"[0-9]{1,18}(?![^ \t\n\r\f\v{},\"])"
+_INT = r"[0-9]{1,18}+(?![^ \t\n\r\f\v{},\"])"
 _HEADER_RE = re.compile(rf"{_WS}*EFG{_WS}+2{_WS}+R{_WS}+({_STR}){_WS}*\{{((?:{_WS}*{_STR})*){_WS}*\}}"
                         rf"(?:{_WS}*({_STR}))?")
-_PART = rf"(?:{_WS}+({_STR})(?:{_WS}*\{{([^{{}}]*)\}})?)?"
-_NODE_RE = re.compile(rf"({_WS}*([pct]){_WS}+({_STR})((?:{_WS}+{_INT}){{1,3}}){_PART}(?:{_WS}+({_INT}))?{_PART})")
+# (possessive quantifiers: the same matches -- checked on mutated files -- without backtracking
+# into whitespace or strings; about 20% less time)
+_PART = rf"(?:{_WS}++({_STR})(?:{_WS}*+\{{([^{{}}]*+)\}})?)?"
+_NODE_RE = re.compile(rf"({_WS}*+([pct]){_WS}++({_STR}){_WS}++({_INT})(?:{_WS}++({_INT}))?(?:{_WS}++({_INT}))?"
+                      rf"{_PART}(?:{_WS}++({_INT}))?{_PART})")
+# the payoff texts of n <= 4 players' outcomes, each ended by '}', every payoff an integer within the
+# digit limit: the outcomes _PAY_N_RE takes whose payoffs _fast_payoffs leaves as text
+_PAY_INT = rf"-?[0-9]{{1,{MAX_NUMBER_DIGITS - 1}}}"
+# (possessive: with the outcomes joined, a backtracking form tries exponentially many splits of the
+# whitespace before it fails)
+_INT_PAYOFFS_RE = [re.compile(rf"(?:{_WS}*+{_PAY_INT}" + rf"(?:{_WS}*+,{_WS}*+|{_WS}++){_PAY_INT}" * (k - 1) +
+                              rf"{_WS}*+(?:,{_WS}*+)?\}})*+") if k else None for k in range(5)]
 _STR_ONLY_RE = re.compile(rf"{_WS}*{_STR}")
 _STR_CAP_RE = re.compile(rf"{_WS}*({_STR})")
 _STRS_RE = re.compile(rf"(?:{_WS}*{_STR})*{_WS}*")
@@ -309,6 +333,40 @@ def _fast_number(text: str, cache: dict) -> tuple:
     return got
 
 
+def _move_blob(kind: str, blob: str, numbers: dict) -> Optional[tuple]:
+    """The actions between a move's braces (and a chance move's probabilities, as
+    :func:`_fast_number` pairs), or None when the fast path does not take them."""
+    if "\\" not in blob:  # no escapes: the strings are the odd pieces between quotes
+        pieces = blob.split('"')
+        if len(pieces) < 3 or not len(pieces) % 2:
+            return None
+        between = pieces[2::2]
+        if pieces[0].strip(_SPACES):
+            return None
+        if kind == "p":
+            if "".join(between).strip(_SPACES):
+                return None
+            return tuple(pieces[1::2]), None
+        probs = []
+        for piece in between:  # whitespace, the number, whitespace (a number never holds a space)
+            word = piece.strip(_SPACES)
+            if not word or piece[0] not in _SPACES:
+                return None
+            probs.append(_fast_number(word, numbers))
+        return tuple(pieces[1::2]), probs
+    if kind == "p":
+        if not _STRS_RE.fullmatch(blob):
+            return None
+        actions = tuple([_unquote(t) for t in _STR_CAP_RE.findall(blob)])
+        return (actions, None) if actions else None
+    if not _CHANCE_RE.fullmatch(blob):
+        return None
+    items = _CHANCE_ITEM_RE.findall(blob)
+    if not items:
+        return None
+    return tuple(_unquote(a) for a, _ in items), [_fast_number(w, numbers) for _, w in items]
+
+
 def _fast_payoffs(texts: Sequence[str], cache: dict) -> Optional[tuple]:
     """An outcome's payoffs as Fractions, or None when every one is an integer within the digit
     limit (the game makes their Fractions only when they are asked for)."""
@@ -326,154 +384,198 @@ def _parse_fast(text: str, max_nodes: int, max_players: int, parts_cls: Any = No
     head = _HEADER_RE.match(text)
     if head is None:
         return None
-    players = [_unquote(m.group(0).lstrip(_SPACES)) for m in _STR_ONLY_RE.finditer(head.group(2))]
+    names = head.group(2)
+    if "\\" in names:
+        players = [_unquote(m.group(0).lstrip(_SPACES)) for m in _STR_ONLY_RE.finditer(names)]
+    else:  # the header's expression took strings and whitespace only: names are the odd pieces
+        players = names.split('"')[1::2]
     if not players or len(players) > max_players:
         return None
     body = text[head.end():].rstrip(_SPACES)
     nodes = _NODE_RE.findall(body)
-    if sum([len(m[0]) for m in nodes]) != len(body) or len(nodes) > max_nodes:
+    n = len(nodes)
+    if not n or n > max_nodes:
+        return None
+    # column by column (one pass of C-level work each) rather than node by node: on a small file the
+    # interpreter's per-node cost is most of the read
+    whole, kinds, qlabels, i1s, i2s, i3s, s1s, b1s, oints, s2s, b2s = zip(*nodes)
+    if sum(map(len, whole)) != len(body):  # the matches must tile the file
         return None
     n_players = len(players)
-    pay_re = _PAY_N_RE[n_players] if n_players < len(_PAY_N_RE) else None
     parts = parts_cls(players=players, title=_unquote(head.group(1)),
-                       comment=_unquote(head.group(3)) if head.group(3) else "")
-    kinds, labels, node_infoset, node_outcome = parts.kind, parts.label, parts.node_infoset, parts.node_outcome
+                      comment=_unquote(head.group(3)) if head.group(3) else "", first_use=True)
+    notes = parts.notes
+    if qlabels.count('""') == n:
+        labels = [""] * n
+    else:
+        labels = ["" if q == '""' else _unquote(q) for q in qlabels]
+        seen_labels: dict = {}
+        for count, label in enumerate(labels, 1):
+            if label:
+                _note_label(label, count, seen_labels, notes)
+    parts.kind = list(kinds)
+    parts.label = labels
+    # per node: its outcome's number, label and payoffs (terminals: the first integer and part)
+    onums = list(i1s)
+    os_l = list(s1s)
+    ob_l = list(b1s)
+    node_infoset = [-1] * n
+    children = [0] * n
     iset_actions, iset_labels, iset_probs = parts.infoset_actions, parts.infoset_label, parts.infoset_prob_texts
-    out_texts, out_labels = parts.outcome_texts, parts.outcome_label
     infoset_key: dict = {}
-    outcome_key: dict = {}
     blobs: dict = {}
     numbers: dict = {}
-    seen_labels: dict = {}
-    notes = parts.notes
-    out_numbers, out_values = parts.outcome_number, parts.outcome_payoffs
-    kinds_append, labels_append = kinds.append, labels.append
-    iset_append, out_append = node_infoset.append, node_outcome.append
-    pay_blobs: dict = {}
-    out_quoted: list = []   # labels as written, per outcome and infoset: a repeat compares unescaped only
-    iset_quoted: list = []  # when it is written differently
-    pending, count = 1, 0
+    iset_quoted: list = []  # labels as written: a repeat compares unescaped only when written differently
     try:
-        # (the node expression admits integers of at most 18 digits: longer ones go to the reader)
-        for _, kind, qlabel, ints_text, s1, b1, oint, s2, b2 in nodes:
-            if not pending:
-                return None
-            count += 1
-            pending -= 1
-            if qlabel == '""':
-                label = ""
-            else:
-                label = _unquote(qlabel)
-                if label:
-                    _note_label(label, count, seen_labels, notes)
-            kinds_append(kind)
-            labels_append(label)
+        for i, kind in enumerate(kinds):
             if kind == "t":
-                if oint or s2:
+                if i2s[i] or oints[i] or s2s[i]:
                     return None
-                onum = ints_text.strip(_SPACES)
-                if not onum.isdigit():  # more than one integer
-                    return None
-                os_, ob = s1, b1
-                iset_append(-1)
-            else:
-                ints = ints_text.split()
-                n_head = 2 if kind == "p" else 1
-                if len(ints) == n_head:  # the information set's part, then the outcome's
-                    if not oint:
-                        return None
-                    is_, ib, onum, os_, ob = s1, b1, oint, s2, b2
-                elif len(ints) == n_head + 1 and not oint and not s2:
-                    is_, ib, onum, os_, ob = "", "", ints[-1], s1, b1
-                else:
-                    return None
-                player = int(ints[0]) - 1 if kind == "p" else -1
-                number = int(ints[n_head - 1])
-                if kind == "p" and not 0 <= player < n_players or not 1 <= number <= max_nodes:
-                    return None
-                key = (player, number)
-                idx = infoset_key.get(key)
-                actions = probs = None
-                if ib:
-                    got = blobs.get((kind, ib))
-                    if got is None:
-                        if kind == "p":
-                            if not _STRS_RE.fullmatch(ib):
-                                return None
-                            got = (tuple([_unquote(t) for t in _STR_CAP_RE.findall(ib)]), None)
-                        else:
-                            if not _CHANCE_RE.fullmatch(ib):
-                                return None
-                            items = _CHANCE_ITEM_RE.findall(ib)
-                            got = (tuple(_unquote(a) for a, _ in items), [_fast_number(w, numbers) for _, w in items])
-                        if not got[0]:
-                            return None
-                        blobs[(kind, ib)] = got
-                    actions, probs = got
-                if idx is None:
-                    if actions is None:
-                        return None
-                    idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs,
-                                            where=lambda m: _NotFast())
-                    infoset_key[key] = idx
-                    iset_quoted.append(is_)
-                else:
-                    if actions is not None and (actions != iset_actions[idx] or (
-                            probs is not None and [t for _, t in probs] != list(iset_probs[idx]))):
-                        return None
-                    if is_ and is_ != iset_quoted[idx] and _unquote(is_) != iset_labels[idx]:
-                        return None
-                iset_append(idx)
-                n_children = len(iset_actions[idx])
-                if count + pending + n_children > max_nodes:
-                    return None
-                pending += n_children
-            o = int(onum)
-            if o == 0:
-                if os_:  # the reader would take the label for the next node
-                    return None
-                out_append(-1)
                 continue
-            got = None
-            if ob:
-                got = pay_blobs.get(ob)
-                if got is None:
-                    if pay_re is not None:
-                        pm = pay_re.fullmatch(ob)
-                        if pm is None:
-                            return None
-                        texts: Sequence[str] = pm.groups()
-                    else:
-                        if not _PAY_RE.fullmatch(ob):
-                            return None
-                        texts = _WORD_RE.findall(ob)
-                        if len(texts) != n_players:
-                            return None
-                    got = pay_blobs[ob] = (_fast_payoffs(texts, numbers), tuple(texts))
-            oidx = outcome_key.get(o)
-            if oidx is None:
-                if got is None or len(outcome_key) >= max_nodes:
+            if kind == "p":
+                if i3s[i]:  # player, information set, outcome: no information set part
+                    if oints[i] or s2s[i]:
+                        return None
+                    is_, ib, onums[i] = "", "", i3s[i]
+                elif i2s[i] and oints[i]:
+                    is_, ib, onums[i], os_l[i], ob_l[i] = s1s[i], b1s[i], oints[i], s2s[i], b2s[i]
+                else:
                     return None
-                oidx = outcome_key[o] = len(out_labels)
-                out_numbers.append(o)
-                out_labels.append(_unquote(os_) if os_ else "")
-                out_quoted.append(os_)
-                out_values.append(got[0])
-                out_texts.append(got[1])
+                player = int(i1s[i]) - 1
+                number = int(i2s[i])
+                if not 0 <= player < n_players:
+                    return None
             else:
-                if got is not None and got[1] != out_texts[oidx] and \
-                        [_fast_number(w, numbers)[0] for w in got[1]] != [
-                            _fast_number(w, numbers)[0] for w in out_texts[oidx]]:
+                if i3s[i]:
                     return None
-                if os_ and os_ != out_quoted[oidx] and _unquote(os_) != out_labels[oidx]:
+                if i2s[i]:
+                    if oints[i] or s2s[i]:
+                        return None
+                    is_, ib, onums[i] = "", "", i2s[i]
+                elif oints[i]:
+                    is_, ib, onums[i], os_l[i], ob_l[i] = s1s[i], b1s[i], oints[i], s2s[i], b2s[i]
+                else:
                     return None
-            out_append(oidx)
+                player = -1
+                number = int(i1s[i])
+            if not 1 <= number <= max_nodes:
+                return None
+            key = (player, number)
+            idx = infoset_key.get(key)
+            actions = probs = None
+            if ib:
+                got = blobs.get((kind, ib))
+                if got is None:
+                    got = _move_blob(kind, ib, numbers)
+                    if got is None:
+                        return None
+                    blobs[(kind, ib)] = got
+                actions, probs = got
+            if idx is None:
+                if actions is None:
+                    return None
+                idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs,
+                                        where=lambda m: _NotFast())
+                infoset_key[key] = idx
+                iset_quoted.append(is_)
+            else:
+                if actions is not None and (actions != iset_actions[idx] or (
+                        probs is not None and [t for _, t in probs] != list(iset_probs[idx]))):
+                    return None
+                if is_ and is_ != iset_quoted[idx] and _unquote(is_) != iset_labels[idx]:
+                    return None
+            node_infoset[i] = idx
+            children[i] = len(iset_actions[idx])
+        # the tree: nodes still to read after each node (prefix order) reach 0 exactly at the end,
+        # and never exceed the limit counting the nodes read
+        pending = list(accumulate([c - 1 for c in children], initial=1))
+        if 0 not in pending or pending.index(0) != n or max(map(add, range(n + 1), pending)) > max_nodes:
+            return None
+        parts.node_infoset = node_infoset
+        if not _outcomes(parts, onums, os_l, ob_l, n_players, numbers):
+            return None
     except _NotFast:
-        return None
-    if pending:
         return None
     parts.finish_labels()
     return parts
+
+
+def _outcomes(parts: Any, onums: list, labels: list, blobs: list, n_players: int, numbers: dict) -> bool:
+    """Fill the outcomes of :func:`_parse_fast`'s parts from each node's outcome number, label and
+    payoff text; False when the fast path does not take them."""
+    values = [int(o) for o in onums]
+    used = [i for i, o in enumerate(values) if o]
+    if len(used) < len(values) and any([labels[i] for i, o in enumerate(values) if not o]):
+        return False  # the reader would take the label for the next node
+    used_numbers = [values[i] for i in used]
+    if len(set(used_numbers)) < len(used) or n_players >= len(_INT_PAYOFFS_RE) or not all([blobs[i] for i in used]):
+        return _outcomes_each(parts, values, used, labels, blobs, n_players, numbers)
+    # the usual file: each outcome used once, with integer payoffs: all of them checked by one
+    # expression ('}' ends each outcome's text: it never occurs inside one)
+    joined = "}".join([blobs[i] for i in used]) + "}"
+    int_payoffs = _INT_PAYOFFS_RE[n_players]
+    if int_payoffs is None or not int_payoffs.fullmatch(joined):
+        return _outcomes_each(parts, values, used, labels, blobs, n_players, numbers)
+    words = joined.replace(",", " ").replace("}", " ").split()
+    parts.outcome_texts = list(zip(*[iter(words)] * n_players))
+    parts.outcome_payoffs = [None] * len(used)
+    parts.outcome_number = used_numbers
+    parts.outcome_label = [_unquote(labels[i]) if labels[i] else "" for i in used]
+    node_outcome = [-1] * len(values)
+    for k, i in enumerate(used):
+        node_outcome[i] = k
+    parts.node_outcome = node_outcome
+    return True
+
+
+def _outcomes_each(parts: Any, values: list, used: list, labels: list, blobs: list, n_players: int,
+                   numbers: dict) -> bool:
+    pay_re = _PAY_N_RE[n_players] if n_players < len(_PAY_N_RE) else None
+    node_outcome = [-1] * len(values)
+    out_numbers, out_labels = parts.outcome_number, parts.outcome_label
+    out_values, out_texts = parts.outcome_payoffs, parts.outcome_texts
+    del out_numbers[:], out_labels[:], out_values[:], out_texts[:]
+    outcome_key: dict = {}
+    pay_blobs: dict = {}
+    out_quoted: list = []
+    for i in used:
+        o, os_, ob = values[i], labels[i], blobs[i]
+        got = None
+        if ob:
+            got = pay_blobs.get(ob)
+            if got is None:
+                if pay_re is not None:
+                    pm = pay_re.fullmatch(ob)
+                    if pm is None:
+                        return False
+                    texts: Sequence[str] = pm.groups()
+                else:
+                    if not _PAY_RE.fullmatch(ob):
+                        return False
+                    texts = _WORD_RE.findall(ob)
+                    if len(texts) != n_players:
+                        return False
+                got = pay_blobs[ob] = (_fast_payoffs(texts, numbers), tuple(texts))
+        oidx = outcome_key.get(o)
+        if oidx is None:
+            if got is None:
+                return False
+            oidx = outcome_key[o] = len(out_labels)
+            out_numbers.append(o)
+            out_labels.append(_unquote(os_) if os_ else "")
+            out_quoted.append(os_)
+            out_values.append(got[0])
+            out_texts.append(got[1])
+        else:
+            if got is not None and got[1] != out_texts[oidx] and \
+                    [_fast_number(w, numbers)[0] for w in got[1]] != [
+                        _fast_number(w, numbers)[0] for w in out_texts[oidx]]:
+                return False
+            if os_ and os_ != out_quoted[oidx] and _unquote(os_) != out_labels[oidx]:
+                return False
+        node_outcome[i] = oidx
+    parts.node_outcome = node_outcome
+    return True
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
@@ -507,7 +609,7 @@ def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
     if r.peek() == STR:
         comment, _ = r.expect(STR, "the comment")
 
-    parts = _GameParts(players=players, title=title, comment=comment)
+    parts = _GameParts(players=players, title=title, comment=comment, first_use=True)
     kinds = parts.kind
     labels = parts.label
     node_infoset = parts.node_infoset

@@ -164,27 +164,37 @@ class _GameParts:
     outcome_payoffs: list = field(default_factory=list)  # None: every text is an integer (values on first use)
     outcome_texts: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    #: set by the file readers: information sets and outcomes are numbered at first use (prefix
+    #: order), and every one is used
+    first_use: bool = False
 
     def add_infoset(self, player: int, number: int, label: str, actions: Sequence[str],
                     probs: Optional[Sequence[tuple[Fraction, str]]], where: Callable[[str], Exception]) -> int:
         if probs is not None:
+            fracs, texts = zip(*probs) if probs else ((), ())
             # in ints (numerators over the common denominator): Fraction arithmetic costs more
             # than the rest of a small file's parse
-            if not all(0 <= f.numerator <= f.denominator for f, _ in probs):
-                raise where(f"chance probabilities must lie in [0, 1], got {[t for _, t in probs]}")
-            den = 1
-            for f, _ in probs:
-                if den % f.denominator:
-                    den = den * f.denominator // math.gcd(den, f.denominator)
-            if sum(f.numerator * (den // f.denominator) for f, _ in probs) != den:
-                total = sum((f for f, _ in probs), Fraction(0))
-                raise where(f"chance probabilities must sum to exactly 1, got {total}")
+            nums = [f.numerator for f in fracs]
+            dens = [f.denominator for f in fracs]
+            den = dens[0] if dens else 1
+            if dens.count(den) != len(dens):
+                for d in dens:
+                    if den % d:
+                        den = den * d // math.gcd(den, d)
+                nums = [a * (den // d) for a, d in zip(nums, dens)]
+            if nums and (min(nums) < 0 or max(nums) > den):
+                raise where(f"chance probabilities must lie in [0, 1], got {list(texts)}")
+            if sum(nums) != den:
+                raise where(f"chance probabilities must sum to exactly 1, got {sum(fracs, Fraction(0))}")
+            self.infoset_probs.append(fracs)
+            self.infoset_prob_texts.append(texts)
+        else:
+            self.infoset_probs.append(None)
+            self.infoset_prob_texts.append(None)
         self.infoset_player.append(player)
         self.infoset_number.append(number)
         self.infoset_label.append(label)
         self.infoset_actions.append(tuple(actions))
-        self.infoset_probs.append(tuple([f for f, _ in probs]) if probs is not None else None)
-        self.infoset_prob_texts.append(tuple([t for _, t in probs]) if probs is not None else None)
         return len(self.infoset_player) - 1
 
     def add_outcome(self, number: int, label: str, payoffs: Sequence[tuple[Fraction, str]]) -> int:
@@ -273,7 +283,7 @@ class ExtensiveFormGame:
     __slots__ = ("players", "title", "comment", "notes", "node_kind", "node_label", "_node_infoset", "_node_outcome",
                  "infoset_player", "infoset_label",
                  "infoset_actions", "infoset_probs", "infoset_prob_texts", "outcome_label",
-                 "_outcome_payoffs", "outcome_texts", "_infoset_number", "player_infosets", "_cache")
+                 "_outcome_payoffs", "outcome_texts", "player_infosets", "_cache")
 
     players: tuple
     title: str
@@ -291,7 +301,6 @@ class ExtensiveFormGame:
     _node_infoset: Optional[np.ndarray]
     _node_outcome: Optional[np.ndarray]
     outcome_texts: tuple
-    _infoset_number: tuple
     player_infosets: tuple
     _cache: dict
 
@@ -309,22 +318,28 @@ class ExtensiveFormGame:
         # (plain lists up to the end: most trees are small, and numpy's per-call cost dominates there)
         iplayer = parts.infoset_player
         m = len(iplayer)
-        iset_uses = _first_use(parts.node_infoset)
-        if iset_uses == list(range(m)):  # the readers' order (numbered at first use): sort by player only
-            order = sorted(range(m), key=iplayer.__getitem__)  # (stable; chance, -1, first)
+        n_out = len(parts.outcome_label)
+        if parts.first_use:  # a reader's order: numbered at first use, every one used
             n_chance = iplayer.count(-1)
-            order = order[n_chance:] + order[:n_chance]
+            if n_chance == 0 and all(iplayer[h] <= iplayer[h + 1] for h in range(m - 1)):
+                order = None  # already sorted by player
+            else:
+                order = sorted(range(m), key=iplayer.__getitem__)  # (stable; chance, -1, first)
+                order = order[n_chance:] + order[:n_chance]
+                if order == list(range(m)):
+                    order = None
+            oorder = None
         else:
+            iset_uses = _first_use(parts.node_infoset)
             first = {h: i for i, h in enumerate(iset_uses)}
             order = sorted(range(m), key=lambda h: (iplayer[h] < 0, iplayer[h], first.get(h, len(first) + h)))
-        isets = _renumbered(parts.node_infoset, order)
-        out_uses = _first_use(parts.node_outcome)
-        n_out = len(parts.outcome_label)
-        oorder = list(range(n_out))
-        if out_uses != oorder:  # not the readers' usual order
+            out_uses = _first_use(parts.node_outcome)
             ofirst = {o: i for i, o in enumerate(out_uses)}
             oorder = sorted(range(n_out), key=lambda o: ofirst.get(o, len(ofirst) + o))
-        outs = _renumbered(parts.node_outcome, oorder)
+            if order == list(range(m)):
+                order = None
+            if oorder == list(range(n_out)):
+                oorder = None
         self.players = tuple(parts.players)
         self.title = parts.title
         self.comment = parts.comment
@@ -333,23 +348,38 @@ class ExtensiveFormGame:
         self.node_label = tuple(parts.label)
         self._node_infoset = None  # the arrays on first use, from the lists
         self._node_outcome = None
-        self.infoset_player = tuple([parts.infoset_player[h] for h in order])
-        self.infoset_label = tuple([parts.infoset_label[h] for h in order])
-        self.infoset_actions = tuple([parts.infoset_actions[h] for h in order])
-        self.infoset_probs = tuple([parts.infoset_probs[h] for h in order])
-        self.infoset_prob_texts = tuple([parts.infoset_prob_texts[h] for h in order])
-        self.outcome_label = tuple([parts.outcome_label[o] for o in oorder])
-        self._outcome_payoffs = tuple([parts.outcome_payoffs[o] for o in oorder])
-        self.outcome_texts = tuple([parts.outcome_texts[o] for o in oorder])
-        # infoset numbers as written: position within the player's (or chance's) list
-        numbers = []
-        counter: dict[int, int] = {}
-        for pl in self.infoset_player:
-            counter[pl] = counter.get(pl, 0) + 1
-            numbers.append(counter[pl])
-        self._infoset_number = tuple(numbers)
-        self.player_infosets = tuple(tuple([h for h, pl in enumerate(self.infoset_player) if pl == p])
-                                     for p in range(n_players))
+        if order is None:
+            isets = parts.node_infoset
+            self.infoset_player = tuple(iplayer)
+            self.infoset_label = tuple(parts.infoset_label)
+            self.infoset_actions = tuple(parts.infoset_actions)
+            self.infoset_probs = tuple(parts.infoset_probs)
+            self.infoset_prob_texts = tuple(parts.infoset_prob_texts)
+        else:
+            isets = _renumbered(parts.node_infoset, order)
+            self.infoset_player = tuple([iplayer[h] for h in order])
+            self.infoset_label = tuple([parts.infoset_label[h] for h in order])
+            self.infoset_actions = tuple([parts.infoset_actions[h] for h in order])
+            self.infoset_probs = tuple([parts.infoset_probs[h] for h in order])
+            self.infoset_prob_texts = tuple([parts.infoset_prob_texts[h] for h in order])
+        if oorder is None:
+            outs = parts.node_outcome
+            self.outcome_label = tuple(parts.outcome_label)
+            self._outcome_payoffs = tuple(parts.outcome_payoffs)
+            self.outcome_texts = tuple(parts.outcome_texts)
+        else:
+            outs = _renumbered(parts.node_outcome, oorder)
+            self.outcome_label = tuple([parts.outcome_label[o] for o in oorder])
+            self._outcome_payoffs = tuple([parts.outcome_payoffs[o] for o in oorder])
+            self.outcome_texts = tuple([parts.outcome_texts[o] for o in oorder])
+        # sorted by player, chance last: each player's information sets are one block
+        blocks = []
+        start = 0
+        for p in range(n_players):
+            stop = start + self.infoset_player.count(p)
+            blocks.append(tuple(range(start, stop)))
+            start = stop
+        self.player_infosets = tuple(blocks)
         # parents, children, actions and members are built on first use (:meth:`_links`): reading
         # a file checks everything about it, and a solver pays for what it reads
         self._cache = {"isets_l": isets, "outs_l": outs}
@@ -446,6 +476,19 @@ class ExtensiveFormGame:
     @property
     def n_infosets(self) -> int:
         return len(self.infoset_player)
+
+    @property
+    def _infoset_number(self) -> tuple:
+        """Per information set its number as written: its position in its player's (or chance's) list."""
+        got = self._cache.get("infoset_number")
+        if got is None:
+            counter: dict[int, int] = {}
+            numbers = []
+            for pl in self.infoset_player:
+                counter[pl] = counter.get(pl, 0) + 1
+                numbers.append(counter[pl])
+            got = self._cache["infoset_number"] = tuple(numbers)
+        return got
 
     def __repr__(self) -> str:
         return (f"ExtensiveFormGame({self.title!r}, players={list(self.players)}, nodes={self.n_nodes}, "

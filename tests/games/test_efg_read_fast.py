@@ -46,6 +46,10 @@ def _texts():
            't "" 2 "p" { 1 2 }\nt "" 3 "" { -3, 4, }\n'
            'p "n" 1 1 "I" { "l" "r" } 0\nt "" 2 "p" { 1 2 }\nt "" 1 "o" { 6/4, -1e-2 }\n')
     yield 'EFG 2 R "" { "A" }\np "" 1 1 "" { "a" } 0\nt "" 1 "" { 5 }\n'
+    # strings glued to numbers and to each other, tabs, a trailing comma: the split-based blob readers
+    yield ('EFG 2 R "" { "A" "B" }\n""\n\nc "" 1 "" {"x" 1/4"y"\t3/4} 0\np "" 1 1 "" {"l""r"} 0\n'
+           't "" 1 "" { 1 2 }\nt "" 2 "" { 3, 4, }\np "" 2 1 "" { "u" "d" } 0\nt "" 3 "" { 5\t6 }\n'
+           't "" 4 "" {7 8}\n')
 
 
 @pytest.mark.parametrize("text", list(_texts()))
@@ -102,3 +106,13 @@ def test_integer_payoffs_become_fractions_on_first_use() -> None:
     assert g.is_constant_sum() is False
     s = g._sequences()  # the largest payoff magnitude from the exact ints, as numpy finds it
     assert s["pay_absmax"] == float(np.abs(s["leaf_pay"]).max()) == 12345678901234567890123.0
+
+
+def test_a_bad_payoff_after_many_outcomes_is_refused_at_once() -> None:
+    # with the outcomes' texts joined, a backtracking form of the all-integer check tried 2**63
+    # splits of the spaces before it failed (the test would not end)
+    lines = ['EFG 2 R "" { "A" }', '""', "", 'c "" 1 "" { ' + " ".join(f'"x{k}" 1/64' for k in range(64)) + " } 0"]
+    lines += [f't "" {k + 1} "" {{ {k} }}' for k in range(63)] + ['t "" 64 "" { 1/0 }']
+    assert _parse_fast("\n".join(lines) + "\n", 10 ** 6, 64) is None
+    with pytest.raises(InvalidInputError, match="line 68, column 14"):
+        read_efg("\n".join(lines) + "\n")
