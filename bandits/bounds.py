@@ -498,15 +498,18 @@ class FluidLP:
         self._x_step = np.concatenate([np.repeat(np.arange(H), S * int(loc.U[j])) for j in range(J)])
         self._c_full = cost.copy()
         self._steps = H
-        # relaxation, steps_from_end: the first live step (earlier steps hold no flow) and the steps
-        # the value is averaged over
+        # relaxation, steps_from_end (see _set_start): the first live step, the steps the value is
+        # averaged over, the dead steps' fixed column values (0 on live columns), their objective
+        # and its rounding error, which dead steps have free feasible-set rows (now, and at the
+        # solve that gave last_x)
         self._start = 0
         self._live = H
         self._init_step = 0
-        # a dead step's feasible-set rows stay as they are when the empty action satisfies them
-        # (a pure bound change then keeps the basis dual feasible), else they are freed
-        self._free_dead_rows = (self.coupling == "relaxation"
-                                and not problem.contains(np.zeros(problem.n_actions, dtype=np.int64)))
+        self._xfix = np.zeros(ncol)
+        self._dead_const = self._dead_err = 0.0
+        self._freed = np.zeros(H, dtype=bool)
+        self._x_freed = np.zeros(H, dtype=bool)
+        self._zero_ok = self.coupling != "relaxation" or problem.contains(np.zeros(problem.n_actions, dtype=np.int64))
         self.A = A.tocsr()
         self.rl, self.ru, self.col_lo, self.col_hi = rl, ru, col_lo, col_hi
         # hull: the x part (without the convexity rows) for the Lagrangian certificate
@@ -570,30 +573,73 @@ class FluidLP:
             self._init_step = self._start
         rows = self._flow_rows(self._start)
         vals = mu0.ravel()
+        if self._start > 0:  # cancel the fixed inflow from the dead step before
+            vals = vals + self.A[rows] @ self._xfix
         self.model.set_row_bounds(rows, vals, vals)
         self.rl[rows] = vals
         self.ru[rows] = vals
 
     def _set_start(self, t0: int) -> None:
-        """Relaxation: the LP of the last ``H - t0`` steps on the kept model. The columns of the steps
-        before ``t0`` are fixed at 0 (their flow rows then hold with 0; the initial-state rows move to
-        step ``t0``): bound changes only, so the basis of a solve at ``t0 - 1`` stays dual feasible
-        and the re-solve is a dual simplex from it, and the later steps' objective is untouched. An
-        LP of ``H - t0`` steps, as one built with that horizon (arms are time-homogeneous)."""
-        if t0 == self._start:
+        """Relaxation: the LP of the last ``H - t0`` steps on the kept model (arms are
+        time-homogeneous, so it is the LP built with horizon ``H - t0``).
+
+        The steps before ``t0`` are *dead*: their columns are fixed at the values of the last solve
+        (a feasible solution: its flow and coupling rows still hold, their right-hand sides set to
+        the fixed values' activity), and the initial-state rows of step ``t0`` cancel the fixed
+        inflow. The value subtracts the dead columns' fixed objective. A step moving forward is
+        then bound changes only, with the columns that were basic staying feasible: the basis of
+        the solve one step before stays primal feasible but for the new initial state and dual
+        feasible, a re-solve like one from another state. Without a previous solve the dead
+        columns are fixed at 0 (their feasible-set rows freed when the empty action is
+        infeasible)."""
+        old = self._start
+        if t0 == old:
             return
-        lo_t, hi_t = min(t0, self._start), max(t0, self._start)
+        H, fs = self.H, self.problem.feasible_set
+        lo_t, hi_t = min(t0, old), max(t0, old)
         cols = np.flatnonzero((self._x_step >= lo_t) & (self._x_step < hi_t))
-        up = np.zeros(cols.size) if t0 > self._start else np.ones(cols.size)
-        self.model.set_col_bounds(cols, np.zeros(cols.size), up)
-        self.col_hi[cols] = up
-        if self._free_dead_rows:
-            rows = (self._fs0 + np.arange(lo_t * self._fs_rows, hi_t * self._fs_rows)).astype(np.int64)
-            fs = self.problem.feasible_set
-            lo = np.full(rows.size, -math.inf) if t0 > self._start else np.tile(fs.row_lower, hi_t - lo_t)
-            hi = np.full(rows.size, math.inf) if t0 > self._start else np.tile(fs.row_upper, hi_t - lo_t)
-            self.model.set_row_bounds(rows, lo, hi)
-            self.rl[rows], self.ru[rows] = lo, hi
+        flow = np.concatenate([self._flow_rows(t) for t in range(lo_t, min(hi_t + 1, H))])
+        if t0 > old:
+            steps = self._x_step[cols]
+            if self.last_x is not None:
+                v = np.clip(self.last_x[cols], 0.0, 1.0)
+                free = self._x_freed[lo_t:hi_t].copy()
+            else:
+                v = np.zeros(cols.size)
+                free = np.full(hi_t - lo_t, not self._zero_ok)
+            if free.any():
+                v[free[steps - lo_t]] = 0.0
+            self._xfix[cols] = v
+            self.model.set_col_bounds(cols, v, v)
+            self.col_lo[cols] = self.col_hi[cols] = v
+            newly = np.arange(lo_t, hi_t)[free & ~self._freed[lo_t:hi_t]]
+            self._freed[lo_t:hi_t] |= free
+            if newly.size:
+                rows = np.concatenate([self._fs0 + t * self._fs_rows + np.arange(self._fs_rows) for t in newly])
+                inf = np.full(rows.size, math.inf)
+                self.model.set_row_bounds(rows, -inf, inf)
+                self.rl[rows], self.ru[rows] = -inf, inf
+        else:
+            self._xfix[cols] = 0.0
+            self.model.set_col_bounds(cols, np.zeros(cols.size), np.ones(cols.size))
+            self.col_lo[cols], self.col_hi[cols] = 0.0, 1.0
+            back = np.arange(lo_t, hi_t)[self._freed[lo_t:hi_t]]
+            self._freed[lo_t:hi_t] = False
+            if back.size:
+                rows = np.concatenate([self._fs0 + t * self._fs_rows + np.arange(self._fs_rows) for t in back])
+                lo, hi = np.tile(fs.row_lower, back.size), np.tile(fs.row_upper, back.size)
+                self.model.set_row_bounds(rows, lo, hi)
+                self.rl[rows], self.ru[rows] = lo, hi
+        # flow rows of the steps between: the dead ones hold the fixed values' activity, the live
+        # ones are ordinary (= 0); _set_initial then sets step t0's
+        act = self.A[flow] @ self._xfix
+        self.model.set_row_bounds(flow, act, act)
+        self.rl[flow] = self.ru[flow] = act
+        self._init_step = t0
+        dead = self._x_step < t0
+        cv = self.c[: self.NX][dead] * self._xfix[: self.NX][dead]
+        self._dead_const = float(cv.sum())
+        self._dead_err = float((cv.size + 2) * _EPS * np.abs(cv).sum())
         self._start = t0
 
     # ------------------------------------------------------------------ simplex bases (warm starts)
@@ -767,9 +813,11 @@ class FluidLP:
                 break
             y = res.row_dual
             self.last_x = res.x
+            self._x_freed = self._freed.copy()
             if not hull:
+                # the bound of the whole model less the dead steps' fixed objective (and its rounding)
                 best_cert = min(best_cert, self._T.bound(self.c, self.rl, self.ru, self.col_lo, self.col_hi, y, 0.0,
-                                                         res.x))
+                                                         res.x) - self._dead_const + self._dead_err)
                 message = "fluid LP (LP relaxation of the feasible set) solved"
                 break
             t1 = time.perf_counter()
@@ -899,7 +947,8 @@ class FluidLP:
                 with_basis: bool = True) -> FluidBound:
         H, loc = self.H, self.local
         J, S = loc.J, loc.S
-        value = float(res.objective) / self._live if res is not None and res.x is not None else math.nan
+        value = (float(res.objective) - self._dead_const) / self._live if res is not None and res.x is not None \
+            else math.nan
         certified = math.nextafter(best_cert / self._live, math.inf) if math.isfinite(best_cert) else math.inf
         if status == Status.OPTIMAL and math.isfinite(certified) and math.isfinite(value):
             # the certificate closes the LP value up to the solver's tolerances
