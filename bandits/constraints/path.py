@@ -117,6 +117,114 @@ def _min_even_closed_walk(D):  # pragma: no cover - compiled
     return best
 
 
+@njit(cache=True)
+def _top_b(mask, order_val, B, cur, r, reach_ok):  # pragma: no cover - compiled
+    # Greedy in decreasing weight: the visited positive nodes freely, plus at most r - 1 new ones that
+    # can be reached from cur and returned from within r steps (a walk of r steps ending at the
+    # already visited source meets at most r - 1 new nodes); the best B of those (laminar matroid,
+    # so greedy is optimal). r = 0: the value of the visited set itself.
+    tot = 0.0
+    taken = 0
+    new = 0
+    cap = r - 1
+    for i in range(order_val.shape[0]):
+        if taken == B:
+            break
+        if (mask[i >> 6] >> np.uint64(i & 63)) & np.uint64(1):
+            tot += order_val[i]
+            taken += 1
+        elif new < cap and reach_ok[cur, i] <= r:
+            tot += order_val[i]
+            taken += 1
+            new += 1
+    return tot
+
+
+@njit(cache=True)
+def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, max_steps):  # pragma: no cover - compiled
+    # Exact max over closed walks of even length <= L from s of the B largest positive weights visited
+    # (depth-first over walks, pruned by the _top_b bound and by dominance: a walk reaching node v
+    # with the same visited positive set after no more steps of the same parity can do everything
+    # this one can). Returns the best visited mask over the positive nodes (ranked), its value, and
+    # False when it stopped after max_steps moves without a proof.
+    P = order_val.shape[0]
+    W = max((P + 63) >> 6, 1)
+    cap = 1 << table_bits
+    keys = np.zeros((cap, W + 1), dtype=np.uint64)
+    vals = np.full(cap, -1, dtype=np.int64)
+    filled = 0
+    masks = np.zeros((L + 1, W), dtype=np.uint64)
+    node = np.zeros(L + 1, dtype=np.int64)
+    ptr = np.zeros(L + 1, dtype=np.int64)
+    if rank[s] >= 0:
+        masks[0, rank[s] >> 6] |= np.uint64(1) << np.uint64(rank[s] & 63)
+    best = _top_b(masks[0], order_val, B, s, 0, reach)
+    best_mask = masks[0].copy()
+    node[0] = s
+    ptr[0] = adj_ptr[s]
+    depth = 0
+    newmask = np.zeros(W, dtype=np.uint64)
+    steps = 0
+    while depth >= 0:
+        steps += 1
+        if steps > max_steps:
+            return best_mask, best, False
+        u = node[depth]
+        if ptr[depth] >= adj_ptr[u + 1]:
+            depth -= 1
+            continue
+        v = adj_idx[ptr[depth]]
+        ptr[depth] += 1
+        ell = depth + 1
+        r = L - ell
+        if D[v, s, ell & 1] > r:
+            continue  # no return to s with an even total
+        for k in range(W):
+            newmask[k] = masks[depth, k]
+        if rank[v] >= 0:
+            newmask[rank[v] >> 6] |= np.uint64(1) << np.uint64(rank[v] & 63)
+        # dominance table: key (v, parity, mask) -> fewest steps seen
+        h = np.uint64(v * 2 + (ell & 1)) * np.uint64(0x9E3779B97F4A7C15)
+        for k in range(W):
+            h = (h ^ newmask[k]) * np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+        slot = np.int64(h & np.uint64(cap - 1))
+        dominated = False
+        while vals[slot] >= 0:
+            same = keys[slot, W] == np.uint64(v * 2 + (ell & 1))
+            if same:
+                for k in range(W):
+                    if keys[slot, k] != newmask[k]:
+                        same = False
+                        break
+            if same:
+                if vals[slot] <= ell:
+                    dominated = True
+                else:
+                    vals[slot] = ell
+                break
+            slot = (slot + 1) & (cap - 1)
+        if dominated:
+            continue
+        if vals[slot] < 0 and filled < (cap * 7) // 10:  # a full table only loses pruning
+            vals[slot] = ell
+            keys[slot, W] = np.uint64(v * 2 + (ell & 1))
+            for k in range(W):
+                keys[slot, k] = newmask[k]
+            filled += 1
+        val = _top_b(newmask, order_val, B, v, 0, reach)
+        if val > best:
+            best = val
+            best_mask[:] = newmask
+        if r <= 1 or _top_b(newmask, order_val, B, v, r, reach) <= best:
+            continue
+        depth += 1
+        node[depth] = v
+        ptr[depth] = adj_ptr[v]
+        masks[depth, :] = newmask
+    return best_mask, best, True
+
+
 def path_cells(n: int, budget: int) -> int:
     """Cells a path constraint allocates: parity distances ``[n, n, 2]`` plus its time-unrolled arcs (bound)."""
     return 2 * n * n + 2 * budget * 3 * n
@@ -162,6 +270,8 @@ class PathConstraint(Domain):
                 adj[iu].append(iv)
                 adj[iv].append(iu)
         self.adj = [sorted(x) for x in adj]
+        self._csr = (np.concatenate([[0], np.cumsum([len(x) for x in self.adj])]).astype(np.int64),
+                     np.array([v for x in self.adj for v in x], dtype=np.int64))
         self.dist = self._parity_distances()  # [n, n, 2]
 
     def _parity_distances(self) -> np.ndarray:
@@ -252,6 +362,46 @@ class PathConstraint(Domain):
         k = int(rng.integers(math.ceil(m / 2), m + 1))
         a[rng.choice(visited, size=k, replace=False)] = 1
         return a
+
+    # ------------------------------------------------------------------ exact maximisation
+    def maximize(self, weights: Any, *, max_steps: int = 5_000_000) -> Optional[tuple[np.ndarray, float]]:
+        """The feasible action maximising ``weights @ a`` exactly, and that maximum; ``None`` when the
+        set is empty or the search stopped after ``max_steps`` moves without a proof (then use the MIP).
+
+        A depth-first search over closed walks from the source (each walk is worth the ``B`` largest
+        positive weights it visits), pruned by dominance (same node, same visited positive nodes, no
+        more steps of the same parity) and by the bound "the visited positive nodes plus the best
+        nodes still reachable and returnable in the steps left, at most one new node per step".
+        Exact like the MIP over :meth:`feasible_set`, and far faster on walks of a few dozen edges.
+        """
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if w.shape != (self.n,) or not np.all(np.isfinite(w)):
+            raise InvalidInputError(f"PathConstraint.maximize(): weights must be {self.n} finite numbers, "
+                                    f"got {weights!r}")
+        a = np.zeros(self.n, dtype=np.int64)
+        if self.L == 0:
+            return a, 0.0
+        if not self.adj[self.source]:
+            return None
+        s, D = self.source, self.dist
+        dmin = D.min(axis=2)
+        pos = np.flatnonzero((w > 0) & (2 * dmin[s] <= self.L))
+        if pos.size == 0:
+            return a, 0.0
+        order = pos[np.argsort(-w[pos], kind="stable")]
+        rank = np.full(self.n, -1, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        reach = np.ascontiguousarray(dmin[:, order] + dmin[order, s][None, :])
+        ptr, idx = self._csr
+        row = np.repeat(np.arange(self.n), np.diff(ptr))
+        idx = idx[np.lexsort((-w[idx], row))]  # heavier neighbours first: a good incumbent early
+        mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, 20, int(max_steps))
+        if not done:
+            return None
+        bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
+        picked = order[bits.astype(bool)][: self.budget]
+        a[picked] = 1
+        return a, float(w[picked].sum())
 
     # ------------------------------------------------------------------ FeasibleSet
     def arcs(self) -> list[tuple[int, int, int]]:

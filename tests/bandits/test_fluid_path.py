@@ -1,0 +1,86 @@
+"""The path domain's exact walk-search maximiser (PathConstraint.maximize) and its use by the fluid LP."""
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import bandits
+from bandits.bounds import FluidLP, fluid_bound
+from bandits.constraints import PathConstraint
+from bandits.evaluate import start_states
+from engine.errors import InvalidInputError
+
+
+def _feasible(c: PathConstraint) -> np.ndarray:
+    acts = np.array(list(itertools.product([0, 1], repeat=c.n)), dtype=np.int64)
+    return acts[np.array([c.check(a) for a in acts])]
+
+
+@pytest.mark.parametrize("J,B", [(5, 1), (6, 2), (7, 3), (8, 4), (9, 2), (10, 5)])
+def test_maximize_equals_brute_force(J, B):
+    for seed in range(6):
+        c = bandits.make_domain("path", n_arms=J, budget=B, seed=seed).constraint
+        feas = _feasible(c)
+        rng = np.random.default_rng([J, B, seed])
+        for shift in (-0.5, 0.0, 1.0):
+            w = rng.normal(size=J) + shift
+            w[rng.integers(J)] = 0.0
+            a, v = c.maximize(w)
+            assert c.check(a)
+            assert a @ w == pytest.approx(v, abs=1e-12)
+            assert v == pytest.approx(float((feas @ w).max()), abs=1e-12)
+
+
+def test_maximize_equals_mip_on_the_tube_graph():
+    p = bandits.make_domain("path", n_arms=20, budget=5, seed=0)
+    c = p.constraint
+    m = p.feasible_set.to_linear_model(np.zeros(20), sense="max")
+    rng = np.random.default_rng(3)
+    for k in range(4):
+        w = rng.normal(size=20) + 0.5 * k
+        m.set_objective_coefficients(np.arange(20), w)
+        res = m.solve(mip_rel_gap=0.0, mip_abs_gap=1e-9)
+        a, v = c.maximize(w)
+        assert p.contains(a)
+        assert v == pytest.approx(res.objective, abs=1e-7)
+
+
+def test_maximize_parity_and_edge_cases():
+    # a triangle: an odd closed walk never pads to an even one, so B = 1 (walks of 2 edges) reaches one
+    # neighbour, B = 2 (4 edges) both neighbours but at most two pulls
+    g = nx.cycle_graph(3)
+    one = PathConstraint(g, 0, 1)
+    a, v = one.maximize([0.0, 2.0, 3.0])
+    assert a.tolist() == [0, 0, 1] and v == 3.0
+    two = PathConstraint(g, 0, 2)
+    assert two.maximize([1.0, 2.0, 3.0])[1] == 5.0
+    assert PathConstraint(g, 0, 0).maximize([1.0, 1.0, 1.0])[0].tolist() == [0, 0, 0]
+    lonely = nx.Graph()
+    lonely.add_nodes_from(range(3))
+    lonely.add_edge(1, 2)
+    assert PathConstraint(lonely, 0, 1).maximize([1.0, 1.0, 1.0]) is None  # no walk: empty set
+    tube = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    assert tube.maximize(np.ones(20), max_steps=1) is None  # gave up: the caller uses the MIP
+    with pytest.raises(InvalidInputError, match="maximize"):
+        tube.maximize(np.ones(3))
+
+
+def test_fluid_lp_prices_and_decides_with_the_walk_search():
+    p = bandits.make_domain("path", n_arms=8, budget=2, seed=0)
+    starts = start_states(p, 4, seed=1)
+    walk = fluid_bound(p, horizon=4, initial=starts, enumerate_limit=0)  # no enumeration: the walk search
+    enum = fluid_bound(p, horizon=4, initial=starts)
+    assert walk.pricing == "mip" and enum.pricing == "enumeration"
+    assert walk.certified >= walk.value - 1e-7
+    assert walk.value == pytest.approx(enum.value, abs=1e-6)
+    assert walk.certified == pytest.approx(enum.certified, abs=1e-6)
+    lp = FluidLP(p, horizon=4, enumerate_limit=0)
+    assert lp.pricer.oracle is not None
+    # when the search gives up the MIP answers: the same maximum
+    Q = np.random.default_rng(0).normal(size=(8, 2))
+    got = lp.pricer.solve(Q)
+    lp.pricer.oracle = lambda w: p.constraint.maximize(w, max_steps=1)
+    mip = lp.pricer.solve(Q)
+    assert got[2][0] == pytest.approx(mip[2][0], abs=1e-7)
