@@ -3,8 +3,13 @@
 Instances: ``games.efg.random_tree(depth, zero_sum=True, seed=s)`` (two players, chance nodes,
 information sets of up to 3 nodes, perfect recall) for growing depth, and Kuhn poker.
 
+Timing (read, LP, LCP): each side's solver is timed on games it has not seen before -- a freshly
+read game per call, read before the clock starts, on both sides (Gambit keeps computed values on
+its game object, and so does ours: timing repeated calls on one game measures those caches) -- best
+of ``--repeat`` rounds, calls shorter than ~2 ms in batches (``harness.best_fresh``).
+
 * read: ``games.read_efg(text)`` against ``pygambit.read_efg(StringIO(text))`` on the same
-  ``.efg`` text (best of ``--repeat``).
+  ``.efg`` text.
 * LP: ``games.efg.sequence_form_lp(game)`` (small trees: a dense Numba simplex accepted on its
   max-regret certificate; larger ones: HiGHS, one sequence-form LP; column ``by``) against
   ``pygambit.nash.lp_solve(game, rational=False)`` (Gambit's sequence-form LP in floating point)
@@ -41,6 +46,8 @@ import io
 import math
 import time
 
+from harness import best_fresh, best_of
+
 
 def _parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,16 +75,6 @@ def _parse(argv=None):
     return ap.parse_args(argv)
 
 
-def best(fn, repeat):
-    times = []
-    out = None
-    for _ in range(max(1, repeat)):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
-
-
 def general_sum_cases(depths, seeds) -> list:
     """(name, seed, game) rows: Kuhn poker, then general-sum ``random_tree(depth, seed=s)``."""
     from games.efg import kuhn_poker, random_tree
@@ -100,10 +97,13 @@ def _gambit_lcp(conn, text: str, repeat: int) -> None:
     equilibria)."""
     import pygambit as gbt
 
-    gg = gbt.read_efg(io.StringIO(text))
-    dt, res = best(lambda: gbt.nash.lcp_solve(gg, rational=False), 1)
+    def fresh():
+        return gbt.read_efg(io.StringIO(text))
+
+    first = fresh()
+    dt, res = best_of(lambda: gbt.nash.lcp_solve(first, rational=False), 1)
     if dt < 1.0 and repeat > 1:
-        dt = min(dt, best(lambda: gbt.nash.lcp_solve(gg, rational=False), repeat - 1)[0])
+        dt, res = best_fresh(lambda gg: gbt.nash.lcp_solve(gg, rational=False), fresh, repeat - 1)
     conn.send((dt, [float(eq.max_regret()) for eq in res.equilibria]))
     conn.close()
 
@@ -122,11 +122,10 @@ def lcp_table(args) -> int:
     gave_up: set = set()
     for name, seed, g in cases:
         text = write_efg(g)
-        fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
-        t_ours, r = best(lambda: sequence_form_lcp(next(fresh)), args.repeat)
+        t_ours, r = best_fresh(sequence_form_lcp, lambda: read_efg(text), args.repeat)
         n_seq = int(sum(g._sequences()["n_seq"]))
         if g.n_nodes <= args.lcp_exact_max_nodes:
-            t_ex, rx = best(lambda: sequence_form_lcp(read_efg(text), pivoting="exact"), 1)
+            t_ex, rx = best_of(lambda: sequence_form_lcp(read_efg(text), pivoting="exact"), 1)
             ex = f"{t_ex * 1e3:8.1f}m"
         else:
             ex = f"{'-':>9}"
@@ -208,9 +207,9 @@ def qre_table(args) -> int:
         text = write_efg(g)
         n_act = sum(len(g.infoset_actions[h]) for h in range(g.n_infosets) if g.infoset_player[h] >= 0)
         fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
-        t_q, (r, xs) = best(lambda: at_lams(next(fresh)), args.repeat)
+        t_q, (r, xs) = best_of(lambda: at_lams(next(fresh)), args.repeat)
         fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
-        t_b, br = best(lambda: logit_branch(next(fresh)), args.repeat)
+        t_b, br = best_of(lambda: logit_branch(next(fresh)), args.repeat)
         cols = []
         for branch, t_ours in ((False, t_q), (True, t_b)):
             out = None if (name != "kuhn" and seed in gave_up[branch]) else in_child(
@@ -263,20 +262,21 @@ def main(argv=None) -> int:
     print("-" * len(head))
     for name, g in cases:
         text = write_efg(g)
-        t_read, _ = best(lambda: read_efg(text), args.repeat)
-        t_gread, gg = best(lambda: gbt.read_efg(io.StringIO(text)), args.repeat)
-        fresh = iter([read_efg(text) for _ in range(max(1, args.repeat))])
-        t_lp, r = best(lambda: sequence_form_lp(next(fresh)), args.repeat)
+        t_read, _ = best_fresh(read_efg, lambda: text, args.repeat)
+        t_gread, gg = best_fresh(gbt.read_efg, lambda: io.StringIO(text), args.repeat)
+        t_lp, r = best_fresh(sequence_form_lp, lambda: read_efg(text), args.repeat)
         if g.n_nodes <= args.gambit_lp_max_nodes:
             g_rep = args.repeat if g.n_nodes <= 1000 else 1  # pygambit's LP grows fast; once on big trees
-            t_glp, gres = best(lambda: gbt.nash.lp_solve(gg, rational=False), g_rep)
+            t_glp, gres = best_fresh(lambda gg: gbt.nash.lp_solve(gg, rational=False),
+                                     lambda: gbt.read_efg(io.StringIO(text)), g_rep)
             gval = float(gres.equilibria[0].payoff(g.players[0]))
             fl = f"{t_glp * 1e3:8.2f}m {t_glp / t_lp:5.2f}x"
             dv = f"{abs(r.value - gval):8.1e}"
         else:
             fl, dv = f"{'-':>9} {'-':>6}", f"{'-':>8}"
         if g.n_nodes <= args.rational_max_nodes:
-            t_q, _ = best(lambda: gbt.nash.lp_solve(gg), 1)
+            gq = gbt.read_efg(io.StringIO(text))
+            t_q, _ = best_of(lambda: gbt.nash.lp_solve(gq), 1)
             q = f"{t_q * 1e3:8.1f}m {t_q / t_lp:6.1f}x"
         else:
             q = f"{'-':>9} {'-':>7}"

@@ -1,7 +1,8 @@
 """The one small harness every benchmark script uses.
 
 * Timing: :func:`timed` (one call), :func:`per_call` (repeat short calls to at least
-  ``min_time`` seconds), :func:`timed_pair` (ours and the peer, alternating rounds, best of each).
+  ``min_time`` seconds), :func:`timed_pair` (ours and the peer, alternating rounds, best of each),
+  :func:`best_fresh` (each call on a fresh input made outside the timing, short calls batched).
 * Flags: :func:`int_list` / :func:`float_list` / :func:`str_list` -- the one list syntax of every
   script, the same as ``engine-bench``'s: comma-separated items, integer ranges ``a-b``, and
   (for old commands) several space-separated tokens: ``--seeds 0-4``, ``--sizes 10,50,100`` and
@@ -30,7 +31,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from engine.suites import parse_float_list, parse_int_list, parse_str_list
 
-__all__ = ["timed", "best_of", "per_call", "timed_pair", "int_list", "float_list", "str_list", "add_common", "Table",
+__all__ = ["timed", "best_of", "best_fresh", "per_call", "timed_pair", "int_list", "float_list", "str_list", "add_common", "Table",
            "busy", "load_average", "ratio", "list_option"]
 
 
@@ -72,6 +73,25 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     for _ in range(max(1, repeat)):
         out, t = timed(fn)
         best = min(best, t)
+    return best, out
+
+
+def best_fresh(fn: Callable[[Any], Any], make: Callable[[], Any], repeat: int, *, min_time: float = 0.002,
+               max_batch: int = 200) -> tuple[float, Any]:
+    """Best per-call seconds of ``fn(x)`` over ``repeat`` rounds, every call on a fresh input
+    ``x = make()`` (made before the round's clock starts: nothing a call caches on its input helps
+    the next one). Short calls are timed in batches lasting about ``min_time`` (a single call of a
+    few microseconds is timer noise). Returns ``(seconds, output of the last call)``."""
+    x = make()
+    out, once = timed(lambda: fn(x))
+    k = max(1, min(max_batch, int(min_time / max(once, 1e-7))))
+    best = once if k == 1 else math.inf
+    for _ in range(max(1, repeat)):
+        xs = [make() for _ in range(k)]
+        t0 = time.perf_counter()
+        for x in xs:
+            out = fn(x)
+        best = min(best, (time.perf_counter() - t0) / k)
     return best, out
 
 
