@@ -273,6 +273,7 @@ class _SeparableMax:
         self.actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
         self.model: Any = None
         self.oracle: Any = None
+        self._relaxed: Any = None  # the MIP's LP relaxation, built on first use
         if self.actions is not None:
             self.method = "enumeration"
             self.proj = local.project(self.actions)
@@ -366,15 +367,18 @@ class _SeparableMax:
                 return found[0][None, :], val + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J, \
                     np.array([val])
         if loc.standard:
-            w = Q[:, 1] - Q[:, 0]
+            cols, vals_z = np.arange(loc.n), Q[:, 1] - Q[:, 0]
             const = float(Q[:, 0].sum())
-            m.set_objective_coefficients(np.arange(loc.n), w)
         else:
             cols = np.concatenate([self.z0 + self.offs[j] + np.arange(loc.U[j]) for j in range(loc.J)])
             vals_z = np.concatenate([Q[j, : loc.U[j]] for j in range(loc.J)])
-            m.set_objective_coefficients(cols, vals_z)
             const = 0.0
         gap = 1e-9
+        if not certify:
+            got = self._integral_relaxation(cols, vals_z, const, Q, gap)
+            if got is not None:
+                return got
+        m.set_objective_coefficients(cols, vals_z)
         res = m.solve(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=gap, threads=self.threads, certify=certify)
         if res.x is None:
             raise UnsupportedProblemError(f"fluid pricing: the MIP over the feasible set returned no action "
@@ -385,6 +389,33 @@ class _SeparableMax:
         if res.status != Status.OPTIMAL:
             bound = max(bound, val) if math.isfinite(bound) else math.inf
         # the MIP's weights w = Q1 - Q0 are rounded: their error over J arms is added
+        bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) \
+            + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
+        return a[None, :], bound, np.array([val])
+
+    def _integral_relaxation(self, cols: np.ndarray, vals: np.ndarray, const: float, Q: np.ndarray, gap: float
+                             ) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
+        """The MIP's answer from its LP relaxation when the LP's optimum is integral (it is then the
+        MIP's optimum: the relaxation's value bounds the MIP's, and that point attains it), else
+        None. Matching and budget sets are integral at almost every objective; a matching argmax
+        at ``J = 1000`` then costs milliseconds instead of the MIP's ~0.4 s."""
+        if self._relaxed is None:
+            arr = self.model.arrays()
+            self._relaxed = LinearModel(arr["c"], arr["A"], arr["row_lower"], arr["row_upper"],
+                                        col_lower=arr["col_lower"], col_upper=arr["col_upper"], sense="max")
+            self._integer = np.flatnonzero(arr["integrality"])
+        rel = self._relaxed
+        rel.set_objective_coefficients(cols, vals)
+        res = rel.solve(threads=self.threads)
+        if res.status != Status.OPTIMAL or res.x is None:
+            return None
+        xi = res.x[self._integer]
+        if np.any(np.abs(xi - np.round(xi)) > 1e-9):
+            return None
+        loc = self.local
+        a = np.round(res.x[: loc.n]).astype(np.int64)
+        val = float(Q[np.arange(loc.J), loc.project(a)[0]].sum())
+        bound = float(res.objective) + const
         bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) \
             + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
         return a[None, :], bound, np.array([val])
