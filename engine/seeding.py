@@ -79,6 +79,8 @@ def resolve_seed(seed: "int | np.random.Generator | Seed | None", *, where: str 
     >>> resolve_seed(7).int_seed("highs") == resolve_seed(7).int_seed("highs")
     True
     """
+    if type(seed) is int and seed >= 0:  # (the usual case, without the abstract-class checks)
+        return Seed(seed)
     if isinstance(seed, Seed):
         return seed
     if seed is None:

@@ -97,12 +97,15 @@ def as_int_array(value: Any, name: str, where: str, *, ndim: Optional[int] = Non
 def check_real(value: Any, name: str, where: str, *, lower: Optional[float] = None,
                upper: Optional[float] = None, lower_strict: bool = False, allow_inf: bool = False) -> float:
     """A finite real scalar within bounds (``lower_strict`` makes the lower bound exclusive)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise InvalidInputError(f"{where}: {name} must be a real number, got {_short(value)}")
-    try:
-        v = float(value)
-    except OverflowError as err:
-        raise InvalidInputError(f"{where}: {name} is beyond the float64 range") from err
+    if type(value) is float:  # (the usual case without the abstract-class checks, which cost more than a small solve's validation)
+        v = value
+    else:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise InvalidInputError(f"{where}: {name} must be a real number, got {_short(value)}")
+        try:
+            v = float(value)
+        except OverflowError as err:
+            raise InvalidInputError(f"{where}: {name} is beyond the float64 range") from err
     if math.isnan(v) or (math.isinf(v) and not allow_inf):
         raise InvalidInputError(f"{where}: {name} must be finite, got {value!r}")
     if lower is not None and (v < lower or (lower_strict and v == lower)):
@@ -115,9 +118,12 @@ def check_real(value: Any, name: str, where: str, *, lower: Optional[float] = No
 def check_int(value: Any, name: str, where: str, *, lower: Optional[int] = None,
               upper: Optional[int] = None) -> int:
     """An integer scalar within bounds (bools rejected)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise InvalidInputError(f"{where}: {name} must be an integer, got {_short(value)}")
-    v = int(value)
+    if type(value) is int:  # (the usual case, without the abstract-class checks)
+        v = value
+    else:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise InvalidInputError(f"{where}: {name} must be an integer, got {_short(value)}")
+        v = int(value)
     if lower is not None and v < lower:
         raise InvalidInputError(f"{where}: {name} must be >= {lower}, got {v}")
     if upper is not None and v > upper:

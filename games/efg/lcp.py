@@ -44,7 +44,7 @@ from engine.threads import hot_path
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from games.efg.lemke import _choose_row_exact, _elimination, _lemke_float, _pivot_exact, _start_float, _tableau_float
 from games.efg.results import EFGResult, _check_game
-from games.efg.tree import ExtensiveFormGame
+from games.efg.tree import ExtensiveFormGame, _behavior_kernel, _regret_kernel
 from games.efg.sequence_form import _constraint_triplets
 
 __all__ = ["sequence_form_lcp", "LCPResult", "MAX_LCP_SEQUENCES", "EXACT_FALLBACK_SEQUENCES"]
@@ -114,6 +114,22 @@ def _plan_payoffs(leaf_seq: np.ndarray, chance: np.ndarray, pay: np.ndarray, x: 
         for k in range(pay.shape[1]):
             out[k] += w * pay[i, k]
     return out
+
+
+@njit(cache=True)
+def _finish_float(T: np.ndarray, basis: np.ndarray, n1: int, seq_off: np.ndarray, isets: np.ndarray,
+                  iset_off: np.ndarray, leaf_seq: np.ndarray, chance: np.ndarray, pay: np.ndarray) -> tuple:
+    """A floating-point run's end in one compiled call (a small tree's solve is mostly per-call
+    costs): both realization plans, the behaviour strategies, their max regret (the certificate)
+    and the expected payoffs under the plans."""
+    n = basis.shape[0]
+    arr = _basic_plans(T, basis, n)
+    x = arr[:n1].copy()
+    y = arr[n1:].copy()
+    b0 = _behavior_kernel(x, isets[iset_off[0]:iset_off[1]], seq_off[1] - seq_off[0] - 1)
+    b1 = _behavior_kernel(y, isets[iset_off[1]:iset_off[2]], seq_off[2] - seq_off[1] - 1)
+    _, regrets = _regret_kernel(np.concatenate((b0, b1)), seq_off, isets, iset_off, leaf_seq, chance, pay)
+    return x, y, b0, b1, max(0.0, regrets.max()), _plan_payoffs(leaf_seq, chance, pay, x, y)
 
 
 class _Problem:
@@ -695,9 +711,16 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                         continue
                 status = st
                 break
-            x, y, xq = run.plans()
-            beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
-            reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
+            pays = None
+            if exact:
+                x, y, xq = run.plans()
+                beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+                reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
+            else:
+                xq = None
+                x, y, b0, b1, reg, pays = _finish_float(run.T, run.basis, prob.n1, *g._regret_data())
+                beh = [b0, b1]
+                reg = float(reg)
             if exact:
                 assert xq is not None
                 reg_q = _regret_exact(prob, xq)
@@ -710,6 +733,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                 plans = prob.solve_basis(run.basis)
                 if plans is not None:
                     x, y = plans
+                    pays = None
                     beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
                     reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
                 if reg > tol:
@@ -722,7 +746,7 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                     status = Status.FEASIBLE
                 else:
                     notes.append(f"start {k}: refactorised the final basis")
-            outcome = (beh, (x, y), xq, reg)
+            outcome = (beh, (x, y), xq, reg, pays)
             break
         if outcome is not None:
             beh = outcome[0]
@@ -731,8 +755,9 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
         if status not in (Status.OPTIMAL, Status.FEASIBLE):
             break
 
+    pays = None
     if found:
-        beh, plans, xq, reg = found[0]
+        beh, plans, xq, reg, pays = found[0]
     else:
         if last_run is not None:
             x, y, xq = last_run.plans()
@@ -749,10 +774,11 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
                      f"{len(priors)} start{'s' if len(priors) != 1 else ''}"] + notes)
     beh_t = tuple(np.asarray(b, dtype=np.float64) for b in beh)
     real = tuple(np.asarray(p, dtype=np.float64) for p in plans)
-    s = g._sequences()
-    # expected payoffs straight from the realization plans (the behaviour profile's own plans
-    # agree with them wherever the tree is reached)
-    pays = _plan_payoffs(s["leaf_seq"], s["leaf_chance"], s["leaf_pay"], real[0], real[1])
+    if pays is None:
+        s = g._sequences()
+        # expected payoffs straight from the realization plans (the behaviour profile's own plans
+        # agree with them wherever the tree is reached)
+        pays = _plan_payoffs(s["leaf_seq"], s["leaf_chance"], s["leaf_pay"], real[0], real[1])
     return LCPResult(status=status, message=msg, x=np.concatenate(beh_t), nit=nit, runtime=time.perf_counter() - t0,
                      method="sequence_form_lcp", backend="python-exact" if used_exact else "numba", params=params,
                      behavior=beh_t, payoffs=pays, max_regret=reg, realization=real,

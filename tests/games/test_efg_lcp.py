@@ -235,17 +235,22 @@ def test_iteration_limit_time_limit_and_stop(monkeypatch: pytest.MonkeyPatch) ->
     assert r.status is Status.STOPPED and [e.nit for e in seen] == [2, 4]
 
 
+def _spoil_float_end(monkeypatch: pytest.MonkeyPatch, g) -> None:  # type: ignore[no-untyped-def]
+    """The floating-point run's end returns all-ones plans: a path that went numerically wrong."""
+    finish = lcp_module._finish_float
+
+    def spoiled(*args):  # type: ignore[no-untyped-def]
+        x, y, _, _, _, pays = finish(*args)
+        x, y = np.ones_like(x), np.ones_like(y)
+        beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
+        return x, y, beh[0], beh[1], float(g._solver_payoffs_and_regrets(beh)[1].max()), pays
+
+    monkeypatch.setattr(lcp_module, "_finish_float", spoiled)
+
+
 def test_float_falls_back_to_exact_when_the_regret_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     g = random_tree(4, seed=0)
-    plans = lcp_module._Run.plans
-
-    def spoiled(self):  # type: ignore[no-untyped-def]
-        x, y, xq = plans(self)
-        if not self.prob.exact:  # a float path that went numerically wrong
-            x, y = np.ones_like(x), np.ones_like(y)
-        return x, y, xq
-
-    monkeypatch.setattr(lcp_module._Run, "plans", spoiled)
+    _spoil_float_end(monkeypatch, g)
     monkeypatch.setattr(lcp_module._Problem, "solve_basis", lambda self, basis: None)
     r = sequence_form_lcp(g)
     assert r.status is Status.OPTIMAL and r.max_regret <= 1e-12 and r.backend == "python-exact"
@@ -255,13 +260,7 @@ def test_float_falls_back_to_exact_when_the_regret_is_off(monkeypatch: pytest.Mo
 def test_refactorisation_recovers_the_basis_solution(monkeypatch: pytest.MonkeyPatch) -> None:
     g = random_tree(5, seed=3)
     ref = sequence_form_lcp(g)
-    plans = lcp_module._Run.plans
-
-    def spoiled(self):  # type: ignore[no-untyped-def]
-        x, y, xq = plans(self)
-        return np.ones_like(x), np.ones_like(y), xq
-
-    monkeypatch.setattr(lcp_module._Run, "plans", spoiled)
+    _spoil_float_end(monkeypatch, g)
     r = sequence_form_lcp(g)
     assert "refactorised the final basis" in r.message and r.backend == "numba"
     assert r.max_regret <= 1e-9
