@@ -151,7 +151,7 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
     W = max((P + 63) >> 6, 1)
     cap = 1 << table_bits
     keys = np.zeros((cap, W + 1), dtype=np.uint64)
-    vals = np.full(cap, -1, dtype=np.int64)
+    vals = np.zeros(cap, dtype=np.int64)  # steps + 1; 0: empty (np.zeros: untouched pages stay free)
     filled = 0
     masks = np.zeros((L + 1, W), dtype=np.uint64)
     node = np.zeros(L + 1, dtype=np.int64)
@@ -190,7 +190,7 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
             h ^= h >> np.uint64(31)
         slot = np.int64(h & np.uint64(cap - 1))
         dominated = False
-        while vals[slot] >= 0:
+        while vals[slot] > 0:
             same = keys[slot, W] == np.uint64(v * 2 + (ell & 1))
             if same:
                 for k in range(W):
@@ -198,16 +198,16 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
                         same = False
                         break
             if same:
-                if vals[slot] <= ell:
+                if vals[slot] <= ell + 1:
                     dominated = True
                 else:
-                    vals[slot] = ell
+                    vals[slot] = ell + 1
                 break
             slot = (slot + 1) & (cap - 1)
         if dominated:
             continue
-        if vals[slot] < 0 and filled < (cap * 7) // 10:  # a full table only loses pruning
-            vals[slot] = ell
+        if vals[slot] == 0 and filled < (cap * 7) // 10:  # a full table only loses pruning
+            vals[slot] = ell + 1
             keys[slot, W] = np.uint64(v * 2 + (ell & 1))
             for k in range(W):
                 keys[slot, k] = newmask[k]
@@ -364,7 +364,7 @@ class PathConstraint(Domain):
         return a
 
     # ------------------------------------------------------------------ exact maximisation
-    def maximize(self, weights: Any, *, max_steps: int = 5_000_000) -> Optional[tuple[np.ndarray, float]]:
+    def maximize(self, weights: Any, *, max_steps: int = 20_000_000) -> Optional[tuple[np.ndarray, float]]:
         """The feasible action maximising ``weights @ a`` exactly, and that maximum; ``None`` when the
         set is empty or the search stopped after ``max_steps`` moves without a proof (then use the MIP).
 
@@ -395,7 +395,8 @@ class PathConstraint(Domain):
         ptr, idx = self._csr
         row = np.repeat(np.arange(self.n), np.diff(ptr))
         idx = idx[np.lexsort((-w[idx], row))]  # heavier neighbours first: a good incumbent early
-        mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, 20, int(max_steps))
+        mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, 22,
+                                int(max_steps))
         if not done:
             return None
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
