@@ -141,17 +141,16 @@ def _top_b(mask, order_val, B, cur, r, reach_ok):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, max_steps):  # pragma: no cover - compiled
+def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, keys, vals, used, max_steps):  # pragma: no cover
     # Exact max over closed walks of even length <= L from s of the B largest positive weights visited
     # (depth-first over walks, pruned by the _top_b bound and by dominance: a walk reaching node v
     # with the same visited positive set after no more steps of the same parity can do everything
     # this one can). Returns the best visited mask over the positive nodes (ranked), its value, and
-    # False when it stopped after max_steps moves without a proof.
+    # False when it stopped after max_steps moves without a proof. The dominance table (keys, vals:
+    # steps + 1, 0 = empty) is the caller's, all zero on entry and on return (used: the filled slots).
     P = order_val.shape[0]
-    W = max((P + 63) >> 6, 1)
-    cap = 1 << table_bits
-    keys = np.zeros((cap, W + 1), dtype=np.uint64)
-    vals = np.zeros(cap, dtype=np.int64)  # steps + 1; 0: empty (np.zeros: untouched pages stay free)
+    W = keys.shape[1] - 1
+    cap = vals.shape[0]
     filled = 0
     masks = np.zeros((L + 1, W), dtype=np.uint64)
     node = np.zeros(L + 1, dtype=np.int64)
@@ -168,6 +167,7 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
     while depth >= 0:
         steps += 1
         if steps > max_steps:
+            vals[used[:filled]] = 0
             return best_mask, best, False
         u = node[depth]
         if ptr[depth] >= adj_ptr[u + 1]:
@@ -211,6 +211,7 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
             keys[slot, W] = np.uint64(v * 2 + (ell & 1))
             for k in range(W):
                 keys[slot, k] = newmask[k]
+            used[filled] = slot
             filled += 1
         val = _top_b(newmask, order_val, B, v, 0, reach)
         if val > best:
@@ -222,6 +223,7 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, table_bits, 
         node[depth] = v
         ptr[depth] = adj_ptr[v]
         masks[depth, :] = newmask
+    vals[used[:filled]] = 0
     return best_mask, best, True
 
 
@@ -273,6 +275,7 @@ class PathConstraint(Domain):
         self._csr = (np.concatenate([[0], np.cumsum([len(x) for x in self.adj])]).astype(np.int64),
                      np.array([v for x in self.adj for v in x], dtype=np.int64))
         self.dist = self._parity_distances()  # [n, n, 2]
+        self._table: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None  # maximize()'s dominance table
 
     def _parity_distances(self) -> np.ndarray:
         n = self.n
@@ -395,8 +398,15 @@ class PathConstraint(Domain):
         ptr, idx = self._csr
         row = np.repeat(np.arange(self.n), np.diff(ptr))
         idx = idx[np.lexsort((-w[idx], row))]  # heavier neighbours first: a good incumbent early
-        mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, 22,
-                                int(max_steps))
+        W = max((order.size + 63) >> 6, 1)
+        if self._table is None or self._table[0].shape[1] != W + 1:
+            # 4M slots allocated once (np.zeros: pages are touched only where states land) and
+            # cleared slot by slot after each search
+            cap = 1 << 22
+            self._table = (np.zeros((cap, W + 1), dtype=np.uint64), np.zeros(cap, dtype=np.int64),
+                           np.zeros((cap * 7) // 10 + 1, dtype=np.int64))
+        mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, *self._table,
+                                  int(max_steps))
         if not done:
             return None
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
