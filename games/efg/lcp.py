@@ -142,9 +142,6 @@ class _Problem:
         self.exact = exact
         self.dense = exact or int(sum(s["n_seq"])) <= _DENSE_SEQUENCES
         self.n1, self.n2 = (int(k) for k in s["n_seq"])
-        self.order = [g._seq_depth_order(p) for p in (0, 1)]        # deepest infosets first
-        self.first = s["first_seq"]
-        self.par = s["iset_parent"]
         self._isets: Optional[list] = None
         L = s["leaf_seq"]
         if exact:
@@ -573,9 +570,9 @@ def _regret_exact(prob: _Problem, plans: tuple) -> Fraction:
     for p, (own, other) in enumerate(((x, y), (y, x))):
         w = prob.times(p, other).tolist()
         cur = sum(a * b for a, b in zip(w, own.tolist()))
-        for h in prob.order[p]:
+        for h in g._seq_depth_order(p):  # deepest infosets first
             k0 = int(s["first_seq"][h])
-            w[prob.par[h]] += max(w[k0:k0 + len(g.infoset_actions[h])])
+            w[s["iset_parent"][h]] += max(w[k0:k0 + len(g.infoset_actions[h])])
         worst = max(worst, Fraction(w[0] * den - cur, den * den))
     return worst
 

@@ -237,6 +237,8 @@ class _SequenceData(dict):
             val = float(np.abs(self["leaf_pay"]).max(initial=0.0))
         elif key == "leaf_chance_nd":
             val = [(self._cnum[v], self._cden[v]) for v in self._leaf_l]
+        elif key in ("first_seq", "iset_parent", "iset_depth"):  # (from the lists: most small solves never ask)
+            val = np.array(self.lists[("first_seq", "iset_parent", "iset_depth").index(key)], dtype=np.int64)
         elif key in ("seq_infoset", "seq_action", "seq_parent"):
             ip = self["iset_parent"].tolist()
             for p in range(g.n_players):
@@ -591,7 +593,6 @@ class ExtensiveFormGame:
                 fs[h] = k
                 k += len(iacts[h])
             n_seq.append(k)
-        first_seq = np.array(fs, dtype=np.int64)
         # one pass in prefix order (parents first). Chance reach is kept as an unreduced
         # (numerator, denominator) pair of ints: exact, and n / d is the correctly rounded float,
         # as float(Fraction) is, without a gcd per node. Payoffs are summed exactly as ints times D.
@@ -668,8 +669,6 @@ class ExtensiveFormGame:
                     ip_l[h] = -3
         if "leaf_int" not in self._cache:
             self._cache["leaf_int"] = (D, ints)
-        iset_parent = np.array(ip_l, dtype=np.int64)
-        iset_depth = np.array(depth_l, dtype=np.int64)
         leaf_seq = np.array(leaf_rows, dtype=np.int64).reshape(len(leaf_l), N)
         chance = np.array([cnum[v] / cden[v] if cden[v] != 1 else float(cnum[v]) for v in leaf_l], dtype=np.float64)
         flat = [x for p in ints for x in p]
@@ -693,9 +692,8 @@ class ExtensiveFormGame:
         c.lists = (fs, ip_l, depth_l)
         if absmax is not None:
             c["pay_absmax"] = absmax
-        c.update({"n_seq": n_seq, "first_seq": first_seq, "iset_parent": iset_parent, "leaf_seq": leaf_seq,
-                  "leaf_chance": chance, "leaf_pay": pay, "violations": tuple(dict.fromkeys(violations)),
-                  "iset_depth": iset_depth})
+        c.update({"n_seq": n_seq, "leaf_seq": leaf_seq, "leaf_chance": chance, "leaf_pay": pay,
+                  "violations": tuple(dict.fromkeys(violations))})
         self._cache["seq"] = c
         return c
 
