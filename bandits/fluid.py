@@ -55,7 +55,7 @@ from engine.errors import InvalidInputError
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_time_limit
 
-__all__ = ["fluid", "ROUNDINGS"]
+__all__ = ["fluid", "warm_start_mismatch", "ROUNDINGS"]
 
 ROUNDINGS = ("index", "marginals")
 
@@ -245,20 +245,51 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
                   warm_start)
 
 
+def warm_start_mismatch(bound: Any, horizon: int, coupling: str) -> str:
+    """Why ``bound`` cannot warm-start a fluid policy of this ``horizon`` and ``coupling`` (``""`` when it can).
+
+    Parameters
+    ----------
+    bound : FluidBound
+        A :func:`bandits.bounds.fluid_bound` result.
+    horizon : int
+        The policy's look-ahead.
+    coupling : {"hull", "relaxation"}
+        The policy's LP.
+
+    Returns
+    -------
+    str
+        ``""`` when the bound's LP is the policy's (same horizon, coupling and units, a final basis), else
+        the reason, e.g. for a caller that computes the bound anyway and passes it when it fits.
+
+    Examples
+    --------
+    >>> import bandits
+    >>> p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    >>> b = bandits.bounds.fluid_bound(p, horizon=5, coupling="relaxation")
+    >>> warm_start_mismatch(b, 5, "relaxation")
+    ''
+    >>> warm_start_mismatch(b, 5, "hull").startswith("the bound's horizon and coupling")
+    True
+    """
+    if not isinstance(bound, FluidBound):
+        return f"a bandits.bounds.FluidBound (a fluid_bound result) is needed, got {type(bound).__name__}"
+    if bound.basis is None:
+        return f"the bound holds no basis (its LP was not solved: {bound.status.value})"
+    if bound.horizon != horizon or bound.coupling != coupling:
+        return (f"the bound's horizon and coupling ({bound.horizon}, {bound.coupling!r}) are not the policy's "
+                f"({horizon}, {coupling!r})")
+    units = bound.params.get("units")
+    if units is not None and any(len(u) > 1 for u in units):
+        return ("the bound merges arms that share interventions into units (fluid_bound's group_arms=True); the "
+                "policy's LP has one unit per arm: pass group_arms=False to fluid_bound")
+    return ""
+
+
 def _check_warm_start(warm_start: Any, horizon: int, coupling: str, where: str) -> None:
     if warm_start is None:
         return
-    if not isinstance(warm_start, FluidBound):
-        raise InvalidInputError(f"{where}: warm_start must be a bandits.bounds.FluidBound (a fluid_bound result) "
-                                f"or None, got {type(warm_start).__name__}")
-    if warm_start.basis is None:
-        raise InvalidInputError(f"{where}: warm_start holds no basis (its LP was not solved: "
-                                f"{warm_start.status.value})")
-    if warm_start.horizon != horizon or warm_start.coupling != coupling:
-        raise InvalidInputError(f"{where}: warm_start must be a bound with the policy's horizon and coupling "
-                                f"({horizon}, {coupling!r}), got ({warm_start.horizon}, {warm_start.coupling!r})")
-    units = warm_start.params.get("units")
-    if units is not None and any(len(u) > 1 for u in units):
-        raise InvalidInputError(f"{where}: warm_start was computed with merged arm units (fluid_bound's "
-                                f"group_arms=True on multiple interventions); the policy's LP has one unit per "
-                                f"arm: pass group_arms=False to fluid_bound")
+    why = warm_start_mismatch(warm_start, horizon, coupling)
+    if why:
+        raise InvalidInputError(f"{where}: warm_start does not fit the policy's LP: {why}")

@@ -27,6 +27,7 @@ from bandits import policies
 from bandits.bounds import fluid_bound
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate, start_states
+from bandits.fluid import warm_start_mismatch
 from engine.errors import InvalidInputError
 from engine.io import atomic_path
 from engine.seeding import derive_seed
@@ -209,9 +210,10 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
         elif m == "myopic":
             pol = policies.myopic(problem, **({} if threads is None else {"threads": threads}))
         elif m == "fluid":
-            warm, why = _fluid_warm_start(fb)
-            pol = policies.fluid(problem, horizon=horizon, threads=threads or 1, warm_start=warm)
-            out["fluid_warm_start"] = warm is not None
+            # the bound's LP is the policy's (same horizon, hull) but where it merges intervention arms
+            why = warm_start_mismatch(fb, horizon, "hull") if fb is not None else "no bound computed"
+            pol = policies.fluid(problem, horizon=horizon, threads=threads or 1, warm_start=None if why else fb)
+            out["fluid_warm_start"] = not why
             if why:
                 out["fluid_warm_start_skipped"] = why
         else:
@@ -255,22 +257,6 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
     if gain is not None:
         out["gain_pct"] = gain[1]
     return out
-
-
-def _fluid_warm_start(fb: Any) -> tuple[Any, str]:
-    """The certified bound as the fluid policy's warm start (its first decision starts from the bound's
-    final basis instead of a cold solve) when it fits the policy's LP, else ``(None, the reason)``.
-    The bound and the policy share the horizon and the coupling (hull) here; what can differ is the
-    units: on multiple interventions the bound merges arms that share interventions, the policy's LP
-    has one unit per arm."""
-    if fb is None:
-        return None, ""
-    if fb.basis is None:
-        return None, f"the bound's LP ended without a basis ({fb.status.value})"
-    units = fb.params.get("units")
-    if units is not None and any(len(u) > 1 for u in units):
-        return None, "the bound merges arms that share interventions; the policy's LP has one unit per arm"
-    return fb, ""
 
 
 def summarize_cormab(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
