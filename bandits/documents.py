@@ -190,8 +190,15 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
     from bandits.evaluate import evaluate
 
     # the fluid policy's value comes with the certified bound on every policy's, over the same starts
+    bound: Any = None
+    if method == "fluid":
+        bound, pol = _fluid_with_bound(problem, opts["horizon"], opts["eval_episodes"], req)
     ev = call_with(evaluate, problem, pol, episodes=opts["eval_episodes"], horizon=opts["horizon"], seed=req.seed,
-                   time_limit=req.remaining(), bound=True if method == "fluid" else None)
+                   time_limit=req.remaining(), bound=bound)
+    if bound is not None:
+        ev = dataclasses.replace(ev, params={**ev.params, "bound": {
+            "method": bound.method, "status": bound.status.value, "runtime": bound.runtime,
+            "warm_start": bool(pol.stats["warm_start"])}})
     cut = cut or ev.status == Status.TIME_LIMIT
     params = dict(ev.params)
     params["policy"] = method
@@ -217,6 +224,21 @@ def _solve(src: Source, req: SolveRequest) -> Solved:
             {"field": "sem", "value": float(ev.sem)}, {"field": "decision_time_mean", "value": float(ev.decision_time_mean)},
             *bound_rows]
     return Solved(ev, rows, title="policy evaluation")
+
+
+def _fluid_with_bound(problem: Any, horizon: int, episodes: int, req: SolveRequest) -> tuple[Any, Any]:
+    """The certified bound on the evaluation's start states, computed first, and the fluid policy
+    warm-started from it (its first decision a warm re-solve from the bound's basis, not a cold solve)
+    where the bound's LP is the policy's; the policy plans ``min(horizon, 20)`` steps as before."""
+    from bandits import policies
+    from bandits.bounds import fluid_bound
+    from bandits.evaluate import start_states
+    from bandits.fluid import warm_start_mismatch
+
+    fb = call_with(fluid_bound, problem, horizon=horizon, initial=start_states(problem, episodes, seed=req.seed),
+                   time_limit=req.remaining())
+    H = min(horizon, 20)
+    return fb, policies.fluid(problem, horizon=H, warm_start=None if warm_start_mismatch(fb, H, "hull") else fb)
 
 
 def _myopic_exact(pol: Any) -> bool:

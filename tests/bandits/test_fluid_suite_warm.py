@@ -1,12 +1,18 @@
 """The cormab suite hands its certified bound to the fluid policy as a warm start (issue 19): the
 first decision starts from the bound's basis, and the values do not change."""
 
+import json
 import math
 
 import pytest
 
+import bandits
+import bandits.documents  # noqa: F401 - registers the cormab document kind
 import bandits.suites as suites
+from bandits.bounds import fluid_bound
+from bandits.evaluate import start_states
 from bandits.suites import run_cormab
+from engine.cli import main
 
 _RUN = {"seed": 0, "episodes": 1, "eval_episodes": 4, "horizon": 5, "methods": ["fluid"]}
 
@@ -50,3 +56,22 @@ def test_suite_skips_a_bound_with_merged_units(monkeypatch):
     assert "merges arms" in out["fluid_warm_start_skipped"]
     assert not made[0].stats["warm_start"]
     assert math.isfinite(out["fluid_mean"]) and math.isfinite(out["certified_bound"])
+
+
+@pytest.mark.parametrize("dom", ["matching", "capacity"])
+def test_cli_solve_fluid_warm_starts_from_its_bound(dom, tmp_path, capsys):
+    """`engine-bench solve problem.json --method fluid` computes the bound first and warm-starts the policy
+    from it (documents hold pull-bit arms only: the LPs match); the value is the previous cold 20-step
+    policy's on the same starts."""
+    p = bandits.make_domain(dom, n_arms=8, budget=3, seed=2)
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(p.to_dict()))
+    rc = main(["solve", str(path), "--method", "fluid", "--eval-episodes", "4", "--horizon", "5", "--format", "json",
+               "-q"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["params"]["bound"]["warm_start"] is True
+    cold = bandits.evaluate(p, bandits.policies.fluid(p, horizon=20), episodes=4, horizon=5, seed=0)
+    assert doc["mean"] == pytest.approx(cold.mean, abs=1e-12)
+    # the bound computed first is the one on the evaluation's own start states
+    fb = fluid_bound(p, horizon=5, initial=start_states(p, 4, seed=0))
+    assert doc["params"]["certified_bound"] == pytest.approx(fb.certified, abs=1e-9)
