@@ -186,7 +186,11 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
     ----------
     problem : CoRMAB
     horizon : int
-        Look-ahead ``H`` of the LP solved at each decision.
+        Look-ahead ``H`` of the LP solved at each decision. It need not be the episode's length: at
+        large ``J`` a shorter look-ahead is a smaller LP (at ``J = 1000``, ``horizon=10`` in episodes
+        of 20 steps: every decision under 1 s of CPU on budget, matching and capacity sets, within
+        the Monte Carlo noise of the 20-step look-ahead's value; ``bench/fluid_bound.py
+        --policy-horizon``).
     rounding : {"index", "marginals"}
         ``"index"``: maximise the separable value-to-go index; ``"marginals"``: the LP's step-0
         local-action probabilities.
