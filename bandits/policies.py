@@ -27,6 +27,7 @@ import numpy as np
 
 from bandits.arms import InterventionArms
 from bandits.fluid import fluid as _fluid
+from bandits.fluid_lookahead import fluid_lookahead as _fluid_lookahead
 from bandits.policy_base import Policy, _check_problem, _state, greedy_construct
 from bandits.problem import CoRMAB, action_key
 from engine.errors import InvalidInputError, UnsupportedProblemError
@@ -36,7 +37,8 @@ from engine.validation import check_int, check_real, check_time_limit
 from solvers.highs import LinearModel
 
 __all__ = ["Policy", "null", "random", "sampling", "myopic", "iterative_myopic", "iterative_dqn", "whittle",
-           "sequoia", "whittle_indices", "greedy_construct", "fluid"]
+           "sequoia", "whittle_indices", "greedy_construct", "fluid",
+           "fluid_lookahead"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,3 +441,18 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", **opti
     True
     """
     return _fluid(problem, horizon=horizon, rounding=rounding, **options)
+
+
+def fluid_lookahead(problem: CoRMAB, *, horizon: int = 20, candidates: int = 8, **options: Any) -> Policy:
+    """The fluid policy with a one-step look-ahead: score the index's ``candidates`` best actions by
+    the step's reward plus the fluid LP's value from their next-state marginals
+    (:func:`bandits.fluid_lookahead.fluid_lookahead`, which documents every option).
+
+    Examples
+    --------
+    >>> import bandits
+    >>> p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    >>> bool(p.contains(bandits.policies.fluid_lookahead(p, horizon=5, candidates=3).act([0, 1, 2, 3])))
+    True
+    """
+    return _fluid_lookahead(problem, horizon=horizon, candidates=candidates, **options)
