@@ -70,20 +70,36 @@ def _parse(argv=None):
     ap.add_argument("--lcp-seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--gambit-timeout", type=float, default=60.0,
                     help="seconds pygambit may take per tree and method (lcp_solve, QRE; run in a child process)")
+    ap.add_argument("--leduc", action="store_true",
+                    help="add Leduc hold'em (9,457 nodes) to every table; pygambit's LP on it runs in a child "
+                         "process stopped after --gambit-timeout seconds")
     ap.add_argument("--lcp-exact-max-nodes", type=int, default=500,
                     help="time our exact pivoting only up to this many nodes")
     return ap.parse_args(argv)
 
 
-def general_sum_cases(depths, seeds) -> list:
-    """(name, seed, game) rows: Kuhn poker, then general-sum ``random_tree(depth, seed=s)``."""
-    from games.efg import kuhn_poker, random_tree
+def general_sum_cases(depths, seeds, leduc: bool = False) -> list:
+    """(name, seed, game) rows: Kuhn poker, then general-sum ``random_tree(depth, seed=s)``, then
+    Leduc hold'em (``leduc``)."""
+    from games.efg import kuhn_poker, leduc_poker, random_tree
 
     cases = [("kuhn", 0, kuhn_poker())]
     for d in depths:
         for s in seeds:
             cases.append((f"d{d}/s{s}", s, random_tree(d, seed=s)))
+    if leduc:
+        cases.append(("leduc", 0, leduc_poker()))
     return cases
+
+
+def _gambit_lp(conn, text: str) -> None:
+    """Child process: pygambit's floating-point sequence-form LP on ``text`` once; sends (seconds, value)."""
+    import pygambit as gbt
+
+    gg = gbt.read_efg(io.StringIO(text))
+    dt, res = best_of(lambda: gbt.nash.lp_solve(gg, rational=False), 1)
+    conn.send((dt, float(res.equilibria[0].payoff(gg.players[0]))))
+    conn.close()
 
 
 def print_head(head: str) -> None:
@@ -116,7 +132,7 @@ def lcp_table(args) -> int:
     for _ in range(2):  # loads the Numba kernels (cached on disk) and the thread-policy controller
         sequence_form_lcp(kuhn_poker())
     gc.collect()  # a full collection of what the imports left would otherwise land in a timed call
-    cases = general_sum_cases(args.lcp_depths, args.lcp_seeds)
+    cases = general_sum_cases(args.lcp_depths, args.lcp_seeds, args.leduc)
     print_head(f"{'tree':>10} {'nodes':>7} {'seqs':>6} | {'LCP ours':>9} {'pivots':>6} {'gambit fl':>10} "
                f"{'ratio':>7} | {'exact':>9} | {'regret':>8} {'gambit regret':>13} {'#eq':>4}")
     gave_up: set = set()
@@ -129,7 +145,7 @@ def lcp_table(args) -> int:
             ex = f"{t_ex * 1e3:8.1f}m"
         else:
             ex = f"{'-':>9}"
-        if name != "kuhn" and seed in gave_up:
+        if name.startswith("d") and seed in gave_up:
             gb = f"{'-':>10} {'-':>7}"
             greg = f"{'-':>13} {'-':>4}"
         else:
@@ -199,7 +215,7 @@ def qre_table(args) -> int:
         return r, xs
 
     at_lams(kuhn_poker())  # loads the Numba kernel (cached on disk) before timing
-    cases = general_sum_cases(args.qre_depths, args.qre_seeds)
+    cases = general_sum_cases(args.qre_depths, args.qre_seeds, args.leduc)
     print_head(f"{'tree':>10} {'nodes':>7} {'acts':>5} | {'QRE ours':>9} {'gambit':>10} {'ratio':>7} {'max|dx|':>8} | "
                f"{'branch ours':>11} {'gambit':>10} {'ratio':>7} | {'regret':>8} {'gambit':>8} {'lam':>7}")
     gave_up: dict = {False: set(), True: set()}
@@ -247,13 +263,15 @@ def main(argv=None) -> int:
         return qre_table(args)
     import pygambit as gbt
 
-    from games.efg import kuhn_poker, random_tree, sequence_form_lp
+    from games.efg import kuhn_poker, leduc_poker, random_tree, sequence_form_lp
     from games.efg_io import read_efg, write_efg
 
     cases = [("kuhn", kuhn_poker())]
     for d in args.depths:
         for s in args.seeds:
             cases.append((f"d{d}/s{s}", random_tree(d, zero_sum=True, seed=s)))
+    if args.leduc:
+        cases.append(("leduc", leduc_poker()))
     head = (f"{'tree':>10} {'nodes':>7} {'isets':>6} | {'read ours':>9} {'gambit':>9} {'ratio':>6} | "
             f"{'LP ours':>9} {'gambit fl':>9} {'ratio':>6} {'gambit Q':>9} {'ratio':>7} | {'value':>10} "
             f"{'|dv|':>8} {'regret':>8} {'by':>7}")
@@ -272,6 +290,14 @@ def main(argv=None) -> int:
             gval = float(gres.equilibria[0].payoff(g.players[0]))
             fl = f"{t_glp * 1e3:8.2f}m {t_glp / t_lp:5.2f}x"
             dv = f"{abs(r.value - gval):8.1e}"
+        elif name == "leduc":  # in a child process, stopped after --gambit-timeout seconds
+            out = in_child(_gambit_lp, (text,), args.gambit_timeout)
+            if out is None:
+                fl = f"{'>' + format(args.gambit_timeout, 'g') + 's':>9} {'>' + format(args.gambit_timeout / t_lp, '.0f') + 'x':>6}"
+                dv = f"{'-':>8}"
+            else:
+                fl = f"{out[0] * 1e3:8.2f}m {out[0] / t_lp:5.2f}x"
+                dv = f"{abs(r.value - out[1]):8.1e}"
         else:
             fl, dv = f"{'-':>9} {'-':>6}", f"{'-':>8}"
         if g.n_nodes <= args.rational_max_nodes:

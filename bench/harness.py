@@ -77,13 +77,16 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def best_fresh(fn: Callable[[Any], Any], make: Callable[[], Any], repeat: int, *, min_time: float = 0.002,
-               max_batch: int = 200) -> tuple[float, Any]:
+               max_batch: int = 200, once_above: float = 1.0) -> tuple[float, Any]:
     """Best per-call seconds of ``fn(x)`` over ``repeat`` rounds, every call on a fresh input
     ``x = make()`` (made before the round's clock starts: nothing a call caches on its input helps
     the next one). Short calls are timed in batches lasting about ``min_time`` (a single call of a
-    few microseconds is timer noise). Returns ``(seconds, output of the last call)``."""
+    few microseconds is timer noise); a first call longer than ``once_above`` seconds is the
+    answer. Returns ``(seconds, output of the last call)``."""
     x = make()
     out, once = timed(lambda: fn(x))
+    if once > once_above:
+        return once, out
     k = max(1, min(max_batch, int(min_time / max(once, 1e-7))))
     best = once if k == 1 else math.inf
     for _ in range(max(1, repeat)):

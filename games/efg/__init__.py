@@ -31,7 +31,7 @@ from typing import Any
 from engine.validation import check_choice
 from games.efg.backward import subgame_perfect
 from games.efg.builder import TreeBuilder
-from games.efg.examples import kuhn_poker, random_tree
+from games.efg.examples import kuhn_poker, leduc_poker, random_tree
 from games.efg.lcp import LCPResult, sequence_form_lcp
 from games.efg.qre import TreeQREBranch, TreeQREResult, logit_branch, logit_solve
 from games.efg.results import EFGResult, _check_game
@@ -41,7 +41,7 @@ from games.efg.tree import MAX_REDUCED_STRATEGIES, ExtensiveFormGame
 from games.efg_io import MAX_NODES, MAX_PLAYERS
 
 __all__ = ["ExtensiveFormGame", "TreeBuilder", "EFGResult", "sequence_form_lp", "subgame_perfect", "solve",
-           "random_tree", "kuhn_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult",
+           "random_tree", "kuhn_poker", "leduc_poker", "sequence_form_matrices", "stackelberg", "TreeStackelbergResult",
            "sequence_form_milp", "sequence_form_lcp", "LCPResult", "MAX_NODES", "MAX_PLAYERS", "MAX_REDUCED_STRATEGIES",
            "logit_solve", "logit_branch", "TreeQREResult", "TreeQREBranch"]
 

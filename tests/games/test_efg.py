@@ -13,7 +13,7 @@ import pytest
 import games
 from engine import SolveResult, Status
 from engine.errors import InvalidInputError, UnsupportedProblemError
-from games.efg import (EFGResult, ExtensiveFormGame, TreeBuilder, kuhn_poker, sequence_form_lp, solve,
+from games.efg import (EFGResult, ExtensiveFormGame, TreeBuilder, kuhn_poker, leduc_poker, sequence_form_lp, solve,
                        subgame_perfect)
 from games.efg_io import read_efg, write_efg
 
@@ -317,6 +317,18 @@ def test_kuhn_poker_value() -> None:
     back = SolveResult.from_dict(r.to_dict())
     assert isinstance(back, EFGResult) and back.value == r.value
     np.testing.assert_array_equal(back.behavior[1], r.behavior[1])
+
+
+def test_leduc_poker_size_and_published_value() -> None:
+    # OpenSpiel's leduc_poker: 9,457 histories, 936 information states, value -0.08560642418 to
+    # player 1 (the figure other equilibrium solvers test against)
+    g = leduc_poker()
+    assert (g.n_nodes, [len(h) for h in g.player_infosets]) == (9457, [468, 468])
+    assert g.is_perfect_recall and g.is_constant_sum()
+    r = sequence_form_lp(g)
+    assert r.status is Status.OPTIMAL and r.max_regret <= 1e-9
+    assert r.value == pytest.approx(-0.08560642418, abs=1e-9)
+    assert read_efg(write_efg(g)) == g
 
 
 @pytest.mark.parametrize("seed", SEEDS)
