@@ -238,7 +238,8 @@ def _fluid_with_bound(problem: Any, horizon: int, episodes: int, req: SolveReque
     fb = call_with(fluid_bound, problem, horizon=horizon, initial=start_states(problem, episodes, seed=req.seed),
                    time_limit=req.remaining())
     H = min(horizon, 20)
-    return fb, policies.fluid(problem, horizon=H, warm_start=None if warm_start_mismatch(fb, H, "hull") else fb)
+    fits = not warm_start_mismatch(fb, horizon=H, coupling="hull")
+    return fb, policies.fluid(problem, horizon=H, warm_start=fb if fits else None)
 
 
 def _myopic_exact(pol: Any) -> bool:

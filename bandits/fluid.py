@@ -249,7 +249,7 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
                   warm_start)
 
 
-def warm_start_mismatch(bound: Any, horizon: int, coupling: str) -> str:
+def warm_start_mismatch(bound: Any, *, horizon: int, coupling: str) -> str:
     """Why ``bound`` cannot warm-start a fluid policy of this ``horizon`` and ``coupling`` (``""`` when it can).
 
     Parameters
@@ -272,9 +272,9 @@ def warm_start_mismatch(bound: Any, horizon: int, coupling: str) -> str:
     >>> import bandits
     >>> p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
     >>> b = bandits.bounds.fluid_bound(p, horizon=5, coupling="relaxation")
-    >>> warm_start_mismatch(b, 5, "relaxation")
+    >>> warm_start_mismatch(b, horizon=5, coupling="relaxation")
     ''
-    >>> warm_start_mismatch(b, 5, "hull").startswith("the bound's horizon and coupling")
+    >>> warm_start_mismatch(b, horizon=5, coupling="hull").startswith("the bound's horizon and coupling")
     True
     """
     if not isinstance(bound, FluidBound):
@@ -294,6 +294,6 @@ def warm_start_mismatch(bound: Any, horizon: int, coupling: str) -> str:
 def _check_warm_start(warm_start: Any, horizon: int, coupling: str, where: str) -> None:
     if warm_start is None:
         return
-    why = warm_start_mismatch(warm_start, horizon, coupling)
+    why = warm_start_mismatch(warm_start, horizon=horizon, coupling=coupling)
     if why:
         raise InvalidInputError(f"{where}: warm_start does not fit the policy's LP: {why}")

@@ -211,7 +211,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
             pol = policies.myopic(problem, **({} if threads is None else {"threads": threads}))
         elif m == "fluid":
             # the bound's LP is the policy's (same horizon, hull) but where it merges intervention arms
-            why = warm_start_mismatch(fb, horizon, "hull") if fb is not None else "no bound computed"
+            why = warm_start_mismatch(fb, horizon=horizon, coupling="hull") if fb is not None else "no bound computed"
             pol = policies.fluid(problem, horizon=horizon, threads=threads or 1, warm_start=None if why else fb)
             out["fluid_warm_start"] = not why
             if why:
