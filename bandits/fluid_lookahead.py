@@ -21,6 +21,12 @@ margin ``|Q_j(1) - Q_j(0)|``, the exact argmax with that arm's decision forced t
 index set to ``-FORCE``): the best action that differs on the most borderline arm, each exact over
 the domain's constraints.
 
+``score="rollout"`` scores each candidate instead by the mean return of ``rollouts`` simulated
+continuations to the end of the ``h`` steps: the candidate, then at each later step the index's
+argmax with this decision's time-indexed LP duals ``V_j(1 + e, .)`` (``e`` steps elapsed; the base
+policy of the fluid policy's ``resolve_every`` between re-solves, no LP re-solve), every candidate on
+the same random numbers (a fixed stream from ``seed``, so the policy stays deterministic).
+
 The policy is deterministic; decisions are memoised per state and steps to go as the fluid policy's.
 """
 
@@ -35,10 +41,13 @@ from bandits.bounds import COUPLINGS, ENUMERATE_LIMIT, FluidBound, FluidLP
 from bandits.fluid import _check_warm_start, _Fluid
 from bandits.policy_base import Policy, _check_problem
 from bandits.problem import CoRMAB
+from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.validation import check_choice, check_int, check_time_limit
 
-__all__ = ["fluid_lookahead"]
+__all__ = ["fluid_lookahead", "SCORES"]
+
+SCORES = ("lp", "rollout")
 
 #: Index penalty that forces a local action out of the argmax (the index's scale is a few rewards
 #: per step times the horizon, far below it)
@@ -50,15 +59,22 @@ class _FluidLookahead(_Fluid):
 
     def __init__(self, problem: CoRMAB, horizon: int, candidates: int, enumerate_limit: int,
                  time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int],
-                 coupling: str, episode_aware: bool, warm_start: Optional[FluidBound]) -> None:
+                 coupling: str, episode_aware: bool, warm_start: Optional[FluidBound], score: str = "lp",
+                 rollouts: int = 16) -> None:
         super().__init__(problem, horizon, "index", enumerate_limit, time_limit, threads, seed, max_rounds=max_rounds,
                          coupling=coupling, episode_aware=episode_aware, warm_start=warm_start)
         self.candidates = candidates
+        self.score = score
+        self.rollouts = rollouts
+        self._rollout_seed = resolve_seed(seed, where="policies.fluid_lookahead()").int_seed("rollouts")
+        if score == "rollout":
+            candidates = 1  # no value LP
         # a second LP for the candidates' next-state values: the policy's own LP keeps the basis and
         # duals of the solve from the current state (its basis bookkeeping assumes one solve a decision)
         self.value_lp = FluidLP(problem, horizon=horizon, coupling=coupling, seed=seed,
                                 enumerate_limit=enumerate_limit, threads=threads, group_arms=False) \
             if candidates > 1 else None
+        self._acts_f: Optional[np.ndarray] = None  # the enumerated actions as floats (rollouts' argmax)
         self._where: tuple[np.ndarray, int] = (np.zeros(0, dtype=np.int64), 0)
         self.stats.update({"value_solves": 0, "value_time": 0.0, "value_failures": 0, "changed": 0})
 
@@ -68,14 +84,17 @@ class _FluidLookahead(_Fluid):
 
     def _argmax(self, Q: np.ndarray, key: tuple[int, bytes], memo: bool, t0: float) -> np.ndarray:
         s, h = self._where
-        if self.value_lp is None or h <= 1:
+        if self.candidates == 1 or h <= 1:
             # one step left: the index is the step's expected reward, the look-ahead adds nothing
             return super()._argmax(Q, key, memo, t0)
         Q = np.where(np.isfinite(Q), Q, 0.0)
         cands = [a for a in self._candidates(Q) if self.problem.contains(a)]
         if not cands:
             return super()._argmax(Q, key, memo, t0)
+        if self.score == "rollout":
+            return self._by_rollouts(cands, s, h, key, memo, t0)
         loc, lp = self.lp.local, self.value_lp
+        assert lp is not None  # built whenever candidates > 1 and score="lp"
         best, best_score = cands[0], -np.inf
         for i, a in enumerate(cands):
             u = loc.project(a)[0]
@@ -99,6 +118,66 @@ class _FluidLookahead(_Fluid):
         if memo:
             self._cache[key] = a
         return a.copy()
+
+    def _by_rollouts(self, cands: list[np.ndarray], s: np.ndarray, h: int, key: tuple[int, bytes], memo: bool,
+                     t0: float) -> np.ndarray:
+        """The candidate with the best mean return over ``rollouts`` simulated episodes of the ``h - 1``
+        steps left, each step taken by the index with the LP's time-indexed duals of this decision's
+        solve (no re-solve: an argmax per step); every candidate sees the same random numbers."""
+        kept = self._kept
+        if kept is None:  # the LP failed: the index's argmax
+            a = cands[0]
+        else:
+            _, V, _ = kept
+            p, R = self.problem, self.rollouts
+            S0 = np.repeat(s[None, :], R, axis=0)
+            means = np.empty(len(cands))
+            for i, c in enumerate(cands):
+                # common random numbers: the same stream for every candidate
+                rng = np.random.default_rng(self._rollout_seed)
+                A = np.repeat(c[None, :], R, axis=0)
+                total = p.expected_reward(S0, A)
+                st = p.step(S0, A, rng, check=False)
+                for e in range(1, h):
+                    A = self._index_actions(st, V[e + 1] if e + 1 < h else np.zeros_like(V[0]))
+                    total = total + p.expected_reward(st, A)
+                    st = p.step(st, A, rng, check=False)
+                means[i] = total.mean()
+            self.stats["value_solves"] += len(cands)
+            i = int(np.argmax(means))
+            a = cands[i] if means[i] > means[0] + 1e-12 else cands[0]
+        if a is not cands[0]:
+            self.stats["changed"] += 1
+        out = np.array(a, dtype=np.int64)
+        self.stats["decision_time"] += time.perf_counter() - t0
+        if memo:
+            self._cache[key] = out
+        return out.copy()
+
+    def _index_actions(self, states: np.ndarray, V1: np.ndarray) -> np.ndarray:
+        """The index's argmax with next-step duals ``V1`` (J, S) in each of the joint ``states``."""
+        loc, pricer = self.lp.local, self.lp.pricer
+        us = loc.unit_states(states)  # (N, J)
+        jj = np.arange(loc.J)
+        if loc.standard and pricer.method == "enumeration":
+            Pst = np.stack(loc.P)  # (J, 2, S, S)
+            PV = np.einsum("jusk,jk->jsu", Pst, V1)  # (J, S, 2)
+            Rb = np.stack(loc.rbar)  # (J, S, 2)
+            Qs = Rb[jj[None, :], us] + PV[jj[None, :], us]  # (N, J, 2)
+            W = Qs[:, :, 1] - Qs[:, :, 0]
+            acts = pricer._enumerated()
+            if self._acts_f is None:
+                self._acts_f = np.ascontiguousarray(acts, dtype=np.float64)
+            best = np.argmax(self._acts_f @ W.T, axis=0)
+            return np.asarray(acts[best], dtype=np.int64)
+        out = np.empty((states.shape[0], loc.n), dtype=np.int64)
+        for r in range(states.shape[0]):
+            Q = np.zeros((loc.J, loc.Umax))
+            for j in range(loc.J):
+                U = int(loc.U[j])
+                Q[j, :U] = loc.rbar[j][us[r, j]] + loc.P[j][:, us[r, j], :] @ V1[j]
+            out[r] = pricer.solve(Q)[0][0]
+        return out
 
     def _candidates(self, Q: np.ndarray) -> list[np.ndarray]:
         """The index's best actions: exact top-k when enumerated, else the argmax and the argmaxes with
@@ -135,7 +214,8 @@ class _FluidLookahead(_Fluid):
 def fluid_lookahead(problem: CoRMAB, *, horizon: int = 20, candidates: int = 8,
                     enumerate_limit: int = ENUMERATE_LIMIT, time_limit: Optional[float] = None, threads: int = 1,
                     seed: Any = 0, max_rounds: Optional[int] = None, coupling: str = "hull",
-                    episode_aware: bool = True, warm_start: Optional[FluidBound] = None) -> Policy:
+                    episode_aware: bool = True, warm_start: Optional[FluidBound] = None, score: str = "lp",
+                    rollouts: int = 16) -> Policy:
     """The fluid policy with a one-step look-ahead over its index's best actions (see
     :mod:`bandits.fluid_lookahead`).
 
@@ -145,16 +225,22 @@ def fluid_lookahead(problem: CoRMAB, *, horizon: int = 20, candidates: int = 8,
     horizon : int
         Look-ahead ``H`` of the fluid LP.
     candidates : int
-        Actions scored by the LP's next-state value (``1``: the fluid policy's argmax).
+        Actions scored (``1``: the fluid policy's argmax).
     enumerate_limit, time_limit, threads, seed, max_rounds, coupling, episode_aware, warm_start
         As :func:`bandits.fluid.fluid` (``time_limit`` and ``max_rounds`` also bound each
-        candidate's LP solve).
+        candidate's LP solve); ``seed`` also fixes the rollouts' random numbers.
+    score : {"lp", "rollout"}
+        ``"lp"``: the step's reward plus the fluid LP's value from the candidate's next-state
+        marginals; ``"rollout"``: the mean return of ``rollouts`` simulated continuations under the
+        index with this decision's duals (see :mod:`bandits.fluid_lookahead`).
+    rollouts : int
+        Simulated continuations per candidate (``score="rollout"``).
 
     Returns
     -------
     Policy
-        Deterministic; ``stats`` counts the candidates' LP solves (``value_solves``, ``value_time``)
-        and the decisions where the look-ahead overrode the index (``changed``).
+        Deterministic; ``stats`` counts the candidates scored (``value_solves``; ``value_time``: the
+        LP solves' seconds) and the decisions where the look-ahead overrode the index (``changed``).
 
     Examples
     --------
@@ -171,7 +257,9 @@ def fluid_lookahead(problem: CoRMAB, *, horizon: int = 20, candidates: int = 8,
     lim = check_int(enumerate_limit, "enumerate_limit", where, lower=0)
     check_choice(coupling, "coupling", where, COUPLINGS)
     _check_warm_start(warm_start, H, coupling, where)
+    check_choice(score, "score", where, SCORES)
     return _FluidLookahead(problem, H, k, lim, check_time_limit(time_limit, where),
                            check_int(threads, "threads", where, lower=1), seed,
                            None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1),
-                           coupling, bool(episode_aware), warm_start)
+                           coupling, bool(episode_aware), warm_start, score,
+                           check_int(rollouts, "rollouts", where, lower=1))

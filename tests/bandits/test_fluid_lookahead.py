@@ -92,8 +92,36 @@ def test_deterministic_and_episode_aware():
 
 
 @pytest.mark.parametrize("kwargs,match", [({"candidates": 0}, "candidates"), ({"horizon": 0}, "horizon"),
-                                          ({"coupling": "x"}, "coupling")])
+                                          ({"coupling": "x"}, "coupling"), ({"score": "x"}, "score"),
+                                          ({"rollouts": 0}, "rollouts")])
 def test_validation(kwargs, match):
     p = bandits.make_domain("budget", n_arms=3, budget=1, seed=0)
     with pytest.raises(InvalidInputError, match=match):
         bandits.policies.fluid_lookahead(p, **kwargs)
+
+
+@pytest.mark.parametrize("dom", ("capacity", "path"))
+def test_rollout_scoring_is_feasible_deterministic_and_at_least_myopic(dom):
+    p = bandits.make_domain(dom, n_arms=4, budget=2, seed=0)
+    H = 5
+    a = bandits.policies.fluid_lookahead(p, horizon=H, candidates=4, score="rollout", rollouts=8)
+    b = bandits.policies.fluid_lookahead(p, horizon=H, candidates=4, score="rollout", rollouts=8)
+    np.testing.assert_array_equal(exact.policy_actions(p, a), exact.policy_actions(p, b))
+    v = exact.policy_value(p, a, H)
+    assert exact.policy_value(p, bandits.policies.myopic(p), H) - 1e-9 <= v <= exact.optimal_value(p, H) + 1e-9
+    assert a.stats["value_solves"] > 0 and a.value_lp is None
+
+
+def test_rollouts_without_enumeration_take_the_mip_argmax():
+    # the rollouts' per-step argmax by the MIP gives the enumeration's actions (same index, exact argmax)
+    p = bandits.make_domain("capacity", n_arms=4, budget=2, seed=1)
+    a = bandits.policies.fluid_lookahead(p, horizon=3, candidates=3, score="rollout", rollouts=4)
+    b = bandits.policies.fluid_lookahead(p, horizon=3, candidates=3, score="rollout", rollouts=4, enumerate_limit=0)
+    V = np.random.default_rng(0).normal(size=(4, p.n_states))
+    st = np.random.default_rng(1).integers(0, p.n_states, size=(6, 4))
+    x, y = a._index_actions(st, V), b._index_actions(st, V)
+    loc = a.lp.local
+    for s, u, w in zip(st, x, y):
+        assert p.contains(w)
+        q = [sum(loc.rbar[j][s[j], z[j]] + loc.P[j][z[j], s[j]] @ V[j] for j in range(4)) for z in (u, w)]
+        assert q[1] == pytest.approx(q[0], abs=1e-9)
