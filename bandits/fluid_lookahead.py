@@ -91,8 +91,17 @@ class _FluidLookahead(_Fluid):
         cands = [a for a in self._candidates(Q) if self.problem.contains(a)]
         if not cands:
             return super()._argmax(Q, key, memo, t0)
-        if self.score == "rollout":
-            return self._by_rollouts(cands, s, h, key, memo, t0)
+        best = self._by_rollouts(cands, s, h) if self.score == "rollout" else self._by_lp(cands, s, h)
+        if best is not cands[0]:
+            self.stats["changed"] += 1
+        a = np.array(best, dtype=np.int64)
+        self.stats["decision_time"] += time.perf_counter() - t0
+        if memo:
+            self._cache[key] = a
+        return a.copy()
+
+    def _by_lp(self, cands: list[np.ndarray], s: np.ndarray, h: int) -> np.ndarray:
+        """The candidate with the best step reward plus the fluid LP's value from its next marginals."""
         loc, lp = self.lp.local, self.value_lp
         assert lp is not None  # built whenever candidates > 1 and score="lp"
         best, best_score = cands[0], -np.inf
@@ -111,48 +120,33 @@ class _FluidLookahead(_Fluid):
             # a later candidate (lower index) must win by more than the LP's tolerance
             if score > best_score + 1e-9 * max(1.0, abs(score)):
                 best, best_score = a, score
-        if best is not cands[0]:
-            self.stats["changed"] += 1
-        a = np.array(best, dtype=np.int64)
-        self.stats["decision_time"] += time.perf_counter() - t0
-        if memo:
-            self._cache[key] = a
-        return a.copy()
+        return best
 
-    def _by_rollouts(self, cands: list[np.ndarray], s: np.ndarray, h: int, key: tuple[int, bytes], memo: bool,
-                     t0: float) -> np.ndarray:
+    def _by_rollouts(self, cands: list[np.ndarray], s: np.ndarray, h: int) -> np.ndarray:
         """The candidate with the best mean return over ``rollouts`` simulated episodes of the ``h - 1``
         steps left, each step taken by the index with the LP's time-indexed duals of this decision's
         solve (no re-solve: an argmax per step); every candidate sees the same random numbers."""
         kept = self._kept
         if kept is None:  # the LP failed: the index's argmax
-            a = cands[0]
-        else:
-            _, V, _ = kept
-            p, R = self.problem, self.rollouts
-            S0 = np.repeat(s[None, :], R, axis=0)
-            means = np.empty(len(cands))
-            for i, c in enumerate(cands):
-                # common random numbers: the same stream for every candidate
-                rng = np.random.default_rng(self._rollout_seed)
-                A = np.repeat(c[None, :], R, axis=0)
-                total = p.expected_reward(S0, A)
-                st = p.step(S0, A, rng, check=False)
-                for e in range(1, h):
-                    A = self._index_actions(st, V[e + 1] if e + 1 < h else np.zeros_like(V[0]))
-                    total = total + p.expected_reward(st, A)
-                    st = p.step(st, A, rng, check=False)
-                means[i] = total.mean()
-            self.stats["value_solves"] += len(cands)
-            i = int(np.argmax(means))
-            a = cands[i] if means[i] > means[0] + 1e-12 else cands[0]
-        if a is not cands[0]:
-            self.stats["changed"] += 1
-        out = np.array(a, dtype=np.int64)
-        self.stats["decision_time"] += time.perf_counter() - t0
-        if memo:
-            self._cache[key] = out
-        return out.copy()
+            return cands[0]
+        _, V, _ = kept
+        p, R = self.problem, self.rollouts
+        S0 = np.repeat(s[None, :], R, axis=0)
+        means = np.empty(len(cands))
+        for i, c in enumerate(cands):
+            # common random numbers: the same stream for every candidate
+            rng = np.random.default_rng(self._rollout_seed)
+            A = np.repeat(c[None, :], R, axis=0)
+            total = p.expected_reward(S0, A)
+            st = p.step(S0, A, rng, check=False)
+            for e in range(1, h):
+                A = self._index_actions(st, V[e + 1] if e + 1 < h else np.zeros_like(V[0]))
+                total = total + p.expected_reward(st, A)
+                st = p.step(st, A, rng, check=False)
+            means[i] = total.mean()
+        self.stats["value_solves"] += len(cands)
+        i = int(np.argmax(means))
+        return cands[i] if means[i] > means[0] + 1e-12 else cands[0]
 
     def _index_actions(self, states: np.ndarray, V1: np.ndarray) -> np.ndarray:
         """The index's argmax with next-step duals ``V1`` (J, S) in each of the joint ``states``."""
