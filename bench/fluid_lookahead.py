@@ -49,45 +49,47 @@ def _parse(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def small_table(args: argparse.Namespace, domains: list[str]) -> None:
-    print(f"{'case':<40} {'opt/bound':>10} {'myopic/opt':>11} {'fluid/opt':>10} {'look/opt':>9} {'look s':>7}")
+def _instances(args: argparse.Namespace, domains: list[str]):
+    """(label, seed, problem) for every domain, J:B size and seed asked for."""
     for dom in domains:
         for J, B in _sizes(args.sizes):
             for seed in args.seeds:
-                p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
-                H = args.horizon
-                opt = exact.optimal_value(p, H)
-                bound = fluid_bound(p, horizon=H).certified
-                myo = exact.policy_value(p, bandits.policies.myopic(p), H)
-                flu = exact.policy_value(p, bandits.policies.fluid(p, horizon=H), H)
-                t0 = time.perf_counter()
-                look = exact.policy_value(p, bandits.policies.fluid_lookahead(
-                    p, horizon=H, candidates=args.candidates, score=args.score, rollouts=args.rollouts), H)
-                dt = time.perf_counter() - t0
-                print(f"{f'{dom} J={J} B={B} H={H} seed={seed}':<40} {100 * opt / bound:9.2f}% {100 * myo / opt:10.2f}% "
-                      f"{100 * flu / opt:9.2f}% {100 * look / opt:8.2f}% {dt:7.1f}", flush=True)
+                yield f"{dom} J={J} B={B}", seed, bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
+
+
+def small_table(args: argparse.Namespace, domains: list[str]) -> None:
+    print(f"{'case':<40} {'opt/bound':>10} {'myopic/opt':>11} {'fluid/opt':>10} {'look/opt':>9} {'look s':>7}")
+    for label, seed, p in _instances(args, domains):
+        H = args.horizon
+        opt = exact.optimal_value(p, H)
+        bound = fluid_bound(p, horizon=H).certified
+        myo = exact.policy_value(p, bandits.policies.myopic(p), H)
+        flu = exact.policy_value(p, bandits.policies.fluid(p, horizon=H), H)
+        t0 = time.perf_counter()
+        look = exact.policy_value(p, bandits.policies.fluid_lookahead(
+            p, horizon=H, candidates=args.candidates, score=args.score, rollouts=args.rollouts), H)
+        dt = time.perf_counter() - t0
+        print(f"{f'{label} H={H} seed={seed}':<40} {100 * opt / bound:9.2f}% {100 * myo / opt:10.2f}% "
+              f"{100 * flu / opt:9.2f}% {100 * look / opt:8.2f}% {dt:7.1f}", flush=True)
 
 
 def evaluation_table(args: argparse.Namespace, domains: list[str]) -> None:
     print(f"{'case':<32} {'policy':<20} {'mean ± SEM':>16} {'% of bound':>11} {'decision mean/median':>22}")
-    for dom in domains:
-        for J, B in _sizes(args.sizes):
-            for seed in args.seeds:
-                p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
-                _, eval_seed = _run_seeds(seed, None)  # bench/cormab.py's evaluation stream
-                starts = start_states(p, args.episodes, seed=eval_seed)
-                fb = fluid_bound(p, horizon=args.horizon, initial=starts)
-                case = f"{dom} J={J} B={B} seed={seed}"
-                print(f"{case:<32} {'certified bound':<20} {fb.certified:16.4f}", flush=True)
-                policies = [("fluid", bandits.policies.fluid(p, horizon=args.horizon)),
-                            (f"look-ahead k={args.candidates} {args.score}", bandits.policies.fluid_lookahead(
-                                p, horizon=args.horizon, candidates=args.candidates, score=args.score,
-                                rollouts=args.rollouts))]
-                for name, pol in policies:
-                    r = evaluate(p, pol, episodes=args.episodes, horizon=args.horizon, seed=eval_seed,
-                                 bound=fb.certified)
-                    print(f"{case:<32} {name:<20} {r.mean:8.4f} ± {r.sem:.4f} {100 * r.fraction_of_bound:10.2f}% "
-                          f"{1e3 * r.decision_time_mean:10.1f} / {1e3 * r.decision_time_median:.1f} ms", flush=True)
+    for label, seed, p in _instances(args, domains):
+        _, eval_seed = _run_seeds(seed, None)  # bench/cormab.py's evaluation stream
+        starts = start_states(p, args.episodes, seed=eval_seed)
+        fb = fluid_bound(p, horizon=args.horizon, initial=starts)
+        case = f"{label} seed={seed}"
+        print(f"{case:<32} {'certified bound':<20} {fb.certified:16.4f}", flush=True)
+        policies = [("fluid", bandits.policies.fluid(p, horizon=args.horizon)),
+                    (f"look-ahead k={args.candidates} {args.score}", bandits.policies.fluid_lookahead(
+                        p, horizon=args.horizon, candidates=args.candidates, score=args.score,
+                        rollouts=args.rollouts))]
+        for name, pol in policies:
+            r = evaluate(p, pol, episodes=args.episodes, horizon=args.horizon, seed=eval_seed,
+                         bound=fb.certified)
+            print(f"{case:<32} {name:<20} {r.mean:8.4f} ± {r.sem:.4f} {100 * r.fraction_of_bound:10.2f}% "
+                  f"{1e3 * r.decision_time_mean:10.1f} / {1e3 * r.decision_time_median:.1f} ms", flush=True)
 
 
 def main(argv=None) -> int:
