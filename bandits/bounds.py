@@ -93,6 +93,9 @@ class FluidBound(SolveResult):
     reward over the remaining steps, not divided by ``H``); ``step_duals[t]``: the dual of the
     step's convexity row (hull) or 0; ``n_rows``/``n_cols``: LP size (columns at the end of column
     generation); ``n_generated``: action columns generated; ``lp_time``/``pricing_time``: seconds.
+    ``pricing``: how the hull's columns were priced -- ``"enumeration"``, ``"mip"``, or
+    ``"mip+search"`` when the domain has its own exact maximiser (the path domain's walk search; the MIP
+    where it gives up, and always under ``certify_pricing=True``); ``"none"`` for the relaxation.
     ``basis``: the LP's final simplex basis (HiGHS status codes, ``int8``, the columns then the rows)
     and, for the hull, ``column_actions``: its action columns in the model's order (``(K, 1 + n)``
     ``int8``, the step then the action) -- what :func:`bandits.policies.fluid` ``(warm_start=...)``
@@ -360,7 +363,7 @@ class _SeparableMax:
             err = (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
             return self._enumerated()[idx], best + err, vals[idx]
         m = self.model
-        if loc.standard and self.oracle is not None:
+        if loc.standard and self.oracle is not None and not certify:  # (certify: the engine's own proof)
             found = self.oracle(Q[:, 1] - Q[:, 0])
             if found is not None:
                 val = float(Q[np.arange(loc.J), found[0]].sum())
@@ -1019,7 +1022,8 @@ class FluidLP:
                           value=value, certified=certified, horizon=H, coupling=self.coupling, marginals=marg,
                           state_values=sv, step_duals=sd, n_rows=int(self.model.n_rows), n_cols=int(self.model.n_cols),
                           n_generated=len(self.columns), lp_time=lp_time, pricing_time=pricing_time,
-                          pricing=self.pricer.method if self.coupling == "hull" else "none",
+                          pricing=(self.pricer.method + ("+search" if self.pricer.oracle is not None else ""))
+                          if self.coupling == "hull" else "none",
                           basis=self.basis_codes() if with_basis and res is not None and res.x is not None else None,
                           column_actions=self.column_actions() if with_basis else None)
 

@@ -72,7 +72,7 @@ def test_fluid_lp_prices_and_decides_with_the_walk_search():
     starts = start_states(p, 4, seed=1)
     walk = fluid_bound(p, horizon=4, initial=starts, enumerate_limit=0)  # no enumeration: the walk search
     enum = fluid_bound(p, horizon=4, initial=starts)
-    assert walk.pricing == "mip" and enum.pricing == "enumeration"
+    assert walk.pricing == "mip+search" and enum.pricing == "enumeration"
     assert walk.certified >= walk.value - 1e-7
     assert walk.value == pytest.approx(enum.value, abs=1e-6)
     assert walk.certified == pytest.approx(enum.certified, abs=1e-6)
