@@ -104,17 +104,20 @@ def kuhn_poker() -> ExtensiveFormGame:
     return b.build()
 
 
-def leduc_poker() -> ExtensiveFormGame:
+def leduc_poker(*, suits: bool = True) -> ExtensiveFormGame:
     """Leduc hold'em (Southey et al., 2005) with OpenSpiel's rules: value -0.0856064... to player 1.
 
     Six cards (J, Q, K in two suits), ante 1 each, one private card per player, two betting rounds
     (raises of 2, then 4; at most two raises a round; player 1 opens both), one public card dealt
     between them. Folding is offered only when facing a raise (elsewhere it is dominated). At the
     showdown a private card that pairs the public one wins, else the higher rank; equal ranks split.
-    Information sets distinguish the suits, as OpenSpiel's do: 9,457 nodes, 936 information sets of
-    the players (468 each) and 157 chance nodes."""
-    b = TreeBuilder(["P1", "P2"], title="Leduc hold'em")
+    9,457 nodes and 157 chance nodes. ``suits=True``: information sets distinguish the suits, as
+    OpenSpiel's do (936 of the players, 468 each); ``suits=False``: a player sees ranks only (288,
+    144 each), the same game up to the suits' symmetry (same value), whose logit branch avoids the
+    symmetry-breaking bifurcation of the suited tree."""
+    b = TreeBuilder(["P1", "P2"], title="Leduc hold'em" if suits else "Leduc hold'em (ranks)")
     cards = ["J1", "J2", "Q1", "Q2", "K1", "K2"]  # rank = index // 2
+    shown = [c if suits else c[0] for c in cards]  # what a player sees of a card
 
     def showdown(node: int, mine: tuple, public: int, stake: int) -> None:
         key = [(c // 2 == public // 2, c // 2) for c in mine]
@@ -125,7 +128,7 @@ def leduc_poker() -> ExtensiveFormGame:
         p = acted % 2
         stakes = max(contrib)
         actions = (["fold"] if stakes > contrib[p] else []) + ["call"] + (["raise"] if raises < 2 else [])
-        where = f"{cards[mine[p]]}{'' if public is None else ' ' + cards[public]} {hist}"
+        where = f"{shown[mine[p]]}{'' if public is None else ' ' + shown[public]} {hist}"
         kids = b.move(node, p, actions, infoset=f"P{p + 1} {where}".rstrip())
         for act, kid in zip(actions, kids):
             if act == "fold":

@@ -329,6 +329,9 @@ def test_leduc_poker_size_and_published_value() -> None:
     assert r.status is Status.OPTIMAL and r.max_regret <= 1e-9
     assert r.value == pytest.approx(-0.08560642418, abs=1e-9)
     assert read_efg(write_efg(g)) == g
+    ranks = leduc_poker(suits=False)  # the suits' symmetry factored out: same tree, same value
+    assert (ranks.n_nodes, [len(h) for h in ranks.player_infosets]) == (9457, [144, 144])
+    assert sequence_form_lp(ranks).value == pytest.approx(r.value, abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
