@@ -97,7 +97,7 @@ def as_int_array(value: Any, name: str, where: str, *, ndim: Optional[int] = Non
 def check_real(value: Any, name: str, where: str, *, lower: Optional[float] = None,
                upper: Optional[float] = None, lower_strict: bool = False, allow_inf: bool = False) -> float:
     """A finite real scalar within bounds (``lower_strict`` makes the lower bound exclusive)."""
-    if type(value) is float:  # (the usual case without the abstract-class checks, which cost more than a small solve's validation)
+    if type(value) is float:  # (the usual case, without the abstract-class checks)
         v = value
     else:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

@@ -200,12 +200,13 @@ _TREE: Any = None
 
 
 def _tree_module() -> Any:
-    """:mod:`games.efg.tree`, imported on first use (it imports this module); kept in ``_TREE``
-    because an import statement is a measurable part of reading a small file."""
+    """:mod:`games.efg.tree` (the game model), imported on first use because it imports this module;
+    kept in ``_TREE`` because an import statement is a measurable part of reading a small file."""
     global _TREE
-    import games.efg.tree
+    if _TREE is None:
+        import games.efg.tree
 
-    _TREE = games.efg.tree
+        _TREE = games.efg.tree
     return _TREE
 
 
@@ -218,7 +219,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     Limits: ``max_nodes``, ``max_players`` and ``max_bytes`` (the file size, checked before it is
     read). Every problem is an :class:`~engine.errors.InvalidInputError` with the line and column.
     """
-    tree = _TREE or _tree_module()
+    tree = _tree_module()
     if not (type(max_nodes) is int and type(max_players) is int and type(max_bytes) is int and
             max_nodes > 0 and max_players > 0 and max_bytes > 0):  # (the usual case in one test)
         for name, val in (("max_nodes", max_nodes), ("max_players", max_players), ("max_bytes", max_bytes)):
@@ -246,7 +247,7 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none of them
     try:
-        parts = _parse_fast(text, max_nodes, max_players, tree._GameParts)
+        parts = _parse_fast(text, max_nodes, max_players)
         if parts is None:  # anything unusual, errors included: the token-by-token reader decides
             parts = _parse(_Reader(text, source), max_nodes, max_players)
         return tree.ExtensiveFormGame._from_parts(parts)
@@ -376,11 +377,7 @@ def _fast_payoffs(texts: Sequence[str], cache: dict) -> Optional[tuple]:
     return None
 
 
-def _parse_fast(text: str, max_nodes: int, max_players: int, parts_cls: Any = None) -> Any:
-    # (parts_cls: games.efg.tree._GameParts from read_efg, which imports it anyway; a second import
-    # statement is a measurable part of a small file's read)
-    if parts_cls is None:
-        from games.efg.tree import _GameParts as parts_cls  # here: games.efg.tree imports this module
+def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
     head = _HEADER_RE.match(text)
     if head is None:
         return None
@@ -402,8 +399,8 @@ def _parse_fast(text: str, max_nodes: int, max_players: int, parts_cls: Any = No
     if sum(map(len, whole)) != len(body):  # the matches must tile the file
         return None
     n_players = len(players)
-    parts = parts_cls(players=players, title=_unquote(head.group(1)),
-                      comment=_unquote(head.group(3)) if head.group(3) else "", first_use=True)
+    parts = _tree_module()._GameParts(players=players, title=_unquote(head.group(1)),
+                                      comment=_unquote(head.group(3)) if head.group(3) else "", first_use=True)
     notes = parts.notes
     if qlabels.count('""') == n:
         labels = [""] * n
@@ -534,7 +531,6 @@ def _outcomes_each(parts: Any, values: list, used: list, labels: list, blobs: li
     node_outcome = [-1] * len(values)
     out_numbers, out_labels = parts.outcome_number, parts.outcome_label
     out_values, out_texts = parts.outcome_payoffs, parts.outcome_texts
-    del out_numbers[:], out_labels[:], out_values[:], out_texts[:]
     outcome_key: dict = {}
     pay_blobs: dict = {}
     out_quoted: list = []
@@ -579,8 +575,6 @@ def _outcomes_each(parts: Any, values: list, used: list, labels: list, blobs: li
 
 
 def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
-    from games.efg.tree import _GameParts  # here: games.efg.tree imports this module
-
     v, p = r.expect(WORD, "'EFG' (the file type)")
     if v != "EFG":
         raise r.error(f"expected 'EFG' (the file type), got {_shown(v)}", p)
@@ -609,7 +603,7 @@ def _parse(r: _Reader, max_nodes: int, max_players: int) -> Any:
     if r.peek() == STR:
         comment, _ = r.expect(STR, "the comment")
 
-    parts = _GameParts(players=players, title=title, comment=comment, first_use=True)
+    parts = _tree_module()._GameParts(players=players, title=title, comment=comment, first_use=True)
     kinds = parts.kind
     labels = parts.label
     node_infoset = parts.node_infoset
@@ -739,9 +733,7 @@ def _quote(text: str) -> str:
 def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -> Optional[str]:
     """Write ``game`` as a Gambit ``.efg`` file (format 2) in the layout pygambit writes; returns the
     text when ``path`` is None. Numbers keep the text they were read with."""
-    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
-
-    if not isinstance(game, ExtensiveFormGame):
+    if not isinstance(game, _tree_module().ExtensiveFormGame):
         raise InvalidInputError(f"write_efg(): expected an ExtensiveFormGame, got {type(game).__name__}")
     out = [f"EFG 2 R {_quote(game.title)} {{ {' '.join(_quote(p) for p in game.players)} }}\n",
            f"{_quote(game.comment)}\n\n"]
@@ -778,9 +770,7 @@ def write_efg(game: Any, path: Union[None, str, "os.PathLike[str]"] = None, /) -
 def tree_to_dict(game: Any) -> dict:
     """``game`` as a ``gameplan/tree`` v1 JSON document (``engine/schemas/tree.v1.json``):
     numbers as the exact text they were read or built with."""
-    from games.efg.tree import ExtensiveFormGame  # here: games.efg.tree imports this module
-
-    if not isinstance(game, ExtensiveFormGame):
+    if not isinstance(game, _tree_module().ExtensiveFormGame):
         raise InvalidInputError(f"tree_to_dict(): expected an ExtensiveFormGame, got {type(game).__name__}")
     infosets = []
     for h, pl in enumerate(game.infoset_player):
@@ -826,8 +816,7 @@ def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: i
     the tree is built, every loop runs over the document's own lists once, numbers are limited as
     in ``.efg`` files, and every problem is an :class:`~engine.errors.InvalidInputError` naming the
     JSON path."""
-    from games.efg.tree import ExtensiveFormGame, _GameParts  # here: games.efg.tree imports this module
-
+    tree = _tree_module()
     where = "ExtensiveFormGame.from_dict()"
     for name, val in (("max_nodes", max_nodes), ("max_players", max_players)):
         if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -847,7 +836,7 @@ def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: i
                                 f"(got {n}, {len(outs_of)}, {len(labels)})")
     if len(doc["infosets"]) > n or len(doc["outcomes"]) > n:
         raise InvalidInputError(f"{where}: more information sets or outcomes than nodes ({n})")
-    parts = _GameParts(players=list(players), title=doc.get("title", ""), comment=doc.get("comment", ""))
+    parts = tree._GameParts(players=list(players), title=doc.get("title", ""), comment=doc.get("comment", ""))
     for h, entry in enumerate(doc["infosets"]):
         at = f"{where}: $['infosets'][{h}]"
         pl, acts = entry["player"], entry["actions"]
@@ -889,4 +878,4 @@ def tree_from_dict(source: Any, /, *, max_nodes: int = MAX_NODES, max_players: i
     parts.node_infoset = list(isets_of)
     parts.node_outcome = list(outs_of)
     parts.finish_labels()
-    return ExtensiveFormGame._from_parts(parts)
+    return tree.ExtensiveFormGame._from_parts(parts)

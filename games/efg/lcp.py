@@ -711,20 +711,19 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
             pays = None
             if exact:
                 x, y, xq = run.plans()
+                assert xq is not None
                 beh = [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)]
                 reg = float(max(0.0, g._solver_payoffs_and_regrets(beh)[1].max()))
+                reg_q = _regret_exact(prob, xq)
+                if reg_q != 0:  # cannot happen at a complementary basis; kept as a guard
+                    notes.append(f"start {k}: exact regret {reg_q} (not an equilibrium)")
+                    status = Status.ERROR
             else:
                 xq = None
                 x, y, b0, b1, reg, pays = _finish_float(run.T, run.basis, prob.n1, *g._regret_data())
                 beh = [b0, b1]
                 reg = float(reg)
-            if exact:
-                assert xq is not None
-                reg_q = _regret_exact(prob, xq)
-                if reg_q != 0:  # cannot happen at a complementary basis; kept as a guard
-                    notes.append(f"start {k}: exact regret {reg_q} (not an equilibrium)")
-                    status = Status.ERROR
-            elif reg > tol:
+            if not exact and reg > tol:
                 # the basis is combinatorial: solving its sparse system afresh removes the
                 # rounding the pivots accumulated
                 plans = prob.solve_basis(run.basis)

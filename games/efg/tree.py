@@ -67,8 +67,6 @@ def _first_use(refs: list) -> list:
 
 def _renumbered(refs: list, order: list) -> list:
     """``refs`` (indices, -1 for none) after renumbering ``order[k]`` to ``k``."""
-    if order == list(range(len(order))):
-        return list(refs)
     remap = [0] * len(order)
     for new, old in enumerate(order):
         remap[old] = new
@@ -321,15 +319,12 @@ class ExtensiveFormGame:
         iplayer = parts.infoset_player
         m = len(iplayer)
         n_out = len(parts.outcome_label)
+        order: Optional[list]
+        oorder: Optional[list]
         if parts.first_use:  # a reader's order: numbered at first use, every one used
+            order = sorted(range(m), key=iplayer.__getitem__)  # (stable; chance, -1, first)
             n_chance = iplayer.count(-1)
-            if n_chance == 0 and all(iplayer[h] <= iplayer[h + 1] for h in range(m - 1)):
-                order = None  # already sorted by player
-            else:
-                order = sorted(range(m), key=iplayer.__getitem__)  # (stable; chance, -1, first)
-                order = order[n_chance:] + order[:n_chance]
-                if order == list(range(m)):
-                    order = None
+            order = order[n_chance:] + order[:n_chance]
             oorder = None
         else:
             iset_uses = _first_use(parts.node_infoset)
@@ -338,10 +333,10 @@ class ExtensiveFormGame:
             out_uses = _first_use(parts.node_outcome)
             ofirst = {o: i for i, o in enumerate(out_uses)}
             oorder = sorted(range(n_out), key=lambda o: ofirst.get(o, len(ofirst) + o))
-            if order == list(range(m)):
-                order = None
             if oorder == list(range(n_out)):
                 oorder = None
+        if order == list(range(m)):  # None: the parts' lists are already in the game's order
+            order = None
         self.players = tuple(parts.players)
         self.title = parts.title
         self.comment = parts.comment
