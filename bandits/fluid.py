@@ -157,11 +157,17 @@ class _Fluid(Policy):
                 else np.zeros((h, J, S))
             self._kept = (h, Vall, 1) if ok else None
             V1 = Vall[1] if h > 1 else np.zeros((J, S))
-        Q = np.full((J, loc.Umax), -np.inf)
-        for j in range(J):
+        return self._argmax(self._index(us, V1), key, memo, t0)
+
+    def _index(self, us: np.ndarray, V1: np.ndarray) -> np.ndarray:
+        """The separable index ``Q[j, u]`` at unit states ``us`` with next-step flow duals ``V1``
+        (``(J, S)``); 0 past a unit's local actions."""
+        loc = self.lp.local
+        Q = np.zeros((loc.J, loc.Umax))
+        for j in range(loc.J):
             U = int(loc.U[j])
             Q[j, :U] = loc.rbar[j][us[j]] + loc.P[j][:, us[j], :] @ V1[j]
-        return self._argmax(Q, key, memo, t0)
+        return Q
 
     def _argmax(self, Q: np.ndarray, key: tuple[int, bytes], memo: bool, t0: float) -> np.ndarray:
         """The feasible action maximising the separable index ``Q[j, u]`` (exact over the constraints)."""
@@ -277,6 +283,9 @@ def warm_start_mismatch(bound: Any, *, horizon: int, coupling: str) -> str:
     >>> warm_start_mismatch(b, horizon=5, coupling="hull").startswith("the bound's horizon and coupling")
     True
     """
+    where = "warm_start_mismatch()"
+    horizon = check_int(horizon, "horizon", where, lower=1)
+    check_choice(coupling, "coupling", where, COUPLINGS)
     if not isinstance(bound, FluidBound):
         return f"a bandits.bounds.FluidBound (a fluid_bound result) is needed, got {type(bound).__name__}"
     if bound.basis is None:

@@ -67,13 +67,12 @@ class _FluidLookahead(_Fluid):
         self.score = score
         self.rollouts = rollouts
         self._rollout_seed = resolve_seed(seed, where="policies.fluid_lookahead()").int_seed("rollouts")
-        if score == "rollout":
-            candidates = 1  # no value LP
-        # a second LP for the candidates' next-state values: the policy's own LP keeps the basis and
-        # duals of the solve from the current state (its basis bookkeeping assumes one solve a decision)
+        # a second LP for the candidates' next-state values (score="lp"): the policy's own LP keeps the
+        # basis and duals of the solve from the current state (its basis bookkeeping assumes one solve a
+        # decision)
         self.value_lp = FluidLP(problem, horizon=horizon, coupling=coupling, seed=seed,
                                 enumerate_limit=enumerate_limit, threads=threads, group_arms=False) \
-            if candidates > 1 else None
+            if candidates > 1 and score == "lp" else None
         self._acts_f: Optional[np.ndarray] = None  # the enumerated actions as floats (rollouts' argmax)
         self._where: tuple[np.ndarray, int] = (np.zeros(0, dtype=np.int64), 0)
         self.stats.update({"value_solves": 0, "value_time": 0.0, "value_failures": 0, "changed": 0})
@@ -166,11 +165,7 @@ class _FluidLookahead(_Fluid):
             return np.asarray(acts[best], dtype=np.int64)
         out = np.empty((states.shape[0], loc.n), dtype=np.int64)
         for r in range(states.shape[0]):
-            Q = np.zeros((loc.J, loc.Umax))
-            for j in range(loc.J):
-                U = int(loc.U[j])
-                Q[j, :U] = loc.rbar[j][us[r, j]] + loc.P[j][:, us[r, j], :] @ V1[j]
-            out[r] = pricer.solve(Q)[0][0]
+            out[r] = pricer.solve(self._index(us[r], V1))[0][0]
         return out
 
     def _candidates(self, Q: np.ndarray) -> list[np.ndarray]:
