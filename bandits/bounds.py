@@ -687,29 +687,17 @@ class FluidLP:
 
     # ------------------------------------------------------------------ simplex bases (warm starts)
     def save_basis(self) -> tuple[Any, int]:
-        """A copy of the model's current simplex basis and the column count it is for (for
-        :meth:`load_basis`; one copy inside HiGHS, no conversion)."""
-        return self.model.highs.getBasis(), int(self.model.n_cols)
+        """The model's current simplex basis (:meth:`solvers.LinearModel.save_basis`)."""
+        return self.model.save_basis()
 
     def load_basis(self, saved: tuple[Any, int]) -> bool:
         """Start the next solve from a basis of :meth:`save_basis` (action columns added since enter
-        nonbasic at 0). The LP's optimum does not depend on the start; only the work to reach it
-        does (and, where the LP's duals are not unique, which optimal duals come back). False when
-        HiGHS refuses it (the current basis is then kept)."""
-        basis, ncols = saved
-        if ncols != self.model.n_cols:
-            basis = _highs_basis(np.concatenate([_status_codes(basis.col_status),
-                                                 np.zeros(self.model.n_cols - ncols, dtype=np.int8)]),
-                                 _status_codes(basis.row_status))
-        return _highs_ok(self.model.highs.setBasis(basis))
+        nonbasic at 0; :meth:`solvers.LinearModel.load_basis`). False when HiGHS refuses it."""
+        return self.model.load_basis(saved)
 
     def basis_codes(self) -> Optional[np.ndarray]:
-        """The current simplex basis as HiGHS status codes (``int8``: the columns, then the rows), or
-        None when HiGHS holds no valid basis."""
-        b = self.model.highs.getBasis()
-        if not b.valid:
-            return None
-        return np.concatenate([_status_codes(b.col_status), _status_codes(b.row_status)])
+        """The current simplex basis as HiGHS status codes (:meth:`solvers.LinearModel.basis_codes`)."""
+        return self.model.basis_codes()
 
     def column_actions(self) -> Optional[np.ndarray]:
         """Hull: the action columns in the model's order, ``(K, 1 + n)`` ``int8`` (step, action)."""
@@ -738,9 +726,7 @@ class FluidLP:
             rows = codes[self.NX + len(ca):]
         else:
             cols, rows = codes[: self.model.n_cols], codes[self.model.n_cols:]
-        if cols.size != self.model.n_cols or rows.size != self.m:
-            return False
-        return _highs_ok(self.model.highs.setBasis(_highs_basis(cols, rows)))
+        return self.model.set_basis_codes(cols, rows)
 
     def _coupling_duals(self, y: np.ndarray) -> np.ndarray:
         """``Q[t, j, u]`` = dual of arm ``j``'s coupling row for local action ``u`` at step ``t`` (0 for u = 0)."""
@@ -1026,29 +1012,6 @@ class FluidLP:
                           if self.coupling == "hull" else "none",
                           basis=self.basis_codes() if with_basis and res is not None and res.x is not None else None,
                           column_actions=self.column_actions() if with_basis else None)
-
-
-def _status_codes(statuses: Any) -> np.ndarray:
-    """HiGHS basis statuses as ``int8`` codes (``HighsBasisStatus`` values)."""
-    return np.fromiter(map(int, statuses), dtype=np.int8, count=len(statuses))
-
-
-def _highs_basis(cols: np.ndarray, rows: np.ndarray) -> Any:
-    """A valid ``highspy.HighsBasis`` from status codes."""
-    # highspy is imported lazily, as in solvers.highs (it loads the HiGHS library)
-    import highspy
-
-    member = list(highspy.HighsBasisStatus.__members__.values())
-    by_code = {int(v): v for v in member}
-    b = highspy.HighsBasis()
-    b.col_status = [by_code[c] for c in cols.tolist()]
-    b.row_status = [by_code[c] for c in rows.tolist()]
-    b.valid = True
-    return b
-
-
-def _highs_ok(status: Any) -> bool:
-    return getattr(status, "name", "") == "kOk"
 
 
 def _first_arm(loc: _Local, col: int) -> int:

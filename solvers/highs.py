@@ -215,6 +215,39 @@ class LinearModel:
         """The underlying ``highspy.Highs`` object (for advanced use; changes bypass validation)."""
         return self._highs
 
+    # ------------------------------------------------------------------ simplex bases (warm starts)
+    def save_basis(self) -> tuple[Any, int]:
+        """A copy of the current simplex basis and the column count it is for (for
+        :meth:`load_basis`; one copy inside HiGHS, no conversion)."""
+        return self._highs.getBasis(), self._n
+
+    def load_basis(self, saved: tuple[Any, int]) -> bool:
+        """Start the next solve from a basis of :meth:`save_basis` (columns added since enter
+        nonbasic at their lower bound). The optimum does not depend on the start, only the work to
+        reach it (and, where the optimal duals are not unique, which ones come back). False when HiGHS
+        refuses it (the current basis is then kept)."""
+        basis, ncols = saved
+        if ncols != self._n:
+            basis = _highs_basis(np.concatenate([_status_codes(basis.col_status),
+                                                 np.zeros(self._n - ncols, dtype=np.int8)]),
+                                 _status_codes(basis.row_status))
+        return _highs_ok(self._highs.setBasis(basis))
+
+    def basis_codes(self) -> Optional[np.ndarray]:
+        """The current simplex basis as HiGHS status codes (``int8``: the columns, then the rows), or
+        None when HiGHS holds no valid basis."""
+        b = self._highs.getBasis()
+        if not b.valid:
+            return None
+        return np.concatenate([_status_codes(b.col_status), _status_codes(b.row_status)])
+
+    def set_basis_codes(self, cols: np.ndarray, rows: np.ndarray) -> bool:
+        """Start the next solve from the basis given as HiGHS status codes (:meth:`basis_codes`'s
+        layout, columns and rows apart); False when the sizes do not match or HiGHS refuses it."""
+        if len(cols) != self._n or len(rows) != self._m:
+            return False
+        return _highs_ok(self._highs.setBasis(_highs_basis(np.asarray(cols), np.asarray(rows))))
+
     # ------------------------------------------------------------------ changes
     def _idx(self, idx: Any, size: int, name: str, where: str) -> np.ndarray:
         arr = np.atleast_1d(np.asarray(idx))
@@ -699,3 +732,24 @@ def solve_milp(c: Any, A: Any = None, row_lower: Any = None, row_upper: Any = No
     model = LinearModel(c, A, row_lower, row_upper, col_lower=col_lower, col_upper=col_upper,
                         integrality=integrality, sense=sense, offset=offset)
     return model.solve(**solve_options)
+
+
+def _status_codes(statuses: Any) -> np.ndarray:
+    """HiGHS basis statuses as ``int8`` codes (``HighsBasisStatus`` values)."""
+    return np.fromiter(map(int, statuses), dtype=np.int8, count=len(statuses))
+
+
+def _highs_basis(cols: np.ndarray, rows: np.ndarray) -> Any:
+    """A valid ``highspy.HighsBasis`` from status codes."""
+    import highspy  # (imported where used, as in the rest of this module: it loads the HiGHS library)
+
+    by_code = {int(v): v for v in highspy.HighsBasisStatus.__members__.values()}
+    b = highspy.HighsBasis()
+    b.col_status = [by_code[c] for c in cols.tolist()]
+    b.row_status = [by_code[c] for c in rows.tolist()]
+    b.valid = True
+    return b
+
+
+def _highs_ok(status: Any) -> bool:
+    return getattr(status, "name", "") == "kOk"

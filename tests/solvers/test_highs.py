@@ -285,3 +285,25 @@ def test_add_cols_validates(kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
         model.add_cols(**kwargs)
     assert model.n_cols == 2 and model.arrays()["A"].shape == (2, 2)  # nothing half-added
+
+
+def test_basis_round_trip_restarts_at_the_optimum() -> None:
+    rng = np.random.default_rng(0)
+    A = rng.uniform(0.1, 1.0, size=(6, 8))
+
+    def model() -> LinearModel:
+        return LinearModel(-np.ones(8), A, row_upper=np.ones(6), sense="min")
+
+    first = model()
+    r1 = first.solve()
+    codes = first.basis_codes()
+    assert codes is not None and codes.shape == (8 + 6,) and r1.nit > 0
+    second = model()
+    assert second.set_basis_codes(codes[:8], codes[8:])
+    r2 = second.solve()
+    assert r2.objective == pytest.approx(r1.objective, abs=1e-12) and r2.nit == 0  # started at the optimum
+    saved = first.save_basis()
+    first.add_cols([-0.5], np.full((6, 1), 0.3), upper=1.0)  # a column added since: enters nonbasic
+    assert first.load_basis(saved)
+    assert first.solve().objective <= r1.objective + 1e-12
+    assert not second.set_basis_codes(codes[:7], codes[8:])  # wrong size: refused
