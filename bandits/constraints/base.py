@@ -236,16 +236,27 @@ def number_array(values: Any, path: str, where: str) -> np.ndarray:
         raise InvalidInputError(f"{where}: {path} must hold numbers within the float64 range ({err})") from None
 
 
-def random_maximal(n: int, rng: np.random.Generator, partial_ok: Callable[[np.ndarray], bool]) -> np.ndarray:
-    """Random greedy maximal set, then a random-sized prefix of it (a "uniform-ish" sampler)."""
+def random_maximal(n: int, rng: np.random.Generator, partial_ok: Callable[[np.ndarray], bool], *,
+                   costs: Optional[np.ndarray] = None) -> np.ndarray:
+    """Random greedy maximal set, then a random-sized prefix of it (a "uniform-ish" sampler).
+
+    ``costs``: arm sizes under which a refusal is monotone -- once adding an arm of cost ``c`` is
+    refused, adding any arm of cost ``>= c`` to a superset is refused too (feasibility kept when arms
+    are removed or made cheaper, as with capacities). Those arms are skipped without calling
+    ``partial_ok``: the same draws and the same action, fewer (possibly costly) checks."""
     a = np.zeros(n, dtype=np.int64)
     picked: list[int] = []
+    refused = math.inf  # the smallest cost whose addition was refused
     for j in rng.permutation(n):
+        if costs is not None and costs[j] >= refused:
+            continue
         a[j] = 1
         if partial_ok(a):
             picked.append(int(j))
         else:
             a[j] = 0
+            if costs is not None:
+                refused = float(costs[j])
     if picked:
         k = int(rng.integers(math.ceil(len(picked) / 2), len(picked) + 1))
         a[:] = 0

@@ -14,7 +14,8 @@ from typing import Any, Optional
 import numpy as np
 from numba import njit
 
-from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells, number_array
+from bandits.constraints.base import (INF, Domain, RowBuilder, check_action_vector, check_cells, number_array,
+                                      random_maximal)
 from engine.errors import InvalidInputError
 from engine.validation import as_float_array, check_int
 from solvers.feasible_set import FeasibleSet
@@ -107,33 +108,11 @@ class CapacityConstraint(Domain):
         return got
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """A random feasible action: :func:`~bandits.constraints.base.random_maximal` (same draws, same
-        action) without the checks whose answer is known.
-
-        Once adding an arm of cost ``c`` to the picked set is refused, adding any arm of cost ``>= c``
-        to a superset of it is refused too (feasibility is kept when arms are removed or made
-        cheaper), so those arms are skipped without the exact search; the search then runs at most
-        once per cost level to prove a refusal (at ``J = 1000`` each proof explores many symmetric
-        packings: minutes in all, seconds with the skip).
-        """
-        n = self.n
-        a = np.zeros(n, dtype=np.int64)
-        picked: list[int] = []
-        refused = math.inf                 # the smallest cost whose addition was refused
-        for j in rng.permutation(n):
-            if self.costs[j] >= refused:
-                continue
-            a[j] = 1
-            if self.check(a):
-                picked.append(int(j))
-            else:
-                a[j] = 0
-                refused = float(self.costs[j])
-        if picked:
-            k = int(rng.integers(math.ceil(len(picked) / 2), len(picked) + 1))
-            a[:] = 0
-            a[picked[:k]] = 1
-        return a
+        """A random feasible action: :func:`~bandits.constraints.base.random_maximal` with the arms'
+        costs, so an arm costlier than one already refused is skipped without the exact search (the
+        same draws and action; the search then runs at most once per cost level to prove a refusal:
+        at ``J = 1000`` minutes in all without the skip, seconds with it)."""
+        return random_maximal(self.n, rng, self.check, costs=self.costs)
 
     def _pack(self, i: int, counts: tuple[int, ...], budget: list[int]) -> Optional[bool]:
         """Can workers ``i, i+1, ...`` take ``counts`` arms of each cost level? None: out of budget."""
