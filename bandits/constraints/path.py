@@ -25,7 +25,7 @@ from numba import njit
 
 from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells
 from engine.errors import InvalidInputError
-from engine.validation import check_int
+from engine.validation import check_int, short_repr
 from solvers.feasible_set import FeasibleSet
 
 __all__ = ["PathConstraint", "tube_graph", "TUBE_SIZES"]
@@ -377,10 +377,14 @@ class PathConstraint(Domain):
         nodes still reachable and returnable in the steps left, at most one new node per step".
         Exact like the MIP over :meth:`feasible_set`, and far faster on walks of a few dozen edges.
         """
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        where = "PathConstraint.maximize()"
+        max_steps = check_int(max_steps, "max_steps", where, lower=1)
+        try:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            w = np.zeros(0)
         if w.shape != (self.n,) or not np.all(np.isfinite(w)):
-            raise InvalidInputError(f"PathConstraint.maximize(): weights must be {self.n} finite numbers, "
-                                    f"got {weights!r}")
+            raise InvalidInputError(f"{where}: weights must be {self.n} finite numbers, got {short_repr(weights)}")
         a = np.zeros(self.n, dtype=np.int64)
         if self.L == 0:
             return a, 0.0
@@ -406,7 +410,7 @@ class PathConstraint(Domain):
             self._table = (np.zeros((cap, W + 1), dtype=np.uint64), np.zeros(cap, dtype=np.int64),
                            np.zeros((cap * 7) // 10 + 1, dtype=np.int64))
         mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, *self._table,
-                                  int(max_steps))
+                                  max_steps)
         if not done:
             return None
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)

@@ -84,3 +84,13 @@ def test_fluid_lp_prices_and_decides_with_the_walk_search():
     lp.pricer.oracle = lambda w: p.constraint.maximize(w, max_steps=1)
     mip = lp.pricer.solve(Q)
     assert got[2][0] == pytest.approx(mip[2][0], abs=1e-7)
+
+
+def test_maximize_validates_its_input():
+    dom = bandits.make_domain("path", n_arms=8, budget=2, seed=0).domain
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): weights must be 8 finite"):
+        dom.maximize([1.0, 2.0])
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): weights"):
+        dom.maximize(["x"] * 8)
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): max_steps must be >= 1"):
+        dom.maximize(np.ones(8), max_steps=0)
