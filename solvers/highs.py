@@ -27,7 +27,7 @@ from engine.events import Incumbent, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
 from engine.io import atomic_path
-from engine.validation import as_float_array, check_choice, check_int, check_real, check_time_limit
+from engine.validation import as_float_array, as_int_array, check_choice, check_int, check_real, check_time_limit
 from solvers.certificate import certify_max, safe_dual_bound
 from solvers.highs_options import HIGHS_OPTIONS, _new_highs, _option, validate_highs_options
 from solvers.linear_result import LinearResult
@@ -244,9 +244,13 @@ class LinearModel:
     def set_basis_codes(self, cols: np.ndarray, rows: np.ndarray) -> bool:
         """Start the next solve from the basis given as HiGHS status codes (:meth:`basis_codes`'s
         layout, columns and rows apart); False when the sizes do not match or HiGHS refuses it."""
+        where = "LinearModel.set_basis_codes()"
+        # (HighsBasisStatus codes: 0 lower, 1 basic, 2 upper, 3 zero, 4 nonbasic)
+        cols = as_int_array(cols, "cols", where, ndim=1, lower=0, upper=4)
+        rows = as_int_array(rows, "rows", where, ndim=1, lower=0, upper=4)
         if len(cols) != self._n or len(rows) != self._m:
             return False
-        return _highs_ok(self._highs.setBasis(_highs_basis(np.asarray(cols), np.asarray(rows))))
+        return _highs_ok(self._highs.setBasis(_highs_basis(cols, rows)))
 
     # ------------------------------------------------------------------ changes
     def _idx(self, idx: Any, size: int, name: str, where: str) -> np.ndarray:

@@ -7,6 +7,8 @@ import itertools
 from fractions import Fraction
 from typing import Any, Sequence
 
+import numpy as np
+
 
 from engine.errors import InvalidInputError
 from games.efg.builder import TreeBuilder
@@ -115,6 +117,8 @@ def leduc_poker(*, suits: bool = True) -> ExtensiveFormGame:
     OpenSpiel's do (936 of the players, 468 each); ``suits=False``: a player sees ranks only (288,
     144 each), the same game up to the suits' symmetry (same value), whose logit branch avoids the
     symmetry-breaking bifurcation of the suited tree."""
+    if not isinstance(suits, (bool, np.bool_)):
+        raise InvalidInputError(f"leduc_poker(): suits must be True or False, got {suits!r}")
     b = TreeBuilder(["P1", "P2"], title="Leduc hold'em" if suits else "Leduc hold'em (ranks)")
     cards = ["J1", "J2", "Q1", "Q2", "K1", "K2"]  # rank = index // 2
     shown = [c if suits else c[0] for c in cards]  # what a player sees of a card

@@ -332,6 +332,8 @@ def test_leduc_poker_size_and_published_value() -> None:
     ranks = leduc_poker(suits=False)  # the suits' symmetry factored out: same tree, same value
     assert (ranks.n_nodes, [len(h) for h in ranks.player_infosets]) == (9457, [144, 144])
     assert sequence_form_lp(ranks).value == pytest.approx(r.value, abs=1e-9)
+    with pytest.raises(InvalidInputError, match=r"leduc_poker\(\): suits must be True or False"):
+        leduc_poker(suits="no")
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -307,3 +307,5 @@ def test_basis_round_trip_restarts_at_the_optimum() -> None:
     assert first.load_basis(saved)
     assert first.solve().objective <= r1.objective + 1e-12
     assert not second.set_basis_codes(codes[:7], codes[8:])  # wrong size: refused
+    with pytest.raises(InvalidInputError, match=r"LinearModel.set_basis_codes\(\): cols must be <= 4, got 9"):
+        second.set_basis_codes(np.full(8, 9), codes[8:])
