@@ -42,6 +42,7 @@ import numpy as np
 import bandits
 from bandits.bounds import fluid_bound
 from bandits.evaluate import start_states
+from bandits.fluid import warm_start_mismatch
 from engine.io import atomic_write_json
 from engine.suites import parse_int_list
 
@@ -63,19 +64,18 @@ class _Timed:
     def reset(self, seed) -> None:
         self.policy.reset(seed)
 
-    def act(self, state):
+    def _timed(self, decide, *args):
         t0, c0 = time.perf_counter(), time.process_time()
-        a = self.policy.act(state)
+        a = decide(*args)
         self.times.append(time.perf_counter() - t0)
         self.cpu.append(time.process_time() - c0)
         return a
 
+    def act(self, state):
+        return self._timed(self.policy.act, state)
+
     def _act_at(self, state, steps_left):
-        t0, c0 = time.perf_counter(), time.process_time()
-        a = self.policy.act_at(state, steps_left)
-        self.times.append(time.perf_counter() - t0)
-        self.cpu.append(time.process_time() - c0)
-        return a
+        return self._timed(self.policy.act_at, state, steps_left)
 
 
 def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods: list[str],
@@ -112,9 +112,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
                 source = fluid_bound(p, horizon=Hp, initial=starts, coupling=policy_coupling,
                                      group_arms=False)  # the policy's LP: one unit per arm
                 rec["policy_lp_time"] = time.perf_counter() - t2
-            units = source.params.get("units") if source is not None else None
-            if warm and source is not None and source.basis is not None \
-                    and (units is None or all(len(u) == 1 for u in units)):
+            if warm and source is not None and not warm_start_mismatch(source, horizon=Hp, coupling=policy_coupling):
                 opts["warm_start"] = source
             pol = bandits.policies.fluid(p, horizon=Hp, **opts)
         elif m == "myopic":
