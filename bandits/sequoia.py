@@ -45,6 +45,7 @@ from torch import nn
 
 from bandits.argmax import MODES, STAT_KEYS, FeasibleArgmax, StateEncoding
 from bandits.arms import _as_states
+from bandits.bounds import FluidLP
 from bandits.domains import domain_from_spec
 from bandits.policy_base import Policy
 from bandits.problem import CoRMAB, action_key
@@ -57,13 +58,17 @@ from engine.threads import limit
 from engine.training import TrainingConfig, TrainingResult
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 
-__all__ = ["Sequoia", "SequoiaConfig", "ReplayBuffer"]
+__all__ = ["Sequoia", "SequoiaConfig", "ReplayBuffer", "WARM_START_TARGETS"]
 
-#: Checkpoint kind and state layout (:mod:`engine.checkpoint`). Version 4 stores the seed next to
-#: the :class:`SequoiaConfig`; version 3 (the seed inside the config) is still read;
+#: What the warm start fits (:attr:`SequoiaConfig.warm_start_target`)
+WARM_START_TARGETS = ("reward", "fluid")
+
+#: Checkpoint kind and state layout (:mod:`engine.checkpoint`). Version 5 adds the config's
+#: ``warm_start_target``; versions 4 (the seed next to the :class:`SequoiaConfig`) and 3 (the seed
+#: inside the config) are still read, without it (``"reward"``, the only warm start then);
 #: ``bandits.Sequoia/2`` was the earlier, unchecksummed plain-torch format, which is refused.
 _KIND = "bandits.Sequoia"
-_VERSION = 4
+_VERSION = 5
 _LEGACY = ("bandits.Sequoia/2",)
 _STATE_KEYS = ("config", "seed", "spec", "problem", "q", "q_target", "optimizer", "buffer", "memo", "rng",
                "counters", "history", "stats")
@@ -129,6 +134,12 @@ class SequoiaConfig(TrainingConfig):
         matters: the greedy policy starts as the myopic one, and the long-term corrections
         deep Q-learning adds are small next to the fitting error of a poor warm start (256
         samples and 300 steps gave +9% over myopic on the path domain, 4096 and 1000 +18%).
+    warm_start_target : {"reward", "fluid"}
+        What the warm start fits. ``"reward"`` (default): the one-step expected reward ``R(s, a)``.
+        ``"fluid"``: ``R(s, a) + gamma * E[W(s') | s, a]`` with ``W`` the fluid LP's separable
+        value-to-go (:mod:`bandits.bounds`; the module docstring says which), so the greedy
+        policy starts near the fluid policy's index instead of the myopic one. It costs one fluid LP
+        solve at the start of training (counted in the training time).
     double_q : bool
         Double DQN targets (the online network picks ``a'``, the target network values it; no
         memo, so one maximisation per sample).
@@ -174,12 +185,14 @@ class SequoiaConfig(TrainingConfig):
     double_q: bool = False
     train_enumerate_limit: int = 20_000
     stability_weight: float = 0.1
+    warm_start_target: str = "reward"
 
     def validated(self, where: str) -> "SequoiaConfig":
         check_choice(self.device, "device", where, ("auto", "cpu", "cuda"))
         check_choice(self.action_selection, "action_selection", where, MODES)
         check_choice(self.train_selection, "train_selection", where, ("same", "greedy"))
         check_choice(self.state_encoding, "state_encoding", where, ("scaled", "onehot"))
+        check_choice(self.warm_start_target, "warm_start_target", where, WARM_START_TARGETS)
         try:
             hidden = tuple(int(h) for h in self.hidden)
         except (TypeError, ValueError) as err:
@@ -356,6 +369,10 @@ class Sequoia:
         self._target_id = 0             # target-network version (bumped per copy)
         self._target_memo: dict[bytes, float] = {}      # max_a' Q_target(s', a') per s' (this target copy)
         self._act_memo: dict[bytes, np.ndarray] = {}    # greedy action per state (this online version)
+        self._fluid_seed = seeds.int_seed("sequoia:fluid_lp")  # initial columns of the fluid warm start's LP
+        #: the warm start's target, fit (MSE ``loss`` and ``r2`` in the scaled units) and time, when this
+        #: agent ran it (not kept in checkpoints)
+        self.warm_start_info: dict[str, Any] = {}
 
     @property
     def stats(self) -> dict[str, float]:
@@ -424,13 +441,66 @@ class Sequoia:
         return _AgentPolicy(self, name)
 
     # ------------------------------------------------------------------ learning
+    def _warm_start_targets(self, states: np.ndarray, actions: np.ndarray, deadline: float = math.inf
+                            ) -> np.ndarray:
+        """The warm start's targets at ``(states[i], actions[i])``, in reward units (not scaled).
+
+        ``"reward"``: ``R(s, a)``. ``"fluid"``: ``R(s, a) + gamma * E[W(s') | s, a]`` with ``W`` the
+        fluid LP's separable value-to-go (:class:`bandits.bounds.FluidLP`, hull coupling):
+
+        ``W(s') = sum_j V_j(1, s'_j) + C``
+
+        from the LP of ``n + 1`` steps solved from these states' average: ``V_j(1, .)`` arm (unit)
+        ``j``'s flow duals at step 1 (the fluid policy's index uses the same, :mod:`bandits.fluid`)
+        and ``C`` the rest of the dual objective of steps ``1 .. n`` (convexity duals and the duals
+        of the columns' upper bounds; HiGHS may put a step's value on either where an action is
+        used with probability 1), computed as the LP's value of steps ``1 .. n`` less
+        ``E[sum_j V_j(1, .)]`` under its step-1 state distribution. Why this ``W``: the optimal
+        duals of steps ``1 .. n`` are dual feasible for the ``n``-step LP from *any* distribution
+        at step 1 and optimal from the LP's own (complementary slackness), so ``W(s')`` is an upper
+        bound on every policy's expected ``n``-step reward from ``s'`` (weak duality), separable
+        over arms, and exact on average over the LP's step-1 distribution. ``n = round(1 / (1 - gamma))``, the discount's effective
+        horizon (the sum of its weights ``gamma^k``, so an ``n``-step undiscounted value has the
+        scale of the discounted value ``Q`` bootstraps), at most ``horizon`` (and ``horizon`` for
+        ``gamma = 1``, where the discounted value has no finite scale): a discounted fluid LP
+        would need per-step reward weights the bound's LP does not have, for a target that the
+        DQN updates replace anyway. If the LP fails the targets are ``R(s, a)``
+        (``warm_start_info["fluid_status"]`` says why).
+        """
+        c, p = self.config, self.problem
+        R = p.expected_reward(states, actions)
+        if c.warm_start_target == "reward" or c.gamma == 0.0:
+            return R
+        n = c.horizon if c.gamma >= 1.0 else min(c.horizon, max(1, round(1.0 / (1.0 - c.gamma))))
+        t0 = time.perf_counter()
+        lp = FluidLP(p, horizon=n + 1, coupling="hull", seed=self._fluid_seed, threads=c.threads or 1)
+        left = deadline - time.perf_counter()
+        res = lp.solve(None, states=states, time_limit=None if math.isinf(left) else max(left, 1e-3),
+                       with_basis=False)
+        self.warm_start_info.update({"fluid_steps": n, "fluid_status": res.status.value,
+                                     "fluid_time": time.perf_counter() - t0})
+        x = lp.last_x
+        if res.state_values is None or x is None:
+            return R
+        loc = lp.local
+        us, u = loc.unit_states(states), loc.project(actions)
+        V1 = res.state_values[1]
+        W = np.zeros(len(states))
+        for j in range(loc.J):
+            xj = x[int(lp.xoff[j]): int(lp.xoff[j + 1])].reshape(n + 1, loc.S, int(loc.U[j]))
+            W += (xj[1:] * loc.rbar[j]).sum() - xj[1].sum(axis=1) @ V1[j]   # this unit's share of C
+            W += loc.P[j][u[:, j], us[:, j], :] @ V1[j]
+        return R + c.gamma * W
+
     def _warm_start(self, deadline: float = math.inf) -> None:
-        """Fit ``Q(s, a) ~ R(s, a) / reward_scale`` on random states and feasible actions."""
+        """Fit ``Q(s, a)`` to the warm start's targets / ``reward_scale`` on random states and feasible actions."""
         c, p, rng = self.config, self.problem, self._rng_agent
+        t0 = time.perf_counter()
         S = p.initial_states(rng, c.warm_start_samples)
         A = np.stack([p.sample_action(rng) for _ in range(c.warm_start_samples)])
         x = self._inputs(S, A)
-        y = torch.as_tensor(p.expected_reward(S, A) / self.reward_scale, dtype=torch.float32, device=self.device)
+        y = torch.as_tensor(self._warm_start_targets(S, A, deadline) / self.reward_scale, dtype=torch.float32,
+                            device=self.device)
         for _ in range(c.warm_start_steps):
             if time.perf_counter() > deadline:  # train()'s time limit: the warm start ends early
                 break
@@ -445,6 +515,8 @@ class Sequoia:
         with torch.no_grad():
             self.warm_start_loss = float(torch.mean((self.q(x)[:, 0] - y) ** 2).cpu())
             self.warm_start_r2 = 1.0 - self.warm_start_loss / max(float(torch.var(y).cpu()), 1e-30)
+        self.warm_start_info.update({"target": c.warm_start_target, "loss": self.warm_start_loss,
+                                     "r2": self.warm_start_r2, "time": time.perf_counter() - t0})
         self._copy_target()
         self._version += 1
         self.warm_started = True
@@ -596,7 +668,7 @@ class Sequoia:
         last = self.history[-10:]
         message = {Status.STOPPED: "stopped by callback", Status.TIME_LIMIT: "time limit reached"}.get(status, "trained")
         params = {"config": c.to_dict(), "seed": self.seed, "device": self.device, "reward_scale": self.reward_scale,
-                  "episodes": self.episodes_done}
+                  "episodes": self.episodes_done, "warm_start": dict(self.warm_start_info)}
         return TrainingResult(status=status, message=message, objective=float(np.mean(last)) if last else math.nan,
                               nit=self.episodes_done, runtime=time.perf_counter() - t0,
                               method=f"sequoia[{self.argmax.mode}]", backend="torch", params=params, model=self,
@@ -659,7 +731,7 @@ class Sequoia:
 
     def save(self, path: Any) -> None:
         """Save a resumable checkpoint: :meth:`state_dict` in a versioned, SHA-256-checksummed
-        :mod:`engine.checkpoint` file (kind ``"bandits.Sequoia"``, version 4), written atomically."""
+        :mod:`engine.checkpoint` file (kind ``"bandits.Sequoia"``, version 5), written atomically."""
         checkpoint.write(path, self.state_dict(), kind=_KIND, version=_VERSION)
 
     @classmethod
@@ -698,8 +770,10 @@ class Sequoia:
         max_parameters = check_int(checkpoint.MAX_PARAMETERS if max_parameters is None else max_parameters,
                                    "max_parameters", where, lower=1)
         max_bytes = check_int(checkpoint.MAX_BYTES if max_bytes is None else max_bytes, "max_bytes", where, lower=1)
-        ck = checkpoint.read(path, kind=_KIND, versions=(3, _VERSION), where=where, max_bytes=max_bytes,
+        ck = checkpoint.read(path, kind=_KIND, versions=(3, 4, _VERSION), where=where, max_bytes=max_bytes,
                              legacy=_LEGACY)
+        if ck.version < 5:  # written before warm_start_target existed: the one-step reward warm start
+            ck.mapping("config").setdefault("warm_start_target", "reward")
         if ck.version == 3:  # the seed was a config entry (and the device too); same state otherwise
             cfg3 = ck.mapping("config", keys=("seed", *SequoiaConfig.__dataclass_fields__))
             ck.state["seed"] = cfg3.pop("seed")
@@ -718,7 +792,7 @@ class Sequoia:
         n = ck.integer("problem.n_actions", lower=1, upper=big)
         raw = dict(ck.mapping("config", keys=tuple(SequoiaConfig.__dataclass_fields__)))
         enc = ck.string("config.state_encoding", ("onehot", "scaled"))
-        for key in ("action_selection", "train_selection", "device"):
+        for key in ("action_selection", "train_selection", "device", "warm_start_target"):
             ck.string(f"config.{key}")
         seed = ck.integer("seed", lower=0, upper=(1 << 128) - 1)
         hidden = [ck.integer(("config", "hidden", i), lower=1, upper=big)
