@@ -40,7 +40,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.events import Iteration, emit
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.threads import hot_path
+from engine.threads import check_threads, limit
 from engine.validation import check_choice, check_int, check_real, check_time_limit
 from games.efg.lemke import _choose_row_exact, _elimination, _lemke_float, _pivot_exact, _start_float, _tableau_float
 from games.efg.results import EFGResult, _check_game
@@ -60,6 +60,11 @@ EXACT_FALLBACK_SEQUENCES = 400
 _PIVOTINGS = ("float", "exact")
 _CHUNK = 64          # pivots between two deadline / callback checks in floating point
 _PERTURB_TRIES = 6   # perturbed priors tried when the lexicographic start is not feasible
+#: the one-call path of the centroid start: trees of at most this many sequences, runs of at most
+#: this many pivots (a longer run is repeated by the general path: the waste is bounded by the
+#: work the run needs anyway)
+_FAST_SEQUENCES = 200
+_FAST_PIVOTS = 64
 #: up to this many sequences the float payoff matrices are dense numpy arrays (scipy.sparse costs
 #: more per call than the whole small product)
 _DENSE_SEQUENCES = 600
@@ -130,6 +135,46 @@ def _finish_float(T: np.ndarray, basis: np.ndarray, n1: int, seq_off: np.ndarray
     b1 = _behavior_kernel(y, isets[iset_off[1]:iset_off[2]], seq_off[2] - seq_off[1] - 1)
     _, regrets = _regret_kernel(np.concatenate((b0, b1)), seq_off, isets, iset_off, leaf_seq, chance, pay)
     return x, y, b0, b1, max(0.0, regrets.max()), _plan_payoffs(leaf_seq, chance, pay, x, y)
+
+
+@njit(cache=True)
+def _solve_dense_float(seq_off: np.ndarray, isets: np.ndarray, iset_off: np.ndarray, leaf_seq: np.ndarray,
+                       chance: np.ndarray, pay: np.ndarray, maxiter: int) -> tuple:
+    """One floating-point run from the centroid prior in one compiled call (the dense path of
+    :func:`sequence_form_lcp` does exactly this in several calls; on a small tree the calls are
+    most of the time): returns (state, pivots, x, y, behaviour 1, behaviour 2, max regret,
+    payoffs), state 1 at an equilibrium, 0 at the pivot limit, 2 on a ray, 3 when a best response
+    to the prior ties or the start is infeasible (the caller then takes the general path)."""
+    n1 = seq_off[1] - seq_off[0]
+    n2 = seq_off[2] - seq_off[1]
+    A, B = _dense_costs(leaf_seq, chance, pay, n1, n2)
+    isets1 = isets[iset_off[0]:iset_off[1]]
+    isets2 = isets[iset_off[1]:iset_off[2]]
+    priors = []
+    for rows, size in ((isets1, n1), (isets2, n2)):
+        b = np.empty(size - 1)
+        for i in range(rows.shape[0]):
+            m = rows[i, 1]
+            for a in range(m):
+                b[rows[i, 0] - 1 + a] = 1.0 / m
+        priors.append(b)
+    st, T, basis, nonbasic, pos = _start_float(A, B.T, isets1, isets2, priors[0], priors[1], 1e-9)
+    empty = np.zeros(0)
+    if st != 0:
+        return 3, 0, empty, empty, empty, empty, np.inf, empty
+    n = n1 + n2
+    nit = 0
+    state = 1
+    rhs_ok = True
+    for i in range(T.shape[0]):
+        if T[i, T.shape[1] - 1] < -1e-12:
+            rhs_ok = False
+    if not rhs_ok:  # else the best responses to the prior are an equilibrium already
+        state, _, nit = _lemke_float(T, basis, nonbasic, pos, basis.copy(), 2 * n, True, maxiter, 1e-9, 1e-9)
+    if state != 1:
+        return state, nit, empty, empty, empty, empty, np.inf, empty
+    x, y, b0, b1, reg, pays = _finish_float(T, basis, n1, seq_off, isets, iset_off, leaf_seq, chance, pay)
+    return 1, nit, x, y, b0, b1, reg, pays
 
 
 class _Problem:
@@ -577,7 +622,6 @@ def _regret_exact(prob: _Problem, plans: tuple) -> Fraction:
     return worst
 
 
-@hot_path
 def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: str = "float",
                       maxiter: int = 100_000, tol: float = 1e-9, time_limit: Optional[float] = None,
                       seed: Any = 0, callback: Optional[Callable] = None,
@@ -653,7 +697,27 @@ def sequence_form_lcp(game: ExtensiveFormGame, /, *, starts: Any = 1, pivoting: 
         game, starts, pivoting, maxiter, tol, time_limit, seed, callback)
     params = {"starts": starts if isinstance(starts, (int, str)) else f"{len(priors)} profiles",
               "pivoting": pivoting, "maxiter": maxiter, "tol": tol, "time_limit": tl, "seed": sd.root,
-              "threads": threads}
+              "threads": check_threads(threads, where)}
+    if pivoting == "float" and priors == [None] and callback is None and tl is None and n <= _FAST_SEQUENCES:
+        # the centroid start on a small dense tableau is compiled code only (no thread pool to
+        # limit); a run longer than _FAST_PIVOTS, a tie or a ray goes to the general path below
+        seq_off, isets, iset_off, leaf_seq, chance, pay = g._regret_data()
+        st, nit, x, y, b0, b1, reg, pays = _solve_dense_float(seq_off, isets, iset_off, leaf_seq, chance, pay,
+                                                              min(maxiter, _FAST_PIVOTS))
+        if st == 1 and reg <= tol:
+            beh_t = (b0, b1)
+            return LCPResult(status=Status.OPTIMAL, message="1 distinct equilibrium from 1 start",
+                             x=np.concatenate(beh_t), nit=nit, runtime=time.perf_counter() - t0,
+                             method="sequence_form_lcp", backend="numba", params=params, behavior=beh_t,
+                             payoffs=pays, max_regret=float(reg), realization=(x, y), equilibria=(beh_t,))
+    with limit(threads, where=where):
+        return _lcp_general(t0, g, n, priors, pivoting, maxiter, tol, tl, sd, callback, params)
+
+
+def _lcp_general(t0: float, g: ExtensiveFormGame, n: int, priors: list, pivoting: str, maxiter: int, tol: float,
+                 tl: Optional[float], sd: Any, callback: Optional[Callable], params: dict) -> LCPResult:
+    """:func:`sequence_form_lcp` for every start, pivoting and size (validated arguments)."""
+    where = "sequence_form_lcp()"
     deadline = math.inf if tl is None else t0 + tl
     gen: list = []
 

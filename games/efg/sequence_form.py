@@ -15,7 +15,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.status import Status
 from engine.validation import check_choice, check_time_limit
 from games.efg.results import EFGResult, _check_game, _finish
-from games.efg.tree import ExtensiveFormGame
+from games.efg.tree import ExtensiveFormGame, _behavior_kernel, _regret_kernel
 
 
 #: largest dense tableau (rows x columns) the small-tree simplex takes; larger LPs go to HiGHS
@@ -175,17 +175,28 @@ def _lp_simplex_kernel(rows1: np.ndarray, rows2: np.ndarray, n1: int, n2: int, l
     return st, z, d, nit, scale
 
 
-def _lp_by_simplex(game: ExtensiveFormGame, s: dict) -> Optional[tuple]:
-    """Player 1's and player 2's realization plans of a small zero-sum tree by the dense simplex
-    (payoffs scaled to at most 1 in magnitude), or None when it does not finish."""
-    n1, n2 = s["n_seq"]
+@njit(cache=True)
+def _lp_by_simplex(rows1: np.ndarray, rows2: np.ndarray, seq_off: np.ndarray, isets: np.ndarray,
+                   iset_off: np.ndarray, leaf_seq: np.ndarray, chance: np.ndarray, pay: np.ndarray) -> tuple:
+    """A small zero-sum tree by the dense simplex in one compiled call (on a small tree the calls
+    are most of the time): (status, pivots, player 1's and player 2's realization plans, the
+    value, both behaviour strategies, the payoffs and the regrets under them (the certificate)).
+    ``rows1``, ``rows2``: the players' information-set rows in infoset order; the rest is
+    :meth:`ExtensiveFormGame._regret_data`."""
+    n1 = seq_off[1] - seq_off[0]
+    n2 = seq_off[2] - seq_off[1]
     # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
-    m2 = len(game.player_infosets[1]) + 1
-    st, z, d, nit, scale = _lp_simplex_kernel(game._iset_rows(0), game._iset_rows(1), n1, n2, s["leaf_seq"],
-                                              s["leaf_chance"], s["leaf_pay"], 1e-11)
+    m2 = rows2.shape[0] + 1
+    st, z, d, nit, scale = _lp_simplex_kernel(rows1, rows2, n1, n2, leaf_seq, chance, pay, 1e-11)
+    empty = np.zeros(0)
     if st != 0:
-        return None
-    return np.maximum(z[:n1], 0.0), np.maximum(d, 0.0), float(z[n1] - z[n1 + m2]) * scale, int(nit)
+        return st, nit, empty, empty, 0.0, empty, empty, empty, empty
+    x = np.maximum(z[:n1], 0.0)
+    y = np.maximum(d, 0.0)
+    b0 = _behavior_kernel(x, isets[iset_off[0]:iset_off[1]], n1 - 1)
+    b1 = _behavior_kernel(y, isets[iset_off[1]:iset_off[2]], n2 - 1)
+    pays, regrets = _regret_kernel(np.concatenate((b0, b1)), seq_off, isets, iset_off, leaf_seq, chance, pay)
+    return st, nit, x, y, (z[n1] - z[n1 + m2]) * scale, b0, b1, pays, regrets
 
 
 # ====================================================================== sequence-form LP
@@ -263,16 +274,18 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
     m1, m2 = len(g.player_infosets[0]) + 1, len(g.player_infosets[1]) + 1
     small = (m1 + n2) * (n1 + 2 * m2 + n2 + m1) <= SIMPLEX_MAX_ENTRIES
     if backend == "simplex" or (backend == "auto" and options is None and small):
-        got = _lp_by_simplex(g, s) if small else None
-        if got is not None:
-            x, y, value, nit = got
-            fast = _finish(g, [g.behavior_from_realization(x, 0), g.behavior_from_realization(y, 1)],
-                          status=Status.OPTIMAL, method="sequence_form_lp", backend="simplex", t0=t0,
-                          params={"time_limit": tl, "options": dict(options or {}), "backend": backend},
-                          message="dense simplex; max_regret certifies it", nit=nit, realization=(x, y),
-                          objective=value, bound=value, value=value)
-            if fast.max_regret <= 1e-9 * max(1.0, s["pay_absmax"]):
-                return fast
+        got = _lp_by_simplex(g._iset_rows(0), g._iset_rows(1), *g._regret_data()) if small else None
+        if got is not None and got[0] == 0:
+            _, nit, x, y, value, b0, b1, pays, regrets = got
+            reg = float(max(0.0, regrets.max(initial=0.0)))
+            if reg <= 1e-9 * max(1.0, s["pay_absmax"]):
+                value = float(value)
+                return EFGResult(status=Status.OPTIMAL, message="dense simplex; max_regret certifies it",
+                                 x=np.concatenate((b0, b1)), objective=value, bound=value, gap=0.0, nit=int(nit),
+                                 runtime=time.perf_counter() - t0, method="sequence_form_lp", backend="simplex",
+                                 params={"time_limit": tl, "options": dict(options or {}), "backend": backend},
+                                 behavior=(b0, b1), payoffs=pays, max_regret=reg, realization=(x, y),
+                                 value=value)
     from solvers import LinearModel  # here: the small trees above never load the HiGHS wrapper
 
     # one COO matrix: rows [E x = e] then [-A' x + F' q <= 0]; columns x (n1 >= 0), q (m2 free)

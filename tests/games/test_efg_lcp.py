@@ -319,3 +319,58 @@ def test_refusals() -> None:
         b.outcome(w, [0, 1])
     with pytest.raises(UnsupportedProblemError, match="perfect recall"):
         sequence_form_lcp(b.build())
+
+
+# ---------------------------------------------------------------------------- the one-call path
+def _general(g: ExtensiveFormGame, **kw) -> LCPResult:  # type: ignore[no-untyped-def]
+    """The general path (a callback keeps the one-call path out)."""
+    return sequence_form_lcp(g, callback=lambda ev: None, **kw)
+
+
+@pytest.mark.parametrize("depth,seed", [(2, 1), (2, 2), (3, 0), (3, 1), (3, 2), (4, 1), (4, 5), (5, 5)])
+def test_one_call_path_equals_the_general_path(depth: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_tree(depth, seed=seed)
+    taken: list = []
+    kernel = lcp_module._solve_dense_float
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        out = kernel(*args)
+        taken.append(out[0])
+        return out
+
+    monkeypatch.setattr(lcp_module, "_solve_dense_float", spy)
+    fast = sequence_form_lcp(g)
+    assert taken == [1]  # these trees' centroid starts do not tie: the one-call path answered
+    ref = _general(g)
+    assert taken == [1]
+    assert (fast.status, fast.message, fast.nit, fast.backend) == (ref.status, ref.message, ref.nit, ref.backend)
+    assert fast.params == ref.params
+    for a, b in zip(fast.behavior + fast.realization, ref.behavior + ref.realization):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fast.payoffs, ref.payoffs)
+    assert fast.max_regret == ref.max_regret <= 1e-9
+    assert len(fast.equilibria) == 1 and all(np.array_equal(a, b) for a, b in zip(fast.equilibria[0], ref.behavior))
+
+
+def test_one_call_path_hands_long_runs_and_limits_to_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_tree(5, seed=5)  # its centroid start does not tie
+    ref = _general(g)
+    assert ref.nit > 2
+    taken: list = []
+    kernel = lcp_module._solve_dense_float
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        out = kernel(*args)
+        taken.append(out[:2])
+        return out
+
+    monkeypatch.setattr(lcp_module, "_solve_dense_float", spy)
+    monkeypatch.setattr(lcp_module, "_FAST_PIVOTS", 2)  # the one-call run stops short: general path
+    r = sequence_form_lcp(g)
+    assert taken == [(0, 2)]
+    assert r.nit == ref.nit and r.message == ref.message
+    np.testing.assert_array_equal(r.x, ref.x)
+    r = sequence_form_lcp(g, maxiter=2)  # the user's pivot limit: the general path reports it
+    assert r.status is Status.ITERATION_LIMIT and r.nit == 2 and "no equilibrium reached" in r.message
+    with pytest.raises(InvalidInputError, match=r"sequence_form_lcp\(\): threads"):
+        sequence_form_lcp(g, threads=0)
