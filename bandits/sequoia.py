@@ -8,7 +8,9 @@ arm by default, or scaled to [0, 1]); every greedy action and every bootstrap ta
 :class:`bandits.argmax.FeasibleArgmax` (enumeration, the network MIP, or greedy construction).
 
 Training (Algorithm 1 of the paper, with its variance reduction): warm start the network on
-the one-step expected reward ``R(s, a)`` of random states and feasible actions; then per step an
+the one-step expected reward ``R(s, a)`` of random states and feasible actions (or, with
+``warm_start_target="fluid"``, on ``R(s, a)`` plus the discounted fluid LP value-to-go of the next
+state: :meth:`Sequoia._warm_start_targets`); then per step an
 epsilon-greedy action (exploration with the domain's random feasible actions), the transition
 sampled by the simulator, and a DQN update on a replay minibatch with the **expected-reward
 target** ``y = R(s, a) + gamma * max_{a'} Q_target(s', a')`` (optionally an ``n_step`` return of
