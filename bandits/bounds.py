@@ -68,7 +68,7 @@ from engine.validation import check_choice, check_int, check_time_limit
 from solvers.certificate import _Transposed
 from solvers.highs import LinearModel
 
-__all__ = ["fluid_bound", "FluidBound", "FluidLP", "COUPLINGS", "ENUMERATE_LIMIT", "MAX_LOCAL_BITS"]
+__all__ = ["fluid_bound", "FluidBound", "FluidLP", "matching_units", "COUPLINGS", "ENUMERATE_LIMIT", "MAX_LOCAL_BITS"]
 
 COUPLINGS = ("hull", "relaxation")
 #: feasible sets with at most this many actions are priced (and argmaxed) by enumeration
@@ -132,12 +132,13 @@ class _Local:
     count (padded states are unreachable: no initial mass, self-loops, no reward).
     """
 
-    def __init__(self, problem: CoRMAB, where: str, group_arms: bool = True) -> None:
+    def __init__(self, problem: CoRMAB, where: str, group_arms: bool = True,
+                 units: Optional[list[list[int]]] = None) -> None:
         arms = problem.arms
         n_arms, S0, n = problem.n_arms, problem.n_states, problem.n_actions
         self.n_arms, self.n = n_arms, n
-        self.standard = not isinstance(arms, InterventionArms)
-        if self.standard:
+        interventions = isinstance(arms, InterventionArms)
+        if not interventions:
             arm_scopes = [np.array([j]) for j in range(n_arms)]
         else:
             weights = cast(InterventionArms, arms).weights
@@ -146,7 +147,10 @@ class _Local:
         if kmax > MAX_LOCAL_BITS:
             raise UnsupportedProblemError(f"{where}: an arm is touched by {kmax} interventions, above "
                                           f"bandits.bounds.MAX_LOCAL_BITS = {MAX_LOCAL_BITS}")
-        units = _group_arms(arm_scopes, S0) if (group_arms and not self.standard) else [[j] for j in range(n_arms)]
+        if units is None:
+            units = _group_arms(arm_scopes, S0) if (group_arms and interventions) else [[j] for j in range(n_arms)]
+        #: every unit one arm whose local action is its pull bit (the per-arm fast paths apply)
+        self.standard = not interventions and all(len(u) == 1 for u in units)
         self.units = [np.array(u, dtype=np.int64) for u in units]
         self.J = J = len(units)
         self.Sn = np.array([S0 ** len(u) for u in units], dtype=np.int64)  # real states of each unit
@@ -173,7 +177,7 @@ class _Local:
         for i, u in enumerate(units):
             sc = scopes[i]
             Ui, Si = int(self.U[i]), int(self.Sn[i])
-            if self.standard:
+            if len(u) == 1 and not interventions:
                 Pu = np.asarray(arms.transitions[u[0]], dtype=float)  # (2, S, S)
                 Ru = np.asarray(R[u[0]], dtype=float)
             else:
@@ -181,7 +185,11 @@ class _Local:
                 for a in range(Ui):
                     for b, col in enumerate(sc):
                         acts[a, col] = (a >> b) & 1
-                mats = [arms.arm_matrices(a) for a in acts]
+                if interventions:
+                    mats = [arms.arm_matrices(a) for a in acts]
+                else:  # pull-bit arms merged into a unit: each arm moves on its own bit
+                    Pa = np.asarray(arms.transitions, dtype=float)
+                    mats = [Pa[np.arange(n_arms), a] for a in acts]
                 Pu = np.stack([_kron_all([M[j] for j in u]) for M in mats])
                 Ru = np.zeros(Si)
                 for k, j in enumerate(u):
@@ -433,7 +441,8 @@ class FluidLP:
     """
 
     def __init__(self, problem: CoRMAB, *, horizon: int = 20, coupling: str = "hull", seed: Any = 0,
-                 enumerate_limit: int = ENUMERATE_LIMIT, threads: int = 1, group_arms: bool = True) -> None:
+                 enumerate_limit: int = ENUMERATE_LIMIT, threads: int = 1, group_arms: bool = True,
+                 units: Any = None) -> None:
         where = "FluidLP()"
         if not isinstance(problem, CoRMAB):
             raise InvalidInputError(f"{where}: problem must be a bandits.CoRMAB, got {type(problem).__name__}")
@@ -442,8 +451,9 @@ class FluidLP:
         self.coupling = check_choice(coupling, "coupling", where, COUPLINGS)
         self.seed = resolve_seed(seed, where=where)
         self.threads = check_int(threads, "threads", where, lower=1)
-        self.local = loc = _Local(problem, where, group_arms=bool(group_arms))
-        self.group_arms = bool(group_arms)
+        self.units = _check_units(units, problem, where)
+        self.local = loc = _Local(problem, where, group_arms=bool(group_arms), units=self.units)
+        self.group_arms = bool(group_arms) or self.units is not None
         J, S = loc.J, loc.S
         self.pricer = _SeparableMax(problem, loc, check_int(enumerate_limit, "enumerate_limit", where, lower=0),
                                     self.threads)
@@ -952,7 +962,7 @@ class FluidLP:
         duals as they are, ``Q[t, j, u] = sum of the consistency duals of u's interventions``."""
         if self._relax is None:
             self._relax = FluidLP(self.problem, horizon=self.H, coupling="relaxation", threads=self.threads,
-                                  enumerate_limit=0, group_arms=self.group_arms)
+                                  enumerate_limit=0, group_arms=self.group_arms, units=self.units)
         rel = self._relax
         rel._set_initial(mu_units)
         rel._set_steps(self._steps)
@@ -1014,6 +1024,50 @@ class FluidLP:
                           column_actions=self.column_actions() if with_basis else None)
 
 
+def matching_units(graph: Any, n_arms: int) -> list[list[int]]:
+    """A partition of arms ``0 .. n_arms - 1`` into pairs joined by an edge of ``graph`` (a maximum
+    matching, any graph with arms as nodes, e.g. the path domain's ``problem.domain.graph``) and
+    single arms: the ``units=`` of :func:`fluid_bound` that keep neighbouring arms' joint states.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> units = matching_units(nx.path_graph(5), 5)    # e.g. [[0], [1, 2], [3, 4]]
+    >>> sorted(len(u) for u in units), sorted(j for u in units for j in u)
+    ([1, 2, 2], [0, 1, 2, 3, 4])
+    """
+    import networkx as nx  # (the path domain's dependency; loaded only here)
+
+    where = "bounds.matching_units()"
+    n_arms = check_int(n_arms, "n_arms", where, lower=1)
+    if not isinstance(graph, nx.Graph):
+        raise InvalidInputError(f"{where}: graph must be a networkx graph, got {type(graph).__name__}")
+    edges = [(u, v) for u, v in graph.edges() if u != v and 0 <= u < n_arms and 0 <= v < n_arms]
+    pairs = sorted(sorted(e) for e in nx.max_weight_matching(nx.Graph(edges), maxcardinality=True))
+    used = {j for e in pairs for j in e}
+    return sorted(pairs + [[j] for j in range(n_arms) if j not in used])
+
+
+def _check_units(units: Any, problem: CoRMAB, where: str) -> Optional[list[list[int]]]:
+    """``units``: None, or a partition of the arms into groups (a group's joint states at most
+    :data:`GROUP_STATES`); returned with each group sorted, groups by first arm."""
+    if units is None:
+        return None
+    if isinstance(units, (str, bytes)) or not hasattr(units, "__iter__"):
+        raise InvalidInputError(f"{where}: units must be a list of lists of arm indices, got {type(units).__name__}")
+    groups = [sorted(check_int(j, "units[...]", where, lower=0, upper=problem.n_arms - 1) for j in grp)
+              for grp in units]
+    flat = sorted(j for grp in groups for j in grp)
+    if flat != list(range(problem.n_arms)) or not all(groups):
+        raise InvalidInputError(f"{where}: units must split the {problem.n_arms} arms into non-empty groups, "
+                                f"each arm in exactly one, got {groups!r}")
+    big = max(groups, key=len)
+    if problem.n_states ** len(big) > GROUP_STATES:
+        raise InvalidInputError(f"{where}: units: group {big} has {problem.n_states ** len(big)} joint states, "
+                                f"above bandits.bounds.GROUP_STATES = {GROUP_STATES}")
+    return sorted(groups)  # (one order for one partition: by first arm)
+
+
 def _first_arm(loc: _Local, col: int) -> int:
     for j, sc in enumerate(loc.scopes):
         if col in sc:
@@ -1066,7 +1120,8 @@ def _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where
 
 def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coupling: str = "hull",
                 time_limit: Optional[float] = None, seed: Any = 0, enumerate_limit: int = ENUMERATE_LIMIT,
-                threads: int = 1, certify_pricing: bool = False, group_arms: bool = True) -> FluidBound:
+                threads: int = 1, certify_pricing: bool = False, group_arms: bool = True,
+                units: Any = None) -> FluidBound:
     """A certified upper bound on the average reward per step of every policy (the fluid LP).
 
     Parameters
@@ -1099,6 +1154,13 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     group_arms : bool
         Multiple interventions: merge the arms touched by the same interventions into joint-state
         units (tighter, a larger LP; see the module docstring). False: one unit per arm.
+    units : list of lists of int, optional
+        Any domain: the LP's units as a partition of the arms (each group's joint states at most
+        :data:`GROUP_STATES`), instead of one unit per arm (or ``group_arms``' groups). A unit's arms
+        keep their joint state and joint action, so a coarser partition gives a bound at least as
+        tight (all arms in one unit: the exact optimum) at the price of a larger LP. On the path
+        domain, pairs of neighbouring stations (:func:`matching_units` of ``problem.domain.graph``)
+        tighten the J = 20 bound by about 0.4% for a 7x larger solve time.
 
     Returns
     -------
@@ -1118,7 +1180,7 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     H, mu0, states, tl = _validate_fluid_bound(problem, horizon, initial, coupling, time_limit, where)
     t0 = time.perf_counter()
     lp = FluidLP(problem, horizon=H, coupling=coupling, seed=seed, enumerate_limit=enumerate_limit, threads=threads,
-                 group_arms=group_arms)
+                 group_arms=group_arms, units=units)
     build = time.perf_counter() - t0
     rest = None if tl is None else max(tl - build, 1e-3)
     out = lp.solve(mu0, states=states, time_limit=rest, certify_pricing=bool(certify_pricing))

@@ -295,8 +295,8 @@ def warm_start_mismatch(bound: Any, *, horizon: int, coupling: str) -> str:
                 f"({horizon}, {coupling!r})")
     units = bound.params.get("units")
     if units is not None and any(len(u) > 1 for u in units):
-        return ("the bound merges arms that share interventions into units (fluid_bound's group_arms=True); the "
-                "policy's LP has one unit per arm: pass group_arms=False to fluid_bound")
+        return ("the bound merges arms into units (fluid_bound's group_arms=True on multiple interventions, or "
+                "units=); the policy's LP has one unit per arm: pass group_arms=False and no units to fluid_bound")
     return ""
 
 

@@ -255,3 +255,58 @@ def test_fewer_steps_on_the_kept_lp_equals_the_shorter_lp(coupling):
         assert got.value == pytest.approx(fresh.value, abs=1e-7)
         assert got.value - 1e-7 <= got.certified <= fresh.certified + 1e-6
     assert lp.solve(None, states=s).value == pytest.approx(full.value, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- units= (any domain)
+@pytest.mark.parametrize("dom", ["budget", "capacity", "matching", "path"])
+def test_units_all_arms_in_one_unit_is_the_exact_optimum_and_coarser_is_tighter(dom):
+    # one unit holding every arm is the joint MDP's LP: its value is the DP optimum; any partition
+    # between that and one unit per arm bounds the optimum and is at most the finer partition's bound
+    p = bandits.make_domain(dom, n_arms=3, budget=1, seed=0)
+    H = 6
+    opt = exact.optimal_value(p, H)
+    single = bounds.fluid_bound(p, horizon=H)
+    pair = bounds.fluid_bound(p, horizon=H, units=[[2], [0, 1]])
+    joint = bounds.fluid_bound(p, horizon=H, units=[[0, 1, 2]])
+    assert joint.status == pair.status == Status.OPTIMAL
+    assert joint.certified == pytest.approx(opt, abs=1e-7)
+    assert opt - 1e-7 <= pair.certified <= single.certified + 1e-7
+    assert pair.certified >= pair.value - 1e-7 and pair.params["units"] == [[0, 1], [2]]
+    relax = bounds.fluid_bound(p, horizon=H, units=[[0, 1], [2]], coupling="relaxation")
+    assert pair.value <= relax.value + 1e-7 and relax.certified >= opt - 1e-7
+    s0 = np.array([3, 0, 2])  # a joint start state: the unit's start is the arms' joint state
+    assert bounds.fluid_bound(p, horizon=H, initial=s0, units=[[0, 1, 2]]).certified == pytest.approx(
+        exact.optimal_value(p, H, initial_state=s0), abs=1e-7)
+
+
+def test_units_on_path_pairs_of_neighbours_tighten_at_j6():
+    p = bandits.make_domain("path", n_arms=6, budget=2, seed=0)
+    H = 10
+    units = bounds.matching_units(p.domain.graph, 6)
+    assert sorted(j for u in units for j in u) == list(range(6))
+    assert all(len(u) == 1 or p.domain.graph.has_edge(*u) for u in units) and any(len(u) == 2 for u in units)
+    opt = exact.optimal_value(p, H)
+    single = bounds.fluid_bound(p, horizon=H).certified
+    paired = bounds.fluid_bound(p, horizon=H, units=units).certified
+    assert opt - 1e-7 <= paired <= single + 1e-7
+
+
+@pytest.mark.parametrize("units,match", [
+    ([[0, 1], [1, 2, 3]], "exactly one"),
+    ([[0, 1], [2]], "exactly one"),
+    ([[0, 1, 2, 3]], "GROUP_STATES"),
+    ([[0, 9], [1, 2, 3]], "units"),
+    ("pairs", "list of lists"),
+    ([[0, 1], [], [2, 3]], "non-empty"),
+])
+def test_units_validation(units, match):
+    p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    with pytest.raises(InvalidInputError, match=match):
+        bounds.fluid_bound(p, units=units)
+
+
+def test_matching_units_validation():
+    with pytest.raises(InvalidInputError, match="networkx"):
+        bounds.matching_units([(0, 1)], 2)
+    with pytest.raises(InvalidInputError, match="n_arms"):
+        bounds.matching_units(__import__("networkx").path_graph(2), 0)
