@@ -1159,8 +1159,9 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
         :data:`GROUP_STATES`), instead of one unit per arm (or ``group_arms``' groups). A unit's arms
         keep their joint state and joint action, so a coarser partition gives a bound at least as
         tight (all arms in one unit: the exact optimum) at the price of a larger LP. On the path
-        domain, pairs of neighbouring stations (:func:`matching_units` of ``problem.domain.graph``)
-        tighten the J = 20 bound by about 0.4% for a 7x larger solve time.
+        domain (J = 20, B = 5, seeds 0-4), pairs of neighbouring stations (:func:`matching_units` of
+        ``problem.domain.graph``) tighten the bound by 0.41% on seed 0 and by at most 0.08% on the
+        others, for a solve about 7x longer.
 
     Returns
     -------
