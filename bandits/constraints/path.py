@@ -21,12 +21,16 @@ from typing import Any, Optional
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells
 from engine.errors import InvalidInputError
+from engine.status import Status
 from engine.validation import check_int, short_repr
 from solvers.feasible_set import FeasibleSet
+from solvers.highs import LinearModel
 
 __all__ = ["PathConstraint", "tube_graph", "TUBE_SIZES"]
 
@@ -227,6 +231,182 @@ def _walk_max(adj_ptr, adj_idx, D, s, L, B, order_val, rank, reach, keys, vals, 
     return best_mask, best, True
 
 
+class _CutBranchAndBound:
+    """Branch-and-bound over the pull bits with a cutting-plane LP bound (the walk search's fallback).
+
+    LP over pulls ``a`` and edge uses ``x_e in [0, 2]`` (an optimal closed walk uses an edge at most
+    twice): ``sum x <= 2B``, ``sum a <= B``, ``x(delta(v)) >= 2 a_v`` and the connectivity cuts
+    ``x(delta(S)) >= 2 a_q`` for node sets ``S`` without the source (separated by max-flow on the LP's
+    ``x``; they hold for every weight vector, so the pool is kept across calls). A node whose LP
+    optimum is integral in ``a`` is decided by the exact checker: a feasible ``a`` is an incumbent,
+    an infeasible one gets the cut ``sum_{v in T} a_v <= |T| - 1`` (every superset of an infeasible
+    pulled set is infeasible, the set being closed under subsets). Nodes branch on the most
+    fractional pull. The LP ignores parity and walk length beyond ``sum x <= 2B``; the checker is the
+    judge of feasibility, so the answer is exact up to the LP solver's tolerances (like the MIP's).
+    """
+
+    max_cuts = 6000  # pool size past which the LP is rebuilt without its cuts (LP solves slow down)
+
+    def __init__(self, c: "PathConstraint") -> None:
+        self.c = c
+        n = c.n
+        self.edges = np.array([(u, v) for u in range(n) for v in c.adj[u] if u < v], dtype=np.int64).reshape(-1, 2)
+        self.reach = 2 * c.dist.min(axis=2)[c.source] <= c.L
+        self._build()
+
+    def _build(self) -> None:
+        c, E = self.c, self.edges
+        n, m = c.n, len(E)
+        rows = [np.zeros(m, dtype=np.int64)]            # sum x <= 2B
+        cols = [n + np.arange(m)]
+        rows.append(np.ones(n, dtype=np.int64))          # sum a <= B
+        cols.append(np.arange(n))
+        others = np.array([v for v in range(n) if v != c.source], dtype=np.int64)
+        r = 2 + np.arange(others.size)                   # x(delta(v)) - 2 a_v >= 0
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[others] = r
+        for end in (0, 1):
+            keep = pos[E[:, end]] >= 0
+            rows.append(pos[E[keep, end]])
+            cols.append(n + np.flatnonzero(keep))
+        rows.append(r)
+        cols.append(others)
+        data = np.concatenate([np.ones(m), np.ones(n), np.ones(sum(len(x) for x in cols[2:4])),
+                               np.full(others.size, -2.0)])
+        A = sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(2 + others.size, n + m))
+        lo = np.concatenate([[-INF, -INF], np.zeros(others.size)])
+        hi = np.concatenate([[2.0 * c.budget, float(c.budget)], np.full(others.size, INF)])
+        self.model = LinearModel(np.zeros(n + m), A, lo, hi, col_lower=np.zeros(n + m),
+                                 col_upper=np.concatenate([np.ones(n), np.full(m, 2.0)]), sense="max")
+        self.seen: set[tuple[bytes, int]] = set()
+
+    def _add_cuts(self, cuts: list[tuple[np.ndarray, int]]) -> int:
+        """Append ``x(delta(S)) >= 2 a_q`` for new ``(S, q)``; returns how many were new."""
+        n, E = self.c.n, self.edges
+        rows, cols, data = [], [], []
+        k = 0
+        for S, q in cuts:
+            key = (np.sort(S).tobytes(), int(q))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            inside = np.zeros(n, dtype=bool)
+            inside[S] = True
+            es = np.flatnonzero(inside[E[:, 0]] != inside[E[:, 1]])
+            rows += [k] * (es.size + 1)
+            cols += (n + es).tolist() + [int(q)]
+            data += [1.0] * es.size + [-2.0]
+            k += 1
+        if k:
+            self.model.add_rows(sp.csr_matrix((data, (rows, cols)), shape=(k, self.model.n_cols)),
+                                np.zeros(k), np.full(k, INF))
+        return k
+
+    def _separate(self, sol: np.ndarray) -> int:
+        """Connectivity cuts violated by the LP point ``sol`` (max-flow from the source to each node
+        with a pull, capacities ``x`` scaled to integers: a cut found is valid whatever the scaling)."""
+        c, E = self.c, self.edges
+        n, s = c.n, c.source
+        a, x = sol[:n], sol[n:]
+        scale = float(1 << 24)
+        cap = np.floor(x * scale).astype(np.int64)
+        keep = cap > 0
+        u, v, cp = E[keep, 0], E[keep, 1], cap[keep]
+        G = sp.csr_matrix((np.concatenate([cp, cp]), (np.concatenate([u, v]), np.concatenate([v, u]))),
+                          shape=(n, n))
+        G.sum_duplicates()
+        covered = np.zeros(n, dtype=bool)
+        cuts: list[tuple[np.ndarray, int]] = []
+        for t in np.argsort(-a, kind="stable"):
+            if a[t] < 1e-6 or t == s or covered[t]:
+                continue
+            if G.nnz == 0:
+                flow, R = 0.0, G
+            else:
+                res = maximum_flow(G, s, int(t))
+                flow = float(res.flow_value)
+                R = (G - sp.csr_matrix(res.flow)).tocsr()
+                R.data[R.data < 0] = 0
+                R.eliminate_zeros()
+            if flow >= (2 * a[t] - 1e-6) * scale:
+                continue
+            inside = np.ones(n, dtype=bool)
+            inside[breadth_first_order(R, s, directed=True, return_predecessors=False)] = False
+            S = np.flatnonzero(inside)
+            q = int(S[np.argmax(a[S])])
+            if x[np.flatnonzero(inside[E[:, 0]] != inside[E[:, 1]])].sum() < 2 * a[q] - 1e-6:
+                cuts.append((S, q))
+            covered[S] = True
+        return self._add_cuts(cuts)
+
+    def _lp(self, rounds: int) -> Any:
+        res = self.model.solve()
+        for _ in range(rounds):
+            if res.status != Status.OPTIMAL or res.x is None or self._separate(res.x) == 0:
+                break
+            res = self.model.solve()
+        return res
+
+    def maximize(self, w: np.ndarray, max_nodes: int) -> Optional[tuple[np.ndarray, float]]:
+        c = self.c
+        n = c.n
+        if len(self.seen) > self.max_cuts:
+            self._build()
+        m = self.model
+        m.set_objective(np.concatenate([w, np.zeros(len(self.edges))]))
+        hi0 = ((w > 0) & self.reach).astype(np.float64)
+        cols = np.arange(n)
+        m.set_col_bounds(cols, np.zeros(n), hi0)
+        res = self._lp(500)
+        if res.status != Status.OPTIMAL or res.x is None:
+            return None
+        # incumbent: pulls in decreasing LP value (then weight), each kept if the set stays feasible
+        best_a = np.zeros(n, dtype=np.int64)
+        best = 0.0
+        for v in np.lexsort((-w, -res.x[:n])):
+            if hi0[v] == 0 or best_a.sum() >= c.budget or res.x[v] < 1e-6:
+                continue
+            best_a[v] = 1
+            if c.check(best_a):
+                best += float(w[v])
+            else:
+                best_a[v] = 0
+        stack = [(np.zeros(n), hi0)]
+        nodes = 0
+        while stack:
+            lo, hi = stack.pop()
+            nodes += 1
+            if nodes > max_nodes:
+                return None
+            m.set_col_bounds(cols, lo, hi)
+            res = self._lp(5)
+            if res.status == Status.INFEASIBLE:
+                continue
+            if res.status != Status.OPTIMAL or res.x is None:
+                return None
+            if res.objective <= best + 1e-9 * (1.0 + abs(best)):
+                continue
+            xa = res.x[:n]
+            frac = np.abs(xa - np.round(xa))
+            j = int(np.argmax(frac))
+            if frac[j] > 1e-6:
+                down, up = hi.copy(), lo.copy()
+                down[j], up[j] = 0.0, 1.0
+                stack.append((lo, down))
+                stack.append((up, hi))  # the pull first: its subtree holds the good incumbents
+                continue
+            a = np.round(xa).astype(np.int64)
+            if c.check(a):
+                best, best_a = float(w @ a), a
+                continue
+            T = np.flatnonzero(a)
+            m.add_rows(sp.csr_matrix((np.ones(T.size), (np.zeros(T.size, dtype=np.int64), T)), shape=(1, m.n_cols)),
+                       [-INF], [T.size - 1.0])
+            stack.append((lo, hi))  # the same node again, without that set
+        m.set_col_bounds(cols, np.zeros(n), hi0)
+        return best_a, best
+
+
 def path_cells(n: int, budget: int) -> int:
     """Cells a path constraint allocates: parity distances ``[n, n, 2]`` plus its time-unrolled arcs (bound)."""
     return 2 * n * n + 2 * budget * 3 * n
@@ -276,6 +456,7 @@ class PathConstraint(Domain):
                      np.array([v for x in self.adj for v in x], dtype=np.int64))
         self.dist = self._parity_distances()  # [n, n, 2]
         self._table: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None  # maximize()'s dominance table
+        self._bb: Optional[_CutBranchAndBound] = None  # maximize()'s fallback, with its kept cuts
 
     def _parity_distances(self) -> np.ndarray:
         n = self.n
@@ -367,18 +548,25 @@ class PathConstraint(Domain):
         return a
 
     # ------------------------------------------------------------------ exact maximisation
-    def maximize(self, weights: Any, *, max_steps: int = 20_000_000) -> Optional[tuple[np.ndarray, float]]:
+    def maximize(self, weights: Any, *, max_steps: int = 2_000_000, max_nodes: int = 100_000
+                 ) -> Optional[tuple[np.ndarray, float]]:
         """The feasible action maximising ``weights @ a`` exactly, and that maximum; ``None`` when the
-        set is empty or the search stopped after ``max_steps`` moves without a proof (then use the MIP).
+        set is empty or both searches below stopped at their limits without a proof (then use the MIP).
 
-        A depth-first search over closed walks from the source (each walk is worth the ``B`` largest
-        positive weights it visits), pruned by dominance (same node, same visited positive nodes, no
-        more steps of the same parity) and by the bound "the visited positive nodes plus the best
-        nodes still reachable and returnable in the steps left, at most one new node per step".
-        Exact like the MIP over :meth:`feasible_set`, and far faster on walks of a few dozen edges.
+        First a depth-first search over closed walks from the source (each walk is worth the ``B``
+        largest positive weights it visits), pruned by dominance (same node, same visited positive
+        nodes, no more steps of the same parity) and by the bound "the visited positive nodes plus the
+        best nodes still reachable and returnable in the steps left, at most one new node per step";
+        it stops after ``max_steps`` moves. It settles walks of a few dozen edges (J = 40) in
+        milliseconds but not walks of 40 edges on the 100-station graph, where many nodes carry
+        similar weights. Then a branch-and-bound over the pull bits (at most ``max_nodes`` nodes,
+        ``0``: none) whose bound is an LP over edge uses with connectivity cuts and whose leaves are
+        judged by the exact checker (:meth:`check`); its cuts are kept for the next call. Exact like
+        the MIP over :meth:`feasible_set` (the branch-and-bound up to the LP solver's tolerances).
         """
         where = "PathConstraint.maximize()"
         max_steps = check_int(max_steps, "max_steps", where, lower=1)
+        max_nodes = check_int(max_nodes, "max_nodes", where, lower=0)
         try:
             w = np.asarray(weights, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
@@ -412,7 +600,11 @@ class PathConstraint(Domain):
         mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, *self._table,
                                   max_steps)
         if not done:
-            return None
+            if max_nodes == 0:
+                return None
+            if self._bb is None:
+                self._bb = _CutBranchAndBound(self)
+            return self._bb.maximize(w, max_nodes)
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
         picked = order[bits.astype(bool)][: self.budget]
         a[picked] = 1

@@ -62,7 +62,7 @@ def test_maximize_parity_and_edge_cases():
     lonely.add_edge(1, 2)
     assert PathConstraint(lonely, 0, 1).maximize([1.0, 1.0, 1.0]) is None  # no walk: empty set
     tube = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
-    assert tube.maximize(np.ones(20), max_steps=1) is None  # gave up: the caller uses the MIP
+    assert tube.maximize(np.ones(20), max_steps=1, max_nodes=0) is None  # gave up: the caller uses the MIP
     with pytest.raises(InvalidInputError, match="maximize"):
         tube.maximize(np.ones(3))
 
@@ -81,7 +81,7 @@ def test_fluid_lp_prices_and_decides_with_the_walk_search():
     # when the search gives up the MIP answers: the same maximum
     Q = np.random.default_rng(0).normal(size=(8, 2))
     got = lp.pricer.solve(Q)
-    lp.pricer.oracle = lambda w: p.constraint.maximize(w, max_steps=1)
+    lp.pricer.oracle = lambda w: p.constraint.maximize(w, max_steps=1, max_nodes=0)
     mip = lp.pricer.solve(Q)
     assert got[2][0] == pytest.approx(mip[2][0], abs=1e-7)
 
@@ -94,3 +94,37 @@ def test_maximize_validates_its_input():
         dom.maximize(["x"] * 8)
     with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): max_steps must be >= 1"):
         dom.maximize(np.ones(8), max_steps=0)
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): max_nodes must be >= 0"):
+        dom.maximize(np.ones(8), max_nodes=-1)
+
+
+@pytest.mark.parametrize("J,B", [(6, 2), (8, 4), (9, 3), (10, 5)])
+def test_branch_and_bound_equals_brute_force(J, B):
+    # max_steps=1: the walk search gives up at once, the cut branch-and-bound answers
+    for seed in range(4):
+        c = bandits.make_domain("path", n_arms=J, budget=B, seed=seed).constraint
+        feas = _feasible(c)
+        rng = np.random.default_rng([J, B, seed, 7])
+        for shift in (-0.5, 0.0, 1.0):
+            w = rng.normal(size=J) + shift
+            a, v = c.maximize(w, max_steps=1)
+            assert c.check(a)
+            assert a @ w == pytest.approx(v, abs=1e-12)
+            assert v == pytest.approx(float((feas @ w).max()), abs=1e-9)
+
+
+def test_branch_and_bound_equals_walk_search_at_larger_budgets():
+    # J = 40 tube at B = 8 and 10 (walks of 16 and 20 edges), random and tied weights: both exact
+    # maximisers agree; the walk search proves these within its default move limit
+    for B in (8, 10):
+        c = bandits.make_domain("path", n_arms=40, budget=B, seed=0).constraint
+        rng = np.random.default_rng(B)
+        for k in range(3):
+            w = rng.random(40) - 0.2 * k
+            if k == 2:
+                w = np.round(w, 1)  # ties: many optimal actions, one maximum
+            walk = c.maximize(w, max_nodes=0)
+            assert walk is not None
+            a, v = c.maximize(w, max_steps=1)
+            assert c.check(a) and int(a.sum()) <= B
+            assert v == pytest.approx(walk[1], abs=1e-9)
