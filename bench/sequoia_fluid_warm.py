@@ -6,7 +6,8 @@ SEQUOIA: enumerated decisions, greedy maximisation in training beyond 20k action
 on the same start states; values are % of the certified fluid bound on those start states
 (:func:`bandits.bounds.fluid_bound`, computed once per case). The table gives per case the bound,
 both values as % of it (± SEM of the evaluation), the warm start's fit (R² of the network on its
-targets, in the scaled units) and the training time (the fluid LP's solve included)::
+targets and, in the JSON, its RMSE in units of the largest step reward) and the training time (the
+fluid LP's solve included). ``--episodes 0`` evaluates the warm-started networks alone::
 
     python bench/sequoia_fluid_warm.py --domain all --seeds 0-1 --episodes 40
 
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
                 row[target] = {"mean": rec["sequoia_mean"], "sem": rec["sequoia_sem"],
                                "fraction": rec["sequoia_mean"] / row["bound"],
                                "sem_fraction": rec["sequoia_sem"] / row["bound"], "r2": ws.get("r2", math.nan),
+                               "rmse": math.sqrt(ws.get("loss", math.nan)),
                                "train_time": rec["sequoia_train_time"], "fluid_time": ws.get("fluid_time", 0.0),
                                "fluid_steps": ws.get("fluid_steps"), "episodes": rec["sequoia_train_episodes"]}
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} seed={s} {target}: "
