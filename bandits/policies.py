@@ -142,9 +142,11 @@ class _Myopic(Policy):
         self._actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
         self._model: Optional[Any] = None  # a solvers.LinearModel when method == "mip"
         self._disc: Optional[_DiscreteResponseMIP] = None
-        self.stats.update({"mip_solves": 0, "mip_time": 0.0, "proven_optimal": 0})
+        self.stats.update({"mip_solves": 0, "mip_time": 0.0, "proven_optimal": 0, "domain_maximize": 0})
         self.method = "enumerate" if self._actions is not None else (
             "discrete_mip" if isinstance(problem.arms, InterventionArms) else "mip")
+        # a domain's own exact maximiser (the path domain's walk search) before the MIP, as the fluid LP's pricing
+        self._oracle = getattr(problem.domain, "maximize", None) if self.method == "mip" else None
         if self.method == "mip":
             self._model = problem.feasible_set.to_linear_model(np.zeros(problem.n_actions), sense="max")
         elif self.method == "discrete_mip":
@@ -166,11 +168,16 @@ class _Myopic(Policy):
             lin = p.arms.linear_reward(s)
             assert lin is not None  # only InterventionArms are non-linear, and they use "discrete_mip"
             base, delta = lin
-            m = self._model
-            assert m is not None  # built in __init__ for method "mip"
-            m.set_objective_coefficients(np.arange(p.n_actions), delta)
-            res = m.solve(time_limit=self.time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=self.threads)
-            a = self._from_result(res)
+            found = self._oracle(delta) if self._oracle is not None else None
+            if found is not None:
+                a = np.array(found[0], dtype=np.int64)
+                self.stats["domain_maximize"] += 1
+            else:
+                m = self._model
+                assert m is not None  # built in __init__ for method "mip"
+                m.set_objective_coefficients(np.arange(p.n_actions), delta)
+                res = m.solve(time_limit=self.time_limit, mip_abs_gap=1e-9, mip_rel_gap=0.0, threads=self.threads)
+                a = self._from_result(res)
         else:
             disc = self._disc
             assert disc is not None  # built in __init__ for method "discrete_mip"
