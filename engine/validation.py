@@ -20,6 +20,7 @@ __all__ = [
     "as_int_array",
     "check_real",
     "check_int",
+    "check_bool",
     "check_choice",
     "check_time_limit",
     "check_options",
@@ -129,6 +130,13 @@ def check_int(value: Any, name: str, where: str, *, lower: Optional[int] = None,
     if upper is not None and v > upper:
         raise InvalidInputError(f"{where}: {name} must be <= {upper}, got {v}")
     return v
+
+
+def check_bool(value: Any, name: str, where: str) -> bool:
+    """``True`` or ``False`` (numpy's bool too; not 0/1 or other truthy values)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidInputError(f"{where}: {name} must be a bool, got {_short(value)}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, where: str, choices: Collection[str]) -> str:

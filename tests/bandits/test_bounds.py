@@ -310,3 +310,46 @@ def test_matching_units_validation():
         bounds.matching_units([(0, 1)], 2)
     with pytest.raises(InvalidInputError, match="n_arms"):
         bounds.matching_units(__import__("networkx").path_graph(2), 0)
+
+
+# ----------------------------------------------------------------------------- each_start=True
+@pytest.mark.parametrize("dom,seed", [("path", 1), ("capacity", 0), ("multiple_interventions", 3)])
+def test_each_start_bounds_every_start_and_is_tighter_than_the_average_start(dom, seed):
+    p = bandits.make_domain(dom, n_arms=4, budget=2, seed=seed)
+    H = 6
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, p.n_states, size=(5, 4))
+    starts[3] = starts[0]  # a repeated start counts twice
+    pooled = bounds.fluid_bound(p, horizon=H, initial=starts)
+    each = bounds.fluid_bound(p, horizon=H, initial=starts, each_start=True)
+    opts = [exact.optimal_value(p, H, initial_state=s) for s in starts]
+    assert each.status == Status.OPTIMAL and each.params["distinct_starts"] == 4
+    assert np.mean(opts) - 1e-7 <= each.certified <= pooled.certified + 1e-7
+    # every start's own bound holds its optimum; the average weighs the repeated start twice
+    distinct, counts = np.unique(starts, axis=0, return_counts=True)
+    for s, b in zip(distinct, each.start_bounds):
+        assert b >= exact.optimal_value(p, H, initial_state=s) - 1e-7
+        assert b == pytest.approx(bounds.fluid_bound(p, horizon=H, initial=s).certified, abs=1e-7)
+    assert each.certified >= float(np.dot(counts, each.start_bounds) / counts.sum()) - 1e-12
+    assert each.marginals.shape == (H, p.n_actions) and each.state_values is None
+
+
+def test_each_start_on_a_single_start_and_validation():
+    p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
+    s0 = np.array([0, 1, 2, 3])
+    one = bounds.fluid_bound(p, horizon=5, initial=s0, each_start=True)
+    assert one.certified == pytest.approx(bounds.fluid_bound(p, horizon=5, initial=s0).certified, abs=1e-12)
+    with pytest.raises(InvalidInputError, match="each_start must be a bool"):
+        bounds.fluid_bound(p, horizon=5, initial=s0, each_start=1)
+
+
+def test_each_start_time_limit_bounds_the_rest_by_their_average(monkeypatch):
+    p = bandits.make_domain("path", n_arms=4, budget=2, seed=1)
+    starts = np.random.default_rng(0).integers(0, p.n_states, size=(6, 4))
+    clock = iter(np.arange(0.0, 1e6, 1.0))  # every clock read: one second later
+    monkeypatch.setattr(bounds.time, "perf_counter", lambda: float(next(clock)))
+    cut = bounds.fluid_bound(p, horizon=6, initial=starts, each_start=True, time_limit=4.0)
+    monkeypatch.undo()
+    assert 0 < cut.params["starts_cut"] < 6 and "time limit" in cut.message
+    opt = np.mean([exact.optimal_value(p, 6, initial_state=s) for s in starts])
+    assert cut.certified >= opt - 1e-7
