@@ -163,3 +163,10 @@ def test_every_method_as_a_fraction_of_the_certified_bound():
     assert gain_over_best({"a": 1.0, "sequoia": 0.5}) == ("a", -50.0) and gain_over_best({"a": 1.0}) is None
     off = run_cormab("path", 5, 2, seed=1, eval_episodes=2, horizon=3, methods=["null"], bound=False)
     assert "certified_bound" not in off and "null_fraction" not in off
+    # each_start: every start state bounded on its own, the same evaluation, a bound no looser
+    each = run_cormab("path", 5, 2, seed=1, eval_episodes=3, horizon=4, methods=["null", "myopic", "fluid"],
+                      each_start=True)
+    fb_each = fluid_bound(p, horizon=4, initial=start_states(p, 3, seed=rec["eval_seed"]), each_start=True)
+    assert each["certified_bound"] == pytest.approx(fb_each.certified, abs=1e-9)
+    assert each["certified_bound"] <= rec["certified_bound"] + 1e-9
+    assert each["fluid_mean"] == pytest.approx(rec["fluid_mean"], abs=1e-12)  # the policy's episodes unchanged
