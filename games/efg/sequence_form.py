@@ -176,15 +176,17 @@ def _lp_simplex_kernel(rows1: np.ndarray, rows2: np.ndarray, n1: int, n2: int, l
 
 
 @njit(cache=True)
-def _lp_by_simplex(rows1: np.ndarray, rows2: np.ndarray, seq_off: np.ndarray, isets: np.ndarray,
-                   iset_off: np.ndarray, leaf_seq: np.ndarray, chance: np.ndarray, pay: np.ndarray) -> tuple:
+def _lp_by_simplex(seq_off: np.ndarray, isets: np.ndarray, iset_off: np.ndarray, leaf_seq: np.ndarray,
+                   chance: np.ndarray, pay: np.ndarray) -> tuple:
     """A small zero-sum tree by the dense simplex in one compiled call (on a small tree the calls
     are most of the time): (status, pivots, player 1's and player 2's realization plans, the
     value, both behaviour strategies, the payoffs and the regrets under them (the certificate)).
-    ``rows1``, ``rows2``: the players' information-set rows in infoset order; the rest is
-    :meth:`ExtensiveFormGame._regret_data`."""
+    The arguments are :meth:`ExtensiveFormGame._regret_data` (the LP's rows follow its
+    information-set order, deepest first)."""
     n1 = seq_off[1] - seq_off[0]
     n2 = seq_off[2] - seq_off[1]
+    rows1 = isets[iset_off[0]:iset_off[1]]
+    rows2 = isets[iset_off[1]:iset_off[2]]
     # columns x (n1), q+ (m2), q- (m2); rows E x = e (m1), -A' x + F' q+ - F' q- <= 0 (n2)
     m2 = rows2.shape[0] + 1
     st, z, d, nit, scale = _lp_simplex_kernel(rows1, rows2, n1, n2, leaf_seq, chance, pay, 1e-11)
@@ -274,7 +276,7 @@ def sequence_form_lp(game: ExtensiveFormGame, /, *, time_limit: Optional[float] 
     m1, m2 = len(g.player_infosets[0]) + 1, len(g.player_infosets[1]) + 1
     small = (m1 + n2) * (n1 + 2 * m2 + n2 + m1) <= SIMPLEX_MAX_ENTRIES
     if backend == "simplex" or (backend == "auto" and options is None and small):
-        got = _lp_by_simplex(g._iset_rows(0), g._iset_rows(1), *g._regret_data()) if small else None
+        got = _lp_by_simplex(*g._regret_data()) if small else None
         if got is not None and got[0] == 0:
             _, nit, x, y, value, b0, b1, pays, regrets = got
             reg = float(max(0.0, regrets.max(initial=0.0)))

@@ -707,7 +707,8 @@ class ExtensiveFormGame:
         key = f"order{p}"
         if key not in self._cache:
             depth = self._sequences().lists[2]
-            self._cache[key] = sorted(self.player_infosets[p], key=lambda h: -depth[h])
+            # (a stable sort: equal depths keep infoset order, as reverse=True does)
+            self._cache[key] = sorted(self.player_infosets[p], key=depth.__getitem__, reverse=True)
         return self._cache[key]
 
     # ------------------------------------------------------------------ profiles
@@ -781,18 +782,6 @@ class ExtensiveFormGame:
         if beh.shape[0] != seq_off[-1] - len(seq_off) + 1:
             raise ValueError(f"a behaviour profile of {beh.shape[0]} entries for {seq_off[-1] - len(seq_off) + 1} actions")
         return _regret_kernel(beh.astype(np.float64, copy=False), seq_off, isets, iset_off, leaf_seq, chance, pay)
-
-    def _iset_rows(self, p: int) -> np.ndarray:
-        """Player p's information sets in order as rows ``(first sequence, actions, parent sequence)``."""
-        key = f"rows{p}"
-        got = self._cache.get(key)
-        if got is None:
-            fs, ip = self._sequences().lists[:2]
-            acts = self.infoset_actions
-            got = np.array([(fs[h], len(acts[h]), ip[h]) for h in self.player_infosets[p]],
-                           dtype=np.int64).reshape(-1, 3)
-            self._cache[key] = got
-        return got
 
     def _regret_data(self) -> tuple:
         """The arrays :func:`_regret_kernel` reads (built once per game)."""
