@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from bandits import policies
-from bandits.bounds import fluid_bound
+from bandits.bounds import fluid_bound, matching_units
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate, start_states
 from bandits.fluid import warm_start_mismatch
@@ -99,7 +99,7 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
                sequoia_options: Optional[Mapping[str, Any]] = None, callback: Any = None,
                time_limit: Optional[float] = None, threads: Optional[int] = None,
                run_seed: Optional[int] = None, problem: Any = None, bound: bool = True,
-               each_start: bool = False) -> dict[str, Any]:
+               each_start: bool = False, units: Any = None) -> dict[str, Any]:
     """One benchmark run: returns a flat mapping of metrics (``<method>_mean``, ``<method>_time``, ...).
 
     ``problem`` (a :class:`bandits.CoRMAB`, e.g. read from a user's file) replaces the generated
@@ -121,7 +121,9 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
     into units: ``fluid_warm_start_skipped`` gives the reason). A warm start changes the work per
     decision, not the LP's value. ``each_start=True``: the bound is the average of every start
     state's own bound (:func:`bandits.bounds.fluid_bound` ``each_start``; tighter, one LP re-solve
-    per distinct start).
+    per distinct start). ``units``: the bound's units (``fluid_bound(units=)``), or ``"matching"``:
+    pairs of neighbouring arms on the domain's graph (:func:`bandits.bounds.matching_units`; the
+    path domain); the fluid policy then starts cold (its LP has one unit per arm).
 
     ``time_limit`` (seconds) bounds the whole run, training and evaluation: each method in turn
     gets an equal share of the time left (what a fast baseline does not use passes on), a learning
@@ -151,8 +153,14 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
     if bound and time.perf_counter() < deadline:
         t0 = time.perf_counter()
         left = max((deadline - t0) / (len(todo) + 1), 1e-6) if math.isfinite(deadline) else None
+        if isinstance(units, str) and units == "matching":
+            graph = getattr(getattr(problem, "domain", None), "graph", None)
+            if graph is None:
+                raise InvalidInputError(f"run_cormab(): units='matching' needs a domain with a graph (path), "
+                                        f"got {type(getattr(problem, 'domain', None)).__name__}")
+            units = matching_units(graph, problem.n_arms)
         fb = fluid_bound(problem, horizon=horizon, initial=start_states(problem, eval_episodes, seed=eval_seed),
-                         time_limit=left, threads=threads or 1, each_start=each_start)
+                         time_limit=left, threads=threads or 1, each_start=each_start, units=units)
         certified = float(fb.certified)
         out.update({"certified_bound": certified, "bound_time": time.perf_counter() - t0,
                     "bound_status": fb.status.value})

@@ -67,6 +67,9 @@ def main(argv=None) -> int:
     ap.add_argument("--each-start", action="store_true",
                     help="bound each evaluation start state on its own and average (fluid_bound each_start=True; "
                          "tighter, one LP re-solve per start)")
+    ap.add_argument("--bound-units", choices=["matching"], default=None,
+                    help="the bound's units: 'matching' pairs neighbouring arms on the domain's graph "
+                         "(path; fluid_bound units=matching_units(graph))")
     ap.add_argument("--quick", action="store_true", help="J=20, B=5 only, seeds 0-1, 60 episodes, 20 eval episodes")
     ap.add_argument("--out", default="bench_out/cormab")
     ap.add_argument("--mip-time-limit", type=float, default=None,
@@ -104,7 +107,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 rec = run_cormab(dom, J, B, seed=s, episodes=episodes, eval_episodes=eval_episodes, horizon=args.horizon,
                                  methods=methods, sequoia_options=sequoia_options, bound=not args.no_bound,
-                                 each_start=args.each_start)
+                                 each_start=args.each_start, units=args.bound_units)
                 rec["wall_time"] = time.perf_counter() - t0
                 if (dom in RECORDED and (J, B) == (20, 5) and s in range(5) and eval_episodes == 50
                         and args.horizon == 20 and not args.no_bound):
@@ -119,7 +122,7 @@ def main(argv=None) -> int:
                       + ", ".join(f"{m}={rec[f'{m}_mean']:.3f} ({100 * rec.get(f'{m}_fraction', math.nan):.1f}%)"
                                   for m in methods if f"{m}_mean" in rec), file=sys.stderr, flush=True)
     config = {"seeds": seeds, "episodes": episodes, "eval_episodes": eval_episodes, "horizon": args.horizon,
-              "each_start": args.each_start, "methods": methods}
+              "each_start": args.each_start, "bound_units": args.bound_units, "methods": methods}
     report(records, config, Path(args.out))
     print(f"({time.perf_counter() - t_all:.0f} s)", file=sys.stderr)
     return 0

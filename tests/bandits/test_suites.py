@@ -33,6 +33,7 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
+from engine.errors import InvalidInputError  # noqa: E402
 from engine.events import Iteration, Progress  # noqa: E402
 from engine.suites import RunContext  # noqa: E402
 
@@ -170,3 +171,11 @@ def test_every_method_as_a_fraction_of_the_certified_bound():
     assert each["certified_bound"] == pytest.approx(fb_each.certified, abs=1e-9)
     assert each["certified_bound"] <= rec["certified_bound"] + 1e-9
     assert each["fluid_mean"] == pytest.approx(rec["fluid_mean"], abs=1e-12)  # the policy's episodes unchanged
+    # units="matching": pairs of neighbouring stations; the policy starts cold and plays the same episodes
+    paired = run_cormab("path", 5, 2, seed=1, eval_episodes=3, horizon=4, methods=["fluid"], each_start=True,
+                        units="matching")
+    assert paired["certified_bound"] <= each["certified_bound"] + 1e-9
+    assert paired["fluid_mean"] == pytest.approx(rec["fluid_mean"], abs=1e-12)
+    assert "units" in paired["fluid_warm_start_skipped"]
+    with pytest.raises(InvalidInputError, match="graph"):
+        run_cormab("budget", 4, 2, seed=0, eval_episodes=2, horizon=3, methods=["null"], units="matching")
