@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bandits.bounds import fluid_bound
+from bandits.bounds import fluid_bound, matching_units
 from bandits.domains import make_domain
 from bandits.evaluate import start_states
 from bandits.suites import gain_over_best, plot_learning_curves, run_cormab, summarize_cormab
@@ -113,8 +113,10 @@ def main(argv=None) -> int:
                         and args.horizon == 20 and not args.no_bound):
                     t1 = time.perf_counter()
                     p = make_domain(dom, n_arms=J, budget=B, seed=s)
+                    units = matching_units(p.domain.graph, J) if args.bound_units == "matching" else None
                     rec["recorded_starts_bound"] = fluid_bound(
-                        p, horizon=20, initial=start_states(p, 50, seed=10_000 + s), each_start=args.each_start).certified
+                        p, horizon=20, initial=start_states(p, 50, seed=10_000 + s), each_start=args.each_start,
+                        units=units).certified
                     rec["recorded_starts_bound_time"] = time.perf_counter() - t1
                 records.append(rec)
                 print(f"[{time.perf_counter() - t_all:7.1f}s] {dom} J={J} B={B} seed={s}: "
