@@ -41,11 +41,14 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=40, help="training episodes (the same for both variants)")
     ap.add_argument("--eval-episodes", type=int, default=50)
     ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--warm-start-steps", type=int, default=None,
+                    help="Adam steps of both warm starts (default: SEQUOIA's, 1000)")
     ap.add_argument("--out", default="bench_out/sequoia_fluid_warm")
     args = ap.parse_args(argv)
     domains = list(DOMAINS) if args.domain == "all" else args.domain.split(",")
     J, B = (int(v) for v in args.sizes.split(":"))
     seeds = parse_int_list(args.seeds)
+    extra = {} if args.warm_start_steps is None else {"warm_start_steps": args.warm_start_steps}
     rows = []
     t_all = time.perf_counter()
     for dom in domains:
@@ -54,7 +57,7 @@ def main(argv=None) -> int:
             for target in TARGETS:
                 rec = run_cormab(dom, J, B, seed=s, episodes=args.episodes, eval_episodes=args.eval_episodes,
                                  horizon=args.horizon, methods=["sequoia"],
-                                 sequoia_options={"warm_start_target": target}, bound=target == TARGETS[0])
+                                 sequoia_options={"warm_start_target": target, **extra}, bound=target == TARGETS[0])
                 if target == TARGETS[0]:
                     row.update(bound=rec["certified_bound"], bound_time=rec["bound_time"])
                 ws = rec["sequoia_params"]["warm_start"]
@@ -69,7 +72,8 @@ def main(argv=None) -> int:
                       f"train {row[target]['train_time']:.0f}s", file=sys.stderr, flush=True)
             rows.append(row)
     print(f"\nSEQUOIA warm start: reward vs fluid value-to-go; J={J}, B={B}, H={args.horizon}, "
-          f"{args.episodes} training episodes, {args.eval_episodes} evaluation episodes, seeds {seeds}")
+          f"{args.episodes} training episodes, {args.eval_episodes} evaluation episodes, seeds {seeds}"
+          + (f", {args.warm_start_steps} warm-start steps" if extra else ""))
     print(f"{'domain':<24} {'seed':>4} {'bound':>7} {'reward-warm %':>14} {'fluid-warm %':>13} {'diff pp':>8} "
           f"{'R2 reward':>9} {'R2 fluid':>9} {'train s reward':>14} {'train s fluid':>13} {'LP s':>6}")
     for r in rows:
