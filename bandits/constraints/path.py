@@ -252,6 +252,7 @@ class _CutBranchAndBound:
         n = c.n
         self.edges = np.array([(u, v) for u in range(n) for v in c.adj[u] if u < v], dtype=np.int64).reshape(-1, 2)
         self.reach = 2 * c.dist.min(axis=2)[c.source] <= c.L
+        self.nodes = 0  # branch-and-bound nodes of the last completed call
         self._build()
 
     def _build(self) -> None:
@@ -384,9 +385,17 @@ class _CutBranchAndBound:
                 continue
             if res.status != Status.OPTIMAL or res.x is None:
                 return None
-            if res.objective <= best + 1e-9 * (1.0 + abs(best)):
+            tol = 1e-9 * (1.0 + abs(best))
+            if res.objective <= best + tol:
                 continue
             xa = res.x[:n]
+            if res.col_dual is not None:
+                # reduced-cost fixing (this subtree): the LP's duals stay feasible when a pull is forced
+                # to its other bound, so objective + its reduced cost bounds every such solution
+                d = res.col_dual[:n]
+                lo, hi = lo.copy(), hi.copy()
+                hi[(lo == 0) & (xa < 1e-9) & (res.objective + d <= best + tol)] = 0.0
+                lo[(hi == 1) & (xa > 1 - 1e-9) & (res.objective - d <= best + tol)] = 1.0
             frac = np.abs(xa - np.round(xa))
             j = int(np.argmax(frac))
             if frac[j] > 1e-6:
@@ -404,6 +413,7 @@ class _CutBranchAndBound:
                        [-INF], [T.size - 1.0])
             stack.append((lo, hi))  # the same node again, without that set
         m.set_col_bounds(cols, np.zeros(n), hi0)
+        self.nodes = nodes
         return best_a, best
 
 
