@@ -65,7 +65,7 @@ from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.seeding import resolve_seed
 from engine.status import Status
-from engine.validation import check_bool, check_choice, check_int, check_time_limit
+from engine.validation import check_bool, check_choice, check_int, check_time_limit, short_repr
 from solvers.certificate import _Transposed
 from solvers.highs import LinearModel
 
@@ -163,6 +163,10 @@ class _Local:
         self.S = S = int(self.Sn.max())
         self.S_arm = S0
         scopes = [np.unique(np.concatenate([arm_scopes[j] for j in u])).astype(np.int64) for u in units]
+        wide = max(len(sc) for sc in scopes)
+        if wide > MAX_LOCAL_BITS:  # (2**bits local actions per unit: checked before they are built)
+            raise UnsupportedProblemError(f"{where}: a unit's arms are touched by {wide} interventions, above "
+                                          f"bandits.bounds.MAX_LOCAL_BITS = {MAX_LOCAL_BITS}")
         self.scopes = scopes
         self.kmax = kmax = max(len(sc) for sc in scopes)
         self.U = np.array([1 << len(sc) for sc in scopes], dtype=np.int64)
@@ -1061,8 +1065,12 @@ def _check_units(units: Any, problem: CoRMAB, where: str) -> Optional[list[list[
         return None
     if isinstance(units, (str, bytes)) or not hasattr(units, "__iter__"):
         raise InvalidInputError(f"{where}: units must be a list of lists of arm indices, got {type(units).__name__}")
-    groups = [sorted(check_int(j, "units[...]", where, lower=0, upper=problem.n_arms - 1) for j in grp)
-              for grp in units]
+    try:
+        groups = [sorted(check_int(j, "units[...]", where, lower=0, upper=problem.n_arms - 1) for j in grp)
+                  for grp in units]
+    except TypeError:
+        raise InvalidInputError(f"{where}: units must be a list of lists of arm indices, got "
+                                f"{short_repr(units)}") from None
     flat = sorted(j for grp in groups for j in grp)
     if flat != list(range(problem.n_arms)) or not all(groups):
         raise InvalidInputError(f"{where}: units must split the {problem.n_arms} arms into non-empty groups, "

@@ -298,6 +298,7 @@ def test_units_on_path_pairs_of_neighbours_tighten_at_j6():
     ([[0, 9], [1, 2, 3]], "units"),
     ("pairs", "list of lists"),
     ([[0, 1], [], [2, 3]], "non-empty"),
+    ([[0, 1], 2, 3], "list of lists"),
 ])
 def test_units_validation(units, match):
     p = bandits.make_domain("budget", n_arms=4, budget=2, seed=0)
