@@ -8,7 +8,7 @@ import pytest
 
 import bandits
 from bandits import bounds, exact
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, UnsupportedProblemError
 from engine.result import SolveResult
 from engine.status import Status
 
@@ -354,3 +354,16 @@ def test_each_start_time_limit_bounds_the_rest_by_their_average(monkeypatch):
     assert 0 < cut.params["starts_cut"] < 6 and "time limit" in cut.message
     opt = np.mean([exact.optimal_value(p, 6, initial_state=s) for s in starts])
     assert cut.certified >= opt - 1e-7
+
+
+def test_units_refuse_a_unit_touched_by_too_many_interventions():
+    # two arms touched by 7 interventions each, 14 together: above MAX_LOCAL_BITS = 12 as one unit
+    from solvers import FeasibleSet
+
+    W = np.zeros((2, 14))
+    W[0, :7] = 1.0
+    W[1, 7:] = 1.0
+    arms = bandits.InterventionArms(W, [[0.0, 1.0], [0.0, 1.0]], amp=[0.5, 0.5], slope=[1.0, 1.0], x0=[1.0, 1.0])
+    p = bandits.CoRMAB(arms, FeasibleSet.budget(14, 2))
+    with pytest.raises(UnsupportedProblemError, match="MAX_LOCAL_BITS"):
+        bounds.fluid_bound(p, horizon=2, units=[[0, 1]])
