@@ -382,7 +382,7 @@ class _SeparableMax:
             return self._enumerated()[idx], best + err, vals[idx]
         m = self.model
         if loc.standard and self.oracle is not None and not certify:  # (certify: the engine's own proof)
-            found = self.oracle(Q[:, 1] - Q[:, 0])
+            found = self.oracle(Q[:, 1] - Q[:, 0], time_limit=time_limit)
             if found is not None:
                 val = float(Q[np.arange(loc.J), found[0]].sum())
                 return found[0][None, :], val + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J, \

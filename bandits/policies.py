@@ -168,7 +168,7 @@ class _Myopic(Policy):
             lin = p.arms.linear_reward(s)
             assert lin is not None  # only InterventionArms are non-linear, and they use "discrete_mip"
             base, delta = lin
-            found = self._oracle(delta) if self._oracle is not None else None
+            found = self._oracle(delta, time_limit=self.time_limit) if self._oracle is not None else None
             if found is not None:
                 a = np.array(found[0], dtype=np.int64)
                 self.stats["domain_maximize"] += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import deque
 from collections.abc import Mapping
 from functools import lru_cache
@@ -28,7 +29,7 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vector, check_cells
 from engine.errors import InvalidInputError
 from engine.status import Status
-from engine.validation import check_int, short_repr
+from engine.validation import check_int, check_time_limit, short_repr
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 
@@ -348,7 +349,8 @@ class _CutBranchAndBound:
             res = self.model.solve()
         return res
 
-    def maximize(self, w: np.ndarray, max_nodes: int) -> Optional[tuple[np.ndarray, float]]:
+    def maximize(self, w: np.ndarray, max_nodes: int, deadline: float = math.inf
+                 ) -> Optional[tuple[np.ndarray, float]]:
         c = self.c
         n = c.n
         if len(self.seen) > self.max_cuts:
@@ -377,7 +379,7 @@ class _CutBranchAndBound:
         while stack:
             lo, hi = stack.pop()
             nodes += 1
-            if nodes > max_nodes:
+            if nodes > max_nodes or time.perf_counter() > deadline:
                 return None
             m.set_col_bounds(cols, lo, hi)
             res = self._lp(5)
@@ -558,8 +560,8 @@ class PathConstraint(Domain):
         return a
 
     # ------------------------------------------------------------------ exact maximisation
-    def maximize(self, weights: Any, *, max_steps: int = 2_000_000, max_nodes: int = 100_000
-                 ) -> Optional[tuple[np.ndarray, float]]:
+    def maximize(self, weights: Any, *, max_steps: int = 2_000_000, max_nodes: int = 100_000,
+                 time_limit: Optional[float] = None) -> Optional[tuple[np.ndarray, float]]:
         """The feasible action maximising ``weights @ a`` exactly, and that maximum; ``None`` when the
         set is empty or both searches below stopped at their limits without a proof (then use the MIP).
 
@@ -573,10 +575,14 @@ class PathConstraint(Domain):
         ``0``: none) whose bound is an LP over edge uses with connectivity cuts and whose leaves are
         judged by the exact checker (:meth:`check`); its cuts are kept for the next call. Exact like
         the MIP over :meth:`feasible_set` (the branch-and-bound up to the LP solver's tolerances).
+        ``time_limit`` (seconds) stops the branch-and-bound between nodes (``None`` then, as at its
+        node limit); the walk search is bounded by ``max_steps``.
         """
         where = "PathConstraint.maximize()"
+        t0 = time.perf_counter()
         max_steps = check_int(max_steps, "max_steps", where, lower=1)
         max_nodes = check_int(max_nodes, "max_nodes", where, lower=0)
+        tl = check_time_limit(time_limit, where)
         try:
             w = np.asarray(weights, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
@@ -614,7 +620,7 @@ class PathConstraint(Domain):
                 return None
             if self._bb is None:
                 self._bb = _CutBranchAndBound(self)
-            return self._bb.maximize(w, max_nodes)
+            return self._bb.maximize(w, max_nodes, math.inf if tl is None else t0 + tl)
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
         picked = order[bits.astype(bool)][: self.budget]
         a[picked] = 1

@@ -81,7 +81,7 @@ def test_fluid_lp_prices_and_decides_with_the_walk_search():
     # when the search gives up the MIP answers: the same maximum
     Q = np.random.default_rng(0).normal(size=(8, 2))
     got = lp.pricer.solve(Q)
-    lp.pricer.oracle = lambda w: p.constraint.maximize(w, max_steps=1, max_nodes=0)
+    lp.pricer.oracle = lambda w, time_limit=None: p.constraint.maximize(w, max_steps=1, max_nodes=0)
     mip = lp.pricer.solve(Q)
     assert got[2][0] == pytest.approx(mip[2][0], abs=1e-7)
 
@@ -96,6 +96,17 @@ def test_maximize_validates_its_input():
         dom.maximize(np.ones(8), max_steps=0)
     with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): max_nodes must be >= 0"):
         dom.maximize(np.ones(8), max_nodes=-1)
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize\(\): time_limit"):
+        dom.maximize(np.ones(8), time_limit=-1.0)
+
+
+def test_time_limit_stops_the_branch_and_bound_between_nodes():
+    tube = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    w = np.random.default_rng(3).uniform(1.0, 2.0, size=20)
+    exact = tube.maximize(w, max_steps=1)  # the walk search gives up at once: the branch-and-bound answers
+    assert exact is not None and exact[1] == pytest.approx(tube.maximize(w)[1], abs=1e-9)
+    assert tube.maximize(w, max_steps=1, time_limit=1e-9) is None  # out of time before its first node
+    assert tube.maximize(w, max_steps=1, time_limit=60.0)[1] == pytest.approx(exact[1], abs=1e-9)
 
 
 @pytest.mark.parametrize("J,B", [(6, 2), (8, 4), (9, 3), (10, 5)])
