@@ -163,12 +163,11 @@ class _Local:
         self.S = S = int(self.Sn.max())
         self.S_arm = S0
         scopes = [np.unique(np.concatenate([arm_scopes[j] for j in u])).astype(np.int64) for u in units]
-        wide = max(len(sc) for sc in scopes)
-        if wide > MAX_LOCAL_BITS:  # (2**bits local actions per unit: checked before they are built)
-            raise UnsupportedProblemError(f"{where}: a unit's arms are touched by {wide} interventions, above "
-                                          f"bandits.bounds.MAX_LOCAL_BITS = {MAX_LOCAL_BITS}")
         self.scopes = scopes
         self.kmax = kmax = max(len(sc) for sc in scopes)
+        if kmax > MAX_LOCAL_BITS:  # (2**bits local actions per unit: checked before they are built)
+            raise UnsupportedProblemError(f"{where}: a unit's arms are touched by {kmax} interventions, above "
+                                          f"bandits.bounds.MAX_LOCAL_BITS = {MAX_LOCAL_BITS}")
         self.U = np.array([1 << len(sc) for sc in scopes], dtype=np.int64)
         self.Umax = int(self.U.max())
         # unit of each arm and the arm's place (most significant first) in the unit's joint state
@@ -1059,10 +1058,17 @@ def matching_units(graph: Any, n_arms: int) -> list[list[int]]:
 
 
 def _check_units(units: Any, problem: CoRMAB, where: str) -> Optional[list[list[int]]]:
-    """``units``: None, or a partition of the arms into groups (a group's joint states at most
-    :data:`GROUP_STATES`); returned with each group sorted, groups by first arm."""
+    """``units``: None, ``"matching"`` (:func:`matching_units` of the domain's graph), or a partition
+    of the arms into groups (a group's joint states at most :data:`GROUP_STATES`); returned with each
+    group sorted, groups by first arm."""
     if units is None:
         return None
+    if isinstance(units, str) and units == "matching":
+        graph = getattr(problem.domain, "graph", None)
+        if graph is None:
+            raise InvalidInputError(f"{where}: units='matching' needs a domain with a graph (path), "
+                                    f"got {type(problem.domain).__name__}")
+        units = matching_units(graph, problem.n_arms)
     if isinstance(units, (str, bytes)) or not hasattr(units, "__iter__"):
         raise InvalidInputError(f"{where}: units must be a list of lists of arm indices, got {type(units).__name__}")
     try:
@@ -1168,9 +1174,10 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
     group_arms : bool
         Multiple interventions: merge the arms touched by the same interventions into joint-state
         units (tighter, a larger LP; see the module docstring). False: one unit per arm.
-    units : list of lists of int, optional
+    units : list of lists of int or "matching", optional
         Any domain: the LP's units as a partition of the arms (each group's joint states at most
-        :data:`GROUP_STATES`), instead of one unit per arm (or ``group_arms``' groups). A unit's arms
+        :data:`GROUP_STATES`), instead of one unit per arm (or ``group_arms``' groups); ``"matching"``:
+        :func:`matching_units` of the domain's graph (the path domain). A unit's arms
         keep their joint state and joint action, so a coarser partition gives a bound at least as
         tight (all arms in one unit: the exact optimum) at the price of a larger LP. On the path
         domain (J = 20, B = 5, seeds 0-4), pairs of neighbouring stations (:func:`matching_units` of

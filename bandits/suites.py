@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from bandits import policies
-from bandits.bounds import fluid_bound, matching_units
+from bandits.bounds import fluid_bound
 from bandits.domains import make_domain
 from bandits.evaluate import evaluate, start_states
 from bandits.fluid import warm_start_mismatch
@@ -153,12 +153,6 @@ def run_cormab(domain: str, n_arms: int, budget: int, *, seed: int = 0, episodes
     if bound and time.perf_counter() < deadline:
         t0 = time.perf_counter()
         left = max((deadline - t0) / (len(todo) + 1), 1e-6) if math.isfinite(deadline) else None
-        if isinstance(units, str) and units == "matching":
-            graph = getattr(getattr(problem, "domain", None), "graph", None)
-            if graph is None:
-                raise InvalidInputError(f"run_cormab(): units='matching' needs a domain with a graph (path), "
-                                        f"got {type(getattr(problem, 'domain', None)).__name__}")
-            units = matching_units(graph, problem.n_arms)
         fb = fluid_bound(problem, horizon=horizon, initial=start_states(problem, eval_episodes, seed=eval_seed),
                          time_limit=left, threads=threads or 1, each_start=each_start, units=units)
         certified = float(fb.certified)

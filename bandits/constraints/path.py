@@ -246,7 +246,7 @@ class _CutBranchAndBound:
     judge of feasibility, so the answer is exact up to the LP solver's tolerances (like the MIP's).
     """
 
-    max_cuts = 6000  # pool size past which the LP is rebuilt without its cuts (LP solves slow down)
+    max_cuts = 6000  # rows added (connectivity and no-good cuts) past which the LP is rebuilt without them
 
     def __init__(self, c: "PathConstraint") -> None:
         self.c = c
@@ -280,6 +280,7 @@ class _CutBranchAndBound:
         hi = np.concatenate([[2.0 * c.budget, float(c.budget)], np.full(others.size, INF)])
         self.model = LinearModel(np.zeros(n + m), A, lo, hi, col_lower=np.zeros(n + m),
                                  col_upper=np.concatenate([np.ones(n), np.full(m, 2.0)]), sense="max")
+        self.base_rows = int(self.model.n_rows)
         self.seen: set[tuple[bytes, int]] = set()
 
     def _add_cuts(self, cuts: list[tuple[np.ndarray, int]]) -> int:
@@ -353,7 +354,7 @@ class _CutBranchAndBound:
                  ) -> Optional[tuple[np.ndarray, float]]:
         c = self.c
         n = c.n
-        if len(self.seen) > self.max_cuts:
+        if self.model.n_rows - self.base_rows > self.max_cuts:  # (no-good cuts count too: both kinds pile up)
             self._build()
         m = self.model
         m.set_objective(np.concatenate([w, np.zeros(len(self.edges))]))

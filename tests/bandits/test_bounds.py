@@ -289,6 +289,7 @@ def test_units_on_path_pairs_of_neighbours_tighten_at_j6():
     single = bounds.fluid_bound(p, horizon=H).certified
     paired = bounds.fluid_bound(p, horizon=H, units=units).certified
     assert opt - 1e-7 <= paired <= single + 1e-7
+    assert bounds.fluid_bound(p, horizon=H, units="matching").certified == paired  # the same partition
 
 
 @pytest.mark.parametrize("units,match", [
@@ -297,6 +298,7 @@ def test_units_on_path_pairs_of_neighbours_tighten_at_j6():
     ([[0, 1, 2, 3]], "GROUP_STATES"),
     ([[0, 9], [1, 2, 3]], "units"),
     ("pairs", "list of lists"),
+    ("matching", "needs a domain with a graph"),
     ([[0, 1], [], [2, 3]], "non-empty"),
     ([[0, 1], 2, 3], "list of lists"),
 ])
