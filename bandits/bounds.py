@@ -39,9 +39,12 @@ even when the MIP stops short of optimality, never its incumbent, plus the round
 with ``certify_pricing=True`` the pricing MIPs of the quoted multipliers are re-proved by the
 engine's own branch-and-bound with safe dual bounds, :func:`solvers.certificate.certify_max`, so the
 value does not rest on HiGHS's branch-and-cut). It holds for *any* ``y``, so it is valid after a
-time limit too, and equals the LP value (to rounding) once column generation has converged. MIP
-pricing starts from the relaxation LP's duals, so a hull bound cut by a time limit is never above
-the relaxation's.
+time limit too, and equals the LP value (to rounding) once column generation has converged. Every
+pricing call gets the time left (the MIP's and the domain maximiser's time limit); a step whose
+pricing the time limit stops contributes the MIP's dual bound, or ``+inf`` when there is none. A
+hull solve cut by its time limit therefore quotes the smaller of its Lagrangian and the relaxation
+LP's certified bound (both valid; MIP pricing starts from the relaxation LP's duals, so that LP is
+solved anyway), never above the relaxation's.
 
 Over 800 lines on purpose: the fluid LP's build, its column generation and the certificate share
 one array layout (:class:`FluidLP`); splitting them would spread that layout over modules. The
@@ -294,6 +297,8 @@ class _SeparableMax:
         self.model: Any = None
         self.oracle: Any = None
         self._relaxed: Any = None  # the MIP's LP relaxation, built on first use
+        #: whether the last :meth:`solve` stopped at its time limit (its bound then not the max's)
+        self.stopped = False
         if self.actions is not None:
             self.method = "enumeration"
             self.proj = local.project(self.actions)
@@ -366,7 +371,12 @@ class _SeparableMax:
 
     def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None, certify: bool = False
               ) -> tuple[np.ndarray, float, np.ndarray]:
-        """``(actions (<= top, n), upper bound of the max, their values)``; ``Q`` is ``(J, Umax)``."""
+        """``(actions (<= top, n), upper bound of the max, their values)``; ``Q`` is ``(J, Umax)``.
+
+        ``time_limit`` (seconds, MIP pricing only: enumeration is fast) is shared by the domain's
+        maximiser, the LP relaxation and the MIP. When it runs out the bound is the MIP's dual bound
+        (valid at a time limit), or ``inf`` when none is known, and the actions may be none
+        (shape ``(0, n)``)."""
         loc = self.local
         if self.method == "enumeration":
             vals = Q[np.arange(loc.J)[None, :], self.proj].sum(axis=1)
@@ -380,12 +390,18 @@ class _SeparableMax:
             err = (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
             return self._enumerated()[idx], best + err, vals[idx]
         m = self.model
+        deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+        err_w = 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
+        none = np.zeros((0, loc.n), dtype=np.int64), math.inf, np.zeros(0)
+        self.stopped = True  # until an answer is proven
+        if time_limit is not None and time_limit <= 0:
+            return none
         if loc.standard and self.oracle is not None and not certify:  # (certify: the engine's own proof)
             found = self.oracle(Q[:, 1] - Q[:, 0], time_limit=time_limit)
             if found is not None:
+                self.stopped = False
                 val = float(Q[np.arange(loc.J), found[0]].sum())
-                return found[0][None, :], val + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J, \
-                    np.array([val])
+                return found[0][None, :], val + err_w, np.array([val])
         if loc.standard:
             cols, vals_z = np.arange(loc.n), Q[:, 1] - Q[:, 0]
             const = float(Q[:, 0].sum())
@@ -395,30 +411,45 @@ class _SeparableMax:
             const = 0.0
         gap = 1e-9
         if not certify:
-            got = self._integral_relaxation(cols, vals_z, const, Q, gap)
+            got = self._integral_relaxation(cols, vals_z, const, Q, gap, _left(deadline))
             if got is not None:
+                self.stopped = False
                 return got
+        left = _left(deadline)
+        if left is not None and left <= 0:
+            return none
         m.set_objective_coefficients(cols, vals_z)
-        res = m.solve(time_limit=time_limit, mip_rel_gap=0.0, mip_abs_gap=gap, threads=self.threads, certify=certify)
+        res = m.solve(time_limit=left, mip_rel_gap=0.0, mip_abs_gap=gap, threads=self.threads, certify=certify)
+        # (a certificate cut by the time limit comes back FEASIBLE)
+        self.stopped = res.status == Status.TIME_LIMIT or (res.status != Status.OPTIMAL
+                                                           and time.perf_counter() >= deadline)
         if res.x is None:
-            raise UnsupportedProblemError(f"fluid pricing: the MIP over the feasible set returned no action "
-                                          f"({res.status.value}: {res.message})")
+            if res.status != Status.TIME_LIMIT:
+                raise UnsupportedProblemError(f"fluid pricing: the MIP over the feasible set returned no action "
+                                              f"({res.status.value}: {res.message})")
+            if not math.isfinite(res.bound):
+                return none
+            # cut before an incumbent: the dual bound still bounds the max
+            dual = float(res.bound) + const
+            return none[0], dual + gap + 4 * _EPS * (abs(dual) + abs(const)) + err_w, none[2]
         a = np.round(res.x[: loc.n]).astype(np.int64)
         val = float(Q[np.arange(loc.J), loc.project(a)[0]].sum())
         bound = float(res.bound) + const if math.isfinite(res.bound) else math.inf
         if res.status != Status.OPTIMAL:
             bound = max(bound, val) if math.isfinite(bound) else math.inf
         # the MIP's weights w = Q1 - Q0 are rounded: their error over J arms is added
-        bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) \
-            + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
+        bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) + err_w
         return a[None, :], bound, np.array([val])
 
-    def _integral_relaxation(self, cols: np.ndarray, vals: np.ndarray, const: float, Q: np.ndarray, gap: float
-                             ) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
+    def _integral_relaxation(self, cols: np.ndarray, vals: np.ndarray, const: float, Q: np.ndarray, gap: float,
+                             time_limit: Optional[float] = None) -> Optional[tuple[np.ndarray, float, np.ndarray]]:
         """The MIP's answer from its LP relaxation when the LP's optimum is integral (it is then the
         MIP's optimum: the relaxation's value bounds the MIP's, and that point attains it), else
-        None. Matching and budget sets are integral at almost every objective; a matching argmax
-        at ``J = 1000`` then costs milliseconds instead of the MIP's ~0.4 s."""
+        None (also when ``time_limit`` runs out or is spent). Matching and budget sets are integral at
+        almost every objective; a matching argmax at ``J = 1000`` then costs milliseconds instead of
+        the MIP's ~0.4 s."""
+        if time_limit is not None and time_limit <= 0:
+            return None
         if self._relaxed is None:
             arr = self.model.arrays()
             self._relaxed = LinearModel(arr["c"], arr["A"], arr["row_lower"], arr["row_upper"],
@@ -426,7 +457,7 @@ class _SeparableMax:
             self._integer = np.flatnonzero(arr["integrality"])
         rel = self._relaxed
         rel.set_objective_coefficients(cols, vals)
-        res = rel.solve(threads=self.threads)
+        res = rel.solve(time_limit=time_limit, threads=self.threads)
         if res.status != Status.OPTIMAL or res.x is None:
             return None
         xi = res.x[self._integer]
@@ -439,6 +470,11 @@ class _SeparableMax:
         bound = max(bound, val) + gap + 4 * _EPS * (abs(bound) + abs(const)) \
             + 2 * (loc.J + 2) * _EPS * float(np.abs(Q).max(initial=0.0)) * loc.J
         return a[None, :], bound, np.array([val])
+
+
+def _left(deadline: float) -> Optional[float]:
+    """Seconds to ``deadline`` (a ``time.perf_counter`` value; ``inf``: None, no limit)."""
+    return None if math.isinf(deadline) else deadline - time.perf_counter()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -790,6 +826,14 @@ class FluidLP:
         branch-and-bound with safe dual bounds, :func:`solvers.certificate.certify_max`), so the
         quoted value does not rest on HiGHS's branch-and-cut at all.
 
+        **Time limit.** ``time_limit`` (seconds) is checked between rounds and the time left is
+        passed to every pricing call (the certification of ``certify_pricing`` too). A step whose
+        pricing it stops counts the MIP's dual bound, or ``+inf``, in that round's Lagrangian; the
+        round's priced actions still become columns. A hull solve cut this way (status TIME_LIMIT)
+        quotes the smaller of its best Lagrangian and the relaxation LP's certified bound (solved
+        for ``warm_duals``, else once at the end), so it is never above the relaxation's; ``value``
+        stays the last master's LP value.
+
         ``steps`` (default the LP's horizon): re-solve as the LP of ``steps <= horizon`` steps by
         zeroing the rewards of the later steps, an objective change on the kept model (a warm
         re-solve) instead of building another LP; the value is then averaged over ``steps``.
@@ -833,15 +877,19 @@ class FluidLP:
         if warm_duals is None:
             warm_duals = self._n_solves == 0
         self._n_solves += 1
+        rel_cert: Optional[float] = None  # the relaxation LP's certified bound, once solved
+        cut = 0  # steps of the last pricing round that the deadline stopped (their term a dual bound or inf)
         if hull and warm_duals and self.pricer.method == "mip":
             t0 = time.perf_counter()
-            y0 = self._relaxation_duals(mu_units)
+            got = self._relaxation(mu_units)
             lp_time += time.perf_counter() - t0
-            if y0 is not None:
+            if got is not None:
+                y0, rel_cert = got
                 t1 = time.perf_counter()
-                cert0, priced0 = self._lagrangian(y0, None, top)
+                cert0, priced0, _ = self._lagrangian(y0, None, top, deadline=deadline)
                 pricing_time += time.perf_counter() - t1
-                best_cert, center = cert0, y0
+                if math.isfinite(cert0):
+                    best_cert, center = cert0, y0
                 self._add_actions([(t, a) for t, (acts, _, _) in enumerate(priced0) for a in acts])
         while True:
             if res is None and center is not None and time.perf_counter() >= deadline:
@@ -850,8 +898,8 @@ class FluidLP:
                 break
             rounds += 1
             t0 = time.perf_counter()
-            # no per-solve HiGHS time limit (its clock runs across re-solves of one model): the
-            # deadline is checked between column-generation rounds
+            # no per-solve HiGHS time limit (a master cut short has no duals to price with): the
+            # deadline is checked between column-generation rounds and passed to the pricing
             res = self.model.solve(threads=self.threads)
             lp_time += time.perf_counter() - t0
             nit += res.nit
@@ -871,28 +919,29 @@ class FluidLP:
             t1 = time.perf_counter()
             ys = y if center is None or stabilize <= 0 else stabilize * center + (1.0 - stabilize) * y
             smoothed = ys is not y
-            cert, priced = self._lagrangian(ys, res.x, top)
+            cert, priced, cut = self._lagrangian(ys, res.x, top, deadline=deadline)
             if cert < best_cert:
                 best_cert, center = cert, ys
             acts = [a for p in priced for a in p[0]]
             add = self._improving(acts, y, top, tol)
             if not add and smoothed:
                 # mispricing: nothing priced at the smoothed point improves the master; price at its duals
-                cert, priced = self._lagrangian(y, res.x, top)
+                cert, priced, cut = self._lagrangian(y, res.x, top, deadline=deadline)
                 if cert < best_cert:
                     best_cert, center = cert, y
                 add = self._improving([a for p in priced for a in p[0]], y, top, tol)
             pricing_time += time.perf_counter() - t1
-            if not add or self._add_actions(add) == 0:
+            if (not add or self._add_actions(add) == 0) and not cut:
                 message = "fluid LP (convex hull of the feasible set, column generation) converged"
                 break
             if best_cert - res.objective <= gap_tol * max(1.0, abs(res.objective)):
                 message = (f"fluid LP (convex hull of the feasible set, column generation): certified bound within "
                            f"{gap_tol:g} of the master's value")
                 break
-            if time.perf_counter() >= deadline:
+            if cut or time.perf_counter() >= deadline:
                 status = Status.TIME_LIMIT
-                message = f"fluid LP: time limit after {rounds} column-generation rounds"
+                message = (f"fluid LP: time limit after {rounds} column-generation rounds"
+                           + (f" (it stopped the last round's pricing of {cut} of {H} steps)" if cut else ""))
                 break
             if rounds >= max_rounds:
                 status = Status.ITERATION_LIMIT
@@ -900,9 +949,24 @@ class FluidLP:
                 break
         if hull and certify_pricing and center is not None and self.pricer.method == "mip":
             t1 = time.perf_counter()
-            best_cert, _ = self._lagrangian(center, None, 1, certify=True)
+            best_cert, _, cut = self._lagrangian(center, None, 1, certify=True, deadline=deadline)
             pricing_time += time.perf_counter() - t1
             message += "; pricing certified by the engine"
+            if cut:
+                status = Status.TIME_LIMIT
+                message += f" (its time limit stopped {cut} of {H} steps)"
+        if hull and (status == Status.TIME_LIMIT or not math.isfinite(best_cert)):
+            # a cut hull quotes the smaller of two valid bounds: its Lagrangian (inf when a step's
+            # pricing got no bound) and the relaxation LP's
+            if rel_cert is None:
+                t0 = time.perf_counter()
+                got = self._relaxation(mu_units)
+                lp_time += time.perf_counter() - t0
+                rel_cert = None if got is None else got[1]
+            if rel_cert is not None and rel_cert < best_cert:
+                hull_cert = "no bound" if not math.isfinite(best_cert) else f"{best_cert / self._live:.6g}"
+                message += (f"; certified: the relaxation LP's bound (the hull's Lagrangian: {hull_cert})")
+                best_cert = rel_cert
         return self._result(res, status, message, best_cert, nit, rounds, lp_time, pricing_time,
                             time.perf_counter() - t_start, with_basis)
 
@@ -929,20 +993,27 @@ class FluidLP:
             self.rl[rows], self.ru[rows] = lo, hi
         self._steps = h
 
-    def _lagrangian(self, y: np.ndarray, x_hint: Optional[np.ndarray], top: int, certify: bool = False
-                    ) -> tuple[float, list]:
+    def _lagrangian(self, y: np.ndarray, x_hint: Optional[np.ndarray], top: int, certify: bool = False,
+                    deadline: float = math.inf) -> tuple[float, list, int]:
         """The hull's Lagrangian bound at row multipliers ``y`` (valid for any ``y``): the box term
-        over the ``x`` columns plus, per step, an upper bound on the best action's price; and the
-        priced actions ``[(actions, upper bound, values)]`` per step."""
+        over the ``x`` columns plus, per step, an upper bound on the best action's price; the
+        priced actions ``[(actions, upper bound, values)]`` per step; and how many steps' pricing
+        the deadline stopped. MIP pricing gets the time left to ``deadline`` (``time.perf_counter``);
+        a step it stops has the MIP's dual bound or ``inf`` (then the bound is ``inf``) and
+        possibly no actions."""
         Q = self._coupling_duals(y)
+        cut = 0
         if self.pricer.method == "enumeration":
             priced = self.pricer.solve_steps(Q, top=top)
         else:
-            priced = [self.pricer.solve(Q[t], top=top, certify=certify) for t in range(self.H)]
+            priced = []
+            for t in range(self.H):
+                priced.append(self.pricer.solve(Q[t], top=top, certify=certify, time_limit=_left(deadline)))
+                cut += self.pricer.stopped
         price_total = float(sum(ub for _, ub, _ in priced))
         lag = self._T.bound(self.c[: self.NX], self.rl[: self.conv0], self.ru[: self.conv0], self.col_lo,
                             self.col_hi, y[: self.conv0], 0.0, None if x_hint is None else x_hint[: self.NX])
-        return lag + price_total + 4 * _EPS * (abs(lag) + abs(price_total)), priced
+        return lag + price_total + 4 * _EPS * (abs(lag) + abs(price_total)), priced, cut
 
     def _improving(self, actions: list, y: np.ndarray, top: int, tol: float) -> list[tuple[int, np.ndarray]]:
         """``(t, a)`` for the (at most ``top`` per step) actions not yet in the master with a positive
@@ -966,9 +1037,10 @@ class FluidLP:
                 out.append((t, uniq[k]))
         return out
 
-    def _relaxation_duals(self, mu_units: np.ndarray) -> Optional[np.ndarray]:
-        """Hull row multipliers from the relaxation LP's optimal duals (None if it fails): the flow
-        duals as they are, ``Q[t, j, u] = sum of the consistency duals of u's interventions``."""
+    def _relaxation(self, mu_units: np.ndarray) -> Optional[tuple[np.ndarray, float]]:
+        """The relaxation LP from the same start (None if it fails): hull row multipliers from its
+        optimal duals (the flow duals as they are, ``Q[t, j, u] = sum of the consistency duals of u's
+        interventions``), and its certified bound (total over the live steps, as the hull's)."""
         if self._relax is None:
             self._relax = FluidLP(self.problem, horizon=self.H, coupling="relaxation", threads=self.threads,
                                   enumerate_limit=0, group_arms=self.group_arms, units=self.units)
@@ -979,6 +1051,8 @@ class FluidLP:
         if res.status != Status.OPTIMAL or res.row_dual is None:
             return None
         d = res.row_dual
+        cert = rel._T.bound(rel.c, rel.rl, rel.ru, rel.col_lo, rel.col_hi, d, 0.0, res.x) \
+            - rel._dead_const + rel._dead_err
         loc = self.local
         y = np.zeros(self.m)
         y[: self.n_flow] = d[: self.n_flow]
@@ -989,7 +1063,7 @@ class FluidLP:
             dj = d[rel.n_flow + rel.cons_off[j]: rel.n_flow + rel.cons_off[j + 1]].reshape(self.H, nb)
             bits = ((np.arange(1, U)[:, None] >> np.arange(nb)[None, :]) & 1).astype(float)  # (U-1, nb)
             y[self.n_flow + self.coup_off[j]: self.n_flow + self.coup_off[j + 1]] = (dj @ bits.T).ravel()
-        return y
+        return y, cert
 
     def _result(self, res, status, message, best_cert, nit, rounds, lp_time, pricing_time, runtime,
                 with_basis: bool = True) -> FluidBound:
@@ -1158,9 +1232,15 @@ def fluid_bound(problem: CoRMAB, *, horizon: int = 20, initial: Any = None, coup
         ``"hull"``: per-step marginals in the convex hull of the feasible actions (column generation,
         exact pricing); ``"relaxation"``: in the feasible set's LP relaxation (cheaper, weaker).
     time_limit : float, optional
-        Seconds, checked between column-generation rounds; on expiry the result has status
-        TIME_LIMIT, a still valid ``certified`` value (the best Lagrangian bound of the rounds done)
-        and ``value`` the restricted LP's value (a lower estimate of the full LP's).
+        Seconds, checked between column-generation rounds and passed, as the time left, to every
+        pricing call (the pricing MIP's time limit, the domain maximiser's), so a hull solve ends
+        within about ``time_limit`` plus one master LP solve (and, when no relaxation LP was solved
+        for the first pricing, one relaxation LP solve; the path domain's walk search, bounded by
+        moves, may overrun by its few seconds). On expiry the result has status TIME_LIMIT,
+        ``certified`` the smaller of the best Lagrangian bound of the pricing done (a step whose
+        pricing was stopped counts its MIP's dual bound, or ``+inf``) and the relaxation LP's
+        certified bound (both valid), and ``value`` the restricted LP's value (a lower estimate
+        of the full LP's).
     seed : int, Generator or None
         Picks the initial columns (the answer does not depend on it beyond LP tolerances).
     enumerate_limit : int
