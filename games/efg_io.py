@@ -7,6 +7,12 @@ keep their text (``0.50``, ``1e-20``, ``6/4``) so a file written back is the fil
 exact value as a :class:`fractions.Fraction`. Repeated node or information-set labels (which
 pygambit rejects) are accepted and reported in ``game.notes``.
 
+Three readers, one grammar: small ASCII files go to a compiled scanner (:mod:`games.efg_scan`,
+once the process has read :data:`SCAN_AFTER_READS` small files), files in the layout Gambit writes
+to one regular expression per node, and everything else -- every error included -- to the token
+reader, which gives the messages. The first two take a subset of the files the token reader
+accepts and give the same game on it (tested on mutated files).
+
 Untrusted input: nothing in a file is executed; the number of players (``max_players``) and of
 nodes (``max_nodes``) are checked before anything for them is allocated (the pending children of
 every move count against ``max_nodes`` as soon as the move is read); numbers are limited in
@@ -25,6 +31,8 @@ from itertools import accumulate
 from operator import add
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
+
+import numpy as np
 
 from engine.errors import InvalidInputError
 from engine.io import atomic_write_text
@@ -247,13 +255,96 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
     was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects and frees none of them
     try:
-        parts = _parse_fast(text, max_nodes, max_players)
+        parts = None
+        if len(text) <= SCAN_MAX_CHARS and _scanner() is not None and text.isascii():
+            parts = _parse_scan(text, max_nodes, max_players)
+        if parts is None:
+            parts = _parse_fast(text, max_nodes, max_players)
         if parts is None:  # anything unusual, errors included: the token-by-token reader decides
             parts = _parse(_Reader(text, source), max_nodes, max_players)
         return tree.ExtensiveFormGame._from_parts(parts)
     finally:
         if was_enabled:
             gc.enable()
+
+
+# ---------------------------------------------------------------------------- compiled scanner
+#: files of at most this many characters go to the compiled scanner first (its searches for
+#: repeated information sets and outcomes are linear: larger files take the regular expressions)
+SCAN_MAX_CHARS = 65536
+#: the compiled scanner is loaded (and, on a fresh install, compiled: about a second) once the
+#: process has read this many small files, so that reading one file never waits for the compiler
+SCAN_AFTER_READS = 64
+_SCAN: Any = None
+_small_reads = 0
+_KIND_CHARS = ("p", "c", "t")
+
+
+def _scanner() -> Any:
+    """:func:`games.efg_scan.scan` once this process has read :data:`SCAN_AFTER_READS` small files
+    (None before): imported here, not at the top, because importing it loads compiled code."""
+    global _SCAN, _small_reads
+    if _SCAN is None:
+        _small_reads += 1
+        if _small_reads <= SCAN_AFTER_READS:
+            return None
+        import games.efg_scan
+
+        _SCAN = games.efg_scan.scan
+    return _SCAN
+
+
+def _not_fast(message: str) -> Exception:
+    return _NotFast()
+
+
+def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
+    """The parts of a small ASCII file by the compiled scanner (:mod:`games.efg_scan`), or None
+    when it does not take the file (the other readers then decide)."""
+    r = _SCAN(text.encode("ascii"), max_nodes, max_players, MAX_NUMBER_DIGITS).tolist()
+    if r[0]:
+        return None
+    n, m, n_out, n_players, n_act, labelled, all_plain, chance = r[1:9]
+    o = 9 + 2 * n + 4 * m + n_out
+    # every string of the file by one comprehension; (-1, -1) spans give ""
+    strs = [text[s:e] for s, e in zip(r[o::2], r[o + 1::2])]
+    q = 2 + n_players
+    i0 = 9 + 2 * n
+    names = strs[q + 2 * n + m:q + 2 * n + m + n_act]
+    probs: list = [None] * m
+    prob_texts: list = [None] * m
+    tree = _tree_module()
+    try:
+        if chance:
+            numbers: dict = {}
+            texts = strs[q + 2 * n + m + n_act:q + 2 * n + m + 2 * n_act]
+            for h, player in enumerate(r[i0:i0 + m]):
+                if player < 0:
+                    a = r[i0 + 2 * m + h]
+                    probs[h], prob_texts[h] = tree._checked_probabilities(
+                        [_fast_number(t, numbers) for t in texts[a:a + r[i0 + 3 * m + h]]], _not_fast)
+        q_out = q + 2 * n + m + 2 * n_act
+        pays = strs[q_out + n_out:]
+        outcome_texts = list(zip(*[pays[i::n_players] for i in range(n_players)]))
+        parts = tree._GameParts(
+            players=strs[2:q], title=strs[0], comment=strs[1], kind=strs[q:q + n], label=strs[q + n:q + 2 * n],
+            node_infoset=r[9:9 + n], node_outcome=r[9 + n:i0], infoset_player=r[i0:i0 + m],
+            infoset_number=r[i0 + m:i0 + 2 * m], infoset_label=strs[q + 2 * n:q + 2 * n + m],
+            infoset_actions=[tuple(names[a:a + k]) for a, k in zip(r[i0 + 2 * m:i0 + 3 * m], r[i0 + 3 * m:o])],
+            infoset_probs=probs, infoset_prob_texts=prob_texts, outcome_number=r[i0 + 4 * m:o],
+            outcome_label=strs[q_out:q_out + n_out], outcome_texts=outcome_texts,
+            outcome_payoffs=[None] * n_out if all_plain else [_fast_payoffs(t, {}) for t in outcome_texts],
+            notes=[], first_use=True)
+    except _NotFast:
+        return None
+    if labelled:
+        seen: dict = {}
+        for count, label in enumerate(parts.label, 1):
+            if label:
+                _note_label(label, count, seen, parts.notes)
+    if len(set(parts.infoset_label)) < m:  # (all distinct: no label repeats within a player)
+        parts.finish_labels()
+    return parts
 
 
 # ---------------------------------------------------------------------------- fast path

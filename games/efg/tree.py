@@ -140,6 +140,27 @@ def _behavior_kernel(x: np.ndarray, isets: np.ndarray, n_beh: int) -> np.ndarray
     return b
 
 
+def _checked_probabilities(probs: Sequence[tuple[Fraction, str]], where: Callable[[str], Exception]) -> tuple:
+    """A chance move's ``(value, text)`` pairs as ``(values, texts)``, checked: each in [0, 1],
+    their sum exactly 1 (``where(message)`` is raised otherwise)."""
+    fracs, texts = zip(*probs) if probs else ((), ())
+    # in ints (numerators over the common denominator): Fraction arithmetic costs more than the
+    # rest of a small file's parse
+    nums = [f.numerator for f in fracs]
+    dens = [f.denominator for f in fracs]
+    den = dens[0] if dens else 1
+    if dens.count(den) != len(dens):
+        for d in dens:
+            if den % d:
+                den = den * d // math.gcd(den, d)
+        nums = [a * (den // d) for a, d in zip(nums, dens)]
+    if nums and (min(nums) < 0 or max(nums) > den):
+        raise where(f"chance probabilities must lie in [0, 1], got {list(texts)}")
+    if sum(nums) != den:
+        raise where(f"chance probabilities must sum to exactly 1, got {sum(fracs, Fraction(0))}")
+    return fracs, texts
+
+
 @dataclass
 class _GameParts:
     """The mutable parts a reader or builder fills; nodes are in prefix order."""
@@ -169,21 +190,7 @@ class _GameParts:
     def add_infoset(self, player: int, number: int, label: str, actions: Sequence[str],
                     probs: Optional[Sequence[tuple[Fraction, str]]], where: Callable[[str], Exception]) -> int:
         if probs is not None:
-            fracs, texts = zip(*probs) if probs else ((), ())
-            # in ints (numerators over the common denominator): Fraction arithmetic costs more
-            # than the rest of a small file's parse
-            nums = [f.numerator for f in fracs]
-            dens = [f.denominator for f in fracs]
-            den = dens[0] if dens else 1
-            if dens.count(den) != len(dens):
-                for d in dens:
-                    if den % d:
-                        den = den * d // math.gcd(den, d)
-                nums = [a * (den // d) for a, d in zip(nums, dens)]
-            if nums and (min(nums) < 0 or max(nums) > den):
-                raise where(f"chance probabilities must lie in [0, 1], got {list(texts)}")
-            if sum(nums) != den:
-                raise where(f"chance probabilities must sum to exactly 1, got {sum(fracs, Fraction(0))}")
+            fracs, texts = _checked_probabilities(probs, where)
             self.infoset_probs.append(fracs)
             self.infoset_prob_texts.append(texts)
         else:

@@ -1,0 +1,421 @@
+"""A compiled scanner for small Gambit ``.efg`` files: the third path of :func:`games.read_efg`.
+
+On a file of a few nodes, reading is dominated by the interpreter's fixed cost per file (regular
+expressions, a Python loop over the nodes, the checks). :func:`scan` does the tokenizing, the
+grammar and the bookkeeping of information sets and outcomes in one compiled call over the
+file's bytes and returns integers only (offsets of the strings in the text, numbers, indices);
+:func:`games.efg_io._parts_from_scan` then slices the strings out.
+
+It takes a strict subset of what the token reader (``games.efg_io._parse``) accepts, and on that
+subset it must give the same game: ASCII text without backslashes, integer player, information
+set and outcome numbers (digits only), every limit of the token reader met, every repeated
+information set or outcome written the same way (byte for byte) as at its first use. Anything
+else -- every error included -- returns a non-zero status and the other readers decide, so this
+path has no error messages of its own. Chance probabilities and non-integer payoffs are returned
+as spans; their values and the probabilities' sum are checked by the caller.
+
+The layout of the returned array (all int64), so that the caller slices every string of the file
+with one comprehension and takes every other list as a slice:
+
+* ``out[0]`` status (0: taken); ``out[1:9]`` the numbers of nodes ``n``, information sets ``m``,
+  outcomes ``k``, players ``N`` and actions ``A`` (over the information sets), then 1 when some
+  node label is not empty, 1 when every payoff and probability is a plain integer (at most
+  ``max_digits`` digits), 1 when there are chance moves;
+* from ``out[9]``, integers: per node its information set and its outcome (numbered at first use;
+  -1 none), per information set its player (-1 chance), number, first action and number of
+  actions, per outcome its number;
+* then ``(start, end)`` spans into the text: the title, the comment, the players, per node its
+  kind (``p``, ``c`` or ``t``) and label, per information set its label, per action its name and
+  (chance) its probability, per outcome its label, then the outcomes' payoffs (``N`` each). A
+  string the file does not give (the comment, a label, a player's probability) is ``(-1, -1)``:
+  the empty string.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numba
+import numpy as np
+
+#: the file's ASCII bytes
+Buffer = Union[bytes, np.ndarray]
+
+__all__ = ["scan", "TAKEN"]
+
+#: status of a file the scanner took
+TAKEN = 0
+
+_EOF, _STR, _LB, _RB, _COMMA, _WORD = 0, 1, 2, 3, 4, 5
+_BAIL = 1  # anything the scanner does not take (the other readers decide)
+_MAX_INT_DIGITS = 18  # player, information set and outcome numbers: int64, as the token reader's fast path
+
+
+@numba.njit(cache=True, nogil=True)
+def _is_space(c: int) -> bool:
+    return c == 32 or 9 <= c <= 13  # " \t\n\v\f\r": the readers' whitespace, exactly
+
+
+@numba.njit(cache=True, nogil=True)
+def _token(buf: Buffer, pos: int) -> tuple:
+    """The token at ``pos``: (kind, start, end, next position); a string's span excludes its
+    quotes; kind -1: a string with a backslash or without its closing quote (not taken)."""
+    n = len(buf)
+    while pos < n and _is_space(buf[pos]):
+        pos += 1
+    if pos >= n:
+        return _EOF, n, n, n
+    c = buf[pos]
+    if c == 34:  # '"'
+        k = pos + 1
+        while k < n and buf[k] != 34:
+            if buf[k] == 92:  # a backslash: escapes are the other readers' business
+                return -1, pos, pos, pos
+            k += 1
+        if k >= n:
+            return -1, pos, pos, pos
+        return _STR, pos + 1, k, k + 1
+    if c == 123:
+        return _LB, pos, pos + 1, pos + 1
+    if c == 125:
+        return _RB, pos, pos + 1, pos + 1
+    if c == 44:
+        return _COMMA, pos, pos + 1, pos + 1
+    k = pos
+    while k < n:
+        d = buf[k]
+        if _is_space(d) or d == 34 or d == 123 or d == 125 or d == 44:
+            break
+        k += 1
+    return _WORD, pos, k, k
+
+
+@numba.njit(cache=True, nogil=True)
+def _integer(buf: Buffer, s: int, e: int) -> int:
+    """The value of a word of 1-18 ASCII digits, or -1."""
+    if e - s < 1 or e - s > _MAX_INT_DIGITS:
+        return -1
+    v = 0
+    for k in range(s, e):
+        d = buf[k] - 48
+        if d < 0 or d > 9:
+            return -1
+        v = v * 10 + d
+    return v
+
+
+@numba.njit(cache=True, nogil=True)
+def _plain_number(buf: Buffer, s: int, e: int, max_digits: int) -> bool:
+    """Whether the word is an optional '-' and 1 to ``max_digits`` digits (its value is then int(text))."""
+    k = s + 1 if e > s and buf[s] == 45 else s
+    if e - k < 1 or e - k > max_digits:
+        return False
+    for i in range(k, e):
+        if buf[i] < 48 or buf[i] > 57:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _same_bytes(buf: Buffer, s1: int, e1: int, s2: int, e2: int) -> bool:
+    if e1 - s1 != e2 - s2:
+        return False
+    for k in range(e1 - s1):
+        if buf[s1 + k] != buf[s2 + k]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_is(buf: Buffer, s: int, e: int, c0: int, c1: int) -> bool:
+    """Whether the word is the one or two bytes ``c0`` (``c1`` -1: one byte)."""
+    if c1 < 0:
+        return e - s == 1 and buf[s] == c0
+    return e - s == 2 and buf[s] == c0 and buf[s + 1] == c1
+
+
+@numba.njit(cache=True, nogil=True)
+def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.ndarray:
+    """Scan a whole ``.efg`` file (its ASCII bytes: ``bytes`` or a uint8 array); the layout of the
+    result is the module's."""
+    n = len(buf)
+    fail = np.full(16, 0, np.int64)
+    fail[0] = _BAIL
+    # every table holds at most one entry per token, and there are at most n tokens
+    cap = n // 2 + 2
+    players = np.empty((cap, 2), np.int64)
+    nodes = np.empty((cap, 5), np.int64)
+    isets = np.empty((cap, 6), np.int64)
+    acts = np.empty((cap, 4), np.int64)
+    outs = np.empty((cap, 3), np.int64)
+    pays = np.empty((cap, 2), np.int64)
+    # header: EFG 2 R "title" { "player" ... } ["comment"]
+    k, s, e, pos = _token(buf, 0)
+    if k != _WORD or not (e - s == 3 and buf[s] == 69 and buf[s + 1] == 70 and buf[s + 2] == 71):
+        return fail
+    k, s, e, pos = _token(buf, pos)
+    if k != _WORD or not _word_is(buf, s, e, 50, -1):
+        return fail
+    k, s, e, pos = _token(buf, pos)
+    if k != _WORD or not _word_is(buf, s, e, 82, -1):
+        return fail
+    k, ts, te, pos = _token(buf, pos)
+    if k != _STR:
+        return fail
+    k, s, e, pos = _token(buf, pos)
+    if k != _LB:
+        return fail
+    n_players = 0
+    while True:
+        k, s, e, pos = _token(buf, pos)
+        if k == _RB:
+            break
+        if k != _STR or n_players >= max_players:
+            return fail
+        players[n_players, 0] = s
+        players[n_players, 1] = e
+        n_players += 1
+    if n_players == 0:
+        return fail
+    cs, ce = -1, -1
+    k, s, e, after = _token(buf, pos)
+    if k == _STR:
+        cs, ce, pos = s, e, after
+    elif k < 0:
+        return fail
+    all_plain = 1
+    labels_empty = 1
+    n_nodes = n_isets = n_acts = n_outs = 0
+    pending = 1
+    while pending:
+        k, s, e, pos = _token(buf, pos)
+        if k != _WORD or e - s != 1 or not (buf[s] == 112 or buf[s] == 99 or buf[s] == 116):
+            return fail
+        kind = 0 if buf[s] == 112 else (1 if buf[s] == 99 else 2)
+        kind_at = s
+        n_nodes += 1
+        if n_nodes > max_nodes:
+            return fail
+        k, ls, le, pos = _token(buf, pos)
+        if k != _STR:
+            return fail
+        if le > ls:
+            labels_empty = 0
+        pending -= 1
+        node = n_nodes - 1
+        nodes[node, 0] = kind_at
+        nodes[node, 1] = ls
+        nodes[node, 2] = le
+        nodes[node, 3] = -1
+        n_children = 0
+        if kind != 2:
+            player = -1
+            if kind == 0:
+                k, s, e, pos = _token(buf, pos)
+                player = _integer(buf, s, e) if k == _WORD else -1
+                if player < 1 or player > n_players:
+                    return fail
+                player -= 1
+            k, s, e, pos = _token(buf, pos)
+            number = _integer(buf, s, e) if k == _WORD else -1
+            if number < 1 or number > max_nodes:
+                return fail
+            idx = -1
+            for h in range(n_isets):  # (small files: a linear search)
+                if isets[h, 0] == player and isets[h, 1] == number:
+                    idx = h
+                    break
+            # [ "label" [ { "action" [probability] ... } ] ]
+            has_label = False
+            ils, ile = -1, -1
+            a0 = n_acts
+            n_new = -1  # actions listed here (-1: none)
+            k, s, e, after = _token(buf, pos)
+            if k < 0:
+                return fail
+            if k == _STR:
+                has_label = True
+                ils, ile, pos = s, e, after
+                k, s, e, after = _token(buf, pos)
+                if k < 0:
+                    return fail
+                if k == _LB:
+                    pos = after
+                    n_new = 0
+                    while True:
+                        k, s, e, pos = _token(buf, pos)
+                        if k == _RB:
+                            break
+                        if k != _STR or n_nodes + pending + n_new + 1 > max_nodes:
+                            return fail
+                        acts[a0 + n_new, 0] = s
+                        acts[a0 + n_new, 1] = e
+                        acts[a0 + n_new, 2] = -1
+                        acts[a0 + n_new, 3] = -1
+                        if player < 0:
+                            k, s, e, pos = _token(buf, pos)
+                            if k != _WORD:
+                                return fail
+                            if not _plain_number(buf, s, e, max_digits):
+                                all_plain = 0
+                            acts[a0 + n_new, 2] = s
+                            acts[a0 + n_new, 3] = e
+                        n_new += 1
+                    if n_new == 0:
+                        return fail
+            if idx < 0:
+                if n_new < 0:
+                    return fail
+                idx = n_isets
+                n_isets += 1
+                isets[idx, 0] = player
+                isets[idx, 1] = number
+                isets[idx, 2] = ils
+                isets[idx, 3] = ile
+                isets[idx, 4] = a0
+                isets[idx, 5] = n_new
+                n_acts += n_new
+            else:
+                f0, fn = isets[idx, 4], isets[idx, 5]
+                if n_new >= 0:  # listed again: the same actions and probabilities, written the same way
+                    if n_new != fn:
+                        return fail
+                    for a in range(fn):
+                        if not _same_bytes(buf, acts[a0 + a, 0], acts[a0 + a, 1], acts[f0 + a, 0], acts[f0 + a, 1]):
+                            return fail
+                        if player < 0 and not _same_bytes(buf, acts[a0 + a, 2], acts[a0 + a, 3],
+                                                          acts[f0 + a, 2], acts[f0 + a, 3]):
+                            return fail
+                if has_label:
+                    if isets[idx, 2] < 0:
+                        if ile > ils:  # labelled now, unlabelled ("") before
+                            return fail
+                    elif not _same_bytes(buf, ils, ile, isets[idx, 2], isets[idx, 3]):
+                        return fail
+            nodes[node, 3] = idx
+            n_children = isets[idx, 5]
+            if n_nodes + pending + n_children > max_nodes:
+                return fail
+        # outcome: 0, or number [ "label" [ { payoffs } ] ]
+        k, s, e, pos = _token(buf, pos)
+        onum = _integer(buf, s, e) if k == _WORD else -1
+        if onum < 0:
+            return fail
+        nodes[node, 4] = -1
+        if onum != 0:
+            has_olabel = False
+            ols, ole = -1, -1
+            p0 = -1
+            k, s, e, after = _token(buf, pos)
+            if k < 0:
+                return fail
+            if k == _STR:
+                has_olabel = True
+                ols, ole, pos = s, e, after
+                k, s, e, after = _token(buf, pos)
+                if k < 0:
+                    return fail
+                if k == _LB:
+                    pos = after
+                    p0 = n_outs * n_players
+                    for i in range(n_players):
+                        k, s, e, pos = _token(buf, pos)
+                        if k != _WORD:
+                            return fail
+                        if not _plain_number(buf, s, e, max_digits):
+                            all_plain = 0
+                        pays[p0 + i, 0] = s
+                        pays[p0 + i, 1] = e
+                        k, s, e, after = _token(buf, pos)
+                        if k < 0:
+                            return fail
+                        if k == _COMMA:
+                            pos = after
+                    k, s, e, pos = _token(buf, pos)
+                    if k != _RB:
+                        return fail
+            oidx = -1
+            for o in range(n_outs):
+                if outs[o, 0] == onum:
+                    oidx = o
+                    break
+            if oidx < 0:
+                if p0 < 0 or n_outs >= max_nodes:
+                    return fail
+                oidx = n_outs
+                n_outs += 1
+                outs[oidx, 0] = onum
+                outs[oidx, 1] = ols
+                outs[oidx, 2] = ole
+            else:
+                if p0 >= 0:  # listed again (the payoffs were written at p0, past the table's end)
+                    q0 = oidx * n_players
+                    for i in range(n_players):
+                        if not _same_bytes(buf, pays[p0 + i, 0], pays[p0 + i, 1], pays[q0 + i, 0], pays[q0 + i, 1]):
+                            return fail
+                if has_olabel:
+                    if outs[oidx, 1] < 0:
+                        if ole > ols:
+                            return fail
+                    elif not _same_bytes(buf, ols, ole, outs[oidx, 1], outs[oidx, 2]):
+                        return fail
+            nodes[node, 4] = oidx
+        pending += n_children
+    k, s, e, pos = _token(buf, pos)
+    if k != _EOF:
+        return fail
+    n_ints = 2 * n_nodes + 4 * n_isets + n_outs
+    n_spans = 2 + n_players + 2 * n_nodes + n_isets + 2 * n_acts + n_outs * (1 + n_players)
+    out = np.empty(9 + n_ints + 2 * n_spans, np.int64)
+    out[0] = TAKEN
+    out[1] = n_nodes
+    out[2] = n_isets
+    out[3] = n_outs
+    out[4] = n_players
+    out[5] = n_acts
+    out[6] = 1 - labels_empty
+    out[7] = all_plain
+    out[8] = 0
+    o = 9
+    for v in range(n_nodes):
+        out[o + v] = nodes[v, 3]
+        out[o + n_nodes + v] = nodes[v, 4]
+    o += 2 * n_nodes
+    for h in range(n_isets):
+        if isets[h, 0] < 0:
+            out[8] = 1
+        for c in range(4):
+            out[o + c * n_isets + h] = isets[h, c if c < 2 else c + 2]
+    o += 4 * n_isets
+    for q in range(n_outs):
+        out[o + q] = outs[q, 0]
+    o += n_outs
+    out[o] = ts
+    out[o + 1] = te
+    out[o + 2] = cs
+    out[o + 3] = ce
+    o += 4
+    out[o: o + 2 * n_players] = players[:n_players].ravel()
+    o += 2 * n_players
+    for v in range(n_nodes):
+        out[o + 2 * v] = nodes[v, 0]
+        out[o + 2 * v + 1] = nodes[v, 0] + 1
+        out[o + 2 * n_nodes + 2 * v] = nodes[v, 1]
+        out[o + 2 * n_nodes + 2 * v + 1] = nodes[v, 2]
+    o += 4 * n_nodes
+    for h in range(n_isets):
+        out[o + 2 * h] = isets[h, 2]
+        out[o + 2 * h + 1] = isets[h, 3]
+    o += 2 * n_isets
+    for a in range(n_acts):
+        out[o + 2 * a] = acts[a, 0]
+        out[o + 2 * a + 1] = acts[a, 1]
+        out[o + 2 * n_acts + 2 * a] = acts[a, 2]
+        out[o + 2 * n_acts + 2 * a + 1] = acts[a, 3]
+    o += 4 * n_acts
+    for q in range(n_outs):
+        out[o + 2 * q] = outs[q, 1]
+        out[o + 2 * q + 1] = outs[q, 2]
+    o += 2 * n_outs
+    out[o:] = pays[: n_outs * n_players].ravel()
+    return out
