@@ -301,7 +301,8 @@ def _not_fast(message: str) -> Exception:
 def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
     """The parts of a small ASCII file by the compiled scanner (:mod:`games.efg_scan`), or None
     when it does not take the file (the other readers then decide)."""
-    r = _SCAN(text.encode("ascii"), max_nodes, max_players, MAX_NUMBER_DIGITS).tolist()
+    # (limits beyond int64 clamped: a larger limit only sends the file to the other readers)
+    r = _SCAN(text.encode("ascii"), min(max_nodes, 1 << 62), min(max_players, 1 << 62), MAX_NUMBER_DIGITS).tolist()
     if r[0]:
         return None
     n, m, n_out, n_players, n_act, labelled, all_plain, chance = r[1:9]

@@ -80,6 +80,10 @@ def test_limits_are_the_token_readers() -> None:
     assert _scan(text, 10 ** 6, 1) is None
     two = write_efg(random_tree(3, seed=0))
     assert _scan(two, 10 ** 6, 2) is not None and _scan(two, 10 ** 6, 1) is None
+    # limits beyond int64 (any positive int is a valid limit)
+    _same(_scan(text, 10 ** 30, 10 ** 30), _slow(text))
+    big = text.replace('p "" 1 1 ', 'p "" 1 99999999999999999999 ', 1)  # > int64: the other readers
+    assert _scan(big, 10 ** 30) is None
 
 
 def test_chance_probabilities_are_checked() -> None:
