@@ -306,31 +306,36 @@ def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
     if r[0]:
         return None
     n, m, n_out, n_players, n_act, labelled, all_plain, chance = r[1:9]
-    o = 9 + 2 * n + 4 * m + n_out
+    i0 = 9 + 3 * n  # the information sets' integers
+    o = i0 + 4 * m + n_out  # the spans
     # every string of the file by one comprehension; (-1, -1) spans give ""
     strs = [text[s:e] for s, e in zip(r[o::2], r[o + 1::2])]
     q = 2 + n_players
-    i0 = 9 + 2 * n
-    names = strs[q + 2 * n + m:q + 2 * n + m + n_act]
+    if labelled:
+        labels = strs[q:q + n]
+        q += n
+    else:
+        labels = [""] * n
+    names = strs[q + m:q + m + n_act]
     probs: list = [None] * m
     prob_texts: list = [None] * m
     tree = _tree_module()
     try:
         if chance:
             numbers: dict = {}
-            texts = strs[q + 2 * n + m + n_act:q + 2 * n + m + 2 * n_act]
+            texts = strs[q + m + n_act:q + m + 2 * n_act]
             for h, player in enumerate(r[i0:i0 + m]):
                 if player < 0:
                     a = r[i0 + 2 * m + h]
                     probs[h], prob_texts[h] = tree._checked_probabilities(
                         [_fast_number(t, numbers) for t in texts[a:a + r[i0 + 3 * m + h]]], _not_fast)
-        q_out = q + 2 * n + m + 2 * n_act
+        q_out = q + m + n_act * (1 + chance)
         pays = strs[q_out + n_out:]
         outcome_texts = list(zip(*[pays[i::n_players] for i in range(n_players)]))
         parts = tree._GameParts(
-            players=strs[2:q], title=strs[0], comment=strs[1], kind=strs[q:q + n], label=strs[q + n:q + 2 * n],
-            node_infoset=r[9:9 + n], node_outcome=r[9 + n:i0], infoset_player=r[i0:i0 + m],
-            infoset_number=r[i0 + m:i0 + 2 * m], infoset_label=strs[q + 2 * n:q + 2 * n + m],
+            players=strs[2:2 + n_players], title=strs[0], comment=strs[1], kind=list(bytes(r[9:9 + n]).decode()),
+            label=labels, node_infoset=r[9 + n:9 + 2 * n], node_outcome=r[9 + 2 * n:i0], infoset_player=r[i0:i0 + m],
+            infoset_number=r[i0 + m:i0 + 2 * m], infoset_label=strs[q:q + m],
             infoset_actions=[tuple(names[a:a + k]) for a, k in zip(r[i0 + 2 * m:i0 + 3 * m], r[i0 + 3 * m:o])],
             infoset_probs=probs, infoset_prob_texts=prob_texts, outcome_number=r[i0 + 4 * m:o],
             outcome_label=strs[q_out:q_out + n_out], outcome_texts=outcome_texts,
@@ -340,7 +345,7 @@ def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
         return None
     if labelled:
         seen: dict = {}
-        for count, label in enumerate(parts.label, 1):
+        for count, label in enumerate(labels, 1):
             if label:
                 _note_label(label, count, seen, parts.notes)
     if len(set(parts.infoset_label)) < m:  # (all distinct: no label repeats within a player)

@@ -21,14 +21,15 @@ with one comprehension and takes every other list as a slice:
   outcomes ``k``, players ``N`` and actions ``A`` (over the information sets), then 1 when some
   node label is not empty, 1 when every payoff and probability is a plain integer (at most
   ``max_digits`` digits), 1 when there are chance moves;
-* from ``out[9]``, integers: per node its information set and its outcome (numbered at first use;
-  -1 none), per information set its player (-1 chance), number, first action and number of
-  actions, per outcome its number;
+* from ``out[9]``, integers: per node its kind as a byte (``ord('p')``, ``ord('c')`` or ``ord('t')``),
+  then per node its information set, then per node its outcome (both numbered at first use; -1
+  none), per information set its player (-1 chance), number, first action and number of actions,
+  per outcome its number;
 * then ``(start, end)`` spans into the text: the title, the comment, the players, per node its
-  kind (``p``, ``c`` or ``t``) and label, per information set its label, per action its name and
-  (chance) its probability, per outcome its label, then the outcomes' payoffs (``N`` each). A
-  string the file does not give (the comment, a label, a player's probability) is ``(-1, -1)``:
-  the empty string.
+  label (only when some label is not empty), per information set its label, per action its name,
+  per action its probability (only when there are chance moves; ``(-1, -1)`` for a player's action),
+  per outcome its label, then the outcomes' payoffs (``N`` each). A string the file does not give
+  (the comment, a label) is ``(-1, -1)``: the empty string.
 """
 
 from __future__ import annotations
@@ -135,54 +136,59 @@ def _word_is(buf: Buffer, s: int, e: int, c0: int, c1: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
+def _failed() -> np.ndarray:
+    return np.full(1, _BAIL, np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
 def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.ndarray:
     """Scan a whole ``.efg`` file (its ASCII bytes: ``bytes`` or a uint8 array); the layout of the
     result is the module's."""
     n = len(buf)
-    fail = np.full(16, 0, np.int64)
-    fail[0] = _BAIL
-    # every table holds at most one entry per token, and there are at most n tokens
+    # every table holds at most one entry per two bytes of the file (each entry is a token of at
+    # least one byte followed by another); one allocation, the tables are its column blocks
     cap = n // 2 + 2
-    players = np.empty((cap, 2), np.int64)
-    nodes = np.empty((cap, 5), np.int64)
-    isets = np.empty((cap, 6), np.int64)
-    acts = np.empty((cap, 4), np.int64)
-    outs = np.empty((cap, 3), np.int64)
-    pays = np.empty((cap, 2), np.int64)
+    scratch = np.empty((cap, 22), np.int64)
+    players = scratch[:, 0:2]
+    nodes = scratch[:, 2:7]
+    isets = scratch[:, 7:13]
+    acts = scratch[:, 13:17]
+    outs = scratch[:, 17:20]
+    pays = scratch[:, 20:22]
     # header: EFG 2 R "title" { "player" ... } ["comment"]
     k, s, e, pos = _token(buf, 0)
     if k != _WORD or not (e - s == 3 and buf[s] == 69 and buf[s + 1] == 70 and buf[s + 2] == 71):
-        return fail
+        return _failed()
     k, s, e, pos = _token(buf, pos)
     if k != _WORD or not _word_is(buf, s, e, 50, -1):
-        return fail
+        return _failed()
     k, s, e, pos = _token(buf, pos)
     if k != _WORD or not _word_is(buf, s, e, 82, -1):
-        return fail
+        return _failed()
     k, ts, te, pos = _token(buf, pos)
     if k != _STR:
-        return fail
+        return _failed()
     k, s, e, pos = _token(buf, pos)
     if k != _LB:
-        return fail
+        return _failed()
     n_players = 0
     while True:
         k, s, e, pos = _token(buf, pos)
         if k == _RB:
             break
         if k != _STR or n_players >= max_players:
-            return fail
+            return _failed()
         players[n_players, 0] = s
         players[n_players, 1] = e
         n_players += 1
     if n_players == 0:
-        return fail
+        return _failed()
     cs, ce = -1, -1
     k, s, e, after = _token(buf, pos)
     if k == _STR:
         cs, ce, pos = s, e, after
     elif k < 0:
-        return fail
+        return _failed()
     all_plain = 1
     labels_empty = 1
     n_nodes = n_isets = n_acts = n_outs = 0
@@ -190,15 +196,15 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
     while pending:
         k, s, e, pos = _token(buf, pos)
         if k != _WORD or e - s != 1 or not (buf[s] == 112 or buf[s] == 99 or buf[s] == 116):
-            return fail
+            return _failed()
         kind = 0 if buf[s] == 112 else (1 if buf[s] == 99 else 2)
         kind_at = s
         n_nodes += 1
         if n_nodes > max_nodes:
-            return fail
+            return _failed()
         k, ls, le, pos = _token(buf, pos)
         if k != _STR:
-            return fail
+            return _failed()
         if le > ls:
             labels_empty = 0
         pending -= 1
@@ -214,12 +220,12 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                 k, s, e, pos = _token(buf, pos)
                 player = _integer(buf, s, e) if k == _WORD else -1
                 if player < 1 or player > n_players:
-                    return fail
+                    return _failed()
                 player -= 1
             k, s, e, pos = _token(buf, pos)
             number = _integer(buf, s, e) if k == _WORD else -1
             if number < 1 or number > max_nodes:
-                return fail
+                return _failed()
             idx = -1
             for h in range(n_isets):  # (small files: a linear search)
                 if isets[h, 0] == player and isets[h, 1] == number:
@@ -232,13 +238,13 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
             n_new = -1  # actions listed here (-1: none)
             k, s, e, after = _token(buf, pos)
             if k < 0:
-                return fail
+                return _failed()
             if k == _STR:
                 has_label = True
                 ils, ile, pos = s, e, after
                 k, s, e, after = _token(buf, pos)
                 if k < 0:
-                    return fail
+                    return _failed()
                 if k == _LB:
                     pos = after
                     n_new = 0
@@ -247,7 +253,7 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                         if k == _RB:
                             break
                         if k != _STR or n_nodes + pending + n_new + 1 > max_nodes:
-                            return fail
+                            return _failed()
                         acts[a0 + n_new, 0] = s
                         acts[a0 + n_new, 1] = e
                         acts[a0 + n_new, 2] = -1
@@ -255,17 +261,17 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                         if player < 0:
                             k, s, e, pos = _token(buf, pos)
                             if k != _WORD:
-                                return fail
+                                return _failed()
                             if not _plain_number(buf, s, e, max_digits):
                                 all_plain = 0
                             acts[a0 + n_new, 2] = s
                             acts[a0 + n_new, 3] = e
                         n_new += 1
                     if n_new == 0:
-                        return fail
+                        return _failed()
             if idx < 0:
                 if n_new < 0:
-                    return fail
+                    return _failed()
                 idx = n_isets
                 n_isets += 1
                 isets[idx, 0] = player
@@ -279,28 +285,28 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                 f0, fn = isets[idx, 4], isets[idx, 5]
                 if n_new >= 0:  # listed again: the same actions and probabilities, written the same way
                     if n_new != fn:
-                        return fail
+                        return _failed()
                     for a in range(fn):
                         if not _same_bytes(buf, acts[a0 + a, 0], acts[a0 + a, 1], acts[f0 + a, 0], acts[f0 + a, 1]):
-                            return fail
+                            return _failed()
                         if player < 0 and not _same_bytes(buf, acts[a0 + a, 2], acts[a0 + a, 3],
                                                           acts[f0 + a, 2], acts[f0 + a, 3]):
-                            return fail
+                            return _failed()
                 if has_label:
                     if isets[idx, 2] < 0:
                         if ile > ils:  # labelled now, unlabelled ("") before
-                            return fail
+                            return _failed()
                     elif not _same_bytes(buf, ils, ile, isets[idx, 2], isets[idx, 3]):
-                        return fail
+                        return _failed()
             nodes[node, 3] = idx
             n_children = isets[idx, 5]
             if n_nodes + pending + n_children > max_nodes:
-                return fail
+                return _failed()
         # outcome: 0, or number [ "label" [ { payoffs } ] ]
         k, s, e, pos = _token(buf, pos)
         onum = _integer(buf, s, e) if k == _WORD else -1
         if onum < 0:
-            return fail
+            return _failed()
         nodes[node, 4] = -1
         if onum != 0:
             has_olabel = False
@@ -308,32 +314,32 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
             p0 = -1
             k, s, e, after = _token(buf, pos)
             if k < 0:
-                return fail
+                return _failed()
             if k == _STR:
                 has_olabel = True
                 ols, ole, pos = s, e, after
                 k, s, e, after = _token(buf, pos)
                 if k < 0:
-                    return fail
+                    return _failed()
                 if k == _LB:
                     pos = after
                     p0 = n_outs * n_players
                     for i in range(n_players):
                         k, s, e, pos = _token(buf, pos)
                         if k != _WORD:
-                            return fail
+                            return _failed()
                         if not _plain_number(buf, s, e, max_digits):
                             all_plain = 0
                         pays[p0 + i, 0] = s
                         pays[p0 + i, 1] = e
                         k, s, e, after = _token(buf, pos)
                         if k < 0:
-                            return fail
+                            return _failed()
                         if k == _COMMA:
                             pos = after
                     k, s, e, pos = _token(buf, pos)
                     if k != _RB:
-                        return fail
+                        return _failed()
             oidx = -1
             for o in range(n_outs):
                 if outs[o, 0] == onum:
@@ -341,7 +347,7 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                     break
             if oidx < 0:
                 if p0 < 0 or n_outs >= max_nodes:
-                    return fail
+                    return _failed()
                 oidx = n_outs
                 n_outs += 1
                 outs[oidx, 0] = onum
@@ -352,20 +358,26 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                     q0 = oidx * n_players
                     for i in range(n_players):
                         if not _same_bytes(buf, pays[p0 + i, 0], pays[p0 + i, 1], pays[q0 + i, 0], pays[q0 + i, 1]):
-                            return fail
+                            return _failed()
                 if has_olabel:
                     if outs[oidx, 1] < 0:
                         if ole > ols:
-                            return fail
+                            return _failed()
                     elif not _same_bytes(buf, ols, ole, outs[oidx, 1], outs[oidx, 2]):
-                        return fail
+                        return _failed()
             nodes[node, 4] = oidx
         pending += n_children
     k, s, e, pos = _token(buf, pos)
     if k != _EOF:
-        return fail
-    n_ints = 2 * n_nodes + 4 * n_isets + n_outs
-    n_spans = 2 + n_players + 2 * n_nodes + n_isets + 2 * n_acts + n_outs * (1 + n_players)
+        return _failed()
+    chance = 0
+    for h in range(n_isets):
+        if isets[h, 0] < 0:
+            chance = 1
+    n_labels = n_nodes if labels_empty == 0 else 0
+    n_probs = n_acts if chance else 0
+    n_ints = 3 * n_nodes + 4 * n_isets + n_outs
+    n_spans = 2 + n_players + n_labels + n_isets + n_acts + n_probs + n_outs * (1 + n_players)
     out = np.empty(9 + n_ints + 2 * n_spans, np.int64)
     out[0] = TAKEN
     out[1] = n_nodes
@@ -375,15 +387,14 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
     out[5] = n_acts
     out[6] = 1 - labels_empty
     out[7] = all_plain
-    out[8] = 0
+    out[8] = chance
     o = 9
     for v in range(n_nodes):
-        out[o + v] = nodes[v, 3]
-        out[o + n_nodes + v] = nodes[v, 4]
-    o += 2 * n_nodes
+        out[o + v] = buf[nodes[v, 0]]
+        out[o + n_nodes + v] = nodes[v, 3]
+        out[o + 2 * n_nodes + v] = nodes[v, 4]
+    o += 3 * n_nodes
     for h in range(n_isets):
-        if isets[h, 0] < 0:
-            out[8] = 1
         for c in range(4):
             out[o + c * n_isets + h] = isets[h, c if c < 2 else c + 2]
     o += 4 * n_isets
@@ -395,14 +406,14 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
     out[o + 2] = cs
     out[o + 3] = ce
     o += 4
-    out[o: o + 2 * n_players] = players[:n_players].ravel()
+    for i in range(n_players):
+        out[o + 2 * i] = players[i, 0]
+        out[o + 2 * i + 1] = players[i, 1]
     o += 2 * n_players
-    for v in range(n_nodes):
-        out[o + 2 * v] = nodes[v, 0]
-        out[o + 2 * v + 1] = nodes[v, 0] + 1
-        out[o + 2 * n_nodes + 2 * v] = nodes[v, 1]
-        out[o + 2 * n_nodes + 2 * v + 1] = nodes[v, 2]
-    o += 4 * n_nodes
+    for v in range(n_labels):
+        out[o + 2 * v] = nodes[v, 1]
+        out[o + 2 * v + 1] = nodes[v, 2]
+    o += 2 * n_labels
     for h in range(n_isets):
         out[o + 2 * h] = isets[h, 2]
         out[o + 2 * h + 1] = isets[h, 3]
@@ -410,12 +421,16 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
     for a in range(n_acts):
         out[o + 2 * a] = acts[a, 0]
         out[o + 2 * a + 1] = acts[a, 1]
-        out[o + 2 * n_acts + 2 * a] = acts[a, 2]
-        out[o + 2 * n_acts + 2 * a + 1] = acts[a, 3]
-    o += 4 * n_acts
+    o += 2 * n_acts
+    for a in range(n_probs):
+        out[o + 2 * a] = acts[a, 2]
+        out[o + 2 * a + 1] = acts[a, 3]
+    o += 2 * n_probs
     for q in range(n_outs):
         out[o + 2 * q] = outs[q, 1]
         out[o + 2 * q + 1] = outs[q, 2]
     o += 2 * n_outs
-    out[o:] = pays[: n_outs * n_players].ravel()
+    for q in range(n_outs * n_players):
+        out[o + 2 * q] = pays[q, 0]
+        out[o + 2 * q + 1] = pays[q, 1]
     return out
