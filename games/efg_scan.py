@@ -4,10 +4,10 @@ On a file of a few nodes, reading is dominated by the interpreter's fixed cost p
 expressions, a Python loop over the nodes, the checks). :func:`scan` does the tokenizing, the
 grammar and the bookkeeping of information sets and outcomes in one compiled call over the
 file's bytes and returns integers only (offsets of the strings in the text, numbers, indices);
-:func:`games.efg_io._parts_from_scan` then slices the strings out.
+:func:`games.efg_io._parse_scan` then slices the strings out.
 
 It takes a strict subset of what the token reader (``games.efg_io._parse``) accepts, and on that
-subset it must give the same game: ASCII text without backslashes, integer player, information
+subset it must give the same game: ASCII text without backslashes in strings, integer player, information
 set and outcome numbers (digits only), every limit of the token reader met, every repeated
 information set or outcome written the same way (byte for byte) as at its first use. Anything
 else -- every error included -- returns a non-zero status and the other readers decide, so this
