@@ -104,3 +104,25 @@ def test_read_efg_switches_to_the_scanner_after_some_reads(monkeypatch) -> None:
     for g in games:
         assert write_efg(g) == write_efg(first) == text
         assert g.outcome_payoffs == first.outcome_payoffs and g.notes == first.notes
+
+
+def test_hostile_ascii_is_taken_only_when_the_token_reader_agrees() -> None:
+    # the scanner is compiled code without bounds checks: junk, truncations and random ASCII must
+    # come back as "not taken" (or the token reader's game), never as a crash
+    rng = np.random.default_rng(2)
+    base = [t for t in _texts() if "\\" not in t]
+    alphabet = np.frombuffer(b' \t\n{}",-/.0123456789pctEFGR2\x0b\x0c\r\x00\x7f', np.uint8)
+    for k in range(1500):
+        text = base[k % len(base)]
+        kind = k % 3
+        if kind == 0:  # truncated
+            text = text[: int(rng.integers(len(text) + 1))]
+        elif kind == 1:  # junk inserted
+            i = int(rng.integers(len(text) + 1))
+            junk = bytes(rng.choice(alphabet, size=int(rng.integers(1, 30)))).decode("ascii")
+            text = text[:i] + junk + text[i:]
+        else:  # random text after a valid header
+            text = 'EFG 2 R "" { "A" "B" }\n' + bytes(rng.choice(alphabet, size=int(rng.integers(0, 200)))).decode()
+        got = _scan(text)
+        if got is not None:
+            _same(got, _slow(text))
