@@ -272,12 +272,12 @@ def read_efg(path_or_text: PathOrText, /, *, max_nodes: int = MAX_NODES, max_pla
 #: files of at most this many characters go to the compiled scanner first (its searches for
 #: repeated information sets and outcomes are linear: larger files take the regular expressions)
 SCAN_MAX_CHARS = 65536
-#: the compiled scanner is loaded (and, on a fresh install, compiled: about a second) once the
-#: process has read this many small files, so that reading one file never waits for the compiler
+#: the compiled scanner is loaded (0.03-0.3 s; on a fresh install compiled first, several seconds,
+#: cached on disk) once the process has read this many small files: reading a file or two never
+#: waits for it, a program that reads many files gets it
 SCAN_AFTER_READS = 64
 _SCAN: Any = None
 _small_reads = 0
-_KIND_CHARS = ("p", "c", "t")
 
 
 def _scanner() -> Any:
@@ -336,7 +336,7 @@ def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
             players=strs[2:2 + n_players], title=strs[0], comment=strs[1], kind=list(bytes(r[9:9 + n]).decode()),
             label=labels, node_infoset=r[9 + n:9 + 2 * n], node_outcome=r[9 + 2 * n:i0], infoset_player=r[i0:i0 + m],
             infoset_number=r[i0 + m:i0 + 2 * m], infoset_label=strs[q:q + m],
-            infoset_actions=[tuple(names[a:a + k]) for a, k in zip(r[i0 + 2 * m:i0 + 3 * m], r[i0 + 3 * m:o])],
+            infoset_actions=[tuple(names[a:a + k]) for a, k in zip(r[i0 + 2 * m:i0 + 3 * m], r[i0 + 3 * m:i0 + 4 * m])],
             infoset_probs=probs, infoset_prob_texts=prob_texts, outcome_number=r[i0 + 4 * m:o],
             outcome_label=strs[q_out:q_out + n_out], outcome_texts=outcome_texts,
             outcome_payoffs=[None] * n_out if all_plain else [_fast_payoffs(t, {}) for t in outcome_texts],
