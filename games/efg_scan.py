@@ -136,6 +136,52 @@ def _word_is(buf: Buffer, s: int, e: int, c0: int, c1: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
+def _label_and_brace(buf: Buffer, pos: int) -> tuple:
+    """The optional ``"label" [ { ]`` after an information set's or outcome's number: (whether the
+    tokens are readable, the label's span (-1, -1: none), whether a '{' follows (consumed), the
+    next position)."""
+    k, s, e, after = _token(buf, pos)
+    if k != _STR:
+        return k >= 0, -1, -1, False, pos
+    k2, s2, e2, after2 = _token(buf, after)
+    if k2 == _LB:
+        return True, s, e, True, after2
+    return k2 >= 0, s, e, False, after
+
+
+@numba.njit(cache=True, nogil=True)
+def _same_label(buf: Buffer, s: int, e: int, s0: int, e0: int) -> bool:
+    """Whether a label given at a repeat (span ``s, e``; ``s < 0``: none given) agrees with the one
+    of the first use (``s0 < 0``: none given, i.e. empty)."""
+    if s < 0:
+        return True
+    if s0 < 0:
+        return e == s
+    return _same_bytes(buf, s, e, s0, e0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _number_word(buf: Buffer, pos: int, max_digits: int, table: np.ndarray, row: int, col: int) -> tuple:
+    """The number (a word) at ``pos``, its span stored in ``table[row, col:col + 2]``: (the next
+    position, -1 when the token is not a word; whether it is a plain integer)."""
+    k, s, e, pos = _token(buf, pos)
+    if k != _WORD:
+        return -1, False
+    table[row, col] = s
+    table[row, col + 1] = e
+    return pos, _plain_number(buf, s, e, max_digits)
+
+
+@numba.njit(cache=True, nogil=True)
+def _put_spans(out: np.ndarray, o: int, table: np.ndarray, col: int, rows: int) -> int:
+    """Copy ``table[:rows, col:col + 2]`` (spans) into ``out`` from ``o``; the next free position."""
+    for i in range(rows):
+        out[o + 2 * i] = table[i, col]
+        out[o + 2 * i + 1] = table[i, col + 1]
+    return o + 2 * rows
+
+
+@numba.njit(cache=True, nogil=True)
 def _failed() -> np.ndarray:
     return np.full(1, _BAIL, np.int64)
 
@@ -232,43 +278,31 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                     idx = h
                     break
             # [ "label" [ { "action" [probability] ... } ] ]
-            has_label = False
-            ils, ile = -1, -1
             a0 = n_acts
             n_new = -1  # actions listed here (-1: none)
-            k, s, e, after = _token(buf, pos)
-            if k < 0:
+            ok, ils, ile, brace, pos = _label_and_brace(buf, pos)
+            if not ok:
                 return _failed()
-            if k == _STR:
-                has_label = True
-                ils, ile, pos = s, e, after
-                k, s, e, after = _token(buf, pos)
-                if k < 0:
-                    return _failed()
-                if k == _LB:
-                    pos = after
-                    n_new = 0
-                    while True:
-                        k, s, e, pos = _token(buf, pos)
-                        if k == _RB:
-                            break
-                        if k != _STR or n_nodes + pending + n_new + 1 > max_nodes:
-                            return _failed()
-                        acts[a0 + n_new, 0] = s
-                        acts[a0 + n_new, 1] = e
-                        acts[a0 + n_new, 2] = -1
-                        acts[a0 + n_new, 3] = -1
-                        if player < 0:
-                            k, s, e, pos = _token(buf, pos)
-                            if k != _WORD:
-                                return _failed()
-                            if not _plain_number(buf, s, e, max_digits):
-                                all_plain = 0
-                            acts[a0 + n_new, 2] = s
-                            acts[a0 + n_new, 3] = e
-                        n_new += 1
-                    if n_new == 0:
+            if brace:
+                n_new = 0
+                while True:
+                    k, s, e, pos = _token(buf, pos)
+                    if k == _RB:
+                        break
+                    if k != _STR or n_nodes + pending + n_new + 1 > max_nodes:
                         return _failed()
+                    acts[a0 + n_new, 0] = s
+                    acts[a0 + n_new, 1] = e
+                    acts[a0 + n_new, 2] = -1
+                    acts[a0 + n_new, 3] = -1
+                    if player < 0:
+                        pos, plain = _number_word(buf, pos, max_digits, acts, a0 + n_new, 2)
+                        if pos < 0:
+                            return _failed()
+                        all_plain = all_plain if plain else 0
+                    n_new += 1
+                if n_new == 0:
+                    return _failed()
             if idx < 0:
                 if n_new < 0:
                     return _failed()
@@ -292,12 +326,8 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                         if player < 0 and not _same_bytes(buf, acts[a0 + a, 2], acts[a0 + a, 3],
                                                           acts[f0 + a, 2], acts[f0 + a, 3]):
                             return _failed()
-                if has_label:
-                    if isets[idx, 2] < 0:
-                        if ile > ils:  # labelled now, unlabelled ("") before
-                            return _failed()
-                    elif not _same_bytes(buf, ils, ile, isets[idx, 2], isets[idx, 3]):
-                        return _failed()
+                if not _same_label(buf, ils, ile, isets[idx, 2], isets[idx, 3]):
+                    return _failed()
             nodes[node, 3] = idx
             n_children = isets[idx, 5]
             if n_nodes + pending + n_children > max_nodes:
@@ -309,37 +339,25 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
             return _failed()
         nodes[node, 4] = -1
         if onum != 0:
-            has_olabel = False
-            ols, ole = -1, -1
             p0 = -1
-            k, s, e, after = _token(buf, pos)
-            if k < 0:
+            ok, ols, ole, brace, pos = _label_and_brace(buf, pos)
+            if not ok:
                 return _failed()
-            if k == _STR:
-                has_olabel = True
-                ols, ole, pos = s, e, after
-                k, s, e, after = _token(buf, pos)
-                if k < 0:
-                    return _failed()
-                if k == _LB:
-                    pos = after
-                    p0 = n_outs * n_players
-                    for i in range(n_players):
-                        k, s, e, pos = _token(buf, pos)
-                        if k != _WORD:
-                            return _failed()
-                        if not _plain_number(buf, s, e, max_digits):
-                            all_plain = 0
-                        pays[p0 + i, 0] = s
-                        pays[p0 + i, 1] = e
-                        k, s, e, after = _token(buf, pos)
-                        if k < 0:
-                            return _failed()
-                        if k == _COMMA:
-                            pos = after
-                    k, s, e, pos = _token(buf, pos)
-                    if k != _RB:
+            if brace:
+                p0 = n_outs * n_players
+                for i in range(n_players):
+                    pos, plain = _number_word(buf, pos, max_digits, pays, p0 + i, 0)
+                    if pos < 0:
                         return _failed()
+                    all_plain = all_plain if plain else 0
+                    k, s, e, after = _token(buf, pos)
+                    if k < 0:
+                        return _failed()
+                    if k == _COMMA:
+                        pos = after
+                k, s, e, pos = _token(buf, pos)
+                if k != _RB:
+                    return _failed()
             oidx = -1
             for o in range(n_outs):
                 if outs[o, 0] == onum:
@@ -359,12 +377,8 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
                     for i in range(n_players):
                         if not _same_bytes(buf, pays[p0 + i, 0], pays[p0 + i, 1], pays[q0 + i, 0], pays[q0 + i, 1]):
                             return _failed()
-                if has_olabel:
-                    if outs[oidx, 1] < 0:
-                        if ole > ols:
-                            return _failed()
-                    elif not _same_bytes(buf, ols, ole, outs[oidx, 1], outs[oidx, 2]):
-                        return _failed()
+                if not _same_label(buf, ols, ole, outs[oidx, 1], outs[oidx, 2]):
+                    return _failed()
             nodes[node, 4] = oidx
         pending += n_children
     k, s, e, pos = _token(buf, pos)
@@ -406,31 +420,11 @@ def scan(buf: Buffer, max_nodes: int, max_players: int, max_digits: int) -> np.n
     out[o + 2] = cs
     out[o + 3] = ce
     o += 4
-    for i in range(n_players):
-        out[o + 2 * i] = players[i, 0]
-        out[o + 2 * i + 1] = players[i, 1]
-    o += 2 * n_players
-    for v in range(n_labels):
-        out[o + 2 * v] = nodes[v, 1]
-        out[o + 2 * v + 1] = nodes[v, 2]
-    o += 2 * n_labels
-    for h in range(n_isets):
-        out[o + 2 * h] = isets[h, 2]
-        out[o + 2 * h + 1] = isets[h, 3]
-    o += 2 * n_isets
-    for a in range(n_acts):
-        out[o + 2 * a] = acts[a, 0]
-        out[o + 2 * a + 1] = acts[a, 1]
-    o += 2 * n_acts
-    for a in range(n_probs):
-        out[o + 2 * a] = acts[a, 2]
-        out[o + 2 * a + 1] = acts[a, 3]
-    o += 2 * n_probs
-    for q in range(n_outs):
-        out[o + 2 * q] = outs[q, 1]
-        out[o + 2 * q + 1] = outs[q, 2]
-    o += 2 * n_outs
-    for q in range(n_outs * n_players):
-        out[o + 2 * q] = pays[q, 0]
-        out[o + 2 * q + 1] = pays[q, 1]
+    o = _put_spans(out, o, players, 0, n_players)
+    o = _put_spans(out, o, nodes, 1, n_labels)
+    o = _put_spans(out, o, isets, 2, n_isets)
+    o = _put_spans(out, o, acts, 0, n_acts)
+    o = _put_spans(out, o, acts, 2, n_probs)
+    o = _put_spans(out, o, outs, 1, n_outs)
+    _put_spans(out, o, pays, 0, n_outs * n_players)
     return out
