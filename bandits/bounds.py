@@ -798,7 +798,7 @@ class FluidLP:
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
               top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
               certify_pricing: bool = False, steps: Optional[int] = None, steps_from_end: bool = False,
-              with_basis: bool = True) -> FluidBound:
+              with_basis: bool = True, relaxation_floor: bool = True) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
         or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
 
@@ -848,6 +848,11 @@ class FluidLP:
         ``with_basis`` (default True): the result carries the final basis (:attr:`FluidBound.basis`,
         a conversion of the whole basis: the policy's re-solves skip it and keep HiGHS's own copy,
         :meth:`save_basis`).
+
+        ``relaxation_floor`` (default True): a hull solve cut by its time limit solves the relaxation
+        LP, when no pricing needed it yet, to quote the smaller certified bound; False (the policy's
+        re-solves, which read the master's duals and never the bound) skips that solve, and
+        ``certified`` is then the Lagrangian's (``inf`` when a step's pricing got no bound).
         """
         t_start = time.perf_counter()
         h = self.H if steps is None else check_int(steps, "steps", "FluidLP.solve()", lower=1, upper=self.H)
@@ -958,7 +963,7 @@ class FluidLP:
         if hull and (status == Status.TIME_LIMIT or not math.isfinite(best_cert)):
             # a cut hull quotes the smaller of two valid bounds: its Lagrangian (inf when a step's
             # pricing got no bound) and the relaxation LP's
-            if rel_cert is None:
+            if rel_cert is None and relaxation_floor:
                 t0 = time.perf_counter()
                 got = self._relaxation(mu_units)
                 lp_time += time.perf_counter() - t0

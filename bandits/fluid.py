@@ -135,7 +135,7 @@ class _Fluid(Policy):
             # bound change that keeps the basis dual feasible); hull: of the first h steps
             end = self.coupling == "relaxation"
             res = lp.solve(None, states=s[None, :], time_limit=self.time_limit, max_rounds=self.max_rounds or 1000,
-                           steps=h, steps_from_end=end, with_basis=False)
+                           steps=h, steps_from_end=end, with_basis=False, relaxation_floor=False)
             t_first = self.horizon - h if end else 0
             self._last_h = h
             self.stats["lp_solves"] += 1

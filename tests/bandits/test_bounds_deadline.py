@@ -130,3 +130,20 @@ def test_each_start_with_a_tiny_time_limit_stays_a_bound():
     assert math.isfinite(b.certified) and b.certified >= avg - 1e-9
     relax = bounds.fluid_bound(p, horizon=H, initial=starts, coupling="relaxation")
     assert b.certified <= relax.certified + 1e-9
+
+
+def test_a_cut_re_solve_without_relaxation_floor_skips_the_relaxation_lp(monkeypatch):
+    # the policy's re-solves read the master's duals, never the bound: no extra LP when one is cut
+    p = _instance("capacity", 5, 2, 1)
+    lp = bounds.FluidLP(p, horizon=H, enumerate_limit=0)
+    lp.solve(None, states=np.zeros((1, 5), dtype=np.int64))  # the first solve (warm duals) done
+    calls = []
+    real = bounds.FluidLP._relaxation
+    monkeypatch.setattr(bounds.FluidLP, "_relaxation", lambda self, mu: calls.append(1) or real(self, mu))
+    start = np.ones((1, 5), dtype=np.int64)
+    no_floor = lp.solve(None, states=start, time_limit=1e-9, relaxation_floor=False)
+    assert no_floor.status == Status.TIME_LIMIT and calls == []
+    floor = lp.solve(None, states=start, time_limit=1e-9)
+    assert floor.status == Status.TIME_LIMIT and calls == [1]
+    opt = exact.optimal_value(p, H, initial_state=start[0])
+    assert opt - 1e-9 <= floor.certified <= no_floor.certified
