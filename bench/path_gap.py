@@ -116,8 +116,10 @@ def study_policy(args) -> list[dict]:
         hull = fluid_bound(p, horizon=args.horizon, initial=starts)
         relax = fluid_bound(p, horizon=args.horizon, initial=starts, coupling="relaxation")
         bound = hull.certified
-        print(f"policy J={J} B={B} seed={args.seed}: hull bound {bound:.4f} ({time.perf_counter() - t0:.1f} s)",
-              flush=True)
+        each = fluid_bound(p, horizon=args.horizon, initial=starts, each_start=True).certified \
+            if args.each_start else float("nan")
+        print(f"policy J={J} B={B} seed={args.seed}: hull bound {bound:.4f}, each start {each:.4f}, relaxation "
+              f"{relax.certified:.4f} ({time.perf_counter() - t0:.1f} s)", flush=True)
         for v in args.variants.split(","):
             pol = _policy(p, v, args.horizon, hull, relax)
             t1 = time.perf_counter()
@@ -125,12 +127,18 @@ def study_policy(args) -> list[dict]:
                          time_limit=args.time_limit)
             rec = {"J": J, "B": B, "seed": args.seed, "variant": v, "mean": r.mean, "sem": r.sem, "bound": bound,
                    "pct": 100 * r.mean / bound, "pct_sem": 100 * r.sem / bound, "status": r.status.value,
+                   "bound_each_start": each, "pct_each_start": 100 * r.mean / each,
                    "decision_median": r.decision_time_median, "decision_max": r.decision_time_max,
-                   "wall": time.perf_counter() - t1, "load": os.getloadavg()[0],
+                   "returns": np.asarray(r.returns).tolist(), "wall": time.perf_counter() - t1, "load": os.getloadavg()[0],
                    "stats": {k: v for k, v in getattr(pol, "stats", {}).items() if isinstance(v, (int, float))}}
             out.append(rec)
+            if len(out) > 1 and out[0]["J"] == J:  # paired on the same starts and random streams
+                d = np.asarray(rec["returns"]) - np.asarray(out[0]["returns"])
+                rec["vs_first"] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)))
+                print(f"  {v} - {out[0]['variant']}: {d.mean():+.4f} ± {rec['vs_first'][1]:.4f} (paired)", flush=True)
             print(f"policy J={J} B={B} seed={args.seed} {v:<22} {r.mean:.4f} ± {r.sem:.4f} = "
-                  f"{rec['pct']:.1f} ± {rec['pct_sem']:.1f}% of the hull bound ({r.status.value}; decision median "
+                  f"{rec['pct']:.1f} ± {rec['pct_sem']:.1f}% of the hull bound, {rec['pct_each_start']:.1f}% of each start's "
+                  f"({r.status.value}; decision median "
                   f"{r.decision_time_median:.2f} s, max {r.decision_time_max:.1f} s; {rec['wall']:.0f} s; "
                   f"load {rec['load']:.1f})", flush=True)
             _save(args, out)
@@ -209,6 +217,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-states", type=int, default=4, help="small: states per arm (2 reaches J = 16 exactly)")
     ap.add_argument("--max-policy-arms", type=int, default=7,
                     help="small: exact policy values only up to this J (one LP solve per joint state)")
+    ap.add_argument("--each-start", action="store_true",
+                    help="policy: also the bound of each start (fluid_bound each_start=True) and the % of it")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per bound / per evaluation")
     ap.add_argument("--out", default="bench_out/path_gap")
     args = ap.parse_args(argv)
