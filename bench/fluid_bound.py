@@ -13,7 +13,10 @@ Issue 19's configuration (J = 20, B = 5, H = 20, seeds 0-4)::
     python bench/fluid_bound.py --domain path,multiple_interventions,capacity,matching --seeds 0-4
 
 Larger ``J``: ``--sizes 100:20 --bound-coupling both --bound-time-limit 120 --policy-coupling relaxation``
-(the hull's column generation is cut at the time limit; the smaller certified value is quoted).
+(the hull's column generation is cut at the time limit; the smaller certified value is quoted). On path the
+relaxation-coupled policy is weaker (its LP sees "B stations within reach", not which share a walk): at J = 40,
+B = 8 it loses 2-4 points against the default hull coupling (``bench/path_gap.py``), so keep ``hull`` there
+when its re-solves (1-2 s a decision at J = 40) fit.
 
 ``--policy-horizon k`` (large ``J``): the fluid policy's LP looks ``k < H`` steps ahead (half the LP at
 ``k = H / 2``); it is still evaluated over ``H`` steps against the ``H``-step bound. Its warm start is
