@@ -342,13 +342,21 @@ class _CutBranchAndBound:
             covered[S] = True
         return self._add_cuts(cuts)
 
-    def _lp(self, rounds: int) -> Any:
-        res = self.model.solve()
+    def _lp(self, rounds: int, deadline: float = math.inf) -> Any:
+        """The LP with up to ``rounds`` rounds of connectivity cuts; each solve gets the time left to
+        ``deadline`` (a solve it stops is not OPTIMAL), and no round starts after it."""
+        res = self._solve(deadline)
         for _ in range(rounds):
-            if res.status != Status.OPTIMAL or res.x is None or self._separate(res.x) == 0:
+            if res.status != Status.OPTIMAL or res.x is None or time.perf_counter() > deadline \
+                    or self._separate(res.x) == 0:
                 break
-            res = self.model.solve()
+            res = self._solve(deadline)
         return res
+
+    def _solve(self, deadline: float) -> Any:
+        if math.isinf(deadline):
+            return self.model.solve()
+        return self.model.solve(time_limit=max(deadline - time.perf_counter(), 1e-6))
 
     def maximize(self, w: np.ndarray, max_nodes: int, deadline: float = math.inf
                  ) -> Optional[tuple[np.ndarray, float]]:
@@ -361,8 +369,8 @@ class _CutBranchAndBound:
         hi0 = ((w > 0) & self.reach).astype(np.float64)
         cols = np.arange(n)
         m.set_col_bounds(cols, np.zeros(n), hi0)
-        res = self._lp(500)
-        if res.status != Status.OPTIMAL or res.x is None:
+        res = self._lp(500, deadline)
+        if res.status != Status.OPTIMAL or res.x is None or time.perf_counter() > deadline:
             return None
         # incumbent: pulls in decreasing LP value (then weight), each kept if the set stays feasible
         best_a = np.zeros(n, dtype=np.int64)
@@ -370,6 +378,8 @@ class _CutBranchAndBound:
         for v in np.lexsort((-w, -res.x[:n])):
             if hi0[v] == 0 or best_a.sum() >= c.budget or res.x[v] < 1e-6:
                 continue
+            if time.perf_counter() > deadline:  # (each check runs the exact walk checker)
+                return None
             best_a[v] = 1
             if c.check(best_a):
                 best += float(w[v])
@@ -383,7 +393,7 @@ class _CutBranchAndBound:
             if nodes > max_nodes or time.perf_counter() > deadline:
                 return None
             m.set_col_bounds(cols, lo, hi)
-            res = self._lp(5)
+            res = self._lp(5, deadline)
             if res.status == Status.INFEASIBLE:
                 continue
             if res.status != Status.OPTIMAL or res.x is None:
@@ -576,8 +586,9 @@ class PathConstraint(Domain):
         ``0``: none) whose bound is an LP over edge uses with connectivity cuts and whose leaves are
         judged by the exact checker (:meth:`check`); its cuts are kept for the next call. Exact like
         the MIP over :meth:`feasible_set` (the branch-and-bound up to the LP solver's tolerances).
-        ``time_limit`` (seconds) stops the branch-and-bound between nodes (``None`` then, as at its
-        node limit); the walk search is bounded by ``max_steps``.
+        ``time_limit`` (seconds) stops the branch-and-bound (``None`` then, as at its node limit): its
+        LP solves get the time left, and the root's cut rounds, the greedy incumbent and every node
+        check the clock; the walk search is bounded by ``max_steps``.
         """
         where = "PathConstraint.maximize()"
         t0 = time.perf_counter()

@@ -139,3 +139,29 @@ def test_branch_and_bound_equals_walk_search_at_larger_budgets():
             a, v = c.maximize(w, max_steps=1)
             assert c.check(a) and int(a.sum()) <= B
             assert v == pytest.approx(walk[1], abs=1e-9)
+
+
+def test_time_limit_reaches_the_root_cut_rounds(monkeypatch):
+    # a clock that jumps 10 s a reading: the root LP's cut rounds stop once it has passed the deadline
+    # (before, up to 500 rounds of max-flow separation ran before the first clock check)
+    import types
+
+    import bandits.constraints.path as path_mod
+
+    tube = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    w = np.random.default_rng(3).uniform(1.0, 2.0, size=20)
+    assert tube.maximize(w, max_steps=1) is not None  # builds the branch-and-bound (cuts kept)
+    tube._bb = None  # a fresh one: its root LP has violated connectivity cuts to separate
+    ticks = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(path_mod, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    separated = []
+    real = path_mod._CutBranchAndBound._separate
+    monkeypatch.setattr(path_mod._CutBranchAndBound, "_separate", lambda self, x: separated.append(1) or real(self, x))
+    assert tube.maximize(w, max_steps=1, time_limit=15.0) is None
+    assert separated == []
+    monkeypatch.undo()
+    tube._bb = None
+    separated_free = []
+    monkeypatch.setattr(path_mod._CutBranchAndBound, "_separate",
+                        lambda self, x: separated_free.append(1) or real(self, x))
+    assert tube.maximize(w, max_steps=1) is not None and separated_free  # without a limit it separates
