@@ -379,6 +379,7 @@ class _SeparableMax:
         (shape ``(0, n)``)."""
         loc = self.local
         if self.method == "enumeration":
+            self.stopped = False
             vals = Q[np.arange(loc.J)[None, :], self.proj].sum(axis=1)
             if top <= 1:
                 idx = np.array([int(np.argmax(vals))])
