@@ -126,3 +126,13 @@ def test_hostile_ascii_is_taken_only_when_the_token_reader_agrees() -> None:
         got = _scan(text)
         if got is not None:
             _same(got, _slow(text))
+
+
+def test_files_pygambit_writes_are_taken() -> None:
+    # the layout users' files come in: pygambit's own writer, 1-3 players, chance, information sets
+    for seed in range(12):
+        g = random_tree(2 + seed % 4, seed=seed, n_players=1 + seed % 3, group=1 + seed % 3)
+        text = g.to_pygambit().to_efg()
+        got = _scan(text)
+        assert got is not None
+        _same(got, _slow(text))
