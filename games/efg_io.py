@@ -295,6 +295,7 @@ def _scanner() -> Any:
 
 
 def _not_fast(message: str) -> Exception:
+    """The ``where`` of the fast readers' checks: a refused file goes to the token reader, which words it."""
     return _NotFast()
 
 
@@ -320,9 +321,9 @@ def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
     probs: list = [None] * m
     prob_texts: list = [None] * m
     tree = _tree_module()
+    numbers: dict = {}
     try:
         if chance:
-            numbers: dict = {}
             texts = strs[q + m + n_act:q + m + 2 * n_act]
             for h, player in enumerate(r[i0:i0 + m]):
                 if player < 0:
@@ -339,7 +340,7 @@ def _parse_scan(text: str, max_nodes: int, max_players: int) -> Any:
             infoset_actions=[tuple(names[a:a + k]) for a, k in zip(r[i0 + 2 * m:i0 + 3 * m], r[i0 + 3 * m:i0 + 4 * m])],
             infoset_probs=probs, infoset_prob_texts=prob_texts, outcome_number=r[i0 + 4 * m:o],
             outcome_label=strs[q_out:q_out + n_out], outcome_texts=outcome_texts,
-            outcome_payoffs=[None] * n_out if all_plain else [_fast_payoffs(t, {}) for t in outcome_texts],
+            outcome_payoffs=[None] * n_out if all_plain else [_fast_payoffs(t, numbers) for t in outcome_texts],
             notes=[], first_use=True)
     except _NotFast:
         return None
@@ -568,8 +569,7 @@ def _parse_fast(text: str, max_nodes: int, max_players: int) -> Any:
             if idx is None:
                 if actions is None:
                     return None
-                idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs,
-                                        where=lambda m: _NotFast())
+                idx = parts.add_infoset(player, number, _unquote(is_) if is_ else "", actions, probs, where=_not_fast)
                 infoset_key[key] = idx
                 iset_quoted.append(is_)
             else:
