@@ -42,7 +42,9 @@ import numpy as np
 #: the file's ASCII bytes
 Buffer = Union[bytes, np.ndarray]
 
-__all__ = ["scan", "TAKEN"]
+# internal: read_efg calls scan() on text it has checked (ASCII, within SCAN_MAX_CHARS, limits clamped
+# to int64); it is not an entry point and validates nothing beyond the file itself
+__all__: list[str] = []
 
 #: status of a file the scanner took
 TAKEN = 0
