@@ -77,6 +77,10 @@ __all__ = ["fluid_bound", "FluidBound", "FluidLP", "matching_units", "COUPLINGS"
 COUPLINGS = ("hull", "relaxation")
 #: feasible sets with at most this many actions are priced (and argmaxed) by enumeration
 ENUMERATE_LIMIT = 5_000
+#: node caps of a domain's anytime pricing search (``maximize_bounded``, the path domain's), cheapest
+#: first; None is the search's default cap (a proof). Hull column generation prices with the first and
+#: moves one level up only when a round's capped searches add no column.
+PRICING_EFFORT = (0, 40, None)
 #: most interventions that may touch one arm (``2**bits`` local actions)
 MAX_LOCAL_BITS = 12
 #: largest joint state count of a unit of arms merged because they share interventions
@@ -296,16 +300,21 @@ class _SeparableMax:
         self.actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
         self.model: Any = None
         self.oracle: Any = None
+        self.bounded: Any = None
         self._relaxed: Any = None  # the MIP's LP relaxation, built on first use
         #: whether the last :meth:`solve` stopped at its time limit (its bound then not the max's)
         self.stopped = False
+        #: whether the last :meth:`solve` proved its action a maximum (else its bound is only an upper bound)
+        self.proven = True
         if self.actions is not None:
             self.method = "enumeration"
             self.proj = local.project(self.actions)
         elif local.standard:
             self.method = "mip"
             self.model = problem.feasible_set.to_linear_model(np.zeros(problem.n_actions), sense="max")
-            # a domain's own exact maximiser (the path domain's walk search), the MIP when it gives up
+            # a domain's own exact maximiser (the path domain's walk search), the MIP when it gives up;
+            # an anytime one (``maximize_bounded``: action, value, proven upper bound) is preferred
+            self.bounded = getattr(problem.domain, "maximize_bounded", None)
             self.oracle = getattr(problem.domain, "maximize", None)
         else:
             self.method = "mip"
@@ -369,15 +378,18 @@ class _SeparableMax:
             out.append((self._enumerated()[idx], float(vals[idx[0]] + err), vals[idx]))
         return out
 
-    def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None, certify: bool = False
-              ) -> tuple[np.ndarray, float, np.ndarray]:
+    def solve(self, Q: np.ndarray, top: int = 1, time_limit: Optional[float] = None, certify: bool = False,
+              max_nodes: Optional[int] = None) -> tuple[np.ndarray, float, np.ndarray]:
         """``(actions (<= top, n), upper bound of the max, their values)``; ``Q`` is ``(J, Umax)``.
 
         ``time_limit`` (seconds, MIP pricing only: enumeration is fast) is shared by the domain's
         maximiser, the LP relaxation and the MIP. When it runs out the bound is the MIP's dual bound
         (valid at a time limit), or ``inf`` when none is known, and the actions may be none
-        (shape ``(0, n)``)."""
+        (shape ``(0, n)``). ``max_nodes`` (a domain with ``maximize_bounded`` only; None: its
+        default, a proof) caps that domain's search: the action is then the best found and the
+        bound its proven upper bound (:attr:`proven` says whether they met)."""
         loc = self.local
+        self.proven = True
         if self.method == "enumeration":
             self.stopped = False
             vals = Q[np.arange(loc.J)[None, :], self.proj].sum(axis=1)
@@ -397,7 +409,21 @@ class _SeparableMax:
         self.stopped = True  # until an answer is proven
         if time_limit is not None and time_limit <= 0:
             return none
-        if loc.standard and self.oracle is not None and not certify:  # (certify: the engine's own proof)
+        if loc.standard and self.bounded is not None and not certify:  # (certify: the engine's own proof)
+            w = Q[:, 1] - Q[:, 0]
+            got = self.bounded(w, time_limit=time_limit, **({} if max_nodes is None else {"max_nodes": max_nodes}))
+            if got is not None:
+                a, _, upper = got
+                const = float(Q[:, 0].sum())
+                val = float(Q[np.arange(loc.J), a].sum())
+                self.proven = upper <= got[1]
+                self.stopped = not self.proven and time.perf_counter() >= deadline
+                # const + upper bounds the max of const + w @ a; the rounding of w and of the sums is added
+                bound = max(val, const + upper) + err_w + 4 * _EPS * (abs(const) + abs(upper))
+                return np.asarray(a, dtype=np.int64)[None, :], bound, np.array([val])
+            if time_limit is not None and time.perf_counter() >= deadline:
+                return none
+        elif loc.standard and self.oracle is not None and not certify:
             found = self.oracle(Q[:, 1] - Q[:, 0], time_limit=time_limit)
             if found is not None:
                 self.stopped = False
@@ -799,7 +825,8 @@ class FluidLP:
               time_limit: Optional[float] = None, max_rounds: int = 1000, tol: float = 1e-9,
               top: int = 5, gap_tol: float = 1e-9, stabilize: float = 0.5, warm_duals: Optional[bool] = None,
               certify_pricing: bool = False, steps: Optional[int] = None, steps_from_end: bool = False,
-              with_basis: bool = True, relaxation_floor: bool = True) -> FluidBound:
+              with_basis: bool = True, relaxation_floor: bool = True,
+              pricing_effort: tuple = PRICING_EFFORT) -> FluidBound:
         """Solve from the per-arm initial distribution ``mu0`` (shape ``(n_arms, S)``, arms independent),
         or from start states ``states`` (``(K, n_arms)`` integers, their average; ``mu0`` is then ignored).
 
@@ -850,6 +877,13 @@ class FluidLP:
         a conversion of the whole basis: the policy's re-solves skip it and keep HiGHS's own copy,
         :meth:`save_basis`).
 
+        ``pricing_effort`` (default :data:`PRICING_EFFORT`; a domain with ``maximize_bounded`` only):
+        the node caps of that domain's anytime search, cheapest first. A capped search returns its
+        best action and a *proven* upper bound on the step's maximum, so the Lagrangian stays a
+        certificate; a round whose capped searches add no column re-prices the same master at the
+        next cap, and a round that adds columns goes back to the first. On the 100-station path
+        graph the root LP alone (cap 0) proves most steps and bounds the rest within a few percent.
+
         ``relaxation_floor`` (default True): a hull solve cut by its time limit solves the relaxation
         LP, when no pricing needed it yet, to quote the smaller certified bound; False (the policy's
         re-solves, which read the master's duals and never the bound) skips that solve, and
@@ -884,6 +918,10 @@ class FluidLP:
             warm_duals = self._n_solves == 0
         self._n_solves += 1
         rel_cert: Optional[float] = None  # the relaxation LP's certified bound, once solved
+        # node caps of a domain's anytime pricing search, cheapest first (None: its own default, a
+        # proof); a round whose capped searches add nothing re-prices the same master one level up
+        efforts = tuple(pricing_effort) if self.pricer.bounded is not None else (None,)
+        level = 0
         cut = 0  # steps of the last pricing round that the deadline stopped (their term a dual bound or inf)
         if hull and warm_duals and self.pricer.method == "mip":
             t0 = time.perf_counter()
@@ -892,7 +930,7 @@ class FluidLP:
             if got is not None:
                 y0, rel_cert = got
                 t1 = time.perf_counter()
-                cert0, priced0, _ = self._lagrangian(y0, None, top, deadline=deadline)
+                cert0, priced0, _, _ = self._lagrangian(y0, None, top, deadline=deadline, max_nodes=efforts[0])
                 pricing_time += time.perf_counter() - t1
                 if math.isfinite(cert0):
                     best_cert, center = cert0, y0
@@ -925,21 +963,31 @@ class FluidLP:
             t1 = time.perf_counter()
             ys = y if center is None or stabilize <= 0 else stabilize * center + (1.0 - stabilize) * y
             smoothed = ys is not y
-            cert, priced, cut = self._lagrangian(ys, res.x, top, deadline=deadline)
+            cert, priced, cut, unproven = self._lagrangian(ys, res.x, top, deadline=deadline,
+                                                           max_nodes=efforts[level])
             if cert < best_cert:
                 best_cert, center = cert, ys
             acts = [a for p in priced for a in p[0]]
             add = self._improving(acts, y, top, tol)
             if not add and smoothed:
                 # mispricing: nothing priced at the smoothed point improves the master; price at its duals
-                cert, priced, cut = self._lagrangian(y, res.x, top, deadline=deadline)
+                cert, priced, cut, unproven = self._lagrangian(y, res.x, top, deadline=deadline,
+                                                               max_nodes=efforts[level])
                 if cert < best_cert:
                     best_cert, center = cert, y
                 add = self._improving([a for p in priced for a in p[0]], y, top, tol)
             pricing_time += time.perf_counter() - t1
+            if not add and unproven and not cut and level + 1 < len(efforts) \
+                    and best_cert - res.objective > gap_tol * max(1.0, abs(res.objective)):
+                level += 1  # the capped searches found nothing: the same master, priced harder
+                continue
             if (not add or self._add_actions(add) == 0) and not cut:
                 message = "fluid LP (convex hull of the feasible set, column generation) converged"
+                if unproven:
+                    message += (f" as far as its capped pricing sees ({unproven} of {h} steps unproven; "
+                                "certified: the Lagrangian with their proven bounds)")
                 break
+            level = 0  # columns found: the cheapest pricing again
             if best_cert - res.objective <= gap_tol * max(1.0, abs(res.objective)):
                 message = (f"fluid LP (convex hull of the feasible set, column generation): certified bound within "
                            f"{gap_tol:g} of the master's value")
@@ -955,7 +1003,7 @@ class FluidLP:
                 break
         if hull and certify_pricing and center is not None and self.pricer.method == "mip":
             t1 = time.perf_counter()
-            best_cert, _, cut = self._lagrangian(center, None, 1, certify=True, deadline=deadline)
+            best_cert, _, cut, _ = self._lagrangian(center, None, 1, certify=True, deadline=deadline)
             pricing_time += time.perf_counter() - t1
             message += "; pricing certified by the engine"
             if cut:
@@ -1000,26 +1048,29 @@ class FluidLP:
         self._steps = h
 
     def _lagrangian(self, y: np.ndarray, x_hint: Optional[np.ndarray], top: int, certify: bool = False,
-                    deadline: float = math.inf) -> tuple[float, list, int]:
+                    deadline: float = math.inf, max_nodes: Optional[int] = None) -> tuple[float, list, int, int]:
         """The hull's Lagrangian bound at row multipliers ``y`` (valid for any ``y``): the box term
         over the ``x`` columns plus, per step, an upper bound on the best action's price; the
-        priced actions ``[(actions, upper bound, values)]`` per step; and how many steps' pricing
-        the deadline stopped. MIP pricing gets the time left to ``deadline`` (``time.perf_counter``);
-        a step it stops has the MIP's dual bound or ``inf`` (then the bound is ``inf``) and
-        possibly no actions."""
+        priced actions ``[(actions, upper bound, values)]`` per step; how many steps' pricing
+        the deadline stopped; and how many steps' pricing is an upper bound without a proof that
+        its action attains it (``max_nodes``: the cap of a domain's anytime search). MIP pricing
+        gets the time left to ``deadline`` (``time.perf_counter``); a step it stops has the MIP's
+        dual bound or ``inf`` (then the bound is ``inf``) and possibly no actions."""
         Q = self._coupling_duals(y)
-        cut = 0
+        cut = unproven = 0
         if self.pricer.method == "enumeration":
             priced = self.pricer.solve_steps(Q, top=top)
         else:
             priced = []
             for t in range(self.H):
-                priced.append(self.pricer.solve(Q[t], top=top, certify=certify, time_limit=_left(deadline)))
+                priced.append(self.pricer.solve(Q[t], top=top, certify=certify, time_limit=_left(deadline),
+                                                max_nodes=max_nodes))
                 cut += self.pricer.stopped
+                unproven += not self.pricer.proven
         price_total = float(sum(ub for _, ub, _ in priced))
         lag = self._T.bound(self.c[: self.NX], self.rl[: self.conv0], self.ru[: self.conv0], self.col_lo,
                             self.col_hi, y[: self.conv0], 0.0, None if x_hint is None else x_hint[: self.NX])
-        return lag + price_total + 4 * _EPS * (abs(lag) + abs(price_total)), priced, cut
+        return lag + price_total + 4 * _EPS * (abs(lag) + abs(price_total)), priced, cut, unproven
 
     def _improving(self, actions: list, y: np.ndarray, top: int, tol: float) -> list[tuple[int, np.ndarray]]:
         """``(t, a)`` for the (at most ``top`` per step) actions not yet in the master with a positive

@@ -142,10 +142,14 @@ class _Myopic(Policy):
         self._actions = problem.feasible_actions(enumerate_limit) if enumerate_limit > 0 else None
         self._model: Optional[Any] = None  # a solvers.LinearModel when method == "mip"
         self._disc: Optional[_DiscreteResponseMIP] = None
-        self.stats.update({"mip_solves": 0, "mip_time": 0.0, "proven_optimal": 0, "domain_maximize": 0})
+        self.stats.update({"mip_solves": 0, "mip_time": 0.0, "proven_optimal": 0, "domain_maximize": 0,
+                           "domain_proven": 0})
         self.method = "enumerate" if self._actions is not None else (
             "discrete_mip" if isinstance(problem.arms, InterventionArms) else "mip")
-        # a domain's own exact maximiser (the path domain's walk search) before the MIP, as the fluid LP's pricing
+        # a domain's own maximiser (the path domain's walk search and branch-and-bound) before the MIP, as
+        # the fluid LP's pricing: the anytime one when the domain has it (at the time limit its best action,
+        # as the MIP's incumbent at its limit), else the exact one
+        self._bounded = getattr(problem.domain, "maximize_bounded", None) if self.method == "mip" else None
         self._oracle = getattr(problem.domain, "maximize", None) if self.method == "mip" else None
         if self.method == "mip":
             self._model = problem.feasible_set.to_linear_model(np.zeros(problem.n_actions), sense="max")
@@ -168,7 +172,12 @@ class _Myopic(Policy):
             lin = p.arms.linear_reward(s)
             assert lin is not None  # only InterventionArms are non-linear, and they use "discrete_mip"
             base, delta = lin
-            found = self._oracle(delta, time_limit=self.time_limit) if self._oracle is not None else None
+            if self._bounded is not None:
+                found = self._bounded(delta, time_limit=self.time_limit)
+                if found is not None:
+                    self.stats["domain_proven"] += int(found[2] <= found[1])
+            else:
+                found = self._oracle(delta, time_limit=self.time_limit) if self._oracle is not None else None
             if found is not None:
                 a = np.array(found[0], dtype=np.int64)
                 self.stats["domain_maximize"] += 1

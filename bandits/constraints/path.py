@@ -30,6 +30,7 @@ from bandits.constraints.base import INF, Domain, RowBuilder, check_action_vecto
 from engine.errors import InvalidInputError
 from engine.status import Status
 from engine.validation import check_int, check_time_limit, short_repr
+from solvers.certificate import safe_dual_bound
 from solvers.feasible_set import FeasibleSet
 from solvers.highs import LinearModel
 
@@ -79,6 +80,22 @@ def _random_graph(n: int, rng: np.random.Generator) -> nx.Graph:
         u, v = rng.choice(n, size=2, replace=False)
         g.add_edge(int(u), int(v))
     return g
+
+
+def _order_length(D: np.ndarray, s: int, order: list[int]) -> int:
+    """Length of the shortest even closed walk ``s -> order[0] -> ... -> order[-1] -> s`` (each leg a
+    shortest walk of the better parity; large = none): the walk through ``order`` as a certificate."""
+    best = {0: 0}
+    prev = s
+    for k in order:
+        nb: dict[int, int] = {}
+        for p, c in best.items():
+            for q in range(2):
+                if D[prev, k, q] < _BIG:
+                    key = (p + q) % 2
+                    nb[key] = min(nb.get(key, _BIG), c + int(D[prev, k, q]))
+        best, prev = nb, k
+    return min((c + int(D[prev, s, p]) for p, c in best.items() if D[prev, s, p] < _BIG), default=_BIG)
 
 
 @njit(cache=True)
@@ -246,7 +263,8 @@ class _CutBranchAndBound:
     judge of feasibility, so the answer is exact up to the LP solver's tolerances (like the MIP's).
     """
 
-    max_cuts = 6000  # rows added (connectivity and no-good cuts) past which the LP is rebuilt without them
+    max_pool = 50_000  # cuts kept (connectivity and no-good); past it the pool starts again empty
+    support_steps = 500_000  # moves of the walk search over the root LP's support (an incumbent)
 
     def __init__(self, c: "PathConstraint") -> None:
         self.c = c
@@ -254,9 +272,13 @@ class _CutBranchAndBound:
         self.edges = np.array([(u, v) for u in range(n) for v in c.adj[u] if u < v], dtype=np.int64).reshape(-1, 2)
         self.reach = 2 * c.dist.min(axis=2)[c.source] <= c.L
         self.nodes = 0  # branch-and-bound nodes of the last completed call
-        self._build()
+        self._base()
+        self._clear_pool()
+        self._rebuild([])
+        self._binding: list[int] = []  # pool cuts binding at the last root LP
 
-    def _build(self) -> None:
+    def _base(self) -> None:
+        """The rows every LP has: ``sum x <= 2B``, ``sum a <= B``, ``x(delta(v)) - 2 a_v >= 0``."""
         c, E = self.c, self.edges
         n, m = c.n, len(E)
         rows = [np.zeros(m, dtype=np.int64)]            # sum x <= 2B
@@ -275,13 +297,82 @@ class _CutBranchAndBound:
         cols.append(others)
         data = np.concatenate([np.ones(m), np.ones(n), np.ones(sum(len(x) for x in cols[2:4])),
                                np.full(others.size, -2.0)])
-        A = sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(2 + others.size, n + m))
-        lo = np.concatenate([[-INF, -INF], np.zeros(others.size)])
-        hi = np.concatenate([[2.0 * c.budget, float(c.budget)], np.full(others.size, INF)])
-        self.model = LinearModel(np.zeros(n + m), A, lo, hi, col_lower=np.zeros(n + m),
-                                 col_upper=np.concatenate([np.ones(n), np.full(m, 2.0)]), sense="max")
-        self.base_rows = int(self.model.n_rows)
+        self.A0 = sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(2 + others.size, n + m))
+        self.lo0 = np.concatenate([[-INF, -INF], np.zeros(others.size)])
+        self.hi0 = np.concatenate([[2.0 * c.budget, float(c.budget)], np.full(others.size, INF)])
+        self.col_hi = np.concatenate([np.ones(n), np.full(m, 2.0)])
+
+    def _clear_pool(self) -> None:
         self.seen: set[tuple[bytes, int]] = set()
+        self._pool_blocks: list[tuple[sp.csr_matrix, np.ndarray, np.ndarray]] = []
+        self._pool: Optional[tuple[sp.csr_matrix, np.ndarray, np.ndarray]] = None  # stacked, when current
+        self.n_pool = 0
+
+    def _pool_arrays(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        if self._pool is None:
+            if self._pool_blocks:
+                self._pool = (sp.vstack([b[0] for b in self._pool_blocks]).tocsr(),
+                              np.concatenate([b[1] for b in self._pool_blocks]),
+                              np.concatenate([b[2] for b in self._pool_blocks]))
+            else:
+                self._pool = (sp.csr_matrix((0, self.A0.shape[1])), np.zeros(0), np.zeros(0))
+            self._pool_blocks = [self._pool]
+        return self._pool
+
+    def _rebuild(self, active: list[int]) -> None:
+        """A fresh LP: the base rows and the pool's cuts ``active`` (a small LP solves in milliseconds;
+        one holding every cut ever found took ~50 ms a solve at J = 100)."""
+        P, plo, phi = self._pool_arrays()
+        act = np.asarray(sorted(set(active)), dtype=np.int64)
+        A = sp.vstack([self.A0, P[act]]).tocsr() if act.size else self.A0
+        lo = np.concatenate([self.lo0, plo[act]])
+        hi = np.concatenate([self.hi0, phi[act]])
+        n_cols = self.A0.shape[1]
+        self.model = LinearModel(np.zeros(n_cols), A, lo, hi, col_lower=np.zeros(n_cols), col_upper=self.col_hi,
+                                 sense="max")
+        self.active = act.tolist()
+        self._in_lp = np.zeros(self.n_pool, dtype=bool)
+        self._in_lp[act] = True
+        self._lp_rows = (A, lo, hi)
+
+    def _to_pool(self, A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> None:
+        """New cuts: into the pool and into the current LP."""
+        k = A.shape[0]
+        self._pool_blocks.append((A.tocsr(), np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)))
+        self._pool = None
+        idx = list(range(self.n_pool, self.n_pool + k))
+        self.n_pool += k
+        self._in_lp = np.concatenate([self._in_lp, np.ones(k, dtype=bool)])
+        self._add_to_lp(idx, A, lo, hi)
+
+    def _add_to_lp(self, idx: list[int], A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.model.add_rows(A, lo, hi)
+        self.active += idx
+        LA, Llo, Lhi = self._lp_rows
+        self._lp_rows = (sp.vstack([LA, A]).tocsr(), np.concatenate([Llo, lo]), np.concatenate([Lhi, hi]))
+
+    def _from_pool(self, sol: np.ndarray) -> int:
+        """Add the pool's cuts that ``sol`` violates (and the LP lacks); returns how many."""
+        if self.n_pool == 0:
+            return 0
+        P, plo, phi = self._pool_arrays()
+        act = P @ sol
+        bad = np.flatnonzero(((act < plo - 1e-6) | (act > phi + 1e-6)) & ~self._in_lp)
+        if bad.size:
+            self._in_lp[bad] = True
+            self._add_to_lp(bad.tolist(), P[bad], plo[bad], phi[bad])
+        return int(bad.size)
+
+    def _safe_bound(self, res: Any, w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+        """A rigorous upper bound on the node LP (pull bounds ``lo``, ``hi``) from the LP's duals:
+        :func:`solvers.certificate.safe_dual_bound`, so a stopped search quotes no solver tolerance."""
+        if res.row_dual is None:
+            return math.inf
+        A, rl, ru = self._lp_rows
+        m = len(self.edges)
+        c = np.concatenate([w, np.zeros(m)])
+        return safe_dual_bound(c, A, rl, ru, np.concatenate([lo, np.zeros(m)]), np.concatenate([hi, np.full(m, 2.0)]),
+                               res.row_dual, x_hint=res.x)
 
     def _add_cuts(self, cuts: list[tuple[np.ndarray, int]]) -> int:
         """Append ``x(delta(S)) >= 2 a_q`` for new ``(S, q)``; returns how many were new."""
@@ -301,8 +392,7 @@ class _CutBranchAndBound:
             data += [1.0] * es.size + [-2.0]
             k += 1
         if k:
-            self.model.add_rows(sp.csr_matrix((data, (rows, cols)), shape=(k, self.model.n_cols)),
-                                np.zeros(k), np.full(k, INF))
+            self._to_pool(sp.csr_matrix((data, (rows, cols)), shape=(k, self.model.n_cols)), np.zeros(k), np.full(k, INF))
         return k
 
     def _separate(self, sol: np.ndarray) -> int:
@@ -347,8 +437,10 @@ class _CutBranchAndBound:
         ``deadline`` (a solve it stops is not OPTIMAL), and no round starts after it."""
         res = self._solve(deadline)
         for _ in range(rounds):
-            if res.status != Status.OPTIMAL or res.x is None or time.perf_counter() > deadline \
-                    or self._separate(res.x) == 0:
+            if res.status != Status.OPTIMAL or res.x is None or time.perf_counter() > deadline:
+                break
+            # the pool's cuts first (a product), max-flow separation when none is violated
+            if self._from_pool(res.x) == 0 and self._separate(res.x) == 0:
                 break
             res = self._solve(deadline)
         return res
@@ -358,76 +450,118 @@ class _CutBranchAndBound:
             return self.model.solve()
         return self.model.solve(time_limit=max(deadline - time.perf_counter(), 1e-6))
 
-    def maximize(self, w: np.ndarray, max_nodes: int, deadline: float = math.inf
-                 ) -> Optional[tuple[np.ndarray, float]]:
+    @staticmethod
+    def _stopped(best_a: np.ndarray, best: float, open_bounds: list[float]) -> tuple[np.ndarray, float, float]:
+        """A stopped search's answer: the largest open bound, or ``best`` itself when every open node
+        is within the pruning tolerance of it (the finished search's standard)."""
+        upper = max(open_bounds, default=best)
+        return best_a, best, best if upper <= best + 1e-9 * (1.0 + abs(best)) else upper
+
+    def maximize(self, w: np.ndarray, max_nodes: int, deadline: float = math.inf,
+                 incumbent: Optional[tuple[np.ndarray, float]] = None) -> Optional[tuple[np.ndarray, float, float]]:
+        """``(best action found, its value, upper bound on the max)``; the bound equals the value
+        when the search finished (exact up to the LP's tolerances, as the pruning is), else it is the
+        largest safe dual bound of the open nodes. None when the root LP is not solved in time.
+        ``incumbent`` (feasible, with its value) starts the search."""
         c = self.c
         n = c.n
-        if self.model.n_rows - self.base_rows > self.max_cuts:  # (no-good cuts count too: both kinds pile up)
-            self._build()
+        if self.n_pool > self.max_pool:
+            self._clear_pool()
+            self._rebuild([])
+        elif len(self.active) > 2 * len(self._binding) + 200:
+            self._rebuild(self._binding)  # the cuts the last root needed; the pool gives back the rest on demand
         m = self.model
         m.set_objective(np.concatenate([w, np.zeros(len(self.edges))]))
         hi0 = ((w > 0) & self.reach).astype(np.float64)
+        lo0 = np.zeros(n)
         cols = np.arange(n)
-        m.set_col_bounds(cols, np.zeros(n), hi0)
-        res = self._lp(500, deadline)
-        if res.status != Status.OPTIMAL or res.x is None or time.perf_counter() > deadline:
-            return None
-        # incumbent: pulls in decreasing LP value (then weight), each kept if the set stays feasible
-        best_a = np.zeros(n, dtype=np.int64)
-        best = 0.0
-        for v in np.lexsort((-w, -res.x[:n])):
-            if hi0[v] == 0 or best_a.sum() >= c.budget or res.x[v] < 1e-6:
-                continue
-            if time.perf_counter() > deadline:  # (each check runs the exact walk checker)
-                return None
-            best_a[v] = 1
-            if c.check(best_a):
-                best += float(w[v])
-            else:
-                best_a[v] = 0
-        stack = [(np.zeros(n), hi0)]
-        nodes = 0
-        while stack:
-            lo, hi = stack.pop()
-            nodes += 1
-            if nodes > max_nodes or time.perf_counter() > deadline:
-                return None
-            m.set_col_bounds(cols, lo, hi)
-            res = self._lp(5, deadline)
-            if res.status == Status.INFEASIBLE:
-                continue
+        m.set_col_bounds(cols, lo0, hi0)
+        try:
+            # a search capped at few nodes stops the root's cut rounds early: at J = 100 the bound is within
+            # 0.2% of the converged LP's after 20 rounds, which can take 150-400 rounds to converge
+            res = self._lp(min(500, 30 + 10 * max_nodes), deadline)
             if res.status != Status.OPTIMAL or res.x is None:
                 return None
-            tol = 1e-9 * (1.0 + abs(best))
-            if res.objective <= best + tol:
-                continue
-            xa = res.x[:n]
-            if res.col_dual is not None:
-                # reduced-cost fixing (this subtree): the LP's duals stay feasible when a pull is forced
-                # to its other bound, so objective + its reduced cost bounds every such solution
-                d = res.col_dual[:n]
-                lo, hi = lo.copy(), hi.copy()
-                hi[(lo == 0) & (xa < 1e-9) & (res.objective + d <= best + tol)] = 0.0
-                lo[(hi == 1) & (xa > 1 - 1e-9) & (res.objective - d <= best + tol)] = 1.0
-            frac = np.abs(xa - np.round(xa))
-            j = int(np.argmax(frac))
-            if frac[j] > 1e-6:
-                down, up = hi.copy(), lo.copy()
-                down[j], up[j] = 0.0, 1.0
-                stack.append((lo, down))
-                stack.append((up, hi))  # the pull first: its subtree holds the good incumbents
-                continue
-            a = np.round(xa).astype(np.int64)
-            if c.check(a):
-                best, best_a = float(w @ a), a
-                continue
-            T = np.flatnonzero(a)
-            m.add_rows(sp.csr_matrix((np.ones(T.size), (np.zeros(T.size, dtype=np.int64), T)), shape=(1, m.n_cols)),
-                       [-INF], [T.size - 1.0])
-            stack.append((lo, hi))  # the same node again, without that set
-        m.set_col_bounds(cols, np.zeros(n), hi0)
-        self.nodes = nodes
-        return best_a, best
+            root = self._safe_bound(res, w, lo0, hi0)
+            LA, Llo, Lhi = self._lp_rows
+            act = LA[self.A0.shape[0]:] @ res.x
+            tight = (np.abs(act - Llo[self.A0.shape[0]:]) <= 1e-7) | (np.abs(act - Lhi[self.A0.shape[0]:]) <= 1e-7)
+            self._binding = [k for k, t in zip(self.active, tight) if t]
+            if incumbent is not None:
+                best_a, best = incumbent[0].astype(np.int64), float(incumbent[1])
+            else:
+                best_a, best = np.zeros(n, dtype=np.int64), 0.0
+            if time.perf_counter() > deadline:
+                return self._stopped(best_a, best, [root])
+            # greedy incumbent: pulls in decreasing LP value (then weight), each kept if the set stays
+            # feasible by the checker's cheap certificate (the exact checker's Held-Karp costs ~1 s on
+            # 20 stations; a set the certificate misses is only skipped here)
+            greedy = np.zeros(n, dtype=np.int64)
+            value = 0.0
+            for v in np.lexsort((-w, -res.x[:n])):
+                if hi0[v] == 0 or greedy.sum() >= c.budget or res.x[v] < 1e-6:
+                    continue
+                greedy[v] = 1
+                if c.min_walk(np.flatnonzero(greedy).tolist(), exact=False) <= c.L:
+                    value += float(w[v])
+                else:
+                    greedy[v] = 0
+            if value > best:
+                best_a, best = greedy, value
+            # the walk search over the LP's support: few positive stations, so it usually proves the best
+            # walk among them in milliseconds (the root LP is often integral and feasible)
+            supported, value, _ = c._walk_search(np.where(res.x[:n] > 1e-6, w, 0.0), self.support_steps)
+            if value > best:
+                best_a, best = supported, value
+            # open nodes: (pull lower bounds, upper bounds, the parent's safe bound)
+            stack: list[tuple[np.ndarray, np.ndarray, float]] = [(lo0, hi0, root)]
+            nodes = -1  # the root's own node is free: an integral root is decided by the checker
+            while stack:
+                lo, hi, parent = stack.pop()
+                if parent <= best:
+                    continue
+                nodes += 1
+                if nodes > max_nodes or time.perf_counter() > deadline:
+                    return self._stopped(best_a, best, [parent] + [b for _, _, b in stack])
+                m.set_col_bounds(cols, lo, hi)
+                res = self._lp(5, deadline)
+                if res.status == Status.INFEASIBLE:
+                    continue
+                if res.status != Status.OPTIMAL or res.x is None:
+                    return self._stopped(best_a, best, [parent] + [b for _, _, b in stack])
+                tol = 1e-9 * (1.0 + abs(best))
+                if res.objective <= best + tol:
+                    continue
+                bound = min(parent, self._safe_bound(res, w, lo, hi))
+                xa = res.x[:n]
+                if res.col_dual is not None:
+                    # reduced-cost fixing (this subtree): the LP's duals stay feasible when a pull is forced
+                    # to its other bound, so objective + its reduced cost bounds every such solution
+                    d = res.col_dual[:n]
+                    lo, hi = lo.copy(), hi.copy()
+                    hi[(lo == 0) & (xa < 1e-9) & (res.objective + d <= best + tol)] = 0.0
+                    lo[(hi == 1) & (xa > 1 - 1e-9) & (res.objective - d <= best + tol)] = 1.0
+                frac = np.abs(xa - np.round(xa))
+                j = int(np.argmax(frac))
+                if frac[j] > 1e-6:
+                    down, up = hi.copy(), lo.copy()
+                    down[j], up[j] = 0.0, 1.0
+                    stack.append((lo, down, bound))
+                    stack.append((up, hi, bound))  # the pull first: its subtree holds the good incumbents
+                    continue
+                a = np.round(xa).astype(np.int64)
+                if c.check(a):
+                    if float(w @ a) > best:
+                        best, best_a = float(w @ a), a
+                    continue
+                T = np.flatnonzero(a)
+                self._to_pool(sp.csr_matrix((np.ones(T.size), (np.zeros(T.size, dtype=np.int64), T)),
+                                            shape=(1, m.n_cols)), np.array([-INF]), np.array([T.size - 1.0]))
+                stack.append((lo, hi, bound))  # the same node again, without that set
+            self.nodes = nodes
+            return best_a, best, best
+        finally:
+            m.set_col_bounds(cols, lo0, hi0)
 
 
 def path_cells(n: int, budget: int) -> int:
@@ -497,8 +631,9 @@ class PathConstraint(Domain):
         return D
 
     # ------------------------------------------------------------------ exact checker
-    def min_walk(self, targets: list[int]) -> int:
-        """Length of the shortest even closed walk from the source visiting ``targets`` (large = none)."""
+    def min_walk(self, targets: list[int], *, exact: bool = True) -> int:
+        """Length of the shortest even closed walk from the source visiting ``targets`` (large = none);
+        ``exact=False``: the length of a nearest-neighbour walk, an upper bound (no Held-Karp)."""
         big = _BIG
         s = self.source
         if not self.adj[s]:
@@ -515,19 +650,8 @@ class PathConstraint(Domain):
             order.append(nxt)
             left.remove(nxt)
             cur = nxt
-        best = {0: 0}
-        prev = 0
-        for k in order:
-            nb: dict[int, int] = {}
-            for p, c in best.items():
-                for q in range(2):
-                    if D[prev, k, q] < big:
-                        key = (p + q) % 2
-                        nb[key] = min(nb.get(key, big), c + int(D[prev, k, q]))
-            best, prev = nb, k
-        cert = min((c + int(D[prev, 0, p]) for p, c in best.items() if D[prev, 0, p] < big), default=big)
-        cert = max(cert, 2)
-        if cert <= self.L:
+        cert = max(_order_length(D, 0, order), 2)
+        if cert <= self.L or not exact:
             return cert
         # exact lower bound: farthest target
         lb = max(int(min(D[0, k, 0] + D[k, 0, 0], D[0, k, 1] + D[k, 0, 1])) for k in range(1, len(idx)))
@@ -588,9 +712,45 @@ class PathConstraint(Domain):
         the MIP over :meth:`feasible_set` (the branch-and-bound up to the LP solver's tolerances).
         ``time_limit`` (seconds) stops the branch-and-bound (``None`` then, as at its node limit): its
         LP solves get the time left, and the root's cut rounds, the greedy incumbent and every node
-        check the clock; the walk search is bounded by ``max_steps``.
+        check the clock; the walk search is bounded by ``max_steps``. :meth:`maximize_bounded` is the
+        same search returning what it found, and a proven upper bound, when it stops.
         """
         where = "PathConstraint.maximize()"
+        found = self._maximize(where, weights, max_steps, max_nodes, time_limit,
+                               search=check_int(max_nodes, "max_nodes", where, lower=0) > 0)
+        if found is None or found[2] > found[1]:
+            return None
+        return found[0], found[1]
+
+    def maximize_bounded(self, weights: Any, *, max_steps: int = 2_000_000, max_nodes: int = 100_000,
+                         time_limit: Optional[float] = None) -> Optional[tuple[np.ndarray, float, float]]:
+        """:meth:`maximize`'s search, anytime: ``(action, weights @ action, upper)`` where ``action`` is
+        the best feasible action found and ``upper >= max weights @ a`` is proven; ``upper ==
+        weights @ action`` when the search finished (the maximum, as :meth:`maximize` returns it).
+
+        Stopped by ``max_nodes`` or ``time_limit``, ``upper`` is the branch-and-bound's largest open
+        node bound, a safe dual bound of its cutting-plane LP (:func:`solvers.certificate.safe_dual_bound`:
+        no solver tolerance in it), and ``action`` the best of the walk search's best walk, a greedy
+        rounding of the root LP and the leaves reached. ``max_nodes=0`` runs the root LP only: a
+        bound within about 1% of the maximum on the 100-station graph, and a good action, in a few
+        LP solves. None when the set is empty (no walk from the source) or the root LP did not finish
+        in ``time_limit``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bandits.constraints.path import PathConstraint, tube_graph
+        >>> c = PathConstraint(*tube_graph(20), budget=3)
+        >>> w = np.linspace(1.0, 2.0, 20)
+        >>> a, value, upper = c.maximize_bounded(w)
+        >>> bool(c.check(a)) and value == upper == c.maximize(w)[1]
+        True
+        """
+        return self._maximize("PathConstraint.maximize_bounded()", weights, max_steps, max_nodes, time_limit)
+
+    def _maximize(self, where: str, weights: Any, max_steps: Any, max_nodes: Any, time_limit: Any,
+                  search: bool = True) -> Optional[tuple[np.ndarray, float, float]]:
+        # search=False: no branch-and-bound after an unfinished walk search (maximize(max_nodes=0))
         t0 = time.perf_counter()
         max_steps = check_int(max_steps, "max_steps", where, lower=1)
         max_nodes = check_int(max_nodes, "max_nodes", where, lower=0)
@@ -601,16 +761,61 @@ class PathConstraint(Domain):
             w = np.zeros(0)
         if w.shape != (self.n,) or not np.all(np.isfinite(w)):
             raise InvalidInputError(f"{where}: weights must be {self.n} finite numbers, got {short_repr(weights)}")
-        a = np.zeros(self.n, dtype=np.int64)
         if self.L == 0:
-            return a, 0.0
+            return np.zeros(self.n, dtype=np.int64), 0.0, 0.0
         if not self.adj[self.source]:
             return None
+        a, value, done = self._walk_search(w, max_steps)
+        if done:
+            return a, value, value
+        if not search:
+            return a, value, math.inf
+        greedy, greedy_value = self._insertion(w)
+        if greedy_value > value:
+            a, value = greedy, greedy_value
+        if self._bb is None:
+            self._bb = _CutBranchAndBound(self)
+        return self._bb.maximize(w, max_nodes, math.inf if tl is None else t0 + tl, incumbent=(a, value))
+
+    def _insertion(self, w: np.ndarray) -> tuple[np.ndarray, float]:
+        """A good feasible action fast (the searches' first incumbent): cheapest insertion into a closed
+        walk, heaviest station first, each insertion kept when the walk through the stations in that
+        order still fits (:func:`_order_length`, parities included). At J = 100 it comes within
+        0.5-4% of the maximum where the walk search's best after 2M moves is 8-20% short."""
+        s, L, D = self.source, self.L, self.dist
+        dmin = D.min(axis=2)
+        left = np.flatnonzero((w > 0) & (2 * dmin[s] <= L))
+        tour: list[int] = []
+        length = 0
+        while len(tour) < self.budget and left.size:
+            seq = np.array([s] + tour + [s])
+            extra = dmin[seq[:-1]][:, left] + dmin[left][:, seq[1:]].T - dmin[seq[:-1], seq[1:]][:, None]
+            pos, cost = extra.argmin(axis=0), extra.min(axis=0)
+            for i in np.argsort(-w[left], kind="stable"):
+                if length + cost[i] > L:
+                    continue
+                trial = tour[: pos[i]] + [int(left[i])] + tour[pos[i]:]
+                got = _order_length(D, s, trial)
+                if got <= L:
+                    tour, length = trial, got
+                    left = np.delete(left, i)
+                    break
+            else:
+                break
+        a = np.zeros(self.n, dtype=np.int64)
+        a[tour] = 1
+        return a, float(w[tour].sum())
+
+    def _walk_search(self, w: np.ndarray, max_steps: int) -> tuple[np.ndarray, float, bool]:
+        """The walk search of :meth:`maximize`: the best walk's pulls, their weight, and whether it is
+        proven the maximum (else the search stopped after ``max_steps`` moves). Needs ``L > 0`` and a
+        source with a neighbour."""
+        a = np.zeros(self.n, dtype=np.int64)
         s, D = self.source, self.dist
         dmin = D.min(axis=2)
         pos = np.flatnonzero((w > 0) & (2 * dmin[s] <= self.L))
         if pos.size == 0:
-            return a, 0.0
+            return a, 0.0, True
         order = pos[np.argsort(-w[pos], kind="stable")]
         rank = np.full(self.n, -1, dtype=np.int64)
         rank[order] = np.arange(order.size)
@@ -627,16 +832,10 @@ class PathConstraint(Domain):
                            np.zeros((cap * 7) // 10 + 1, dtype=np.int64))
         mask, _, done = _walk_max(ptr, idx, D, s, self.L, self.budget, w[order], rank, reach, *self._table,
                                   max_steps)
-        if not done:
-            if max_nodes == 0:
-                return None
-            if self._bb is None:
-                self._bb = _CutBranchAndBound(self)
-            return self._bb.maximize(w, max_nodes, math.inf if tl is None else t0 + tl)
         bits = (mask[np.arange(order.size) >> 6] >> (np.arange(order.size) & 63).astype(np.uint64)) & np.uint64(1)
         picked = order[bits.astype(bool)][: self.budget]
         a[picked] = 1
-        return a, float(w[picked].sum())
+        return a, float(w[picked].sum()), bool(done)
 
     # ------------------------------------------------------------------ FeasibleSet
     def arcs(self) -> list[tuple[int, int, int]]:

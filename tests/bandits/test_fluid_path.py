@@ -165,3 +165,78 @@ def test_time_limit_reaches_the_root_cut_rounds(monkeypatch):
     monkeypatch.setattr(path_mod._CutBranchAndBound, "_separate",
                         lambda self, x: separated_free.append(1) or real(self, x))
     assert tube.maximize(w, max_steps=1) is not None and separated_free  # without a limit it separates
+
+
+@pytest.mark.parametrize("J,B", [(6, 2), (8, 4), (10, 5)])
+def test_maximize_bounded_brackets_the_maximum(J, B):
+    # max_steps=1: the walk search gives up at once; at every node cap the action is feasible, worth
+    # its value, and the proven upper bound is at least the brute-force maximum; uncapped they meet it
+    for seed in range(3):
+        c = bandits.make_domain("path", n_arms=J, budget=B, seed=seed).constraint
+        feas = _feasible(c)
+        rng = np.random.default_rng([J, B, seed, 11])
+        for shift in (0.0, 1.0):
+            w = rng.normal(size=J) + shift
+            best = float((feas @ w).max())
+            for cap in (0, 1, 3):
+                a, v, upper = c.maximize_bounded(w, max_steps=1, max_nodes=cap)
+                assert c.check(a) and a @ w == pytest.approx(v, abs=1e-12)
+                assert v <= best + 1e-9 and upper >= best - 1e-9
+            a, v, upper = c.maximize_bounded(w, max_steps=1)
+            assert v == upper and v == pytest.approx(best, abs=1e-9)
+
+
+def test_maximize_bounded_root_bound_on_the_40_station_tube():
+    # the root LP alone (max_nodes=0) against the walk search's proven maximum, random and tied weights
+    c = bandits.make_domain("path", n_arms=40, budget=8, seed=0).constraint
+    rng = np.random.default_rng(5)
+    gaps = []
+    for k in range(4):
+        w = rng.random(40) + 0.5 * (k % 2)
+        if k == 3:
+            w = np.round(w, 1)
+        exact = c.maximize(w)
+        assert exact is not None
+        a, v, upper = c.maximize_bounded(w, max_steps=1, max_nodes=0)
+        assert c.check(a) and v <= exact[1] + 1e-9 <= upper + 2e-9
+        gaps.append((upper - v) / exact[1])
+        # the walk search finishes here: the anytime call is then exact too
+        a2, v2, up2 = c.maximize_bounded(w)
+        assert v2 == up2 == pytest.approx(exact[1], abs=1e-12)
+    assert max(gaps) < 0.2  # the root bound and the greedy rounding are close (measured: a few percent)
+
+
+def test_maximize_bounded_at_its_time_limit():
+    tube = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    w = np.random.default_rng(3).uniform(1.0, 2.0, size=20)
+    exact = tube.maximize(w)[1]
+    assert tube.maximize_bounded(w, max_steps=1, time_limit=1e-9) is None  # the root LP did not finish
+    a, v, upper = tube.maximize_bounded(w, max_steps=1, time_limit=60.0)
+    assert v == upper == pytest.approx(exact, abs=1e-9)
+    with pytest.raises(InvalidInputError, match=r"PathConstraint.maximize_bounded\(\): max_nodes must be >= 0"):
+        tube.maximize_bounded(w, max_nodes=-1)
+
+
+def test_hull_bound_with_capped_pricing_is_certified(monkeypatch):
+    # the pricing search capped (walk search off, root LP only): the certificate must still bound the
+    # hull LP's value (from enumeration); with the escalation to the uncapped search it equals it
+    p = bandits.make_domain("path", n_arms=20, budget=5, seed=1)
+    starts = start_states(p, 3, seed=2)
+    enum = fluid_bound(p, horizon=3, initial=starts)
+    caps = []
+    real = p.domain.maximize_bounded
+
+    def capped(w, **kw):
+        caps.append(kw.get("max_nodes"))
+        return real(w, **{**kw, "max_steps": 1})
+
+    monkeypatch.setattr(p.domain, "maximize_bounded", capped)
+    root_only = FluidLP(p, horizon=3, enumerate_limit=0).solve(None, states=starts, pricing_effort=(0,))
+    assert set(caps) == {0}
+    assert root_only.certified >= enum.value - 1e-7
+    assert root_only.value <= enum.value + 1e-7
+    caps.clear()
+    full = FluidLP(p, horizon=3, enumerate_limit=0).solve(None, states=starts)
+    assert caps[0] == 0 and None in caps  # escalated to the proof
+    assert full.value == pytest.approx(enum.value, abs=1e-6)
+    assert enum.value - 1e-7 <= full.certified <= enum.certified + 1e-6
