@@ -66,8 +66,9 @@ class _Fluid(Policy):
     def __init__(self, problem: CoRMAB, horizon: int, rounding: str, enumerate_limit: int,
                  time_limit: Optional[float], threads: int, seed: Any, max_rounds: Optional[int] = None,
                  coupling: str = "hull", episode_aware: bool = True, resolve_every: int = 1,
-                 warm_start: Optional[FluidBound] = None) -> None:
+                 warm_start: Optional[FluidBound] = None, argmax_nodes: Optional[int] = None) -> None:
         super().__init__(problem)
+        self.argmax_nodes = argmax_nodes
         self.resolve_every = resolve_every
         self.max_rounds = max_rounds
         self.horizon = horizon
@@ -83,7 +84,8 @@ class _Fluid(Policy):
         # the kept solve (resolve_every > 1): its steps to go, flow duals (h, J, S), decisions since
         self._kept: Optional[tuple[int, np.ndarray, int]] = None
         self.stats.update({"lp_solves": 0, "lp_time": 0.0, "decision_time": 0.0, "lp_failures": 0,
-                           "kept_dual_decisions": 0, "basis_loads": 0, "warm_start": warm_start is not None})
+                           "kept_dual_decisions": 0, "basis_loads": 0, "warm_start": warm_start is not None,
+                           "argmax_unproven": 0})
         # the basis of the last solve of each steps-to-go h, and the h of the last solve
         self._bases: dict[int, tuple[Any, int]] = {}
         self._last_h: Optional[int] = None
@@ -172,7 +174,8 @@ class _Fluid(Policy):
     def _argmax(self, Q: np.ndarray, key: tuple[int, bytes], memo: bool, t0: float) -> np.ndarray:
         """The feasible action maximising the separable index ``Q[j, u]`` (exact over the constraints)."""
         Q = np.where(np.isfinite(Q), Q, 0.0)
-        acts, _, _ = self.lp.pricer.solve(Q)
+        acts, _, _ = self.lp.pricer.solve(Q, max_nodes=self.argmax_nodes)
+        self.stats["argmax_unproven"] += int(not self.lp.pricer.proven)
         a = np.array(acts[0], dtype=np.int64)
         if not self.problem.contains(a):  # a MIP answer off by tolerance: fall back to a feasible action
             self.stats["fallbacks"] += 1
@@ -185,7 +188,8 @@ class _Fluid(Policy):
 def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumerate_limit: int = ENUMERATE_LIMIT,
           time_limit: Optional[float] = None, threads: int = 1, seed: Any = 0,
           max_rounds: Optional[int] = None, coupling: str = "hull", episode_aware: bool = True,
-          resolve_every: int = 1, warm_start: Optional[FluidBound] = None) -> Policy:
+          resolve_every: int = 1, warm_start: Optional[FluidBound] = None,
+          argmax_nodes: Optional[int] = None) -> Policy:
     """The fluid re-planning policy (see :mod:`bandits.fluid`).
 
     Parameters
@@ -228,6 +232,12 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
         ``coupling`` (and ``group_arms=False`` on multiple interventions): the first decision's LP
         starts from its final basis (see :mod:`bandits.fluid`). The bound's solve is then the
         policy's offline planning step; its time is the bound's ``runtime``.
+    argmax_nodes : int, optional
+        Domains with an anytime maximiser only (``maximize_bounded``: path): cap its
+        branch-and-bound at this many nodes per decision and take the best feasible action found
+        (``stats["argmax_unproven"]`` counts the decisions it did not prove). None (default): the
+        proven argmax. On the 100-station graph a proof takes 1-100 s; ``0`` (the root LP and the
+        incumbents) about 1 s.
 
     Examples
     --------
@@ -252,7 +262,7 @@ def fluid(problem: CoRMAB, *, horizon: int = 20, rounding: str = "index", enumer
                   check_int(threads, "threads", where, lower=1), seed,
                   None if max_rounds is None else check_int(max_rounds, "max_rounds", where, lower=1),
                   coupling, bool(episode_aware), check_int(resolve_every, "resolve_every", where, lower=1),
-                  warm_start)
+                  warm_start, None if argmax_nodes is None else check_int(argmax_nodes, "argmax_nodes", where, lower=0))
 
 
 def warm_start_mismatch(bound: Any, *, horizon: int, coupling: str) -> str:

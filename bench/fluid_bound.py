@@ -84,7 +84,7 @@ class _Timed:
 def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods: list[str],
              max_rounds: int | None, bound_coupling: str = "hull", bound_time_limit: float | None = None,
              policy_coupling: str = "hull", resolve_every: int = 1, warm: bool = True,
-             policy_horizon: int | None = None) -> dict:
+             policy_horizon: int | None = None, argmax_nodes: int | None = None) -> dict:
     t0 = time.perf_counter()
     p = bandits.make_domain(dom, n_arms=J, budget=B, seed=seed)
     make_time = time.perf_counter() - t0
@@ -104,7 +104,7 @@ def run_case(dom: str, J: int, B: int, seed: int, H: int, episodes: int, methods
     Hp = H if policy_horizon is None else policy_horizon
     for m in methods:
         if m == "fluid":
-            opts: dict = {"coupling": policy_coupling, "resolve_every": resolve_every}
+            opts: dict = {"coupling": policy_coupling, "resolve_every": resolve_every, "argmax_nodes": argmax_nodes}
             if max_rounds is not None:
                 opts["max_rounds"] = max_rounds
             source = found.get(policy_coupling) if Hp == H else None
@@ -218,6 +218,8 @@ def main(argv=None) -> int:
                          "evaluated over --horizon steps against the --horizon-step bound)")
     ap.add_argument("--no-warm-start", action="store_true",
                     help="start the fluid policy's first LP cold instead of from the bound's basis")
+    ap.add_argument("--argmax-nodes", type=int, default=None,
+                    help="fluid on path: cap the argmax's branch-and-bound at this many nodes (default: proven)")
     ap.add_argument("--out", default="bench_out/fluid_bound")
     args = ap.parse_args(argv)
     domains = args.domain.split(",")
@@ -231,7 +233,8 @@ def main(argv=None) -> int:
             for seed in parse_int_list(args.seeds):
                 rec = run_case(dom, J, B, seed, args.horizon, args.episodes, methods, args.max_rounds,
                                args.bound_coupling, args.bound_time_limit, args.policy_coupling,
-                               args.resolve_every, not args.no_warm_start, args.policy_horizon)
+                               args.resolve_every, not args.no_warm_start, args.policy_horizon,
+                               args.argmax_nodes)
                 rec["load_avg_1min"] = os.getloadavg()[0]  # other processes share the machine's cores
                 records.append(rec)
                 out.mkdir(parents=True, exist_ok=True)

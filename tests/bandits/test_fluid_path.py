@@ -240,3 +240,31 @@ def test_hull_bound_with_capped_pricing_is_certified(monkeypatch):
     assert caps[0] == 0 and None in caps  # escalated to the proof
     assert full.value == pytest.approx(enum.value, abs=1e-6)
     assert enum.value - 1e-7 <= full.certified <= enum.certified + 1e-6
+
+
+def test_fluid_policy_argmax_nodes(monkeypatch):
+    # the walk search off (max_steps=1): the argmax is the capped branch-and-bound's best action; it is
+    # feasible at every cap, the proven argmax (None) attains the index's brute-force maximum, and the
+    # counter says how many decisions were left unproven
+    p = bandits.make_domain("path", n_arms=10, budget=3, seed=2)
+    feas = _feasible(p.constraint)
+    real = p.domain.maximize_bounded
+    monkeypatch.setattr(p.domain, "maximize_bounded", lambda w, **kw: real(w, **{**kw, "max_steps": 1}))
+    proven = bandits.policies.fluid(p, horizon=4, enumerate_limit=0)
+    capped = bandits.policies.fluid(p, horizon=4, enumerate_limit=0, argmax_nodes=0)
+    rows = np.arange(p.n_arms)
+    states = start_states(p, 6, seed=4)
+    for s in states:
+        for pol in (proven, capped):
+            a = pol.act(s)
+            assert p.contains(a)
+            Q = pol._index(pol.lp.local.unit_states(s)[0], pol._kept[1][1])
+            best = float(Q[rows[None, :], feas].sum(axis=1).max())
+            value = float(Q[rows, a].sum())
+            assert value <= best + 1e-7
+            if pol is proven:
+                assert value == pytest.approx(best, abs=1e-7)
+    assert proven.stats["argmax_unproven"] == 0
+    assert 0 <= capped.stats["argmax_unproven"] <= len(states)
+    with pytest.raises(InvalidInputError, match=r"policies.fluid\(\): argmax_nodes must be >= 0"):
+        bandits.policies.fluid(p, argmax_nodes=-1)
