@@ -468,6 +468,7 @@ class _CutBranchAndBound:
         if self.n_pool > self.max_pool:
             self._clear_pool()
             self._rebuild([])
+            self._binding = []
         elif len(self.active) > 2 * len(self._binding) + 200:
             self._rebuild(self._binding)  # the cuts the last root needed; the pool gives back the rest on demand
         m = self.model

@@ -268,3 +268,22 @@ def test_fluid_policy_argmax_nodes(monkeypatch):
     assert 0 <= capped.stats["argmax_unproven"] <= len(states)
     with pytest.raises(InvalidInputError, match=r"policies.fluid\(\): argmax_nodes must be >= 0"):
         bandits.policies.fluid(p, argmax_nodes=-1)
+
+
+def test_cut_pool_restarts_and_rebuilds_without_changing_answers():
+    # a tiny pool (it empties every few calls) and a tiny LP (rebuilt from the binding cuts every call)
+    # give the same maxima as the default branch-and-bound
+    c = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    ref = bandits.make_domain("path", n_arms=20, budget=5, seed=0).constraint
+    rng = np.random.default_rng(9)
+    c.maximize_bounded(np.ones(20), max_steps=1)
+    c._bb.max_pool = 15
+    sizes = []
+    for k in range(6):
+        w = rng.uniform(0.5, 2.0, size=20) - 0.3 * (k % 2)
+        a, v, upper = c.maximize_bounded(w, max_steps=1)
+        assert c.check(a) and v == upper
+        assert v == pytest.approx(ref.maximize(w)[1], abs=1e-9)
+        assert len(c._bb.active) <= c._bb.n_pool
+        sizes.append(c._bb.n_pool)
+    assert any(b < a for a, b in zip(sizes, sizes[1:]))  # the pool started again empty at least once
