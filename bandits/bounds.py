@@ -81,6 +81,8 @@ ENUMERATE_LIMIT = 5_000
 #: first; None is the search's default cap (a proof). Hull column generation prices with the first and
 #: moves one level up only when a round's capped searches add no column.
 PRICING_EFFORT = (0, 40, None)
+#: a master that gains less than this (relative) in a round of capped pricing has stalled: price harder
+STALL = 1e-4
 #: most interventions that may touch one arm (``2**bits`` local actions)
 MAX_LOCAL_BITS = 12
 #: largest joint state count of a unit of arms merged because they share interventions
@@ -880,8 +882,9 @@ class FluidLP:
         ``pricing_effort`` (default :data:`PRICING_EFFORT`; a domain with ``maximize_bounded`` only):
         the node caps of that domain's anytime search, cheapest first. A capped search returns its
         best action and a *proven* upper bound on the step's maximum, so the Lagrangian stays a
-        certificate; a round whose capped searches add no column re-prices the same master at the
-        next cap, and a round that adds columns goes back to the first. On the 100-station path
+        certificate; a round whose capped searches add no column, or columns that raise the master by
+        less than :data:`STALL` (relative), adds them and prices the next master at the next cap; a
+        round whose columns raise the master by more goes back to the first cap. On the 100-station path
         graph the root LP alone (cap 0) proves most steps and bounds the rest within a few percent.
 
         ``relaxation_floor`` (default True): a hull solve cut by its time limit solves the relaxation
@@ -922,6 +925,7 @@ class FluidLP:
         # proof); a round whose capped searches add nothing re-prices the same master one level up
         efforts = tuple(pricing_effort) if self.pricer.bounded is not None else (None,)
         level = 0
+        last_obj = -math.inf  # the previous master's value
         cut = 0  # steps of the last pricing round that the deadline stopped (their term a dual bound or inf)
         if hull and warm_duals and self.pricer.method == "mip":
             t0 = time.perf_counter()
@@ -977,9 +981,15 @@ class FluidLP:
                     best_cert, center = cert, y
                 add = self._improving([a for p in priced for a in p[0]], y, top, tol)
             pricing_time += time.perf_counter() - t1
-            if not add and unproven and not cut and level + 1 < len(efforts) \
+            stalled = not add or res.objective - last_obj <= STALL * max(1.0, abs(res.objective))
+            last_obj = res.objective
+            if stalled and unproven and not cut and level + 1 < len(efforts) \
                     and best_cert - res.objective > gap_tol * max(1.0, abs(res.objective)):
-                level += 1  # the capped searches found nothing: the same master, priced harder
+                # the capped searches found nothing, or columns that barely move the master (the
+                # tailing-off of heuristic pricing): their columns in, and the next master priced harder
+                if add:
+                    self._add_actions(add)
+                level += 1
                 continue
             if (not add or self._add_actions(add) == 0) and not cut:
                 message = "fluid LP (convex hull of the feasible set, column generation) converged"
@@ -987,7 +997,8 @@ class FluidLP:
                     message += (f" as far as its capped pricing sees ({unproven} of {h} steps unproven; "
                                 "certified: the Lagrangian with their proven bounds)")
                 break
-            level = 0  # columns found: the cheapest pricing again
+            if not stalled:
+                level = 0  # the master moves again: the cheapest pricing again
             if best_cert - res.objective <= gap_tol * max(1.0, abs(res.objective)):
                 message = (f"fluid LP (convex hull of the feasible set, column generation): certified bound within "
                            f"{gap_tol:g} of the master's value")

@@ -11,6 +11,7 @@ edge, so an even closed walk of length <= 2B exists iff one of length exactly 2B
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import time
@@ -514,22 +515,31 @@ class _CutBranchAndBound:
             supported, value, _ = c._walk_search(np.where(res.x[:n] > 1e-6, w, 0.0), self.support_steps)
             if value > best:
                 best_a, best = supported, value
-            # open nodes: (pull lower bounds, upper bounds, the parent's safe bound)
-            stack: list[tuple[np.ndarray, np.ndarray, float]] = [(lo0, hi0, root)]
+            # open nodes, best bound first (the anytime bound is the heap's top; among equal bounds the
+            # deepest, newest node, so a plateau is dived): (-bound, -depth, -seq, lower, upper)
+            heap: list[tuple[float, int, int, np.ndarray, np.ndarray]] = [(-root, 0, 0, lo0, hi0)]
+            seq = 0
             nodes = -1  # the root's own node is free: an integral root is decided by the checker
-            while stack:
-                lo, hi, parent = stack.pop()
+
+            def push(bound: float, depth: int, lo: np.ndarray, hi: np.ndarray) -> None:
+                nonlocal seq
+                seq += 1
+                heapq.heappush(heap, (-bound, -depth, -seq, lo, hi))
+
+            while heap:
+                key, depth, _, lo, hi = heapq.heappop(heap)
+                parent, depth = -key, -depth
                 if parent <= best:
-                    continue
+                    break  # best first: every open node is bounded by this one
                 nodes += 1
                 if nodes > max_nodes or time.perf_counter() > deadline:
-                    return self._stopped(best_a, best, [parent] + [b for _, _, b in stack])
+                    return self._stopped(best_a, best, [parent])
                 m.set_col_bounds(cols, lo, hi)
                 res = self._lp(5, deadline)
                 if res.status == Status.INFEASIBLE:
                     continue
                 if res.status != Status.OPTIMAL or res.x is None:
-                    return self._stopped(best_a, best, [parent] + [b for _, _, b in stack])
+                    return self._stopped(best_a, best, [parent])
                 tol = 1e-9 * (1.0 + abs(best))
                 if res.objective <= best + tol:
                     continue
@@ -547,8 +557,8 @@ class _CutBranchAndBound:
                 if frac[j] > 1e-6:
                     down, up = hi.copy(), lo.copy()
                     down[j], up[j] = 0.0, 1.0
-                    stack.append((lo, down, bound))
-                    stack.append((up, hi, bound))  # the pull first: its subtree holds the good incumbents
+                    push(bound, depth + 1, lo, down)
+                    push(bound, depth + 1, up, hi)  # the pull first among equals: it holds the good incumbents
                     continue
                 a = np.round(xa).astype(np.int64)
                 if c.check(a):
@@ -558,7 +568,7 @@ class _CutBranchAndBound:
                 T = np.flatnonzero(a)
                 self._to_pool(sp.csr_matrix((np.ones(T.size), (np.zeros(T.size, dtype=np.int64), T)),
                                             shape=(1, m.n_cols)), np.array([-INF]), np.array([T.size - 1.0]))
-                stack.append((lo, hi, bound))  # the same node again, without that set
+                push(bound, depth, lo, hi)  # the same node again, without that set
             self.nodes = nodes
             return best_a, best, best
         finally:
