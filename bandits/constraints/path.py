@@ -260,7 +260,8 @@ class _CutBranchAndBound:
     optimum is integral in ``a`` is decided by the exact checker: a feasible ``a`` is an incumbent,
     an infeasible one gets the cut ``sum_{v in T} a_v <= |T| - 1`` (every superset of an infeasible
     pulled set is infeasible, the set being closed under subsets). Nodes branch on the most
-    fractional pull. The LP ignores parity and walk length beyond ``sum x <= 2B``; the checker is the
+    fractional pull; the open node with the best bound goes first (so a stopped search's bound is the
+    top node's safe dual bound). The LP ignores parity and walk length beyond ``sum x <= 2B``; the checker is the
     judge of feasibility, so the answer is exact up to the LP solver's tolerances (like the MIP's).
     """
 
