@@ -79,7 +79,7 @@ COUPLINGS = ("hull", "relaxation")
 ENUMERATE_LIMIT = 5_000
 #: node caps of a domain's anytime pricing search (``maximize_bounded``, the path domain's), cheapest
 #: first; None is the search's default cap (a proof). Hull column generation prices with the first and
-#: moves one level up only when a round's capped searches add no column.
+#: moves one level up when a round's capped searches add no column or stall the master (:data:`STALL`).
 PRICING_EFFORT = (0, 40, None)
 #: a master that gains less than this (relative) in a round of capped pricing has stalled: price harder
 STALL = 1e-4
@@ -885,7 +885,8 @@ class FluidLP:
         certificate; a round whose capped searches add no column, or columns that raise the master by
         less than :data:`STALL` (relative), adds them and prices the next master at the next cap; a
         round whose columns raise the master by more goes back to the first cap. On the 100-station path
-        graph the root LP alone (cap 0) proves most steps and bounds the rest within a few percent.
+        graph the root LP alone (cap 0) takes about 1 s a step and bounds the maximum within a few
+        percent; a proof takes 1-100 s.
 
         ``relaxation_floor`` (default True): a hull solve cut by its time limit solves the relaxation
         LP, when no pricing needed it yet, to quote the smaller certified bound; False (the policy's
@@ -921,8 +922,7 @@ class FluidLP:
             warm_duals = self._n_solves == 0
         self._n_solves += 1
         rel_cert: Optional[float] = None  # the relaxation LP's certified bound, once solved
-        # node caps of a domain's anytime pricing search, cheapest first (None: its own default, a
-        # proof); a round whose capped searches add nothing re-prices the same master one level up
+        # node caps of a domain's anytime pricing search, cheapest first (None: its own default, a proof)
         efforts = tuple(pricing_effort) if self.pricer.bounded is not None else (None,)
         level = 0
         last_obj = -math.inf  # the previous master's value
