@@ -501,6 +501,19 @@ class _SeparableMax:
         return a[None, :], bound, np.array([val])
 
 
+def _check_effort(effort: Any) -> tuple:
+    """``FluidLP.solve``'s ``pricing_effort``: a non-empty sequence of node caps (ints >= 0, or None)."""
+    where = "FluidLP.solve()"
+    try:
+        caps = tuple(effort)
+    except TypeError:
+        caps = ()
+    if not caps:
+        raise InvalidInputError(f"{where}: pricing_effort must be a non-empty sequence of node caps, got "
+                                f"{short_repr(effort)}")
+    return tuple(None if cap is None else check_int(cap, "pricing_effort[...]", where, lower=0) for cap in caps)
+
+
 def _left(deadline: float) -> Optional[float]:
     """Seconds to ``deadline`` (a ``time.perf_counter`` value; ``inf``: None, no limit)."""
     return None if math.isinf(deadline) else deadline - time.perf_counter()
@@ -923,7 +936,9 @@ class FluidLP:
         self._n_solves += 1
         rel_cert: Optional[float] = None  # the relaxation LP's certified bound, once solved
         # node caps of a domain's anytime pricing search, cheapest first (None: its own default, a proof)
-        efforts = tuple(pricing_effort) if self.pricer.bounded is not None else (None,)
+        efforts = _check_effort(pricing_effort)
+        if self.pricer.bounded is None:
+            efforts = (None,)
         level = 0
         last_obj = -math.inf  # the previous master's value
         cut = 0  # steps of the last pricing round that the deadline stopped (their term a dual bound or inf)

@@ -287,3 +287,12 @@ def test_cut_pool_restarts_and_rebuilds_without_changing_answers():
         assert len(c._bb.active) <= c._bb.n_pool
         sizes.append(c._bb.n_pool)
     assert any(b < a for a, b in zip(sizes, sizes[1:]))  # the pool started again empty at least once
+
+
+def test_pricing_effort_is_validated():
+    p = bandits.make_domain("path", n_arms=8, budget=2, seed=0)
+    lp = FluidLP(p, horizon=2, enumerate_limit=0)
+    for bad, match in (((), "pricing_effort must be a non-empty"), (5, "pricing_effort must be a non-empty"), ((0, -1), r"pricing_effort\[\.\.\.\] must be >= 0"),
+                       ((0, "x"), r"pricing_effort\[\.\.\.\]")):
+        with pytest.raises(InvalidInputError, match=r"FluidLP.solve\(\): " + match):
+            lp.solve(None, states=start_states(p, 2, seed=0), pricing_effort=bad)
